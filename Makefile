@@ -1,0 +1,60 @@
+# The two commands: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PORT ?= 8000
+PRODUCTS ?= 10000
+DEMO_PRODUCTS ?= 300
+VENV := .venv
+PY := $(VENV)/bin/python
+# The newest Python 3.11+ on the machine.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
+
+.PHONY: run test test-services worker bench install install-dev migrate demo clean lint
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo --products $(DEMO_PRODUCTS)
+	$(PY) manage.py ensure_staff
+
+run: demo
+	$(PY) manage.py collectstatic --noinput -v0
+	@echo "The store: http://127.0.0.1:$(PORT)/   back office: http://127.0.0.1:$(PORT)/admin/"
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The whole suite on the configured database (SQLite unless DATABASE_URL is set).
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The suite against PostgreSQL and Redis (what CI's second pass runs).
+test-services: install-dev
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/shop} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Celery worker with the beat scheduler embedded; needs REDIS_URL (or CELERY_BROKER_URL).
+worker: install
+	@test -n "$${REDIS_URL}$${CELERY_BROKER_URL}" || { echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) first."; exit 1; }
+	$(VENV)/bin/celery -A shop worker --beat --loglevel=info --concurrency=2
+
+bench: install-dev
+	$(PY) bench/run.py --products $(PRODUCTS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,99 @@
+"""Storefront caching that never shows a stale price.
+
+Every cached storefront value is keyed by the *catalog version*, a counter in the cache that is
+bumped after any commit that changes a product, variant, price, image, category or stock level
+(see catalog/signals.py; services that use `QuerySet.update()` bump it themselves). Bumping makes
+every older entry unreachable at once, so invalidation is a single increment, not a key hunt.
+
+The counter lives in the shared cache: with Redis (production) or a file cache every process sees
+the same version. The local-memory default is private to one process, which is what `make run`
+(a single runserver process) needs.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import get_language
+
+VERSION_KEY = "catalog:version"
+
+
+def catalog_version() -> int:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        # Start from the clock so a flushed cache can never bring back an old version number.
+        version = time.time_ns() // 1000
+        cache.add(VERSION_KEY, version, timeout=None)
+        version = cache.get(VERSION_KEY, version)
+    return version
+
+
+def bump_catalog_version() -> None:
+    """Invalidate every cached storefront page and fragment now."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:  # the key was evicted or never set
+        cache.set(VERSION_KEY, time.time_ns() // 1000, timeout=None)
+
+
+def bump_catalog_version_on_commit() -> None:
+    """Bump once the surrounding transaction commits (immediately outside one).
+
+    Bumping before commit would let a concurrent request cache the old data under the new version.
+    """
+    transaction.on_commit(bump_catalog_version)
+
+
+def versioned_key(*parts: object) -> str:
+    return ":".join(["catalog", str(catalog_version()), *map(str, parts)])
+
+
+def _cacheable(request: HttpRequest) -> bool:
+    # Only anonymous visitors without a session see the same page as everyone else: a session may
+    # carry messages (and later a cart) that are theirs alone.
+    return request.method in ("GET", "HEAD") and settings.SESSION_COOKIE_NAME not in request.COOKIES
+
+
+def cache_storefront_page(view):
+    """Serve a whole rendered page from the cache for anonymous visitors.
+
+    The key is the catalog version, the language, whether htmx asked for a fragment, and the full
+    path with its query string (filters live in the URL).
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not _cacheable(request):
+            response = view(request, *args, **kwargs)
+            patch_vary_headers(response, ["HX-Request", "Cookie"])
+            return response
+        path_hash = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
+        fragment = "htmx" if request.headers.get("HX-Request") else "page"
+        key = versioned_key("page", get_language(), fragment, path_hash)
+        hit = cache.get(key)
+        if hit is not None:
+            status, content_type, content = hit
+            response = HttpResponse(content, status=status, content_type=content_type)
+            response["X-Cache"] = "hit"
+        else:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and callable(response.render):
+                response = response.render()
+            if response.status_code == 200 and not response.streaming and not response.cookies:
+                cache.set(
+                    key,
+                    (response.status_code, response["Content-Type"], response.content),
+                    settings.STOREFRONT_CACHE_SECONDS,
+                )
+            response["X-Cache"] = "miss"
+        patch_vary_headers(response, ["HX-Request", "Cookie"])
+        return response
+
+    return wrapped

@@ -1,0 +1,336 @@
+"""The catalog: categories, brands, products and their variants, images, locations and stock.
+
+Prices live on variants (a product without options has one default variant). Stock lives on
+`StockLevel`, one row per variant per location; the database keeps both quantities non-negative
+and never lets more be reserved than is on hand.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Exists, F, OuterRef, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from shop.html import sanitize_html
+
+from .validators import validate_image_upload
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Category(TimeStamped):
+    """A node of the category tree. Siblings are ordered by `position`; URLs are slug paths."""
+
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    name = models.CharField(_("name"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=120)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    description = models.TextField(_("description"), blank=True)
+    seo_title = models.CharField(_("SEO title"), max_length=70, blank=True)
+    seo_description = models.CharField(_("SEO description"), max_length=160, blank=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "slug"], name="category_slug_unique_among_siblings"),
+            models.UniqueConstraint(
+                fields=["slug"], condition=Q(parent__isnull=True), name="category_root_slug_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.description = sanitize_html(self.description)
+        super().save(*args, **kwargs)
+
+
+class Brand(TimeStamped):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+
+    class Meta:
+        verbose_name = _("brand")
+        verbose_name_plural = _("brands")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Option(models.Model):
+    """A dimension variants differ by, such as size or colour."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("option")
+        verbose_name_plural = _("options")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OptionValue(models.Model):
+    option = models.ForeignKey(Option, verbose_name=_("option"), on_delete=models.CASCADE, related_name="values")
+    value = models.CharField(_("value"), max_length=60)
+    slug = models.SlugField(_("slug"), max_length=60)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    # A CSS colour for swatches, e.g. "#1f4e79"; empty for options that are not colours.
+    swatch = models.CharField(_("swatch colour"), max_length=7, blank=True)
+
+    class Meta:
+        verbose_name = _("option value")
+        verbose_name_plural = _("option values")
+        ordering = ["option__position", "position", "value"]
+        constraints = [models.UniqueConstraint(fields=["option", "slug"], name="option_value_slug_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.option.name}: {self.value}"
+
+
+class Attribute(models.Model):
+    """A product-level property shoppers filter by, such as material."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("attribute")
+        verbose_name_plural = _("attributes")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AttributeValue(models.Model):
+    attribute = models.ForeignKey(
+        Attribute, verbose_name=_("attribute"), on_delete=models.CASCADE, related_name="values"
+    )
+    value = models.CharField(_("value"), max_length=60)
+    slug = models.SlugField(_("slug"), max_length=60)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("attribute value")
+        verbose_name_plural = _("attribute values")
+        ordering = ["attribute__position", "position", "value"]
+        constraints = [models.UniqueConstraint(fields=["attribute", "slug"], name="attribute_value_slug_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.attribute.name}: {self.value}"
+
+
+class ProductQuerySet(models.QuerySet):
+    def published(self) -> ProductQuerySet:
+        """Products a shopper may see: active, in an active category."""
+        return self.filter(status=Product.Status.ACTIVE, category__is_active=True)
+
+    def in_stock(self) -> ProductQuerySet:
+        available = StockLevel.objects.filter(
+            variant__product=OuterRef("pk"), variant__is_active=True, on_hand__gt=F("reserved")
+        )
+        return self.filter(Exists(available))
+
+
+class Product(TimeStamped):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="products"
+    )
+    brand = models.ForeignKey(
+        Brand, verbose_name=_("brand"), null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
+    # Rich text; sanitised when saved and again when rendered, so no script reaches a page.
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    is_featured = models.BooleanField(_("featured"), default=False)
+    attribute_values = models.ManyToManyField(
+        AttributeValue, verbose_name=_("attributes"), blank=True, related_name="products"
+    )
+    seo_title = models.CharField(_("SEO title"), max_length=70, blank=True)
+    seo_description = models.CharField(_("SEO description"), max_length=160, blank=True)
+    # Units sold, kept by the order services; drives the "best-selling" sort without a join.
+    units_sold = models.PositiveIntegerField(_("units sold"), default=0, editable=False)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "category"], name="product_status_category"),
+            models.Index(fields=["-created_at"], name="product_created"),
+            models.Index(fields=["-units_sold"], name="product_units_sold"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.description = sanitize_html(self.description)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:product", kwargs={"slug": self.slug})
+
+
+class Variant(TimeStamped):
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="variants")
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    option_values = models.ManyToManyField(
+        OptionValue, verbose_name=_("option values"), blank=True, related_name="variants"
+    )
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    compare_at_price = models.DecimalField(
+        _("compare-at price"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("The former price; when higher than the price the variant shows as on sale."),
+    )
+    weight = models.DecimalField(
+        _("weight (kg)"), max_digits=8, decimal_places=3, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    barcode = models.CharField(_("barcode"), max_length=32, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
+        ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="variant_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gte=0),
+                name="variant_compare_at_price_non_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "price"], name="variant_product_price")]
+
+    def __str__(self) -> str:
+        return self.sku
+
+    @property
+    def on_sale(self) -> bool:
+        return self.compare_at_price is not None and self.compare_at_price > self.price
+
+
+def product_image_path(instance: ProductImage, filename: str) -> str:
+    return f"products/{instance.product_id or 'new'}/{filename}"
+
+
+class ProductImage(TimeStamped):
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="images")
+    variant = models.ForeignKey(
+        Variant, verbose_name=_("variant"), null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
+    )
+    image = models.ImageField(
+        _("image"), upload_to=product_image_path, width_field="width", height_field="height",
+        validators=[validate_image_upload],
+    )
+    width = models.PositiveIntegerField(editable=False, null=True)
+    height = models.PositiveIntegerField(editable=False, null=True)
+    alt_text = models.CharField(
+        _("alt text"), max_length=200, blank=True, help_text=_("Describes the image for people who cannot see it.")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    # Width in pixels -> storage path of the WebP rendition; filled once by a Celery task.
+    renditions = models.JSONField(_("renditions"), default=dict, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("product image")
+        verbose_name_plural = _("product images")
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.alt_text or self.image.name
+
+
+class Location(TimeStamped):
+    """A place stock is kept: a warehouse, or a shop customers may be able to pick up from."""
+
+    class Kind(models.TextChoices):
+        WAREHOUSE = "warehouse", _("Warehouse")
+        SHOP = "shop", _("Shop")
+
+    name = models.CharField(_("name"), max_length=120)
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.WAREHOUSE)
+    pickup_allowed = models.BooleanField(_("customers may pick up here"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166 code, e.g. US"))
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StockLevel(TimeStamped):
+    """How many units of a variant a location holds, and how many of those are promised to orders."""
+
+    variant = models.ForeignKey(Variant, verbose_name=_("variant"), on_delete=models.CASCADE, related_name="stock_levels")
+    location = models.ForeignKey(
+        Location, verbose_name=_("location"), on_delete=models.PROTECT, related_name="stock_levels"
+    )
+    on_hand = models.IntegerField(_("on hand"), default=0, validators=[MinValueValidator(0)])
+    reserved = models.IntegerField(_("reserved"), default=0, validators=[MinValueValidator(0)], editable=False)
+
+    class Meta:
+        verbose_name = _("stock level")
+        verbose_name_plural = _("stock levels")
+        ordering = ["location__position", "location__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "location"], name="stock_level_unique_per_location"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_non_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_non_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variant.sku} @ {self.location.code}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+

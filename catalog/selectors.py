@@ -1,0 +1,523 @@
+"""Reads for the storefront. Each returns ready data in a fixed number of queries.
+
+A page's query count never grows with the number of products on it: cards are built from
+annotated querysets plus one prefetch for images, and the category tree comes from the cache.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.http import Http404
+
+from .cache import versioned_key
+from .models import (
+    Attribute,
+    AttributeValue,
+    Brand,
+    Category,
+    Location,
+    Option,
+    OptionValue,
+    Product,
+    ProductImage,
+    StockLevel,
+    Variant,
+)
+
+# --- Category tree ------------------------------------------------------------------------------
+
+
+@dataclass
+class CategoryNode:
+    id: int
+    name: str
+    slug: str
+    parent_id: int | None
+    path: str
+    depth: int
+    seo_title: str = ""
+    seo_description: str = ""
+    description: str = ""
+    children: list[CategoryNode] = field(default_factory=list)
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("catalog:category", kwargs={"path": self.path})
+
+
+@dataclass
+class CategoryTree:
+    roots: list[CategoryNode]
+    by_id: dict[int, CategoryNode]
+    by_path: dict[str, CategoryNode]
+
+    def ancestors(self, node: CategoryNode) -> list[CategoryNode]:
+        """From the root down to `node`, inclusive."""
+        chain = [node]
+        while chain[-1].parent_id is not None:
+            chain.append(self.by_id[chain[-1].parent_id])
+        return list(reversed(chain))
+
+    def descendant_ids(self, node: CategoryNode) -> list[int]:
+        ids, stack = [], [node]
+        while stack:
+            current = stack.pop()
+            ids.append(current.id)
+            stack.extend(current.children)
+        return ids
+
+
+def _build_category_tree() -> CategoryTree:
+    rows = list(
+        Category.objects.filter(is_active=True).values(
+            "id", "name", "slug", "parent_id", "seo_title", "seo_description", "description"
+        ).order_by("position", "name")
+    )
+    children: dict[int | None, list[dict]] = defaultdict(list)
+    for row in rows:
+        children[row["parent_id"]].append(row)
+    by_id: dict[int, CategoryNode] = {}
+    by_path: dict[str, CategoryNode] = {}
+
+    def build(row: dict, parent_path: str, depth: int) -> CategoryNode:
+        path = f"{parent_path}/{row['slug']}" if parent_path else row["slug"]
+        node = CategoryNode(
+            id=row["id"], name=row["name"], slug=row["slug"], parent_id=row["parent_id"], path=path, depth=depth,
+            seo_title=row["seo_title"], seo_description=row["seo_description"], description=row["description"],
+        )
+        by_id[node.id] = node
+        by_path[path] = node
+        # An inactive category hides its whole subtree: its children are never reached.
+        node.children = [build(child, path, depth + 1) for child in children.get(node.id, [])]
+        return node
+
+    roots = [build(row, "", 0) for row in children.get(None, [])]
+    return CategoryTree(roots=roots, by_id=by_id, by_path=by_path)
+
+
+def category_tree() -> CategoryTree:
+    """The active category tree, cached until the catalog changes."""
+    key = versioned_key("category-tree")
+    tree = cache.get(key)
+    if tree is None:
+        tree = _build_category_tree()
+        cache.set(key, tree, settings.STOREFRONT_CACHE_SECONDS)
+    return tree
+
+
+def category_by_path(path: str) -> CategoryNode:
+    node = category_tree().by_path.get(path.strip("/"))
+    if node is None:
+        raise Http404("No such category")
+    return node
+
+
+# --- Product cards ------------------------------------------------------------------------------
+
+
+def _cheapest_variant() -> QuerySet[Variant]:
+    return Variant.objects.filter(product=OuterRef("pk"), is_active=True).order_by("price", "pk")
+
+
+def _available_stock() -> QuerySet[StockLevel]:
+    return StockLevel.objects.filter(
+        variant__product=OuterRef("pk"), variant__is_active=True, location__is_active=True, on_hand__gt=F("reserved")
+    )
+
+
+def with_card_data(queryset: QuerySet[Product]) -> QuerySet[Product]:
+    """Annotate what a product card shows: cheapest price, its compare-at price, stock, images.
+
+    Two queries for any number of cards: the annotated products, and their images.
+    """
+    cheapest = _cheapest_variant()
+    return queryset.select_related("brand").annotate(
+        price=Subquery(cheapest.values("price")[:1]),
+        compare_at_price=Subquery(cheapest.values("compare_at_price")[:1]),
+        max_price=Subquery(
+            Variant.objects.filter(product=OuterRef("pk"), is_active=True).order_by("-price").values("price")[:1]
+        ),
+        in_stock=Exists(_available_stock()),
+    ).prefetch_related(
+        Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk"), to_attr="ordered_images")
+    )
+
+
+def published_products() -> QuerySet[Product]:
+    return Product.objects.published()
+
+
+def home_page_data(*, limit: int = 8) -> dict:
+    """Featured products, new arrivals and top categories for the home page (5 queries)."""
+    featured = list(with_card_data(published_products().filter(is_featured=True)).order_by("-units_sold", "pk")[:limit])
+    new_arrivals = list(with_card_data(published_products()).order_by("-created_at", "-pk")[:limit])
+    return {"featured": featured, "new_arrivals": new_arrivals, "top_categories": category_tree().roots}
+
+
+# --- Listings: filters, facets, sorting ---------------------------------------------------------
+
+SORTS = {
+    "relevance": None,  # search rank in search; featured then best-selling in a category
+    "price_asc": ("price", "pk"),
+    "price_desc": ("-price", "pk"),
+    "newest": ("-created_at", "-pk"),
+    "best_selling": ("-units_sold", "pk"),
+}
+
+
+@dataclass
+class ListingFilters:
+    """What a shopper asked for, parsed and validated from the query string (see forms.py)."""
+
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    brands: list[str] = field(default_factory=list)
+    options: dict[str, list[str]] = field(default_factory=dict)  # option slug -> value slugs
+    attributes: dict[str, list[str]] = field(default_factory=dict)  # attribute slug -> value slugs
+    in_stock: bool = False
+    sort: str = "relevance"
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.price_min is not None or self.price_max is not None or self.brands
+            or any(self.options.values()) or any(self.attributes.values()) or self.in_stock
+        )
+
+
+def _variant_price_filter(filters: ListingFilters) -> Q | None:
+    q = Q()
+    if filters.price_min is not None:
+        q &= Q(price__gte=filters.price_min)
+    if filters.price_max is not None:
+        q &= Q(price__lte=filters.price_max)
+    return q if q else None
+
+
+def apply_filters(
+    queryset: QuerySet[Product], filters: ListingFilters, *, skip: str | None = None
+) -> QuerySet[Product]:
+    """Narrow `queryset` by every filter except the facet named `skip`.
+
+    Leaving a facet's own filter out when counting it lets shoppers see how many products each
+    other value of that facet would give (e.g. picking "M" still shows the count for "L").
+    """
+    if skip != "price":
+        price_q = _variant_price_filter(filters)
+        if price_q is not None:
+            queryset = queryset.filter(
+                Exists(Variant.objects.filter(price_q, product=OuterRef("pk"), is_active=True))
+            )
+    if skip != "brand" and filters.brands:
+        queryset = queryset.filter(brand__slug__in=filters.brands)
+    for option_slug, values in filters.options.items():
+        if values and skip != f"option:{option_slug}":
+            queryset = queryset.filter(
+                Exists(
+                    Variant.objects.filter(
+                        product=OuterRef("pk"), is_active=True,
+                        option_values__option__slug=option_slug, option_values__slug__in=values,
+                    )
+                )
+            )
+    for attribute_slug, values in filters.attributes.items():
+        if values and skip != f"attribute:{attribute_slug}":
+            queryset = queryset.filter(
+                Exists(
+                    AttributeValue.objects.filter(
+                        products=OuterRef("pk"), attribute__slug=attribute_slug, slug__in=values
+                    )
+                )
+            )
+    if skip != "in_stock" and filters.in_stock:
+        queryset = queryset.filter(Exists(_available_stock()))
+    return queryset
+
+
+@dataclass
+class FacetValue:
+    slug: str
+    label: str
+    count: int
+    selected: bool
+    swatch: str = ""
+
+
+@dataclass
+class Facet:
+    key: str  # query-string parameter: "brand", "o_size", "a_material"
+    label: str
+    values: list[FacetValue]
+
+
+@dataclass
+class Facets:
+    groups: list[Facet]
+    price_min: Decimal | None
+    price_max: Decimal | None
+    in_stock_count: int
+
+
+def facets(base: QuerySet[Product], filters: ListingFilters) -> Facets:
+    """Counts for every facet value over `base`, each facet ignoring its own selection.
+
+    One query per facet group (brand, each option, each attribute, stock, price range), however
+    many products there are.
+    """
+    groups: list[Facet] = []
+
+    brand_rows = (
+        Brand.objects.filter(products__in=apply_filters(base, filters, skip="brand").values("pk"))
+        .annotate(n=Count("products", distinct=True))
+        .order_by("name")
+        .values_list("slug", "name", "n")
+    )
+    brand_values = [FacetValue(slug, name, n, slug in filters.brands) for slug, name, n in brand_rows]
+    if brand_values:
+        groups.append(Facet("brand", str(Brand._meta.verbose_name).capitalize(), brand_values))
+
+    option_rows = OptionValue.objects.filter(
+        variants__product__in=base.values("pk"), variants__is_active=True
+    ).values_list("option__slug", flat=True).distinct()
+    for option in Option.objects.filter(slug__in=option_rows).order_by("position", "name"):
+        narrowed = apply_filters(base, filters, skip=f"option:{option.slug}")
+        rows = (
+            OptionValue.objects.filter(
+                option=option, variants__product__in=narrowed.values("pk"), variants__is_active=True
+            )
+            .annotate(n=Count("variants__product", distinct=True))
+            .order_by("position", "value")
+            .values_list("slug", "value", "swatch", "n")
+        )
+        chosen = filters.options.get(option.slug, [])
+        values = [FacetValue(slug, label, n, slug in chosen, swatch) for slug, label, swatch, n in rows]
+        if values:
+            groups.append(Facet(f"o_{option.slug}", option.name, values))
+
+    attribute_slugs = AttributeValue.objects.filter(products__in=base.values("pk")).values_list(
+        "attribute__slug", flat=True
+    ).distinct()
+    for attribute in Attribute.objects.filter(slug__in=attribute_slugs).order_by("position", "name"):
+        narrowed = apply_filters(base, filters, skip=f"attribute:{attribute.slug}")
+        rows = (
+            AttributeValue.objects.filter(attribute=attribute, products__in=narrowed.values("pk"))
+            .annotate(n=Count("products", distinct=True))
+            .order_by("position", "value")
+            .values_list("slug", "value", "n")
+        )
+        chosen = filters.attributes.get(attribute.slug, [])
+        values = [FacetValue(slug, label, n, slug in chosen) for slug, label, n in rows]
+        if values:
+            groups.append(Facet(f"a_{attribute.slug}", attribute.name, values))
+
+    price_range = Variant.objects.filter(
+        product__in=apply_filters(base, filters, skip="price").values("pk"), is_active=True
+    ).aggregate(low=Min("price"), high=Max("price"))
+    in_stock_count = apply_filters(base, filters, skip="in_stock").filter(Exists(_available_stock())).count()
+    return Facets(
+        groups=groups, price_min=price_range["low"], price_max=price_range["high"], in_stock_count=in_stock_count
+    )
+
+
+def sorted_listing(queryset: QuerySet[Product], sort: str) -> QuerySet[Product]:
+    """Card-ready products in the requested order (relevance here means featured, then popular)."""
+    queryset = with_card_data(queryset)
+    ordering = SORTS.get(sort) or ("-is_featured", "-units_sold", "-created_at", "pk")
+    return queryset.order_by(*ordering)
+
+
+def ranked_matches(queryset: QuerySet[Product], ranked_ids: list[int]) -> list[int]:
+    """The ids of `queryset` that are in `ranked_ids`, in rank order (one query).
+
+    `ranked_ids` is bounded by the search backend (at most a few thousand), so the order is kept
+    in Python rather than sent to SQL as a thousand-branch CASE.
+    """
+    matching = set(queryset.filter(pk__in=ranked_ids).values_list("pk", flat=True))
+    return [pk for pk in ranked_ids if pk in matching]
+
+
+def cards_in_order(ids: list[int]) -> list[Product]:
+    """Card-ready products for `ids`, in that order (two queries)."""
+    products = {p.pk: p for p in with_card_data(Product.objects.filter(pk__in=ids))}
+    return [products[pk] for pk in ids if pk in products]
+
+
+# --- Product page -------------------------------------------------------------------------------
+
+
+class Availability:
+    IN_STOCK = "in_stock"
+    LOW = "low"
+    OUT = "out_of_stock"
+
+
+def availability_status(available: int) -> str:
+    if available <= 0:
+        return Availability.OUT
+    if available <= settings.STORE_LOW_STOCK_THRESHOLD:
+        return Availability.LOW
+    return Availability.IN_STOCK
+
+
+@dataclass
+class PickerValue:
+    slug: str
+    label: str
+    swatch: str
+    selected: bool
+    enabled: bool  # a variant with this value and the other current choices exists and is in stock
+    query: str  # query string that selects this value
+
+
+@dataclass
+class PickerOption:
+    slug: str
+    name: str
+    values: list[PickerValue]
+
+
+@dataclass
+class LocationStock:
+    location: Location
+    available: int
+    status: str
+
+
+@dataclass
+class ProductPage:
+    product: Product
+    variants: list[Variant]
+    selected_variant: Variant | None
+    picker: list[PickerOption]
+    images: list[ProductImage]
+    locations: list[LocationStock]
+    available: int
+    status: str
+    breadcrumbs: list[CategoryNode]
+    attributes: list[AttributeValue]
+    related: list[Product]
+
+
+def _variant_available(variant: Variant) -> int:
+    return sum(
+        max(level.on_hand - level.reserved, 0) for level in variant.stock_levels.all() if level.location.is_active
+    )
+
+
+def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
+    """Everything the product page shows, in a fixed number of queries.
+
+    `selection` maps option slugs to value slugs from the query string; unknown or missing ones
+    fall back to the first in-stock variant's values.
+    """
+    product = (
+        Product.objects.published()
+        .select_related("brand", "category")
+        .prefetch_related(
+            Prefetch(
+                "variants",
+                queryset=Variant.objects.filter(is_active=True).prefetch_related(
+                    Prefetch("option_values", queryset=OptionValue.objects.select_related("option")),
+                    Prefetch(
+                        "stock_levels",
+                        queryset=StockLevel.objects.select_related("location").order_by(
+                            "location__position", "location__name"
+                        ),
+                    ),
+                ),
+            ),
+            Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk")),
+            Prefetch("attribute_values", queryset=AttributeValue.objects.select_related("attribute")),
+        )
+        .filter(slug=slug)
+        .first()
+    )
+    if product is None:
+        raise Http404("No such product")
+    variants = list(product.variants.all())
+    stock = {v.pk: _variant_available(v) for v in variants}
+    values_of = {v.pk: {ov.option.slug: ov for ov in v.option_values.all()} for v in variants}
+
+    options: dict[str, tuple[Option, dict[str, OptionValue]]] = {}
+    for variant in variants:
+        for option_slug, value in values_of[variant.pk].items():
+            options.setdefault(option_slug, (value.option, {}))[1][value.slug] = value
+    ordered_options = sorted(options.values(), key=lambda item: (item[0].position, item[0].name))
+
+    default = next((v for v in variants if stock[v.pk] > 0), variants[0] if variants else None)
+    chosen = {}
+    for option, values in ordered_options:
+        wanted = selection.get(option.slug)
+        if wanted in values:
+            chosen[option.slug] = wanted
+        elif default is not None and option.slug in values_of[default.pk]:
+            chosen[option.slug] = values_of[default.pk][option.slug].slug
+
+    def matching(choice: dict[str, str]) -> list[Variant]:
+        return [
+            v for v in variants
+            if all(values_of[v.pk].get(o) is not None and values_of[v.pk][o].slug == s for o, s in choice.items())
+        ]
+
+    selected = next(iter(matching(chosen)), None) if len(variants) > 1 else (variants[0] if variants else None)
+
+    picker = []
+    for option, values in ordered_options:
+        entries = []
+        for value in sorted(values.values(), key=lambda ov: (ov.position, ov.value)):
+            choice = {**chosen, option.slug: value.slug}
+            enabled = any(stock[v.pk] > 0 for v in matching(choice))
+            query = "&".join(f"{o}={s}" for o, s in choice.items())
+            entries.append(
+                PickerValue(value.slug, value.value, value.swatch, chosen.get(option.slug) == value.slug, enabled, query)
+            )
+        picker.append(PickerOption(option.slug, option.name, entries))
+
+    shown = [selected] if selected is not None else variants
+    per_location: dict[int, LocationStock] = {}
+    for variant in shown:
+        for level in variant.stock_levels.all():
+            if not level.location.is_active:
+                continue
+            entry = per_location.setdefault(level.location_id, LocationStock(level.location, 0, Availability.OUT))
+            entry.available += max(level.on_hand - level.reserved, 0)
+    locations = [
+        LocationStock(entry.location, entry.available, availability_status(entry.available))
+        for entry in per_location.values()
+    ]
+    available = sum(entry.available for entry in locations)
+
+    images = list(product.images.all())
+    if selected is not None:
+        # The chosen variant's own pictures first, then the product's.
+        images.sort(key=lambda image: (image.variant_id != selected.pk, image.position, image.pk))
+
+    tree = category_tree()
+    node = tree.by_id.get(product.category_id)
+    breadcrumbs = tree.ancestors(node) if node else []
+
+    related = list(
+        with_card_data(published_products().filter(category_id=product.category_id).exclude(pk=product.pk))
+        .order_by("-units_sold", "pk")[:4]
+    )
+    return ProductPage(
+        product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
+        locations=locations, available=available, status=availability_status(available),
+        breadcrumbs=breadcrumbs, attributes=list(product.attribute_values.all()), related=related,
+    )
+
+
+def stock_totals(variant_ids: list[int]) -> dict[int, int]:
+    """Units available per variant, summed over active locations (one query)."""
+    rows = (
+        StockLevel.objects.filter(variant_id__in=variant_ids, location__is_active=True)
+        .values("variant_id")
+        .annotate(available=Sum(F("on_hand") - F("reserved")))
+    )
+    return {row["variant_id"]: row["available"] or 0 for row in rows}

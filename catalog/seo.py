@@ -1,0 +1,54 @@
+"""Structured data for search engines (schema.org Product with its offers)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.html import strip_tags
+
+from shop.money import quantize
+
+from .selectors import ProductPage
+
+
+def product_structured_data(page: ProductPage, request: HttpRequest) -> dict:
+    product = page.product
+    absolute = request.build_absolute_uri
+    offers = []
+    for variant in page.variants:
+        available = sum(max(level.on_hand - level.reserved, 0) for level in variant.stock_levels.all())
+        offers.append(
+            {
+                "@type": "Offer",
+                "sku": variant.sku,
+                "price": str(quantize(variant.price)),
+                "priceCurrency": settings.STORE_CURRENCY,
+                "availability": "https://schema.org/InStock" if available > 0 else "https://schema.org/OutOfStock",
+                "url": absolute(product.get_absolute_url()),
+            }
+        )
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product.title,
+        "description": " ".join(strip_tags(product.description).split())[:5000],
+        "url": absolute(product.get_absolute_url()),
+        "image": [absolute(image.image.url) for image in page.images[:5]],
+        "offers": offers[0] if len(offers) == 1 else {
+            "@type": "AggregateOffer",
+            "priceCurrency": settings.STORE_CURRENCY,
+            "lowPrice": str(quantize(min(v.price for v in page.variants))) if page.variants else None,
+            "highPrice": str(quantize(max(v.price for v in page.variants))) if page.variants else None,
+            "offerCount": len(offers),
+            "offers": offers,
+        },
+    }
+    if page.selected_variant is not None:
+        data["sku"] = page.selected_variant.sku
+        if page.selected_variant.barcode:
+            data["gtin"] = page.selected_variant.barcode
+    if product.brand:
+        data["brand"] = {"@type": "Brand", "name": product.brand.name}
+    if page.breadcrumbs:
+        data["category"] = " > ".join(node.name for node in page.breadcrumbs)
+    return data
+

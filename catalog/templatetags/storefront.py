@@ -1,0 +1,75 @@
+"""Template helpers for the storefront: money, sanitised rich text, images, query strings."""
+from __future__ import annotations
+
+import json
+
+from django import template
+from django.http import QueryDict
+from django.utils.html import strip_tags
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
+
+from shop.html import sanitize_html
+from shop.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(amount) -> str:
+    """{{ variant.price|money }} -> "$1,234.50" in the store currency's own format."""
+    return format_money(amount)
+
+
+@register.filter
+def rich_text(html: str) -> str:
+    """Sanitise again at render time: whatever reached the database, no script reaches a page."""
+    return mark_safe(sanitize_html(html))
+
+
+@register.filter
+def plain_summary(html: str, length: int = 160) -> str:
+    return Truncator(" ".join(strip_tags(html or "").split())).chars(length)
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, key: str, value, *, remove: bool = False, toggle: bool = False) -> str:
+    """The current query string with `key` set to `value` (or toggled or removed), without `page`."""
+    params: QueryDict = context["request"].GET.copy()
+    params.pop("page", None)
+    value = str(value)
+    if toggle:
+        values = params.getlist(key)
+        if value in values:
+            values.remove(value)
+        else:
+            values.append(value)
+        params.setlist(key, values)
+    elif remove:
+        params.pop(key, None)
+    else:
+        params[key] = value
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def json_ld(data) -> str:
+    """Serialise structured data for a <script type="application/ld+json"> block, safely."""
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    # "</script>" inside a string must not end the block.
+    return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@register.inclusion_tag("catalog/_picture.html")
+def picture(image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = ""):
+    """A responsive <img> with a WebP srcset when the renditions exist, else the original."""
+    srcset = ""
+    src = image.image.url if image else ""
+    if image and image.renditions:
+        from django.core.files.storage import default_storage
+
+        pairs = sorted((int(width), path) for width, path in image.renditions.items())
+        srcset = ", ".join(f"{default_storage.url(path)} {width}w" for width, path in pairs)
+        src = default_storage.url(pairs[-1][1])
+    return {"image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading, "css": css}

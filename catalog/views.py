@@ -1,0 +1,98 @@
+"""Storefront pages. Views parse input, call selectors, render; nothing else."""
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from . import search as product_search
+from . import selectors
+from .cache import cache_storefront_page
+from .seo import product_structured_data
+from .forms import SORT_LABELS, parse_listing_filters, search_query
+
+PER_PAGE = 24
+
+
+@require_GET
+@cache_storefront_page
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "catalog/home.html", selectors.home_page_data())
+
+
+def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None = None) -> dict:
+    """Filters, facets and one page of products from `base`; `ranked_ids` orders by relevance."""
+    filters, errors = parse_listing_filters(request.GET)
+    filtered = selectors.apply_filters(base, filters)
+    page_number = request.GET.get("page") or 1
+    if ranked_ids is not None and filters.sort == "relevance":
+        page = Paginator(selectors.ranked_matches(filtered, ranked_ids), PER_PAGE).get_page(page_number)
+        page.object_list = selectors.cards_in_order(list(page.object_list))
+    else:
+        page = Paginator(selectors.sorted_listing(filtered, filters.sort), PER_PAGE).get_page(page_number)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "filters": filters,
+        "filter_errors": errors,
+        "facets": selectors.facets(base, filters),
+        "page": page,
+        "products": page.object_list,
+        "sort_options": [(key, label) for key, label in SORT_LABELS.items()],
+        "query_without_page": query.urlencode(),
+    }
+
+
+@require_GET
+@cache_storefront_page
+def category(request: HttpRequest, path: str) -> HttpResponse:
+    tree = selectors.category_tree()
+    node = selectors.category_by_path(path)
+    base = selectors.published_products().filter(category_id__in=tree.descendant_ids(node))
+    context = _listing_context(request, base)
+    context.update(category=node, breadcrumbs=tree.ancestors(node), subcategories=node.children)
+    template = "catalog/_listing_results.html" if request.htmx else "catalog/category.html"
+    return render(request, template, context)
+
+
+@require_GET
+@cache_storefront_page
+def product(request: HttpRequest, slug: str) -> HttpResponse:
+    selection = {key: value for key, value in request.GET.items() if len(key) <= 60 and len(value) <= 60}
+    page = selectors.product_page(slug=slug, selection=selection)
+    template = "catalog/_product_purchase.html" if request.htmx else "catalog/product.html"
+    context = {
+        "page": page,
+        "product": page.product,
+        "canonical_url": request.build_absolute_uri(page.product.get_absolute_url()),
+        "structured_data": product_structured_data(page, request),
+    }
+    return render(request, template, context)
+
+
+@require_GET
+@cache_storefront_page
+def search(request: HttpRequest) -> HttpResponse:
+    query = search_query(request.GET)
+    context: dict = {"query": query}
+    if query:
+        result = product_search.search(query)
+        context["corrected"] = result.corrected
+        base = selectors.published_products().filter(pk__in=result.ids)
+        context.update(_listing_context(request, base, ranked_ids=result.ids))
+    else:
+        context["products"] = []
+        context["empty_reason"] = _("Type what you are looking for: a product, a brand or a colour.")
+    template = "catalog/_listing_results.html" if request.htmx else "catalog/search.html"
+    return render(request, template, context)
+
+
+@require_GET
+@cache_storefront_page
+def suggestions(request: HttpRequest) -> HttpResponse:
+    """Search-as-you-type: a small list of matching products (htmx)."""
+    query = search_query(request.GET)
+    items = product_search.suggest(query) if len(query) >= 2 else []
+    return render(request, "catalog/_suggestions.html", {"query": query, "suggestions": items})

@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.sitemaps import views as sitemap_views
+from django.urls import include, path
+from django.views.generic import TemplateView
+
+from catalog.sitemaps import CategorySitemap, ProductSitemap
+
+from .health import healthz
+
+sitemaps = {"categories": CategorySitemap, "products": ProductSitemap}
+
+admin.site.site_header = f"{settings.STORE_NAME} back office"
+admin.site.site_title = settings.STORE_NAME
+admin.site.index_title = "Back office"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("sitemap.xml", sitemap_views.index, {"sitemaps": sitemaps}, name="sitemap-index"),
+    path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": sitemaps},
+         name="django.contrib.sitemaps.views.sitemap"),
+    path("robots.txt", TemplateView.as_view(template_name="robots.txt", content_type="text/plain"), name="robots"),
+    path("", include("catalog.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    # Uploaded images served by Django itself: right for one machine; a CDN or object storage
+    # in front is better for a busy store (docs/operations.md).
+    from django.urls import re_path
+    from django.views.static import serve
+
+    urlpatterns.insert(0, re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
