@@ -67,7 +67,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-ROOT_URLCONF = "shop.urls"
+# The benchmark swaps in a urlconf that adds a bare view to compare against (bench/urls.py).
+ROOT_URLCONF = env.str("ROOT_URLCONF", default="shop.urls")
 WSGI_APPLICATION = "shop.wsgi.application"
 
 TEMPLATES = [
