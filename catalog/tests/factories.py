@@ -78,6 +78,7 @@ class ProductFactory(DjangoModelFactory):
 class VariantFactory(DjangoModelFactory):
     class Meta:
         model = models.Variant
+        skip_postgeneration_save = True
 
     product = factory.SubFactory(ProductFactory)
     sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
