@@ -62,8 +62,14 @@ def json_ld(data) -> str:
 
 
 @register.inclusion_tag("catalog/_picture.html")
-def picture(image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = ""):
-    """A responsive <img> with a WebP srcset when the renditions exist, else the original."""
+def picture(
+    image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = "", alt: str | None = None
+):
+    """A responsive <img> with a WebP srcset when the renditions exist, else the original.
+
+    `alt` overrides the image's own alt text: pass "" where the image sits next to the text it
+    would repeat (a product card's title), so screen readers do not read it twice.
+    """
     srcset = ""
     src = image.image.url if image else ""
     if image and image.renditions:
@@ -72,4 +78,6 @@ def picture(image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = 
         pairs = sorted((int(width), path) for width, path in image.renditions.items())
         srcset = ", ".join(f"{default_storage.url(path)} {width}w" for width, path in pairs)
         src = default_storage.url(pairs[-1][1])
-    return {"image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading, "css": css}
+    if alt is None and image:
+        alt = image.alt_text or image.product.title
+    return {"image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading, "css": css, "alt": alt}
