@@ -1,0 +1,364 @@
+"""Writes to the catalog: bulk product changes, prices, stock and file imports.
+
+Each function is the one entry point for its use case; the admin, management commands and tests
+all call these. Writes that bypass model signals (QuerySet.update(), bulk_create/bulk_update)
+bump the storefront's catalog version after commit themselves.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shop.money import quantize
+
+from . import resources
+from .cache import bump_catalog_version_on_commit
+from .exceptions import CatalogError, NegativePrice, PriceTooLarge, StockBelowReserved, StockStillReserved
+from .models import Category, Location, Product, StockLevel, Variant
+
+# A DecimalField(max_digits=12, decimal_places=2) holds values below 10**10.
+_PRICE_LIMIT = Decimal(10) ** 10
+
+
+def _selected(products: QuerySet[Product]) -> QuerySet[Product]:
+    # The caller's queryset may carry annotations, ordering or joins (an admin changelist does);
+    # an UPDATE wants a plain "pk IN (subquery)".
+    return Product.objects.filter(pk__in=products.order_by().values("pk"))
+
+
+# --- Bulk product changes -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def publish_products(*, products: QuerySet[Product]) -> int:
+    """Make the draft products among `products` active; return how many changed.
+
+    A product without an active variant has no price to show, so it stays a draft. One UPDATE in
+    a transaction; bumps the catalog version on commit.
+    """
+    has_variant = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
+    count = (
+        _selected(products)
+        .filter(Exists(has_variant))
+        .exclude(status=Product.Status.ACTIVE)
+        .update(status=Product.Status.ACTIVE, updated_at=timezone.now())
+    )
+    bump_catalog_version_on_commit()
+    return count
+
+
+@transaction.atomic
+def unpublish_products(*, products: QuerySet[Product]) -> int:
+    """Turn the active products among `products` back into drafts; return how many changed.
+
+    One UPDATE in a transaction; bumps the catalog version on commit.
+    """
+    count = (
+        _selected(products)
+        .exclude(status=Product.Status.DRAFT)
+        .update(status=Product.Status.DRAFT, updated_at=timezone.now())
+    )
+    bump_catalog_version_on_commit()
+    return count
+
+
+@transaction.atomic
+def move_products_to_category(*, products: QuerySet[Product], category: Category) -> int:
+    """Put `products` in `category`; return how many moved.
+
+    One UPDATE in a transaction; bumps the catalog version on commit.
+    """
+    count = (
+        _selected(products)
+        .exclude(category=category)
+        .update(category=category, updated_at=timezone.now())
+    )
+    bump_catalog_version_on_commit()
+    return count
+
+
+@transaction.atomic
+def change_prices_by_percentage(*, products: QuerySet[Product], percentage: Decimal) -> int:
+    """Change the price of every variant of `products` by `percentage` (-10 lowers by 10%).
+
+    Each new price is rounded to the currency's minor unit with `shop.money.quantize`.
+    Compare-at prices are left alone. Runs in one transaction and locks the variant rows
+    (select_for_update, in primary-key order) so an edit made meanwhile is not overwritten.
+    Raises NegativePrice or PriceTooLarge, changing nothing, if any new price would be below zero
+    or too large to store. Bumps the catalog version on commit. Returns how many variants' prices
+    changed.
+    """
+    factor = (Decimal(100) + Decimal(percentage)) / Decimal(100)
+    variants = list(
+        Variant.objects.select_for_update()
+        .filter(product__in=_selected(products))
+        .order_by("pk")
+        .only("pk", "price")
+    )
+    now = timezone.now()
+    changed, negative, too_large = [], 0, 0
+    for variant in variants:
+        new_price = quantize(variant.price * factor)
+        if new_price < 0:
+            negative += 1
+        elif new_price >= _PRICE_LIMIT:
+            too_large += 1
+        elif new_price != variant.price:
+            variant.price = new_price
+            variant.updated_at = now
+            changed.append(variant)
+    if negative:
+        raise NegativePrice(percentage=percentage, count=negative)
+    if too_large:
+        raise PriceTooLarge(percentage=percentage, count=too_large)
+    Variant.objects.bulk_update(changed, ["price", "updated_at"], batch_size=500)
+    bump_catalog_version_on_commit()
+    return len(changed)
+
+
+# --- Stock --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """Set `on_hand` for a variant at a location, or remove that stock row (`remove=True`)."""
+
+    variant_id: int
+    location_id: int
+    on_hand: int = 0
+    remove: bool = False
+
+
+def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
+    """Set how many units variants hold at locations, creating or removing stock rows.
+
+    The one writer of on-hand quantities (orders own `reserved`). Runs in one transaction and
+    first locks every existing stock row of the affected variants with select_for_update(),
+    ordered by primary key: every stock writer locks in pk order, so two of them can never
+    deadlock. Under the lock it checks that on hand never drops below the units reserved for
+    orders and that no row holding reserved units is removed; otherwise it raises
+    StockBelowReserved or StockStillReserved and writes nothing. A negative quantity raises
+    ValueError. When several changes name the same variant and location, the last one wins.
+    Bumps the catalog version on commit. Returns how many rows were created, changed or removed.
+    """
+    latest = {(change.variant_id, change.location_id): change for change in changes}
+    if not latest:
+        return 0
+    for change in latest.values():
+        if not change.remove and change.on_hand < 0:
+            raise ValueError("on_hand must not be negative")
+    with transaction.atomic():
+        variant_ids = sorted({variant_id for variant_id, _location_id in latest})
+        # One query, so the whole set is locked in a single pk order (not chunk by chunk).
+        existing = {
+            (level.variant_id, level.location_id): level
+            for level in StockLevel.objects.select_for_update().filter(variant_id__in=variant_ids).order_by("pk")
+        }
+        now = timezone.now()
+        to_create, to_update, to_delete = [], [], []
+        for key, change in latest.items():
+            level = existing.get(key)
+            if change.remove:
+                if level is None:
+                    continue
+                if level.reserved:
+                    raise StockStillReserved(**_describe(key), reserved=level.reserved)
+                to_delete.append(level.pk)
+            elif level is None:
+                to_create.append(StockLevel(variant_id=key[0], location_id=key[1], on_hand=change.on_hand))
+            elif level.on_hand != change.on_hand:
+                if change.on_hand < level.reserved:
+                    raise StockBelowReserved(**_describe(key), on_hand=change.on_hand, reserved=level.reserved)
+                level.on_hand = change.on_hand
+                level.updated_at = now
+                to_update.append(level)
+        StockLevel.objects.bulk_create(to_create, batch_size=500)
+        StockLevel.objects.bulk_update(to_update, ["on_hand", "updated_at"], batch_size=500)
+        if to_delete:
+            StockLevel.objects.filter(pk__in=to_delete).delete()
+        count = len(to_create) + len(to_update) + len(to_delete)
+        if count:
+            bump_catalog_version_on_commit()
+        return count
+
+
+def _describe(key: tuple[int, int]) -> dict:
+    variant_id, location_id = key
+    sku = Variant.objects.filter(pk=variant_id).values_list("sku", flat=True).first() or str(variant_id)
+    location = Location.objects.filter(pk=location_id).values_list("name", flat=True).first() or str(location_id)
+    return {"variant_id": variant_id, "location_id": location_id, "sku": sku, "location": location}
+
+
+# --- Import -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowError:
+    """What is wrong with one line of an import file (line None: the file as a whole)."""
+
+    line: int | None
+    messages: tuple[str, ...]
+
+    def __str__(self) -> str:
+        text = " ".join(self.messages)
+        if self.line is None:
+            return text
+        return _("Line %(line)d: %(messages)s") % {"line": self.line, "messages": text}
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class _Rollback(Exception):
+    pass
+
+
+def import_catalog_file(*, kind: str, file: IO[bytes] | bytes, file_format: str) -> ImportReport:
+    """Create or update products, variants or stock levels from a CSV or Excel file.
+
+    All or nothing: everything runs in one transaction, and if any row is wrong (or the file is
+    unreadable) the transaction is rolled back and the report lists every bad row with its line
+    number and reasons. Rows are matched to existing data by key (products by slug, variants by
+    SKU, stock by SKU and location code), so importing the same file twice updates rather than
+    duplicates. Option and attribute values named in a file are created as needed, inside the
+    transaction. Stock goes through `set_stock_levels` (row locks, reserved units respected).
+    Saved rows bump the catalog version on commit through the model signals.
+    """
+    report = ImportReport(kind=kind)
+    content = file if isinstance(file, bytes) else file.read()
+    try:
+        parsed = resources.read_file(content=content, file_format=file_format)
+    except resources.UnreadableFile as error:
+        report.errors.append(RowError(line=None, messages=(str(error),)))
+        return report
+    resource = resources.RESOURCES[kind]()
+    report.rows = len(parsed.dataset)
+
+    errors = _check_columns(resource, parsed)
+    if errors:
+        report.errors = _merge_by_line(errors)
+        return report
+    errors += _check_duplicates(resource, parsed)
+
+    try:
+        with transaction.atomic():
+            result = resource.import_data(
+                parsed.dataset,
+                dry_run=False,
+                raise_errors=False,
+                use_transactions=True,
+                # import-export 4 commits the good rows unless told otherwise; we want none of them.
+                rollback_on_validation_errors=True,
+            )
+            errors += _result_errors(resource, parsed, result)
+            if not errors and isinstance(resource, resources.StockLevelResource):
+                errors += _save_stock(resource, parsed)
+            if errors:
+                raise _Rollback
+    except _Rollback:
+        report.errors = _merge_by_line(errors)
+        return report
+    report.created = result.totals["new"]
+    report.updated = result.totals["update"]
+    report.unchanged = result.totals["skip"]
+    return report
+
+
+def _merge_by_line(errors: list[RowError]) -> list[RowError]:
+    """One entry per line, in line order, file-wide problems first."""
+    messages: dict[int | None, list[str]] = {}
+    for error in errors:
+        messages.setdefault(error.line, []).extend(error.messages)
+    ordered = sorted(messages, key=lambda line: -1 if line is None else line)
+    return [RowError(line=line, messages=tuple(messages[line])) for line in ordered]
+
+
+def _check_columns(resource: resources.CatalogResource, parsed: resources.ParsedFile) -> list[RowError]:
+    headers = parsed.dataset.headers
+    known = resource.columns()
+    errors = []
+    unknown = [header for header in headers if header not in known]
+    if unknown:
+        errors.append(RowError(line=1, messages=(
+            _("Unknown columns: %(unknown)s. The columns are: %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(known)},
+        )))
+    missing = [column for column in resource.key_columns() if column not in headers]
+    if missing:
+        errors.append(RowError(line=1, messages=(
+            _("Missing columns: %(missing)s.") % {"missing": ", ".join(missing)},
+        )))
+    repeated = sorted({header for header in headers if headers.count(header) > 1})
+    if repeated:
+        errors.append(RowError(line=1, messages=(
+            _("Columns given more than once: %(repeated)s.") % {"repeated": ", ".join(repeated)},
+        )))
+    return errors
+
+
+def _check_duplicates(resource: resources.CatalogResource, parsed: resources.ParsedFile) -> list[RowError]:
+    columns = resource.key_columns()
+    first_line: dict[tuple[str, ...], int] = {}
+    errors = []
+    for row, line in zip(parsed.dataset.dict, parsed.lines):
+        key = tuple(row[column] for column in columns)
+        if not all(key):
+            continue  # a missing key is reported by the row's own validation
+        if key in first_line:
+            errors.append(RowError(line=line, messages=(
+                _("%(key)s is also on line %(line)d.")
+                % {"key": " + ".join(key), "line": first_line[key]},
+            )))
+        else:
+            first_line[key] = line
+    return errors
+
+
+def _result_errors(resource: resources.CatalogResource, parsed: resources.ParsedFile, result) -> list[RowError]:
+    errors = [RowError(line=None, messages=(str(error.error),)) for error in result.base_errors]
+    for row in result.invalid_rows:
+        messages = []
+        for attribute, texts in row.error_dict.items():
+            for text in texts:
+                if attribute == NON_FIELD_ERRORS:
+                    messages.append(str(text))
+                else:
+                    messages.append(f"{resource.column_of(attribute)}: {text}")
+        errors.append(RowError(line=parsed.lines[row.number - 1], messages=tuple(messages)))
+    for row in result.error_rows:
+        messages = tuple(str(error.error) for error in row.errors)
+        errors.append(RowError(line=parsed.lines[row.number - 1], messages=messages))
+    return errors
+
+
+def _save_stock(resource: resources.StockLevelResource, parsed: resources.ParsedFile) -> list[RowError]:
+    lines = {(item.variant_id, item.location_id): parsed.lines[item.row_number - 1] for item in resource.pending}
+    changes = [StockChange(variant_id=item.variant_id, location_id=item.location_id, on_hand=item.on_hand)
+               for item in resource.pending]
+    try:
+        set_stock_levels(changes=changes)
+    except (StockBelowReserved, StockStillReserved) as error:
+        # Orders reserved more units between the row's validation and the lock: still its line.
+        return [RowError(line=lines.get((error.variant_id, error.location_id)), messages=(str(error),))]
+    except CatalogError as error:
+        return [RowError(line=None, messages=(str(error),))]
+    return []
