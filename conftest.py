@@ -59,9 +59,162 @@ def _isolated_media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Tasks run inline in tests even when REDIS_URL names a broker: no test waits on a worker.
+
+    (The Celery app reads Django's settings live, so this reaches `app.conf` too.)
+    """
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
     yield
     cache.clear()
+
+
+def html_tags(content: bytes | str, tag_name: str, /, **attrs: str) -> list[dict[str, str | None]]:
+    """The attributes of every `<tag_name>` element whose attributes include `attrs`.
+
+    Tests assert on stable things (ids, names, links, data), never on CSS classes or layout, so
+    they hold while the templates are redesigned. Use `class_` for `class`.
+    """
+    from html.parser import HTMLParser
+
+    wanted = {key.rstrip("_").replace("_", "-"): value for key, value in attrs.items()}
+    found: list[dict[str, str | None]] = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag, attributes):
+            if tag == tag_name:
+                element = dict(attributes)
+                if all(element.get(key) == value for key, value in wanted.items()):
+                    found.append(element)
+
+        handle_startendtag = handle_starttag
+
+    collector = Collector(convert_charrefs=True)
+    collector.feed(content.decode() if isinstance(content, bytes) else content)
+    collector.close()
+    return found
+
+
+def png_file(name: str = "photo.png", *, size: tuple[int, int] = (16, 12), colour=(180, 90, 40)):
+    """A small, real PNG as an uploadable file (Pillow draws it; nothing is read from disk)."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+@pytest.fixture
+def storefront_catalog(db):
+    """A small, fully known catalog for storefront tests (every count below is relied on).
+
+    Tree: clothing > jackets > rain, clothing > shirts, gear, and an inactive `archive`.
+    Options colour (red, blue) and size (s, m, l); attribute material (wool, cotton); brands
+    northwind and summit; a warehouse and a `downtown` shop where customers may pick up.
+
+    | product         | category               | brand     | variants (colour/size price stock)   |
+    | Storm Shell     | clothing/jackets/rain  | northwind | red/s 120 wh10, red/m 120 none,      |
+    |  (featured)     |                        |           | blue/s 130 downtown 3; no blue/m     |
+    | Harbour Parka   | clothing/jackets       | summit    | blue/l 200 (was 250) wh 2            |
+    | Trail Tee       | clothing/shirts        | northwind | red/m 20, wh 0 (out of stock)        |
+    | Camp Lamp (ft.) | gear                   | summit    | one default variant 35, wh 8         |
+    | Secret Proto.   | clothing/jackets       | draft, never shown                       |
+    | Attic Coat      | archive (inactive)     | never shown                              |
+    Units sold: tee 100, shell 50, parka 5, lamp 0. Newest first: tee, parka, shell, lamp.
+    """
+    import datetime
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from catalog.models import Location, Product, ProductImage
+    from catalog.tests import factories as f
+
+    clothing = f.CategoryFactory(name="Clothing", slug="clothing", position=0)
+    jackets = f.CategoryFactory(name="Jackets", slug="jackets", parent=clothing, position=0)
+    rain = f.CategoryFactory(name="Rain", slug="rain", parent=jackets)
+    shirts = f.CategoryFactory(name="Shirts", slug="shirts", parent=clothing, position=1)
+    gear = f.CategoryFactory(name="Gear", slug="gear", position=1)
+    archive = f.CategoryFactory(name="Archive", slug="archive", position=2, is_active=False)
+
+    northwind = f.BrandFactory(name="Northwind", slug="northwind")
+    summit = f.BrandFactory(name="Summit", slug="summit")
+    colour = f.OptionFactory(name="Colour", slug="colour", position=0)
+    size = f.OptionFactory(name="Size", slug="size", position=1)
+    red = f.OptionValueFactory(option=colour, value="Red", slug="red", swatch="#b22222", position=0)
+    blue = f.OptionValueFactory(option=colour, value="Blue", slug="blue", swatch="#1f4e79", position=1)
+    s = f.OptionValueFactory(option=size, value="S", slug="s", position=0)
+    m = f.OptionValueFactory(option=size, value="M", slug="m", position=1)
+    l_ = f.OptionValueFactory(option=size, value="L", slug="l", position=2)
+    material = f.AttributeFactory(name="Material", slug="material")
+    wool = f.AttributeValueFactory(attribute=material, value="Wool", slug="wool")
+    cotton = f.AttributeValueFactory(attribute=material, value="Cotton", slug="cotton")
+
+    warehouse = f.LocationFactory(code="warehouse", name="Warehouse", position=0)
+    downtown = f.LocationFactory(
+        code="downtown", name="Downtown shop", kind=Location.Kind.SHOP, pickup_allowed=True, position=1
+    )
+
+    def variant(product, sku, price, values, stock=None, **fields):
+        v = f.VariantFactory(product=product, sku=sku, price=Decimal(price), option_values=values, **fields)
+        for location, on_hand in (stock or {}).items():
+            f.StockLevelFactory(variant=v, location=location, on_hand=on_hand)
+        return v
+
+    shell = f.ProductFactory(
+        title="Storm Shell", slug="storm-shell", category=rain, brand=northwind, is_featured=True,
+        description="<p>A <strong>waterproof</strong> shell for wet days.</p>",
+        seo_description="A waterproof shell jacket for wet days.",
+    )
+    shell.attribute_values.add(wool)
+    shell_red_s = variant(shell, "SHELL-RED-S", "120.00", [red, s], {warehouse: 10}, barcode="4006381333931")
+    shell_red_m = variant(shell, "SHELL-RED-M", "120.00", [red, m])
+    shell_blue_s = variant(shell, "SHELL-BLUE-S", "130.00", [blue, s], {downtown: 3})
+    for position, (name, tied) in enumerate([("front.png", None), ("back.png", None), ("blue.png", shell_blue_s)]):
+        ProductImage.objects.create(
+            product=shell, variant=tied, image=png_file(name), alt_text=f"Storm Shell {name[:-4]}", position=position
+        )
+
+    parka = f.ProductFactory(title="Harbour Parka", slug="harbour-parka", category=jackets, brand=summit)
+    parka.attribute_values.add(wool)
+    variant(parka, "PARKA-BLUE-L", "200.00", [blue, l_], {warehouse: 2}, compare_at_price=Decimal("250.00"))
+
+    tee = f.ProductFactory(title="Trail Tee", slug="trail-tee", category=shirts, brand=northwind)
+    tee.attribute_values.add(cotton)
+    variant(tee, "TEE-RED-M", "20.00", [red, m], {warehouse: 0})
+
+    lamp = f.ProductFactory(title="Camp Lamp", slug="camp-lamp", category=gear, brand=summit, is_featured=True)
+    variant(lamp, "LAMP-1", "35.00", [], {warehouse: 8})
+
+    draft = f.ProductFactory(
+        title="Secret Prototype", slug="secret-prototype", category=jackets, brand=northwind,
+        status=Product.Status.DRAFT, is_featured=True,
+    )
+    variant(draft, "PROTO-1", "99.00", [red, s], {warehouse: 5})
+    attic = f.ProductFactory(title="Attic Coat", slug="attic-coat", category=archive, brand=summit)
+    variant(attic, "ATTIC-1", "80.00", [], {warehouse: 5})
+
+    now = timezone.now()
+    for days_old, product in enumerate([tee, parka, shell, lamp, draft, attic]):
+        Product.objects.filter(pk=product.pk).update(created_at=now - datetime.timedelta(days=days_old))
+    for product, sold in ((tee, 100), (shell, 50), (parka, 5)):
+        Product.objects.filter(pk=product.pk).update(units_sold=sold)
+
+    return SimpleNamespace(
+        clothing=clothing, jackets=jackets, rain=rain, shirts=shirts, gear=gear, archive=archive,
+        northwind=northwind, summit=summit, colour=colour, size=size, red=red, blue=blue, s=s, m=m, l=l_,
+        material=material, wool=wool, cotton=cotton, warehouse=warehouse, downtown=downtown,
+        shell=shell, shell_red_s=shell_red_s, shell_red_m=shell_red_m, shell_blue_s=shell_blue_s,
+        parka=parka, tee=tee, lamp=lamp, draft=draft, attic=attic,
+    )

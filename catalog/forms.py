@@ -54,12 +54,23 @@ def parse_listing_filters(params: QueryDict) -> tuple[ListingFilters, list[str]]
     options: dict[str, list[str]] = {}
     attributes: dict[str, list[str]] = {}
     slug_field = forms.SlugField()
+    unreadable = False
     for key in params:
         if key.startswith(("o_", "a_")) and len(key) > 2:
-            values = [v for v in params.getlist(key) if _is_slug(slug_field, v)][:MAX_VALUES_PER_FACET]
-            target = options if key.startswith("o_") else attributes
-            target[key[2:]] = values
-    brands = [v for v in params.getlist("brand") if _is_slug(slug_field, v)][:MAX_VALUES_PER_FACET]
+            sent = [v for v in params.getlist(key) if v]
+            values = [v for v in sent if _is_slug(slug_field, v)]
+            # A key that is no slug can name no option; filtering by it would empty the page.
+            if len(values) < len(sent) or not _is_slug(slug_field, key[2:]):
+                unreadable = True
+            if values and _is_slug(slug_field, key[2:]):
+                target = options if key.startswith("o_") else attributes
+                target[key[2:]] = values[:MAX_VALUES_PER_FACET]
+    sent_brands = [v for v in params.getlist("brand") if v]
+    brands = [v for v in sent_brands if _is_slug(slug_field, v)]
+    unreadable = unreadable or len(brands) < len(sent_brands)
+    brands = brands[:MAX_VALUES_PER_FACET]
+    if unreadable:
+        errors.append(_("Some filter values could not be read, so they were ignored."))
     filters = ListingFilters(
         price_min=price_min, price_max=price_max, brands=brands, options=options, attributes=attributes,
         in_stock=params.get("in_stock") in ("1", "on", "true"), sort=sort,

@@ -15,7 +15,10 @@ def product_structured_data(page: ProductPage, request: HttpRequest) -> dict:
     absolute = request.build_absolute_uri
     offers = []
     for variant in page.variants:
-        available = sum(max(level.on_hand - level.reserved, 0) for level in variant.stock_levels.all())
+        # Same rule as the page's own availability: stock at an inactive location cannot be sold.
+        available = sum(
+            max(level.on_hand - level.reserved, 0) for level in variant.stock_levels.all() if level.location.is_active
+        )
         offers.append(
             {
                 "@type": "Offer",

@@ -4,6 +4,7 @@ Every variable is listed with its default in `.env.example`. The defaults run th
 machine with nothing installed (SQLite, local-memory cache, Celery eager, console email);
 `DATABASE_URL`, `REDIS_URL` and `EMAIL_URL` switch to real services.
 """
+import os
 from pathlib import Path
 
 import environ
@@ -16,6 +17,11 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 # A developer's own `.env` (never committed) is read if present; the process environment wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `.env.example` leaves these empty to mean "the default"; django-environ would read "" instead
+# (an empty key in debug mode, eager mode off without a broker), so a copy of it must not differ.
+for _name in ("SECRET_KEY", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+    if os.environ.get(_name) == "":
+        del os.environ[_name]
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
