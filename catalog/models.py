@@ -143,8 +143,14 @@ class AttributeValue(models.Model):
 
 class ProductQuerySet(models.QuerySet):
     def published(self) -> ProductQuerySet:
-        """Products a shopper may see: active, in an active category."""
-        return self.filter(status=Product.Status.ACTIVE, category__is_active=True)
+        """Products a shopper may see: active, in a category whose whole ancestry is active.
+
+        A hidden category hides its subtree, so the test is membership of the cached active tree
+        rather than the product's own category flag.
+        """
+        from .selectors import category_tree
+
+        return self.filter(status=Product.Status.ACTIVE, category_id__in=list(category_tree().by_id))
 
     def in_stock(self) -> ProductQuerySet:
         available = StockLevel.objects.filter(

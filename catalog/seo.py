@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.utils.html import strip_tags
 
+from shop.html import plain_text
 from shop.money import quantize
 
 from .selectors import ProductPage
@@ -33,7 +33,7 @@ def product_structured_data(page: ProductPage, request: HttpRequest) -> dict:
         "@context": "https://schema.org",
         "@type": "Product",
         "name": product.title,
-        "description": " ".join(strip_tags(product.description).split())[:5000],
+        "description": plain_text(product.description)[:5000],
         "url": absolute(product.get_absolute_url()),
         "image": [absolute(image.image.url) for image in page.images[:5]],
         "offers": offers[0] if len(offers) == 1 else {

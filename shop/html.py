@@ -1,5 +1,6 @@
 """Rich text that staff write is sanitised here, and only here."""
 import nh3
+from django.utils.html import strip_tags
 
 # Formatting a product description needs, and nothing that runs or loads anything.
 ALLOWED_TAGS = {
@@ -24,3 +25,11 @@ def sanitize_html(html: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+def plain_text(html: str) -> str:
+    """The words of `html` as one line of text: for meta descriptions and structured data.
+
+    Sanitising first drops the contents of <script> and <style>, which strip_tags would keep.
+    """
+    return " ".join(strip_tags(sanitize_html(html)).split())

@@ -5,11 +5,10 @@ import json
 
 from django import template
 from django.http import QueryDict
-from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from shop.html import sanitize_html
+from shop.html import plain_text, sanitize_html
 from shop.money import format_money
 
 register = template.Library()
@@ -29,7 +28,7 @@ def rich_text(html: str) -> str:
 
 @register.filter
 def plain_summary(html: str, length: int = 160) -> str:
-    return Truncator(" ".join(strip_tags(html or "").split())).chars(length)
+    return Truncator(plain_text(html or "")).chars(length)
 
 
 @register.simple_tag(takes_context=True)
