@@ -23,6 +23,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 
 VERSION_KEY = "catalog:version"
+VARY = ["HX-Request", "HX-History-Restore-Request", "Cookie"]
 
 
 def catalog_version() -> int:
@@ -55,6 +56,12 @@ def versioned_key(*parts: object) -> str:
     return ":".join(["catalog", str(catalog_version()), *map(str, parts)])
 
 
+def wants_fragment(request: HttpRequest) -> bool:
+    """htmx asked for a fragment; its history restore (Back after a cache miss) needs the page."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
 def _cacheable(request: HttpRequest) -> bool:
     # Only anonymous visitors without a session see the same page as everyone else: a session may
     # carry messages (and later a cart) that are theirs alone.
@@ -64,18 +71,19 @@ def _cacheable(request: HttpRequest) -> bool:
 def cache_storefront_page(view):
     """Serve a whole rendered page from the cache for anonymous visitors.
 
-    The key is the catalog version, the language, whether htmx asked for a fragment, and the full
-    path with its query string (filters live in the URL).
+    The key is the catalog version, the language, whether htmx asked for a fragment, and the
+    absolute URL with its query string (filters live in the URL; the scheme and host are in the
+    canonical URL and the structured data, so a page is never shared between hosts).
     """
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not _cacheable(request):
             response = view(request, *args, **kwargs)
-            patch_vary_headers(response, ["HX-Request", "Cookie"])
+            patch_vary_headers(response, VARY)
             return response
-        path_hash = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
-        fragment = "htmx" if request.headers.get("HX-Request") else "page"
+        path_hash = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:32]
+        fragment = "htmx" if wants_fragment(request) else "page"
         key = versioned_key("page", get_language(), fragment, path_hash)
         hit = cache.get(key)
         if hit is not None:
@@ -93,7 +101,7 @@ def cache_storefront_page(view):
                     settings.STOREFRONT_CACHE_SECONDS,
                 )
             response["X-Cache"] = "miss"
-        patch_vary_headers(response, ["HX-Request", "Cookie"])
+        patch_vary_headers(response, VARY)
         return response
 
     return wrapped

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from . import search as product_search
 from . import selectors
-from .cache import cache_storefront_page
+from .cache import cache_storefront_page, wants_fragment
 from .seo import product_structured_data
 from .forms import SORT_LABELS, parse_listing_filters, search_query
 
@@ -53,7 +53,7 @@ def category(request: HttpRequest, path: str) -> HttpResponse:
     base = selectors.published_products().filter(category_id__in=tree.descendant_ids(node))
     context = _listing_context(request, base)
     context.update(category=node, breadcrumbs=tree.ancestors(node), subcategories=node.children)
-    template = "catalog/_listing_results.html" if request.htmx else "catalog/category.html"
+    template = "catalog/_listing_results.html" if wants_fragment(request) else "catalog/category.html"
     return render(request, template, context)
 
 
@@ -62,7 +62,7 @@ def category(request: HttpRequest, path: str) -> HttpResponse:
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     selection = {key: value for key, value in request.GET.items() if len(key) <= 60 and len(value) <= 60}
     page = selectors.product_page(slug=slug, selection=selection)
-    template = "catalog/_product_purchase.html" if request.htmx else "catalog/product.html"
+    template = "catalog/_product_purchase.html" if wants_fragment(request) else "catalog/product.html"
     context = {
         "page": page,
         "product": page.product,
@@ -85,7 +85,7 @@ def search(request: HttpRequest) -> HttpResponse:
     else:
         context["products"] = []
         context["empty_reason"] = _("Type what you are looking for: a product, a brand or a colour.")
-    template = "catalog/_listing_results.html" if request.htmx else "catalog/search.html"
+    template = "catalog/_listing_results.html" if wants_fragment(request) else "catalog/search.html"
     return render(request, template, context)
 
 

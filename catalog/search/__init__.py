@@ -1,26 +1,131 @@
-"""Product search. PLACEHOLDER until the backends land: substring match on the title."""
+"""Product search: ranked, tolerant of a typo and of a partial word, on SQLite and PostgreSQL.
+
+The views call `search()` and `suggest()`; the index behind them is built by migration
+0002_search and kept current by database triggers (catalog/search/sqlite.py, postgres.py), so
+every write path is covered without signals. The flow of a search:
+
+1. The query is reduced to at most eight words of letters and digits (query.py): nothing a
+   shopper types is ever interpreted as search syntax, and everything is bound as a parameter.
+2. The spelling pass replaces each word the index does not know, not even as a prefix, with the
+   closest indexed word (one slip; two for long words on PostgreSQL, whose trigram index finds
+   them). When it changes the query, `SearchResult.corrected` says so.
+3. Published products matching every word (as a word or a prefix) are ranked: a product titled
+   exactly as the query first, then those whose title or brand has the words (title above
+   brand), then those that have them only in the description (or spread over several fields),
+   ranked within a bounded set of candidates so a very common word stays cheap. If no product
+   has every word, products with any of them are returned instead.
+
+Compacting the index now and then (`optimize_index()`, e.g. nightly) keeps SQLite lookups fast.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.db.models import F
+from django.db.models.signals import post_migrate
+
+from . import postgres, sqlite
+from .query import clean, comparable, correct, words
+
+__all__ = ["SearchResult", "search", "suggest", "rebuild_index", "optimize_index"]
+
+BACKENDS: dict[str, ModuleType] = {"sqlite": sqlite, "postgresql": postgres}
 
 
 @dataclass
 class SearchResult:
-    ids: list[int]  # best match first, at most `limit`
+    ids: list[int] = field(default_factory=list)  # best match first, at most `limit`
     corrected: str | None = None  # the query as the spelling pass rewrote it, when it did
 
 
-def search(query: str, *, limit: int = 1000) -> SearchResult:
+def backend_for(conn: BaseDatabaseWrapper) -> ModuleType:
+    try:
+        return BACKENDS[conn.vendor]
+    except KeyError:
+        raise ImproperlyConfigured(f"Product search supports SQLite and PostgreSQL, not {conn.vendor}.") from None
+
+
+def _published() -> tuple[str, tuple]:
+    """SQL and parameters of the published products' ids and titles, from the one definition of
+    "published" (ProductQuerySet.published)."""
     from catalog.models import Product
 
-    ids = list(Product.objects.published().filter(title__icontains=query).values_list("pk", flat=True)[:limit])
-    return SearchResult(ids=ids)
+    queryset = (
+        Product.objects.published()
+        .order_by()
+        .annotate(pub_id=F("pk"), pub_title=F("title"))
+        .values("pub_id", "pub_title")
+    )
+    return queryset.query.sql_with_params()
+
+
+def search(query: str, *, limit: int = 1000) -> SearchResult:
+    """Published products matching `query`, best first (at most `limit` ids).
+
+    Never raises for odd input: a query with no letters or digits returns no ids. Read-only. One
+    query per word to check it is known; a few more per unknown word (the spelling pass); one or
+    two to rank, twice that when no product has every word.
+    """
+    text = clean(query)
+    query_words = words(text)
+    if not query_words or limit <= 0:
+        return SearchResult()
+    backend = backend_for(connection)
+    published = _published()
+    with connection.cursor() as cursor:
+        fixed = correct(query_words, backend.vocabulary(cursor))
+        changed = fixed != query_words
+        target = " ".join(fixed) if changed else text.lower()
+        rows = backend.ranked(cursor, fixed, any_word=False, title=target, published=published, limit=limit)
+        if not rows and len(fixed) > 1:
+            rows = backend.ranked(cursor, fixed, any_word=True, title=target, published=published, limit=limit)
+    # The database compares lower-cased text; here accents, case and punctuation are ignored too,
+    # so "T-Shirt, Café" is the exact title for the query "t shirt cafe".
+    exact = {comparable(text), comparable(" ".join(fixed))}
+    first, rest = [], []
+    for pk, title in rows:
+        (first if comparable(title) in exact else rest).append(pk)
+    return SearchResult(ids=first + rest, corrected=" ".join(fixed) if changed and rows else None)
 
 
 def suggest(query: str, *, limit: int = 6) -> list[dict]:
+    """Up to `limit` published products for search-as-you-type: `title` and `url` of each."""
     from catalog.models import Product
 
-    return [
-        {"title": p.title, "url": p.get_absolute_url()}
-        for p in Product.objects.published().filter(title__icontains=query).only("title", "slug")[:limit]
-    ]
+    ids = search(query, limit=limit).ids
+    products = Product.objects.published().filter(pk__in=ids).only("title", "slug").in_bulk()
+    return [{"title": products[pk].title, "url": products[pk].get_absolute_url()} for pk in ids if pk in products]
+
+
+def rebuild_index(*, using: str = "default") -> None:
+    """Re-index every product in one transaction (the triggers make this a repair tool, not a chore)."""
+    conn = connections[using]
+    with transaction.atomic(using=using):
+        backend_for(conn).rebuild(conn)
+
+
+def optimize_index(*, using: str = "default") -> None:
+    """Compact the index after a bulk load, or nightly: SQLite's FTS5 lookups slow down with the
+    number of segments that many small writes leave behind (merging them is safe at any time)."""
+    conn = connections[using]
+    with transaction.atomic(using=using):
+        backend_for(conn).optimize(conn)
+
+
+def _repair_after_migrate(sender, *, using: str, verbosity: int = 1, stdout=None, **kwargs) -> None:
+    # On SQLite a migration that alters catalog_product rebuilds the table and drops its triggers.
+    if sender.name != "catalog":
+        return
+    conn = connections[using]
+    backend = BACKENDS.get(conn.vendor)
+    if backend and backend.repair(conn) and verbosity and stdout:
+        stdout.write("  Product search: triggers restored and index rebuilt.\n")
+
+
+connection_created.connect(sqlite.on_connection_created, dispatch_uid="catalog-search-sqlite-functions")
+post_migrate.connect(_repair_after_migrate, dispatch_uid="catalog-search-repair")

@@ -1,0 +1,332 @@
+"""Product search on PostgreSQL: weighted full-text search plus pg_trgm for typos, all indexed.
+
+Two tables hold, per product, `tsvector`s in the language-neutral `simple` configuration (no
+stemming: the store's language is not fixed, and prefixes cover plurals):
+
+- `catalog_product_search`: the title and `names`, the title (weight A) and brand name (B). Narrow
+  rows, so ranking the products whose title matches reads little.
+- `catalog_product_search_document`: `document`, the names plus the description with its tags
+  stripped (C), for words that are only in the description or spread over several fields.
+
+Both vectors have GIN indexes. They are stored rather than computed in expression indexes because
+the brand name sits in another table and because ranking needs the vector of every candidate.
+
+Ranking (`ranked()`) keeps to bounded sets: products whose title or brand has every word come
+first, all of them ranked (ts_rank, so title above brand, plus a little trigram similarity of the
+title, and the exact title before all); then, while there is room, the other matches, ranked by
+ts_rank over the whole document within the first DESCRIPTION_CANDIDATES found. A word in half the
+descriptions then costs a few milliseconds instead of a ranking of half the catalog.
+
+`catalog_search_word` is the vocabulary of every indexed word, with a pg_trgm GiST index: the
+spelling pass looks up words similar to an unknown query word there.
+
+Triggers keep all three current: on catalog_product (insert, update of the indexed columns,
+delete, truncate) and on catalog_brand (rename), so `bulk_create`, `QuerySet.update()` and raw SQL
+are covered. The vocabulary only grows (a word whose last product went away is harmless:
+corrections are checked against the documents); `rebuild()` trims it.
+"""
+from __future__ import annotations
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
+
+from .query import MIN_PREFIX_LENGTH, Vocabulary
+
+TABLE = "catalog_product_search"
+DOCUMENTS = "catalog_product_search_document"
+WORDS = "catalog_search_word"
+TOP = "\U0010ffff"
+# How far trigram similarity counts next to ts_rank: enough to order equally ranked titles by
+# closeness to the query (shorter, closer titles first), too little to lift a brand match over a
+# title match.
+SIMILARITY_WEIGHT = 0.3
+# Document frequencies only need to tell a real word from a stray one.
+FREQUENCY_CAP = 20
+SIMILAR_CANDIDATES = 20
+DESCRIPTION_CANDIDATES = 2000
+
+INSTALL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    """
+    CREATE FUNCTION catalog_search_names(title text, brand text)
+    RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT setweight(to_tsvector('simple', coalesce(title, '')), 'A')
+            || setweight(to_tsvector('simple', coalesce(brand, '')), 'B')
+    $$""",
+    # Tags and entities go before to_tsvector sees the text, as text_from_html() does on SQLite;
+    # sanitised HTML has no other markup.
+    r"""
+    CREATE FUNCTION catalog_search_document(names tsvector, description text)
+    RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT names || setweight(to_tsvector('simple', regexp_replace(
+                   regexp_replace(coalesce(description, ''), '<[A-Za-z/!?][^>]*>', ' ', 'g'),
+                   '&#?[A-Za-z0-9]+;', ' ', 'g')), 'C')
+    $$""",
+    # parallel_workers = 0: a search is short, a parallel plan's start-up costs more than it saves,
+    # and its cheap-looking parallel sequential scan wins the planner over the GIN index.
+    f"""CREATE TABLE {TABLE} (product_id bigint PRIMARY KEY, title text NOT NULL, names tsvector NOT NULL)
+        WITH (parallel_workers = 0)""",
+    f"CREATE INDEX {TABLE}_names ON {TABLE} USING gin (names)",
+    f"""CREATE TABLE {DOCUMENTS} (product_id bigint PRIMARY KEY, document tsvector NOT NULL)
+        WITH (parallel_workers = 0)""",
+    f"CREATE INDEX {DOCUMENTS}_document ON {DOCUMENTS} USING gin (document)",
+    # "C" collation: byte order, so `word >= 'jack' AND word < 'jack' || U+10FFFF` is a prefix scan.
+    f'CREATE TABLE {WORDS} (word text COLLATE "C" PRIMARY KEY)',
+    # GiST rather than GIN: pg_trgm's GIN opclass also answers `=`, and the planner then prefers
+    # it to the primary key for the spelling pass's exact look-ups, at a hundred times the cost.
+    f"CREATE INDEX {WORDS}_trgm ON {WORDS} USING gist (word gist_trgm_ops)",
+    # Words are added in sorted order so two transactions adding the same new words wait for
+    # each other instead of deadlocking.
+    f"""
+    CREATE FUNCTION catalog_product_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        names tsvector;
+        doc tsvector;
+    BEGIN
+        -- save() writes every column; only a change to what is indexed costs a re-index.
+        IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.title IS NOT DISTINCT FROM OLD.title
+                AND NEW.brand_id IS NOT DISTINCT FROM OLD.brand_id
+                AND NEW.description IS NOT DISTINCT FROM OLD.description THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id <> NEW.id) THEN
+            DELETE FROM {TABLE} WHERE product_id = OLD.id;
+            DELETE FROM {DOCUMENTS} WHERE product_id = OLD.id;
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN NULL;
+        END IF;
+        names := catalog_search_names(NEW.title, (SELECT name FROM catalog_brand WHERE id = NEW.brand_id));
+        doc := catalog_search_document(names, NEW.description);
+        -- Upserts, as an update re-indexes the rows it replaces.
+        INSERT INTO {TABLE} (product_id, title, names) VALUES (NEW.id, NEW.title, names)
+            ON CONFLICT (product_id) DO UPDATE SET title = EXCLUDED.title, names = EXCLUDED.names;
+        INSERT INTO {DOCUMENTS} (product_id, document) VALUES (NEW.id, doc)
+            ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document;
+        INSERT INTO {WORDS} (word)
+            SELECT w FROM unnest(tsvector_to_array(doc)) AS w ORDER BY w COLLATE "C"
+            ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$""",
+    # No column list and no WHEN clause: either would make the columns depend on the trigger,
+    # and PostgreSQL would then refuse a later migration that alters them.
+    """
+    CREATE TRIGGER catalog_product_search_sync AFTER INSERT OR UPDATE OR DELETE ON catalog_product
+    FOR EACH ROW EXECUTE FUNCTION catalog_product_search_sync()""",
+    f"""
+    CREATE FUNCTION catalog_product_search_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        TRUNCATE {TABLE}, {DOCUMENTS}, {WORDS};
+        RETURN NULL;
+    END
+    $$""",
+    # Django's test flush truncates tables; row triggers do not fire on TRUNCATE.
+    """
+    CREATE TRIGGER catalog_product_search_truncate AFTER TRUNCATE ON catalog_product
+    FOR EACH STATEMENT EXECUTE FUNCTION catalog_product_search_truncate()""",
+    f"""
+    CREATE FUNCTION catalog_brand_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.name IS NOT DISTINCT FROM OLD.name THEN
+            RETURN NULL;
+        END IF;
+        UPDATE {TABLE} AS s SET names = catalog_search_names(p.title, NEW.name)
+            FROM catalog_product AS p
+            WHERE p.brand_id = NEW.id AND s.product_id = p.id;
+        UPDATE {DOCUMENTS} AS d SET document = catalog_search_document(s.names, p.description)
+            FROM catalog_product AS p JOIN {TABLE} AS s ON s.product_id = p.id
+            WHERE p.brand_id = NEW.id AND d.product_id = p.id;
+        INSERT INTO {WORDS} (word)
+            SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', NEW.name))) AS w
+            ORDER BY w COLLATE "C"
+            ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$""",
+    """
+    CREATE TRIGGER catalog_brand_search_sync AFTER UPDATE ON catalog_brand
+    FOR EACH ROW EXECUTE FUNCTION catalog_brand_search_sync()""",
+]
+
+# The extension stays: other apps may use pg_trgm, and dropping it needs more rights than using it.
+UNINSTALL = [
+    "DROP TRIGGER IF EXISTS catalog_brand_search_sync ON catalog_brand",
+    "DROP TRIGGER IF EXISTS catalog_product_search_truncate ON catalog_product",
+    "DROP TRIGGER IF EXISTS catalog_product_search_sync ON catalog_product",
+    "DROP FUNCTION IF EXISTS catalog_brand_search_sync()",
+    "DROP FUNCTION IF EXISTS catalog_product_search_truncate()",
+    "DROP FUNCTION IF EXISTS catalog_product_search_sync()",
+    f"DROP TABLE IF EXISTS {WORDS}",
+    f"DROP TABLE IF EXISTS {DOCUMENTS}",
+    f"DROP TABLE IF EXISTS {TABLE}",
+    "DROP FUNCTION IF EXISTS catalog_search_document(tsvector, text)",
+    "DROP FUNCTION IF EXISTS catalog_search_names(text, text)",
+]
+
+
+def install(connection: BaseDatabaseWrapper) -> None:
+    """Create the extension, tables, indexes and triggers, and index every existing product."""
+    with connection.cursor() as cursor:
+        for sql in INSTALL:
+            cursor.execute(sql)
+    rebuild(connection)
+
+
+def uninstall(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        for sql in UNINSTALL:
+            cursor.execute(sql)
+
+
+def rebuild(connection: BaseDatabaseWrapper) -> None:
+    """Re-index every product and rebuild the vocabulary (run it inside the caller's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {TABLE}, {DOCUMENTS}, {WORDS}")
+        cursor.execute(
+            f"""INSERT INTO {TABLE} (product_id, title, names)
+                SELECT p.id, p.title, catalog_search_names(p.title, b.name)
+                FROM catalog_product p LEFT JOIN catalog_brand b ON b.id = p.brand_id"""
+        )
+        cursor.execute(
+            f"""INSERT INTO {DOCUMENTS} (product_id, document)
+                SELECT p.id, catalog_search_document(s.names, p.description)
+                FROM catalog_product p JOIN {TABLE} s ON s.product_id = p.id"""
+        )
+        cursor.execute(
+            f"INSERT INTO {WORDS} (word) SELECT DISTINCT unnest(tsvector_to_array(document)) FROM {DOCUMENTS}"
+        )
+
+
+def optimize(connection: BaseDatabaseWrapper) -> None:
+    """Move the GIN indexes' pending entries into the main structure (autovacuum does it too)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT gin_clean_pending_list('{TABLE}_names'::regclass)")
+        cursor.execute(f"SELECT gin_clean_pending_list('{DOCUMENTS}_document'::regclass)")
+
+
+def is_installed(connection: BaseDatabaseWrapper) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [TABLE])
+        return cursor.fetchone()[0]
+
+
+def repair(connection: BaseDatabaseWrapper) -> bool:
+    """PostgreSQL alters tables in place and keeps their triggers: nothing to repair."""
+    return False
+
+
+# --- Queries ------------------------------------------------------------------------------------
+
+
+def vocabulary(cursor: CursorWrapper) -> Vocabulary:
+    def is_known(word: str) -> bool:
+        cursor.execute(f"SELECT 1 FROM {WORDS} WHERE word >= %s AND word < %s LIMIT 1", [word, word + TOP])
+        return cursor.fetchone() is not None
+
+    def frequencies(candidates) -> dict[str, int]:
+        cursor.execute(f"SELECT word FROM {WORDS} WHERE word = ANY(%s) ORDER BY word LIMIT 50", [sorted(candidates)])
+        existing = [row[0] for row in cursor.fetchall()]
+        if not existing:
+            return {}
+        # One branch per word, each planned with its own word: a common word is counted with a
+        # short scan, a rare one through the GIN index.
+        branch = f"""(SELECT %s, count(*) FROM (
+                        SELECT 1 FROM {DOCUMENTS} WHERE document @@ plainto_tsquery('simple', %s)
+                        LIMIT {FREQUENCY_CAP}) AS hits)"""
+        cursor.execute(" UNION ALL ".join([branch] * len(existing)), [p for word in existing for p in (word, word)])
+        return {word: count for word, count in cursor.fetchall() if count}
+
+    def similar(word: str) -> list[str]:
+        # `%` is pg_trgm's similarity operator (threshold pg_trgm.similarity_threshold, 0.3),
+        # answered by the trigram index.
+        cursor.execute(
+            f"""SELECT word FROM {WORDS} WHERE word %% %s
+                ORDER BY similarity(word, %s) DESC, word LIMIT {SIMILAR_CANDIDATES}""",
+            [word, word],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+    return Vocabulary(
+        fold=lambda word: word, is_known=is_known, frequencies=frequencies, similar=similar, max_distance=2
+    )
+
+
+def tsquery(words: list[str], *, any_word: bool) -> str:
+    """A to_tsquery() string for `words`: each word quoted, exact or as a prefix.
+
+    Query words are letters and digits only, but a correction comes from the vocabulary, whose
+    words may hold any character the parser kept: quotes and backslashes are escaped, so a word
+    is never tsquery syntax. The string is passed as a bound parameter.
+    """
+    groups = []
+    for word in words:
+        quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+        groups.append(f"({quoted} | {quoted}:*)" if len(word) >= MIN_PREFIX_LENGTH else quoted)
+    return (" | " if any_word else " & ").join(groups)
+
+
+def ranked(
+    cursor: CursorWrapper, words: list[str], *, any_word: bool, title: str, published: tuple[str, tuple], limit: int
+) -> list[tuple[int, str]]:
+    """(id, title) of published products matching `words`, best first.
+
+    First the products whose title or brand match: the one titled exactly `title` (lower-cased),
+    then by ts_rank of title and brand plus a little trigram similarity of the title. Then, while
+    there is room, the other matches by ts_rank over the whole document, within the first
+    DESCRIPTION_CANDIDATES found. Each stage ranks in the search tables and keeps the published
+    products of a window a quarter larger than needed, so the join to the catalog stays small
+    (drafts are assumed to be a minority).
+    """
+    query = tsquery(words, any_word=any_word)
+    rows = _names_stage(cursor, query, title=title, published=published, limit=limit)
+    if len(rows) < limit:
+        seen = [pk for pk, _ in rows]
+        rows += _document_stage(cursor, query, seen=seen, published=published, limit=limit - len(rows))
+    return rows
+
+
+def _window(limit: int) -> int:
+    return limit + limit // 4 + 20
+
+
+def _names_stage(cursor, query: str, *, title: str, published: tuple[str, tuple], limit: int) -> list:
+    # ts_rank normalisation 1 (divide by 1 + log of the length) prefers shorter titles; trigram
+    # similarity, dearer, only re-orders the window.
+    published_sql, published_params = published
+    cursor.execute(
+        f"""SELECT r.product_id, r.title FROM (
+                SELECT s.product_id, s.title, lower(s.title) = %s AS exact,
+                       ts_rank(s.names, to_tsquery('simple', %s), 1) AS rank
+                FROM {TABLE} AS s
+                WHERE s.names @@ to_tsquery('simple', %s)
+                ORDER BY exact DESC, rank DESC, s.product_id DESC
+                LIMIT %s
+            ) AS r
+            WHERE EXISTS (SELECT 1 FROM ({published_sql}) AS published WHERE published.pub_id = r.product_id)
+            ORDER BY r.exact DESC, r.rank + {SIMILARITY_WEIGHT} * similarity(r.title, %s) DESC, r.product_id DESC
+            LIMIT %s""",
+        [title, query, query, _window(limit), *published_params, title, limit],
+    )
+    return cursor.fetchall()
+
+
+def _document_stage(cursor, query: str, *, seen: list[int], published: tuple[str, tuple], limit: int) -> list:
+    published_sql, published_params = published
+    cursor.execute(
+        f"""SELECT r.product_id, published.pub_title FROM (
+                SELECT c.product_id, ts_rank(c.document, to_tsquery('simple', %s)) AS score
+                FROM (
+                    SELECT product_id, document FROM {DOCUMENTS}
+                    WHERE document @@ to_tsquery('simple', %s) AND product_id <> ALL(%s)
+                    LIMIT {DESCRIPTION_CANDIDATES}
+                ) AS c
+                ORDER BY score DESC, c.product_id DESC
+                LIMIT %s
+            ) AS r
+            JOIN ({published_sql}) AS published ON published.pub_id = r.product_id
+            ORDER BY r.score DESC, r.product_id DESC
+            LIMIT %s""",
+        [query, query, seen, _window(limit), *published_params, limit],
+    )
+    return cursor.fetchall()
