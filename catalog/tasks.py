@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from . import images
+from . import images, search
 from .models import ProductImage
 
 logger = logging.getLogger(__name__)
@@ -19,3 +19,9 @@ def build_image_renditions_task(image_id: int) -> None:
     except ProductImage.DoesNotExist:
         # Deleted between the save that enqueued us and now: nothing left to render.
         logger.info("Product image %s no longer exists; no renditions to build", image_id)
+
+
+@shared_task
+def optimize_search_index_task() -> None:
+    """Compact the search index (scheduled nightly by beat; safe to run at any time)."""
+    search.optimize_index()

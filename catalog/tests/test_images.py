@@ -192,3 +192,4 @@ def test_request_renditions_enqueues_only_after_commit(django_capture_on_commit_
     for callback in callbacks:
         callback()
     assert enqueued == [{"image_id": image.pk}]
+
