@@ -264,11 +264,59 @@ class Facets:
     in_stock_count: int
 
 
+def _value_facets(
+    base: QuerySet[Product],
+    filters: ListingFilters,
+    *,
+    model: type[OptionValue] | type[AttributeValue],
+    parent: str,
+    prefix: str,
+    chosen: dict[str, list[str]],
+    product_path: str,
+    extra: Q = Q(),
+) -> list[Facet]:
+    """Option (or attribute) facets: one query for every option without a selection, counted over
+    the fully filtered products, plus one per option with a selection, counted without its own
+    filter. Counting is the slow part of a cold listing, so unselected options share a query.
+    """
+    selected = sorted(slug for slug, values in chosen.items() if values)
+    passes: list[tuple[Q, QuerySet[Product]]] = [(~Q(**{f"{parent}__slug__in": selected}), apply_filters(base, filters))]
+    passes += [
+        (Q(**{f"{parent}__slug": slug}), apply_filters(base, filters, skip=f"{parent}:{slug}")) for slug in selected
+    ]
+    rows = []
+    for scope, narrowed in passes:
+        rows += (
+            model.objects.filter(scope, extra, **{f"{product_path}__in": narrowed.values("pk")})
+            .values(
+                "slug", "value", "position",
+                parent_slug=F(f"{parent}__slug"), parent_name=F(f"{parent}__name"),
+                parent_position=F(f"{parent}__position"),
+                **({"swatch_colour": F("swatch")} if model is OptionValue else {}),
+            )
+            .annotate(n=Count(product_path, distinct=True))
+            .order_by()
+        )
+    rows.sort(key=lambda r: (r["parent_position"], r["parent_name"], r["position"], r["value"]))
+    facets_by_parent: dict[str, Facet] = {}
+    for row in rows:
+        facet = facets_by_parent.setdefault(
+            row["parent_slug"], Facet(f"{prefix}_{row['parent_slug']}", row["parent_name"], [])
+        )
+        facet.values.append(
+            FacetValue(
+                row["slug"], row["value"], row["n"], row["slug"] in chosen.get(row["parent_slug"], []),
+                row.get("swatch_colour", ""),
+            )
+        )
+    return list(facets_by_parent.values())
+
+
 def facets(base: QuerySet[Product], filters: ListingFilters) -> Facets:
     """Counts for every facet value over `base`, each facet ignoring its own selection.
 
-    One query per facet group (brand, each option, each attribute, stock, price range), however
-    many products there are.
+    A fixed number of queries however many products there are: brand, options and attributes
+    (one each, plus one per option or attribute with a selection), stock, price range.
     """
     groups: list[Facet] = []
 
@@ -282,39 +330,14 @@ def facets(base: QuerySet[Product], filters: ListingFilters) -> Facets:
     if brand_values:
         groups.append(Facet("brand", str(Brand._meta.verbose_name).capitalize(), brand_values))
 
-    option_rows = OptionValue.objects.filter(
-        variants__product__in=base.values("pk"), variants__is_active=True
-    ).values_list("option__slug", flat=True).distinct()
-    for option in Option.objects.filter(slug__in=option_rows).order_by("position", "name"):
-        narrowed = apply_filters(base, filters, skip=f"option:{option.slug}")
-        rows = (
-            OptionValue.objects.filter(
-                option=option, variants__product__in=narrowed.values("pk"), variants__is_active=True
-            )
-            .annotate(n=Count("variants__product", distinct=True))
-            .order_by("position", "value")
-            .values_list("slug", "value", "swatch", "n")
-        )
-        chosen = filters.options.get(option.slug, [])
-        values = [FacetValue(slug, label, n, slug in chosen, swatch) for slug, label, swatch, n in rows]
-        if values:
-            groups.append(Facet(f"o_{option.slug}", option.name, values))
-
-    attribute_slugs = AttributeValue.objects.filter(products__in=base.values("pk")).values_list(
-        "attribute__slug", flat=True
-    ).distinct()
-    for attribute in Attribute.objects.filter(slug__in=attribute_slugs).order_by("position", "name"):
-        narrowed = apply_filters(base, filters, skip=f"attribute:{attribute.slug}")
-        rows = (
-            AttributeValue.objects.filter(attribute=attribute, products__in=narrowed.values("pk"))
-            .annotate(n=Count("products", distinct=True))
-            .order_by("position", "value")
-            .values_list("slug", "value", "n")
-        )
-        chosen = filters.attributes.get(attribute.slug, [])
-        values = [FacetValue(slug, label, n, slug in chosen) for slug, label, n in rows]
-        if values:
-            groups.append(Facet(f"a_{attribute.slug}", attribute.name, values))
+    groups += _value_facets(
+        base, filters, model=OptionValue, parent="option", prefix="o", chosen=filters.options,
+        product_path="variants__product", extra=Q(variants__is_active=True),
+    )
+    groups += _value_facets(
+        base, filters, model=AttributeValue, parent="attribute", prefix="a", chosen=filters.attributes,
+        product_path="products",
+    )
 
     price_range = Variant.objects.filter(
         product__in=apply_filters(base, filters, skip="price").values("pk"), is_active=True
