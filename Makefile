@@ -53,8 +53,10 @@ worker: install
 	@test -n "$${REDIS_URL}$${CELERY_BROKER_URL}" || { echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) first."; exit 1; }
 	$(VENV)/bin/celery -A shop worker --beat --loglevel=info --concurrency=2
 
+# Needs wrk (Debian: apt-get install wrk); installed here when running as root.
 bench: install-dev
-	$(PY) bench/run.py --products $(PRODUCTS)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
+	$(PY) bench/run.py --products $(PRODUCTS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
