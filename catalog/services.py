@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from shop.money import quantize
 
-from . import resources
+from . import importing
 from .cache import bump_catalog_version_on_commit
 from .exceptions import CatalogError, NegativePrice, PriceTooLarge, StockBelowReserved, StockStillReserved
 from .models import Category, Location, Product, StockLevel, Variant
@@ -246,11 +246,11 @@ def import_catalog_file(*, kind: str, file: IO[bytes] | bytes, file_format: str)
     report = ImportReport(kind=kind)
     content = file if isinstance(file, bytes) else file.read()
     try:
-        parsed = resources.read_file(content=content, file_format=file_format)
-    except resources.UnreadableFile as error:
+        parsed = importing.read_file(content=content, file_format=file_format)
+    except importing.UnreadableFile as error:
         report.errors.append(RowError(line=None, messages=(str(error),)))
         return report
-    resource = resources.RESOURCES[kind]()
+    resource = importing.RESOURCES[kind]()
     report.rows = len(parsed.dataset)
 
     errors = _check_columns(resource, parsed)
@@ -270,7 +270,7 @@ def import_catalog_file(*, kind: str, file: IO[bytes] | bytes, file_format: str)
                 rollback_on_validation_errors=True,
             )
             errors += _result_errors(resource, parsed, result)
-            if not errors and isinstance(resource, resources.StockLevelResource):
+            if not errors and isinstance(resource, importing.StockLevelResource):
                 errors += _save_stock(resource, parsed)
             if errors:
                 raise _Rollback
@@ -292,7 +292,7 @@ def _merge_by_line(errors: list[RowError]) -> list[RowError]:
     return [RowError(line=line, messages=tuple(messages[line])) for line in ordered]
 
 
-def _check_columns(resource: resources.CatalogResource, parsed: resources.ParsedFile) -> list[RowError]:
+def _check_columns(resource: importing.CatalogResource, parsed: importing.ParsedFile) -> list[RowError]:
     headers = parsed.dataset.headers
     known = resource.columns()
     errors = []
@@ -315,7 +315,7 @@ def _check_columns(resource: resources.CatalogResource, parsed: resources.Parsed
     return errors
 
 
-def _check_duplicates(resource: resources.CatalogResource, parsed: resources.ParsedFile) -> list[RowError]:
+def _check_duplicates(resource: importing.CatalogResource, parsed: importing.ParsedFile) -> list[RowError]:
     columns = resource.key_columns()
     first_line: dict[tuple[str, ...], int] = {}
     errors = []
@@ -333,7 +333,7 @@ def _check_duplicates(resource: resources.CatalogResource, parsed: resources.Par
     return errors
 
 
-def _result_errors(resource: resources.CatalogResource, parsed: resources.ParsedFile, result) -> list[RowError]:
+def _result_errors(resource: importing.CatalogResource, parsed: importing.ParsedFile, result) -> list[RowError]:
     errors = [RowError(line=None, messages=(str(error.error),)) for error in result.base_errors]
     for row in result.invalid_rows:
         messages = []
@@ -350,7 +350,7 @@ def _result_errors(resource: resources.CatalogResource, parsed: resources.Parsed
     return errors
 
 
-def _save_stock(resource: resources.StockLevelResource, parsed: resources.ParsedFile) -> list[RowError]:
+def _save_stock(resource: importing.StockLevelResource, parsed: importing.ParsedFile) -> list[RowError]:
     lines = {(item.variant_id, item.location_id): parsed.lines[item.row_number - 1] for item in resource.pending}
     changes = [StockChange(variant_id=item.variant_id, location_id=item.location_id, on_hand=item.on_hand)
                for item in resource.pending]

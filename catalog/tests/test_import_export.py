@@ -7,9 +7,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from catalog import resources
+from catalog import importing
 from catalog.models import AttributeValue, OptionValue, Product, StockLevel, Variant
-from catalog.resources import FileFormat, ImportKind, export_catalog_file
+from catalog.importing import FileFormat, ImportKind, export_catalog_file
 from catalog.services import import_catalog_file
 
 from .factories import (
@@ -157,8 +157,8 @@ def test_every_bad_row_is_reported_with_its_line_number(catalog):
 def test_import_really_rolls_back_when_import_export_would_commit_good_rows(catalog):
     # django-import-export 4 commits the valid rows of a file with invalid ones unless
     # rollback_on_validation_errors is set: prove our service does not rely on its default.
-    resource = resources.ProductResource()
-    parsed = resources.read_file(content=(DATA / "products_one_bad.csv").read_bytes(), file_format="csv")
+    resource = importing.ProductResource()
+    parsed = importing.read_file(content=(DATA / "products_one_bad.csv").read_bytes(), file_format="csv")
     result = resource.import_data(parsed.dataset, dry_run=False, use_transactions=True)
     assert result.has_validation_errors()
     assert Product.objects.count() == 3  # the library on its own keeps the three good rows
