@@ -1,9 +1,10 @@
 """Storefront caching that never shows a stale price.
 
-Every cached storefront value is keyed by the *catalog version*, a counter in the cache that is
+Every cached storefront value belongs to a *catalog version*, a counter in the cache that is
 bumped after any commit that changes a product, variant, price, image, category or stock level
-(see catalog/signals.py; services that use `QuerySet.update()` bump it themselves). Bumping makes
-every older entry unreachable at once, so invalidation is a single increment, not a key hunt.
+(see catalog/signals.py; services that use `QuerySet.update()` bump it themselves). Fragments are
+keyed by it; whole pages carry it in the entry. Bumping makes every older entry useless at once,
+so invalidation is a single increment, not a key hunt.
 
 The counter lives in the shared cache: with Redis (production) or a file cache every process sees
 the same version. The local-memory default is private to one process, which is what `make run`
@@ -71,9 +72,11 @@ def _cacheable(request: HttpRequest) -> bool:
 def cache_storefront_page(view):
     """Serve a whole rendered page from the cache for anonymous visitors.
 
-    The key is the catalog version, the language, whether htmx asked for a fragment, and the
-    absolute URL with its query string (filters live in the URL; the scheme and host are in the
-    canonical URL and the structured data, so a page is never shared between hosts).
+    The key is the language, whether htmx asked for a fragment, and the absolute URL with its
+    query string (filters live in the URL; the scheme and host are in the canonical URL and the
+    structured data, so a page is never shared between hosts). The catalog version the page was
+    rendered at is stored *in* the entry, and the current version and the entry are read together
+    (one MGET on Redis): a hit costs one round trip, and an entry from an older version is a miss.
     """
 
     @wraps(view)
@@ -84,10 +87,14 @@ def cache_storefront_page(view):
             return response
         path_hash = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:32]
         fragment = "htmx" if wants_fragment(request) else "page"
-        key = versioned_key("page", get_language(), fragment, path_hash)
-        hit = cache.get(key)
-        if hit is not None:
-            status, content_type, content = hit
+        key = f"catalog:page:{get_language()}:{fragment}:{path_hash}"
+        found = cache.get_many([VERSION_KEY, key])
+        version = found.get(VERSION_KEY)
+        if version is None:
+            version = catalog_version()
+        hit = found.get(key)
+        if hit is not None and hit[0] == version:
+            _version, status, content_type, content = hit
             response = HttpResponse(content, status=status, content_type=content_type)
             response["X-Cache"] = "hit"
         else:
@@ -95,9 +102,11 @@ def cache_storefront_page(view):
             if hasattr(response, "render") and callable(response.render):
                 response = response.render()
             if response.status_code == 200 and not response.streaming and not response.cookies:
+                # Stored under the version read *before* rendering: if the catalog changed while
+                # we rendered, the entry is already outdated and the next request renders again.
                 cache.set(
                     key,
-                    (response.status_code, response["Content-Type"], response.content),
+                    (version, response.status_code, response["Content-Type"], response.content),
                     settings.STOREFRONT_CACHE_SECONDS,
                 )
             response["X-Cache"] = "miss"

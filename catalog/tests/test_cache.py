@@ -143,3 +143,24 @@ def test_error_pages_are_not_cached(client, storefront_catalog):
     VariantFactory(product=ProductFactory(slug="not-yet", category=storefront_catalog.gear))
 
     assert client.get("/p/not-yet/").status_code == 200
+
+
+def test_a_page_rendered_while_the_catalog_changed_is_not_served_again(client, storefront_catalog, monkeypatch):
+    # given a change committed while the page was being rendered (after the version was read)
+    from catalog import selectors
+    from catalog.cache import bump_catalog_version
+
+    real_product_page = selectors.product_page
+
+    def product_page_during_a_change(**kwargs):
+        page = real_product_page(**kwargs)
+        bump_catalog_version()
+        return page
+
+    monkeypatch.setattr(selectors, "product_page", product_page_during_a_change)
+    assert client.get("/p/storm-shell/")["X-Cache"] == "miss"
+    monkeypatch.setattr(selectors, "product_page", real_product_page)
+
+    # then the entry stored under the older version is not reused
+    assert client.get("/p/storm-shell/")["X-Cache"] == "miss"
+    assert client.get("/p/storm-shell/")["X-Cache"] == "hit"
