@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET
 from . import search as product_search
 from . import selectors
 from .cache import cache_storefront_page, wants_fragment
-from .seo import product_structured_data
 from .forms import SORT_LABELS, parse_listing_filters, search_query
+from .seo import product_structured_data
 
 PER_PAGE = 24
 
