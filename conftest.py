@@ -38,6 +38,41 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    down = _unreachable_services()
+    if down and ON_CI:
+        pytest.exit(f"{down} (CI=true: every configured service must be available)", returncode=1)
+    if down:
+        # Every test reaches the database or the cache (the autouse fixtures clear it), so none
+        # can run; skipping says why instead of failing hundreds of times with the same error.
+        marker = pytest.mark.skip(reason=down)
+        for item in items:
+            item.add_marker(marker)
+
+
+def _unreachable_services() -> str:
+    """A sentence naming the configured servers that do not answer, or "" when all do."""
+    problems = []
+    if _database_vendor() == "postgresql":
+        import environ
+        import psycopg
+
+        config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+        try:
+            psycopg.connect(
+                dbname="postgres", user=config.get("USER") or None, password=config.get("PASSWORD") or None,
+                host=config.get("HOST") or None, port=config.get("PORT") or None, connect_timeout=3,
+            ).close()
+        except psycopg.OperationalError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(f"PostgreSQL from DATABASE_URL is not reachable ({first_line})")
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        try:
+            redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()
+        except redis.RedisError as exc:
+            problems.append(f"Redis from REDIS_URL is not reachable ({exc})")
+    return "; ".join(problems)
 
 
 def pytest_terminal_summary(terminalreporter):
