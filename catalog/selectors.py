@@ -16,7 +16,6 @@ from django.http import Http404
 
 from .cache import versioned_key
 from .models import (
-    Attribute,
     AttributeValue,
     Brand,
     Category,

@@ -2,13 +2,12 @@
 fields and ``Material=Cotton; Fit=Slim`` attributes."""
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from import_export.fields import Field
 from import_export.instance_loaders import CachedInstanceLoader
 
 from ..models import Attribute, AttributeValue, Product
-from .base import CatalogResource
+from .base import PairsColumnResource
 from .widgets import (
     BooleanWidget,
     BrandWidget,
@@ -20,7 +19,7 @@ from .widgets import (
 )
 
 
-class ProductResource(CatalogResource):
+class ProductResource(PairsColumnResource):
     slug = Field(attribute="slug", column_name="slug", widget=TextWidget())
     title = Field(attribute="title", column_name="title", widget=TextWidget())
     category = Field(attribute="category", column_name="category", widget=CategoryPathWidget())
@@ -33,6 +32,9 @@ class ProductResource(CatalogResource):
     seo_title = Field(attribute="seo_title", column_name="seo_title", widget=TextWidget())
     seo_description = Field(attribute="seo_description", column_name="seo_description", widget=TextWidget())
     attributes = Field(column_name="attributes")
+
+    pairs_column = "attributes"
+    pairs_relation = "attribute_values"
 
     class Meta:
         model = Product
@@ -64,29 +66,3 @@ class ProductResource(CatalogResource):
 
     def dehydrate_attributes(self, product: Product) -> str:
         return self.pairs.render(product.attribute_values.all())
-
-    def import_instance(self, instance, row, **kwargs):
-        errors: dict = {}
-        try:
-            super().import_instance(instance, row, **kwargs)
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
-        instance._import_pairs = None
-        if "attributes" in row:
-            try:
-                instance._import_pairs = self.pairs.parse(row["attributes"])
-            except ValueError as error:
-                errors["attributes"] = [ValidationError(str(error))]
-        if errors:
-            raise ValidationError(errors)
-
-    def skip_row(self, instance, original, row, import_validation_errors=None):
-        if not super().skip_row(instance, original, row, import_validation_errors):
-            return False
-        if instance.pk is None or instance._import_pairs is None:
-            return instance.pk is not None
-        return self.pairs.unchanged(instance._import_pairs, list(instance.attribute_values.all()))
-
-    def save_m2m(self, instance, row, **kwargs):
-        if instance._import_pairs is not None:
-            instance.attribute_values.set(self.pairs.resolve(instance._import_pairs))

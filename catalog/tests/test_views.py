@@ -5,7 +5,6 @@ classes or layout, so they hold while the design changes.
 """
 import json
 import re
-from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
