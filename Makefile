@@ -51,7 +51,7 @@ test-services: install-dev
 # Celery worker with the beat scheduler embedded; needs REDIS_URL (or CELERY_BROKER_URL).
 worker: install
 	@test -n "$${REDIS_URL}$${CELERY_BROKER_URL}" || { echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) first."; exit 1; }
-	$(VENV)/bin/celery -A shop worker --beat --loglevel=info --concurrency=2
+	$(VENV)/bin/celery -A shop worker --beat --schedule var/celerybeat-schedule --loglevel=info --concurrency=2
 
 # Needs wrk (Debian: apt-get install wrk); installed here when running as root.
 bench: install-dev
