@@ -1,0 +1,200 @@
+"""Orders: what a shopper bought, at what price, and everything that happened to it since.
+
+An order never changes when the catalog does: lines copy the title, SKU, options, unit price and
+tax at purchase. Status changes go through `orders.status.transition()` only, which checks the
+move is legal and records it in `OrderEvent` with who made it.
+"""
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+# Crockford's base32 without I, L, O, U: nothing to misread over the phone.
+NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_order_number() -> str:
+    """A human-friendly, unguessable order number such as "7KQ2-M4XD" (40 bits of randomness).
+
+    Unique by a database constraint; the caller retries on the rare collision.
+    """
+    raw = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("Pending payment")
+        PAID = "paid", _("Paid")
+        PARTIALLY_FULFILLED = "partially_fulfilled", _("Partially shipped")
+        FULFILLED = "fulfilled", _("Shipped")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
+
+    number = models.CharField(_("number"), max_length=12, unique=True, default=new_order_number, editable=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, editable=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("customer account"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="orders",
+    )
+    email = models.EmailField(_("email"))
+    customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    # Snapshots of the addresses as entered at checkout (keys: name, line1, line2, postal_code,
+    # city, region, country); an order keeps them even if the customer edits their address book.
+    shipping_address = models.JSONField(_("shipping address"), default=dict, blank=True)
+    billing_address = models.JSONField(_("billing address"), default=dict, blank=True)
+
+    currency = models.CharField(_("currency"), max_length=3)
+    prices_include_tax = models.BooleanField(_("prices include tax"), default=True)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    shipping_total = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    tax_total = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    shipping_method_name = models.CharField(_("shipping method"), max_length=120, blank=True)
+    pickup_location = models.ForeignKey(
+        "catalog.Location", verbose_name=_("pick-up location"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="pickup_orders",
+    )
+    # Sent with the checkout form: a double-click or a retried POST finds the order it created.
+    idempotency_key = models.CharField(max_length=64, unique=True, editable=False)
+    reservation_expires_at = models.DateTimeField(_("reservation expires"), null=True, blank=True)
+
+    created_at = models.DateTimeField(_("placed"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="order_status_created"),
+            models.Index(fields=["email"], name="order_email"),
+            models.Index(fields=["status", "reservation_expires_at"], name="order_reservation_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+            models.CheckConstraint(condition=Q(subtotal__gte=0), name="order_subtotal_non_negative"),
+            models.CheckConstraint(condition=Q(shipping_total__gte=0), name="order_shipping_non_negative"),
+            models.CheckConstraint(condition=Q(tax_total__gte=0), name="order_tax_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    """One purchased variant, copied at purchase so later catalog edits never change the order."""
+
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(
+        "catalog.Variant", verbose_name=_("variant"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="order_lines",
+    )
+    product_title = models.CharField(_("product"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=64)
+    options = models.CharField(_("options"), max_length=200, blank=True)  # "Size: M, Colour: Navy"
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    tax_rate = models.DecimalField(_("tax rate (%)"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    unit_tax = models.DecimalField(_("tax per unit"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    line_total = models.DecimalField(_("line total"), max_digits=12, decimal_places=2)
+    quantity_fulfilled = models.PositiveIntegerField(_("shipped"), default=0)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_fulfilled__lte=F("quantity")), name="order_line_fulfilled_within_quantity"
+            ),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="order_line_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+
+class Allocation(models.Model):
+    """Units of a line reserved at one stock level (catalog.stock.reserve's result, kept).
+
+    Released on cancel or expiry, converted when shipped; the rows say exactly which stock level
+    to give back or take from, so stock moves are never guessed.
+    """
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
+    stock_level = models.ForeignKey("catalog.StockLevel", on_delete=models.PROTECT, related_name="allocations")
+    quantity = models.PositiveIntegerField()
+    # Units of `quantity` that have shipped (on hand already reduced) or been released.
+    quantity_fulfilled = models.PositiveIntegerField(default=0)
+    quantity_released = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=F("quantity_fulfilled") + F("quantity_released")),
+                name="allocation_moves_within_quantity",
+            ),
+        ]
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.quantity_fulfilled - self.quantity_released
+
+
+class OrderEvent(models.Model):
+    """The order's history: every status change, payment, shipment, email and note, with who."""
+
+    class Actor(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        STAFF = "staff", _("Staff")
+        WEBHOOK = "webhook", _("Payment provider")
+        TASK = "task", _("Scheduled task")
+        SYSTEM = "system", _("System")
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("Status changed")
+        PAYMENT = "payment", _("Payment")
+        REFUND = "refund", _("Refund")
+        SHIPMENT = "shipment", _("Shipment")
+        EMAIL = "email", _("Email")
+        NOTE = "note", _("Note")
+        ALERT = "alert", _("Alert")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    actor = models.CharField(_("by"), max_length=10, choices=Actor.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order history")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["order", "created_at"], name="order_event_order_created")]
+
+    def __str__(self) -> str:
+        return f"{self.order.number}: {self.get_kind_display()}"

@@ -1,0 +1,64 @@
+"""The order status machine: the only legal moves, and the one function that makes them.
+
+    pending_payment -> paid -> (partially_fulfilled ->) fulfilled -> completed
+    pending_payment -> cancelled | expired;  expired -> paid (a late payment honoured)
+    paid / shipped / completed -> partially_refunded -> refunded
+"""
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection
+
+from .exceptions import IllegalTransition
+from .models import Order, OrderEvent
+
+S = Order.Status
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
+    # A payment that arrives after expiry is kept if the stock can still be reserved, otherwise
+    # refunded in full.
+    S.EXPIRED: frozenset({S.PAID, S.REFUNDED}),
+    S.PAID: frozenset({S.PARTIALLY_FULFILLED, S.FULFILLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_FULFILLED: frozenset({S.FULFILLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.FULFILLED: frozenset({S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    # After a partial refund the rest of the order may still ship.
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.PARTIALLY_FULFILLED, S.FULFILLED}),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def transition(
+    *,
+    order: Order,
+    to: str,
+    actor: str,
+    user: AbstractBaseUser | None = None,
+    message: str = "",
+    data: dict | None = None,
+) -> OrderEvent:
+    """Move `order` to status `to` and record who did it.
+
+    Precondition: runs inside a transaction that holds the order's row lock
+    (`Order.objects.select_for_update().get(...)`), so two writers cannot both move it from the
+    same status. Raises IllegalTransition, changing nothing, for a move the machine does not allow.
+    Side effects of the new status (emails, stock) are the caller's, after commit.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("transition() must run inside transaction.atomic() holding the order's row lock.")
+    if not can_transition(order.status, to):
+        raise IllegalTransition(number=order.number, from_status=order.status, to_status=to)
+    from_status = order.status
+    order.status = to
+    order.save(update_fields=["status", "updated_at"])
+    return OrderEvent.objects.create(
+        order=order, kind=OrderEvent.Kind.STATUS, from_status=from_status, to_status=to,
+        actor=actor, user=user if user is not None and user.is_authenticated else None,
+        message=message, data=data or {},
+    )

@@ -1,0 +1,136 @@
+"""The status machine allows only legal moves, and records each one with who made it."""
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+
+from orders.exceptions import IllegalTransition
+from orders.models import NUMBER_ALPHABET, Order, OrderEvent, new_order_number
+from orders.status import TRANSITIONS, can_transition, transition
+
+from .factories import OrderFactory, OrderLineFactory
+
+pytestmark = pytest.mark.django_db
+S = Order.Status
+
+
+def _locked(order: Order) -> Order:
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+@pytest.mark.parametrize(
+    ("path", "actor"),
+    [
+        ([S.PAID, S.FULFILLED, S.COMPLETED], OrderEvent.Actor.STAFF),
+        ([S.PAID, S.PARTIALLY_FULFILLED, S.FULFILLED], OrderEvent.Actor.STAFF),
+        ([S.EXPIRED, S.PAID], OrderEvent.Actor.WEBHOOK),
+        ([S.EXPIRED, S.REFUNDED], OrderEvent.Actor.TASK),
+        ([S.PAID, S.PARTIALLY_REFUNDED, S.FULFILLED, S.REFUNDED], OrderEvent.Actor.STAFF),
+        ([S.CANCELLED], OrderEvent.Actor.CUSTOMER),
+    ],
+)
+def test_legal_paths_are_allowed_and_each_step_is_recorded(path, actor):
+    order = OrderFactory()
+
+    for to in path:
+        with transaction.atomic():
+            transition(order=_locked(order), to=to, actor=actor, message=f"to {to}")
+
+    order.refresh_from_db()
+    events = list(order.events.values_list("from_status", "to_status", "actor"))
+    assert order.status == path[-1]
+    assert events == [(a, b, actor) for a, b in zip([S.PENDING_PAYMENT, *path[:-1]], path, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("start", "to"),
+    [
+        (S.PENDING_PAYMENT, S.FULFILLED),  # nothing ships before it is paid
+        (S.PENDING_PAYMENT, S.REFUNDED),
+        (S.PAID, S.PENDING_PAYMENT),
+        (S.PAID, S.EXPIRED),
+        (S.CANCELLED, S.PAID),  # a cancelled order stays cancelled
+        (S.REFUNDED, S.PAID),
+        (S.COMPLETED, S.FULFILLED),
+        (S.FULFILLED, S.CANCELLED),  # shipped goods are refunded, not cancelled
+    ],
+)
+def test_illegal_moves_are_refused_and_change_nothing(start, to):
+    order = OrderFactory()
+    Order.objects.filter(pk=order.pk).update(status=start)
+
+    with pytest.raises(IllegalTransition) as refused, transaction.atomic():
+        transition(order=_locked(order), to=to, actor=OrderEvent.Actor.STAFF)
+
+    order.refresh_from_db()
+    assert order.status == start
+    assert not order.events.exists()
+    assert order.number in str(refused.value)
+
+
+def test_every_status_has_an_entry_in_the_machine():
+    assert set(TRANSITIONS) == set(S.values)
+    assert all(targets <= set(S.values) for targets in TRANSITIONS.values())
+    assert not can_transition(S.CANCELLED, S.PAID)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transition_outside_a_transaction_is_refused():
+    order = OrderFactory()
+
+    with pytest.raises(RuntimeError, match="transaction"):
+        transition(order=order, to=S.PAID, actor=OrderEvent.Actor.SYSTEM)
+
+    order.refresh_from_db()
+    assert order.status == S.PENDING_PAYMENT
+
+
+def test_the_staff_member_who_moved_the_order_is_recorded():
+    staff = get_user_model().objects.create_user(username="pat", is_staff=True)
+    order = OrderFactory()
+
+    with transaction.atomic():
+        transition(order=_locked(order), to=S.CANCELLED, actor=OrderEvent.Actor.STAFF, user=staff)
+
+    assert order.events.get().user == staff
+
+
+def test_order_numbers_are_readable_and_unique():
+    numbers = {new_order_number() for _ in range(200)}
+
+    assert len(numbers) == 200
+    assert all(len(n) == 9 and n[4] == "-" and set(n.replace("-", "")) <= set(NUMBER_ALPHABET) for n in numbers)
+    first = OrderFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderFactory(number=first.number)
+
+
+def test_the_same_idempotency_key_cannot_make_two_orders():
+    first = OrderFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderFactory(idempotency_key=first.idempotency_key)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"quantity": 0}, {"quantity": 2, "quantity_fulfilled": 3}, {"unit_price": Decimal("-1.00")}],
+)
+def test_order_line_constraints(fields):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderLineFactory(**fields)
+
+
+def test_negative_totals_are_refused_by_the_database():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderFactory(total=Decimal("-0.01"))
+
+
+def test_staff_groups_get_their_order_permissions():
+    managers = set(Group.objects.get(name="Order managers").permissions.values_list("codename", flat=True))
+    support = set(Group.objects.get(name="Support").permissions.values_list("codename", flat=True))
+
+    assert {"view_order", "change_order", "add_orderevent"} <= managers
+    assert "view_order" in support and "change_order" not in support
