@@ -12,8 +12,9 @@ from django.db import migrations
 GRANTS = {
     "Order managers": [
         "view_order", "change_order", "view_orderline", "view_allocation", "view_orderevent", "add_orderevent",
+        "view_shipment", "view_shipmentline",
     ],
-    "Support": ["view_order", "view_orderline", "view_orderevent"],
+    "Support": ["view_order", "view_orderline", "view_orderevent", "view_shipment"],
 }
 
 
@@ -42,7 +43,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0001_initial"),
+        ("orders", "0002_shipments"),
         ("customers", "0001_staff_groups"),
     ]
 
