@@ -1,6 +1,8 @@
 """Domain errors raised by catalog services. Each carries a message staff can act on."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -70,4 +72,58 @@ class StockStillReserved(CatalogError):
                 "orders; nothing was changed."
             )
             % {"sku": sku, "location": location, "reserved": reserved}
+        )
+
+
+# --- Stock reservations (catalog/stock.py) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """One variant an order wanted more of than the allowed locations have available."""
+
+    variant_id: int
+    sku: str
+    title: str
+    requested: int
+    available: int
+
+    def __str__(self) -> str:
+        return _("%(title)s (%(sku)s): %(requested)d wanted, %(available)d available") % {
+            "title": self.title, "sku": self.sku, "requested": self.requested, "available": self.available,
+        }
+
+
+class OutOfStock(CatalogError):
+    """Not every request fits; `shortages` names each short variant. Nothing was reserved."""
+
+    def __init__(self, *, shortages: Sequence[Shortage]) -> None:
+        self.shortages = tuple(shortages)
+        count = len(self.shortages)
+        super().__init__(
+            ngettext(
+                "Sorry, there is not enough stock of %(count)d item, so nothing was reserved: %(details)s.",
+                "Sorry, there is not enough stock of %(count)d items, so nothing was reserved: %(details)s.",
+                count,
+            )
+            % {"count": count, "details": "; ".join(map(str, self.shortages))}
+        )
+
+    @property
+    def by_variant(self) -> dict[int, Shortage]:
+        return {shortage.variant_id: shortage for shortage in self.shortages}
+
+
+class AllocationMismatch(CatalogError):
+    """Allocations to release or ship that their stock rows no longer hold (released twice, say).
+
+    `problems` holds one translated sentence per bad allocation; nothing was changed.
+    """
+
+    def __init__(self, *, stock_level_ids: Sequence[int], problems: Sequence[str]) -> None:
+        self.stock_level_ids = tuple(stock_level_ids)
+        self.problems = tuple(problems)
+        super().__init__(
+            _("The stock reservations no longer match the stock levels; nothing was changed: %(problems)s")
+            % {"problems": " ".join(self.problems)}
         )

@@ -1,0 +1,329 @@
+"""Stock reservations: what orders promise, ship, give back and put back on the shelf.
+
+A stock level holds `on_hand` units of a variant at a location (the back office sets it through
+`services.set_stock_levels`); `reserved` of those are promised to orders that have not shipped.
+What a shopper can still buy is `on_hand - reserved`, and the database keeps
+0 <= reserved <= on_hand.
+
+Rules every writer here follows, and every caller must know:
+
+- It runs in the caller's transaction (asserted), so the stock change commits or rolls back with
+  the order change that caused it.
+- It locks the rows it touches through `_lock_rows`, in one statement ordered by primary key, the
+  same order `services.set_stock_levels` uses: concurrent checkouts, cancellations, shipments and
+  admin edits queue on the rows they share and can never deadlock with each other. A transaction
+  must take all the stock rows it needs in one call (reserve every line at once), because locks
+  taken by two separate calls are no longer in one global order.
+- It checks everything before writing anything: a refusal changes nothing.
+- It bumps the storefront's catalog version on commit, since availability shown to shoppers changed.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.db import router, transaction
+from django.db.models import Case, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .cache import bump_catalog_version_on_commit
+from .exceptions import AllocationMismatch, OutOfStock, Shortage
+from .models import Location, StockLevel, Variant
+
+
+def _check_quantity(quantity: int) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise ValueError(f"quantity must be a positive whole number, not {quantity!r}")
+
+
+@dataclass(frozen=True)
+class StockRequest:
+    """`quantity` units of one variant, wanted by an order. A quantity below 1 raises ValueError."""
+
+    variant_id: int
+    quantity: int
+
+    def __post_init__(self) -> None:
+        _check_quantity(self.quantity)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """`quantity` units reserved at one stock level (a variant at a location).
+
+    `reserve` returns these; the order keeps them and hands the same ones back to `release` or
+    `fulfil`. A quantity below 1 raises ValueError.
+    """
+
+    stock_level_id: int
+    variant_id: int
+    location_id: int
+    quantity: int
+
+    def __post_init__(self) -> None:
+        _check_quantity(self.quantity)
+
+
+# --- Writers ------------------------------------------------------------------------------------
+
+
+def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> list[Allocation]:
+    """Reserve every request, or nothing, and return where the units were taken from.
+
+    Precondition: the caller is inside `transaction.atomic()` (TransactionManagementError
+    otherwise); the reservation commits with the caller's order. Requests for the same variant are
+    added up. Locks every stock row of the requested variants at the allowed active locations
+    (select_for_update, primary-key order, one statement; see the module docstring), then checks
+    that each variant has enough available units over those locations. If any does not, raises
+    OutOfStock naming every short variant with the units wanted and available, and changes nothing.
+    Otherwise adds the units to `reserved` in one UPDATE and bumps the catalog version on commit.
+
+    `location_ids` are the locations allowed to supply, in order of preference (inactive ones are
+    ignored). None means every active location: warehouses first, then shops, each by position
+    and name, so orders ship from the warehouse and shop shelves stay for walk-in and pick-up
+    customers. A request takes what it can from the first location, then the next, so it may be
+    split; the allocations come in request order, then location order.
+    """
+    wanted = _summed(requests)
+    rows = StockLevel.objects.filter(variant_id__in=wanted, location__is_active=True)
+    if location_ids is not None:
+        rows = rows.filter(location_id__in=location_ids)
+    locked = _lock_rows(rows, writer="reserve")
+    by_variant: dict[int, list[StockLevel]] = defaultdict(list)
+    for level in sorted(locked, key=_location_order(location_ids)):
+        by_variant[level.variant_id].append(level)
+
+    short = {
+        variant_id: (quantity, available)
+        for variant_id, quantity in wanted.items()
+        if (available := sum(level.available for level in by_variant[variant_id])) < quantity
+    }
+    if short:
+        raise OutOfStock(shortages=_shortages(short))
+
+    allocations = []
+    for variant_id, quantity in wanted.items():
+        for level in by_variant[variant_id]:
+            taken = min(level.available, quantity)
+            if taken > 0:
+                allocations.append(Allocation(
+                    stock_level_id=level.pk, variant_id=variant_id, location_id=level.location_id, quantity=taken
+                ))
+                quantity -= taken
+            if not quantity:
+                break
+    _add(_per_row(allocations), reserved=+1)
+    return allocations
+
+
+def release(*, allocations: Sequence[Allocation]) -> None:
+    """Give reserved units back (an order cancelled or expired): `reserved` -= quantity.
+
+    Precondition: the caller is inside `transaction.atomic()` and releases each allocation once
+    (e.g. while holding its order's row lock, in the same transaction as the status change).
+    Locks the stock rows in primary-key order, checks every allocation still fits (its row exists,
+    belongs to the same variant and location, and holds at least that many reserved units), and
+    raises AllocationMismatch, changing nothing, if one does not. One UPDATE; bumps the catalog
+    version on commit.
+    """
+    _give_back(allocations=allocations, shipped=False)
+
+
+def fulfil(*, allocations: Sequence[Allocation]) -> None:
+    """The reserved goods leave the building: `on_hand` and `reserved` both drop by the quantity.
+
+    Same contract as `release` (transaction required, rows locked in pk order, AllocationMismatch
+    changing nothing, one UPDATE, catalog version bumped on commit). A partial shipment passes only
+    the allocations (or smaller quantities of them) that shipped.
+    """
+    _give_back(allocations=allocations, shipped=True)
+
+
+def restock(*, stock_level_id: int, quantity: int) -> None:
+    """Put returned units back on the shelf: `on_hand` += quantity.
+
+    Precondition: the caller is inside `transaction.atomic()`. Locks the row (pk order, like every
+    stock writer), raises StockLevel.DoesNotExist if it is gone and ValueError for a quantity
+    below 1. Bumps the catalog version on commit.
+    """
+    _check_quantity(quantity)
+    if not _lock_rows(StockLevel.objects.filter(pk=stock_level_id), writer="restock"):
+        raise StockLevel.DoesNotExist(f"stock level {stock_level_id} does not exist")
+    _add({stock_level_id: quantity}, on_hand=+1)
+
+
+# --- Reads (no locks: a snapshot for display; `reserve` decides under lock) ---------------------
+
+
+def can_reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """Units available now for each requested variant at the allowed active locations.
+
+    Every requested variant is a key (0 when it has no stock there). `location_ids` None means
+    every active location, as in `reserve`. One query, no locks: the answer can be out of date a
+    moment later, so checkout shows it and `reserve` still has the final word.
+    """
+    variant_ids = list(dict.fromkeys(request.variant_id for request in requests))
+    rows = StockLevel.objects.filter(variant_id__in=variant_ids, location__is_active=True)
+    if location_ids is not None:
+        rows = rows.filter(location_id__in=location_ids)
+    available = dict.fromkeys(variant_ids, 0)
+    for row in rows.values("variant_id").annotate(available=Sum(F("on_hand") - F("reserved"))).order_by():
+        available[row["variant_id"]] = row["available"]
+    return available
+
+
+def locations_with_everything(*, requests: Sequence[StockRequest]) -> list[Location]:
+    """Active pick-up locations where every request fits on its own (click and collect).
+
+    Requests for the same variant are added up. Ordered by position and name; empty when nothing
+    is requested. One query, no locks (see `can_reserve`).
+    """
+    wanted = _summed(requests)
+    rows = StockLevel.objects.filter(
+        variant_id__in=wanted, location__is_active=True, location__pickup_allowed=True
+    ).select_related("location")
+    locations: dict[int, Location] = {}
+    available: dict[int, dict[int, int]] = defaultdict(dict)
+    for level in rows:
+        locations[level.location_id] = level.location
+        available[level.location_id][level.variant_id] = level.available
+    fits = [
+        location for location in locations.values()
+        if all(available[location.pk].get(variant_id, 0) >= quantity for variant_id, quantity in wanted.items())
+    ]
+    return sorted(fits, key=lambda location: (location.position, location.name, location.pk))
+
+
+# --- Internals ----------------------------------------------------------------------------------
+
+
+def _lock_rows(rows: QuerySet[StockLevel], *, writer: str) -> list[StockLevel]:
+    """Lock the stock rows `rows` selects and return them (with their location), in pk order.
+
+    The one place stock rows are locked: every writer here calls it once, before reading the
+    numbers it checks. Precondition: the caller is inside `transaction.atomic()`; raises
+    TransactionManagementError otherwise, because the lock ends with the transaction and the
+    stock change must commit together with the caller's order change.
+
+    One SELECT ... ORDER BY id FOR NO KEY UPDATE OF the stock table: PostgreSQL locks rows in the
+    order it returns them, so every transaction takes shared rows in the same order. Only stock
+    rows are locked, not the joined locations (every checkout reads the same few), and the
+    "no key" lock still lets other transactions insert rows that reference stock levels.
+    On SQLite, which has no row locks, the IMMEDIATE transaction mode (settings) already holds the
+    database's write lock.
+    """
+    connection = transaction.get_connection(router.db_for_write(StockLevel))
+    # Test cases wrap each test in atomic blocks of their own (marked `_from_testcase`); those do
+    # not count, so a caller that forgot its transaction fails in ordinary tests too.
+    if not any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
+        raise TransactionManagementError(
+            f"catalog.stock.{writer}() must run inside transaction.atomic(), together with the order change "
+            "it belongs to."
+        )
+    return list(rows.select_related("location").select_for_update(of=("self",), no_key=True).order_by("pk"))
+
+
+def _give_back(*, allocations: Sequence[Allocation], shipped: bool) -> None:
+    amounts = _per_row(allocations)
+    locked = {level.pk: level for level in _lock_rows(
+        StockLevel.objects.filter(pk__in=amounts), writer="fulfil" if shipped else "release"
+    )}
+    problems = []
+    for stock_level_id, quantity in amounts.items():
+        problem = _misfit(stock_level_id, quantity, allocations, locked.get(stock_level_id))
+        if problem:
+            problems.append((stock_level_id, problem))
+    if problems:
+        raise AllocationMismatch(
+            stock_level_ids=[stock_level_id for stock_level_id, _problem in problems],
+            problems=[problem for _stock_level_id, problem in problems],
+        )
+    if shipped:
+        _add(amounts, on_hand=-1, reserved=-1)
+    else:
+        _add(amounts, reserved=-1)
+
+
+def _misfit(stock_level_id: int, quantity: int, allocations: Sequence[Allocation], level: StockLevel | None) -> str:
+    if level is None:
+        return _("Stock level %(id)d no longer exists.") % {"id": stock_level_id}
+    for allocation in allocations:
+        if allocation.stock_level_id == stock_level_id and (
+            (allocation.variant_id, allocation.location_id) != (level.variant_id, level.location_id)
+        ):
+            return _("Stock level %(id)d belongs to another variant or location.") % {"id": stock_level_id}
+    if level.reserved < quantity:
+        return _("Stock level %(id)d at %(location)s holds %(reserved)d reserved units, not %(quantity)d.") % {
+            "id": stock_level_id, "location": level.location.name, "reserved": level.reserved, "quantity": quantity,
+        }
+    return ""
+
+
+def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> None:
+    """Add `sign * amount` to the fields named, for every row in `amounts`, in one UPDATE.
+
+    Precondition: the caller locked these rows with `_lock_rows` and checked the result stays
+    within the database's constraints. F() keeps the arithmetic in the database all the same.
+    """
+    if not amounts:
+        return
+
+    def change(sign: int) -> Case:
+        return Case(
+            *[When(pk=pk, then=Value(sign * amount)) for pk, amount in amounts.items()],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+
+    fields: dict = {"updated_at": timezone.now()}
+    if on_hand:
+        fields["on_hand"] = F("on_hand") + change(on_hand)
+    if reserved:
+        fields["reserved"] = F("reserved") + change(reserved)
+    StockLevel.objects.filter(pk__in=amounts).update(**fields)
+    bump_catalog_version_on_commit()
+
+
+def _summed(requests: Sequence[StockRequest]) -> dict[int, int]:
+    """Units wanted per variant, in the order variants first appear."""
+    wanted: dict[int, int] = {}
+    for request in requests:
+        wanted[request.variant_id] = wanted.get(request.variant_id, 0) + request.quantity
+    return wanted
+
+
+def _per_row(allocations: Sequence[Allocation]) -> dict[int, int]:
+    amounts: dict[int, int] = {}
+    for allocation in allocations:
+        amounts[allocation.stock_level_id] = amounts.get(allocation.stock_level_id, 0) + allocation.quantity
+    return amounts
+
+
+def _location_order(location_ids: Sequence[int] | None) -> Callable[[StockLevel], tuple]:
+    if location_ids is None:
+        return lambda level: (
+            level.location.kind != Location.Kind.WAREHOUSE, level.location.position, level.location.name, level.location_id
+        )
+    preference = {location_id: rank for rank, location_id in enumerate(dict.fromkeys(location_ids))}
+    return lambda level: (preference[level.location_id],)
+
+
+def _shortages(short: dict[int, tuple[int, int]]) -> list[Shortage]:
+    # Only on refusal, so the happy path does not pay for the names.
+    names = {
+        row["pk"]: row
+        for row in Variant.objects.filter(pk__in=short).values("pk", "sku", "product__title")
+    }
+    return [
+        Shortage(
+            variant_id=variant_id,
+            sku=names.get(variant_id, {}).get("sku", str(variant_id)),
+            title=names.get(variant_id, {}).get("product__title", ""),
+            requested=requested,
+            available=available,
+        )
+        for variant_id, (requested, available) in short.items()
+    ]
