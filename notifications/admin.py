@@ -1,0 +1,60 @@
+"""The outbox in the back office: what was sent, what is waiting, and why a send failed."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .models import OutboundEmail
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    list_display = ("key", "subject", "status", "attempts", "last_attempt_at", "sent_at", "created_at")
+    list_filter = ("status", "kind")
+    search_fields = ("key", "subject", "order__number", "order__email")
+    list_select_related = ("order",)
+    list_per_page = 100
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "key", "kind", "order", "params", "recipients", "subject", "status", "attempts", "last_error",
+        "last_attempt_at", "sent_at", "created_at", "updated_at",
+    )
+    actions = ["send_now"]
+
+    # Rows are written by notifications.services only; staff read them and may ask for a resend.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OutboundEmail | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: OutboundEmail | None = None) -> bool:
+        return False
+
+    @admin.action(description=_("Send the selected unsent emails now"))
+    def send_now(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:
+        unsent = queryset.filter(status__in=[OutboundEmail.Status.PENDING, OutboundEmail.Status.FAILED])
+        count = failed = 0
+        for outbox in unsent.order_by("pk"):
+            try:
+                services.enqueue_again(outbox=outbox)
+            except Exception as error:  # the broker is down, or (eager mode) the mail server
+                self.message_user(
+                    request,
+                    _("%(key)s could not be sent now: %(error)s") % {"key": outbox.key, "error": error},
+                    messages.ERROR,
+                )
+                failed += 1
+                continue
+            count += 1
+        if count or not failed:
+            self.message_user(
+                request,
+                ngettext("%(count)d email queued for sending.", "%(count)d emails queued for sending.", count)
+                % {"count": count},
+                messages.SUCCESS,
+            )

@@ -1,0 +1,60 @@
+"""The outbox: one row per email the store means to send, so that each is sent exactly once.
+
+A row is written in the same transaction as the change that calls for the email (an order placed,
+a shipment created), then a Celery task delivers it after commit. The row's unique `key` is what
+makes delivery idempotent: the sender locks the row, sends only if it is not yet sent, and marks
+it sent in the same transaction. A failed attempt leaves the row retryable, with the count and
+the last error for staff to read.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboundEmail(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        FAILED = "failed", _("Failed, will be retried")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Not needed any more")
+
+    # e.g. "order:42:confirmation", "order:42:shipped:7", "low_stock:<uuid>".
+    key = models.CharField(_("key"), max_length=200, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=40, editable=False)
+    order = models.ForeignKey(
+        "orders.Order", verbose_name=_("order"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="emails", editable=False,
+    )
+    # What the sender needs besides the order: shipment_id, refund_id, amount, stock_level_ids.
+    params = models.JSONField(_("parameters"), default=dict, blank=True, editable=False)
+    recipients = models.JSONField(_("recipients"), default=list, blank=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=255, blank=True, editable=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING, editable=False
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0, editable=False)
+    last_error = models.TextField(_("last error"), blank=True, editable=False)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("outbound email")
+        verbose_name_plural = _("outbound emails")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="outbound_email_status_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="outbound_email_sent_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status == self.Status.SENT

@@ -1,0 +1,449 @@
+"""Emails the store sends, through the outbox (`OutboundEmail`): each is sent exactly once.
+
+Callers use the `enqueue_*` functions inside the transaction that calls for the email; the tasks
+call the `send_*` functions, which may run any number of times and send once. Templates live in
+`templates/emails/` (an HTML and a plain-text body and a subject per email).
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from catalog.models import StockLevel
+from orders.models import Order, OrderEvent, Shipment
+from shop.money import format_money
+
+from . import links
+from .models import OutboundEmail
+
+logger = logging.getLogger(__name__)
+
+ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded")
+LOW_STOCK = "low_stock"
+# Rows still unsent after this many attempts are left to staff (the back office lists them with
+# their last error): an address the mail server refuses would otherwise be retried forever.
+GIVE_UP_AFTER_ATTEMPTS = 30
+# How long an unsent email may wait with no attempt before `requeue_unsent_emails` sends it again.
+REQUEUE_AFTER = datetime.timedelta(minutes=15)
+# Without a timeout a mail server that accepts the connection and then hangs would hold the
+# outbox row's lock, and a worker, forever.
+SMTP_TIMEOUT_SECONDS = 30
+_DONE = (OutboundEmail.Status.SENT, OutboundEmail.Status.SKIPPED)
+
+
+class _NothingToSend(Exception):
+    """The email is no longer needed (e.g. the stock was refilled before the alert went out)."""
+
+
+# --- Enqueueing (called by other apps' services, inside their transaction) ----------------------
+
+def order_email_key(*, order_id: int, kind: str, shipment_id: int | None = None, refund_id: int | None = None) -> str:
+    """The outbox key of an order email: one confirmation per order, one email per shipment or refund.
+
+    Raises ValueError for an unknown kind, or a shipped email without its shipment.
+    """
+    if kind not in ORDER_EMAIL_KINDS:
+        raise ValueError(f"Unknown order email kind {kind!r}; expected one of {', '.join(ORDER_EMAIL_KINDS)}.")
+    if kind == "shipped":
+        if shipment_id is None:
+            raise ValueError("A shipped email needs the shipment_id.")
+        return f"order:{order_id}:shipped:{shipment_id}"
+    if kind == "refunded" and refund_id is not None:
+        return f"order:{order_id}:refunded:{refund_id}"
+    return f"order:{order_id}:{kind}"
+
+
+def enqueue_order_email(
+    *,
+    order_id: int,
+    kind: str,
+    shipment_id: int | None = None,
+    refund_id: int | None = None,
+    amount: Decimal | str | None = None,
+) -> None:
+    """Send the order email `kind` once the caller's transaction commits.
+
+    Call it inside the transaction that makes the change (placing, paying, shipping, cancelling,
+    refunding). It writes the outbox row in that transaction (two queries), so the email is
+    recorded if and only if the change is, and registers `send_order_email_task`
+    on commit. Calling it twice for the same email (same key, see `order_email_key`) sends one.
+    For "refunded", pass `refund_id` when there is one (a replayed refund then emails once) and
+    `amount`, shown in the order's currency; without `refund_id` every call sends an email.
+    A broker that is down at commit is logged, not raised: the row stays pending and
+    `requeue_unsent_emails` sends it later.
+
+    Raises ValueError for an unknown kind or a shipped email without its shipment_id.
+    """
+    key = order_email_key(order_id=order_id, kind=kind, shipment_id=shipment_id, refund_id=refund_id)
+    if kind == "refunded" and refund_id is None:
+        # Nothing names this refund, so this call is its own email (a second partial refund is
+        # a second email); the task gets the key so its retries still send it once.
+        key = f"{key}:{uuid.uuid4().hex}"
+    params = _order_params(shipment_id=shipment_id, refund_id=refund_id, amount=amount)
+    _ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
+    task_kwargs = {"order_id": order_id, "kind": kind, "key": key, **params}
+    # Imported here: the tasks module imports this one.
+    from .tasks import send_order_email_task
+
+    transaction.on_commit(lambda: send_order_email_task.delay(**task_kwargs), robust=True)
+
+
+def enqueue_low_stock_alert(*, stock_level_ids: list[int]) -> None:
+    """Alert staff, once the caller's transaction commits, about stock levels that ran low.
+
+    Call it from the write that takes a level from above `settings.STORE_LOW_STOCK_THRESHOLD`
+    available units to at or below it (the crossing, not every later sale), inside that write's
+    transaction. Each call is one alert with its own outbox row; the task lists the levels that
+    are still low when it runs and sends nothing if none are.
+    """
+    ids = sorted(set(stock_level_ids))
+    if not ids:
+        return
+    key = f"{LOW_STOCK}:{uuid.uuid4().hex}"
+    _register(key=key, kind=LOW_STOCK, params={"stock_level_ids": ids})
+    from .tasks import send_low_stock_alert_task
+
+    transaction.on_commit(lambda: send_low_stock_alert_task.delay(key=key, stock_level_ids=ids), robust=True)
+
+
+def _order_params(*, shipment_id: int | None, refund_id: int | None, amount: Decimal | str | None) -> dict:
+    params: dict = {}
+    if shipment_id is not None:
+        params["shipment_id"] = shipment_id
+    if refund_id is not None:
+        params["refund_id"] = refund_id
+    if amount is not None:
+        params["amount"] = str(Decimal(amount))  # JSON for the task and the row; Decimal again when shown
+    return params
+
+
+def _register(*, key: str, kind: str, params: dict, order_id: int | None = None) -> None:
+    """Insert the outbox row unless one with this key exists (the unique constraint decides)."""
+    OutboundEmail.objects.bulk_create(
+        [OutboundEmail(key=key, kind=kind, order_id=order_id, params=params)], ignore_conflicts=True
+    )
+
+
+def _ensure_registered(*, key: str, kind: str, params: dict, order_id: int | None = None) -> None:
+    """`_register`, but only after looking: the row is usually there already.
+
+    On PostgreSQL an INSERT … ON CONFLICT waits for any transaction that has updated the existing
+    row, i.e. for a send in progress. A duplicate task would queue here instead of at the row lock
+    `_deliver` documents; worse, a caller holding the order's row lock (FOR UPDATE) would wait for
+    a sender that is itself waiting for that order lock to insert its OrderEvent: a deadlock.
+    """
+    if not OutboundEmail.objects.filter(key=key).exists():
+        _register(key=key, kind=kind, params=params, order_id=order_id)
+
+
+# --- Sending (called by the tasks; idempotent) ---------------------------------------------------
+
+def send_order_email(
+    *,
+    order_id: int,
+    kind: str,
+    shipment_id: int | None = None,
+    refund_id: int | None = None,
+    amount: str | None = None,
+    key: str | None = None,
+) -> bool:
+    """Send the order email `kind` unless it has been sent; return True if it was sent now.
+
+    `key` is the outbox key `enqueue_order_email` chose; without it, `order_email_key`'s.
+
+    Idempotent, also under concurrency: the outbox row (created here if it was not enqueued) is
+    locked with SELECT … FOR UPDATE for the whole attempt, so a duplicate or retried task waits
+    for the first and then finds the email sent. Records `OrderEvent(kind="email", actor="task")`
+    with the send. Never locks or changes the order itself.
+
+    On failure the row records the attempt and the error, stays retryable, and the exception
+    propagates: SMTPException and OSError (server down, connection refused) are the task's cue
+    to retry. Raises Order.DoesNotExist if the order is gone, ValueError for a bad kind.
+    """
+    key = key or order_email_key(order_id=order_id, kind=kind, shipment_id=shipment_id, refund_id=refund_id)
+    order = Order.objects.select_related("pickup_location").get(pk=order_id)
+    params = _order_params(shipment_id=shipment_id, refund_id=refund_id, amount=amount)
+    _ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
+
+    def build() -> EmailMultiAlternatives:
+        context = order_email_context(order=order, kind=kind, shipment_id=shipment_id, amount=amount)
+        return _render_message(template=f"emails/order_{kind}", context=context, to=[order.email], key=key)
+
+    def record(message: EmailMultiAlternatives) -> None:
+        OrderEvent.objects.create(
+            order=order, kind=OrderEvent.Kind.EMAIL, actor=OrderEvent.Actor.TASK,
+            message=gettext("Email sent to %(email)s: %(subject)s") % {
+                "email": order.email, "subject": message.subject,
+            },
+            data={"email": kind, "key": key},
+        )
+
+    return _deliver(key=key, build=build, on_sent=record)
+
+
+def send_low_stock_alert(*, key: str, stock_level_ids: list[int]) -> bool:
+    """Email staff the listed stock levels that are at or below the low-stock threshold now.
+
+    Same outbox contract as `send_order_email` (row lock, once per key, failures recorded and
+    raised). Recipients: settings.STAFF_ALERT_EMAILS, or every active superuser's address when
+    that is empty. Sends nothing, marking the row skipped, when no level is low any more or
+    there is nobody to tell. Returns True if it sent now.
+    """
+    ids = sorted(set(stock_level_ids))
+    _ensure_registered(key=key, kind=LOW_STOCK, params={"stock_level_ids": ids})
+
+    def build() -> EmailMultiAlternatives:
+        rows = low_stock_rows(stock_level_ids=ids)
+        if not rows:
+            raise _NothingToSend(gettext("No listed stock level is low any more."))
+        recipients = staff_alert_recipients()
+        if not recipients:
+            raise _NothingToSend(gettext(
+                "Nobody to alert: STAFF_ALERT_EMAILS is empty and no active superuser has an email address."
+            ))
+        context = {**_base_context(), "rows": rows, "threshold": settings.STORE_LOW_STOCK_THRESHOLD}
+        return _render_message(template="emails/low_stock_alert", context=context, to=recipients, key=key)
+
+    return _deliver(key=key, build=build, on_sent=lambda message: None)
+
+
+def _deliver(
+    *,
+    key: str,
+    build: Callable[[], EmailMultiAlternatives],
+    on_sent: Callable[[EmailMultiAlternatives], None],
+) -> bool:
+    """Lock the outbox row `key`, and unless it is done, build the message, record it and send it.
+
+    The SMTP conversation comes last, after the row is marked sent and `on_sent` has written its
+    records, all in the transaction that holds the lock: once the server has accepted the message
+    only our COMMIT can still fail, and then the next attempt sends it again with the same
+    Message-ID (which many mailbox providers collapse). Everything else that fails is rolled back
+    to a savepoint and recorded on the row, and the exception is raised after the record commits.
+    """
+    failure: Exception | None = None
+    with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
+        outbox = OutboundEmail.objects.select_for_update().get(key=key)
+        if outbox.status in _DONE:
+            return False
+        now = timezone.now()
+        outbox.attempts += 1
+        outbox.last_attempt_at = now
+        try:
+            with transaction.atomic():
+                message = build()
+                outbox.subject = message.subject[:255]
+                outbox.recipients = list(message.to)
+                outbox.status = OutboundEmail.Status.SENT
+                outbox.sent_at = now
+                outbox.last_error = ""
+                outbox.save()
+                on_sent(message)
+                message.send()
+        except _NothingToSend as reason:
+            outbox.status = OutboundEmail.Status.SKIPPED
+            outbox.sent_at = None
+            outbox.last_error = str(reason)
+            outbox.save()
+            logger.info("Email %s not sent: %s", key, reason)
+            return False
+        except Exception as error:
+            outbox.status = OutboundEmail.Status.FAILED
+            outbox.sent_at = None
+            outbox.last_error = f"{type(error).__name__}: {error}"[:2000]
+            outbox.save()
+            failure = error
+    if failure is not None:
+        logger.warning("Email %s failed (attempt %s): %s", key, outbox.attempts, outbox.last_error)
+        raise failure
+    return True
+
+
+# --- Recovery -------------------------------------------------------------------------------------
+
+def requeue_unsent_emails(*, now: datetime.datetime | None = None) -> int:
+    """Enqueue again every unsent email with no attempt in the last REQUEUE_AFTER; return how many.
+
+    Catches what a task's own retries cannot: a broker that was down at commit (the task never
+    ran), a worker lost mid-task, retries used up during a long mail outage. Safe at any time,
+    since sending is idempotent. Rows with GIVE_UP_AFTER_ATTEMPTS attempts are left to staff.
+    """
+    cutoff = (now or timezone.now()) - REQUEUE_AFTER
+    stale = (
+        OutboundEmail.objects.filter(
+            status__in=[OutboundEmail.Status.PENDING, OutboundEmail.Status.FAILED],
+            attempts__lt=GIVE_UP_AFTER_ATTEMPTS, created_at__lt=cutoff,
+        )
+        .exclude(last_attempt_at__gte=cutoff)
+        .order_by("pk")
+    )
+    count = 0
+    for outbox in stale.iterator():
+        enqueue_again(outbox=outbox)
+        count += 1
+    return count
+
+
+def enqueue_again(*, outbox: OutboundEmail) -> None:
+    """Enqueue the task that sends `outbox` (a no-op for the row if it is already sent)."""
+    from .tasks import send_low_stock_alert_task, send_order_email_task
+
+    if outbox.kind == LOW_STOCK:
+        send_low_stock_alert_task.delay(key=outbox.key, stock_level_ids=outbox.params.get("stock_level_ids", []))
+    elif outbox.kind.startswith("order.") and outbox.order_id is not None:
+        send_order_email_task.delay(
+            order_id=outbox.order_id, kind=outbox.kind.removeprefix("order."), key=outbox.key, **outbox.params
+        )
+    else:
+        logger.warning("Outbound email %s has kind %r, which nothing sends", outbox.key, outbox.kind)
+
+
+# --- Content --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LowStockRow:
+    sku: str
+    title: str
+    location: str
+    available: int
+    admin_url: str
+
+
+def low_stock_rows(*, stock_level_ids: list[int]) -> list[LowStockRow]:
+    """The listed stock levels with at most STORE_LOW_STOCK_THRESHOLD units available now."""
+    levels = (
+        StockLevel.objects.filter(pk__in=stock_level_ids)
+        .annotate(units=F("on_hand") - F("reserved"))
+        .filter(units__lte=settings.STORE_LOW_STOCK_THRESHOLD)
+        .select_related("variant__product", "location")
+        .prefetch_related("variant__option_values__option")
+        .order_by("units", "variant__sku", "location__position")
+    )
+    rows = []
+    for level in levels:
+        variant = level.variant
+        options = ", ".join(str(value) for value in variant.option_values.all())
+        try:
+            admin_url = links.absolute_url(reverse("admin:catalog_variant_change", args=[variant.pk]))
+        except NoReverseMatch:
+            admin_url = ""
+        rows.append(LowStockRow(
+            sku=variant.sku,
+            title=f"{variant.product.title} ({options})" if options else variant.product.title,
+            location=level.location.name, available=level.units, admin_url=admin_url,
+        ))
+    return rows
+
+
+def staff_alert_recipients() -> list[str]:
+    """settings.STAFF_ALERT_EMAILS, or the addresses of every active superuser when it is empty."""
+    if settings.STAFF_ALERT_EMAILS:
+        return list(settings.STAFF_ALERT_EMAILS)
+    users = get_user_model().objects.filter(is_active=True, is_superuser=True).exclude(email="")
+    return list(users.order_by("email").values_list("email", flat=True).distinct())
+
+
+def order_email_context(*, order: Order, kind: str, shipment_id: int | None = None, amount: str | None = None) -> dict:
+    """Everything the order email templates show, with money already formatted in the order's currency."""
+
+    def money(value: Decimal | None) -> str:
+        return format_money(value, order.currency)
+
+    lines = list(order.lines.all())
+    context = {
+        **_base_context(),
+        "kind": kind,
+        "order": order,
+        "order_url": links.order_url(order),
+        "lines": [
+            {
+                "title": line.product_title, "options": line.options, "sku": line.sku, "quantity": line.quantity,
+                "unit_price": money(line.unit_price), "line_total": money(line.line_total),
+            }
+            for line in lines
+        ],
+        "subtotal": money(order.subtotal),
+        "shipping_total": money(order.shipping_total),
+        "has_shipping_cost": order.shipping_total > 0,
+        "tax_total": money(order.tax_total),
+        "has_tax": order.tax_total > 0,
+        "total": money(order.total),
+        "shipping_method": order.shipping_method_name,
+        "shipping_address": _address_lines(order.shipping_address),
+        "pickup_location": order.pickup_location,
+        "pickup_address": _address_lines({
+            "line1": order.pickup_location.address_line1, "line2": order.pickup_location.address_line2,
+            "postal_code": order.pickup_location.postal_code, "city": order.pickup_location.city,
+            "country": order.pickup_location.country,
+        }) if order.pickup_location else [],
+        "shipment": None,
+        "refund_amount": money(Decimal(amount)) if amount is not None else "",
+    }
+    if shipment_id is not None:
+        shipment = Shipment.objects.prefetch_related("lines__line").get(pk=shipment_id, order=order)
+        context["shipment"] = {
+            "carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
+            "tracking_url": shipment.tracking_url,
+            "lines": [
+                {"title": item.line.product_title, "options": item.line.options, "quantity": item.quantity}
+                for item in shipment.lines.all()
+            ],
+        }
+    return context
+
+
+def _base_context() -> dict:
+    return {"store_name": settings.STORE_NAME, "site_url": links.absolute_url("/")}
+
+
+def _address_lines(address: dict) -> list[str]:
+    """An address snapshot as the lines of an envelope, empty parts left out."""
+    address = address or {}
+    town = " ".join(part for part in (address.get("postal_code", ""), address.get("city", "")) if part)
+    parts = [address.get(key, "") for key in ("name", "line1", "line2")] + [town]
+    parts += [address.get("region", ""), address.get("country", "")]
+    return [part for part in parts if part]
+
+
+def _render_message(*, template: str, context: dict, to: list[str], key: str) -> EmailMultiAlternatives:
+    """The message from `<template>_subject.txt`, `<template>.txt` and `<template>.html`."""
+    subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+    context = {**context, "subject": subject}
+    text = _tidy_text(render_to_string(f"{template}.txt", context))
+    html = render_to_string(f"{template}.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to,
+        headers={"Message-ID": _message_id(key)},
+        connection=get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or SMTP_TIMEOUT_SECONDS),
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _message_id(key: str) -> str:
+    """The same Message-ID on every attempt of one email, so a resend can be recognised as such."""
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<{re.sub(r'[^A-Za-z0-9.-]', '.', key)}@{domain}>"
+
+
+def _tidy_text(text: str) -> str:
+    """Template tags leave blank lines and trailing spaces behind; a plain-text email shows them."""
+    # "-- " (with its space) is the signature separator mail clients recognise.
+    lines = [line if line == "-- " else line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
