@@ -1,0 +1,109 @@
+"""Goods leaving: shipments (the reservation becomes a stock movement) and cancellation."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from catalog import stock
+
+from ..exceptions import OrderError
+from ..models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine
+from ..status import transition
+from .common import lock_order, outstanding_allocations, release_outstanding
+
+S = Order.Status
+SHIPPABLE = (S.PAID, S.PARTIALLY_FULFILLED, S.PARTIALLY_REFUNDED)
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    quantities: Mapping[int, int]  # order line id -> units in this parcel
+    carrier: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@transaction.atomic
+def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBaseUser | None = None) -> Shipment:
+    """Ship some or all of what is left of a paid order.
+
+    Locks the order, then the stock rows (pk order, in catalog.stock.fulfil): the reserved units
+    leave on hand. Raises OrderError, changing nothing, for an order that is not paid, an unknown
+    line, or more units than remain to ship. Moves the order to partially shipped or shipped and
+    enqueues the "shipped" email after commit.
+    """
+    order = lock_order(order_id)
+    if order.status not in SHIPPABLE:
+        raise OrderError(_("Order %(number)s is %(status)s; only paid orders ship.")
+                         % {"number": order.number, "status": order.get_status_display().lower()})
+    lines = {line.pk: line for line in OrderLine.objects.filter(order=order).select_for_update().order_by("pk")}
+    wanted = {line_id: qty for line_id, qty in request.quantities.items() if qty}
+    if not wanted:
+        raise OrderError(_("Choose at least one item to ship."))
+    for line_id, qty in wanted.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise OrderError(_("Line %(line)s is not part of order %(number)s.") % {"line": line_id, "number": order.number})
+        if qty < 0 or qty > line.quantity - line.quantity_fulfilled:
+            raise OrderError(_("%(sku)s: %(left)d left to ship, not %(wanted)d.")
+                             % {"sku": line.sku, "left": line.quantity - line.quantity_fulfilled, "wanted": qty})
+
+    to_fulfil = []
+    remaining = dict(wanted)
+    for row, plan in outstanding_allocations(order):
+        take = min(plan.quantity, remaining.get(row.line_id, 0))
+        if take:
+            to_fulfil.append((row, stock.Allocation(stock_level_id=plan.stock_level_id, variant_id=plan.variant_id,
+                                                     location_id=plan.location_id, quantity=take)))
+            remaining[row.line_id] -= take
+    stock.fulfil(allocations=[plan for _row, plan in to_fulfil])
+    for row, plan in to_fulfil:
+        row.quantity_fulfilled += plan.quantity
+        row.save(update_fields=["quantity_fulfilled"])
+
+    shipment = Shipment.objects.create(
+        order=order, carrier=request.carrier, tracking_number=request.tracking_number,
+        tracking_url=request.tracking_url, created_by=user if user is not None and user.is_authenticated else None,
+    )
+    ShipmentLine.objects.bulk_create(ShipmentLine(shipment=shipment, line_id=k, quantity=v) for k, v in wanted.items())
+    for line_id, qty in wanted.items():
+        lines[line_id].quantity_fulfilled += qty
+        lines[line_id].save(update_fields=["quantity_fulfilled"])
+    everything_shipped = all(line.quantity_fulfilled == line.quantity for line in lines.values())
+    actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
+    message = " ".join(filter(None, [request.carrier, request.tracking_number])) or _("Shipped")
+    to = S.FULFILLED if everything_shipped else S.PARTIALLY_FULFILLED
+    if to != order.status:
+        transition(order=order, to=to, actor=actor, user=user, message=message, data={"shipment": shipment.pk})
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.SHIPMENT, actor=actor, user=shipment.created_by,
+                              message=message, data={"shipment": shipment.pk})
+    from notifications.services import enqueue_order_email
+
+    enqueue_order_email(order_id=order.pk, kind="shipped", shipment_id=shipment.pk)
+    return shipment
+
+
+@transaction.atomic
+def cancel_order(*, order_id: int, actor: str, user: AbstractBaseUser | None = None, reason: str = "") -> Order:
+    """Cancel an unpaid order and give its reserved stock back.
+
+    Locks the order, then the stock rows. A paid order is refunded instead (IllegalTransition).
+    Enqueues the "cancelled" email after commit.
+    """
+    order = lock_order(order_id)
+    transition(order=order, to=S.CANCELLED, actor=actor, user=user, message=reason)
+    released = release_outstanding(order)
+    order.reservation_expires_at = None
+    order.save(update_fields=["reservation_expires_at", "updated_at"])
+    if released:
+        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOTE, actor=actor,
+                                  message=_("%(count)d reserved unit(s) returned to stock.") % {"count": released})
+    from notifications.services import enqueue_order_email
+
+    enqueue_order_email(order_id=order.pk, kind="cancelled")
+    return order

@@ -1,0 +1,103 @@
+"""Money arriving and leaving: a confirmed payment moves the order on; a refund is recorded."""
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from catalog import stock
+from catalog.exceptions import OutOfStock
+from shop.money import format_money
+
+from ..models import Allocation, Order, OrderEvent
+from ..status import transition
+from .common import lock_order
+
+S = Order.Status
+
+
+class PaymentOutcome(enum.Enum):
+    PAID = "paid"  # the order moved to paid now
+    ALREADY_PAID = "already_paid"  # a replay or a second notice: nothing changed
+    NEEDS_REFUND = "needs_refund"  # the money cannot be kept (stock gone, order cancelled): refund it
+    AMOUNT_MISMATCH = "amount_mismatch"  # paid a different amount: staff must look
+
+
+@transaction.atomic
+def confirm_payment(
+    *, order_id: int, amount: Decimal, actor: str, reference: str = "", user: AbstractBaseUser | None = None
+) -> PaymentOutcome:
+    """Record that `amount` was paid for the order and move it to `paid` when that is right.
+
+    Locks the order row. Idempotent: a second confirmation changes nothing. A payment for an
+    expired order is kept if its stock can be reserved again (the lines' variants, anywhere),
+    otherwise the caller must refund it (NEEDS_REFUND, with an alert in the history for staff);
+    the same for a cancelled order. A different amount is never marked paid. Enqueues the
+    "payment received" email after commit.
+    """
+    order = lock_order(order_id)
+    if order.status not in (S.PENDING_PAYMENT, S.EXPIRED, S.CANCELLED):
+        return PaymentOutcome.ALREADY_PAID
+    if amount != order.total:
+        _alert(order, actor, f"Payment {reference} of {format_money(amount, order.currency)} does not match the "
+                             f"order total {format_money(order.total, order.currency)}; not marked paid.")
+        return PaymentOutcome.AMOUNT_MISMATCH
+    if order.status == S.CANCELLED:
+        _alert(order, actor, f"Payment {reference} arrived for a cancelled order: refund it.")
+        return PaymentOutcome.NEEDS_REFUND
+    if order.status == S.EXPIRED:
+        try:
+            _reserve_again(order)
+        except OutOfStock as short:
+            _alert(order, actor, f"Late payment {reference}: the stock is gone ({short}); refund it.")
+            return PaymentOutcome.NEEDS_REFUND
+    order.paid_at = timezone.now()
+    order.reservation_expires_at = None
+    order.save(update_fields=["paid_at", "reservation_expires_at", "updated_at"])
+    transition(order=order, to=S.PAID, actor=actor, user=user, message=f"Paid {format_money(amount, order.currency)}"
+               + (f" ({reference})" if reference else ""), data={"reference": reference, "amount": str(amount)})
+    from notifications.services import enqueue_order_email
+
+    enqueue_order_email(order_id=order.pk, kind="payment_received")
+    return PaymentOutcome.PAID
+
+
+def _reserve_again(order: Order) -> None:
+    lines = list(order.lines.exclude(variant=None))
+    planned = stock.reserve(
+        requests=[stock.StockRequest(variant_id=line.variant_id, quantity=line.quantity) for line in lines],
+        location_ids=[order.pickup_location_id] if order.pickup_location_id else None,
+    )
+    by_variant = {line.variant_id: line for line in lines}
+    Allocation.objects.bulk_create(
+        Allocation(line=by_variant[a.variant_id], stock_level_id=a.stock_level_id, quantity=a.quantity)
+        for a in planned
+    )
+
+
+def _alert(order: Order, actor: str, message: str) -> None:
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.ALERT, actor=actor, message=message)
+
+
+@transaction.atomic
+def record_refund(
+    *, order_id: int, amount: Decimal, refunded_so_far: Decimal, actor: str, reference: str = "",
+    user: AbstractBaseUser | None = None, refund_id: int | None = None,
+) -> Order:
+    """Move the order to `partially_refunded` or `refunded` after the provider refunded `amount`.
+
+    `refunded_so_far` includes `amount` (the payments app keeps the ledger). Locks the order.
+    Enqueues the "refunded" email after commit.
+    """
+    order = lock_order(order_id)
+    to = S.REFUNDED if refunded_so_far >= order.total else S.PARTIALLY_REFUNDED
+    transition(order=order, to=to, actor=actor, user=user,
+               message=f"Refunded {format_money(amount, order.currency)}" + (f" ({reference})" if reference else ""),
+               data={"reference": reference, "amount": str(amount)})
+    from notifications.services import enqueue_order_email
+
+    enqueue_order_email(order_id=order.pk, kind="refunded", refund_id=refund_id, amount=amount)
+    return order
