@@ -17,14 +17,21 @@ import time
 from functools import wraps
 
 from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 
 VERSION_KEY = "catalog:version"
 VARY = ["HX-Request", "HX-History-Restore-Request", "Cookie"]
+
+# What `{% csrf_token %}` writes into a page rendered for everyone; each response gets the
+# visitor's own token in its place (see `cache_storefront_page`). Letters only: HTML-safe as is.
+CSRF_PLACEHOLDER = "sharedpagecsrftokenplaceholder"
+_SHARED_RENDER = "_renders_shared_storefront_page"
 
 
 def catalog_version() -> int:
@@ -64,9 +71,36 @@ def wants_fragment(request: HttpRequest) -> bool:
 
 
 def _cacheable(request: HttpRequest) -> bool:
-    # Only anonymous visitors without a session see the same page as everyone else: a session may
-    # carry messages (and later a cart) that are theirs alone.
-    return request.method in ("GET", "HEAD") and settings.SESSION_COOKIE_NAME not in request.COOKIES
+    # Only anonymous visitors without a session see the same page as everyone else: a session
+    # carries a cart and messages that are theirs alone, and so does the cookie messages are kept
+    # in until they are shown (e.g. a guest's refused "add to cart" before any session exists).
+    return (
+        request.method in ("GET", "HEAD")
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and CookieStorage.cookie_name not in request.COOKIES
+    )
+
+
+def shared_page_csrf_token(request: HttpRequest) -> dict:
+    """Context processor: `{% csrf_token %}` writes a placeholder in a page rendered for the cache.
+
+    Without it the first visitor's token would be stored in the page and served to everyone.
+    """
+    if getattr(request, _SHARED_RENDER, False):
+        return {"csrf_token": CSRF_PLACEHOLDER}
+    return {}
+
+
+def _with_visitor_csrf_token(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    """Put this visitor's own CSRF token where the shared page has the placeholder.
+
+    `get_token` also makes CsrfViewMiddleware set the visitor's CSRF cookie on the way out, and a
+    fresh mask per response keeps the token safe from compression side channels (BREACH).
+    """
+    placeholder = CSRF_PLACEHOLDER.encode()
+    if not response.streaming and placeholder in response.content:
+        response.content = response.content.replace(placeholder, get_token(request).encode())
+    return response
 
 
 def cache_storefront_page(view):
@@ -77,6 +111,9 @@ def cache_storefront_page(view):
     structured data, so a page is never shared between hosts). The catalog version the page was
     rendered at is stored *in* the entry, and the current version and the entry are read together
     (one MGET on Redis): a hit costs one round trip, and an entry from an older version is a miss.
+
+    A page rendered for the cache carries a placeholder instead of a CSRF token; every response
+    served from this path, the miss that stores the page included, gets the visitor's own token.
     """
 
     @wraps(view)
@@ -98,6 +135,7 @@ def cache_storefront_page(view):
             response = HttpResponse(content, status=status, content_type=content_type)
             response["X-Cache"] = "hit"
         else:
+            setattr(request, _SHARED_RENDER, True)
             response = view(request, *args, **kwargs)
             if hasattr(response, "render") and callable(response.render):
                 response = response.render()
@@ -110,6 +148,7 @@ def cache_storefront_page(view):
                     settings.STOREFRONT_CACHE_SECONDS,
                 )
             response["X-Cache"] = "miss"
+        _with_visitor_csrf_token(response, request)
         patch_vary_headers(response, VARY)
         return response
 

@@ -1,0 +1,272 @@
+"""Reads for the cart: what is in it, at today's prices and stock, in a fixed number of queries.
+
+Nothing here trusts the cart for money: every price, line total and the subtotal come from the
+catalog at the time of reading, rounded by `shop.money`. Checkout reads the same `CartContents`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db.models import Prefetch, Q, Sum
+from django.utils.translation import gettext as _
+
+from catalog.models import OptionValue, Product, ProductImage, Variant
+from catalog.selectors import category_tree, stock_totals
+from shop.money import format_money, quantize
+
+from .exceptions import ItemUnavailable
+from .models import Cart, CartLine
+
+# The guest's cart id in their session. Django's login keeps session data when it rotates the
+# key (`cycle_key`), so the id is still there when the sign-in merge reads it.
+CART_SESSION_KEY = "cart_id"
+
+
+def max_line_quantity() -> int:
+    return settings.CART_MAX_LINE_QUANTITY
+
+
+def guest_cart_id(session: SessionBase) -> int | None:
+    value = session.get(CART_SESSION_KEY)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _owner_filter(*, user, session: SessionBase, prefix: str = "") -> Q | None:
+    """Which cart is the shopper's: the customer's own, or the guest cart their session names.
+
+    A guest id never reaches a customer's cart (`user` must be null), so a stale or forged session
+    value cannot read anyone else's. None when the shopper has no cart (no query needed).
+    """
+    if user is not None and user.is_authenticated:
+        return Q(**{f"{prefix}user": user})
+    cart_id = guest_cart_id(session)
+    if cart_id is None:
+        return None
+    return Q(**{f"{prefix}pk": cart_id, f"{prefix}user__isnull": True})
+
+
+def find_cart(*, user, session: SessionBase, for_update: bool = False) -> Cart | None:
+    """The shopper's cart, or None (one query; none when a guest has no cart id).
+
+    `for_update` locks the row: the caller must be inside `transaction.atomic()`.
+    """
+    owner = _owner_filter(user=user, session=session)
+    if owner is None:
+        return None
+    carts = Cart.objects.filter(owner)
+    if for_update:
+        carts = carts.select_for_update()
+    return carts.first()
+
+
+def purchasable_variant(*, variant_id: int, product_id: int | None = None) -> Variant:
+    """The active variant `variant_id` of a product shoppers may see, with its product (one query).
+
+    Raises ItemUnavailable for a missing or inactive variant, a draft or hidden product, or a
+    variant that is not `product_id`'s (a form posted with mismatched fields).
+    """
+    variants = Variant.objects.select_related("product").filter(
+        pk=variant_id, is_active=True, product__in=Product.objects.published()
+    )
+    if product_id is not None:
+        variants = variants.filter(product_id=product_id)
+    variant = variants.first()
+    if variant is None:
+        raise ItemUnavailable()
+    return variant
+
+
+def available_units(variant_id: int) -> int:
+    """Units a shopper can still buy: on hand minus reserved, over active locations (one query)."""
+    return max(stock_totals([variant_id]).get(variant_id, 0), 0)
+
+
+# --- The header's mini-cart ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MiniCart:
+    item_count: int
+
+
+def mini_cart(*, user, session: SessionBase) -> MiniCart:
+    """How many units are in the shopper's cart (one query; none for a guest without a cart)."""
+    owner = _owner_filter(user=user, session=session, prefix="cart__")
+    if owner is None:
+        return MiniCart(item_count=0)
+    total = CartLine.objects.filter(owner).aggregate(units=Sum("quantity"))["units"]
+    return MiniCart(item_count=total or 0)
+
+
+# --- The cart's contents ------------------------------------------------------------------------
+
+
+class LineStatus:
+    OK = "ok"
+    LOW = "low"  # some left, but fewer than the line's quantity
+    OUT = "out_of_stock"
+    UNAVAILABLE = "unavailable"  # variant deactivated, product unpublished or hidden
+
+
+@dataclass(frozen=True)
+class CartWarning:
+    """Something that changed since the shopper added a line, said in plain words."""
+
+    kind: str  # "price_changed", "low_stock", "out_of_stock", "unavailable"
+    message: str
+
+
+@dataclass
+class CartItem:
+    line_id: int
+    variant: Variant
+    product: Product
+    title: str
+    sku: str
+    option_labels: list[str]  # ["Colour: Red", "Size: S"]
+    quantity: int
+    unit_price: Decimal  # today's catalog price: the one that counts
+    price_when_added: Decimal  # what the line remembers (when added, or the cart was last shown)
+    line_total: Decimal
+    available: int
+    max_quantity: int  # what the quantity input allows: stock, capped by the per-line maximum
+    status: str
+    weight: Decimal | None  # per unit, kg
+    image: ProductImage | None
+    warnings: list[CartWarning] = field(default_factory=list)
+
+    @property
+    def price_changed(self) -> bool:
+        return self.unit_price != self.price_when_added
+
+    @property
+    def is_purchasable(self) -> bool:
+        """Counts towards the subtotal: on sale and in stock (a LOW line is bought at what is left)."""
+        return self.status in (LineStatus.OK, LineStatus.LOW)
+
+    @property
+    def url(self) -> str:
+        return self.product.get_absolute_url()
+
+
+@dataclass
+class CartContents:
+    cart_id: int | None
+    items: list[CartItem]
+    subtotal: Decimal  # purchasable lines at today's prices
+    total_weight: Decimal  # kg, purchasable lines; a variant without a weight counts as 0
+    item_count: int  # units on every line, as the header shows them
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.items
+
+    @property
+    def warnings(self) -> list[CartWarning]:
+        return [warning for item in self.items for warning in item.warnings]
+
+    @property
+    def ready_for_checkout(self) -> bool:
+        """Every line can be bought as it stands: in stock, on sale, at the price the shopper saw."""
+        return bool(self.items) and all(item.status == LineStatus.OK and not item.price_changed for item in self.items)
+
+
+def _option_labels(variant: Variant) -> list[str]:
+    return [f"{value.option.name}: {value.value}" for value in variant.option_values.all()]
+
+
+def _image_for(variant: Variant) -> ProductImage | None:
+    images = variant.product.images.all()
+    return next((image for image in images if image.variant_id == variant.pk), images[0] if images else None)
+
+
+def _warnings(
+    *, title: str, quantity: int, status: str, available: int, was: Decimal, now: Decimal
+) -> list[CartWarning]:
+    warnings = []
+    if status == LineStatus.UNAVAILABLE:
+        return [CartWarning("unavailable", _("%(title)s is no longer available.") % {"title": title})]
+    if was != now:
+        warnings.append(
+            CartWarning(
+                "price_changed",
+                _("The price of %(title)s went from %(was)s to %(now)s.")
+                % {"title": title, "was": format_money(was), "now": format_money(now)},
+            )
+        )
+    if status == LineStatus.OUT:
+        warnings.append(CartWarning("out_of_stock", _("%(title)s is out of stock.") % {"title": title}))
+    elif status == LineStatus.LOW:
+        warnings.append(
+            CartWarning(
+                "low_stock",
+                _("Only %(available)d of %(title)s left; your cart has %(quantity)d.")
+                % {"available": available, "title": title, "quantity": quantity},
+            )
+        )
+    return warnings
+
+
+def cart_contents(*, user, session: SessionBase) -> CartContents:
+    """Every line of the shopper's cart with today's price, stock and what changed (4 queries).
+
+    Lines, option values, images and stock totals: one query each, whatever the number of lines;
+    none at all for a guest without a cart. The category tree (to tell whether a product is still
+    shown) comes from the cache.
+    """
+    owner = _owner_filter(user=user, session=session, prefix="cart__")
+    if owner is None:
+        return CartContents(
+            cart_id=None, items=[], subtotal=quantize(Decimal(0)), total_weight=Decimal(0), item_count=0
+        )
+    lines = list(
+        CartLine.objects.filter(owner)
+        .select_related("variant__product")
+        .prefetch_related(
+            Prefetch("variant__option_values", queryset=OptionValue.objects.select_related("option")),
+            Prefetch("variant__product__images", queryset=ProductImage.objects.order_by("position", "pk")),
+        )
+        .order_by("created_at", "pk")
+    )
+    stock = stock_totals([line.variant_id for line in lines]) if lines else {}
+    shown_categories = category_tree().by_id
+    limit = max_line_quantity()
+    items = []
+    for line in lines:
+        variant, product = line.variant, line.variant.product
+        available = max(stock.get(variant.pk, 0), 0)
+        on_sale = (
+            variant.is_active and product.status == Product.Status.ACTIVE and product.category_id in shown_categories
+        )
+        if not on_sale:
+            status = LineStatus.UNAVAILABLE
+        elif available <= 0:
+            status = LineStatus.OUT
+        elif available < line.quantity:
+            status = LineStatus.LOW
+        else:
+            status = LineStatus.OK
+        items.append(
+            CartItem(
+                line_id=line.pk, variant=variant, product=product, title=product.title, sku=variant.sku,
+                option_labels=_option_labels(variant), quantity=line.quantity, unit_price=variant.price,
+                price_when_added=line.unit_price, line_total=quantize(variant.price * line.quantity),
+                available=available, max_quantity=min(available, limit), status=status, weight=variant.weight,
+                image=_image_for(variant),
+                warnings=_warnings(
+                    title=product.title, quantity=line.quantity, status=status, available=available,
+                    was=line.unit_price, now=variant.price,
+                ),
+            )
+        )
+    purchasable = [item for item in items if item.is_purchasable]
+    return CartContents(
+        cart_id=lines[0].cart_id if lines else None,
+        items=items,
+        subtotal=quantize(sum((item.line_total for item in purchasable), Decimal(0))),
+        total_weight=sum(((item.weight or Decimal(0)) * item.quantity for item in purchasable), Decimal(0)),
+        item_count=sum(item.quantity for item in items),
+    )
