@@ -1,0 +1,36 @@
+"""Payment errors a view or the back office can show as they are (translated sentences)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from shop.money import format_money
+
+
+class PaymentError(Exception):
+    """Base class: `str(error)` is a sentence fit for the shopper or staff."""
+
+
+class OrderNotPayable(PaymentError):
+    def __init__(self, *, number: str) -> None:
+        super().__init__(
+            _("Order %(number)s is no longer waiting for payment, so it cannot be paid now.") % {"number": number}
+        )
+
+
+class ProviderUnavailable(PaymentError):
+    """The provider could not be reached or refused the request; nothing was charged or refunded."""
+
+    def __init__(self, *, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__(_("The payment service could not be reached. Nothing was charged; please try again."))
+
+
+class RefundNotAllowed(PaymentError):
+    def __init__(self, *, requested: Decimal, refundable: Decimal, currency: str) -> None:
+        self.requested, self.refundable = requested, refundable
+        super().__init__(
+            _("Cannot refund %(requested)s: only %(refundable)s of this payment can still be refunded.")
+            % {"requested": format_money(requested, currency), "refundable": format_money(refundable, currency)}
+        )

@@ -1,0 +1,137 @@
+"""Payments: every attempt to take money for an order, every refund, every provider event.
+
+The ledger lives here, not on the order: an order can have several payments (a declined card,
+then a good one; rarely a second charge that is refunded) and several refunds. The order's
+status is moved by `orders.services` when this app tells it money arrived or left.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Provider(models.TextChoices):
+    DEMO = "demo", _("Demo (test cards)")
+    STRIPE = "stripe", _("Stripe")
+
+
+class Payment(models.Model):
+    """One attempt to take `amount` for an order through a provider (one Stripe Checkout Session).
+
+    `amount` is what was asked for; once the provider confirms, the amount it reports taking.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")  # sent to the provider, nothing heard yet
+        PROCESSING = "processing", _("Processing")  # authorised, funds on their way (bank debits)
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")  # declined; the shopper may try again on the same payment
+        CANCELLED = "cancelled", _("Cancelled")  # abandoned: the provider's session expired
+
+    order = models.ForeignKey(
+        "orders.Order", verbose_name=_("order"), on_delete=models.PROTECT, related_name="payments"
+    )
+    provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    # Stripe: the Checkout Session id and its PaymentIntent id. Demo: its own references.
+    provider_session_id = models.CharField(_("provider session"), max_length=255, blank=True)
+    provider_payment_id = models.CharField(_("provider payment"), max_length=255, blank=True)
+    # Where the shopper pays (the Checkout page), so a second click goes back to the same one.
+    redirect_url = models.URLField(_("payment page"), max_length=2000, blank=True)
+    # When the provider closes that page (Stripe: the Checkout Session's expiry).
+    expires_at = models.DateTimeField(_("page closes"), null=True, blank=True)
+    failure_message = models.TextField(_("failure"), blank=True)
+    raw = models.JSONField(_("provider data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    succeeded_at = models.DateTimeField(_("succeeded"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["order", "status"], name="payment_order_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_session_id"], condition=~Q(provider_session_id=""),
+                name="payment_session_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_payment_id"], condition=~Q(provider_payment_id=""),
+                name="payment_provider_payment_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.amount} {self.currency} ({self.get_status_display()})"
+
+    @property
+    def checkout_idempotency_key(self) -> str:
+        """Sent with the provider call that opens the payment page: a retried start gets the same page."""
+        return f"payment-{self.pk}-checkout"
+
+
+class Refund(models.Model):
+    """Money given back from one payment. Never more than the payment kept (checked under its lock)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider_reference = models.CharField(_("provider reference"), max_length=255, blank=True)
+    # "payment-<id>-refund-<n>": a retried refund call gets the same refund from the provider.
+    idempotency_key = models.CharField(max_length=80, unique=True, null=True, blank=True, editable=False)
+    reason = models.TextField(_("reason"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["provider_reference"], condition=~Q(provider_reference=""), name="refund_reference_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} ({self.get_status_display()})"
+
+
+class WebhookEvent(models.Model):
+    """A provider event, stored when it is processed: its id is the exactly-once guard."""
+
+    provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices)
+    event_id = models.CharField(_("event id"), max_length=255)
+    type = models.CharField(_("type"), max_length=100)
+    payload = models.JSONField(_("payload"), default=dict)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    result = models.CharField(_("result"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once"),
+        ]
+        indexes = [models.Index(fields=["type", "-received_at"], name="webhook_event_type")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+

@@ -1,0 +1,33 @@
+"""The payment providers, and which one takes payments: Stripe when STRIPE_SECRET_KEY is set,
+otherwise the demo provider (test cards, no money moves)."""
+from __future__ import annotations
+
+from django.conf import settings
+
+from ..models import Provider
+from .base import PaymentProvider
+
+
+def default_provider_name() -> str:
+    return Provider.STRIPE if settings.STRIPE_SECRET_KEY else Provider.DEMO
+
+
+def get_provider(name: str | None = None) -> PaymentProvider:
+    """The provider called `name`, or the one that takes new payments when None.
+
+    A refund goes through the provider that took the payment (`payment.provider`), even after
+    the store switched: a demo payment from before Stripe was configured refunds as a demo.
+    """
+    name = name or default_provider_name()
+    if name == Provider.STRIPE:
+        from .stripe import StripeProvider
+
+        return StripeProvider()
+    if name == Provider.DEMO:
+        from .demo import DemoProvider
+
+        return DemoProvider()
+    raise ValueError(f"Unknown payment provider {name!r}.")
+
+
+__all__ = ["PaymentProvider", "default_provider_name", "get_provider"]

@@ -1,0 +1,444 @@
+"""Writes for payments: start one, settle it, refund it, and process the provider's events.
+
+Lock order, everywhere: the payment row first, then the order row (taken by `orders.services`).
+The order's status moves only through `orders.services.confirm_payment` / `record_refund`; this
+module keeps the ledger (payments and refunds) and tells the order what the money did.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
+from django_htmx.http import HttpResponseClientRedirect
+
+from orders.models import Order, OrderEvent
+from orders.services import PaymentOutcome, confirm_payment, record_refund
+from orders.status import can_transition
+from shop.money import format_money, quantize
+
+from .exceptions import OrderNotPayable, ProviderUnavailable, RefundNotAllowed
+from .links import remember_payment, status_url
+from .models import Payment, Provider, Refund, WebhookEvent
+from .providers import get_provider
+from .providers.demo import DemoProvider
+from .providers.stripe import expandable_id, from_minor_units, list_refunds
+
+logger = logging.getLogger(__name__)
+
+S = Payment.Status
+O = Order.Status
+# Orders that kept their payment: refunds of these move the order to (partially) refunded.
+KEPT = frozenset({O.PAID, O.PARTIALLY_FULFILLED, O.FULFILLED, O.COMPLETED, O.PARTIALLY_REFUNDED, O.REFUNDED})
+
+
+class RetryLater(Exception):
+    """An event that depends on one not yet received (a refund before its payment's completion).
+
+    Nothing is stored; the webhook answers 503 and Stripe delivers the event again later.
+    """
+
+
+# --- Starting a payment -------------------------------------------------------------------------
+
+
+def start_payment(*, order: Order, request: HttpRequest) -> HttpResponse:
+    """Send the shopper to pay `order` with the store's provider; return that redirect.
+
+    Picks or creates the Payment in a short transaction holding the order's row lock, so a
+    double click or a second tab gets the same payment (and at Stripe the same Checkout page,
+    by its idempotency key) instead of a second charge. The provider is called after that
+    transaction: no lock is held while it talks to the network. The payment is remembered in
+    the browser session, which is what lets this shopper open its pages. While a delayed payment
+    (a bank debit) is processing, the shopper is sent to its status page instead of paying
+    twice. For an htmx request the redirect is an `HX-Redirect` (the payment page may be on
+    another site).
+
+    Raises OrderNotPayable when the order is not pending payment or has nothing to pay, and
+    ProviderUnavailable when the provider cannot be reached (nothing charged; the shopper can
+    try again).
+    """
+    provider = get_provider()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status != O.PENDING_PAYMENT or locked.total <= 0:
+            raise OrderNotPayable(number=locked.number)
+        processing, reusable = _earlier_attempts(locked, provider.name)
+        payment = processing or reusable or Payment.objects.create(
+            order=locked, provider=provider.name, amount=locked.total, currency=locked.currency
+        )
+    remember_payment(request, payment)
+    if processing is not None:
+        response = HttpResponseRedirect(status_url(payment))
+    else:
+        try:
+            response = provider.start(payment, request)
+        except ProviderUnavailable:
+            # Stripe replays a stored error for the same idempotency key for a day, so the next
+            # try must be a new payment (a new key), not this one again.
+            Payment.objects.filter(pk=payment.pk, provider_session_id="").update(
+                status=S.CANCELLED, failure_message="The provider could not open a payment page.",
+                updated_at=timezone.now(),
+            )
+            raise
+    if getattr(request, "htmx", False) and response.has_header("Location"):
+        return HttpResponseClientRedirect(response["Location"])
+    return response
+
+
+def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Payment | None]:
+    """The order's payment still processing (a bank debit on its way: paying again could take the
+    money twice), and its latest attempt with `provider` that can still be paid (page open)."""
+    attempts = Payment.objects.filter(order=order, status__in=(S.PROCESSING, S.PENDING, S.FAILED)).order_by("-pk")
+    processing = reusable = None
+    now = timezone.now()
+    for attempt in attempts:
+        attempt.order = order
+        if attempt.status == S.PROCESSING:
+            processing = processing or attempt
+        elif reusable is None and attempt.provider == provider and attempt.amount == order.total \
+                and attempt.currency == order.currency and not (attempt.expires_at and attempt.expires_at <= now):
+            reusable = attempt
+    return processing, reusable
+
+
+# --- The demo card ------------------------------------------------------------------------------
+
+
+def pay_with_demo_card(*, payment_id: int, card_number: str, user: AbstractBaseUser | None = None) -> Payment:
+    """Charge a demo test card for a demo payment (no money moves) and settle the result.
+
+    One transaction holding the payment's row lock: a double submit charges once (a payment that
+    already succeeded is returned unchanged). A success is settled like a provider's
+    confirmation (`orders.services.confirm_payment`; the "payment received" email is enqueued
+    after commit). A decline marks the payment failed with the reason; the order stays pending
+    and the same payment may be tried again. Raises OrderNotPayable, charging nothing, when the
+    order no longer waits for payment.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
+        if payment.provider != Provider.DEMO:
+            raise ValueError(f"Payment {payment.pk} is not a demo payment.")
+        if payment.status == S.SUCCEEDED:
+            return payment
+        if payment.status == S.CANCELLED or payment.order.status != O.PENDING_PAYMENT:
+            raise OrderNotPayable(number=payment.order.number)
+        charge = DemoProvider().charge(payment=payment, card_number=card_number)
+        if not charge.succeeded:
+            payment.status = S.FAILED
+            payment.failure_message = charge.message
+            payment.save(update_fields=["status", "failure_message", "updated_at"])
+            return payment
+        actor = OrderEvent.Actor.CUSTOMER
+        _settle_success(payment=payment, amount=payment.amount, reference=charge.reference, actor=actor, user=user)
+    return payment
+
+
+# --- Money in -----------------------------------------------------------------------------------
+
+
+def _settle_success(
+    *, payment: Payment, amount: Decimal, reference: str, actor: str, user: AbstractBaseUser | None = None
+) -> str:
+    """Record that the provider took `amount` and tell the order; return what happened.
+
+    Precondition: inside a transaction holding the payment's row lock; the payment has not
+    succeeded before. Money the order cannot keep is refunded at once through the provider: a
+    late payment whose stock is gone or whose order was cancelled (confirm_payment says
+    NEEDS_REFUND and alerts staff), or a second payment for an order another payment already paid.
+    """
+    payment.status = S.SUCCEEDED
+    payment.amount = amount
+    payment.succeeded_at = timezone.now()
+    payment.failure_message = ""
+    payment.provider_payment_id = reference or payment.provider_payment_id
+    payment.save(update_fields=["status", "amount", "succeeded_at", "failure_message", "provider_payment_id",
+                                "updated_at"])
+    outcome = confirm_payment(order_id=payment.order_id, amount=amount, actor=actor, reference=reference, user=user)
+    if outcome is PaymentOutcome.PAID:
+        return "paid"
+    if outcome is PaymentOutcome.AMOUNT_MISMATCH:
+        return "amount mismatch: not marked paid, staff alerted"
+    if outcome is PaymentOutcome.NEEDS_REFUND:
+        refund = _refund_locked(payment=payment, amount=amount, user=None, actor=actor,
+                                reason="Automatic: the order could not keep this payment.")
+        return f"refunded automatically ({refund.provider_reference})"
+    # ALREADY_PAID: the order moved on without this payment.
+    paid_by_another = Payment.objects.filter(order_id=payment.order_id, status=S.SUCCEEDED).exclude(pk=payment.pk)
+    if paid_by_another.exists():
+        refund = _refund_locked(payment=payment, amount=amount, user=None, actor=actor,
+                                reason="Automatic: the order was already paid by another payment.")
+        _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
+                     f"A second payment {reference} of {format_money(amount, payment.currency)} arrived for an order "
+                     f"already paid; refunded automatically ({refund.provider_reference}).")
+        return f"second payment refunded automatically ({refund.provider_reference})"
+    # Paid some other way (marked paid by staff): whether this money is surplus is theirs to judge.
+    _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
+                 f"Payment {reference} of {format_money(amount, payment.currency)} arrived for an order that was "
+                 f"already paid otherwise; check it and refund it if it is not needed.")
+    return "order already paid otherwise: staff alerted"
+
+
+def _order_event(order_id: int, kind: str, actor: str, message: str, user: AbstractBaseUser | None = None) -> None:
+    OrderEvent.objects.create(order_id=order_id, kind=kind, actor=actor, message=message,
+                              user=user if user is not None and user.is_authenticated else None)
+
+
+# --- Money out ----------------------------------------------------------------------------------
+
+
+def refund_payment(*, payment_id: int, amount: Decimal, user: AbstractBaseUser | None, reason: str = "") -> Refund:
+    """Give `amount` of a succeeded payment back through its provider, and tell the order.
+
+    One transaction holding the payment's row lock, then the order's: concurrent refunds of a
+    payment queue, and `amount` is checked under that lock against what is left (paid minus
+    refunded), so refunds never exceed the payment. The provider is called inside the
+    transaction with an idempotency key (a retried refund is not refunded twice); if it fails,
+    nothing is recorded and ProviderUnavailable is raised. Raises RefundNotAllowed, calling no
+    provider, for a non-positive amount, a payment that did not succeed, or more than is left.
+    Moves the order through `orders.services.record_refund`, which enqueues the "refunded" email
+    after commit.
+    """
+    actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        return _refund_locked(payment=payment, amount=Decimal(amount), user=user, actor=actor, reason=reason)
+
+
+def refundable_amount(payment: Payment) -> Decimal:
+    """What is left to refund of `payment`: what it took minus its refunds that did not fail."""
+    if payment.status != S.SUCCEEDED:
+        return Decimal("0")
+    refunded = payment.refunds.exclude(status=Refund.Status.FAILED).aggregate(total=Sum("amount"))["total"]
+    return payment.amount - (refunded or Decimal("0"))
+
+
+def _refund_locked(*, payment: Payment, amount: Decimal, user: AbstractBaseUser | None, actor: str,
+                   reason: str) -> Refund:
+    """Precondition: inside a transaction holding the payment's row lock."""
+    amount = quantize(amount, payment.currency)
+    left = refundable_amount(payment)
+    if amount <= 0 or amount > left:
+        raise RefundNotAllowed(requested=amount, refundable=left, currency=payment.currency)
+    # The key names the refund's place and amount: a retry of the same refund after a lost answer
+    # gets the provider's first result, never a second refund.
+    number = payment.refunds.count() + 1
+    refund = Refund.objects.create(
+        payment=payment, amount=amount, status=Refund.Status.PENDING, reason=reason,
+        idempotency_key=f"payment-{payment.pk}-refund-{number}-{amount}",
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    refund.provider_reference = get_provider(payment.provider).refund(refund)
+    refund.status = Refund.Status.SUCCEEDED
+    refund.save(update_fields=["provider_reference", "status"])
+    _tell_order(payment=payment, refund=refund, actor=actor, user=user)
+    return refund
+
+
+def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractBaseUser | None) -> None:
+    """Move the order after `refund`, counting only money the order kept.
+
+    Precondition: inside a transaction holding the payment's row lock; takes the order's.
+    `record_refund` compares what was refunded with the order total, so a refund of surplus money
+    (a second payment for the same order) is left out of that sum and moves nothing. A late
+    payment the order never kept, returned in full, closes an expired order as refunded. Any
+    other refund is written in the order's history without a status change.
+    """
+    order = Order.objects.select_for_update().get(pk=payment.order_id)
+    message = f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment.provider_payment_id}" \
+              f" ({refund.provider_reference})" + (f": {refund.reason}" if refund.reason else "")
+    taken = _sum(Payment.objects.filter(order=order, status=S.SUCCEEDED), "amount")
+    given_back = _sum(Refund.objects.filter(payment__order=order).exclude(status=Refund.Status.FAILED), "amount")
+    target = None
+    if order.status in KEPT:
+        surplus = max(taken - order.total, Decimal("0"))
+        so_far = given_back - surplus
+        amount = min(refund.amount, so_far)
+        if so_far > 0:
+            target = O.REFUNDED if so_far >= order.total else O.PARTIALLY_REFUNDED
+    elif order.status == O.EXPIRED and given_back >= taken:
+        amount, so_far, target = refund.amount, order.total, O.REFUNDED
+    if target is not None and can_transition(order.status, target):
+        record_refund(order_id=order.pk, amount=amount, refunded_so_far=so_far, actor=actor,
+                      reference=refund.provider_reference, user=user)
+    else:
+        _order_event(order.pk, OrderEvent.Kind.REFUND, actor, message, user)
+
+
+def _sum(queryset, field: str) -> Decimal:
+    return queryset.aggregate(total=Sum(field))["total"] or Decimal("0")
+
+
+# --- Stripe events ------------------------------------------------------------------------------
+
+
+def handle_stripe_event(*, event) -> str:
+    """Process one verified Stripe event exactly once; return what was done (also stored).
+
+    `event` is a `stripe.Event` (from `stripe.Webhook.construct_event`) or its dict. One
+    transaction: the WebhookEvent row, unique by event id, is inserted first, then the work. A
+    replay (or a concurrent second delivery, which waits on the unique index) finds the row and
+    returns "duplicate" having changed nothing; an exception rolls both back, so Stripe's retry
+    processes the event again. Handlers lock the payment row, then the order (orders.services),
+    and may call Stripe's Refunds API inside the transaction (automatic refunds). Unknown event
+    types are recorded and ignored. Raises RetryLater for an event that must wait for another.
+    """
+    data = event.to_dict(for_json=True) if hasattr(event, "to_dict") else dict(event)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = WebhookEvent.objects.create(
+                    provider=Provider.STRIPE, event_id=data["id"], type=data["type"], payload=data
+                )
+        except IntegrityError:
+            return "duplicate"
+        handler = _STRIPE_HANDLERS.get(data["type"])
+        result = handler(data["data"]["object"]) if handler else "ignored"
+        record.result = result[:255]
+        record.processed_at = timezone.now()
+        record.save(update_fields=["result", "processed_at"])
+    logger.info("Stripe event %s (%s): %s", data["id"], data["type"], result)
+    return result
+
+
+def _locked_stripe_payment(*, session_id: str = "", intent_id: str = "", metadata: dict | None = None) -> Payment | None:
+    """Our payment for a Stripe object, locked: by its session or PaymentIntent id, else the
+    payment id we put in its metadata."""
+    payments = Payment.objects.select_for_update().filter(provider=Provider.STRIPE)
+    payment = None
+    if session_id:
+        payment = payments.filter(provider_session_id=session_id).first()
+    if payment is None and intent_id:
+        payment = payments.filter(provider_payment_id=intent_id).first()
+    payment_id = str((metadata or {}).get("payment_id") or "")
+    if payment is None and payment_id.isdigit():
+        payment = payments.filter(pk=int(payment_id)).first()
+    return payment
+
+
+def _on_session_completed(session: dict) -> str:
+    payment = _locked_stripe_payment(session_id=session["id"], metadata=session.get("metadata"))
+    if payment is None:
+        return f"ignored: no payment for session {session['id']}"
+    intent = expandable_id(session.get("payment_intent"))
+    if session.get("payment_status") == "paid":
+        return _on_session_paid(payment, session, intent)
+    # A delayed method (a bank debit): the money follows in checkout.session.async_payment_succeeded.
+    if payment.status in (S.PENDING, S.FAILED):
+        payment.status = S.PROCESSING
+        payment.provider_payment_id = intent or payment.provider_payment_id
+        payment.save(update_fields=["status", "provider_payment_id", "updated_at"])
+        return "processing"
+    return f"ignored: payment already {payment.status}"
+
+
+def _on_session_paid(payment: Payment, session: dict, intent: str) -> str:
+    if payment.status == S.SUCCEEDED:
+        return "ignored: payment already succeeded"
+    payment.raw = {**payment.raw, "checkout_session": session}
+    payment.save(update_fields=["raw", "updated_at"])
+    currency = (session.get("currency") or "").upper()
+    amount = from_minor_units(session["amount_total"], currency or payment.currency)
+    if currency and currency != payment.currency:
+        payment.status = S.SUCCEEDED
+        payment.succeeded_at = timezone.now()
+        payment.provider_payment_id = intent or payment.provider_payment_id
+        payment.save(update_fields=["status", "succeeded_at", "provider_payment_id", "updated_at"])
+        _order_event(payment.order_id, OrderEvent.Kind.ALERT, OrderEvent.Actor.WEBHOOK,
+                     f"Payment {intent} was made in {currency}, not {payment.currency}; not marked paid.")
+        return "currency mismatch: not marked paid, staff alerted"
+    return _settle_success(payment=payment, amount=amount, reference=intent, actor=OrderEvent.Actor.WEBHOOK)
+
+
+def _on_async_payment_succeeded(session: dict) -> str:
+    payment = _locked_stripe_payment(session_id=session["id"], metadata=session.get("metadata"))
+    if payment is None:
+        return f"ignored: no payment for session {session['id']}"
+    return _on_session_paid(payment, session, expandable_id(session.get("payment_intent")))
+
+
+def _on_session_expired(session: dict) -> str:
+    payment = _locked_stripe_payment(session_id=session["id"], metadata=session.get("metadata"))
+    if payment is None:
+        return f"ignored: no payment for session {session['id']}"
+    if payment.status not in (S.PENDING, S.FAILED):
+        return f"ignored: payment already {payment.status}"
+    # The order keeps its reservation until its own expiry task runs; the shopper may start again.
+    payment.status = S.CANCELLED
+    payment.save(update_fields=["status", "updated_at"])
+    return "payment cancelled"
+
+
+def _mark_failed(payment: Payment, *, intent: str, message: str) -> str:
+    if payment.status not in (S.PENDING, S.PROCESSING, S.FAILED):
+        # A late failure after the payment succeeded (or its page closed) changes nothing.
+        return f"ignored: payment already {payment.status}"
+    payment.status = S.FAILED
+    payment.failure_message = message
+    payment.provider_payment_id = payment.provider_payment_id or intent
+    payment.save(update_fields=["status", "failure_message", "provider_payment_id", "updated_at"])
+    return "payment failed"
+
+
+def _on_intent_failed(intent: dict) -> str:
+    payment = _locked_stripe_payment(intent_id=intent["id"], metadata=intent.get("metadata"))
+    if payment is None:
+        return f"ignored: no payment for {intent['id']}"
+    error = intent.get("last_payment_error") or {}
+    return _mark_failed(payment, intent=intent["id"], message=error.get("message") or "")
+
+
+def _on_async_payment_failed(session: dict) -> str:
+    payment = _locked_stripe_payment(session_id=session["id"], metadata=session.get("metadata"))
+    if payment is None:
+        return f"ignored: no payment for session {session['id']}"
+    return _mark_failed(payment, intent=expandable_id(session.get("payment_intent")), message="")
+
+
+def _on_charge_refunded(charge: dict) -> str:
+    """Record refunds made at Stripe (the dashboard, or ours whose answer was lost), once each."""
+    intent = expandable_id(charge.get("payment_intent"))
+    payment = _locked_stripe_payment(intent_id=intent, metadata=charge.get("metadata")) if intent else None
+    if payment is None:
+        return f"ignored: no payment for charge {charge['id']}"
+    if payment.status != S.SUCCEEDED:
+        raise RetryLater(f"charge {charge['id']} refunded before its payment {payment.pk} was confirmed")
+    embedded = (charge.get("refunds") or {}).get("data") or []
+    stripe_refunds = embedded
+    if sum(r["amount"] for r in embedded if r.get("status") in ("succeeded", "pending")) < charge["amount_refunded"]:
+        stripe_refunds = list_refunds(charge["id"])  # the event carried only some (or none) of them
+    recorded = []
+    for item in sorted(stripe_refunds, key=lambda r: (r.get("created") or 0, r["id"])):
+        if item.get("status") not in ("succeeded", "pending") or Refund.objects.filter(
+            provider_reference=item["id"]
+        ).exists():
+            continue
+        amount = from_minor_units(item["amount"], item.get("currency") or payment.currency)
+        if amount > refundable_amount(payment):
+            _order_event(payment.order_id, OrderEvent.Kind.ALERT, OrderEvent.Actor.WEBHOOK,
+                         f"Stripe refund {item['id']} of {format_money(amount, payment.currency)} is more than is "
+                         f"left of payment {payment.provider_payment_id}; not recorded.")
+            continue
+        refund = Refund.objects.create(
+            payment=payment, amount=amount, provider_reference=item["id"],
+            status=Refund.Status.SUCCEEDED if item["status"] == "succeeded" else Refund.Status.PENDING,
+            reason="Refunded at Stripe.",
+        )
+        _tell_order(payment=payment, refund=refund, actor=OrderEvent.Actor.WEBHOOK, user=None)
+        recorded.append(item["id"])
+    return f"refunds recorded: {', '.join(recorded)}" if recorded else "refunds already recorded"
+
+
+_STRIPE_HANDLERS: dict[str, Callable[[dict], str]] = {
+    "checkout.session.completed": _on_session_completed,
+    "checkout.session.async_payment_succeeded": _on_async_payment_succeeded,
+    "checkout.session.async_payment_failed": _on_async_payment_failed,
+    "checkout.session.expired": _on_session_expired,
+    "payment_intent.payment_failed": _on_intent_failed,
+    "charge.refunded": _on_charge_refunded,
+}
