@@ -1,0 +1,333 @@
+"""Reads for the shopper's order pages: which order a visitor may see, and what the page shows.
+
+Access is decided here, in one place: an order is found either by a signed token
+(`orders.links`) or by its number *and* its owner. Nothing else finds an order for a shopper.
+
+What a shopper sees is chosen here too: plain-words status, payment state, and a timeline built
+only from customer-facing events (never internal notes, alerts, emails or raw event messages,
+which may carry staff remarks or provider references). A page costs the same few queries
+whatever the number of lines, shipments or events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+from babel import Locale, UnknownLocaleError
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import get_language, gettext as _, to_locale
+
+from shop.money import format_money
+
+from .links import order_number_from_token
+from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine
+
+S = Order.Status
+
+# Status moves a shopper is told about. Shipping moves are left out: each parcel has its own
+# SHIPMENT event, which says more ("shipped with DHL") than "partially shipped" does.
+CUSTOMER_STATUS_EVENTS = (
+    S.PENDING_PAYMENT, S.PAID, S.COMPLETED, S.CANCELLED, S.EXPIRED, S.PARTIALLY_REFUNDED, S.REFUNDED,
+)
+
+
+# --- Finding an order -----------------------------------------------------------------------
+
+
+def _orders() -> QuerySet[Order]:
+    return Order.objects.select_related("pickup_location")
+
+
+def signed_order(*, token: str) -> Order | None:
+    """The order a signed link opens, or None for a token we did not make (or one altered)."""
+    number = order_number_from_token(token)
+    if number is None:
+        return None
+    return _orders().filter(number=number).first()
+
+
+def owned_order(*, number: str, user: AbstractBaseUser) -> Order | None:
+    """The order with this number if `user` placed it while signed in; None otherwise.
+
+    None also for an order that exists but belongs to someone else: callers answer 404 either
+    way, so nobody learns which numbers exist.
+    """
+    if not user.is_authenticated:
+        return None
+    return _orders().filter(number=number, user=user).first()
+
+
+def customer_orders(*, user: AbstractBaseUser) -> QuerySet[Order]:
+    """`user`'s orders, newest first, each with `item_count` (units bought). One query a page."""
+    return (
+        Order.objects.filter(user=user)
+        .annotate(item_count=Sum("lines__quantity"))
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- What the shopper is told ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """The order's status in plain words, and what it means for the shopper."""
+
+    key: str  # changes whenever anything in the status box would: the poller compares it
+    label: str
+    description: str
+    tone: str  # "pending", "ok", "warn" or "muted": a colour, never the only signal
+    payment_key: str
+    payment_label: str
+    polling: bool  # still waiting for the payment provider: the page keeps asking
+
+
+@dataclass(frozen=True)
+class LineView:
+    title: str
+    options: str
+    sku: str
+    quantity: int
+    quantity_fulfilled: int
+    unit_price: str
+    line_total: str
+
+
+@dataclass(frozen=True)
+class TotalRow:
+    label: str
+    amount: str
+    is_total: bool = False
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    carrier: str
+    tracking_number: str
+    tracking_url: str  # "" unless it is an http(s) link: never a javascript: URL in an href
+    shipped_at: datetime
+    items: list[tuple[str, str, int]]  # (title, options, quantity)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    when: datetime
+    label: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    order: Order
+    status: StatusView
+    lines: list[LineView]
+    totals: list[TotalRow]
+    tax_note: str  # "Includes $3.20 tax" when prices include tax, else ""
+    address_lines: list[str]
+    pickup_address_lines: list[str]
+    shipments: list[ShipmentView]
+    timeline: list[TimelineEntry]
+
+
+def _payment_state(order: Order, now: datetime) -> tuple[str, str]:
+    if order.status == S.PENDING_PAYMENT:
+        # Within the reservation the payment may be on its way (a Stripe webhook takes seconds);
+        # after it the scheduled task is about to close the order.
+        if order.reservation_expires_at is None or order.reservation_expires_at > now:
+            return "processing", _("Payment processing")
+        return "awaiting", _("Awaiting payment")
+    if order.status == S.REFUNDED:
+        return "refunded", _("Refunded")
+    if order.status == S.PARTIALLY_REFUNDED:
+        return "partially_refunded", _("Partly refunded")
+    if order.paid_at is not None:
+        return "paid", _("Paid")
+    return "not_charged", _("Not charged")
+
+
+def order_status(*, order: Order, now: datetime | None = None) -> StatusView:
+    """What the status box says about `order`. No queries (the pick-up location is joined)."""
+    now = now or timezone.now()
+    payment_key, payment_label = _payment_state(order, now)
+    pickup = order.pickup_location
+    if order.status == S.PENDING_PAYMENT and payment_key == "processing":
+        label = _("Waiting for payment confirmation")
+        description = _("We have reserved your items. This page updates as soon as your payment is confirmed.")
+        tone = "pending"
+    elif order.status == S.PENDING_PAYMENT:
+        label = _("Awaiting payment")
+        description = _("We have not received your payment yet. If you paid, this page will update shortly.")
+        tone = "warn"
+    elif order.status == S.PAID:
+        label = _("Paid, being prepared")
+        description = (
+            _("We have your payment and are getting your order ready for pick-up.") if pickup
+            else _("We have your payment and are packing your order.")
+        )
+        tone = "ok"
+    elif order.status == S.PARTIALLY_FULFILLED:
+        label = _("Partly shipped")
+        description = _("Some of your items are on their way; the rest will follow.")
+        tone = "ok"
+    elif order.status == S.FULFILLED and pickup:
+        label = _("Ready for pick-up")
+        description = _("Your order is ready at %(shop)s. Bring your order number.") % {"shop": pickup.name}
+        tone = "ok"
+    elif order.status == S.FULFILLED:
+        label = _("Shipped")
+        description = _("Your order is on its way.")
+        tone = "ok"
+    elif order.status == S.COMPLETED:
+        label = _("Completed")
+        description = _("Thank you for shopping with us.")
+        tone = "ok"
+    elif order.status == S.CANCELLED:
+        label = _("Cancelled")
+        description = _("This order was cancelled.")
+        tone = "muted"
+    elif order.status == S.EXPIRED:
+        label = _("Closed: not paid in time")
+        description = _("We held your items, but no payment arrived in time, so the order was closed.")
+        tone = "muted"
+    elif order.status == S.PARTIALLY_REFUNDED:
+        label = _("Partly refunded")
+        description = _("Part of this order was refunded. Refunds can take a few days to reach your account.")
+        tone = "ok"
+    elif order.status == S.REFUNDED:
+        label = _("Refunded")
+        description = _("This order was refunded. Refunds can take a few days to reach your account.")
+        tone = "muted"
+    else:  # a status added later and not described here yet: its display name is still plain
+        label, description, tone = order.get_status_display(), "", "muted"
+    return StatusView(
+        key=f"{order.status}.{payment_key}", label=label, description=description, tone=tone,
+        payment_key=payment_key, payment_label=payment_label, polling=payment_key == "processing",
+    )
+
+
+def _country_name(code: str) -> str:
+    if not code:
+        return ""
+    try:
+        locale = Locale.parse(to_locale(get_language() or settings.LANGUAGE_CODE))
+    except (UnknownLocaleError, ValueError):
+        return code
+    return locale.territories.get(code.upper(), code)
+
+
+def _address_lines(*, name: str = "", line1: str = "", line2: str = "", postal_code: str = "", city: str = "",
+                   region: str = "", country: str = "") -> list[str]:
+    if country.upper() in ("US", "CA", "AU"):
+        town = " ".join(filter(None, [", ".join(filter(None, [city, region])), postal_code]))
+    else:
+        town = ", ".join(filter(None, [" ".join(filter(None, [postal_code, city])), region]))
+    return [part for part in (name, line1, line2, town, _country_name(country)) if part]
+
+
+def _safe_link(url: str) -> str:
+    return url if urlsplit(url or "").scheme in ("http", "https") else ""
+
+
+def _amount(data: dict) -> Decimal | None:
+    try:
+        return Decimal(str(data["amount"]))
+    except (KeyError, TypeError, InvalidOperation):
+        return None
+
+
+def _timeline(order: Order, events: list[OrderEvent], shipments: dict[int, Shipment]) -> list[TimelineEntry]:
+    entries = []
+    if not any(e.kind == OrderEvent.Kind.STATUS and e.to_status == S.PENDING_PAYMENT for e in events):
+        # Orders made outside checkout (imports, the shell) have no "placed" event: the date still is.
+        entries.append(TimelineEntry(order.created_at, _("Order placed")))
+    for event in events:
+        if event.kind == OrderEvent.Kind.SHIPMENT:
+            shipment = shipments.get((event.data or {}).get("shipment"))
+            detail = " ".join(filter(None, [shipment.carrier, shipment.tracking_number])) if shipment else ""
+            label = _("Handed over") if order.pickup_location_id else _("Shipped")
+            entries.append(TimelineEntry(event.created_at, label, detail))
+            continue
+        amount = _amount(event.data or {})
+        refund = format_money(amount, order.currency) if amount is not None else ""
+        label = {
+            S.PENDING_PAYMENT: _("Order placed"),
+            S.PAID: _("Payment received"),
+            S.COMPLETED: _("Completed"),
+            S.CANCELLED: _("Cancelled"),
+            S.EXPIRED: _("Closed: not paid in time"),
+            S.PARTIALLY_REFUNDED: _("Partly refunded"),
+            S.REFUNDED: _("Refunded"),
+        }[event.to_status]
+        detail = refund if event.to_status in (S.PARTIALLY_REFUNDED, S.REFUNDED) else ""
+        entries.append(TimelineEntry(event.created_at, label, detail))
+    return entries
+
+
+def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
+    """Everything the order page shows. Four queries whatever the size of the order:
+    lines, shipments, their lines, and the customer-facing events.
+    """
+    money = lambda amount: format_money(amount, order.currency)  # noqa: E731
+    lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
+    shipments = list(
+        Shipment.objects.filter(order=order).order_by("created_at", "pk").prefetch_related(
+            Prefetch("lines", queryset=ShipmentLine.objects.order_by("pk"))
+        )
+    )
+    events = list(
+        OrderEvent.objects.filter(order=order)
+        .filter(Q(kind=OrderEvent.Kind.STATUS, to_status__in=CUSTOMER_STATUS_EVENTS) | Q(kind=OrderEvent.Kind.SHIPMENT))
+        .order_by("created_at", "pk")
+    )
+    lines_by_id = {line.pk: line for line in lines}
+
+    totals = [TotalRow(_("Subtotal"), money(order.subtotal))]
+    totals.append(TotalRow(order.shipping_method_name or _("Shipping"), money(order.shipping_total)))
+    tax_note = ""
+    if order.prices_include_tax:
+        if order.tax_total:
+            tax_note = _("Includes %(amount)s tax") % {"amount": money(order.tax_total)}
+    else:
+        totals.append(TotalRow(_("Tax"), money(order.tax_total)))
+    totals.append(TotalRow(_("Total"), money(order.total), is_total=True))
+
+    pickup = order.pickup_location
+    return OrderPage(
+        order=order,
+        status=order_status(order=order, now=now),
+        lines=[
+            LineView(
+                title=line.product_title, options=line.options, sku=line.sku, quantity=line.quantity,
+                quantity_fulfilled=line.quantity_fulfilled, unit_price=money(line.unit_price),
+                line_total=money(line.line_total),
+            )
+            for line in lines
+        ],
+        totals=totals,
+        tax_note=tax_note,
+        address_lines=[] if pickup else _address_lines(**{
+            key: str(value) for key, value in (order.shipping_address or {}).items()
+            if key in ("name", "line1", "line2", "postal_code", "city", "region", "country") and value
+        }),
+        pickup_address_lines=_address_lines(
+            line1=pickup.address_line1, line2=pickup.address_line2, postal_code=pickup.postal_code,
+            city=pickup.city, country=pickup.country,
+        ) if pickup else [],
+        shipments=[
+            ShipmentView(
+                carrier=shipment.carrier, tracking_number=shipment.tracking_number,
+                tracking_url=_safe_link(shipment.tracking_url), shipped_at=shipment.created_at,
+                items=[
+                    (lines_by_id[item.line_id].product_title, lines_by_id[item.line_id].options, item.quantity)
+                    for item in shipment.lines.all() if item.line_id in lines_by_id
+                ],
+            )
+            for shipment in shipments
+        ],
+        timeline=_timeline(order, events, {shipment.pk: shipment for shipment in shipments}),
+    )
