@@ -1,0 +1,92 @@
+"""What the order page and the printed documents show: addresses, money and lines, ready to print.
+
+Formatting happens here, once, so templates only lay things out (`format_money` rounds and
+writes amounts the way the store's locale does).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from babel import Locale, UnknownLocaleError
+from django.conf import settings
+from django.utils import translation
+
+from shop.money import format_money
+
+from ..models import Order, OrderLine
+
+
+def country_name(code: str) -> str:
+    """The country's name in the current language ("DE" -> "Germany"), or the code if unknown."""
+    if not code:
+        return ""
+    try:
+        locale = Locale.parse(translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE))
+    except (UnknownLocaleError, ValueError):
+        return code
+    return locale.territories.get(code.upper(), code)
+
+
+def address_lines(address: dict | None) -> list[str]:
+    """An address snapshot (see Order.shipping_address) as the lines written on a parcel."""
+    if not address:
+        return []
+    city = " ".join(part for part in (address.get("postal_code", ""), address.get("city", "")) if part)
+    parts = [
+        address.get("name", ""), address.get("company", ""), address.get("line1", ""), address.get("line2", ""),
+        city, address.get("region", ""), country_name(address.get("country", "")),
+    ]
+    return [str(part).strip() for part in parts if part and str(part).strip()]
+
+
+def tax_rate_display(rate: Decimal) -> str:
+    # normalize() drops the trailing zeros of 20.00; ":f" keeps 2E+1 from printing as such.
+    return f"{rate.normalize():f}%"
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    title: str
+    sku: str
+    options: str
+    quantity: int
+    shipped: int
+    unit_price: str
+    tax_rate: str
+    tax: str
+    total: str
+
+
+def document_lines(order: Order, lines: list[OrderLine]) -> list[DocumentLine]:
+    currency = order.currency
+    return [
+        DocumentLine(
+            title=line.product_title, sku=line.sku, options=line.options, quantity=line.quantity,
+            shipped=line.quantity_fulfilled, unit_price=format_money(line.unit_price, currency),
+            tax_rate=tax_rate_display(line.tax_rate), tax=format_money(line.unit_tax * line.quantity, currency),
+            total=format_money(line.line_total, currency),
+        )
+        for line in lines
+    ]
+
+
+def document_context(order: Order) -> dict:
+    """Everything the packing slip and the invoice print (one query for the lines)."""
+    lines = list(order.lines.all())
+    shipping = address_lines(order.shipping_address)
+    return {
+        "order": order,
+        "store_name": settings.STORE_NAME,
+        "lines": document_lines(order, lines),
+        "units": sum(line.quantity for line in lines),
+        "shipping_address": shipping,
+        # An empty billing address means "same as shipping" at checkout.
+        "billing_address": address_lines(order.billing_address) or shipping,
+        "subtotal": format_money(order.subtotal, order.currency),
+        # Line totals include tax whether catalog prices did or not (see orders.services.placement).
+        "net_subtotal": format_money(order.subtotal - order.tax_total, order.currency),
+        "shipping_total": format_money(order.shipping_total, order.currency),
+        "tax_total": format_money(order.tax_total, order.currency),
+        "total": format_money(order.total, order.currency),
+    }

@@ -1,0 +1,384 @@
+"""The order admin: list, read-only order page, action buttons, packing slip and invoice.
+
+The order form itself is view-only for everyone (`has_change_permission` is False), so a POST to
+the change page can never edit an order. What staff may do is a button: a small admin view under
+the order that checks `orders.change_order`, checks the move is legal, calls one service and
+says what happened. The services lock the order and check again; the check here only keeps an
+illegal click from reaching them (and, for a payment, from writing an alert to the history).
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from payments.exceptions import PaymentError
+from payments.services import refund_payment
+from shop.money import format_money
+
+from .. import services
+from ..exceptions import OrderError
+from ..forms import CancelForm, NoteForm, RefundForm, ShipmentForm
+from ..models import Order, OrderEvent
+from ..status import can_transition
+from . import payment_state
+from .documents import address_lines, document_context
+from .filters import PaymentStateFilter, PickupLocationFilter
+from .inlines import OrderLineInline, ShipmentInline
+
+S = Order.Status
+STAFF = OrderEvent.Actor.STAFF
+
+
+def button(*methods: str, permission: str = "orders.change_order"):
+    """Make an admin view of one order out of `view(self, request, order)`.
+
+    Checks, in this order: the permission (403, whatever the method), the HTTP method (405), and
+    that the order exists (404). A button that changes something takes POST only, so the admin's
+    CSRF check covers it.
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def checked(self, request: HttpRequest, object_id: str) -> HttpResponse:
+            if not request.user.has_perm(permission):
+                raise PermissionDenied
+            if request.method not in methods:
+                return HttpResponseNotAllowed(methods)
+            order = self.get_object(request, unquote(object_id))
+            if order is None:
+                raise Http404
+            return view(self, request, order)
+
+        return checked
+
+    return decorate
+
+
+def _money_field(name: str, description: str, *, ordering: str | None = None):
+    @admin.display(description=description, ordering=ordering)
+    def show(self, order: Order) -> str:
+        return format_money(getattr(order, name), order.currency)
+
+    return show
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "created_at", "customer", "status", "payment", "total_display", "delivery")
+    list_filter = (
+        "status", PaymentStateFilter, ("shipping_method_name", admin.AllValuesFieldListFilter), PickupLocationFilter,
+    )
+    date_hierarchy = "created_at"
+    list_select_related = ("pickup_location",)
+    list_per_page = 50
+    # A filtered list would otherwise count every order a second time, for "(N total)".
+    show_full_result_count = False
+    search_fields = ("number", "email", "customer_name")
+    search_help_text = gettext_lazy("An order number, an email address, or words from the customer's name.")
+    fieldsets = (
+        (None, {"fields": (("number", "status"), ("payment", "paid_at"), ("created_at", "reservation_expires_at"))}),
+        (gettext_lazy("Customer"), {"fields": (("customer_name", "email"), ("phone", "user"))}),
+        (gettext_lazy("Delivery"), {"fields": (("shipping_method_name", "pickup_location"), "shipping_address_display",
+                                               "billing_address_display")}),
+        (gettext_lazy("Totals"), {"fields": (("subtotal_display", "shipping_total_display"),
+                                             ("tax_total_display", "total_display"), "prices_include_tax")}),
+    )
+    readonly_fields = (
+        "number", "status", "payment", "paid_at", "created_at", "reservation_expires_at",
+        "customer_name", "email", "phone", "user", "shipping_method_name", "pickup_location",
+        "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
+        "tax_total_display", "total_display", "prices_include_tax",
+    )
+    inlines = [OrderLineInline, ShipmentInline, payment_state.PaymentInline]
+    change_form_template = "admin/orders/order/change_form.html"
+
+    # --- Nothing is edited by hand ---
+
+    def has_add_permission(self, request):
+        return False  # orders come from checkout
+
+    def has_change_permission(self, request, obj=None):
+        return False  # see the module docstring: buttons act, the form only shows
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an order is a record: cancel it, don't delete it
+
+    def can_act(self, request: HttpRequest) -> bool:
+        """Whether the user may press the buttons (the real `orders.change_order` permission)."""
+        return super().has_change_permission(request)
+
+    # --- List ---
+
+    def get_queryset(self, request):
+        return payment_state.annotate(super().get_queryset(request))
+
+    def get_search_results(self, request, queryset, search_term):
+        """An order number finds its order; an email its orders; otherwise words of name or email.
+
+        The number (with or without its dash, any case) is an exact, indexed lookup tried first;
+        an email address is matched whole; only other terms search inside names and emails.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        number = term.upper().replace(" ", "")
+        if len(number) == 8 and "-" not in number:
+            number = f"{number[:4]}-{number[4:]}"
+        by_number = queryset.filter(number=number)
+        if by_number.exists():
+            return by_number, False
+        if "@" in term and " " not in term:
+            return queryset.filter(email__iexact=term), False
+        words = Q()
+        for word in term.split():
+            words &= Q(customer_name__icontains=word) | Q(email__icontains=word)
+        return queryset.filter(words), False
+
+    @admin.display(description=gettext_lazy("customer"), ordering="email")
+    def customer(self, order: Order) -> str:
+        if order.customer_name:
+            return format_html("{}<br><small>{}</small>", order.customer_name, order.email)
+        return order.email
+
+    @admin.display(description=gettext_lazy("payment"))
+    def payment(self, order: Order) -> str:
+        return payment_state.label(order)
+
+    @admin.display(description=gettext_lazy("delivery"), ordering="shipping_method_name")
+    def delivery(self, order: Order) -> str:
+        if order.pickup_location_id:
+            return format_html("{}<br><small>{}</small>", order.shipping_method_name, order.pickup_location.name)
+        return order.shipping_method_name
+
+    subtotal_display = _money_field("subtotal", gettext_lazy("subtotal"))
+    shipping_total_display = _money_field("shipping_total", gettext_lazy("shipping"))
+    tax_total_display = _money_field("tax_total", gettext_lazy("tax"))
+    total_display = _money_field("total", gettext_lazy("total"), ordering="total")
+
+    # --- Order page ---
+
+    @admin.display(description=gettext_lazy("shipping address"))
+    def shipping_address_display(self, order: Order) -> str:
+        return format_html_join("", "{}<br>", ((line,) for line in address_lines(order.shipping_address))) or "—"
+
+    @admin.display(description=gettext_lazy("billing address"))
+    def billing_address_display(self, order: Order) -> str:
+        lines = address_lines(order.billing_address)
+        if not lines:
+            return _("Same as shipping")
+        return format_html_join("", "{}<br>", ((line,) for line in lines))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self._order_page_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _order_page_context(self, request: HttpRequest, order: Order) -> dict:
+        can_act = self.can_act(request)
+        left_to_ship = order.lines.filter(quantity__gt=F("quantity_fulfilled")).exists() if can_act else False
+        refundable = payment_state.refundable_payments(order) if can_act else []
+        buttons = {
+            "mark_paid": can_act and can_transition(order.status, S.PAID),
+            "ship": can_act and left_to_ship and can_transition(order.status, S.FULFILLED),
+            "cancel": can_act and can_transition(order.status, S.CANCELLED),
+            # Money left on a payment can always go back, whatever the order's status (a payment
+            # of the wrong amount leaves the order pending; one for a cancelled order keeps it
+            # cancelled): payments.services moves the order only where the machine allows.
+            "refund": can_act and bool(refundable),
+        }
+        events = order.events.select_related("user").order_by("-created_at", "-pk")
+        return {
+            "buttons": buttons,
+            "any_button": any(buttons.values()),
+            "total": format_money(order.total, order.currency),
+            "cancel_form": CancelForm(),
+            "note_form": NoteForm() if request.user.has_perm("orders.add_orderevent") else None,
+            "history": [_history_row(event) for event in events],
+            "action_urls": {name: self._url(name, order) for name in
+                            ("mark_paid", "ship", "cancel", "refund", "note", "packing_slip", "invoice")},
+        }
+
+    # --- Buttons and documents ---
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        views = {
+            "mark_paid": ("mark-paid", self.mark_paid_view),
+            "ship": ("ship", self.ship_view),
+            "cancel": ("cancel", self.cancel_view),
+            "refund": ("refund", self.refund_view),
+            "note": ("note", self.note_view),
+            "packing_slip": ("packing-slip", self.packing_slip_view),
+            "invoice": ("invoice", self.invoice_view),
+        }
+        # Before the default URLs: their "<object_id>/" catch-all would take these otherwise.
+        return [
+            path(f"<path:object_id>/{segment}/", self.admin_site.admin_view(view), name="%s_%s_" % info + name)
+            for name, (segment, view) in views.items()
+        ] + super().get_urls()
+
+    def _url(self, name: str, order: Order) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=[order.pk],
+                       current_app=self.admin_site.name)
+
+    def _change_url(self, order: Order) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk],
+                       current_app=self.admin_site.name)
+
+    def _refuse(self, request: HttpRequest, order: Order, message: str) -> HttpResponseRedirect:
+        self.message_user(request, message, messages.ERROR)
+        return HttpResponseRedirect(self._change_url(order))
+
+    def _done(self, request: HttpRequest, order: Order, message: str) -> HttpResponseRedirect:
+        self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(order))
+
+    def _not_now(self, request: HttpRequest, order: Order, sentence: str) -> HttpResponseRedirect:
+        """Refuse a move the order's status does not allow; `sentence` names the number and status."""
+        return self._refuse(request, order, sentence % {
+            "number": order.number, "status": order.get_status_display().lower(),
+        })
+
+    @button("POST")
+    def mark_paid_view(self, request: HttpRequest, order: Order) -> HttpResponse:
+        """A manual payment (bank transfer, cash at the shop) of the order's whole total."""
+        if not can_transition(order.status, S.PAID):
+            return self._not_now(request, order, _(
+                "Order %(number)s is %(status)s, so it cannot be marked paid. Nothing was changed."))
+        outcome = services.confirm_payment(
+            order_id=order.pk, amount=order.total, actor=STAFF, user=request.user, reference="manual",
+        )
+        if outcome is services.PaymentOutcome.PAID:
+            return self._done(request, order, _("Order %(number)s is marked paid (%(amount)s).")
+                              % {"number": order.number, "amount": format_money(order.total, order.currency)})
+        if outcome is services.PaymentOutcome.NEEDS_REFUND:
+            return self._refuse(request, order, _(
+                "Order %(number)s was not marked paid: its stock is no longer available. Give the money back "
+                "to the customer; the order's history has the details.") % {"number": order.number})
+        return self._refuse(request, order, _("Order %(number)s was not marked paid; nothing was changed.")
+                            % {"number": order.number})
+
+    @button("POST")
+    def cancel_view(self, request: HttpRequest, order: Order) -> HttpResponse:
+        if not can_transition(order.status, S.CANCELLED):
+            return self._not_now(request, order, _(
+                "Order %(number)s is %(status)s, so it cannot be cancelled. Nothing was changed."))
+        form = CancelForm(request.POST)
+        if not form.is_valid():
+            return self._refuse(request, order, _("The reason is too long; nothing was changed."))
+        try:
+            services.cancel_order(order_id=order.pk, actor=STAFF, user=request.user,
+                                  reason=form.cleaned_data["reason"])
+        except OrderError as error:
+            return self._refuse(request, order, str(error))
+        return self._done(request, order, _("Order %(number)s is cancelled and its stock released.")
+                          % {"number": order.number})
+
+    @button("GET", "POST")
+    def ship_view(self, request: HttpRequest, order: Order) -> HttpResponse:
+        if not can_transition(order.status, S.FULFILLED):
+            return self._not_now(request, order, _(
+                "Order %(number)s is %(status)s, so it cannot be shipped. Nothing was changed."))
+        lines = list(order.lines.all())
+        form = ShipmentForm(request.POST if request.method == "POST" else None, lines=lines)
+        if form.is_valid():
+            try:
+                shipment = services.create_shipment(order_id=order.pk, request=form.shipment_request(),
+                                                    user=request.user)
+            except OrderError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                units = sum(item.quantity for item in shipment.lines.all())
+                return self._done(request, order, ngettext(
+                    "Shipment of %(units)d item created for order %(number)s.",
+                    "Shipment of %(units)d items created for order %(number)s.", units,
+                ) % {"units": units, "number": order.number})
+        return self._form_page(request, order, form, title=_("Ship order %(number)s") % {"number": order.number},
+                               template="admin/orders/order/shipment_form.html")
+
+    @button("GET", "POST")
+    def refund_view(self, request: HttpRequest, order: Order) -> HttpResponse:
+        refundable = payment_state.refundable_payments(order)
+        if not refundable:
+            return self._refuse(request, order, _("Order %(number)s has no payment that can be refunded.")
+                                % {"number": order.number})
+        form = RefundForm(request.POST if request.method == "POST" else None, payments=refundable,
+                          currency=order.currency)
+        if form.is_valid():
+            amount = form.cleaned_data["amount"]
+            try:
+                refund_payment(payment_id=form.cleaned_data["payment"], amount=amount, user=request.user,
+                               reason=form.cleaned_data["reason"])
+            except (PaymentError, OrderError) as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                return self._done(request, order, _("Refunded %(amount)s of order %(number)s.")
+                                  % {"amount": format_money(amount, order.currency), "number": order.number})
+        return self._form_page(request, order, form, title=_("Refund order %(number)s") % {"number": order.number},
+                               template="admin/orders/order/refund_form.html")
+
+    @button("POST", permission="orders.add_orderevent")
+    def note_view(self, request: HttpRequest, order: Order) -> HttpResponse:
+        form = NoteForm(request.POST)
+        if not form.is_valid():
+            return self._refuse(request, order, _("Write the note first (at most 2,000 characters)."))
+        form.save_note(order=order, user=request.user)
+        return self._done(request, order, _("Note added to order %(number)s.") % {"number": order.number})
+
+    def packing_slip_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._document(request, object_id, "orders/print/packing_slip.html")
+
+    def invoice_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._document(request, object_id, "orders/print/invoice.html")
+
+    def _document(self, request: HttpRequest, object_id: str, template: str) -> HttpResponse:
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            raise Http404
+        if not self.has_view_permission(request, order):
+            raise PermissionDenied
+        return TemplateResponse(request, template, document_context(order))
+
+    def _form_page(self, request: HttpRequest, order: Order, form, *, title: str, template: str) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": order,
+            "order": order,
+            "title": title,
+            "form": form,
+            "total": format_money(order.total, order.currency),
+            "change_url": self._change_url(order),
+        }
+        return TemplateResponse(request, template, context)
+
+
+def _status_label(value: str) -> str:
+    try:
+        return S(value).label
+    except ValueError:
+        return value
+
+
+def _history_row(event: OrderEvent) -> dict:
+    if event.kind == OrderEvent.Kind.STATUS and event.from_status:
+        change = f"{_status_label(event.from_status)} → {_status_label(event.to_status)}"
+    elif event.to_status:
+        change = _status_label(event.to_status)
+    else:
+        change = ""
+    who = event.get_actor_display()
+    if event.user is not None:
+        who = f"{event.user.get_full_name() or event.user.get_username()} ({who})"
+    return {"when": event.created_at, "kind": event.get_kind_display(), "kind_value": event.kind, "who": who,
+            "change": change, "message": event.message}

@@ -1,0 +1,143 @@
+"""Back-office forms for orders: each checks what staff typed, then one service acts on it.
+
+None of them touches an order's totals or status; the services in `orders.services` (and
+`payments.services` for refunds) do that, holding the order's row lock.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext_lazy as _
+
+from shop.money import format_money
+
+from .models import Order, OrderEvent, OrderLine
+from .services import ShipmentRequest
+
+
+class ShipmentForm(forms.Form):
+    """One parcel: how many units of each line still to ship go in it, and how to track it.
+
+    Each line with units left gets a `line_<pk>` field, filled with everything left, so the
+    common case (ship it all) is one click. The service checks the quantities again under the
+    order's lock; these limits only give staff a clear message first.
+    """
+
+    carrier = forms.CharField(label=_("Carrier"), max_length=80, required=False)
+    tracking_number = forms.CharField(label=_("Tracking number"), max_length=80, required=False)
+    tracking_url = forms.URLField(label=_("Tracking link"), max_length=200, required=False, assume_scheme="https")
+
+    def __init__(self, *args, lines: Sequence[OrderLine], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines = [line for line in lines if line.quantity > line.quantity_fulfilled]
+        for line in self.lines:
+            remaining = line.quantity - line.quantity_fulfilled
+            self.fields[self._name(line)] = forms.IntegerField(
+                label=f"{line.product_title} ({line.sku})", min_value=0, max_value=remaining, initial=remaining,
+                help_text=_("%(remaining)d of %(quantity)d left to ship")
+                % {"remaining": remaining, "quantity": line.quantity},
+            )
+        # The line fields first: they are what the form is about.
+        self.order_fields(self._name(line) for line in self.lines)
+
+    @staticmethod
+    def _name(line: OrderLine) -> str:
+        return f"line_{line.pk}"
+
+    def line_fields(self) -> Iterator[tuple[OrderLine, forms.BoundField]]:
+        for line in self.lines:
+            yield line, self[self._name(line)]
+
+    def tracking_fields(self) -> list[forms.BoundField]:
+        return [self["carrier"], self["tracking_number"], self["tracking_url"]]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.lines:
+            raise forms.ValidationError(_("Everything in this order has been shipped."))
+        if not self.errors and not any(cleaned.get(self._name(line)) for line in self.lines):
+            raise forms.ValidationError(_("Choose at least one item to ship."))
+        return cleaned
+
+    def shipment_request(self) -> ShipmentRequest:
+        data = self.cleaned_data
+        return ShipmentRequest(
+            quantities={line.pk: data[self._name(line)] for line in self.lines if data.get(self._name(line))},
+            carrier=data["carrier"], tracking_number=data["tracking_number"], tracking_url=data["tracking_url"],
+        )
+
+
+@dataclass(frozen=True)
+class RefundablePayment:
+    """A payment that still has money to give back, as the refund form offers it."""
+
+    pk: int
+    label: str
+    refundable: Decimal
+
+
+class RefundForm(forms.Form):
+    """Give back all or part of one payment, through the provider that took it."""
+
+    payment = forms.TypedChoiceField(label=_("Payment"), coerce=int)
+    amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the order's history."),
+    )
+
+    def __init__(self, *args, payments: Sequence[RefundablePayment], currency: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.payments = {payment.pk: payment for payment in payments}
+        self.currency = currency
+        self.fields["payment"].choices = [
+            (payment.pk, _("%(payment)s: up to %(amount)s")
+             % {"payment": payment.label, "amount": format_money(payment.refundable, currency)})
+            for payment in payments
+        ]
+        if payments:
+            # The usual case is one payment, refunded in full.
+            self.fields["payment"].initial = payments[0].pk
+            self.fields["amount"].initial = payments[0].refundable
+        if len(payments) == 1:
+            self.fields["payment"].widget = forms.HiddenInput()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        payment = self.payments.get(cleaned.get("payment"))
+        amount = cleaned.get("amount")
+        if payment is not None and amount is not None and amount > payment.refundable:
+            self.add_error(
+                "amount",
+                _("At most %(amount)s can be refunded from this payment.")
+                % {"amount": format_money(payment.refundable, self.currency)},
+            )
+        return cleaned
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+
+class NoteForm(forms.ModelForm):
+    """An internal note: an entry in the order's history that the customer never sees."""
+
+    message = forms.CharField(label=_("Internal note"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    class Meta:
+        model = OrderEvent
+        fields = ["message"]
+
+    def save_note(self, *, order: Order, user: AbstractBaseUser) -> OrderEvent:
+        """Add the note to `order`'s history, written by `user` (a staff member)."""
+        note = self.instance
+        note.order = order
+        note.kind = OrderEvent.Kind.NOTE
+        note.actor = OrderEvent.Actor.STAFF
+        note.user = user
+        note.save()
+        return note
