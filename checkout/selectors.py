@@ -1,0 +1,117 @@
+"""Reads for checkout: shipping methods for a country, tax rates, pick-up shops, country names.
+
+Each read is a fixed number of queries whatever the size of the cart; nothing here locks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import translation
+
+from carts.selectors import CartContents
+from catalog import stock
+from catalog.models import Location
+
+from .models import ShippingMethod, ShippingRateBand, TaxRate
+
+# Babel's territories include regions and placeholders that are not countries one ships to.
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"})
+
+
+def default_country() -> str:
+    """The store's own country, from its locale (en_US -> US): the checkout form's first choice."""
+    _language, _sep, territory = settings.STORE_LOCALE.partition("_")
+    return territory.upper() or "US"
+
+
+@lru_cache(maxsize=16)
+def _countries(language: str) -> tuple[tuple[str, str], ...]:
+    try:
+        locale = Locale.parse(translation.to_locale(language))
+    except (UnknownLocaleError, ValueError):
+        locale = Locale.parse("en")
+    names = {
+        code: name for code, name in locale.territories.items()
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    }
+    return tuple(sorted(names.items(), key=lambda item: item[1]))
+
+
+def country_choices() -> tuple[tuple[str, str], ...]:
+    """(ISO code, name in the current language) for every country, sorted by name (no query)."""
+    return _countries(translation.get_language() or settings.LANGUAGE_CODE)
+
+
+def country_name(code: str) -> str:
+    return dict(country_choices()).get(code, code)
+
+
+def methods_for_country(*, country: str) -> list[ShippingMethod]:
+    """The active methods of the first zone (by position) that lists `country`, bands prefetched.
+
+    A country listed by several zones takes the first one's methods only, so staff can put a
+    special case ("Alaska and Hawaii") above a catch-all zone. Two queries.
+    """
+    methods = list(
+        ShippingMethod.objects.filter(is_active=True)
+        .select_related("zone")
+        .prefetch_related(Prefetch("bands", queryset=ShippingRateBand.objects.order_by("up_to")))
+        .order_by("zone__position", "zone__name", "zone_id", "position", "name")
+    )
+    country = country.upper()
+    zone_id = next((method.zone_id for method in methods if country in method.zone.country_codes), None)
+    return [method for method in methods if method.zone_id == zone_id]
+
+
+@dataclass(frozen=True)
+class PickupAvailability:
+    """Shops that allow pick-up, split by whether they hold everything in the cart right now."""
+
+    ready: list[Location]
+    not_ready: list[Location]
+
+
+def pickup_availability(*, cart: CartContents) -> PickupAvailability:
+    """Where the cart's purchasable lines could be collected (two queries; none for an empty cart).
+
+    A snapshot without locks: placing the order reserves at the chosen shop and has the last word.
+    """
+    requests = [
+        stock.StockRequest(variant_id=item.variant.pk, quantity=item.quantity)
+        for item in cart.items if item.is_purchasable
+    ]
+    if not requests:
+        return PickupAvailability(ready=[], not_ready=[])
+    ready = stock.locations_with_everything(requests=requests)
+    ready_ids = {location.pk for location in ready}
+    others = [
+        location for location in Location.objects.filter(is_active=True, pickup_allowed=True).order_by("position", "name")
+        if location.pk not in ready_ids
+    ]
+    return PickupAvailability(ready=ready, not_ready=others)
+
+
+def tax_rates(*, country: str) -> dict[str, TaxRate]:
+    """The country's rates by tax class ("" is the default rate). One query."""
+    return {rate.tax_class: rate for rate in TaxRate.objects.filter(country=country.upper())}
+
+
+def last_addresses(*, user) -> dict | None:
+    """The signed-in customer's most recent order's contact and addresses, to fill the form in.
+
+    The store keeps no address book yet; the last order is the address a returning customer most
+    likely wants. One query; None for a guest or a first order.
+    """
+    if user is None or not user.is_authenticated:
+        return None
+    from orders.models import Order
+
+    order = (
+        Order.objects.filter(user=user).order_by("-created_at", "-pk")
+        .values("phone", "shipping_address", "billing_address").first()
+    )
+    return order

@@ -1,0 +1,313 @@
+"""Checkout: shipping quotes, tax, the review's totals, and turning the cart into an order.
+
+Every amount here is computed on the server from the catalog (through `carts.selectors`) and the
+shipping and tax rules staff set in the admin; the browser only names a shipping option. The
+order itself is written by `orders.services.place_order`, which prices, taxes and reserves again
+under lock: these functions show the shopper the same numbers it will charge.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from carts.models import CartLine
+from carts.selectors import CartContents, CartItem, cart_contents
+from catalog.models import Location, Variant
+from catalog.selectors import category_tree
+from orders.models import Order
+from orders.services import PlacementLine, ShippingChoice, place_order
+# The order's own rounding of tax per unit: the review must show exactly what the order charges.
+from orders.services.placement import line_tax
+from shop.money import quantize
+
+from . import selectors
+from .exceptions import CartNotReady, CheckoutError, EmptyCart, ShippingUnavailable
+from .models import ShippingMethod
+
+PICKUP = "pickup"
+DELIVERY = "delivery"
+
+
+# --- Shipping -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShippingOption:
+    """One way to get the order, priced for this cart. `key` is all the form sends back."""
+
+    key: str  # "method:<id>" or "pickup:<location id>"
+    kind: str  # DELIVERY or PICKUP
+    name: str
+    price: Decimal
+    method_id: int | None = None
+    location: Location | None = None
+    free_by_threshold: bool = False  # free because the subtotal reached the method's threshold
+
+    def choice(self) -> ShippingChoice:
+        """What `place_order` needs: a pick-up reserves at that shop only; delivery anywhere."""
+        if self.kind == PICKUP:
+            return ShippingChoice(
+                name=self.name, price=self.price, pickup_location_id=self.location.pk, location_ids=[self.location.pk]
+            )
+        return ShippingChoice(name=self.name, price=self.price)
+
+
+def quote_method(*, method: ShippingMethod, subtotal: Decimal, weight: Decimal) -> Decimal | None:
+    """What `method` charges for an order of `subtotal` and `weight` kg; None if it cannot carry it.
+
+    Free when the method has a threshold and the subtotal reaches it. Band methods take the first
+    band (bands must be prefetched, ordered by `up_to`) whose limit the order does not exceed;
+    above the last band, or with no bands, the method does not apply. No query when the bands
+    are prefetched (`selectors.methods_for_country`).
+    """
+    if method.free_above is not None and subtotal >= method.free_above:
+        return quantize(Decimal(0))
+    if method.kind == ShippingMethod.Kind.FLAT:
+        return quantize(method.price)
+    measure = weight if method.kind == ShippingMethod.Kind.WEIGHT else subtotal
+    for band in method.bands.all():
+        if measure <= band.up_to:
+            return quantize(band.price)
+    return None
+
+
+def shipping_options(
+    *, cart: CartContents, country: str, pickup: selectors.PickupAvailability | None = None
+) -> list[ShippingOption]:
+    """Every way this cart can reach `country`, delivery methods first, then pick-up shops.
+
+    Delivery: the active methods of the zone listing the country (`selectors.methods_for_country`)
+    that can carry the cart's weight and subtotal, priced by `quote_method`. Pick-up: every active
+    shop allowing it that holds everything in the cart now (click and collect costs nothing).
+    Four queries (two when the caller passes the `pickup` it already read); none grows with the
+    number of lines.
+    """
+    options = []
+    for method in selectors.methods_for_country(country=country):
+        price = quote_method(method=method, subtotal=cart.subtotal, weight=cart.total_weight)
+        if price is None:
+            continue
+        options.append(ShippingOption(
+            key=f"method:{method.pk}", kind=DELIVERY, name=method.name, price=price, method_id=method.pk,
+            free_by_threshold=method.free_above is not None and cart.subtotal >= method.free_above,
+        ))
+    if pickup is None:
+        pickup = selectors.pickup_availability(cart=cart)
+    return options + pickup_options(availability=pickup)
+
+
+def pickup_options(*, availability: selectors.PickupAvailability) -> list[ShippingOption]:
+    return [
+        ShippingOption(
+            key=f"pickup:{location.pk}", kind=PICKUP, name=_("Pick up at %(shop)s") % {"shop": location.name},
+            price=quantize(Decimal(0)), location=location,
+        )
+        for location in availability.ready
+    ]
+
+
+def find_option(options: list[ShippingOption], key: str) -> ShippingOption | None:
+    return next((option for option in options if option.key == key), None)
+
+
+# --- Tax ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaxTable:
+    """One country's tax rates, to answer "what rate for this variant" without a query per line.
+
+    Tax classes are category slugs (see `TaxRate`): a product takes the rate of the nearest
+    category on its path (its own, then its parent's...) that has one, else the country's
+    default rate, else 0. The category tree comes from the storefront's cache.
+    """
+
+    country: str
+    rates: dict[str, Decimal]
+
+    def rate_for(self, variant: Variant) -> Decimal:
+        if len(self.rates) > 1:
+            tree = category_tree()
+            node = tree.by_id.get(variant.product.category_id)
+            for category in reversed(tree.ancestors(node)) if node else ():
+                if category.slug in self.rates:
+                    return self.rates[category.slug]
+        return self.rates.get("", Decimal("0"))
+
+
+def tax_table(*, country: str) -> TaxTable:
+    """The tax rates for goods going to `country` (one query)."""
+    return TaxTable(
+        country=country.upper(),
+        rates={tax_class: rate.rate for tax_class, rate in selectors.tax_rates(country=country).items()},
+    )
+
+
+def tax_rate_for(variant: Variant, country: str) -> Decimal:
+    """The tax rate (percent) for `variant` sold to `country` (one query; use `tax_table` for many)."""
+    return tax_table(country=country).rate_for(variant)
+
+
+def tax_country(*, option: ShippingOption, address_country: str) -> str:
+    """Where the goods are handed over: the pick-up shop's country, or the delivery address's."""
+    if option.kind == PICKUP and option.location.country:
+        return option.location.country
+    return address_country
+
+
+# --- The review ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    item: CartItem
+    tax_rate: Decimal
+    unit_tax: Decimal
+    line_total: Decimal  # what the order will store: with tax added when prices exclude it
+
+
+@dataclass(frozen=True)
+class CheckoutSummary:
+    lines: list[SummaryLine]
+    items_total: Decimal  # the lines at shelf prices (tax included or not, as the store shows them)
+    tax_total: Decimal
+    shipping: Decimal
+    total: Decimal
+    prices_include_tax: bool
+
+
+def checkout_summary(*, cart: CartContents, shipping: ShippingOption, tax_rate: Callable[[Variant], Decimal]) -> CheckoutSummary:
+    """The review's lines, tax, shipping and total: the same arithmetic as `place_order` (no query).
+
+    Only purchasable lines count (a cart that is not ready never reaches the review).
+    """
+    included = settings.STORE_PRICES_INCLUDE_TAX
+    lines, items_total, tax_total, order_subtotal = [], Decimal(0), Decimal(0), Decimal(0)
+    for item in cart.items:
+        if not item.is_purchasable:
+            continue
+        rate = Decimal(tax_rate(item.variant))
+        unit_price = quantize(item.unit_price)
+        unit_tax = line_tax(unit_price, rate, included=included)
+        line_total = quantize((unit_price if included else unit_price + unit_tax) * item.quantity)
+        lines.append(SummaryLine(item=item, tax_rate=rate, unit_tax=unit_tax, line_total=line_total))
+        items_total += unit_price * item.quantity
+        tax_total += unit_tax * item.quantity
+        order_subtotal += line_total
+    return CheckoutSummary(
+        lines=lines, items_total=quantize(items_total), tax_total=quantize(tax_total), shipping=shipping.price,
+        total=quantize(order_subtotal + shipping.price), prices_include_tax=included,
+    )
+
+
+# --- Placing the order --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutDetails:
+    """What the shopper typed on the details step; what the session keeps until the order exists."""
+
+    email: str
+    phone: str
+    shipping_address: dict
+    billing_address: dict
+    delivery: str  # a ShippingOption key
+
+    @property
+    def country(self) -> str:
+        return self.shipping_address.get("country", "")
+
+    def to_session(self) -> dict:
+        return {"email": self.email, "phone": self.phone, "shipping_address": self.shipping_address,
+                "billing_address": self.billing_address, "delivery": self.delivery}
+
+    @classmethod
+    def from_session(cls, data) -> CheckoutDetails | None:
+        try:
+            return cls(email=str(data["email"]), phone=str(data.get("phone", "")),
+                       shipping_address=dict(data["shipping_address"]), billing_address=dict(data["billing_address"]),
+                       delivery=str(data["delivery"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def checkout_cart(*, user, session: SessionBase) -> CartContents:
+    """The shopper's cart, ready to be bought as it stands; EmptyCart or CartNotReady otherwise."""
+    cart = cart_contents(user=user, session=session)
+    if cart.is_empty:
+        raise EmptyCart()
+    if not cart.ready_for_checkout:
+        raise CartNotReady([warning.message for warning in cart.warnings])
+    return cart
+
+
+def chosen_option(*, cart: CartContents, details: CheckoutDetails) -> ShippingOption:
+    """The delivery option `details` names, priced for `cart` now; ShippingUnavailable if gone.
+
+    Pick-up shops are looked up only when a pick-up was chosen (two queries saved otherwise).
+    """
+    pickup = None if details.delivery.startswith(f"{PICKUP}:") else selectors.PickupAvailability(ready=[], not_ready=[])
+    option = find_option(shipping_options(cart=cart, country=details.country, pickup=pickup), details.delivery)
+    if option is None:
+        raise ShippingUnavailable()
+    return option
+
+
+def existing_order(*, idempotency_key: str) -> Order | None:
+    return Order.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def place_checkout_order(
+    *, user: AbstractBaseUser | None, session: SessionBase, details: CheckoutDetails | None, idempotency_key: str
+) -> Order:
+    """Turn the shopper's cart into an order priced, taxed and shipped by the server; empty the cart.
+
+    The same `idempotency_key` (one per rendered review form) returns the order it created,
+    whatever the cart holds by then: a double click or a retried POST never makes a second order.
+    Otherwise the cart must be ready (EmptyCart, CartNotReady) and `details` present with a
+    delivery option still offered for this cart (ShippingUnavailable otherwise).
+    `orders.services.place_order` then writes the order and reserves its stock in one transaction
+    (locks stock rows in pk order; raises catalog.exceptions.OutOfStock with every shortage,
+    nothing written) and enqueues the confirmation email after commit. The ordered lines leave
+    the cart afterwards, in their own statement: if that failed, the shopper would find a cart
+    they already paid for, never an order without its cart.
+    """
+    try:
+        cart = checkout_cart(user=user, session=session)
+        if details is None:
+            raise ShippingUnavailable()
+        option = chosen_option(cart=cart, details=details)
+    except CheckoutError:
+        # The cart was emptied (or changed) by this very order: a retried POST finds it here.
+        # Checked only on this path, since `place_order` checks the key again under its own rules.
+        order = existing_order(idempotency_key=idempotency_key)
+        if order is not None:
+            return order
+        raise
+    taxes = tax_table(country=tax_country(option=option, address_country=details.country))
+    purchasable = [item for item in cart.items if item.is_purchasable]
+    started = timezone.now()
+    order = place_order(
+        lines=[PlacementLine(variant_id=item.variant.pk, quantity=item.quantity) for item in purchasable],
+        email=details.email,
+        idempotency_key=idempotency_key,
+        shipping=option.choice(),
+        customer_name=details.shipping_address.get("name", ""),
+        phone=details.phone,
+        shipping_address=details.shipping_address if option.kind == DELIVERY else {},
+        billing_address=details.billing_address,
+        user=user,
+        tax_rate_for=taxes.rate_for,
+    )
+    if order.created_at >= started:
+        # Made now (or by a twin request racing this one, over the same lines). An older order
+        # came back for an old review form re-posted over a new cart: that cart stays.
+        CartLine.objects.filter(cart_id=cart.cart_id, pk__in=[item.line_id for item in purchasable]).delete()
+    return order

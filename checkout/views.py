@@ -1,0 +1,205 @@
+"""Checkout in two steps and a button: details (/checkout/), review (/checkout/review/), place.
+
+Every page is server-rendered and works without JavaScript; htmx only refreshes the delivery
+options when the country changes. The session keeps just the typed details between the steps,
+and forgets them once the order exists. Every amount is computed by `services` on the server.
+"""
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from catalog.exceptions import OutOfStock
+from orders.links import signed_confirmation_url
+from payments.exceptions import OrderNotPayable, ProviderUnavailable
+from payments.services import start_payment
+
+from . import selectors, services
+from .exceptions import CartNotReady, CheckoutError, EmptyCart, ShippingUnavailable
+from .forms import AddressForm, CheckoutForm, PlaceOrderForm
+from .services import CheckoutDetails
+
+SESSION_KEY = "checkout"
+
+
+def _back_to_cart(request: HttpRequest, error: CheckoutError) -> HttpResponse:
+    if isinstance(error, CartNotReady):
+        messages.warning(request, _("Your cart changed since you last saw it. Please check it before paying."))
+        for warning in error.warnings:
+            messages.warning(request, warning)
+    else:
+        messages.info(request, str(error))
+    return redirect("carts:detail")
+
+
+def _saved(request: HttpRequest) -> CheckoutDetails | None:
+    data = request.session.get(SESSION_KEY)
+    return CheckoutDetails.from_session(data) if isinstance(data, dict) else None
+
+
+def _initial(request: HttpRequest, saved: CheckoutDetails | None) -> tuple[dict, dict, dict]:
+    """Initial values of the contact, shipping and billing forms: what the shopper typed before,
+    else (signed in) their email and last order's addresses, else the store's country."""
+    if saved is not None:
+        same = saved.billing_address == saved.shipping_address
+        return (
+            {"email": saved.email, "phone": saved.phone, "delivery": saved.delivery, "billing_same": same},
+            saved.shipping_address, {} if same else saved.billing_address,
+        )
+    contact: dict = {"billing_same": True}
+    shipping: dict = {"country": selectors.default_country()}
+    billing: dict = {}
+    if request.user.is_authenticated:
+        contact["email"] = request.user.email
+        last = selectors.last_addresses(user=request.user)
+        if last:
+            contact["phone"] = last["phone"]
+            shipping = last["shipping_address"] or shipping
+            if last["billing_address"] and last["billing_address"] != last["shipping_address"]:
+                contact["billing_same"] = False
+                billing = last["billing_address"]
+    return contact, shipping, billing
+
+
+def _country(value: str | None, fallback: str) -> str:
+    codes = dict(selectors.country_choices())
+    value = (value or "").upper()
+    return value if value in codes else fallback
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def details(request: HttpRequest) -> HttpResponse:
+    """Step 1: contact, shipping address, billing address and delivery (or pick-up) choice.
+
+    A POST with `refresh` (the no-JavaScript "Update delivery options" button) re-renders with
+    the options for the posted country and shows no errors; any other valid POST stores the
+    details in the session and goes on to the review.
+    """
+    try:
+        cart = services.checkout_cart(user=request.user, session=request.session)
+    except CheckoutError as error:
+        return _back_to_cart(request, error)
+    contact, shipping, billing = _initial(request, _saved(request))
+    data = request.POST if request.method == "POST" else None
+    country = _country(data.get("shipping-country") if data else None, shipping.get("country") or
+                       selectors.default_country())
+    pickup = selectors.pickup_availability(cart=cart)
+    options = services.shipping_options(cart=cart, country=country, pickup=pickup)
+    form = CheckoutForm(data, options=options, initial=contact)
+    shipping_form = AddressForm(data, prefix="shipping", initial=shipping, street_required=form.is_delivery())
+    billing_same = bool(data.get("billing_same")) if data is not None else contact.get("billing_same", True)
+    billing_form = AddressForm(data, prefix="billing", initial=billing or {"country": country})
+    show_errors = data is not None and "refresh" not in data
+    if show_errors:
+        valid = form.is_valid() & shipping_form.is_valid() & (billing_same or billing_form.is_valid())
+        if valid:
+            address = shipping_form.address()
+            request.session[SESSION_KEY] = CheckoutDetails(
+                email=form.cleaned_data["email"], phone=form.cleaned_data["phone"], shipping_address=address,
+                billing_address=address if billing_same else billing_form.address(),
+                delivery=form.cleaned_data["delivery"],
+            ).to_session()
+            return redirect("checkout:review")
+    context = {
+        "cart": cart, "form": form, "shipping_form": shipping_form, "billing_form": billing_form,
+        "billing_same": billing_same, "show_errors": show_errors, "billing_errors": show_errors and not billing_same, "country": country, "options": options,
+        "pickup": pickup, "selected": form["delivery"].value(),
+    }
+    return render(request, "checkout/details.html", context)
+
+
+@never_cache
+@require_safe
+def delivery_options(request: HttpRequest) -> HttpResponse:
+    """The delivery choices for `?shipping-country=`, as the fragment htmx swaps into step 1."""
+    try:
+        cart = services.checkout_cart(user=request.user, session=request.session)
+    except CheckoutError:
+        return HttpResponse(status=204)
+    country = _country(request.GET.get("shipping-country"), selectors.default_country())
+    pickup = selectors.pickup_availability(cart=cart)
+    options = services.shipping_options(cart=cart, country=country, pickup=pickup)
+    form = CheckoutForm(None, options=options, initial={"delivery": request.GET.get("delivery", "")})
+    context = {"form": form, "options": options, "pickup": pickup, "selected": form["delivery"].value(),
+               "country": country, "show_errors": False}
+    return render(request, "checkout/_delivery_options.html", context)
+
+
+@never_cache
+@require_safe
+def review(request: HttpRequest) -> HttpResponse:
+    """Step 2: lines, shipping, tax and total as the order will charge them, and "Place order".
+
+    The form carries a fresh idempotency key each time the page is rendered: posting it twice
+    (a double click, a retried request) gives the order the first post created.
+    """
+    try:
+        cart = services.checkout_cart(user=request.user, session=request.session)
+    except CheckoutError as error:
+        return _back_to_cart(request, error)
+    details = _saved(request)
+    if details is None:
+        return redirect("checkout:details")
+    try:
+        option = services.chosen_option(cart=cart, details=details)
+    except ShippingUnavailable as error:
+        messages.warning(request, str(error))
+        return redirect("checkout:details")
+    taxes = services.tax_table(country=services.tax_country(option=option, address_country=details.country))
+    summary = services.checkout_summary(cart=cart, shipping=option, tax_rate=taxes.rate_for)
+    form = PlaceOrderForm(initial={"idempotency_key": secrets.token_urlsafe(24)})
+    context = {
+        "summary": summary, "details": details, "option": option, "form": form,
+        "shipping_country": selectors.country_name(details.shipping_address.get("country", "")),
+        "billing_country": selectors.country_name(details.billing_address.get("country", "")),
+        "billing_same": details.billing_address == details.shipping_address,
+    }
+    return render(request, "checkout/review.html", context)
+
+
+@never_cache
+@require_POST
+def place(request: HttpRequest) -> HttpResponse:
+    """Create the order (or find the one this key already made) and send the shopper to pay.
+
+    Out of stock: back to the cart naming every short item; nothing is created.
+    """
+    form = PlaceOrderForm(request.POST)
+    if not form.is_valid():
+        messages.warning(request, _("Your checkout page was out of date. Please check your order and try again."))
+        return redirect("checkout:review")
+    try:
+        order = services.place_checkout_order(
+            user=request.user, session=request.session, details=_saved(request),
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except (EmptyCart, CartNotReady) as error:
+        return _back_to_cart(request, error)
+    except ShippingUnavailable as error:
+        messages.warning(request, str(error))
+        return redirect("checkout:details")
+    except OutOfStock as error:
+        messages.error(request, _("Sorry, some items ran out while you were checking out. Nothing was ordered."))
+        for shortage in error.shortages:
+            messages.error(request, _("%(title)s (%(sku)s): you wanted %(requested)d, %(available)d left.") % {
+                "title": shortage.title, "sku": shortage.sku, "requested": shortage.requested,
+                "available": max(shortage.available, 0),
+            })
+        return redirect("carts:detail")
+    request.session.pop(SESSION_KEY, None)
+    try:
+        return start_payment(order=order, request=request)
+    except OrderNotPayable:
+        # A retried POST after the order was paid: show it rather than a second payment page.
+        return redirect(signed_confirmation_url(order))
+    except ProviderUnavailable:
+        messages.error(request, _("The payment service could not be reached. Your order is saved; please try "
+                                  "paying again in a moment."))
+        return redirect(signed_confirmation_url(order))
