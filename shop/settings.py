@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "catalog",
     "customers",
     "orders",
+    "carts",
+    "notifications",
+    "payments",
+    "checkout",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +93,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "catalog.context_processors.storefront",
+                "catalog.cache.shared_page_csrf_token",
+                "carts.context_processors.mini_cart",
             ],
         },
     },
@@ -133,6 +139,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Unpaid orders release their stock when the reservation runs out.
+    "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": 60.0},
+    # Emails whose task was lost (broker down at commit) or ran out of retries are sent again.
+    "requeue-unsent-emails": {"task": "notifications.tasks.requeue_unsent_emails_task", "schedule": 300.0},
     # Compacting the search index keeps lookups fast after a day of catalog edits.
     "optimize-search-index": {
         "task": "catalog.tasks.optimize_search_index_task",
@@ -145,6 +155,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shop <shop@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who gets stock alerts; empty means every active superuser with an email address.
+STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -164,13 +176,29 @@ USE_TZ = True
 
 # --- Store --------------------------------------------------------------------------------------
 STORE_NAME = env.str("STORE_NAME", default="Northwind Supply")
+# The public address of the store: absolute links in emails start with it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 STORE_CURRENCY = env.str("STORE_CURRENCY", default="USD")
 # The locale whose conventions format prices (grouping, symbol position).
 STORE_LOCALE = env.str("STORE_LOCALE", default="en_US")
 # A variant with this many units or fewer available shows "only N left".
 STORE_LOW_STOCK_THRESHOLD = env.int("STORE_LOW_STOCK_THRESHOLD", default=5)
+# Whether catalog prices include tax (shown and charged as they are) or tax is added at checkout.
+STORE_PRICES_INCLUDE_TAX = env.bool("STORE_PRICES_INCLUDE_TAX", default=True)
+# How long an unpaid order holds its stock.
+ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=30)
 # How long a rendered storefront page may be reused; any catalog change invalidates it sooner.
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600)
+# The most units of one variant a cart line may hold (stock permitting).
+CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=20)
+
+# --- Payments -----------------------------------------------------------------------------------
+# Stripe takes the payments when STRIPE_SECRET_KEY is set; otherwise the demo provider does (an
+# on-site form with test cards, no money moves). The webhook secret verifies Stripe's events at
+# /payments/stripe/webhook/; the publishable key is only needed by pages that load Stripe.js.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
