@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # The newest Python 3.11+ on the machine.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
 
-.PHONY: run test test-services worker bench install install-dev migrate demo clean lint
+.PHONY: run test test-services worker bench bench-checkout install install-dev migrate demo clean lint
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)."; exit 1; }
@@ -57,6 +57,10 @@ worker: install
 bench: install-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
 	$(PY) bench/run.py --products $(PRODUCTS) $(BENCH_ARGS)
+
+# Add-to-cart and checkout throughput and the query count of each checkout step (in process).
+bench-checkout: install-dev
+	$(PY) bench/checkout.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
