@@ -253,3 +253,57 @@ def storefront_catalog(db):
         shell=shell, shell_red_s=shell_red_s, shell_red_m=shell_red_m, shell_blue_s=shell_blue_s,
         parka=parka, tee=tee, lamp=lamp, draft=draft, attic=attic,
     )
+
+
+# --- Real browser -------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium, never a downloaded one; without the background-networking flags it keeps
+# trying to reach Google's hosts, which this closed network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture
+def new_page(monkeypatch, live_server):
+    """A factory of Chromium tabs on the live server: `new_page(java_script_enabled=False)`.
+
+    Each tab has its own context (cookies), a 15 s default wait for Playwright's auto-waiting
+    `expect`, and a listener that fails the test on any JavaScript error.
+    """
+    import shutil
+
+    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
+        missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - requirements-dev.txt pins it
+        missing_service("Playwright is not installed (pip install -r requirements-dev.txt)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the live
+    # server's set-up and teardown here are still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def make(**context_options):
+            options = {"base_url": live_server.url, "viewport": {"width": 1280, "height": 900}, **context_options}
+            context = chromium.new_context(**options)
+            context.set_default_timeout(15_000)
+            tab = context.new_page()
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            return tab
+
+        try:
+            yield make
+        finally:
+            chromium.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(new_page):
+    """One Chromium tab on the live server, JavaScript on."""
+    return new_page()

@@ -3,46 +3,12 @@
 Same launch settings as catalog/tests/test_browser.py: Debian's Chromium through Playwright, never
 a downloaded browser; every wait is on a condition (Playwright's `expect`), never on a clock.
 """
-import os
 import re
-import shutil
 
 import pytest
 
-import conftest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-
-
-@pytest.fixture
-def page(monkeypatch, live_server):
-    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
-        conftest.missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - requirements-dev.txt pins it
-        conftest.missing_service("Playwright is not installed (pip install -r requirements-dev.txt)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
-        assert errors == [], f"JavaScript errors on the page: {errors}"
-
 
 def test_a_guest_adds_two_items_and_changes_a_quantity_in_place(page, storefront_catalog):
     from playwright.sync_api import expect
@@ -85,36 +51,25 @@ def test_a_guest_adds_two_items_and_changes_a_quantity_in_place(page, storefront
     assert page.evaluate("window.__sameDocument === true"), "changing the quantity reloaded the page"
 
 
-def test_the_cart_works_without_javascript(monkeypatch, live_server, storefront_catalog):
+def test_the_cart_works_without_javascript(new_page, storefront_catalog):
     """Plain forms: add posts and redirects back with a message; Update and Remove post and reload."""
-    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
-        conftest.missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
-        context.set_default_timeout(15_000)
-        tab = context.new_page()
-        try:
-            tab.goto("/p/camp-lamp/")
-            tab.get_by_label("Quantity").fill("2")
-            tab.get_by_role("button", name="Add to cart").click()
-            expect(tab).to_have_url(re.compile(r"/p/camp-lamp/$"))
-            expect(tab.locator(".messages")).to_contain_text("Added 2 × Camp Lamp to your cart.")
-            expect(tab.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "2")
+    tab = new_page(java_script_enabled=False)
+    tab.goto("/p/camp-lamp/")
+    tab.get_by_label("Quantity").fill("2")
+    tab.get_by_role("button", name="Add to cart").click()
+    expect(tab).to_have_url(re.compile(r"/p/camp-lamp/$"))
+    expect(tab.locator(".messages")).to_contain_text("Added 2 × Camp Lamp to your cart.")
+    expect(tab.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "2")
 
-            tab.locator("#mini-cart").click()
-            expect(tab.locator("#cart-subtotal")).to_have_text("$70.00")
-            tab.get_by_label(re.compile("Quantity")).fill("5")
-            tab.get_by_role("button", name="Update").click()
-            expect(tab.locator(".messages")).to_contain_text("Camp Lamp: quantity set to 5.")
-            expect(tab.locator("#cart-subtotal")).to_have_text("$175.00")
+    tab.locator("#mini-cart").click()
+    expect(tab.locator("#cart-subtotal")).to_have_text("$70.00")
+    tab.get_by_label(re.compile("Quantity")).fill("5")
+    tab.get_by_role("button", name="Update").click()
+    expect(tab.locator(".messages")).to_contain_text("Camp Lamp: quantity set to 5.")
+    expect(tab.locator("#cart-subtotal")).to_have_text("$175.00")
 
-            tab.get_by_role("button", name=re.compile("Remove")).click()
-            expect(tab.locator(".messages")).to_contain_text("Removed Camp Lamp from your cart.")
-            expect(tab.locator("#cart-body")).to_contain_text("Your cart is empty")
-        finally:
-            context.close()
-            browser.close()
+    tab.get_by_role("button", name=re.compile("Remove")).click()
+    expect(tab.locator(".messages")).to_contain_text("Removed Camp Lamp from your cart.")
+    expect(tab.locator("#cart-body")).to_contain_text("Your cart is empty")

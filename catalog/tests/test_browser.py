@@ -3,48 +3,12 @@
 Playwright drives Debian's Chromium (never a downloaded one) against pytest-django's live server.
 Every wait is on a condition (Playwright's auto-waiting `expect`), never on a clock.
 """
-import os
 import re
-import shutil
 
 import pytest
 
-import conftest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-
-
-@pytest.fixture
-def page(monkeypatch, live_server):
-    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
-        conftest.missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - requirements-dev.txt pins it
-        conftest.missing_service("Playwright is not installed (pip install -r requirements-dev.txt)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the live
-    # server's test set-up and teardown here are still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
-        assert errors == [], f"JavaScript errors on the page: {errors}"
-
 
 def test_a_shopper_browses_filters_picks_a_variant_and_searches(page, storefront_catalog):
     from playwright.sync_api import expect
@@ -98,31 +62,20 @@ def test_a_shopper_browses_filters_picks_a_variant_and_searches(page, storefront
     expect(page.locator('#listing-results a[href="/p/storm-shell/"]')).to_have_count(0)
 
 
-def test_the_store_works_without_javascript(monkeypatch, live_server, storefront_catalog):
+def test_the_store_works_without_javascript(new_page, storefront_catalog):
     """Plain links and forms: the facet form submits as a GET, the picker is links."""
-    if not os.path.exists(CHROMIUM):
-        conftest.missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
-        context.set_default_timeout(15_000)
-        tab = context.new_page()
-        try:
-            tab.goto("/c/clothing/")
-            summit = tab.locator('input[type="checkbox"][name="brand"][value="summit"]')
-            summit.check()
-            summit.locator("xpath=ancestor::form").locator('[type="submit"]').first.click()
-            expect(tab).to_have_url(re.compile(r"brand=summit"))
-            expect(tab.locator('#listing-results a[href="/p/harbour-parka/"]').first).to_be_visible()
-            expect(tab.locator('#listing-results a[href="/p/storm-shell/"]')).to_have_count(0)
+    tab = new_page(java_script_enabled=False)
+    tab.goto("/c/clothing/")
+    summit = tab.locator('input[type="checkbox"][name="brand"][value="summit"]')
+    summit.check()
+    summit.locator("xpath=ancestor::form").locator('[type="submit"]').first.click()
+    expect(tab).to_have_url(re.compile(r"brand=summit"))
+    expect(tab.locator('#listing-results a[href="/p/harbour-parka/"]').first).to_be_visible()
+    expect(tab.locator('#listing-results a[href="/p/storm-shell/"]')).to_have_count(0)
 
-            tab.goto("/p/storm-shell/")
-            tab.locator('#product-purchase a[href*="colour=blue"]').first.click()
-            expect(tab).to_have_url(re.compile(r"colour=blue"))
-            expect(tab.locator("#product-purchase")).to_contain_text("SHELL-BLUE-S")
-        finally:
-            context.close()
-            browser.close()
+    tab.goto("/p/storm-shell/")
+    tab.locator('#product-purchase a[href*="colour=blue"]').first.click()
+    expect(tab).to_have_url(re.compile(r"colour=blue"))
+    expect(tab.locator("#product-purchase")).to_contain_text("SHELL-BLUE-S")

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Location
-from catalog.tests.test_browser import page  # noqa: F401  (the Chromium fixture)
 from catalog.tests import factories as f
 from conftest import html_tags
 from orders import links
