@@ -80,6 +80,35 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"deselected {count} test(s) that {reason}")
 
 
+def run_together(work, count: int, *, timeout: float = 60) -> list:
+    """Run `work(i)` in `count` threads released at once by a barrier; return each result or the
+    exception it raised. Each thread closes its own database connections; a thread still alive
+    after `timeout` fails the test (a deadlock or a lost wake-up)."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=timeout)
+            results[i] = work(i)
+        except Exception as exc:  # the outcome under test, e.g. OutOfStock
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung: deadlock or lost wake-up"
+    return results
+
+
 def missing_service(reason: str) -> None:
     """A server the test needs is not there: fail on CI, skip with the reason elsewhere."""
     if ON_CI:

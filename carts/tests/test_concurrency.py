@@ -4,45 +4,21 @@ The cart row lock is what keeps a double click or two tabs from losing an update
 one-line-per-variant constraint; the customer's first add relies on the one-cart-per-customer
 constraint and `get_or_create`.
 """
-import threading
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
 
 from carts import services
 from carts.exceptions import NotEnoughStock
 from carts.models import Cart, CartLine
 from carts.selectors import CART_SESSION_KEY
 from catalog.tests import factories as f
+from conftest import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_together(count: int, work) -> list[object]:
-    """Run `work(i)` in `count` threads released at the same moment; return results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return results
 
 
 def test_concurrent_adds_to_one_guest_cart_neither_lose_units_nor_exceed_the_stock():
@@ -55,7 +31,7 @@ def test_concurrent_adds_to_one_guest_cart_neither_lose_units_nor_exceed_the_sto
         session[CART_SESSION_KEY] = cart.pk
         return services.add_to_cart(user=AnonymousUser(), session=session, variant_id=variant.pk, quantity=1)
 
-    results = _run_together(12, add_one)
+    results = run_together(add_one, 12)
 
     refused = [r for r in results if isinstance(r, Exception)]
     assert len(refused) == 4 and all(isinstance(r, NotEnoughStock) for r in refused), refused
@@ -74,7 +50,7 @@ def test_a_customers_simultaneous_first_adds_make_one_cart():
     def add(i: int):
         return services.add_to_cart(user=user, session=SessionStore(), variant_id=variants[i].pk, quantity=1)
 
-    results = _run_together(5, add)
+    results = run_together(add, 5)
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert Cart.objects.count() == 1

@@ -2,15 +2,14 @@
 
 Real threads, each with its own database connection, started together by a barrier.
 """
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from catalog.exceptions import OutOfStock
 from catalog.models import StockLevel
 from catalog.tests import factories as f
+from conftest import run_together
 from orders.models import Order
 from orders.services import PlacementLine, ShippingChoice, place_order
 
@@ -19,34 +18,11 @@ DELIVERY = ShippingChoice(name="Standard", price=Decimal("0"))
 JOIN_SECONDS = 60
 
 
-def _run_together(work, count: int) -> list:
-    """Run `work(i)` in `count` threads started at once; return each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=JOIN_SECONDS)
-            results[i] = work(i)
-        except Exception as exc:  # the result under test, e.g. OutOfStock
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_SECONDS)
-    assert not any(thread.is_alive() for thread in threads), "a checkout hung: deadlock or lost wake-up"
-    return results
-
-
 def test_twenty_buyers_for_the_last_five_units():
     variant = f.VariantFactory(price=Decimal("10.00"))
     f.StockLevelFactory(variant=variant, location=f.LocationFactory(code="warehouse"), on_hand=5)
 
-    results = _run_together(
+    results = run_together(
         lambda i: place_order(lines=[PlacementLine(variant.pk, 1)], email=f"b{i}@example.com",
                               idempotency_key=f"buyer-{i}", shipping=DELIVERY),
         20,
@@ -78,7 +54,7 @@ def test_two_carts_with_two_variants_in_opposite_order_never_deadlock():
             ))
         return made
 
-    results = _run_together(buy, 4)
+    results = run_together(buy, 4)
 
     assert all(isinstance(r, list) for r in results), results  # PostgreSQL raises "deadlock detected" otherwise
     assert Order.objects.count() == 4 * rounds
@@ -91,7 +67,7 @@ def test_a_double_submitted_checkout_for_the_last_units_makes_one_order():
     variant = f.VariantFactory(price=Decimal("10.00"))
     f.StockLevelFactory(variant=variant, location=f.LocationFactory(code="warehouse"), on_hand=2)
 
-    results = _run_together(
+    results = run_together(
         lambda i: place_order(lines=[PlacementLine(variant.pk, 2)], email="twice@example.com",
                               idempotency_key="one-form", shipping=DELIVERY),
         6,

@@ -2,46 +2,27 @@
 
 Real threads, each with its own database connection, started together by a barrier.
 """
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from catalog.tests import factories as f
+from conftest import run_together
 from orders.models import Order
 from payments.exceptions import RefundNotAllowed
 from payments.models import Payment, Refund, WebhookEvent
-from payments.services import handle_stripe_event, pay_with_demo_card, refund_payment, start_payment
+from payments.services import (
+    handle_stripe_event,
+    pay_with_demo_card,
+    refund_payment,
+    start_payment,
+)
 
 from .helpers import place, shopper_request
 from .stripe_fakes import stripe_event, stripe_object
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 JOIN_SECONDS = 60
-
-
-def _run_together(work, count: int) -> list:
-    """Run `work(i)` in `count` threads started at once; return each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=JOIN_SECONDS)
-            results[i] = work(i)
-        except Exception as exc:  # the result under test, e.g. RefundNotAllowed
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_SECONDS)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung: deadlock or lost wake-up"
-    return results
 
 
 @pytest.fixture
@@ -58,7 +39,7 @@ def paid_order() -> Order:
 def test_concurrent_refunds_never_exceed_the_payment(paid_order):
     payment = Payment.objects.get(order=paid_order)  # $84.95
 
-    results = _run_together(
+    results = run_together(
         lambda i: refund_payment(payment_id=payment.pk, amount=Decimal("30.00"), user=None, reason=f"#{i}"), 6
     )
 
@@ -80,7 +61,7 @@ def test_one_event_delivered_many_times_at_once_is_processed_once(paid_order, se
                            refunds={"object": "list", "data": [refund], "has_more": False, "url": "/v1/refunds"})
     event = stripe_event("charge.refunded", charge, event_id="evt_test_parallel")
 
-    results = _run_together(lambda i: handle_stripe_event(event=event), 8)
+    results = run_together(lambda i: handle_stripe_event(event=event), 8)
 
     assert sorted(results) == ["duplicate"] * 7 + ["refunds recorded: re_test_parallel"], results
     assert WebhookEvent.objects.count() == 1
