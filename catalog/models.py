@@ -15,16 +15,9 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from shop.html import sanitize_html
+from shop.models import TimeStamped
 
 from .validators import validate_image_upload
-
-
-class TimeStamped(models.Model):
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class Category(TimeStamped):

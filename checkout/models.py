@@ -13,19 +13,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from shop.models import TimeStamped
+
 
 def parse_countries(value: str) -> list[str]:
     """"us, ca ; MX" -> ["US", "CA", "MX"]: ISO 3166 codes, upper case, in order, once each."""
     codes = [part.strip().upper() for part in value.replace(";", ",").replace(" ", ",").split(",")]
     return list(dict.fromkeys(code for code in codes if code))
-
-
-class TimeStamped(models.Model):
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class ShippingZone(TimeStamped):
