@@ -46,10 +46,6 @@ def country_choices() -> tuple[tuple[str, str], ...]:
     return _countries(translation.get_language() or settings.LANGUAGE_CODE)
 
 
-def country_name(code: str) -> str:
-    return dict(country_choices()).get(code, code)
-
-
 def methods_for_country(*, country: str) -> list[ShippingMethod]:
     """The active methods of the first zone (by position) that lists `country`, bands prefetched.
 

@@ -13,12 +13,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import (
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from catalog.exceptions import OutOfStock
 from orders.links import signed_confirmation_url
 from payments.exceptions import OrderNotPayable, ProviderUnavailable
 from payments.services import start_payment
+from shop.countries import country_name
 
 from . import selectors, services
 from .exceptions import CartNotReady, CheckoutError, EmptyCart, ShippingUnavailable
@@ -157,8 +162,8 @@ def review(request: HttpRequest) -> HttpResponse:
     form = PlaceOrderForm(initial={"idempotency_key": secrets.token_urlsafe(24)})
     context = {
         "summary": summary, "details": details, "option": option, "form": form,
-        "shipping_country": selectors.country_name(details.shipping_address.get("country", "")),
-        "billing_country": selectors.country_name(details.billing_address.get("country", "")),
+        "shipping_country": country_name(details.shipping_address.get("country", "")),
+        "billing_country": country_name(details.billing_address.get("country", "")),
         "billing_same": details.billing_address == details.shipping_address,
     }
     return render(request, "checkout/review.html", context)

@@ -15,13 +15,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-from babel import Locale, UnknownLocaleError
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
-from django.utils.translation import get_language, gettext as _, to_locale
+from django.utils.translation import gettext as _
 
+from shop.countries import country_name
 from shop.money import format_money
 
 from .links import order_number_from_token
@@ -210,23 +209,13 @@ def order_status(*, order: Order, now: datetime | None = None) -> StatusView:
     )
 
 
-def _country_name(code: str) -> str:
-    if not code:
-        return ""
-    try:
-        locale = Locale.parse(to_locale(get_language() or settings.LANGUAGE_CODE))
-    except (UnknownLocaleError, ValueError):
-        return code
-    return locale.territories.get(code.upper(), code)
-
-
 def _address_lines(*, name: str = "", line1: str = "", line2: str = "", postal_code: str = "", city: str = "",
                    region: str = "", country: str = "") -> list[str]:
     if country.upper() in ("US", "CA", "AU"):
         town = " ".join(filter(None, [", ".join(filter(None, [city, region])), postal_code]))
     else:
         town = ", ".join(filter(None, [" ".join(filter(None, [postal_code, city])), region]))
-    return [part for part in (name, line1, line2, town, _country_name(country)) if part]
+    return [part for part in (name, line1, line2, town, country_name(country)) if part]
 
 
 def _safe_link(url: str) -> str:

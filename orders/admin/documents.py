@@ -8,24 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from babel import Locale, UnknownLocaleError
 from django.conf import settings
-from django.utils import translation
 
+from shop.countries import country_name
 from shop.money import format_money
 
 from ..models import Order, OrderLine
-
-
-def country_name(code: str) -> str:
-    """The country's name in the current language ("DE" -> "Germany"), or the code if unknown."""
-    if not code:
-        return ""
-    try:
-        locale = Locale.parse(translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE))
-    except (UnknownLocaleError, ValueError):
-        return code
-    return locale.territories.get(code.upper(), code)
 
 
 def address_lines(address: dict | None) -> list[str]:
