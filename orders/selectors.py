@@ -19,6 +19,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from shop.countries import country_name
 from shop.money import format_money
@@ -149,6 +150,29 @@ def _payment_state(order: Order, now: datetime) -> tuple[str, str]:
     return "not_charged", _("Not charged")
 
 
+# What the status box says for the statuses that depend on nothing else: label, description, tone.
+_STATUS_TEXT = {
+    S.PARTIALLY_FULFILLED: (
+        _lazy("Partly shipped"), _lazy("Some of your items are on their way; the rest will follow."), "ok",
+    ),
+    S.FULFILLED: (_lazy("Shipped"), _lazy("Your order is on its way."), "ok"),
+    S.COMPLETED: (_lazy("Completed"), _lazy("Thank you for shopping with us."), "ok"),
+    S.CANCELLED: (_lazy("Cancelled"), _lazy("This order was cancelled."), "muted"),
+    S.EXPIRED: (
+        _lazy("Closed: not paid in time"),
+        _lazy("We held your items, but no payment arrived in time, so the order was closed."), "muted",
+    ),
+    S.PARTIALLY_REFUNDED: (
+        _lazy("Partly refunded"),
+        _lazy("Part of this order was refunded. Refunds can take a few days to reach your account."), "ok",
+    ),
+    S.REFUNDED: (
+        _lazy("Refunded"),
+        _lazy("This order was refunded. Refunds can take a few days to reach your account."), "muted",
+    ),
+}
+
+
 def order_status(*, order: Order, now: datetime | None = None) -> StatusView:
     """What the status box says about `order`. No queries (the pick-up location is joined)."""
     now = now or timezone.now()
@@ -169,38 +193,13 @@ def order_status(*, order: Order, now: datetime | None = None) -> StatusView:
             else _("We have your payment and are packing your order.")
         )
         tone = "ok"
-    elif order.status == S.PARTIALLY_FULFILLED:
-        label = _("Partly shipped")
-        description = _("Some of your items are on their way; the rest will follow.")
-        tone = "ok"
     elif order.status == S.FULFILLED and pickup:
         label = _("Ready for pick-up")
         description = _("Your order is ready at %(shop)s. Bring your order number.") % {"shop": pickup.name}
         tone = "ok"
-    elif order.status == S.FULFILLED:
-        label = _("Shipped")
-        description = _("Your order is on its way.")
-        tone = "ok"
-    elif order.status == S.COMPLETED:
-        label = _("Completed")
-        description = _("Thank you for shopping with us.")
-        tone = "ok"
-    elif order.status == S.CANCELLED:
-        label = _("Cancelled")
-        description = _("This order was cancelled.")
-        tone = "muted"
-    elif order.status == S.EXPIRED:
-        label = _("Closed: not paid in time")
-        description = _("We held your items, but no payment arrived in time, so the order was closed.")
-        tone = "muted"
-    elif order.status == S.PARTIALLY_REFUNDED:
-        label = _("Partly refunded")
-        description = _("Part of this order was refunded. Refunds can take a few days to reach your account.")
-        tone = "ok"
-    elif order.status == S.REFUNDED:
-        label = _("Refunded")
-        description = _("This order was refunded. Refunds can take a few days to reach your account.")
-        tone = "muted"
+    elif order.status in _STATUS_TEXT:
+        lazy_label, lazy_description, tone = _STATUS_TEXT[order.status]
+        label, description = str(lazy_label), str(lazy_description)
     else:  # a status added later and not described here yet: its display name is still plain
         label, description, tone = order.get_status_display(), "", "muted"
     return StatusView(
