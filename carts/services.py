@@ -237,3 +237,12 @@ def merge_guest_cart(*, guest_cart_id: int, user: AbstractBaseUser) -> MergeResu
         own.save(update_fields=["updated_at"])
     return result
 
+
+
+def remove_ordered_lines(*, cart_id: int, line_ids: list[int]) -> int:
+    """Take the lines an order was just placed for out of the cart; return how many went.
+
+    Lines added meanwhile (another tab) stay. One DELETE; no lock needed, as nothing is read first.
+    """
+    deleted, _per_model = CartLine.objects.filter(cart_id=cart_id, pk__in=line_ids).delete()
+    return deleted

@@ -17,8 +17,8 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from carts.models import CartLine
 from carts.selectors import CartContents, CartItem, cart_contents
+from carts.services import remove_ordered_lines
 from catalog.models import Location, Variant
 from catalog.selectors import category_tree
 from orders.models import Order
@@ -309,5 +309,5 @@ def place_checkout_order(
     if order.created_at >= started:
         # Made now (or by a twin request racing this one, over the same lines). An older order
         # came back for an old review form re-posted over a new cart: that cart stays.
-        CartLine.objects.filter(cart_id=cart.cart_id, pk__in=[item.line_id for item in purchasable]).delete()
+        remove_ordered_lines(cart_id=cart.cart_id, line_ids=[item.line_id for item in purchasable])
     return order
