@@ -47,6 +47,11 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("customer account"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="orders",
     )
+    # The buyer in the CRM (customers.Customer): the account's customer, or the guest's by email.
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="orders",
+    )
     email = models.EmailField(_("email"))
     customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -42,10 +41,6 @@ def _private(view):
 
     return wrapped
 
-
-def _login_url() -> str:
-    # No storefront sign-in page yet: the admin's login stands in until LOGIN_URL is configured.
-    return settings.LOGIN_URL if settings.is_overridden("LOGIN_URL") else reverse("admin:login")
 
 
 def _signed_or_404(token: str) -> Order:
@@ -106,7 +101,7 @@ def detail_signed(request: HttpRequest, token: str) -> HttpResponse:
 def detail(request: HttpRequest, number: str) -> HttpResponse:
     if not request.user.is_authenticated:
         # Checked before any lookup: the answer is the same for every number, so it says nothing.
-        return redirect_to_login(request.get_full_path(), _login_url())
+        return redirect_to_login(request.get_full_path())
     return _render_detail(request, _owned_or_404(request, number), signed=False)
 
 
@@ -134,7 +129,7 @@ def confirmation(request: HttpRequest, token: str) -> HttpResponse:
 @_private
 def history(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), _login_url())
+        return redirect_to_login(request.get_full_path())
     page = Paginator(selectors.customer_orders(user=request.user), HISTORY_PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         (order, selectors.order_status(order=order), format_money(order.total, order.currency))

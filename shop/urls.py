@@ -21,6 +21,8 @@ urlpatterns = [
     path("sitemap-<section>.xml", sitemap_views.sitemap, {"sitemaps": sitemaps},
          name="django.contrib.sitemaps.views.sitemap"),
     path("robots.txt", TemplateView.as_view(template_name="robots.txt", content_type="text/plain"), name="robots"),
+    path("account/", include("allauth.urls")),
+    path("account/", include("customers.urls")),
     path("cart/", include("carts.urls")),
     path("orders/", include("orders.urls")),
     path("payments/", include("payments.urls")),

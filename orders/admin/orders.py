@@ -74,7 +74,7 @@ def _money_field(name: str, description: str, *, ordering: str | None = None):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "created_at", "customer", "status", "payment", "total_display", "delivery")
+    list_display = ("number", "created_at", "buyer", "status", "payment", "total_display", "delivery")
     list_filter = (
         "status", PaymentStateFilter, ("shipping_method_name", admin.AllValuesFieldListFilter), PickupLocationFilter,
     )
@@ -145,7 +145,7 @@ class OrderAdmin(admin.ModelAdmin):
         return queryset.filter(words), False
 
     @admin.display(description=gettext_lazy("customer"), ordering="email")
-    def customer(self, order: Order) -> str:
+    def buyer(self, order: Order) -> str:
         if order.customer_name:
             return format_html("{}<br><small>{}</small>", order.customer_name, order.email)
         return order.email

@@ -14,6 +14,7 @@ from django.utils import timezone
 from catalog import stock
 from catalog.exceptions import OutOfStock
 from catalog.models import Variant
+from customers.services import customer_for_order
 from shop.money import currency_code, quantize
 
 from ..models import Allocation, Order, OrderEvent, OrderLine
@@ -122,8 +123,10 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         location_ids=shipping.location_ids,
     )
     included = settings.STORE_PRICES_INCLUDE_TAX
+    customer = customer_for_order(email=email, user=user, name=customer_name, phone=phone)
     order = Order.objects.create(
-        email=email, customer_name=customer_name, phone=phone, user=user if user and user.is_authenticated else None,
+        customer=customer, email=email, customer_name=customer_name, phone=phone,
+        user=user if user and user.is_authenticated else None,
         shipping_address=shipping_address, billing_address=billing_address, currency=currency_code(),
         prices_include_tax=included, shipping_method_name=shipping.name,
         pickup_location_id=shipping.pickup_location_id, idempotency_key=idempotency_key,

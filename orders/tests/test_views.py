@@ -250,7 +250,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, url, settings):
     response = client.get(url)
 
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('admin:login')}?next={url}"
+    assert response["Location"] == f"{reverse('account_login')}?next={url}"
 
     settings.LOGIN_URL = "/account/sign-in/"
     assert client.get(url)["Location"] == f"/account/sign-in/?next={url}"

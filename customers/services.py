@@ -1,0 +1,70 @@
+"""Writes about customers: finding or creating the customer of an order or an account, and the
+records the CRM keeps (activity, audit log).
+
+The account flows (sign-up, verification, consent, erasure), segments and stats have their own
+modules beside this one as they grow; this module is what other apps call.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from .models import Activity, AuditLog, Customer
+
+
+def normalise_email(email: str) -> str:
+    """The form every Customer.email is stored in: trimmed and lower-cased."""
+    return (email or "").strip().lower()
+
+
+def _get_or_create_by_email(email: str, defaults: dict) -> Customer:
+    """Two queries whether or not the customer exists (so checkout's cost does not depend on it),
+    and safe when two requests create the same email at once: INSERT ... ON CONFLICT DO NOTHING,
+    then read whichever row won."""
+    email = normalise_email(email)
+    Customer.objects.bulk_create([Customer(email=email, **defaults)], ignore_conflicts=True)
+    return Customer.objects.get(email=email)
+
+
+def customer_for_order(*, email: str, user: AbstractBaseUser | None = None, name: str = "",
+                       phone: str = "") -> Customer:
+    """The customer an order being placed belongs to: the signed-in account's, else the one with
+    this email (a guest who bought before), else a new guest customer.
+
+    Costs one query when the customer exists. Safe under concurrent checkouts with the same email.
+    """
+    if user is not None and getattr(user, "is_authenticated", False):
+        customer = Customer.objects.filter(user=user).first()
+        if customer is not None:
+            return customer
+    first, _sep, last = (name or "").strip().partition(" ")
+    return _get_or_create_by_email(email, {"first_name": first[:100], "last_name": last[:100], "phone": phone[:40]})
+
+
+def customer_for_user(*, user: AbstractBaseUser) -> Customer:
+    """The account holder's customer record, created on first need (also for accounts made
+    before the CRM existed, e.g. staff)."""
+    customer = Customer.objects.filter(user=user).first()
+    if customer is not None:
+        return customer
+    customer = _get_or_create_by_email(user.email or f"user-{user.pk}@invalid", {
+        "first_name": getattr(user, "first_name", "")[:100], "last_name": getattr(user, "last_name", "")[:100],
+    })
+    if customer.user_id is None:
+        customer.user = user
+        customer.save(update_fields=["user", "updated_at"])
+    return customer
+
+
+def record_activity(*, customer: Customer, kind: str, message: str = "", **data) -> Activity:
+    return Activity.objects.create(customer=customer, kind=kind, message=message[:255], data=data)
+
+
+def record_audit(*, action: str, actor: AbstractBaseUser | None, customer: Customer | None = None,
+                 detail: str = "", **data) -> AuditLog:
+    actor_repr = ""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        actor_repr = f"{actor.get_username()} (#{actor.pk})"
+    return AuditLog.objects.create(
+        action=action, actor=actor if actor_repr else None, actor_repr=actor_repr, customer=customer,
+        detail=detail[:500], data=data,
+    )
