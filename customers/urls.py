@@ -1,11 +1,7 @@
-"""The shopper's account pages under /account/ (sign-in, sign-up and the like are allauth's, at
-the same prefix)."""
-from django.urls import path
-
-from . import views
+"""The shopper's account pages under /account/ (sign-in, sign-up, password and email pages are
+django-allauth's, at the same prefix). Each area's view module lists its own patterns."""
+from .views import account, privacy, wishlist
 
 app_name = "customers"
 
-urlpatterns = [
-    path("", views.account, name="account"),
-]
+urlpatterns = [*account.urlpatterns, *privacy.urlpatterns, *wishlist.urlpatterns]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from .models import Activity, AuditLog, Customer
+from ..models import Activity, AuditLog, Customer
 
 
 def normalise_email(email: str) -> str:

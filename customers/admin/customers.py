@@ -1,0 +1,1 @@
+"""Back office: the customer list and the customer page."""

@@ -1,0 +1,1 @@
+"""The shopper's account pages, one module per area; each module lists its own `urlpatterns`."""

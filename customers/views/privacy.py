@@ -1,0 +1,2 @@
+"""Account pages: privacy."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""Account pages: wishlist."""
+urlpatterns: list = []
