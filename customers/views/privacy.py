@@ -60,7 +60,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
 @reauthentication_required
 def delete_account(request: HttpRequest) -> HttpResponse:
     customer = customer_for_user(user=request.user)
-    form = DeleteAccountForm(request.POST or None)
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
