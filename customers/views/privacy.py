@@ -1,2 +1,105 @@
-"""Account pages: privacy."""
-urlpatterns: list = []
+"""Account pages: privacy (download my data, delete my account) and one-click unsubscribe.
+
+Download and delete act on the signed-in customer's own record only: there is no id in their
+URLs, so no other customer's data is reachable through them. Unsubscribe is reached from an
+email without signing in; its signed token is the only key (customers/unsubscribe.py).
+"""
+from __future__ import annotations
+
+import json
+
+from allauth.account.decorators import reauthentication_required
+from django import forms
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
+
+from ..services import customer_for_user
+from ..services.privacy import ErasureRefused, erase_customer, export_customer_data, unsubscribe
+from ..unsubscribe import customer_from_unsubscribe_token
+
+
+class DeleteAccountForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that my account, addresses, wishlist and saved details are deleted for good."),
+        error_messages={"required": _("Tick the box to confirm that you want your account deleted.")},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@login_required
+def privacy(request: HttpRequest) -> HttpResponse:
+    """The privacy page; its "Download my data" button posts here and gets the JSON file."""
+    customer = customer_for_user(user=request.user)
+    if request.method == "GET":
+        return render(request, "customers/privacy.html", {"customer": customer})
+    data = export_customer_data(customer=customer)
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    filename = f"my-data-{timezone.localdate().isoformat()}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@login_required
+# allauth asks for the password again (GET and POST alike) unless the shopper re-entered it in the
+# last ACCOUNT_REAUTHENTICATION_TIMEOUT seconds; a POST that needs it is replayed after.
+@reauthentication_required
+def delete_account(request: HttpRequest) -> HttpResponse:
+    customer = customer_for_user(user=request.user)
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            erase_customer(customer=customer, actor=request.user, reason="Deleted by the customer from their account")
+        except ErasureRefused as exc:
+            error = exc.message
+        else:
+            # The account is gone; end this session (and with it the cart id and any messages).
+            logout(request)
+            return redirect("customers:privacy-deleted")
+    return render(request, "customers/privacy_delete.html", {"form": form, "customer": customer, "error": error})
+
+
+@require_safe
+@never_cache
+def account_deleted(request: HttpRequest) -> HttpResponse:
+    return render(request, "customers/privacy_deleted.html")
+
+
+# RFC 8058: mail clients POST "List-Unsubscribe=One-Click" to this URL with no cookies and no
+# CSRF token. The signed token is the only authority, and it allows only stopping marketing
+# email, so a forged cross-site POST could do nothing its holder could not do anyway.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    customer = customer_from_unsubscribe_token(token)
+    if customer is None:
+        return render(request, "customers/unsubscribe_invalid.html", status=404)
+    if request.method == "POST":
+        unsubscribe(customer=customer)
+        return render(request, "customers/unsubscribe_done.html")
+    # A GET never unsubscribes: mail scanners and link previews open links without a person.
+    return render(request, "customers/unsubscribe.html", {"token": token})
+
+
+urlpatterns = [
+    path("privacy/", privacy, name="privacy"),
+    path("privacy/delete/", delete_account, name="privacy-delete"),
+    path("privacy/deleted/", account_deleted, name="privacy-deleted"),
+    path("unsubscribe/<str:token>/", unsubscribe_view, name="unsubscribe"),
+]

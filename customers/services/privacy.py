@@ -1,0 +1,439 @@
+"""The customer's own data rights: download everything we hold about them, be forgotten, and
+unsubscribe from marketing with one click.
+
+`erase_customer` is the one way personal data is erased, whether the customer deletes their
+account (customers.views.privacy) or staff erase a customer from the back office: both call it.
+"""
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
+from . import record_activity, record_audit
+
+EXPORT_FORMAT = "northwind-customer-data/1"
+ERASED_TEXT = "[erased]"
+
+
+class ErasureRefused(Exception):
+    """An erasure the service will not carry out; `message` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def erased_email(customer: Customer) -> str:
+    """The address an erased customer (and their kept orders) carry: unique, never deliverable
+    (`.invalid` is reserved by RFC 2606)."""
+    return f"erased-{customer.pk}@invalid"
+
+
+# --- Download my data ---------------------------------------------------------------------------
+
+
+def _json(value: Any) -> Any:
+    """Decimals as exact strings, times as ISO 8601: the export is read by people and programs."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(item) for item in value]
+    return value
+
+
+def _orders_of(customer: Customer):
+    """The customer's orders: linked to the customer, or to their account (orders placed before
+    the CRM linked them)."""
+    owner = Q(customer=customer)
+    if customer.user_id:
+        owner |= Q(user_id=customer.user_id)
+    return owner
+
+
+def _export_orders(customer: Customer) -> list[dict]:
+    from orders.models import Order, Shipment, ShipmentLine
+    from payments.models import Payment
+
+    orders = (
+        Order.objects.filter(_orders_of(customer))
+        .select_related("pickup_location")
+        .prefetch_related(
+            "lines",
+            Prefetch("payments", queryset=Payment.objects.prefetch_related("refunds").order_by("created_at", "pk")),
+            Prefetch("shipments", queryset=Shipment.objects.prefetch_related(
+                Prefetch("lines", queryset=ShipmentLine.objects.select_related("line"))
+            )),
+        )
+        .order_by("created_at", "pk")
+    )
+    result = []
+    for order in orders:
+        result.append({
+            "number": order.number,
+            "status": order.status,
+            "placed_at": order.created_at,
+            "paid_at": order.paid_at,
+            "email": order.email,
+            "name": order.customer_name,
+            "phone": order.phone,
+            "shipping_address": order.shipping_address,
+            "billing_address": order.billing_address,
+            "currency": order.currency,
+            "prices_include_tax": order.prices_include_tax,
+            "subtotal": order.subtotal,
+            "shipping": order.shipping_total,
+            "tax": order.tax_total,
+            "total": order.total,
+            "shipping_method": order.shipping_method_name,
+            "pickup_location": order.pickup_location.name if order.pickup_location else None,
+            "lines": [
+                {"product": line.product_title, "sku": line.sku, "options": line.options, "quantity": line.quantity,
+                 "unit_price": line.unit_price, "tax_rate": line.tax_rate, "unit_tax": line.unit_tax,
+                 "line_total": line.line_total, "quantity_shipped": line.quantity_fulfilled}
+                for line in order.lines.all()
+            ],
+            "payments": [
+                {"provider": payment.provider, "status": payment.status, "amount": payment.amount,
+                 "currency": payment.currency, "created_at": payment.created_at,
+                 "succeeded_at": payment.succeeded_at,
+                 "refunds": [
+                     {"amount": refund.amount, "status": refund.status, "created_at": refund.created_at}
+                     for refund in payment.refunds.all()
+                 ]}
+                for payment in order.payments.all()
+            ],
+            "shipments": [
+                {"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
+                 "tracking_url": shipment.tracking_url, "shipped_at": shipment.created_at,
+                 "lines": [{"sku": sl.line.sku, "quantity": sl.quantity} for sl in shipment.lines.all()]}
+                for shipment in order.shipments.all()
+            ],
+        })
+    return result
+
+
+def _export_carts(customer: Customer) -> list[dict]:
+    from carts.models import Cart, CartLine
+
+    if not customer.user_id:
+        return []
+    carts = Cart.objects.filter(user_id=customer.user_id).prefetch_related(
+        Prefetch("lines", queryset=CartLine.objects.select_related("variant__product"))
+    )
+    return [
+        {"created_at": cart.created_at, "updated_at": cart.updated_at, "lines": [
+            {"product": line.variant.product.title, "sku": line.variant.sku, "quantity": line.quantity,
+             "unit_price_when_added": line.unit_price, "added_at": line.created_at}
+            for line in cart.lines.all()
+        ]}
+        for cart in carts
+    ]
+
+
+def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None = None) -> dict:
+    """Everything the store holds about `customer` that is theirs to see, JSON-ready.
+
+    Internal staff notes are left out (only notes marked visible to the customer go in); nothing
+    of any other customer is read. The download is recorded (Activity DATA_EXPORTED, AuditLog
+    DATA_EXPORT) in the same transaction, with `actor` as who asked: the customer's own account
+    unless staff pass theirs. A fixed number of queries whatever the amount of data.
+    """
+    user = customer.user
+    account = None
+    if user is not None:
+        account = {"email": user.email, "date_joined": user.date_joined, "last_login": user.last_login}
+    data = {
+        "format": EXPORT_FORMAT,
+        "exported_at": timezone.now(),
+        "profile": {
+            "email": customer.email, "first_name": customer.first_name, "last_name": customer.last_name,
+            "phone": customer.phone, "language": customer.language,
+            "accepts_marketing": customer.accepts_marketing, "marketing_consent_at": customer.marketing_consent_at,
+            "wants_wishlist_alerts": customer.wants_wishlist_alerts, "customer_since": customer.created_at,
+            "order_count": customer.order_count, "total_spent": customer.total_spent,
+            "first_order_at": customer.first_order_at, "last_order_at": customer.last_order_at,
+        },
+        "account": account,
+        "addresses": [
+            {field: getattr(address, field) for field in (
+                "name", "company", "line1", "line2", "city", "region", "postal_code", "country", "phone",
+                "is_default_shipping", "is_default_billing", "created_at", "updated_at",
+            )}
+            for address in Address.objects.filter(customer=customer)
+        ],
+        "orders": _export_orders(customer),
+        "consents": [
+            {"purpose": record.purpose, "granted": record.granted, "source": record.source, "at": record.created_at}
+            for record in ConsentRecord.objects.filter(customer=customer).order_by("created_at", "pk")
+        ],
+        # Internal notes are staff's working notes, not part of the download (by policy: see Note).
+        "notes": [
+            {"kind": note.kind, "note": note.body, "at": note.created_at}
+            for note in Note.objects.filter(customer=customer, visible_to_customer=True).order_by("created_at", "pk")
+        ],
+        "wishlist": [
+            {"product": item.product.title, "url": item.product.get_absolute_url(),
+             "price_when_added": item.price_when_added, "in_stock_when_added": item.was_in_stock,
+             "added_at": item.created_at}
+            for item in WishlistItem.objects.filter(customer=customer).select_related("product")
+        ],
+        "activities": [
+            {"kind": activity.kind, "what": activity.message, "data": activity.data, "at": activity.created_at}
+            for activity in Activity.objects.filter(customer=customer).order_by("created_at", "pk")
+        ],
+        "carts": _export_carts(customer),
+        # Kept as a key so programs reading the file need not change when chat arrives.
+        "chat_history": [],
+    }
+    actor = actor if actor is not None else user
+    with transaction.atomic():
+        record_activity(customer=customer, kind=Activity.Kind.DATA_EXPORTED, message=_("Downloaded their data"))
+        record_audit(action=AuditLog.Action.DATA_EXPORT, actor=actor, customer=customer,
+                     detail=f"customer #{customer.pk}")
+    return _json(data)
+
+
+# --- Delete my account / erase a customer -------------------------------------------------------
+
+# Keys in a payment provider's records that hold the payer's own details (Stripe's Checkout
+# Session, PaymentIntent and Charge use these); their values are dropped on erasure.
+_PERSONAL_PROVIDER_KEYS = frozenset({
+    "customer_details", "customer_email", "billing_details", "shipping_details", "shipping", "receipt_email",
+    "email", "name", "phone", "address",
+})
+
+
+def _scrub_text(text: str, needles: list[str]) -> str:
+    lowered = text.lower()
+    for needle in needles:
+        start = lowered.find(needle)
+        while start != -1:
+            text = text[:start] + ERASED_TEXT + text[start + len(needle):]
+            lowered = text.lower()
+            start = lowered.find(needle, start + len(ERASED_TEXT))
+    return text
+
+
+def _scrub_json(value: Any, needles: list[str]) -> Any:
+    """A provider record with the payer's details removed: known personal keys emptied, and any
+    other text that mentions their email, name or phone scrubbed."""
+    if isinstance(value, dict):
+        return {key: (None if key in _PERSONAL_PROVIDER_KEYS else _scrub_json(item, needles))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrub_json(item, needles) for item in value]
+    if isinstance(value, str):
+        return _scrub_text(value, needles)
+    return value
+
+
+def _needles(customer: Customer, user, extra_emails: list[str]) -> list[str]:
+    """The strings that identify the person, lower-cased, longest first (a full name before its
+    parts). Names shorter than three letters are left alone: scrubbing "Al" would mangle text."""
+    candidates = {customer.email, customer.full_name, customer.first_name, customer.last_name, customer.phone,
+                  *extra_emails}
+    if user is not None:
+        candidates |= {user.email, getattr(user, "first_name", ""), getattr(user, "last_name", "")}
+    return sorted({c.strip().lower() for c in candidates if c and len(c.strip()) >= 3}, key=len, reverse=True)
+
+
+def _only_country(address: dict) -> dict:
+    # The country stays for tax reporting (sales are declared per destination country).
+    return {"country": address["country"]} if isinstance(address, dict) and address.get("country") else {}
+
+
+def _anonymise_orders(*, customer: Customer, user, old_email: str, needles: list[str]) -> int:
+    """Blank the buyer's details on their orders and everything hanging off them, keeping every
+    amount, line, tax figure and payment: the books must still add up. Returns how many orders."""
+    from notifications.models import OutboundEmail
+    from orders.models import Order, OrderEvent
+    from payments.models import Payment, Refund, WebhookEvent
+
+    owner = _orders_of(customer) | Q(email__iexact=old_email)
+    if user is not None:
+        owner |= Q(user=user)
+    orders = list(Order.objects.select_for_update().filter(owner).order_by("pk"))
+    new_email = erased_email(customer)
+    for order in orders:
+        order.email = new_email
+        order.customer_name = ""
+        order.phone = ""
+        order.shipping_address = _only_country(order.shipping_address)
+        order.billing_address = _only_country(order.billing_address)
+        order.user = None
+        order.customer = customer  # the erased customer row keeps the CRM's figures whole
+    Order.objects.bulk_update(
+        orders, ["email", "customer_name", "phone", "shipping_address", "billing_address", "user", "customer"]
+    )
+    order_ids = [order.pk for order in orders]
+    if not order_ids:
+        return 0
+
+    mentions = Q()
+    for needle in needles:
+        mentions |= Q(message__icontains=needle)
+    events = list(OrderEvent.objects.filter(mentions, order_id__in=order_ids)) if needles else []
+    for event in events:
+        event.message = _scrub_text(event.message, needles)
+    OrderEvent.objects.bulk_update(events, ["message"])
+
+    # Unsent emails to the person are dropped; sent ones keep their record without the address.
+    OutboundEmail.objects.filter(
+        order_id__in=order_ids, status__in=[OutboundEmail.Status.PENDING, OutboundEmail.Status.FAILED]
+    ).update(status=OutboundEmail.Status.SKIPPED, last_error="Customer data erased", sent_at=None)
+    OutboundEmail.objects.filter(order_id__in=order_ids).update(recipients=[new_email])
+
+    payments = list(Payment.objects.filter(order_id__in=order_ids))
+    for payment in payments:
+        payment.raw = _scrub_json(payment.raw, needles)
+        payment.failure_message = _scrub_text(payment.failure_message, needles)
+    Payment.objects.bulk_update(payments, ["raw", "failure_message"])
+    refunds = list(Refund.objects.filter(payment__order_id__in=order_ids))
+    for refund in refunds:
+        refund.reason = _scrub_text(refund.reason, needles)
+    Refund.objects.bulk_update(refunds, ["reason"])
+    # The provider's events about these payments carry the same payer details.
+    provider_ids = [pid for p in payments for pid in (p.provider_session_id, p.provider_payment_id) if pid]
+    if provider_ids:
+        webhook_events = list(WebhookEvent.objects.filter(payload__data__object__id__in=provider_ids))
+        for event in webhook_events:
+            event.payload = _scrub_json(event.payload, needles)
+        WebhookEvent.objects.bulk_update(webhook_events, ["payload"])
+    return len(orders)
+
+
+def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason: str = "") -> Customer:
+    """Forget the person behind `customer`, keeping what the accounts must keep.
+
+    In one transaction, holding the customer's row lock:
+    - the customer's name, phone and email go (email becomes `erased-<pk>@invalid`), with their
+      language, tags, manual segment memberships and marketing consent;
+    - addresses, wishlist and carts are deleted; the consent history becomes one final withdrawal
+      (source "erasure"), so the record shows marketing may never resume for this row;
+    - note bodies and activity details are erased (the rows stay, so the timeline's shape and
+      counts stay true);
+    - their orders keep number, status, lines, totals, tax and payments, but lose the email (the
+      erased address instead), name, phone, the account link and every address field except the
+      country (tax reporting); order history texts, outbox recipients, payment provider records
+      and webhook payloads lose the person's details too;
+    - the sign-in account is deleted (its allauth email addresses go with it). Deleting, not just
+      deactivating: an inactive account would still hold the email and password hash, and
+      nothing else needs the row (orders, notes and audit entries let go of it or keep text).
+    - `Customer.erased_at` is set; Activity ERASED and an AuditLog entry are written:
+      ACCOUNT_DELETED when the customer did it (the actor recorded as "the customer (user #id)",
+      not by name), CUSTOMER_ERASED when staff did.
+
+    Erasing an already erased customer does nothing. Raises ErasureRefused for a staff account:
+    someone must take its staff rights away first, on purpose.
+    """
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if customer.erased_at is not None:
+            return customer
+        user = customer.user
+        if user is not None and (user.is_staff or user.is_superuser):
+            raise ErasureRefused(_("This is a staff account. Remove its staff rights before erasing it."))
+        by_customer = actor is not None and user is not None and actor.pk == user.pk
+        old_email = customer.email
+        extra_emails = []
+        if user is not None:
+            from allauth.account.models import EmailAddress
+
+            extra_emails = list(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
+        needles = _needles(customer, user, extra_emails)
+
+        orders_kept = _anonymise_orders(customer=customer, user=user, old_email=old_email, needles=needles)
+
+        Address.objects.filter(customer=customer).delete()
+        WishlistItem.objects.filter(customer=customer).delete()
+        ConsentRecord.objects.filter(customer=customer).delete()
+        ConsentRecord.objects.create(customer=customer, granted=False, source=ConsentRecord.Source.ERASURE)
+        Note.objects.filter(customer=customer).update(body=ERASED_TEXT)
+        Activity.objects.filter(customer=customer).update(message="", data={})
+        customer.tags.clear()
+        customer.manual_segments.clear()
+
+        customer.email = erased_email(customer)
+        customer.first_name = customer.last_name = customer.phone = customer.language = ""
+        customer.accepts_marketing = False
+        customer.marketing_consent_at = None
+        customer.wants_wishlist_alerts = False
+        customer.user = None
+        customer.erased_at = timezone.now()
+        customer.save()
+
+        if user is not None:
+            from carts.models import Cart
+
+            Cart.objects.filter(user=user).delete()
+            self_repr = f"the customer (user #{user.pk})"
+            # Earlier audit entries name the account by its username: keep the fact, not the name.
+            AuditLog.objects.filter(actor=user).update(actor_repr=self_repr)
+            get_user_model().objects.filter(pk=user.pk).delete()
+
+        by = "customer" if by_customer else "staff"
+        record_activity(customer=customer, kind=Activity.Kind.ERASED, message=_("Personal data erased"), by=by,
+                        orders_kept=orders_kept)
+        if by_customer:
+            AuditLog.objects.create(
+                action=AuditLog.Action.ACCOUNT_DELETED, actor=None, actor_repr=self_repr, customer=customer,
+                detail=(reason or "")[:500], data={"orders_kept": orders_kept},
+            )
+        else:
+            record_audit(action=AuditLog.Action.CUSTOMER_ERASED, actor=actor, customer=customer,
+                         detail=reason or "", orders_kept=orders_kept)
+    return customer
+
+
+# --- One-click unsubscribe ----------------------------------------------------------------------
+
+
+def _withdraw_marketing_consent(*, customer: Customer, source: str) -> bool:
+    """Record a withdrawal of marketing consent; False when there was none to withdraw.
+
+    Private on purpose: customers.services.consent.set_marketing_consent (another module) is the
+    general entry point; the lead folds this into it.
+    Caller holds the customer's row lock.
+    """
+    was_subscribed = customer.accepts_marketing
+    customer.accepts_marketing = False
+    customer.marketing_consent_at = None
+    customer.save(update_fields=["accepts_marketing", "marketing_consent_at", "updated_at"])
+    ConsentRecord.objects.create(customer=customer, granted=False, source=source)
+    record_activity(customer=customer, kind=Activity.Kind.CONSENT,
+                    message=_("Unsubscribed from marketing email"), granted=False, source=source)
+    return was_subscribed
+
+
+def unsubscribe(*, customer: Customer) -> bool:
+    """Stop marketing email to `customer` (the one-click link in every campaign email).
+
+    Returns True when they were subscribed. Pressing it again changes nothing and records
+    nothing new: mail clients that "pre-click" links, and people who click twice, leave one
+    withdrawal in the history. An erased customer is left as it is (already withdrawn).
+    """
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if customer.erased_at is not None:
+            return False
+        already_withdrawn = (
+            not customer.accepts_marketing
+            and ConsentRecord.objects.filter(customer=customer, purpose=ConsentRecord.Purpose.MARKETING_EMAIL)
+            .order_by("-created_at", "-pk").values_list("granted", flat=True).first() is False
+        )
+        if already_withdrawn:
+            return False
+        return _withdraw_marketing_consent(customer=customer, source=ConsentRecord.Source.UNSUBSCRIBE_LINK)

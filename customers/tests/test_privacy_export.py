@@ -1,0 +1,103 @@
+"""Download my data: everything that is the customer's, nothing that is anyone else's."""
+import json
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from customers.models import Activity, AuditLog
+from customers.services.privacy import export_customer_data
+
+from .privacy_data import full_customer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_customers(db):
+    ada = full_customer("zebedee", first="Zebedee", last="Quillfeather", total=Decimal("123.45"))
+    bob = full_customer("philomena", first="Philomena", last="Brightwater", total=Decimal("678.90"))
+    return ada, bob
+
+
+def test_the_export_holds_every_kind_of_personal_data(two_customers):
+    ada, _bob = two_customers
+
+    data = export_customer_data(customer=ada.customer)
+
+    text = json.dumps(data)
+    assert data["profile"]["email"] == ada.email
+    assert (data["profile"]["first_name"], data["profile"]["last_name"], data["profile"]["phone"]) == (
+        "Zebedee", "Quillfeather", ada.phone)
+    assert data["account"]["email"] == ada.email and data["account"]["date_joined"]
+    assert "last_login" in data["account"]
+    [address] = data["addresses"]
+    assert address["line1"] == "zebedee Lighthouse Lane 7"
+    [order] = data["orders"]
+    assert (order["number"], order["total"], order["tax"]) == (ada.order.number, "123.45", str(ada.tax))
+    assert order["shipping_address"]["city"] == "zebedeeville"
+    assert order["lines"][0]["sku"] == "ZEBEDEE-SKU-1"
+    assert order["payments"][0]["amount"] == "123.45"
+    assert order["payments"][0]["refunds"][0]["amount"] == "1.50"
+    assert order["shipments"][0]["tracking_number"] == "RMZEBEDEE123GB"
+    assert order["shipments"][0]["lines"] == [{"sku": "ZEBEDEE-SKU-1", "quantity": 1}]
+    assert [(c["granted"], c["source"]) for c in data["consents"]] == [(True, "signup")]
+    assert [n["note"] for n in data["notes"]] == [ada.visible_note.body]
+    assert ada.internal_note.body not in text  # staff's internal notes never leave
+    assert [w["product"] for w in data["wishlist"]] == ["Zebedee Lantern"]
+    assert [a["what"] for a in data["activities"]] == ["Signed in from zebedee-laptop"]
+    assert data["carts"][0]["lines"][0]["quantity"] == 2
+    assert data["chat_history"] == []
+
+
+def test_the_export_holds_nothing_of_another_customer(two_customers):
+    ada, bob = two_customers
+
+    text = json.dumps(export_customer_data(customer=ada.customer))
+
+    for value in [*bob.personal, bob.order.number, "PHILOMENA-SKU-1", "678.90", "RMPHILOMENA123GB",
+                  "Philomena Lantern", "philomena-laptop", "Philomena"]:
+        assert value.lower() not in text.lower(), value
+    assert "zebedee" in text.lower()  # the check above would pass on an empty file too
+
+
+def test_the_export_is_recorded(two_customers):
+    ada, _bob = two_customers
+
+    export_customer_data(customer=ada.customer)
+
+    assert Activity.objects.filter(customer=ada.customer, kind=Activity.Kind.DATA_EXPORTED).count() == 1
+    [entry] = AuditLog.objects.filter(action=AuditLog.Action.DATA_EXPORT)
+    assert (entry.actor, entry.customer) == (ada.user, ada.customer)
+
+
+def test_the_export_costs_a_fixed_number_of_queries(two_customers, django_assert_max_num_queries):
+    ada, _bob = two_customers
+    export_customer_data(customer=ada.customer)
+    with django_assert_max_num_queries(25):
+        export_customer_data(customer=ada.customer)
+
+
+def test_download_my_data_is_a_json_attachment_of_the_signed_in_customer(client, two_customers):
+    ada, bob = two_customers
+    client.force_login(bob.user)
+
+    page = client.get(reverse("customers:privacy"))
+    response = client.post(reverse("customers:privacy"))
+
+    assert page.status_code == 200 and b"download-my-data" in page.content
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert response["Content-Disposition"].startswith('attachment; filename="my-data-')
+    data = json.loads(response.content)
+    assert data["profile"]["email"] == bob.email
+    assert ada.email not in response.content.decode()
+
+
+@pytest.mark.parametrize("method,name", [("get", "customers:privacy"), ("post", "customers:privacy"),
+                                         ("get", "customers:privacy-delete"), ("post", "customers:privacy-delete")])
+def test_anonymous_visitors_are_sent_to_sign_in(client, method, name):
+    response = getattr(client, method)(reverse(name))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login") + "?next=")
