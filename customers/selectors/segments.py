@@ -124,10 +124,11 @@ def segment_figures(segments: Iterable[Segment], *, now: datetime | None = None)
         aggregates[f"n_{segment.pk}"] = Count("pk", filter=condition)
         aggregates[f"s_{segment.pk}"] = Sum("total_spent", filter=condition)
     totals = Customer.objects.aggregate(**aggregates)
-    everyone = totals["all_spent"] or Decimal("0")
+    everyone = Decimal(totals["all_spent"] or 0).quantize(Decimal("0.01"))
     figures = {}
     for segment in segments:
-        revenue = totals[f"s_{segment.pk}"] or Decimal("0")
+        # SQLite sums decimals as floats: round to cents, as the figures are stored.
+        revenue = Decimal(totals[f"s_{segment.pk}"] or 0).quantize(Decimal("0.01"))
         share = (revenue / everyone).quantize(Decimal("0.0001")) if everyone else Decimal("0")
         figures[segment.pk] = SegmentFigures(size=totals[f"n_{segment.pk}"], revenue=revenue, revenue_share=share)
     return figures

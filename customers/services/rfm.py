@@ -76,9 +76,10 @@ def score_customers(*, now: datetime | None = None) -> dict:
     rfm_scored_at; record an Activity (SEGMENT) for each customer whose segment changed.
 
     Reads the stored figures (run refresh_customer_stats first; the nightly task does). One
-    transaction. Queries: one read of the scored customers, one of the customers to reset, a
-    bulk_update per 1,000 rows whose scores changed, one UPDATE for rfm_scored_at, one for the
-    resets and one bulk_create of activities; so it is idempotent and cheap when nothing moved:
+    transaction. Queries: one read of the scored customers, one UPDATE per distinct set of new
+    scores (at most 125, each for up to 1,000 customers) for the rows that changed, one UPDATE
+    for rfm_scored_at, one read and one UPDATE for customers to reset, and one bulk_create of
+    activities; so it is idempotent and cheap when nothing moved:
     running it twice with the same `now` changes nothing and records no second activity.
     Returns {"scored": n, "changed": n, "segments": {segment: count}}.
     """
@@ -105,8 +106,14 @@ def score_customers(*, now: datetime | None = None) -> dict:
             if new != tuple(getattr(customer, name) for name in SCORE_FIELDS):
                 customer.recency_score, customer.frequency_score, customer.monetary_score, customer.rfm_segment = new
                 changed.append(customer)
-        if changed:
-            Customer.objects.bulk_update(changed, SCORE_FIELDS, batch_size=BATCH_SIZE)
+        # One UPDATE per distinct (R, F, M, segment) among the changed rows (at most 5*5*5 of
+        # them), 1,000 ids at a time: much cheaper than bulk_update's CASE per row at 100,000 rows.
+        groups: dict[tuple, list[int]] = {}
+        for customer in changed:
+            groups.setdefault(tuple(getattr(customer, name) for name in SCORE_FIELDS), []).append(customer.pk)
+        for values, ids in groups.items():
+            for start in range(0, len(ids), BATCH_SIZE):
+                Customer.objects.filter(pk__in=ids[start:start + BATCH_SIZE]).update(**dict(zip(SCORE_FIELDS, values)))
         if rows:
             scored.exclude(rfm_scored_at=now).update(rfm_scored_at=now)
 
