@@ -189,3 +189,23 @@ def test_export_streams_the_members_and_writes_the_audit_log(client, shop):
 def test_export_of_a_missing_segment_is_404(client):
     _staff(client, "view_segment", "export_segment")
     assert client.post(reverse("admin:customers_segment_export", args=[99999])).status_code == 404
+
+
+def test_members_are_picked_by_autocomplete_once_the_customer_admin_can_search(client, boss):
+    from django.contrib import admin
+
+    segment = Segment.objects.create(name="Hand-picked", kind=Segment.Kind.MANUAL)
+    registered_here = not admin.site.is_registered(Customer)
+    if registered_here:  # the customer list is another module's; stand in for it
+        admin.site.register(Customer, admin.ModelAdmin, search_fields=["email"])
+    try:
+        page = client.get(_change(segment)).content.decode()
+        amy = CustomerFactory(email="amy.picked@example.com")
+        found = client.get(reverse("admin:autocomplete"), {
+            "term": "amy.picked", "app_label": "customers", "model_name": "segment", "field_name": "members",
+        })
+    finally:
+        if registered_here:
+            admin.site.unregister(Customer)
+    assert "admin-autocomplete" in page
+    assert [item["id"] for item in found.json()["results"]] == [str(amy.pk)]
