@@ -273,11 +273,11 @@ def _create_orders(orders: list[dict], lines: list[dict], *, customer_ids: dict,
         }
         for o in orders
     ], now=now, key="idempotency_key")
-    line_ids = insert_rows(OrderLine, [
+    # Order lines have no natural key; shipment lines find theirs by order below.
+    insert_rows(OrderLine, [
         {key: value for key, value in line.items() if key != "order_key"} | {"order_id": order_ids[line["order_key"]]}
         for line in lines
     ], now=now)
-    del line_ids  # OrderLine has no natural key; shipment lines are matched by order below
 
     paid = [o for o in orders if o["status"] != S.CANCELLED]
     payment_ids = insert_rows(Payment, [

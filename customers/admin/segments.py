@@ -240,6 +240,8 @@ class SegmentAdmin(admin.ModelAdmin):
         segment = self.get_object(request, unquote(object_id))
         if segment is None:
             raise Http404
+        if not self.has_view_permission(request, segment):
+            raise PermissionDenied
         ids = list(segment_customers(segment).order_by("pk").values_list("pk", flat=True))
         record_audit(action=AuditLog.Action.SEGMENT_EXPORT, actor=request.user,
                      detail=f"Segment “{segment.name}”: {len(ids)} customers", segment_id=segment.pk,

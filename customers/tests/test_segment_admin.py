@@ -186,6 +186,13 @@ def test_export_streams_the_members_and_writes_the_audit_log(client, shop):
     assert entry.data["count"] == 2 and entry.data["segment_id"] == segment.pk
 
 
+def test_export_needs_to_see_the_segment_too(client, shop):
+    segment = Segment.objects.create(name="Everyone")
+    _staff(client, "export_segment")
+    assert client.post(_export(segment)).status_code == 403
+    assert not AuditLog.objects.exists()
+
+
 def test_export_of_a_missing_segment_is_404(client):
     _staff(client, "view_segment", "export_segment")
     assert client.post(reverse("admin:customers_segment_export", args=[99999])).status_code == 404
