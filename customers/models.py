@@ -356,6 +356,8 @@ class Segment(TimeStamped):
         constraints = [
             models.UniqueConstraint(fields=["rfm_segment"], condition=Q(kind="rfm"), name="segment_one_per_rfm"),
         ]
+        # Downloading members' contact details is a permission of its own, apart from editing.
+        permissions = [("export_segment", _("Can export segment members"))]
 
     def __str__(self) -> str:
         return self.name

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection
+from django.db import connection, transaction
 
 from .exceptions import IllegalTransition
 from .models import Order, OrderEvent
@@ -57,8 +57,18 @@ def transition(
     from_status = order.status
     order.status = to
     order.save(update_fields=["status", "updated_at"])
+    _refresh_customer_stats_after_commit(order)
     return OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, from_status=from_status, to_status=to,
         actor=actor, user=user if user is not None and user.is_authenticated else None,
         message=message, data=data or {},
     )
+
+
+def _refresh_customer_stats_after_commit(order: Order) -> None:
+    # The CRM's stored figures (orders, lifetime value) follow every status change.
+    if order.customer_id is not None:
+        from customers.tasks import refresh_customer_stats_task
+
+        customer_id = order.customer_id
+        transaction.on_commit(lambda: refresh_customer_stats_task.delay(customer_ids=[customer_id]))

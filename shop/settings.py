@@ -152,6 +152,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.optimize_search_index_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Every customer's order figures, then the RFM scores and built-in segments.
+    "score-customers": {
+        "task": "customers.tasks.score_customers_task",
+        "schedule": crontab(hour=2, minute=41),
+    },
 }
 
 # --- Email --------------------------------------------------------------------------------------

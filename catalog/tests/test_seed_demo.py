@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db
 
 def _seed(products: int, *, images: bool = False) -> str:
     out = StringIO()
-    args = ["seed_demo", "--products", str(products)]
+    # Demo customers have their own test (customers/tests/test_demo.py).
+    args = ["seed_demo", "--products", str(products), "--customers", "0"]
     if not images:
         args.append("--no-images")
     call_command(*args, stdout=out)

@@ -16,10 +16,14 @@ class Command(BaseCommand):
         parser.add_argument("--products", type=int, default=300, help="How many demo products (default 300).")
         parser.add_argument("--no-images", action="store_true", help="Skip pictures (much faster).")
         parser.add_argument("--seed", type=int, default=1, help="Seed of the generator (default 1).")
+        parser.add_argument("--customers", type=int, default=300,
+                            help="How many demo customers, with a year of orders (default 300; 0 for none).")
 
-    def handle(self, *args, products: int, no_images: bool, seed: int, verbosity: int, **options):
+    def handle(self, *args, products: int, no_images: bool, seed: int, customers: int, verbosity: int, **options):
         if products < 0:
             raise CommandError(_("--products must be zero or more."))
+        if customers < 0:
+            raise CommandError(_("--customers must be zero or more."))
         progress = (lambda line: self.stdout.write(f"  {line}")) if verbosity > 1 else None
         report = seed_demo_catalog(products=products, images=not no_images, seed=seed, progress=progress)
         self.stdout.write(self.style.SUCCESS(
@@ -32,3 +36,16 @@ class Command(BaseCommand):
                 "seconds": report.seconds,
             }
         ))
+        if customers:
+            from customers.demo import seed_demo_customers
+
+            people = seed_demo_customers(count=customers, seed=seed)
+            self.stdout.write(self.style.SUCCESS(
+                _(
+                    "Demo customers: %(created)d created (%(accounts)d with accounts, %(consents)d consenting "
+                    "to marketing) with %(orders)d orders, in %(seconds).1f s."
+                ) % {
+                    "created": people.created, "accounts": people.accounts, "consents": people.consents,
+                    "orders": people.orders, "seconds": people.seconds,
+                }
+            ))
