@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from ..models import Provider
-from .base import PaymentProvider
+from .base import PaymentProvider, RefundResult
 
 
 def default_provider_name() -> str:
@@ -30,4 +30,4 @@ def get_provider(name: str | None = None) -> PaymentProvider:
     raise ValueError(f"Unknown payment provider {name!r}.")
 
 
-__all__ = ["PaymentProvider", "default_provider_name", "get_provider"]
+__all__ = ["PaymentProvider", "RefundResult", "default_provider_name", "get_provider"]

@@ -2,43 +2,17 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from orders.models import Order, OrderEvent
 from payments.exceptions import ProviderUnavailable, RefundNotAllowed
 from payments.models import Payment, Refund
-from payments.services import handle_stripe_event, pay_with_demo_card, refund_payment, start_payment
+from payments.services import handle_stripe_event, refund_payment, start_payment
 
 from .helpers import shopper_request
 from .stripe_fakes import new_id, stripe_event, stripe_object
 
 pytestmark = pytest.mark.django_db
 S = Order.Status
-
-
-@pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_user(username="sam", is_staff=True)
-
-
-@pytest.fixture
-def demo_paid(order) -> Payment:
-    """The order paid with the demo card."""
-    start_payment(order=order, request=shopper_request())
-    payment = Payment.objects.get(order=order)
-    return pay_with_demo_card(payment_id=payment.pk, card_number="4242424242424242")
-
-
-@pytest.fixture
-def stripe_paid(fake_stripe, order) -> Payment:
-    """The order paid through Stripe Checkout (its completion event processed)."""
-    start_payment(order=order, request=shopper_request())
-    payment = Payment.objects.get(order=order)
-    session = stripe_object("checkout.session", id=payment.provider_session_id, payment_status="paid",
-                            status="complete", amount_total=8495, currency="usd", payment_intent="pi_test_refundable")
-    assert handle_stripe_event(event=stripe_event("checkout.session.completed", session)) == "paid"
-    payment.refresh_from_db()
-    return payment
 
 
 def _refund_answer(cents: int, refund_id: str) -> dict:
