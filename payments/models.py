@@ -15,6 +15,9 @@ from django.utils.translation import gettext_lazy as _
 class Provider(models.TextChoices):
     DEMO = "demo", _("Demo (test cards)")
     STRIPE = "stripe", _("Stripe")
+    # Money staff received outside the store (bank transfer, cash at the shop) and recorded with
+    # "Mark paid"; refunds of it are paid back by hand.
+    MANUAL = "manual", _("Manual (recorded by staff)")
 
 
 class Payment(models.Model):
@@ -49,6 +52,11 @@ class Payment(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     succeeded_at = models.DateTimeField(_("succeeded"), null=True, blank=True)
+    # Who recorded a manual payment; empty for payments the shopper made through a provider.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("payment")

@@ -169,7 +169,9 @@ def _settle_success(
                                 reason="Automatic: the order could not keep this payment.")
         return f"refunded automatically ({refund.provider_reference})"
     # ALREADY_PAID: the order moved on without this payment.
-    paid_by_another = Payment.objects.filter(order_id=payment.order_id, status=S.SUCCEEDED).exclude(pk=payment.pk)
+    # A manual payment is staff's word, not money the store saw arrive: left to them (below).
+    paid_by_another = Payment.objects.filter(order_id=payment.order_id, status=S.SUCCEEDED).exclude(
+        pk=payment.pk).exclude(provider=Provider.MANUAL)
     if paid_by_another.exists():
         refund = _refund_locked(payment=payment, amount=amount, user=None, actor=actor,
                                 reason="Automatic: the order was already paid by another payment.")
@@ -177,7 +179,8 @@ def _settle_success(
                      f"A second payment {reference} of {format_money(amount, payment.currency)} arrived for an order "
                      f"already paid; refunded automatically ({refund.provider_reference}).")
         return f"second payment refunded automatically ({refund.provider_reference})"
-    # Paid some other way (marked paid by staff): whether this money is surplus is theirs to judge.
+    # Paid some other way (marked paid by staff, a manual payment): whether this money is surplus is
+    # theirs to judge.
     _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
                  f"Payment {reference} of {format_money(amount, payment.currency)} arrived for an order that was "
                  f"already paid otherwise; check it and refund it if it is not needed.")
@@ -187,6 +190,30 @@ def _settle_success(
 def _order_event(order_id: int, kind: str, actor: str, message: str, user: AbstractBaseUser | None = None) -> None:
     OrderEvent.objects.create(order_id=order_id, kind=kind, actor=actor, message=message,
                               user=user if user is not None and user.is_authenticated else None)
+
+
+def record_manual_payment(*, order_id: int, user: AbstractBaseUser) -> tuple[PaymentOutcome, Payment | None]:
+    """Record money staff received outside the store (a bank transfer, cash) for the order's total.
+
+    One transaction holding the order's row lock: `orders.services.confirm_payment` moves the
+    order to paid (a late one only if its stock can be reserved again; the "payment received"
+    email is enqueued after commit), and only then is the Payment written: provider "manual",
+    the order's total, succeeded, `created_by` the staff member. So a second click, or an order
+    that cannot be marked paid, writes no payment. The payment is refundable like any other
+    (`refund_payment`; the manual provider records the refund and staff pay it back by hand).
+    Returns confirm_payment's outcome and the payment (None unless PAID).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        outcome = confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.STAFF,
+                                  reference="manual", user=user)
+        if outcome is not PaymentOutcome.PAID or order.total <= 0:
+            return outcome, None  # nothing to record (a free order has nothing to refund either)
+        payment = Payment.objects.create(
+            order=order, provider=Provider.MANUAL, status=S.SUCCEEDED, amount=order.total, currency=order.currency,
+            succeeded_at=timezone.now(), created_by=user if user.is_authenticated else None,
+        )
+    return outcome, payment
 
 
 # --- Money out ----------------------------------------------------------------------------------
