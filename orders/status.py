@@ -3,6 +3,7 @@
     pending_payment -> paid -> (partially_fulfilled ->) fulfilled -> completed
     pending_payment -> cancelled | expired;  expired -> paid (a late payment honoured)
     paid / shipped / completed -> partially_refunded -> refunded
+    cancelled -> refunded (money that arrived for a cancelled order, all given back)
 
 A refund that the order counted and that fails afterwards (Stripe can report a succeeded refund
 failing) takes the order back (REFUND_REVERSALS); only `orders.services.record_refund_failure`
@@ -29,7 +30,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     # After a partial refund the rest of the order may still ship.
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.PARTIALLY_FULFILLED, S.FULFILLED}),
-    S.CANCELLED: frozenset(),
+    # Money that arrived for a cancelled order (a late payment), all given back: "refunded" says
+    # where it went. Never partially_refunded: that status may still ship (see above), and a
+    # cancelled order's stock is gone; a partial refund leaves it cancelled, in its history.
+    S.CANCELLED: frozenset({S.REFUNDED}),
     S.REFUNDED: frozenset(),
 }
 

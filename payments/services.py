@@ -278,9 +278,10 @@ def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractB
     Precondition: inside a transaction holding the payment's row lock; takes the order's;
     `refund` has succeeded (pending refunds move no order: the money has not been returned yet).
     `record_refund` compares what was refunded with the order total, so a refund of surplus money
-    (a second payment for the same order) is left out of that sum and moves nothing. A late
-    payment the order never kept, returned in full, closes an expired order as refunded. Any
-    other refund is written in the order's history without a status change.
+    (a second payment for the same order) is left out of that sum and moves nothing. Money an
+    expired or cancelled order never kept, once all of it is returned, makes the order refunded
+    (so its status says where the money went). Any other refund is written in the order's history
+    without a status change.
     """
     order = Order.objects.select_for_update().get(pk=payment.order_id)
     message = f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment.provider_payment_id}" \
@@ -294,7 +295,7 @@ def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractB
         amount = min(refund.amount, so_far)
         if so_far > 0:
             target = O.REFUNDED if so_far >= order.total else O.PARTIALLY_REFUNDED
-    elif order.status == O.EXPIRED and given_back >= taken:
+    elif order.status in (O.EXPIRED, O.CANCELLED) and given_back >= taken:
         amount, so_far, target = refund.amount, order.total, O.REFUNDED
     if target is not None and can_transition(order.status, target):
         record_refund(order_id=order.pk, amount=amount, refunded_so_far=so_far, actor=actor,

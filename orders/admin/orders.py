@@ -193,8 +193,8 @@ class OrderAdmin(admin.ModelAdmin):
             "ship": can_act and left_to_ship and can_transition(order.status, S.FULFILLED),
             "cancel": can_act and can_transition(order.status, S.CANCELLED),
             # Money left on a payment can always go back, whatever the order's status (a payment
-            # of the wrong amount leaves the order pending; one for a cancelled order keeps it
-            # cancelled): payments.services moves the order only where the machine allows.
+            # of the wrong amount leaves the order pending; a cancelled order becomes refunded once
+            # all of it is back): payments.services moves the order only where the machine allows.
             "refund": can_act and bool(refundable),
         }
         events = order.events.select_related("user").order_by("-created_at", "-pk")

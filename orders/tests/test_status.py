@@ -150,3 +150,9 @@ def test_moves_back_after_a_failed_refund_are_only_for_record_refund_failure():
     assert order.status == S.PAID
     with pytest.raises(IllegalTransition), transaction.atomic():  # only back out of a refund status
         transition(order=_locked(order), to=S.PENDING_PAYMENT, actor=OrderEvent.Actor.WEBHOOK, refund_failed=True)
+
+
+def test_a_cancelled_order_may_only_become_refunded():
+    assert can_transition(S.CANCELLED, S.REFUNDED)
+    assert not can_transition(S.CANCELLED, S.PARTIALLY_REFUNDED)  # that status may still ship
+    assert TRANSITIONS[S.CANCELLED] == {S.REFUNDED}

@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Order, OrderEvent
+from orders.services import cancel_order
 from payments.exceptions import ProviderUnavailable, RefundNotAllowed
 from payments.models import Payment, Refund
 from payments.services import handle_stripe_event, refund_payment, start_payment
@@ -128,3 +129,22 @@ def test_refunding_a_second_payment_does_not_move_the_order(demo_paid, staff):
     demo_paid.order.refresh_from_db()
     assert demo_paid.order.status == S.PAID
     assert demo_paid.order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
+
+
+def test_a_cancelled_order_becomes_refunded_only_once_all_its_money_is_back(order, staff):
+    # A payment that arrived for the order after it was cancelled, kept by staff for now.
+    cancel_order(order_id=order.pk, actor=OrderEvent.Actor.CUSTOMER)
+    late = Payment.objects.create(order=order, provider="demo", amount=Decimal("84.95"), currency="USD",
+                                  status="succeeded", provider_payment_id=new_id("demo_pi"))
+
+    refund_payment(payment_id=late.pk, amount=Decimal("20.00"), user=staff)
+    order.refresh_from_db()
+    # Not partially_refunded: from there an order may ship, and this one's stock is gone.
+    assert order.status == S.CANCELLED
+    assert order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
+
+    refund_payment(payment_id=late.pk, amount=Decimal("64.95"), user=staff)
+    order.refresh_from_db()
+    assert order.status == S.REFUNDED
+    moved = order.events.get(to_status=S.REFUNDED)
+    assert (moved.from_status, moved.actor, moved.user) == (S.CANCELLED, OrderEvent.Actor.STAFF, staff)
