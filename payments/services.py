@@ -59,15 +59,17 @@ def start_payment(*, order: Order, request: HttpRequest) -> HttpResponse:
     twice. For an htmx request the redirect is an `HX-Redirect` (the payment page may be on
     another site).
 
-    Raises OrderNotPayable when the order is not pending payment or has nothing to pay, and
-    ProviderUnavailable when the provider cannot be reached (nothing charged; the shopper can
-    try again).
+    Raises OrderNotPayable when the order is not pending payment, its reservation has run out
+    (its stock is about to be released), or it has nothing to pay, and ProviderUnavailable when
+    the provider cannot be reached (nothing charged; the shopper can try again).
     """
     provider = get_provider()
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status != O.PENDING_PAYMENT or locked.total <= 0:
-            raise OrderNotPayable(number=locked.number)
+            raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked.status))
+        if locked.reservation_expires_at is not None and locked.reservation_expires_at <= timezone.now():
+            raise OrderNotPayable(number=locked.number, reason="expired")
         processing, reusable = _earlier_attempts(locked, provider.name)
         payment = processing or reusable or Payment.objects.create(
             order=locked, provider=provider.name, amount=locked.total, currency=locked.currency
@@ -89,6 +91,12 @@ def start_payment(*, order: Order, request: HttpRequest) -> HttpResponse:
     if getattr(request, "htmx", False) and response.has_header("Location"):
         return HttpResponseClientRedirect(response["Location"])
     return response
+
+
+def _not_payable_reason(status: str) -> str:
+    if status in (O.PAID, O.PARTIALLY_FULFILLED, O.FULFILLED, O.COMPLETED):
+        return "paid"
+    return {O.CANCELLED: "cancelled", O.EXPIRED: "expired"}.get(status, "")
 
 
 def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Payment | None]:
