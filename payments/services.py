@@ -236,8 +236,10 @@ def refund_payment(*, payment_id: int, amount: Decimal, user: AbstractBaseUser |
     transaction with an idempotency key (a retried refund is not refunded twice); if it fails,
     nothing is recorded and ProviderUnavailable is raised. Raises RefundNotAllowed, calling no
     provider, for a non-positive amount, a payment that did not succeed, or more than is left.
-    Moves the order through `orders.services.record_refund`, which enqueues the "refunded" email
-    after commit.
+    A refund the provider finished moves the order through `orders.services.record_refund`,
+    which enqueues the "refunded" email after commit; one it reports pending (Stripe) is recorded
+    pending and moves the order when Stripe's refund events say it succeeded. A manual payment's
+    refund calls nobody: it is recorded, and its reason says staff pay it back by hand.
     """
     actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
     with transaction.atomic():
