@@ -85,6 +85,7 @@ class StatusView:
     payment_key: str
     payment_label: str
     polling: bool  # still waiting for the payment provider: the page keeps asking
+    can_pay: bool = False  # unpaid and still reserved: offer "Pay now" (payments.services.start_payment)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,10 @@ def order_status(*, order: Order, now: datetime | None = None) -> StatusView:
     return StatusView(
         key=f"{order.status}.{payment_key}", label=label, description=description, tone=tone,
         payment_key=payment_key, payment_label=payment_label, polling=payment_key == "processing",
+        # The provider may have been down at checkout, or the payment failed after the shopper left
+        # its page: while the items are reserved they can start again (a payment still on its way
+        # is not taken twice: start_payment sends them to it instead).
+        can_pay=order.status == S.PENDING_PAYMENT and payment_key == "processing",
     )
 
 

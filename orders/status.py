@@ -3,6 +3,11 @@
     pending_payment -> paid -> (partially_fulfilled ->) fulfilled -> completed
     pending_payment -> cancelled | expired;  expired -> paid (a late payment honoured)
     paid / shipped / completed -> partially_refunded -> refunded
+    cancelled -> refunded (money that arrived for a cancelled order, all given back)
+
+A refund that the order counted and that fails afterwards (Stripe can report a succeeded refund
+failing) takes the order back (REFUND_REVERSALS); only `orders.services.record_refund_failure`
+makes those moves, so no button offers them.
 """
 from __future__ import annotations
 
@@ -25,8 +30,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     # After a partial refund the rest of the order may still ship.
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.PARTIALLY_FULFILLED, S.FULFILLED}),
-    S.CANCELLED: frozenset(),
+    # Money that arrived for a cancelled order (a late payment), all given back: "refunded" says
+    # where it went. Never partially_refunded: that status may still ship (see above), and a
+    # cancelled order's stock is gone; a partial refund leaves it cancelled, in its history.
+    S.CANCELLED: frozenset({S.REFUNDED}),
     S.REFUNDED: frozenset(),
+}
+
+# Back from (partially) refunded when a refund the order counted failed: to partially refunded
+# while other refunds stand, else to the status the order had before its first refund.
+_BEFORE_REFUND = frozenset({S.PAID, S.PARTIALLY_FULFILLED, S.FULFILLED, S.COMPLETED, S.CANCELLED, S.EXPIRED})
+REFUND_REVERSALS: dict[str, frozenset[str]] = {
+    S.REFUNDED: _BEFORE_REFUND | {S.PARTIALLY_REFUNDED},
+    S.PARTIALLY_REFUNDED: _BEFORE_REFUND - {S.CANCELLED, S.EXPIRED},
 }
 
 
@@ -42,17 +58,20 @@ def transition(
     user: AbstractBaseUser | None = None,
     message: str = "",
     data: dict | None = None,
+    refund_failed: bool = False,
 ) -> OrderEvent:
     """Move `order` to status `to` and record who did it.
 
     Precondition: runs inside a transaction that holds the order's row lock
     (`Order.objects.select_for_update().get(...)`), so two writers cannot both move it from the
     same status. Raises IllegalTransition, changing nothing, for a move the machine does not allow.
+    `refund_failed` also allows the moves back in REFUND_REVERSALS (record_refund_failure only).
     Side effects of the new status (emails, stock) are the caller's, after commit.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("transition() must run inside transaction.atomic() holding the order's row lock.")
-    if not can_transition(order.status, to):
+    reversal = refund_failed and to in REFUND_REVERSALS.get(order.status, frozenset())
+    if not (can_transition(order.status, to) or reversal):
         raise IllegalTransition(number=order.number, from_status=order.status, to_status=to)
     from_status = order.status
     order.status = to

@@ -1,4 +1,5 @@
-"""The shopper's order pages: confirmation, order detail (signed link or owner), history.
+"""The shopper's order pages: confirmation, order detail (signed link or owner), history, and
+"Pay now" for an order still waiting for its payment.
 
 Who may see an order is decided by `orders.selectors` (a valid signed token, or being the
 signed-in owner); every other case is a 404, never a 403, so nobody learns which order numbers
@@ -9,14 +10,17 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
+from payments.exceptions import PaymentError
+from payments.services import start_payment
 from shop.money import format_money
 
 from . import selectors
@@ -42,7 +46,6 @@ def _private(view):
     return wrapped
 
 
-
 def _signed_or_404(token: str) -> Order:
     order = selectors.signed_order(token=token)
     if order is None:
@@ -58,16 +61,19 @@ def _owned_or_404(request: HttpRequest, number: str) -> Order:
 
 
 def _links(order: Order, *, signed: bool) -> dict[str, str]:
-    """The page's own URL (the no-JS refresh link) and its status fragment's, of the same kind."""
+    """The page's own URL (the no-JS refresh link), its status fragment's and its "Pay now"
+    form's, all of the same kind."""
     if signed:
         token = order_token(order)
         return {
             "page_url": reverse("orders:detail_signed", kwargs={"token": token}),
             "status_url": reverse("orders:status_signed", kwargs={"token": token}),
+            "pay_url": reverse("orders:pay_signed", kwargs={"token": token}),
         }
     return {
         "page_url": reverse("orders:detail", kwargs={"number": order.number}),
         "status_url": reverse("orders:status", kwargs={"number": order.number}),
+        "pay_url": reverse("orders:pay", kwargs={"number": order.number}),
     }
 
 
@@ -115,6 +121,30 @@ def status_signed(request: HttpRequest, token: str) -> HttpResponse:
 @_private
 def status(request: HttpRequest, number: str) -> HttpResponse:
     return _render_status(request, _owned_or_404(request, number), signed=False)
+
+
+def _pay(request: HttpRequest, order: Order, *, signed: bool) -> HttpResponse:
+    """"Pay now": a new attempt through `payments.services.start_payment`, which refuses an order
+    that is paid, cancelled, expired or past its reservation, changing nothing; the shopper is
+    then back on the order page with the reason."""
+    try:
+        return start_payment(order=order, request=request)
+    except PaymentError as error:
+        messages.error(request, str(error))
+        return redirect(_links(order, signed=signed)["page_url"])
+
+
+@require_POST
+@_private
+def pay_signed(request: HttpRequest, token: str) -> HttpResponse:
+    return _pay(request, _signed_or_404(token), signed=True)
+
+
+@require_POST
+@_private
+def pay(request: HttpRequest, number: str) -> HttpResponse:
+    # No sign-in redirect here (a POST cannot come back after it): anyone but the owner gets 404.
+    return _pay(request, _owned_or_404(request, number), signed=False)
 
 
 @require_safe

@@ -34,7 +34,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class RefundInline(admin.TabularInline):
     model = Refund
     extra = 0
-    fields = ("created_at", "amount", "status", "provider_reference", "reason", "created_by")
+    fields = ("created_at", "amount", "status", "failure_reason", "provider_reference", "reason", "created_by")
     readonly_fields = fields
     can_delete = False
 
@@ -54,8 +54,8 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_select_related = ("order",)
     date_hierarchy = "created_at"
     fields = ("order", "provider", "status", "amount", "currency", "refunded", "provider_session_id",
-              "provider_payment_id", "failure_message", "created_at", "updated_at", "succeeded_at", "expires_at",
-              "raw_data")
+              "provider_payment_id", "failure_message", "created_by", "created_at", "updated_at", "succeeded_at",
+              "expires_at", "raw_data")
     readonly_fields = fields
     inlines = [RefundInline]
 
@@ -88,8 +88,8 @@ class RefundAdmin(ReadOnlyAdmin):
     search_fields = ("provider_reference", "payment__order__number", "payment__provider_payment_id")
     list_select_related = ("payment__order", "created_by")
     date_hierarchy = "created_at"
-    fields = ("payment", "amount", "status", "provider_reference", "idempotency_key", "reason", "created_by",
-              "created_at")
+    fields = ("payment", "amount", "status", "failure_reason", "provider_reference", "idempotency_key", "reason",
+              "created_by", "created_at")
     readonly_fields = fields
 
     @admin.display(description=_("order"), ordering="payment__order__number")

@@ -13,10 +13,19 @@ class PaymentError(Exception):
 
 
 class OrderNotPayable(PaymentError):
-    def __init__(self, *, number: str) -> None:
-        super().__init__(
-            _("Order %(number)s is no longer waiting for payment, so it cannot be paid now.") % {"number": number}
-        )
+    """Nothing was charged. `reason` picks the sentence: "paid", "cancelled", "expired" (closed, or
+    its reservation ran out), or "" for the general one."""
+
+    def __init__(self, *, number: str, reason: str = "") -> None:
+        self.reason = reason
+        sentences = {
+            "paid": _("Order %(number)s is already paid. Nothing more was charged."),
+            "cancelled": _("Order %(number)s was cancelled, so it cannot be paid. Nothing was charged."),
+            "expired": _("Order %(number)s was not paid in time and its items are no longer reserved, so it cannot "
+                         "be paid now. Nothing was charged; please place a new order."),
+        }
+        default = _("Order %(number)s is no longer waiting for payment, so it cannot be paid now.")
+        super().__init__(sentences.get(reason, default) % {"number": number})
 
 
 class ProviderUnavailable(PaymentError):

@@ -15,6 +15,9 @@ from django.utils.translation import gettext_lazy as _
 class Provider(models.TextChoices):
     DEMO = "demo", _("Demo (test cards)")
     STRIPE = "stripe", _("Stripe")
+    # Money staff received outside the store (bank transfer, cash at the shop) and recorded with
+    # "Mark paid"; refunds of it are paid back by hand.
+    MANUAL = "manual", _("Manual (recorded by staff)")
 
 
 class Payment(models.Model):
@@ -49,6 +52,11 @@ class Payment(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     succeeded_at = models.DateTimeField(_("succeeded"), null=True, blank=True)
+    # Who recorded a manual payment; empty for payments the shopper made through a provider.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("payment")
@@ -77,12 +85,25 @@ class Payment(models.Model):
 
 
 class Refund(models.Model):
-    """Money given back from one payment. Never more than the payment kept (checked under its lock)."""
+    """Money given back from one payment. Never more than the payment kept (checked under its lock).
+
+    A pending refund is on its way (the provider has not finished it): it counts against what is
+    left to refund, but the order is only moved to (partially) refunded once it succeeded. A
+    failed one gave nothing back and counts nowhere.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
+
+    # Refunds only move forward: pending -> succeeded | failed, succeeded -> failed (Stripe can
+    # report a refund failing after it succeeded). A failed refund stays failed.
+    NEXT = {
+        Status.PENDING: frozenset({Status.SUCCEEDED, Status.FAILED}),
+        Status.SUCCEEDED: frozenset({Status.FAILED}),
+        Status.FAILED: frozenset(),
+    }
 
     payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -91,6 +112,8 @@ class Refund(models.Model):
     # "payment-<id>-refund-<n>": a retried refund call gets the same refund from the provider.
     idempotency_key = models.CharField(max_length=80, unique=True, null=True, blank=True, editable=False)
     reason = models.TextField(_("reason"), blank=True)
+    # Why the provider could not give the money back (Stripe's `failure_reason`).
+    failure_reason = models.CharField(_("failure"), max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",

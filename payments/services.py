@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
 from orders.models import Order, OrderEvent
-from orders.services import PaymentOutcome, confirm_payment, record_refund
+from orders.services import PaymentOutcome, confirm_payment, record_refund, record_refund_failure
 from orders.status import can_transition
 from shop.money import format_money, quantize
 
@@ -27,7 +27,7 @@ from .links import remember_payment, status_url
 from .models import Payment, Provider, Refund, WebhookEvent
 from .providers import get_provider
 from .providers.demo import DemoProvider
-from .providers.stripe import expandable_id, from_minor_units, list_refunds
+from .providers.stripe import expandable_id, from_minor_units, list_refunds, refund_status
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +59,17 @@ def start_payment(*, order: Order, request: HttpRequest) -> HttpResponse:
     twice. For an htmx request the redirect is an `HX-Redirect` (the payment page may be on
     another site).
 
-    Raises OrderNotPayable when the order is not pending payment or has nothing to pay, and
-    ProviderUnavailable when the provider cannot be reached (nothing charged; the shopper can
-    try again).
+    Raises OrderNotPayable when the order is not pending payment, its reservation has run out
+    (its stock is about to be released), or it has nothing to pay, and ProviderUnavailable when
+    the provider cannot be reached (nothing charged; the shopper can try again).
     """
     provider = get_provider()
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status != O.PENDING_PAYMENT or locked.total <= 0:
-            raise OrderNotPayable(number=locked.number)
+            raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked.status))
+        if locked.reservation_expires_at is not None and locked.reservation_expires_at <= timezone.now():
+            raise OrderNotPayable(number=locked.number, reason="expired")
         processing, reusable = _earlier_attempts(locked, provider.name)
         payment = processing or reusable or Payment.objects.create(
             order=locked, provider=provider.name, amount=locked.total, currency=locked.currency
@@ -89,6 +91,12 @@ def start_payment(*, order: Order, request: HttpRequest) -> HttpResponse:
     if getattr(request, "htmx", False) and response.has_header("Location"):
         return HttpResponseClientRedirect(response["Location"])
     return response
+
+
+def _not_payable_reason(status: str) -> str:
+    if status in (O.PAID, O.PARTIALLY_FULFILLED, O.FULFILLED, O.COMPLETED):
+        return "paid"
+    return {O.CANCELLED: "cancelled", O.EXPIRED: "expired"}.get(status, "")
 
 
 def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Payment | None]:
@@ -169,7 +177,9 @@ def _settle_success(
                                 reason="Automatic: the order could not keep this payment.")
         return f"refunded automatically ({refund.provider_reference})"
     # ALREADY_PAID: the order moved on without this payment.
-    paid_by_another = Payment.objects.filter(order_id=payment.order_id, status=S.SUCCEEDED).exclude(pk=payment.pk)
+    # A manual payment is staff's word, not money the store saw arrive: left to them (below).
+    paid_by_another = Payment.objects.filter(order_id=payment.order_id, status=S.SUCCEEDED).exclude(
+        pk=payment.pk).exclude(provider=Provider.MANUAL)
     if paid_by_another.exists():
         refund = _refund_locked(payment=payment, amount=amount, user=None, actor=actor,
                                 reason="Automatic: the order was already paid by another payment.")
@@ -177,7 +187,8 @@ def _settle_success(
                      f"A second payment {reference} of {format_money(amount, payment.currency)} arrived for an order "
                      f"already paid; refunded automatically ({refund.provider_reference}).")
         return f"second payment refunded automatically ({refund.provider_reference})"
-    # Paid some other way (marked paid by staff): whether this money is surplus is theirs to judge.
+    # Paid some other way (marked paid by staff, a manual payment): whether this money is surplus is
+    # theirs to judge.
     _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
                  f"Payment {reference} of {format_money(amount, payment.currency)} arrived for an order that was "
                  f"already paid otherwise; check it and refund it if it is not needed.")
@@ -187,6 +198,30 @@ def _settle_success(
 def _order_event(order_id: int, kind: str, actor: str, message: str, user: AbstractBaseUser | None = None) -> None:
     OrderEvent.objects.create(order_id=order_id, kind=kind, actor=actor, message=message,
                               user=user if user is not None and user.is_authenticated else None)
+
+
+def record_manual_payment(*, order_id: int, user: AbstractBaseUser) -> tuple[PaymentOutcome, Payment | None]:
+    """Record money staff received outside the store (a bank transfer, cash) for the order's total.
+
+    One transaction holding the order's row lock: `orders.services.confirm_payment` moves the
+    order to paid (a late one only if its stock can be reserved again; the "payment received"
+    email is enqueued after commit), and only then is the Payment written: provider "manual",
+    the order's total, succeeded, `created_by` the staff member. So a second click, or an order
+    that cannot be marked paid, writes no payment. The payment is refundable like any other
+    (`refund_payment`; the manual provider records the refund and staff pay it back by hand).
+    Returns confirm_payment's outcome and the payment (None unless PAID).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        outcome = confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.STAFF,
+                                  reference="manual", user=user)
+        if outcome is not PaymentOutcome.PAID or order.total <= 0:
+            return outcome, None  # nothing to record (a free order has nothing to refund either)
+        payment = Payment.objects.create(
+            order=order, provider=Provider.MANUAL, status=S.SUCCEEDED, amount=order.total, currency=order.currency,
+            succeeded_at=timezone.now(), created_by=user if user.is_authenticated else None,
+        )
+    return outcome, payment
 
 
 # --- Money out ----------------------------------------------------------------------------------
@@ -201,8 +236,10 @@ def refund_payment(*, payment_id: int, amount: Decimal, user: AbstractBaseUser |
     transaction with an idempotency key (a retried refund is not refunded twice); if it fails,
     nothing is recorded and ProviderUnavailable is raised. Raises RefundNotAllowed, calling no
     provider, for a non-positive amount, a payment that did not succeed, or more than is left.
-    Moves the order through `orders.services.record_refund`, which enqueues the "refunded" email
-    after commit.
+    A refund the provider finished moves the order through `orders.services.record_refund`,
+    which enqueues the "refunded" email after commit; one it reports pending (Stripe) is recorded
+    pending and moves the order when Stripe's refund events say it succeeded. A manual payment's
+    refund calls nobody: it is recorded, and its reason says staff pay it back by hand.
     """
     actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
     with transaction.atomic():
@@ -233,27 +270,34 @@ def _refund_locked(*, payment: Payment, amount: Decimal, user: AbstractBaseUser 
         idempotency_key=f"payment-{payment.pk}-refund-{number}-{amount}",
         created_by=user if user is not None and user.is_authenticated else None,
     )
-    refund.provider_reference = get_provider(payment.provider).refund(refund)
-    refund.status = Refund.Status.SUCCEEDED
-    refund.save(update_fields=["provider_reference", "status"])
-    _tell_order(payment=payment, refund=refund, actor=actor, user=user)
+    result = get_provider(payment.provider).refund(refund)
+    refund.provider_reference = result.reference
+    refund.status = Refund.Status.SUCCEEDED if result.succeeded else Refund.Status.PENDING
+    refund.reason = " ".join(filter(None, [reason.strip(), result.note]))
+    refund.save(update_fields=["provider_reference", "status", "reason"])
+    if refund.status == Refund.Status.SUCCEEDED:
+        _tell_order(payment=payment, refund=refund, actor=actor, user=user)
+    else:
+        _pending_event(payment=payment, refund=refund, actor=actor, user=user)
     return refund
 
 
 def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractBaseUser | None) -> None:
-    """Move the order after `refund`, counting only money the order kept.
+    """Move the order after `refund` succeeded, counting only money the order kept.
 
-    Precondition: inside a transaction holding the payment's row lock; takes the order's.
+    Precondition: inside a transaction holding the payment's row lock; takes the order's;
+    `refund` has succeeded (pending refunds move no order: the money has not been returned yet).
     `record_refund` compares what was refunded with the order total, so a refund of surplus money
-    (a second payment for the same order) is left out of that sum and moves nothing. A late
-    payment the order never kept, returned in full, closes an expired order as refunded. Any
-    other refund is written in the order's history without a status change.
+    (a second payment for the same order) is left out of that sum and moves nothing. Money an
+    expired or cancelled order never kept, once all of it is returned, makes the order refunded
+    (so its status says where the money went). Any other refund is written in the order's history
+    without a status change.
     """
     order = Order.objects.select_for_update().get(pk=payment.order_id)
     message = f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment.provider_payment_id}" \
               f" ({refund.provider_reference})" + (f": {refund.reason}" if refund.reason else "")
     taken = _sum(Payment.objects.filter(order=order, status=S.SUCCEEDED), "amount")
-    given_back = _sum(Refund.objects.filter(payment__order=order).exclude(status=Refund.Status.FAILED), "amount")
+    given_back = _returned(order)
     target = None
     if order.status in KEPT:
         surplus = max(taken - order.total, Decimal("0"))
@@ -261,7 +305,7 @@ def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractB
         amount = min(refund.amount, so_far)
         if so_far > 0:
             target = O.REFUNDED if so_far >= order.total else O.PARTIALLY_REFUNDED
-    elif order.status == O.EXPIRED and given_back >= taken:
+    elif order.status in (O.EXPIRED, O.CANCELLED) and given_back >= taken:
         amount, so_far, target = refund.amount, order.total, O.REFUNDED
     if target is not None and can_transition(order.status, target):
         record_refund(order_id=order.pk, amount=amount, refunded_so_far=so_far, actor=actor,
@@ -272,6 +316,11 @@ def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractB
 
 def _sum(queryset, field: str) -> Decimal:
     return queryset.aggregate(total=Sum(field))["total"] or Decimal("0")
+
+
+def _returned(order: Order) -> Decimal:
+    """Money actually given back for `order`: its succeeded refunds (pending ones are on their way)."""
+    return _sum(Refund.objects.filter(payment__order=order, status=Refund.Status.SUCCEEDED), "amount")
 
 
 # --- Stripe events ------------------------------------------------------------------------------
@@ -401,7 +450,8 @@ def _on_async_payment_failed(session: dict) -> str:
 
 
 def _on_charge_refunded(charge: dict) -> str:
-    """Record refunds made at Stripe (the dashboard, or ours whose answer was lost), once each."""
+    """Record refunds made at Stripe (the dashboard, or ours whose answer was lost), once each,
+    and bring the ones already recorded up to the status the charge shows."""
     intent = expandable_id(charge.get("payment_intent"))
     payment = _locked_stripe_payment(intent_id=intent, metadata=charge.get("metadata")) if intent else None
     if payment is None:
@@ -414,24 +464,109 @@ def _on_charge_refunded(charge: dict) -> str:
         stripe_refunds = list_refunds(charge["id"])  # the event carried only some (or none) of them
     recorded = []
     for item in sorted(stripe_refunds, key=lambda r: (r.get("created") or 0, r["id"])):
-        if item.get("status") not in ("succeeded", "pending") or Refund.objects.filter(
+        if refund_status(item) == Refund.Status.FAILED and not Refund.objects.filter(
             provider_reference=item["id"]
         ).exists():
-            continue
+            continue  # never recorded and nothing given back; its refund.failed event records it
+        if _sync_refund(payment, item).startswith("recorded"):
+            recorded.append(item["id"])
+    return f"refunds recorded: {', '.join(recorded)}" if recorded else "refunds already recorded"
+
+
+def _on_refund_event(stripe_refund: dict) -> str:
+    """refund.created, refund.updated, refund.failed, charge.refund.updated: one refund's status.
+
+    The payment is found through the refund we recorded, else the refund's PaymentIntent or the
+    payment id in its metadata (our refunds carry it), and locked before the refund is read, so
+    this waits for a `refund_payment` still talking to Stripe about the same payment.
+    """
+    refunds = Refund.objects.filter(provider_reference=stripe_refund["id"], payment__provider=Provider.STRIPE)
+    payment_id = refunds.values_list("payment_id", flat=True).first()
+    if payment_id is not None:
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+    else:
+        payment = _locked_stripe_payment(intent_id=expandable_id(stripe_refund.get("payment_intent")),
+                                         metadata=stripe_refund.get("metadata"))
+    if payment is None:
+        return f"ignored: no payment for refund {stripe_refund['id']}"
+    if payment.status != S.SUCCEEDED and not refunds.exists():
+        raise RetryLater(f"refund {stripe_refund['id']} before its payment {payment.pk} was confirmed")
+    return _sync_refund(payment, stripe_refund)
+
+
+def _sync_refund(payment: Payment, item: dict) -> str:
+    """Record the Stripe refund `item` of `payment`, or move our record to the status Stripe
+    reports: pending -> succeeded (the order moves now) | failed (staff alerted), and
+    succeeded -> failed (the order moves back). Older news (a pending after a succeeded, anything
+    after failed) changes nothing, so events may arrive in any order and any number of times.
+
+    Precondition: inside a transaction holding the payment's row lock; the payment succeeded.
+    Returns "recorded ..." when it wrote a new Refund.
+    """
+    actor = OrderEvent.Actor.WEBHOOK
+    status = refund_status(item)
+    refund = Refund.objects.filter(provider_reference=item["id"]).first()
+    created = refund is None
+    if created:
         amount = from_minor_units(item["amount"], item.get("currency") or payment.currency)
-        if amount > refundable_amount(payment):
-            _order_event(payment.order_id, OrderEvent.Kind.ALERT, OrderEvent.Actor.WEBHOOK,
+        if status != Refund.Status.FAILED and amount > refundable_amount(payment):
+            _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
                          f"Stripe refund {item['id']} of {format_money(amount, payment.currency)} is more than is "
                          f"left of payment {payment.provider_payment_id}; not recorded.")
-            continue
-        refund = Refund.objects.create(
-            payment=payment, amount=amount, provider_reference=item["id"],
-            status=Refund.Status.SUCCEEDED if item["status"] == "succeeded" else Refund.Status.PENDING,
-            reason="Refunded at Stripe.",
-        )
-        _tell_order(payment=payment, refund=refund, actor=OrderEvent.Actor.WEBHOOK, user=None)
-        recorded.append(item["id"])
-    return f"refunds recorded: {', '.join(recorded)}" if recorded else "refunds already recorded"
+            return f"not recorded: refund {item['id']} is more than is left"
+        refund = Refund.objects.create(payment=payment, amount=amount, provider_reference=item["id"],
+                                       status=Refund.Status.PENDING, reason="Refunded at Stripe.")
+        if status == Refund.Status.PENDING:
+            _pending_event(payment=payment, refund=refund, actor=actor, user=None)
+            return f"recorded {item['id']}: pending"
+    if status == refund.status or status not in Refund.NEXT[refund.status]:
+        return f"refund {item['id']}: already {refund.status}"
+    was = refund.status
+    refund.status = status
+    refund.failure_reason = (item.get("failure_reason") or "")[:255] if status == Refund.Status.FAILED else ""
+    refund.save(update_fields=["status", "failure_reason"])
+    if status == Refund.Status.SUCCEEDED:
+        _tell_order(payment=payment, refund=refund, actor=actor, user=None)
+    else:
+        _refund_failed(payment=payment, refund=refund, counted=was == Refund.Status.SUCCEEDED)
+    return f"{'recorded' if created else 'refund'} {item['id']}: {status}"
+
+
+def _pending_event(*, payment: Payment, refund: Refund, actor: str, user: AbstractBaseUser | None) -> None:
+    _order_event(payment.order_id, OrderEvent.Kind.REFUND, actor,
+                 f"Refund of {format_money(refund.amount, payment.currency)} of payment "
+                 f"{payment.provider_payment_id} ({refund.provider_reference}) is pending at the provider; the "
+                 f"order moves when it succeeds" + (f": {refund.reason}" if refund.reason else "."), user)
+
+
+def _refund_failed(*, payment: Payment, refund: Refund, counted: bool) -> None:
+    """Alert staff that `refund` gave nothing back; if the order counted it, move the order back.
+
+    Precondition: inside a transaction holding the payment's row lock; `refund` is saved failed.
+    """
+    order = Order.objects.select_for_update().get(pk=payment.order_id)
+    why = f" ({refund.failure_reason})" if refund.failure_reason else ""
+    logger.warning("Refund %s of payment %s failed%s.", refund.provider_reference, payment.pk, why)
+    _order_event(order.pk, OrderEvent.Kind.ALERT, OrderEvent.Actor.WEBHOOK,
+                 f"Refund {refund.provider_reference} of {format_money(refund.amount, payment.currency)} FAILED at "
+                 f"the provider{why}: the customer did not get this money back (the provider returned it to the "
+                 f"store's balance). Refund it again from this page, or pay it back another way.")
+    if counted:
+        so_far, fully = _refund_progress(order)
+        record_refund_failure(order_id=order.pk, amount=refund.amount, refunded_so_far=so_far,
+                              fully_refunded=fully, actor=OrderEvent.Actor.WEBHOOK,
+                              reference=refund.provider_reference)
+
+
+def _refund_progress(order: Order) -> tuple[Decimal, bool]:
+    """How much of the order's own money has been given back (surplus payments left out), and
+    whether that is all of it. Counts succeeded refunds only."""
+    taken = _sum(Payment.objects.filter(order=order, status=S.SUCCEEDED), "amount")
+    given_back = _returned(order)
+    if order.status in KEPT:
+        so_far = given_back - max(taken - order.total, Decimal("0"))
+        return so_far, so_far >= order.total
+    return given_back, taken > 0 and given_back >= taken
 
 
 _STRIPE_HANDLERS: dict[str, Callable[[dict], str]] = {
@@ -441,4 +576,8 @@ _STRIPE_HANDLERS: dict[str, Callable[[dict], str]] = {
     "checkout.session.expired": _on_session_expired,
     "payment_intent.payment_failed": _on_intent_failed,
     "charge.refunded": _on_charge_refunded,
+    "charge.refund.updated": _on_refund_event,
+    "refund.created": _on_refund_event,
+    "refund.updated": _on_refund_event,
+    "refund.failed": _on_refund_event,
 }

@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from payments.exceptions import PaymentError
-from payments.services import refund_payment
+from payments.models import Provider
+from payments.services import record_manual_payment, refund_payment
 from shop.money import format_money
 
 from .. import services
@@ -192,8 +193,8 @@ class OrderAdmin(admin.ModelAdmin):
             "ship": can_act and left_to_ship and can_transition(order.status, S.FULFILLED),
             "cancel": can_act and can_transition(order.status, S.CANCELLED),
             # Money left on a payment can always go back, whatever the order's status (a payment
-            # of the wrong amount leaves the order pending; one for a cancelled order keeps it
-            # cancelled): payments.services moves the order only where the machine allows.
+            # of the wrong amount leaves the order pending; a cancelled order becomes refunded once
+            # all of it is back): payments.services moves the order only where the machine allows.
             "refund": can_act and bool(refundable),
         }
         events = order.events.select_related("user").order_by("-created_at", "-pk")
@@ -251,13 +252,12 @@ class OrderAdmin(admin.ModelAdmin):
 
     @button("POST")
     def mark_paid_view(self, request: HttpRequest, order: Order) -> HttpResponse:
-        """A manual payment (bank transfer, cash at the shop) of the order's whole total."""
+        """A manual payment (bank transfer, cash at the shop) of the order's whole total, recorded as
+        a Payment (provider "manual") so it can be refunded like any other."""
         if not can_transition(order.status, S.PAID):
             return self._not_now(request, order, _(
                 "Order %(number)s is %(status)s, so it cannot be marked paid. Nothing was changed."))
-        outcome = services.confirm_payment(
-            order_id=order.pk, amount=order.total, actor=STAFF, user=request.user, reference="manual",
-        )
+        outcome, _payment = record_manual_payment(order_id=order.pk, user=request.user)
         if outcome is services.PaymentOutcome.PAID:
             return self._done(request, order, _("Order %(number)s is marked paid (%(amount)s).")
                               % {"number": order.number, "amount": format_money(order.total, order.currency)})
@@ -317,13 +317,18 @@ class OrderAdmin(admin.ModelAdmin):
         if form.is_valid():
             amount = form.cleaned_data["amount"]
             try:
-                refund_payment(payment_id=form.cleaned_data["payment"], amount=amount, user=request.user,
-                               reason=form.cleaned_data["reason"])
+                refund = refund_payment(payment_id=form.cleaned_data["payment"], amount=amount, user=request.user,
+                                        reason=form.cleaned_data["reason"])
             except (PaymentError, OrderError) as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:
-                return self._done(request, order, _("Refunded %(amount)s of order %(number)s.")
-                                  % {"amount": format_money(amount, order.currency), "number": order.number})
+                done = _("Refunded %(amount)s of order %(number)s.") % {
+                    "amount": format_money(amount, order.currency), "number": order.number}
+                if refund.payment.provider == Provider.MANUAL:
+                    done += " " + _("It was a manual payment: pay the money back to the customer yourself.")
+                elif refund.status == refund.Status.PENDING:
+                    done += " " + _("The provider is still processing it; the order moves when it succeeds.")
+                return self._done(request, order, done)
         return self._form_page(request, order, form, title=_("Refund order %(number)s") % {"number": order.number},
                                template="admin/orders/order/refund_form.html")
 

@@ -3,7 +3,7 @@
 Payment state is about money, not fulfilment: an order can be shipped and partially refunded,
 or cancelled and still holding a payment that must go back. It is read from the payments ledger
 (succeeded payments and refunds, via EXISTS and per-order sums, in the list's one query), plus
-the order's own `paid_at` for payments staff marked by hand (those have no Payment row).
+the order's own `paid_at` for orders staff marked paid before manual payments had a Payment row.
 """
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def _conditions() -> dict[str, Q]:
     money = DecimalField(max_digits=12, decimal_places=2)
     zero = Value(Decimal("0"), output_field=money)
     succeeded = Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED)
-    # A pending refund counts as given back, as payments.services counts it against what is left.
-    refunds = Refund.objects.filter(payment__order=OuterRef("pk")).exclude(status=Refund.Status.FAILED)
+    # Money actually given back: a pending refund is still on its way (it moves the order only
+    # once it succeeds, in payments.services), and a failed one gave nothing back.
+    refunds = Refund.objects.filter(payment__order=OuterRef("pk"), status=Refund.Status.SUCCEEDED)
     taken = Coalesce(Subquery(succeeded.order_by().values("order").annotate(s=Sum("amount")).values("s")), zero)
     given_back = Coalesce(
         Subquery(refunds.order_by().values("payment__order").annotate(s=Sum("amount")).values("s")), zero

@@ -4,13 +4,13 @@ Every function locks the order row (`_lock`) before changing it, moves status on
 `orders.status.transition`, and enqueues emails after commit.
 """
 from .fulfilment import ShipmentRequest, cancel_order, create_shipment
-from .payment import PaymentOutcome, confirm_payment, record_refund
+from .payment import PaymentOutcome, confirm_payment, record_refund, record_refund_failure
 from .placement import PlacementLine, ShippingChoice, place_order
 from .expiry import expire_unpaid_orders
 
 __all__ = [
     "PlacementLine", "ShippingChoice", "place_order",
-    "PaymentOutcome", "confirm_payment", "record_refund",
+    "PaymentOutcome", "confirm_payment", "record_refund", "record_refund_failure",
     "ShipmentRequest", "create_shipment", "cancel_order",
     "expire_unpaid_orders",
 ]

@@ -1,4 +1,5 @@
-"""Money arriving and leaving: a confirmed payment moves the order on; a refund is recorded."""
+"""Money arriving and leaving: a confirmed payment moves the order on; a refund is recorded, and
+a refund that fails afterwards moves the order back."""
 from __future__ import annotations
 
 import enum
@@ -101,3 +102,45 @@ def record_refund(
 
     enqueue_order_email(order_id=order.pk, kind="refunded", refund_id=refund_id, amount=amount)
     return order
+
+
+@transaction.atomic
+def record_refund_failure(
+    *, order_id: int, amount: Decimal, refunded_so_far: Decimal, fully_refunded: bool, actor: str,
+    reference: str = "",
+) -> Order:
+    """Move the order back after a refund it counted failed at the provider.
+
+    `refunded_so_far` and `fully_refunded` describe the refunds that still stand (the payments
+    app keeps the ledger). Locks the order. Only an order whose status says (partially) refunded
+    moves: back to partially refunded while other refunds stand, else to the status it had
+    before it was refunded (a cancelled or expired order never to partially refunded: its stock
+    is gone). Other statuses do not record refunds, so they stay. Sends no email: the money never
+    reached the customer and staff decide what to tell them (the caller alerts them).
+    """
+    order = lock_order(order_id)
+    if order.status not in (S.REFUNDED, S.PARTIALLY_REFUNDED):
+        return order
+    before = _status_before_refunds(order)
+    if fully_refunded:
+        to = S.REFUNDED
+    elif refunded_so_far > 0 and before not in (S.CANCELLED, S.EXPIRED):
+        to = S.PARTIALLY_REFUNDED
+    else:
+        to = before
+    if to is None or to == order.status:
+        return order
+    transition(order=order, to=to, actor=actor, refund_failed=True,
+               message=f"Refund of {format_money(amount, order.currency)}" + (f" ({reference})" if reference else "")
+               + " failed", data={"reference": reference, "amount": str(amount), "refund_failed": True})
+    return order
+
+
+def _status_before_refunds(order: Order) -> str | None:
+    """The status the order left when it was last moved into a refund status from another one."""
+    refund_statuses = (S.REFUNDED, S.PARTIALLY_REFUNDED)
+    event = (
+        OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.STATUS, to_status__in=refund_statuses)
+        .exclude(from_status__in=refund_statuses).order_by("-created_at", "-pk").first()
+    )
+    return event.from_status if event is not None and event.from_status else None

@@ -1,6 +1,7 @@
 """The order back office: list, read-only order page, buttons that call services, printed documents."""
 import importlib
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,6 +23,7 @@ from orders.services import (
     ShippingChoice,
     confirm_payment,
     create_shipment,
+    expire_unpaid_orders,
     place_order,
 )
 from payments.models import Payment, Provider, Refund
@@ -167,7 +169,7 @@ def test_the_payment_state_comes_from_the_payments_ledger(staff, jacket):
     unpaid = place((jacket, 1))
     by_card = paid_by_card(place((jacket, 1)))
     by_hand = place((jacket, 1))
-    staff.post(url("mark_paid", by_hand))  # no Payment row: paid_at says it
+    staff.post(url("mark_paid", by_hand))  # a manual Payment row
     processing = place((jacket, 1))
     Payment.objects.create(order=processing, provider=Provider.DEMO, amount=processing.total, currency="USD",
                            status=Payment.Status.PROCESSING)
@@ -298,7 +300,8 @@ def test_posting_the_order_form_cannot_edit_an_order(staff, jacket):
     ("state", "shown"),
     [
         ("unpaid", {"mark-paid-form", "cancel-form"}),
-        ("paid", {"ship-link"}),  # marked paid: no payment to refund through a provider
+        ("paid", {"ship-link"}),  # paid with no Payment in the ledger (as before manual payments): nothing to refund
+        ("marked_paid", {"ship-link", "refund-link"}),  # a manual payment is refundable
         ("paid_by_card", {"ship-link", "refund-link"}),
         ("shipped", set()),
         ("cancelled", set()),
@@ -310,6 +313,8 @@ def test_buttons_appear_only_for_legal_moves(staff, jacket, state, shown):
         pay(order)
     if state == "paid_by_card":
         paid_by_card(order)
+    if state == "marked_paid":
+        staff.post(url("mark_paid", order))
     if state == "shipped":
         create_shipment(order_id=order.pk, request=ShipmentRequest(quantities={order.lines.get().pk: 1}))
     if state == "cancelled":
@@ -334,6 +339,54 @@ def test_mark_paid_records_a_manual_payment_by_the_staff_member(staff, superuser
     assert (event.actor, event.user, event.data["amount"]) == (OrderEvent.Actor.STAFF, superuser, "84.95")
     assert response.redirect_chain[-1][0] == url("change", order)
     assert messages_of(response) == [("success", f"Order {order.number} is marked paid ($84.95).")]
+    payment = order.payments.get()
+    assert (payment.provider, payment.status, payment.amount, payment.currency, payment.created_by) == (
+        Provider.MANUAL, Payment.Status.SUCCEEDED, Decimal("84.95"), "USD", superuser)
+    assert payment.succeeded_at is not None
+
+
+def test_marking_paid_twice_records_one_manual_payment(staff, jacket):
+    order = place((jacket, 1))
+
+    staff.post(url("mark_paid", order))
+    staff.post(url("mark_paid", order))
+
+    assert order.payments.count() == 1
+    assert order.events.filter(to_status=S.PAID).count() == 1
+
+
+def test_a_late_manual_payment_whose_stock_is_gone_records_no_payment(staff, lamp):
+    order = place((lamp, 50))
+    expire_unpaid_orders(now=order.reservation_expires_at + timedelta(minutes=1))
+    place((lamp, 50))  # another shopper takes the released stock
+
+    response = staff.post(url("mark_paid", order), follow=True)
+
+    order.refresh_from_db()
+    assert order.status == S.EXPIRED and not order.payments.exists()
+    assert [level for level, _text in messages_of(response)] == ["error"]
+
+
+def test_a_manual_payment_is_refunded_from_the_back_office_and_paid_back_by_hand(staff, superuser, jacket):
+    order = place((jacket, 1))
+    staff.post(url("mark_paid", order))
+    payment = order.payments.get()
+
+    form_page = staff.get(url("refund", order))
+    response = staff.post(url("refund", order), {"payment": payment.pk, "amount": "84.95",
+                                                 "reason": "Changed their mind."}, follow=True)
+
+    assert html_tags(form_page.content, "input", name="amount", value="84.95")
+    refund = Refund.objects.get()
+    assert (refund.payment, refund.amount, refund.status, refund.created_by) == (
+        payment, Decimal("84.95"), Refund.Status.SUCCEEDED, superuser)
+    assert refund.provider_reference.startswith("manual_re_")
+    assert refund.reason.startswith("Changed their mind.") and "by hand" in refund.reason
+    order.refresh_from_db()
+    assert order.status == S.REFUNDED
+    assert order.events.get(to_status=S.REFUNDED).user == superuser
+    assert messages_of(response) == [("success", f"Refunded $84.95 of order {order.number}. It was a manual "
+                                                 "payment: pay the money back to the customer yourself.")]
 
 
 def test_create_shipment_ships_what_staff_chose_with_tracking(staff, superuser, jacket, lamp):

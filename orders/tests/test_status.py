@@ -134,3 +134,25 @@ def test_staff_groups_get_their_order_permissions():
 
     assert {"view_order", "change_order", "add_orderevent"} <= managers
     assert "view_order" in support and "change_order" not in support
+
+
+def test_moves_back_after_a_failed_refund_are_only_for_record_refund_failure():
+    order = OrderFactory(status=S.REFUNDED)
+
+    # No button may offer them: to the machine they are not legal moves.
+    assert not can_transition(S.REFUNDED, S.PAID) and not can_transition(S.PARTIALLY_REFUNDED, S.PAID)
+    with pytest.raises(IllegalTransition), transaction.atomic():
+        transition(order=_locked(order), to=S.PAID, actor=OrderEvent.Actor.WEBHOOK)
+    with transaction.atomic():
+        transition(order=_locked(order), to=S.PAID, actor=OrderEvent.Actor.WEBHOOK, refund_failed=True)
+
+    order.refresh_from_db()
+    assert order.status == S.PAID
+    with pytest.raises(IllegalTransition), transaction.atomic():  # only back out of a refund status
+        transition(order=_locked(order), to=S.PENDING_PAYMENT, actor=OrderEvent.Actor.WEBHOOK, refund_failed=True)
+
+
+def test_a_cancelled_order_may_only_become_refunded():
+    assert can_transition(S.CANCELLED, S.REFUNDED)
+    assert not can_transition(S.CANCELLED, S.PARTIALLY_REFUNDED)  # that status may still ship
+    assert TRANSITIONS[S.CANCELLED] == {S.REFUNDED}

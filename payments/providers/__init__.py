@@ -1,11 +1,12 @@
 """The payment providers, and which one takes payments: Stripe when STRIPE_SECRET_KEY is set,
-otherwise the demo provider (test cards, no money moves)."""
+otherwise the demo provider (test cards, no money moves). The manual provider never takes
+payments from shoppers: it refunds the payments staff recorded by hand."""
 from __future__ import annotations
 
 from django.conf import settings
 
 from ..models import Provider
-from .base import PaymentProvider
+from .base import PaymentProvider, RefundResult
 
 
 def default_provider_name() -> str:
@@ -27,7 +28,11 @@ def get_provider(name: str | None = None) -> PaymentProvider:
         from .demo import DemoProvider
 
         return DemoProvider()
+    if name == Provider.MANUAL:
+        from .manual import ManualProvider
+
+        return ManualProvider()
     raise ValueError(f"Unknown payment provider {name!r}.")
 
 
-__all__ = ["PaymentProvider", "default_provider_name", "get_provider"]
+__all__ = ["PaymentProvider", "RefundResult", "default_provider_name", "get_provider"]

@@ -5,12 +5,22 @@ Everything else (what a confirmed payment means for the order, refund limits, th
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from django.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from ..models import Payment, Refund
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """What the provider said about a refund it was asked for."""
+
+    reference: str  # the provider's refund id
+    succeeded: bool  # False: accepted but still on its way (Stripe "pending"); its webhook says how it ends
+    note: str = ""  # added to the refund's reason for staff, e.g. that the money goes back by hand
 
 
 class PaymentProvider(Protocol):
@@ -24,8 +34,8 @@ class PaymentProvider(Protocol):
         """
         ...
 
-    def refund(self, refund: Refund) -> str:
-        """Give `refund.amount` of `refund.payment` back; return the provider's refund reference.
+    def refund(self, refund: Refund) -> RefundResult:
+        """Give `refund.amount` of `refund.payment` back; say what the provider answered.
 
         The caller holds the payment's row lock and has checked the amount. Uses
         `refund.idempotency_key`, so a retried call never refunds twice. Raises

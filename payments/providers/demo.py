@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from ..links import demo_url
 from ..models import Payment, Provider, Refund
+from .base import RefundResult
 
 CARD_SUCCEEDS = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
@@ -44,5 +45,5 @@ class DemoProvider:
             message=_("Your card was declined. No money was taken; please try another card."),
         )
 
-    def refund(self, refund: Refund) -> str:
-        return f"demo_re_{secrets.token_hex(12)}"
+    def refund(self, refund: Refund) -> RefundResult:
+        return RefundResult(reference=f"demo_re_{secrets.token_hex(12)}", succeeded=True)

@@ -24,6 +24,7 @@ from shop.money import quantize
 from ..exceptions import ProviderUnavailable
 from ..links import status_url
 from ..models import Payment, Provider, Refund
+from .base import RefundResult
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class StripeProvider:
                                     "raw", "updated_at"])
         return HttpResponseRedirect(payment.redirect_url)
 
-    def refund(self, refund: Refund) -> str:
+    def refund(self, refund: Refund) -> RefundResult:
         payment = refund.payment
         if not payment.provider_payment_id:
             raise ProviderUnavailable(detail=f"payment {payment.pk} has no PaymentIntent to refund")
@@ -156,7 +157,19 @@ class StripeProvider:
         data = result.to_dict()
         if data.get("status") in ("failed", "canceled"):
             raise ProviderUnavailable(detail=f"refund {data['id']} {data['status']}")
-        return data["id"]
+        # "pending" (or "requires_action"): Stripe finishes it later and says so in refund.updated
+        # or refund.failed (payments.services.handle_stripe_event).
+        return RefundResult(reference=data["id"], succeeded=data.get("status") == "succeeded")
+
+
+def refund_status(data: dict) -> str:
+    """Our Refund.Status for a Stripe refund object's status."""
+    status = data.get("status")
+    if status == "succeeded":
+        return Refund.Status.SUCCEEDED
+    if status in ("failed", "canceled"):
+        return Refund.Status.FAILED
+    return Refund.Status.PENDING  # pending, requires_action
 
 
 def list_refunds(charge_id: str) -> list[dict]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from catalog.tests import factories as f
 from orders.models import Order
+from payments.models import Payment
 from payments.providers import stripe as stripe_provider
+from payments.services import handle_stripe_event, pay_with_demo_card, start_payment
 
-from .helpers import checkout_session_response, place
-from .stripe_fakes import FakeStripeHTTP
+from .helpers import checkout_session_response, place, shopper_request
+from .stripe_fakes import FakeStripeHTTP, stripe_event, stripe_object
 
 
 @pytest.fixture
@@ -41,3 +44,28 @@ def fake_stripe(monkeypatch, stripe_keys) -> FakeStripeHTTP:
     monkeypatch.setattr(stripe_provider, "http_client", fake)
     fake.answer("post", "/v1/checkout/sessions", checkout_session_response())
     return fake
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user(username="sam", is_staff=True)
+
+
+@pytest.fixture
+def demo_paid(order) -> Payment:
+    """The order paid with the demo card."""
+    start_payment(order=order, request=shopper_request())
+    payment = Payment.objects.get(order=order)
+    return pay_with_demo_card(payment_id=payment.pk, card_number="4242424242424242")
+
+
+@pytest.fixture
+def stripe_paid(fake_stripe, order) -> Payment:
+    """The order paid through Stripe Checkout (its completion event processed)."""
+    start_payment(order=order, request=shopper_request())
+    payment = Payment.objects.get(order=order)
+    session = stripe_object("checkout.session", id=payment.provider_session_id, payment_status="paid",
+                            status="complete", amount_total=8495, currency="usd", payment_intent="pi_test_refundable")
+    assert handle_stripe_event(event=stripe_event("checkout.session.completed", session)) == "paid"
+    payment.refresh_from_db()
+    return payment

@@ -2,6 +2,8 @@
 
 Real threads, each with its own database connection, started together by a barrier.
 """
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -11,6 +13,7 @@ from conftest import run_together
 from orders.models import Order
 from payments.exceptions import RefundNotAllowed
 from payments.models import Payment, Refund, WebhookEvent
+from payments.providers import stripe as stripe_provider
 from payments.services import (
     handle_stripe_event,
     pay_with_demo_card,
@@ -19,7 +22,7 @@ from payments.services import (
 )
 
 from .helpers import place, shopper_request
-from .stripe_fakes import stripe_event, stripe_object
+from .stripe_fakes import FakeStripeHTTP, stripe_event, stripe_object
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 JOIN_SECONDS = 60
@@ -68,3 +71,40 @@ def test_one_event_delivered_many_times_at_once_is_processed_once(paid_order, se
     assert Refund.objects.get().amount == Decimal("10.00")
     paid_order.refresh_from_db()
     assert paid_order.events.filter(to_status=Order.Status.PARTIALLY_REFUNDED).count() == 1
+
+
+def test_a_refund_event_that_overtakes_its_refund_waits_for_it_and_applies_once(paid_order, monkeypatch, settings):
+    # Stripe answers our refund call "pending" and sends refund.updated "succeeded" so quickly that
+    # the event arrives while refund_payment's transaction (holding the payment's lock) is still open.
+    settings.STRIPE_SECRET_KEY = "sk_test_fake"
+    payment = Payment.objects.get(order=paid_order)
+    Payment.objects.filter(pk=payment.pk).update(provider="stripe", provider_payment_id="pi_test_race")
+    refund = stripe_object("refund", id="re_test_race", amount=8495, currency="usd", payment_intent="pi_test_race",
+                           status="pending", metadata={"payment_id": str(payment.pk)})
+    calling_stripe = threading.Event()
+
+    class SlowStripe(FakeStripeHTTP):
+        def request(self, method, url, headers, post_data=None, *, _usage=None):
+            calling_stripe.set()
+            time.sleep(1)  # the event is delivered meanwhile
+            return super().request(method, url, headers, post_data, _usage=_usage)
+
+    fake = SlowStripe()
+    fake.answer("post", "/v1/refunds", refund)
+    monkeypatch.setattr(stripe_provider, "http_client", fake)
+    event = stripe_event("refund.updated", {**refund, "status": "succeeded"})
+
+    def work(i: int):
+        if i == 0:
+            return refund_payment(payment_id=payment.pk, amount=Decimal("84.95"), user=None)
+        assert calling_stripe.wait(JOIN_SECONDS)
+        return handle_stripe_event(event=event)
+
+    made, handled = run_together(work, 2)
+
+    assert isinstance(made, Refund), made
+    assert handled == "refund re_test_race: succeeded", handled
+    assert Refund.objects.get().status == Refund.Status.SUCCEEDED
+    paid_order.refresh_from_db()
+    assert paid_order.status == Order.Status.REFUNDED
+    assert paid_order.events.filter(to_status=Order.Status.REFUNDED).count() == 1

@@ -2,43 +2,18 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from orders.models import Order, OrderEvent
+from orders.services import cancel_order
 from payments.exceptions import ProviderUnavailable, RefundNotAllowed
 from payments.models import Payment, Refund
-from payments.services import handle_stripe_event, pay_with_demo_card, refund_payment, start_payment
+from payments.services import handle_stripe_event, refund_payment, start_payment
 
 from .helpers import shopper_request
 from .stripe_fakes import new_id, stripe_event, stripe_object
 
 pytestmark = pytest.mark.django_db
 S = Order.Status
-
-
-@pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_user(username="sam", is_staff=True)
-
-
-@pytest.fixture
-def demo_paid(order) -> Payment:
-    """The order paid with the demo card."""
-    start_payment(order=order, request=shopper_request())
-    payment = Payment.objects.get(order=order)
-    return pay_with_demo_card(payment_id=payment.pk, card_number="4242424242424242")
-
-
-@pytest.fixture
-def stripe_paid(fake_stripe, order) -> Payment:
-    """The order paid through Stripe Checkout (its completion event processed)."""
-    start_payment(order=order, request=shopper_request())
-    payment = Payment.objects.get(order=order)
-    session = stripe_object("checkout.session", id=payment.provider_session_id, payment_status="paid",
-                            status="complete", amount_total=8495, currency="usd", payment_intent="pi_test_refundable")
-    assert handle_stripe_event(event=stripe_event("checkout.session.completed", session)) == "paid"
-    payment.refresh_from_db()
-    return payment
 
 
 def _refund_answer(cents: int, refund_id: str) -> dict:
@@ -154,3 +129,22 @@ def test_refunding_a_second_payment_does_not_move_the_order(demo_paid, staff):
     demo_paid.order.refresh_from_db()
     assert demo_paid.order.status == S.PAID
     assert demo_paid.order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
+
+
+def test_a_cancelled_order_becomes_refunded_only_once_all_its_money_is_back(order, staff):
+    # A payment that arrived for the order after it was cancelled, kept by staff for now.
+    cancel_order(order_id=order.pk, actor=OrderEvent.Actor.CUSTOMER)
+    late = Payment.objects.create(order=order, provider="demo", amount=Decimal("84.95"), currency="USD",
+                                  status="succeeded", provider_payment_id=new_id("demo_pi"))
+
+    refund_payment(payment_id=late.pk, amount=Decimal("20.00"), user=staff)
+    order.refresh_from_db()
+    # Not partially_refunded: from there an order may ship, and this one's stock is gone.
+    assert order.status == S.CANCELLED
+    assert order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
+
+    refund_payment(payment_id=late.pk, amount=Decimal("64.95"), user=staff)
+    order.refresh_from_db()
+    assert order.status == S.REFUNDED
+    moved = order.events.get(to_status=S.REFUNDED)
+    assert (moved.from_status, moved.actor, moved.user) == (S.CANCELLED, OrderEvent.Actor.STAFF, staff)

@@ -371,7 +371,7 @@ def test_a_late_payment_is_kept_when_the_stock_is_still_there(client, payment, f
     assert fake_stripe.requests_to("post", "/v1/refunds") == []
 
 
-def test_a_payment_for_a_cancelled_order_is_refunded_and_the_order_stays_cancelled(client, payment, fake_stripe):
+def test_a_payment_for_a_cancelled_order_is_refunded_and_the_order_says_so(client, payment, fake_stripe):
     cancel_order(order_id=payment.order_id, actor=OrderEvent.Actor.CUSTOMER)
     fake_stripe.answer("post", "/v1/refunds", refund_object(cents=8495, refund_id="re_test_cancelled"))
 
@@ -380,9 +380,27 @@ def test_a_payment_for_a_cancelled_order_is_refunded_and_the_order_stays_cancell
     order = payment.order
     order.refresh_from_db()
     assert response.json()["result"] == "refunded automatically (re_test_cancelled)"
-    assert order.status == S.CANCELLED
-    assert order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
+    assert order.status == S.REFUNDED  # not "cancelled" with the money's fate only in the history
+    moved = order.events.get(to_status=S.REFUNDED)
+    assert (moved.from_status, moved.actor, moved.data["amount"]) == (S.CANCELLED, OrderEvent.Actor.WEBHOOK, "84.95")
     assert order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
+
+
+def test_a_cancelled_orders_money_pending_at_stripe_leaves_it_cancelled_until_it_is_back(
+    client, payment, fake_stripe
+):
+    cancel_order(order_id=payment.order_id, actor=OrderEvent.Actor.CUSTOMER)
+    pending = {**refund_object(cents=8495, refund_id="re_test_slow"), "status": "pending"}
+    fake_stripe.answer("post", "/v1/refunds", pending)
+    post_event(client, completed(payment))
+    order = payment.order
+    order.refresh_from_db()
+    assert order.status == S.CANCELLED
+
+    post_event(client, stripe_event("refund.updated", {**pending, "status": "succeeded"}))
+
+    order.refresh_from_db()
+    assert order.status == S.REFUNDED
 
 
 def test_a_second_payment_for_a_paid_order_is_refunded_and_the_order_stays_paid(client, payment, fake_stripe):
