@@ -106,7 +106,8 @@ def send_campaign(*, campaign: Campaign, actor: AbstractBaseUser | None) -> bool
     compile, or nobody in the segment may receive it.
     """
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().select_related("segment").get(pk=campaign.pk)
+        # of=("self",): the segment is an outer join, which PostgreSQL will not lock (nor need we).
+        campaign = Campaign.objects.select_for_update(of=("self",)).select_related("segment").get(pk=campaign.pk)
         if campaign.status != Campaign.Status.DRAFT:
             return False
         if campaign.segment is None:
