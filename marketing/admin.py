@@ -29,15 +29,16 @@ SEND_PERMISSION = "marketing.send_campaign"
 CHANGE_PERMISSION = "marketing.change_campaign"
 
 
-def button(*methods: str, permission: str):
-    """An admin view of one campaign, `view(self, request, campaign)`: permission (403), method
-    (405), campaign exists (404), in that order. Buttons that change something take POST only, so
-    the admin's CSRF check covers them."""
+def button(*methods: str, permission: str | None):
+    """An admin view of one campaign, `view(self, request, campaign)`: permission (403; None: may
+    view campaigns), method (405), campaign exists (404), in that order. Buttons that change
+    something take POST only, so the admin's CSRF check covers them."""
 
     def decorate(view):
         @wraps(view)
         def checked(self, request: HttpRequest, object_id: str) -> HttpResponse:
-            if not request.user.has_perm(permission):
+            allowed = self.has_view_permission(request) if permission is None else request.user.has_perm(permission)
+            if not allowed:
                 raise PermissionDenied
             if request.method not in methods:
                 return HttpResponseNotAllowed(methods)
@@ -158,7 +159,7 @@ class CampaignAdmin(admin.ModelAdmin):
         self.message_user(request, message, level)
         return HttpResponseRedirect(self._change_url(campaign))
 
-    @button("GET", permission="marketing.view_campaign")
+    @button("GET", permission=None)
     def preview_view(self, request: HttpRequest, campaign: Campaign) -> HttpResponse:
         try:
             preview = services.preview_campaign(campaign=campaign)

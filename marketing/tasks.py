@@ -2,7 +2,9 @@
 
 Retried like the store's other emails (notifications.tasks.RETRY: SMTP and connection errors,
 exponential backoff for about an hour); what is still pending after that is sent by the
-campaign page's "Resume sending" button (services.resume_campaign).
+campaign page's "Resume sending" button (services.resume_campaign). Without a broker (eager
+mode) the batches run inside the request that pressed "send", after its commit, and a mail
+outage leaves the messages pending for that button.
 """
 from __future__ import annotations
 

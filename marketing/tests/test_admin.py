@@ -129,7 +129,7 @@ def test_a_segment_nobody_may_receive_says_so_and_has_no_send_button(admin_clien
 def test_sending_needs_the_send_permission_and_post(client, campaign):
     writer = UserFactory(is_staff=True)
     writer.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="marketing", codename__in=["view_campaign", "change_campaign"]))
+        content_type__app_label="marketing", codename="change_campaign"))
     client.force_login(writer)
 
     assert client.get(url("preview", campaign)).status_code == 200
@@ -140,6 +140,14 @@ def test_sending_needs_the_send_permission_and_post(client, campaign):
     page = client.get(reverse("admin:marketing_campaign_change", args=[campaign.pk]))
     assert not html_tags(page.content, "a", id="send-link")
     assert mail.outbox == [] and Campaign.objects.get().status == "draft"
+
+
+def test_staff_without_campaign_permissions_see_nothing(client, campaign):
+    client.force_login(UserFactory(is_staff=True))
+    for name in ("preview", "send"):
+        assert client.get(url(name, campaign)).status_code == 403
+    assert client.post(url("test", campaign), {"to": "x@example.com"}).status_code == 403
+    assert mail.outbox == []
 
 
 def test_campaign_list_costs_the_same_queries_for_many_campaigns(admin_client, email_settings,
