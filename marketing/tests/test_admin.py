@@ -173,3 +173,23 @@ def test_the_message_list_shows_each_recipient_and_edits_nothing(admin_client, c
     assert listing.status_code == 200 and b"grace@example.com" in listing.content
     page = admin_client.get(reverse("admin:marketing_campaignmessage_change", args=[message.pk]))
     assert page.status_code == 200 and b'name="_save"' not in page.content
+
+
+def test_stop_sending_and_resume_buttons(admin_client, campaign, django_capture_on_commit_callbacks):
+    # given: "send" pressed, but its tasks were lost (the broker was down)
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(url("send", campaign))
+    page = admin_client.get(reverse("admin:marketing_campaign_change", args=[campaign.pk]))
+    assert html_tags(page.content, "form", id="resume-form") and html_tags(page.content, "form", id="cancel-form")
+    assert b'id="count-pending">2<' in page.content
+
+    # when: resumed
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = admin_client.post(url("resume", campaign), follow=True)
+    assert [str(m) for m in resumed.context["messages"]] == ["2 unsent emails queued again."]
+    assert len(mail.outbox) == 2
+
+    # then: a sent campaign can be neither stopped nor resumed
+    stopped = admin_client.post(url("cancel", campaign), follow=True)
+    assert "is sent; it cannot be cancelled" in str(list(stopped.context["messages"])[0])
+    assert admin_client.get(url("cancel", campaign)).status_code == 405
