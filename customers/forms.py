@@ -23,6 +23,8 @@ class SignupForm(AllauthSignupForm):
     the address is verified, since until then nobody has shown it is theirs.
     """
 
+    field_order = ["email", "password1", "password2", "accepts_marketing"]
+
     accepts_marketing = forms.BooleanField(
         label=_("Email me offers and news"), required=False, initial=False,
         help_text=_("Optional. You can unsubscribe at any time from your account or any of our emails."),

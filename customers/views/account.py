@@ -10,6 +10,8 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from checkout.selectors import default_country
+
 from ..forms import AddressBookForm, PreferencesForm, ProfileForm
 from ..models import Address, ConsentRecord, Customer
 from ..selectors.account import customer_addresses
@@ -66,7 +68,7 @@ def _address_form_page(request: HttpRequest, form: AddressBookForm, address: Add
 @require_http_methods(["GET", "POST"])
 def address_add(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
-    form = AddressBookForm(request.POST or None, initial={"name": customer.full_name})
+    form = AddressBookForm(request.POST or None, initial={"name": customer.full_name, "country": default_country()})
     if request.method == "POST" and form.is_valid():
         address_services.create_address(
             customer=customer, data=form.address(), default_shipping=form.cleaned_data["default_shipping"],
