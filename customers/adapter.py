@@ -1,5 +1,9 @@
 """How django-allauth fits the store: emails from the store's address in the store's style,
-links to the public site, failed sign-ins on the customer's timeline."""
+failed sign-ins on the customer's timeline.
+
+Links in allauth's emails (verify, reset) are built from the request's host, which Django has
+checked against ALLOWED_HOSTS, as allauth does by default; the layout's header links to SITE_URL.
+"""
 from __future__ import annotations
 
 from typing import Any
