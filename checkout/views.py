@@ -20,6 +20,9 @@ from django.views.decorators.http import (
 )
 
 from catalog.exceptions import OutOfStock
+from customers.selectors.account import account_addresses
+from customers.services import customer_for_user
+from customers.services.addresses import save_checkout_address
 from orders.links import signed_confirmation_url
 from payments.exceptions import OrderNotPayable, ProviderUnavailable
 from payments.services import start_payment
@@ -31,6 +34,17 @@ from .forms import AddressForm, CheckoutForm, PlaceOrderForm
 from .services import CheckoutDetails
 
 SESSION_KEY = "checkout"
+# Whether a signed-in shopper ticked "Save this address to my address book" (kept apart from the
+# details so CheckoutDetails stays what the order is made of).
+SAVE_ADDRESS_KEY = "checkout_save_address"
+
+
+def _save_to_address_book(*, order, user, details: CheckoutDetails) -> None:
+    """The shipping address (or, for click and collect, the billing one) joins the book of the
+    order's customer, once the order exists."""
+    customer = order.customer if order.customer_id else customer_for_user(user=user)
+    address = details.shipping_address if (details.shipping_address.get("line1") or "").strip() else details.billing_address
+    save_checkout_address(customer=customer, address=address, phone=details.phone)
 
 
 def _back_to_cart(request: HttpRequest, error: CheckoutError) -> HttpResponse:
@@ -48,27 +62,57 @@ def _saved(request: HttpRequest) -> CheckoutDetails | None:
     return CheckoutDetails.from_session(data) if isinstance(data, dict) else None
 
 
-def _initial(request: HttpRequest, saved: CheckoutDetails | None) -> tuple[dict, dict, dict]:
+def _book_choice(request: HttpRequest, book: list, param: str):
+    """The address-book entry `?<param>=<id>` names, if it is one of this shopper's own (any
+    other id, or garbage, is ignored: the book holds only the signed-in customer's addresses)."""
+    wanted = request.GET.get(param, "")
+    return next((address for address in book if str(address.pk) == wanted), None)
+
+
+def _initial(request: HttpRequest, saved: CheckoutDetails | None, book: list) -> tuple[dict, dict, dict]:
     """Initial values of the contact, shipping and billing forms: what the shopper typed before,
-    else (signed in) their email and last order's addresses, else the store's country."""
+    else (signed in) their email and their address book's defaults, else their last order's
+    addresses, else the store's country. An address picked from the book (`?address=<id>` for
+    shipping, `?billing=<id>` for billing: plain links, so it works without JavaScript) replaces
+    the shipping or billing part."""
     if saved is not None:
         same = saved.billing_address == saved.shipping_address
-        return (
-            {"email": saved.email, "phone": saved.phone, "delivery": saved.delivery, "billing_same": same},
-            saved.shipping_address, {} if same else saved.billing_address,
-        )
-    contact: dict = {"billing_same": True}
-    shipping: dict = {"country": selectors.default_country()}
-    billing: dict = {}
-    if request.user.is_authenticated:
-        contact["email"] = request.user.email
-        last = selectors.last_addresses(user=request.user)
-        if last:
-            contact["phone"] = last["phone"]
-            shipping = last["shipping_address"] or shipping
-            if last["billing_address"] and last["billing_address"] != last["shipping_address"]:
-                contact["billing_same"] = False
-                billing = last["billing_address"]
+        contact = {"email": saved.email, "phone": saved.phone, "delivery": saved.delivery, "billing_same": same}
+        shipping, billing = saved.shipping_address, {} if same else saved.billing_address
+    else:
+        contact = {"billing_same": True}
+        shipping = {"country": selectors.default_country()}
+        billing = {}
+        if request.user.is_authenticated:
+            contact["email"] = request.user.email
+            default_shipping = next((address for address in book if address.is_default_shipping), None)
+            default_billing = next((address for address in book if address.is_default_billing), None)
+            if default_shipping is not None or default_billing is not None:
+                # The book's defaults; a missing default billing means "same as shipping".
+                first = default_shipping or default_billing
+                shipping = first.as_order_address()
+                contact["phone"] = first.phone
+                if default_billing is not None and default_billing.as_order_address() != shipping:
+                    contact["billing_same"] = False
+                    billing = default_billing.as_order_address()
+            else:
+                last = selectors.last_addresses(user=request.user)
+                if last:
+                    contact["phone"] = last["phone"]
+                    shipping = last["shipping_address"] or shipping
+                    if last["billing_address"] and last["billing_address"] != last["shipping_address"]:
+                        contact["billing_same"] = False
+                        billing = last["billing_address"]
+    picked = _book_choice(request, book, "address")
+    if picked is not None:
+        shipping = picked.as_order_address()
+        contact["phone"] = contact.get("phone") or picked.phone
+        if contact.get("billing_same", True):
+            billing = {}
+    picked_billing = _book_choice(request, book, "billing")
+    if picked_billing is not None and picked_billing.as_order_address() != shipping:
+        contact["billing_same"] = False
+        billing = picked_billing.as_order_address()
     return contact, shipping, billing
 
 
@@ -91,7 +135,8 @@ def details(request: HttpRequest) -> HttpResponse:
         cart = services.checkout_cart(user=request.user, session=request.session)
     except CheckoutError as error:
         return _back_to_cart(request, error)
-    contact, shipping, billing = _initial(request, _saved(request))
+    book = account_addresses(user=request.user)
+    contact, shipping, billing = _initial(request, _saved(request), book)
     data = request.POST if request.method == "POST" else None
     country = _country(data.get("shipping-country") if data else None, shipping.get("country") or
                        selectors.default_country())
@@ -111,11 +156,14 @@ def details(request: HttpRequest) -> HttpResponse:
                 billing_address=address if billing_same else billing_form.address(),
                 delivery=form.cleaned_data["delivery"],
             ).to_session()
+            if request.user.is_authenticated:
+                request.session[SAVE_ADDRESS_KEY] = bool(data.get("save_address"))
             return redirect("checkout:review")
     context = {
         "cart": cart, "form": form, "shipping_form": shipping_form, "billing_form": billing_form,
         "billing_same": billing_same, "show_errors": show_errors, "billing_errors": show_errors and not billing_same, "country": country, "options": options,
-        "pickup": pickup, "selected": form["delivery"].value(),
+        "pickup": pickup, "selected": form["delivery"].value(), "book": book,
+        "save_address": bool(data.get("save_address")) if data is not None else request.session.get(SAVE_ADDRESS_KEY, False),
     }
     return render(request, "checkout/details.html", context)
 
@@ -180,9 +228,10 @@ def place(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.warning(request, _("Your checkout page was out of date. Please check your order and try again."))
         return redirect("checkout:review")
+    details = _saved(request)
     try:
         order = services.place_checkout_order(
-            user=request.user, session=request.session, details=_saved(request),
+            user=request.user, session=request.session, details=details,
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
     except (EmptyCart, CartNotReady) as error:
@@ -199,6 +248,8 @@ def place(request: HttpRequest) -> HttpResponse:
             })
         return redirect("carts:detail")
     request.session.pop(SESSION_KEY, None)
+    if request.session.pop(SAVE_ADDRESS_KEY, False) and request.user.is_authenticated and details is not None:
+        _save_to_address_book(order=order, user=request.user, details=details)
     try:
         return start_payment(order=order, request=request)
     except OrderNotPayable:

@@ -385,3 +385,24 @@ class WishlistItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.product_id}"
+
+
+class PendingSignup(models.Model):
+    """What a sign-up form asked for that must wait until its email is verified.
+
+    An unverified sign-up proves nothing about who owns the address, so it may neither take over
+    a guest's customer record nor subscribe that address to marketing: the consent ticked on the
+    form is kept here and applied (source "signup") by services.accounts.attach_customer.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="pending_signup")
+    accepts_marketing = models.BooleanField(_("asked for marketing email"), default=False)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pending sign-up")
+        verbose_name_plural = _("pending sign-ups")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: marketing={self.accepts_marketing}"

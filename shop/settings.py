@@ -195,6 +195,10 @@ ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_ADAPTER = "customers.adapter.AccountAdapter"
+# Sign-up adds the optional, unticked "Email me offers and news" box (customers/forms.py).
+ACCOUNT_FORMS = {"signup": "customers.forms.SignupForm"}
+# A password or email change is mailed to the account (the old address, for an email change).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 # Failed sign-ins per address and per account; past the limit the form says to wait.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),

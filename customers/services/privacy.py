@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
 from . import record_activity, record_audit
+from .consent import set_marketing_consent
 
 EXPORT_FORMAT = "northwind-customer-data/1"
 ERASED_TEXT = "[erased]"
@@ -401,23 +402,6 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
 # --- One-click unsubscribe ----------------------------------------------------------------------
 
 
-def _withdraw_marketing_consent(*, customer: Customer, source: str) -> bool:
-    """Record a withdrawal of marketing consent; False when there was none to withdraw.
-
-    Private on purpose: customers.services.consent.set_marketing_consent (another module) is the
-    general entry point; the lead folds this into it.
-    Caller holds the customer's row lock.
-    """
-    was_subscribed = customer.accepts_marketing
-    customer.accepts_marketing = False
-    customer.marketing_consent_at = None
-    customer.save(update_fields=["accepts_marketing", "marketing_consent_at", "updated_at"])
-    ConsentRecord.objects.create(customer=customer, granted=False, source=source)
-    record_activity(customer=customer, kind=Activity.Kind.CONSENT,
-                    message=_("Unsubscribed from marketing email"), granted=False, source=source)
-    return was_subscribed
-
-
 def unsubscribe(*, customer: Customer) -> bool:
     """Stop marketing email to `customer` (the one-click link in every campaign email).
 
@@ -429,11 +413,6 @@ def unsubscribe(*, customer: Customer) -> bool:
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         if customer.erased_at is not None:
             return False
-        already_withdrawn = (
-            not customer.accepts_marketing
-            and ConsentRecord.objects.filter(customer=customer, purpose=ConsentRecord.Purpose.MARKETING_EMAIL)
-            .order_by("-created_at", "-pk").values_list("granted", flat=True).first() is False
-        )
-        if already_withdrawn:
-            return False
-        return _withdraw_marketing_consent(customer=customer, source=ConsentRecord.Source.UNSUBSCRIBE_LINK)
+        return set_marketing_consent(
+            customer=customer, granted=False, source=ConsentRecord.Source.UNSUBSCRIBE_LINK
+        ) is not None

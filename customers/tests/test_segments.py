@@ -131,7 +131,7 @@ def test_tag_rule(shop):
 @pytest.fixture
 def built_in_segments():
     """The segments migration 0003 makes (a transactional test elsewhere may have flushed them)."""
-    importlib.import_module("customers.migrations.0003_segments").create_segments(global_apps, None)
+    importlib.import_module("customers.migrations.0004_segments").create_segments(global_apps, None)
 
 
 def test_built_in_segments_follow_the_stored_rfm_segment(shop, built_in_segments):
@@ -142,7 +142,7 @@ def test_built_in_segments_follow_the_stored_rfm_segment(shop, built_in_segments
 
 
 def test_the_migration_creates_the_five_built_in_segments_once(built_in_segments):
-    importlib.import_module("customers.migrations.0003_segments").create_segments(global_apps, None)
+    importlib.import_module("customers.migrations.0004_segments").create_segments(global_apps, None)
 
     assert set(Segment.objects.filter(kind=Segment.Kind.RFM).values_list("rfm_segment", flat=True)) == {
         "champions", "loyal", "new", "at_risk", "lost"}

@@ -75,7 +75,7 @@ def test_pressing_the_button_unsubscribes_without_signing_in(subscriber):
     latest = ConsentRecord.objects.filter(customer=subscriber).first()
     assert (latest.granted, latest.source) == (False, ConsentRecord.Source.UNSUBSCRIBE_LINK)
     [activity] = Activity.objects.filter(customer=subscriber, kind=Activity.Kind.CONSENT)
-    assert activity.data == {"granted": False, "source": "unsubscribe_link"}
+    assert activity.data == {"purpose": "marketing_email", "granted": False, "source": "unsubscribe_link"}
 
 
 def test_unsubscribing_twice_is_harmless(subscriber):

@@ -31,7 +31,7 @@ def remove_segments(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0002_customers'),
+        ('customers', '0003_accounts'),
     ]
 
     operations = [

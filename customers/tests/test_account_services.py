@@ -1,0 +1,85 @@
+"""services.accounts and services.addresses on their own: the cases the flows do not reach."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from catalog.tests.factories import ProductFactory
+from customers.models import Activity, Address, Customer, WishlistItem
+from customers.services.accounts import AccountConflict, attach_customer, change_customer_email
+from customers.services.addresses import save_checkout_address, set_default_address
+from orders.tests.factories import OrderFactory
+
+from .factories import AddressFactory, CustomerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_attaching_again_only_takes_guest_orders_placed_since():
+    user = UserFactory(email="again@example.com")
+    customer = attach_customer(user=user, email="again@example.com")
+    OrderFactory(customer=customer, email="again@example.com")
+
+    attach_customer(user=user, email="Again@Example.com")
+    attach_customer(user=user, email="again@example.com")
+
+    assert customer.activities.filter(kind=Activity.Kind.GUEST_ORDERS_ATTACHED).count() == 1
+    assert Customer.objects.filter(email="again@example.com").count() == 1
+
+
+def test_orders_from_before_the_crm_with_the_same_email_attach_too():
+    user = UserFactory(email="old@example.com")
+    legacy = OrderFactory(customer=None, email="OLD@example.com")
+
+    customer = attach_customer(user=user, email="old@example.com")
+
+    legacy.refresh_from_db()
+    assert legacy.user_id == user.pk and legacy.customer_id == customer.pk
+
+
+def test_another_accounts_customer_is_never_taken_over():
+    owner = UserFactory(email="owner@example.com")
+    attach_customer(user=owner, email="owner@example.com")
+    intruder = UserFactory(email="intruder@example.com")
+    attach_customer(user=intruder, email="intruder@example.com")
+
+    with pytest.raises(AccountConflict):
+        attach_customer(user=UserFactory(), email="owner@example.com")
+    with pytest.raises(AccountConflict):
+        change_customer_email(user=intruder, new_email="owner@example.com")
+
+    assert Customer.objects.get(email="owner@example.com").user_id == owner.pk
+    assert Customer.objects.get(user=intruder).email == "intruder@example.com"
+
+
+def test_a_merge_keeps_one_wishlist_row_per_product_and_adds_up_the_figures():
+    user = UserFactory(email="me@example.com")
+    me = attach_customer(user=user, email="me@example.com")
+    guest = CustomerFactory(email="guest@example.com", order_count=2, total_spent=Decimal("80.00"))
+    shared, other = ProductFactory(), ProductFactory()
+    WishlistItem.objects.create(customer=me, product=shared, price_when_added=Decimal("10.00"))
+    WishlistItem.objects.create(customer=guest, product=shared, price_when_added=Decimal("12.00"))
+    WishlistItem.objects.create(customer=guest, product=other, price_when_added=Decimal("5.00"))
+
+    change_customer_email(user=user, new_email="guest@example.com")
+
+    me.refresh_from_db()
+    assert sorted(me.wishlist.values_list("product_id", "price_when_added")) == sorted(
+        [(shared.pk, Decimal("10.00")), (other.pk, Decimal("5.00"))])
+    assert (me.order_count, me.total_spent) == (2, Decimal("80.00"))
+
+
+def test_one_default_of_each_kind_and_checkout_saves_no_duplicates():
+    customer = CustomerFactory()
+    first = AddressFactory(customer=customer, is_default_shipping=True)
+    second = AddressFactory(customer=customer, line1="2 Other St")
+
+    set_default_address(address=second, kind="shipping")
+    with pytest.raises(ValueError):
+        set_default_address(address=first, kind="gift")
+
+    assert list(Address.objects.filter(customer=customer, is_default_shipping=True)) == [second]
+    again = save_checkout_address(customer=customer, address=first.as_order_address())
+    assert again == first and Address.objects.filter(customer=customer).count() == 2
+    assert save_checkout_address(customer=customer, address={"name": "Pick Up", "country": "US"}) is None
