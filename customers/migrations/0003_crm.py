@@ -1,0 +1,85 @@
+"""The CRM back office: the export permission, an index for the customer list, and who may do what.
+
+- Support: view customers and what hangs off them (addresses, consents, notes, activity, tags,
+  wishlists, segments) and add notes. No export, no delete (so no erasure), no edits.
+- Customer managers (new): everything on customers, including export and erasure, the audit log
+  to read, and a view of orders (the customer page links to them).
+- Order managers: view customers (the order page links to the buyer's).
+
+Permissions are created here first (normally post_migrate) so the groups can be given them on a
+fresh database, as in 0001_staff_groups. Reversing takes the grants back and removes the new group.
+"""
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.db import migrations, models
+
+CUSTOMER_MANAGERS = "Customer managers"
+
+CUSTOMER_MODELS = ("customer", "address", "consentrecord", "note", "activity", "tag", "segment", "wishlistitem")
+
+GRANTS = {
+    "Support": {
+        "customers": [*(f"view_{model}" for model in CUSTOMER_MODELS), "add_note"],
+    },
+    CUSTOMER_MANAGERS: {
+        "customers": [
+            *(f"{action}_{model}" for model in CUSTOMER_MODELS for action in ("add", "change", "delete", "view")),
+            "export_customer", "view_auditlog",
+        ],
+        "orders": ["view_order", "view_orderline", "view_orderevent", "view_shipment"],
+    },
+    "Order managers": {
+        "customers": ["view_customer", "view_address", "view_note", "view_tag"],
+    },
+}
+
+
+def grant(apps, schema_editor):
+    using = schema_editor.connection.alias
+    for app_label in ("customers", "orders"):
+        create_permissions(global_apps.get_app_config(app_label), apps=apps, verbosity=0, using=using)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, by_app in GRANTS.items():
+        group, _created = Group.objects.using(using).get_or_create(name=name)
+        for app_label, codenames in by_app.items():
+            group.permissions.add(*Permission.objects.using(using).filter(
+                content_type__app_label=app_label, codename__in=codenames))
+
+
+def revoke(apps, schema_editor):
+    using = schema_editor.connection.alias
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    Group.objects.using(using).filter(name=CUSTOMER_MANAGERS).delete()
+    for name, by_app in GRANTS.items():
+        for group in Group.objects.using(using).filter(name=name):
+            for app_label, codenames in by_app.items():
+                group.permissions.remove(*Permission.objects.using(using).filter(
+                    content_type__app_label=app_label, codename__in=codenames))
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("customers", "0002_customers"),
+        ("orders", "0003_staff_permissions"),
+    ]
+
+    operations = [
+        migrations.AlterModelOptions(
+            name="customer",
+            options={
+                "ordering": ["-created_at", "-pk"],
+                "permissions": [("export_customer", "Can export customers")],
+                "verbose_name": "customer",
+                "verbose_name_plural": "customers",
+            },
+        ),
+        # The list's default order (newest first) reads the first page from this index instead of
+        # sorting every customer.
+        migrations.AddIndex(
+            model_name="customer",
+            index=models.Index(fields=["-created_at", "-id"], name="customer_created"),
+        ),
+        migrations.RunPython(grant, revoke),
+    ]

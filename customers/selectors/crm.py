@@ -1,0 +1,319 @@
+"""Reads for the CRM back office: who is in a segment, the customer page, the timeline, the export.
+
+Every function here costs a fixed number of queries, whatever the number of customers, orders,
+notes or events: lists are limited in the database and merged in Python.
+"""
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from io import StringIO
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Activity, Address, ConsentRecord, Customer, Note, Segment, WishlistItem
+
+# Orders that were paid and not wholly refunded: what "bought" means in segment rules.
+BOUGHT_STATUSES = ("paid", "partially_fulfilled", "fulfilled", "completed", "partially_refunded")
+
+
+# --- Segments ------------------------------------------------------------------------------------
+
+
+def _category_and_descendant_ids(category_id: int) -> list[int]:
+    """The category and everything under it.
+
+    The cached storefront tree answers for an active category (no query); a hidden one is not in
+    that tree, and customers still bought from it, so its subtree is walked from the table (one
+    query).
+    """
+    from catalog.models import Category
+    from catalog.selectors import category_tree
+
+    tree = category_tree()
+    node = tree.by_id.get(category_id)
+    if node is not None:
+        return tree.descendant_ids(node)
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    ids, stack = [], [category_id]
+    while stack:
+        current = stack.pop()
+        ids.append(current)
+        stack.extend(children.get(current, []))
+    return ids
+
+
+def _rules_condition(segment: Segment, *, now: datetime) -> Q:
+    """Every rule that is set must hold; an unset rule is ignored (no rule at all: everyone)."""
+    from orders.models import OrderLine
+
+    condition = Q()
+    if segment.min_total_spent is not None:
+        condition &= Q(total_spent__gte=segment.min_total_spent)
+    if segment.max_total_spent is not None:
+        condition &= Q(total_spent__lte=segment.max_total_spent)
+    if segment.min_orders is not None:
+        condition &= Q(order_count__gte=segment.min_orders)
+    if segment.no_order_for_days is not None:
+        # Never having ordered counts as "no order in the last N days".
+        cutoff = now - timedelta(days=segment.no_order_for_days)
+        condition &= Q(last_order_at__lt=cutoff) | Q(last_order_at__isnull=True)
+    if segment.ordered_within_days is not None:
+        condition &= Q(last_order_at__gte=now - timedelta(days=segment.ordered_within_days))
+    if segment.has_marketing_consent is not None:
+        condition &= Q(accepts_marketing=segment.has_marketing_consent)
+    if segment.has_account is not None:
+        condition &= Q(user__isnull=not segment.has_account)
+    if segment.tag_id is not None:
+        # Exists, not a join: a join on tags could repeat a customer once combined with more.
+        condition &= Q(Exists(Customer.tags.through.objects.filter(customer=OuterRef("pk"), tag=segment.tag_id)))
+    if segment.bought_from_category_id is not None:
+        categories = _category_and_descendant_ids(segment.bought_from_category_id)
+        condition &= Q(Exists(OrderLine.objects.filter(
+            order__customer=OuterRef("pk"), order__status__in=BOUGHT_STATUSES,
+            variant__product__category__in=categories,
+        )))
+    return condition
+
+
+def customers_in_segment(segment: Segment) -> QuerySet[Customer]:
+    """The customers `segment` holds right now, as an unevaluated queryset (no query until read).
+
+    RFM: the stored `rfm_segment`. Manual: the hand-picked members. Rules: every set rule holds.
+    Erased customers are in no segment. Each customer appears once (no joins that multiply rows),
+    so the result can be counted, sliced and used as `pk__in`.
+    """
+    customers = Customer.objects.active()
+    if segment.kind == Segment.Kind.RFM:
+        return customers.filter(rfm_segment=segment.rfm_segment) if segment.rfm_segment else customers.none()
+    if segment.kind == Segment.Kind.MANUAL:
+        return customers.filter(Exists(Segment.members.through.objects.filter(
+            customer=OuterRef("pk"), segment=segment.pk)))
+    return customers.filter(_rules_condition(segment, now=timezone.now()))
+
+
+def segments_of_customer(customer: Customer) -> list[Segment]:
+    """The segments `customer` is in: two queries whatever the number of segments.
+
+    One reads the segments; one asks, for the customer's row, an EXISTS per manual and rule
+    segment (RFM segments are decided from the row in hand).
+    """
+    segments = list(Segment.objects.select_related("tag").order_by("kind", "name"))
+    if customer.erased_at is not None:
+        return []
+    checks = {}
+    for segment in segments:
+        if segment.kind != Segment.Kind.RFM:
+            checks[f"in_{segment.pk}"] = Exists(customers_in_segment(segment).filter(pk=OuterRef("pk")))
+    answers = Customer.objects.filter(pk=customer.pk).values(**checks).first() if checks else {}
+    answers = answers or {}
+    return [
+        segment for segment in segments
+        if (segment.kind == Segment.Kind.RFM and segment.rfm_segment and segment.rfm_segment == customer.rfm_segment)
+        or answers.get(f"in_{segment.pk}")
+    ]
+
+
+# --- The customer list ---------------------------------------------------------------------------
+
+
+def customer_list() -> QuerySet[Customer]:
+    """What the customer list reads: the row itself and, in one more query per page, its tags."""
+    return Customer.objects.prefetch_related("tags")
+
+
+# --- The customer page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    when: datetime
+    kind: str  # "order", "order_event", "email", "note", "activity": the source, for styling
+    title: str
+    detail: str = ""
+    who: str = ""
+    url: str = ""  # a back-office page with more (the order), or ""
+
+
+def _admin_url(name: str, pk: int) -> str:
+    try:
+        return reverse(name, args=[pk])
+    except NoReverseMatch:
+        return ""
+
+
+def _user_label(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
+    """Everything that happened to the customer, newest first, at most `limit` entries.
+
+    Five queries whatever the history's size: the newest `limit` rows of each source (orders,
+    order events, emails of their orders, notes, activity), merged and cut here. The placement
+    event of an order is left out: the order's own entry says it was placed.
+    """
+    from notifications.models import OutboundEmail
+    from orders.models import Order, OrderEvent
+
+    entries: list[TimelineEntry] = []
+    orders = Order.objects.filter(customer=customer).order_by("-created_at", "-pk")[:limit]
+    for order in orders:
+        entries.append(TimelineEntry(
+            when=order.created_at, kind="order",
+            title=_("Order %(number)s placed") % {"number": order.number},
+            detail=f"{order.total} {order.currency} · {order.get_status_display()}",
+            url=_admin_url("admin:orders_order_change", order.pk),
+        ))
+    events = (
+        OrderEvent.objects.filter(order__customer=customer)
+        .exclude(kind=OrderEvent.Kind.STATUS, from_status="")
+        .select_related("order", "user").order_by("-created_at", "-pk")[:limit]
+    )
+    for event in events:
+        change = event.get_kind_display()
+        if event.kind == OrderEvent.Kind.STATUS and event.to_status:
+            change = _("Status: %(to)s") % {"to": _status_label(event.to_status)}
+        who = event.get_actor_display()
+        if event.user is not None:
+            who = f"{_user_label(event.user)} ({who})"
+        entries.append(TimelineEntry(
+            when=event.created_at, kind="order_event",
+            title=f"{event.order.number}: {change}", detail=event.message, who=who,
+            url=_admin_url("admin:orders_order_change", event.order_id),
+        ))
+    # Emails about their orders. Emails found by recipient would need a scan of the whole outbox
+    # (recipients is an unindexed JSON list), so only order emails are shown.
+    emails = (
+        OutboundEmail.objects.filter(order__customer=customer).select_related("order")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    for email in emails:
+        entries.append(TimelineEntry(
+            when=email.sent_at or email.created_at, kind="email",
+            title=_("Email: %(subject)s") % {"subject": email.subject or email.kind},
+            detail=f"{email.order.number} · {email.get_status_display()}",
+            url=_admin_url("admin:orders_order_change", email.order_id),
+        ))
+    for note in Note.objects.filter(customer=customer).select_related("author").order_by("-created_at", "-pk")[:limit]:
+        visibility = _("visible to the customer") if note.visible_to_customer else _("internal")
+        entries.append(TimelineEntry(
+            when=note.created_at, kind="note", title=f"{note.get_kind_display()} ({visibility})",
+            detail=note.body, who=_user_label(note.author),
+        ))
+    for activity in Activity.objects.filter(customer=customer).order_by("-created_at", "-pk")[:limit]:
+        entries.append(TimelineEntry(
+            when=activity.created_at, kind="activity", title=activity.get_kind_display(), detail=activity.message,
+        ))
+    entries.sort(key=lambda entry: entry.when, reverse=True)
+    return entries[:limit]
+
+
+def _status_label(value: str) -> str:
+    from orders.models import Order
+
+    try:
+        return Order.Status(value).label
+    except ValueError:
+        return value
+
+
+@dataclass
+class CustomerPage:
+    """What the customer page shows besides the editable fields."""
+
+    customer: Customer
+    orders: list = field(default_factory=list)  # the newest ORDERS_SHOWN, with totals
+    more_orders: bool = False
+    addresses: list[Address] = field(default_factory=list)
+    consents: list[ConsentRecord] = field(default_factory=list)
+    cart: object | None = None  # carts.selectors.CartContents, or None without an account
+    wishlist: list[WishlistItem] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    @property
+    def average_order_value(self) -> Decimal:
+        return self.customer.average_order_value
+
+
+ORDERS_SHOWN = 50
+
+
+def customer_page(*, customer: Customer, timeline_limit: int = 100) -> CustomerPage:
+    """Everything the customer page shows, in a fixed number of queries (about 17: orders,
+    addresses, consents, cart (4), wishlist, segments (2), timeline (5)) however long the
+    customer's history is."""
+    from carts.selectors import cart_contents
+    from orders.models import Order
+
+    orders = list(Order.objects.filter(customer=customer).order_by("-created_at", "-pk")[:ORDERS_SHOWN + 1])
+    return CustomerPage(
+        customer=customer,
+        orders=orders[:ORDERS_SHOWN],
+        more_orders=len(orders) > ORDERS_SHOWN,
+        addresses=list(customer.addresses.all()),
+        consents=list(customer.consents.order_by("-created_at", "-pk")[:50]),
+        # Only an account has a persistent cart; a guest's cart lives in a browser session.
+        cart=cart_contents(user=customer.user, session=None) if customer.user_id else None,
+        wishlist=list(customer.wishlist.select_related("product")[:50]),
+        segments=segments_of_customer(customer),
+        timeline=customer_timeline(customer=customer, limit=timeline_limit),
+    )
+
+
+# --- Export --------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "email", "first_name", "last_name", "phone", "has_account", "accepts_marketing", "order_count",
+    "total_spent", "first_order_at", "last_order_at", "rfm_segment", "tags", "created_at",
+)
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet will not run: a leading =, +, -, @ (or tab/CR) would start a formula in
+    Excel or LibreOffice, and names and phone numbers come from shoppers."""
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+def customer_export_lines(customers: QuerySet[Customer], *, chunk_size: int = 2000) -> Iterator[str]:
+    """The CSV text of `customers`, a line at a time, for a streamed download.
+
+    Reads in chunks of `chunk_size` rows, each with its tags in one more query, so memory stays
+    flat at 100,000 customers.
+    """
+    buffer = StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(EXPORT_COLUMNS)
+    yield flush()
+    rows = customers.order_by("pk").prefetch_related("tags")
+    for customer in rows.iterator(chunk_size=chunk_size):
+        writer.writerow([
+            _cell(customer.email), _cell(customer.first_name), _cell(customer.last_name), _cell(customer.phone),
+            "yes" if customer.user_id else "no", "yes" if customer.accepts_marketing else "no",
+            customer.order_count, customer.total_spent,
+            customer.first_order_at.isoformat() if customer.first_order_at else "",
+            customer.last_order_at.isoformat() if customer.last_order_at else "",
+            customer.rfm_segment, _cell(";".join(tag.name for tag in customer.tags.all())),
+            customer.created_at.isoformat(),
+        ])
+        yield flush()
