@@ -1,4 +1,4 @@
-"""The CRM back office: the export permission, an index for the customer list, and who may do what.
+"""The CRM back office: the export permission, indexes for the customer list, and who may do what.
 
 - Support: view customers and what hangs off them (addresses, consents, notes, activity, tags,
   wishlists, segments) and add notes. No export, no delete (so no erasure), no edits.
@@ -32,6 +32,30 @@ GRANTS = {
         "customers": ["view_customer", "view_address", "view_note", "view_tag"],
     },
 }
+
+
+# The customer list's search (icontains: UPPER(col::text) LIKE UPPER('%term%') on PostgreSQL) reads
+# these trigram indexes instead of scanning every customer. PostgreSQL only: SQLite has no pg_trgm,
+# and its test databases are small. pg_trgm is installed by catalog's 0002_search.
+SEARCH_COLUMNS = ("email", "first_name", "last_name", "phone")
+
+
+def create_search_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    for column in SEARCH_COLUMNS:
+        schema_editor.execute(
+            f'CREATE INDEX IF NOT EXISTS customer_{column}_trgm ON customers_customer '
+            f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
+        )
+
+
+def drop_search_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for column in SEARCH_COLUMNS:
+        schema_editor.execute(f"DROP INDEX IF EXISTS customer_{column}_trgm")
 
 
 def grant(apps, schema_editor):
@@ -81,5 +105,6 @@ class Migration(migrations.Migration):
             model_name="customer",
             index=models.Index(fields=["-created_at", "-id"], name="customer_created"),
         ),
+        migrations.RunPython(create_search_indexes, drop_search_indexes),
         migrations.RunPython(grant, revoke),
     ]
