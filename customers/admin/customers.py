@@ -61,7 +61,14 @@ class SegmentFilter(admin.SimpleListFilter):
         if segment is None:
             messages.error(request, _("That segment does not exist (any more); the list is not filtered by segment."))
             return queryset
-        return queryset.filter(pk__in=customers_in_segment(segment).values("pk"))
+        members = customers_in_segment(segment)
+        try:
+            # Both are Customer querysets: AND-ing their conditions lets PostgreSQL plan one scan
+            # (2-3x faster at 100,000 customers than `pk__in`, see docs/architecture.md).
+            return queryset & members
+        except TypeError:
+            # A segment queryset that cannot be combined (e.g. a DISTINCT one) still filters.
+            return queryset.filter(pk__in=members.values("pk"))
 
 
 class TagFilter(admin.SimpleListFilter):
