@@ -167,7 +167,8 @@ class LifetimeValueFilter(admin.ListFilter):
 
     def choices(self, changelist):
         # One "choice" carrying what the template needs: the values and the other parameters to keep.
-        keep = [(key, value) for key, values in changelist.params.items() if key not in self.parameters
+        # The page number is dropped: a narrower list may not have that page.
+        keep = [(key, value) for key, values in changelist.params.items() if key not in (*self.parameters, "p")
                 for value in (values if isinstance(values, list) else [values])]
         yield {
             "ltv_min": self.used_parameters.get("ltv_min", ""),

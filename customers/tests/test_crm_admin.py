@@ -426,3 +426,13 @@ def test_the_order_page_links_to_the_buyers_customer_page(client, manager, staff
     html = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
 
     assert f'href="{change_url(customer)}"' in html
+
+
+def test_the_lifetime_value_form_keeps_the_other_filters_but_not_the_page(client, manager, population):
+    html = client.get(f"{CHANGELIST}?account=no&ltv_min=5&p=1").content.decode()
+
+    form = html[html.index('id="ltv-filter"'):]
+    form = form[:form.index("</form>")]
+    assert '<input type="hidden" name="account" value="no">' in form
+    assert 'name="p"' not in form
+    assert 'name="ltv_min" id="ltv-min" value="5"' in form
