@@ -17,6 +17,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop.money import format_money
+
 from ..models import Activity, Address, ConsentRecord, Customer, Note, Segment, WishlistItem
 
 # Orders that were paid and not wholly refunded: what "bought" means in segment rules.
@@ -172,7 +174,7 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
         entries.append(TimelineEntry(
             when=order.created_at, kind="order",
             title=_("Order %(number)s placed") % {"number": order.number},
-            detail=f"{order.total} {order.currency} · {order.get_status_display()}",
+            detail=f"{format_money(order.total, order.currency)} · {order.get_status_display()}",
             url=_admin_url("admin:orders_order_change", order.pk),
         ))
     events = (
