@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
@@ -368,7 +369,11 @@ class CustomerAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, _("The list's filters are not valid; nothing was exported."), messages.ERROR)
+            return HttpResponseRedirect(self._url("changelist"))
         filters = self._filters(request)
         filters["selection"] = "all matching"
         return self._csv_response(request, changelist.get_queryset(request), filters)

@@ -444,3 +444,10 @@ def test_filter_counts_are_never_computed(client, manager, population):
 
     assert "Show counts" not in html
     assert "Champions (" not in html
+
+
+def test_an_export_with_a_broken_filter_exports_nothing_and_says_so(client, manager, population):
+    response = client.post(f"{EXPORT}?accepts_marketing__exact=perhaps", follow=True)
+
+    assert "nothing was exported" in response.content.decode()
+    assert not AuditLog.objects.exists()
