@@ -103,7 +103,10 @@ class Customer(TimeStamped):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["-created_at", "-pk"]
+        # Exporting personal data in bulk is its own right, recorded in the audit log.
+        permissions = [("export_customer", _("Can export customers"))]
         indexes = [
+            models.Index(fields=["-created_at", "-id"], name="customer_created"),
             models.Index(fields=["total_spent"], name="customer_total_spent"),
             models.Index(fields=["last_order_at"], name="customer_last_order"),
             models.Index(fields=["rfm_segment"], name="customer_rfm_segment"),

@@ -27,7 +27,6 @@ from django.utils.translation import gettext as _
 
 from customers.models import Activity, Customer, Segment
 from customers.selectors.segments import segment_customers
-from customers.unsubscribe import unsubscribe_url
 from notifications.links import absolute_url
 from notifications.services import SMTP_TIMEOUT_SECONDS, _message_id
 

@@ -107,8 +107,7 @@ class SegmentAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("name",)
     list_per_page = 50
-    autocomplete_fields = ("bought_from_category",)
-    raw_id_fields = ("members",)  # the members picker when the customer admin offers no search
+    autocomplete_fields = ("bought_from_category", "members")
     readonly_fields = ("size", "revenue", "revenue_share", "rfm_segment")
     change_form_template = "admin/customers/segment/change_form.html"
     change_list_template = "admin/customers/segment/change_list.html"
@@ -158,13 +157,6 @@ class SegmentAdmin(admin.ModelAdmin):
                               "description": _("A customer is in the segment when every rule that is set holds. "
                                                "“No order in the last N days” includes customers who never "
                                                "ordered.")})]
-
-    def get_autocomplete_fields(self, request):
-        fields = list(super().get_autocomplete_fields(request))
-        customer_admin = self.admin_site._registry.get(Customer)
-        if customer_admin is not None and customer_admin.search_fields:
-            fields.append("members")
-        return fields
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.kind == Segment.Kind.RFM:

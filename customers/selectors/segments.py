@@ -20,6 +20,10 @@ from orders.models import OrderLine
 from ..models import Customer, Segment
 from ..services.stats import PAID_STATUSES
 
+# What "bought from a category" counts: paid orders not wholly refunded (a returned purchase is
+# no sign of interest to market to).
+BOUGHT_STATUSES = tuple(status for status in PAID_STATUSES if status != "refunded")
+
 
 def category_and_descendant_ids(category_id: int, *, parents: dict[int, int | None] | None = None) -> list[int]:
     """The category and every category below it, active or not.
@@ -51,7 +55,7 @@ def segment_filter(segment: Segment, *, now: datetime | None = None,
     Rules (kind RULES), all that are set must hold; a rule segment with no rule set matches every
     customer:
     - min/max_total_spent, min_orders: the stored figures (refresh_customer_stats).
-    - bought_from_category: a paid order with a line whose variant's product is in the category
+    - bought_from_category: a paid, not wholly refunded order with a line whose variant's product is in the category
       or any category below it.
     - no_order_for_days: no paid order in the last N days, including customers who never had one.
     - ordered_within_days: a paid order in the last N days.
@@ -72,7 +76,7 @@ def segment_filter(segment: Segment, *, now: datetime | None = None,
     if segment.bought_from_category_id is not None:
         categories = category_and_descendant_ids(segment.bought_from_category_id, parents=category_parents)
         q &= Q(pk__in=OrderLine.objects.filter(
-            order__status__in=PAID_STATUSES, variant__product__category_id__in=categories,
+            order__status__in=BOUGHT_STATUSES, variant__product__category_id__in=categories,
             order__customer_id__isnull=False,
         ).values("order__customer_id"))
     if segment.no_order_for_days is not None:

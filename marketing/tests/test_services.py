@@ -18,7 +18,7 @@ from marketing.selectors import campaign_counts
 from marketing.tasks import send_campaign_batch_task
 from notifications.tests.conftest import parts
 
-from .factories import CampaignFactory, SegmentFactory, consenting, segment_of
+from .factories import CampaignFactory, consenting, segment_of
 
 pytestmark = pytest.mark.django_db
 

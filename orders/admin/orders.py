@@ -88,7 +88,7 @@ class OrderAdmin(admin.ModelAdmin):
     search_help_text = gettext_lazy("An order number, an email address, or words from the customer's name.")
     fieldsets = (
         (None, {"fields": (("number", "status"), ("payment", "paid_at"), ("created_at", "reservation_expires_at"))}),
-        (gettext_lazy("Customer"), {"fields": (("customer_name", "email"), ("phone", "user"))}),
+        (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"))}),
         (gettext_lazy("Delivery"), {"fields": (("shipping_method_name", "pickup_location"), "shipping_address_display",
                                                "billing_address_display")}),
         (gettext_lazy("Totals"), {"fields": (("subtotal_display", "shipping_total_display"),
@@ -96,7 +96,7 @@ class OrderAdmin(admin.ModelAdmin):
     )
     readonly_fields = (
         "number", "status", "payment", "paid_at", "created_at", "reservation_expires_at",
-        "customer_name", "email", "phone", "user", "shipping_method_name", "pickup_location",
+        "customer_name", "customer", "email", "phone", "user", "shipping_method_name", "pickup_location",
         "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
         "tax_total_display", "total_display", "prices_include_tax",
     )
