@@ -96,5 +96,5 @@ def test_sign_up_verify_add_an_address_buy_and_staff_see_it(new_page, storefront
 
 def add_note(admin, text: str) -> None:
     """Fill and send the note form on the customer page."""
-    admin.locator("#id_note-body").fill(text)
+    admin.locator("#note-form textarea").fill(text)
     admin.get_by_role("button", name="Add note").click()
