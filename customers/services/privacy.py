@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
 from . import record_activity, record_audit
+from ..selectors.crm import segments_of_customer
 from .consent import set_marketing_consent
 
 EXPORT_FORMAT = "northwind-customer-data/1"
@@ -168,6 +169,13 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
             "first_order_at": customer.first_order_at, "last_order_at": customer.last_order_at,
         },
         "account": account,
+        # How the store profiles them (GDPR art. 15: the existence of profiling and its result).
+        "profiling": {
+            "rfm_scores": {"recency": customer.recency_score, "frequency": customer.frequency_score,
+                           "monetary": customer.monetary_score, "scored_at": customer.rfm_scored_at},
+            "segments": [segment.name for segment in segments_of_customer(customer)],
+            "tags": [tag.name for tag in customer.tags.all()],
+        },
         "addresses": [
             {field: getattr(address, field) for field in (
                 "name", "company", "line1", "line2", "city", "region", "postal_code", "country", "phone",

@@ -50,6 +50,26 @@ def test_the_export_holds_every_kind_of_personal_data(two_customers):
     assert data["chat_history"] == []
 
 
+def test_the_export_says_how_the_store_profiles_them(two_customers):
+    from customers.models import RFMSegment, Segment, Tag
+
+    ada, _bob = two_customers
+    customer = ada.customer
+    customer.tags.add(Tag.objects.create(name="Lantern collector"))
+    type(customer).objects.filter(pk=customer.pk).update(
+        recency_score=5, frequency_score=3, monetary_score=4, rfm_segment=RFMSegment.LOYAL)
+    customer.refresh_from_db()
+    Segment.objects.create(name="Lantern people", kind=Segment.Kind.MANUAL).members.add(customer)
+    Segment.objects.create(name="Big spenders", kind=Segment.Kind.RULES, min_total_spent=10_000)
+
+    profiling = export_customer_data(customer=customer)["profiling"]
+
+    assert (profiling["rfm_scores"]["recency"], profiling["rfm_scores"]["frequency"],
+            profiling["rfm_scores"]["monetary"]) == (5, 3, 4)
+    assert "Lantern people" in profiling["segments"] and "Big spenders" not in profiling["segments"]
+    assert profiling["tags"] == ["Lantern collector"]
+
+
 def test_the_export_holds_nothing_of_another_customer(two_customers):
     ada, bob = two_customers
 
