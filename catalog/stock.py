@@ -70,6 +70,16 @@ class Allocation:
 # --- Writers ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """What `reserve_counting` did: the allocations, and the units left afterwards."""
+
+    allocations: list[Allocation]
+    # Units still available per requested variant over every active location, counted from the
+    # rows locked for the reservation; None when those were not all of them (`location_ids` given).
+    available_after: dict[int, int] | None
+
+
 def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> list[Allocation]:
     """Reserve every request, or nothing, and return where the units were taken from.
 
@@ -86,6 +96,16 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
     and name, so orders ship from the warehouse and shop shelves stay for walk-in and pick-up
     customers. A request takes what it can from the first location, then the next, so it may be
     split; the allocations come in request order, then location order.
+    """
+    return reserve_counting(requests=requests, location_ids=location_ids).allocations
+
+
+def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> Reservation:
+    """`reserve`, also telling how many units of each variant are left (no extra query).
+
+    Same contract as `reserve`. Without `location_ids` the locked rows are every active row of the
+    variants, so `available_after` is exact (the rows stay locked until the caller commits); with
+    them it is None and a caller that needs totals reads them (`can_reserve`).
     """
     wanted = _summed(requests)
     rows = StockLevel.objects.filter(variant_id__in=wanted, location__is_active=True)
@@ -116,7 +136,13 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
             if not quantity:
                 break
     _add(_per_row(allocations), reserved=+1)
-    return allocations
+    available_after = None
+    if location_ids is None:
+        available_after = {
+            variant_id: sum(level.available for level in by_variant[variant_id]) - quantity
+            for variant_id, quantity in wanted.items()
+        }
+    return Reservation(allocations=allocations, available_after=available_after)
 
 
 def release(*, allocations: Sequence[Allocation]) -> None:

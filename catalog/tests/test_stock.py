@@ -380,3 +380,24 @@ def test_a_cached_product_page_shows_the_new_availability(client, storefront_cat
         stock.fulfil(allocations=allocations)
     assert StockLevel.objects.get(pk=lamp.pk).on_hand == 3
     assert client.get("/p/camp-lamp/")["X-Cache"] == "miss"  # on hand changed, availability did not
+
+
+def test_reserve_counting_tells_what_is_left_everywhere_from_the_rows_it_locked(places):
+    variant, other = VariantFactory(), VariantFactory()
+    StockLevelFactory(variant=variant, location=places["north"], on_hand=4)
+    StockLevelFactory(variant=variant, location=places["shop"], on_hand=3)
+    StockLevelFactory(variant=other, location=places["south"], on_hand=2)
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        reservation = stock.reserve_counting(requests=[StockRequest(variant_id=variant.pk, quantity=5),
+                                                       StockRequest(variant_id=other.pk, quantity=2)])
+    assert reservation.available_after == {variant.pk: 2, other.pk: 0}
+    assert stock.can_reserve(requests=[StockRequest(variant_id=variant.pk, quantity=1)]) == {variant.pk: 2}
+    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 2
+
+    with transaction.atomic():
+        pickup = stock.reserve_counting(requests=[StockRequest(variant_id=variant.pk, quantity=1)],
+                                        location_ids=[places["shop"].pk])
+    # Only the shop's rows were locked: the total elsewhere is not known, so it is not guessed.
+    assert pickup.available_after is None
+    assert [a.location_id for a in pickup.allocations] == [places["shop"].pk]
