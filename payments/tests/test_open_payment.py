@@ -67,3 +67,26 @@ def test_nothing_to_pay_opens_nothing_and_another_orders_payment_is_refused(vari
         start_payment(order=order, request=shopper_request(), payment=other_payment)
     order.total = Decimal("0.00")
     assert open_payment(order=order) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_double_submitted_checkout_makes_one_order_and_one_payment():
+    # The winner opens the payment inside its placement transaction; the twins wait on the order's
+    # unique key, get the winner's order, and start_payment (with its lock) finds that payment.
+    from conftest import run_together
+
+    variant = f.VariantFactory(price=Decimal("12.00"))
+    f.StockLevelFactory(variant=variant, location=f.LocationFactory(code="warehouse"), on_hand=1)
+
+    def submit(i):
+        order, payment = place_opening(variant, key="one-form")
+        start_payment(order=order, request=shopper_request(), payment=payment)
+        return order.pk, payment is not None
+
+    results = run_together(submit, 5)
+
+    assert all(isinstance(r, tuple) for r in results), results
+    assert len({order_id for order_id, _opened in results}) == 1
+    assert sum(opened for _order_id, opened in results) == 1
+    assert Payment.objects.count() == 1
