@@ -58,7 +58,8 @@ bench: install-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
 	$(PY) bench/run.py --products $(PRODUCTS) $(BENCH_ARGS)
 
-# Add-to-cart and checkout throughput and the query count of each checkout step (in process).
+# Only the checkout part of `make bench`: add-to-cart and checkout throughput and the query count
+# of each checkout step (in process), on its own small database.
 bench-checkout: install-dev
 	$(PY) bench/checkout.py $(BENCH_ARGS)
 

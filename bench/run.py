@@ -17,6 +17,11 @@ The page cache is shared between the workers through a file cache under var/benc
 with --redis-url): the default local-memory cache would give each worker its own.
 
 The target (issue 2): every page at one third of the bare view's requests/s or better.
+
+Then, on the same database, the checkout: add-to-cart and orders per second and the SQL queries
+of each checkout step for a cart of 1 line and of 10 (bench/checkout.py, which `make
+bench-checkout` runs alone; in process, one worker; the target, issue 3: every step under 25
+queries whatever the number of lines). `--no-checkout` skips it.
 """
 from __future__ import annotations
 
@@ -71,6 +76,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
     parser.add_argument("--profile", action="store_true", help="also profile each page on a cold cache, in process")
+    parser.add_argument("--no-checkout", action="store_true", help="skip the checkout measures")
+    parser.add_argument("--checkout-seconds", type=float, default=5.0,
+                        help="per checkout throughput measure (default 5)")
+    parser.add_argument("--checkout-lines", type=int, default=3, help="cart lines per order measured (default 3)")
     return parser.parse_args()
 
 
@@ -334,7 +343,15 @@ def main() -> int:
     finally:
         stop(server)
     report(pages, args, env)
-    return 0
+    if args.no_checkout:
+        return 0
+    print("\nCheckout ...", flush=True)
+    from bench import checkout
+
+    # Its own process, on this database (already migrated and collected): the storefront's
+    # ROOT_URLCONF and page cache are not part of the checkout's figures.
+    return checkout.measure(env["DATABASE_URL"], seconds=args.checkout_seconds, lines=args.checkout_lines,
+                            prepared=True)
 
 
 if __name__ == "__main__":

@@ -210,25 +210,28 @@ def _warnings(
     return warnings
 
 
-def cart_contents(*, user, session: SessionBase) -> CartContents:
+def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartContents:
     """Every line of the shopper's cart with today's price, stock and what changed (4 queries).
 
     Lines, option values, images and stock totals: one query each, whatever the number of lines;
-    none at all for a guest without a cart. The category tree (to tell whether a product is still
-    shown) comes from the cache.
+    none at all for a guest without a cart. `images=False` skips the images (every item's `image`
+    is None) for a caller that shows none, such as placing the order. The category tree (to tell
+    whether a product is still shown) comes from the cache.
     """
     owner = _owner_filter(user=user, session=session, prefix="cart__")
     if owner is None:
         return CartContents(
             cart_id=None, items=[], subtotal=quantize(Decimal(0)), total_weight=Decimal(0), item_count=0
         )
+    prefetches = [Prefetch("variant__option_values", queryset=OptionValue.objects.select_related("option"))]
+    if images:
+        prefetches.append(
+            Prefetch("variant__product__images", queryset=ProductImage.objects.order_by("position", "pk"))
+        )
     lines = list(
         CartLine.objects.filter(owner)
         .select_related("variant__product")
-        .prefetch_related(
-            Prefetch("variant__option_values", queryset=OptionValue.objects.select_related("option")),
-            Prefetch("variant__product__images", queryset=ProductImage.objects.order_by("position", "pk")),
-        )
+        .prefetch_related(*prefetches)
         .order_by("created_at", "pk")
     )
     stock = stock_totals([line.variant_id for line in lines]) if lines else {}
@@ -255,7 +258,7 @@ def cart_contents(*, user, session: SessionBase) -> CartContents:
                 option_labels=_option_labels(variant), quantity=line.quantity, unit_price=variant.price,
                 price_when_added=line.unit_price, line_total=quantize(variant.price * line.quantity),
                 available=available, max_quantity=min(available, limit), status=status, weight=variant.weight,
-                image=_image_for(variant),
+                image=_image_for(variant) if images else None,
                 warnings=_warnings(
                     title=product.title, quantity=line.quantity, status=status, available=available,
                     was=line.unit_price, now=variant.price,

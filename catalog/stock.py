@@ -20,7 +20,7 @@ Rules every writer here follows, and every caller must know:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import router, transaction
@@ -70,6 +70,16 @@ class Allocation:
 # --- Writers ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """What `reserve_counting` did: the allocations, and the units left afterwards."""
+
+    allocations: list[Allocation]
+    # Units still available per requested variant over every active location, counted from the
+    # rows locked for the reservation; None when those were not all of them (`location_ids` given).
+    available_after: dict[int, int] | None
+
+
 def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> list[Allocation]:
     """Reserve every request, or nothing, and return where the units were taken from.
 
@@ -86,6 +96,16 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
     and name, so orders ship from the warehouse and shop shelves stay for walk-in and pick-up
     customers. A request takes what it can from the first location, then the next, so it may be
     split; the allocations come in request order, then location order.
+    """
+    return reserve_counting(requests=requests, location_ids=location_ids).allocations
+
+
+def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> Reservation:
+    """`reserve`, also telling how many units of each variant are left (no extra query).
+
+    Same contract as `reserve`. Without `location_ids` the locked rows are every active row of the
+    variants, so `available_after` is exact (the rows stay locked until the caller commits); with
+    them it is None and a caller that needs totals reads them (`can_reserve`).
     """
     wanted = _summed(requests)
     rows = StockLevel.objects.filter(variant_id__in=wanted, location__is_active=True)
@@ -116,7 +136,13 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
             if not quantity:
                 break
     _add(_per_row(allocations), reserved=+1)
-    return allocations
+    available_after = None
+    if location_ids is None:
+        available_after = {
+            variant_id: sum(level.available for level in by_variant[variant_id]) - quantity
+            for variant_id, quantity in wanted.items()
+        }
+    return Reservation(allocations=allocations, available_after=available_after)
 
 
 def release(*, allocations: Sequence[Allocation]) -> None:
@@ -153,6 +179,33 @@ def restock(*, stock_level_id: int, quantity: int) -> None:
     if not _lock_rows(StockLevel.objects.filter(pk=stock_level_id), writer="restock"):
         raise StockLevel.DoesNotExist(f"stock level {stock_level_id} does not exist")
     _add({stock_level_id: quantity}, on_hand=+1)
+
+
+def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, int]:
+    """Put returned units of several variants back on the shelf at one location: `on_hand` +=.
+
+    `quantities` maps variant id -> units. Precondition: the caller is inside
+    `transaction.atomic()`. A variant without a stock row there gets one (0 on hand, then the
+    units); then every row is locked in one statement in primary-key order, like every stock
+    writer, and raised in one UPDATE. Raises ValueError for a quantity below 1 and
+    Location.DoesNotExist for a missing or inactive location, changing nothing. Bumps the catalog
+    version on commit. Returns variant id -> stock level id.
+    """
+    _require_transaction("restock_at")
+    for quantity in quantities.values():
+        _check_quantity(quantity)
+    if not quantities:
+        return {}
+    if not Location.objects.filter(pk=location_id, is_active=True).exists():
+        raise Location.DoesNotExist(f"location {location_id} does not exist or is not active")
+    rows = StockLevel.objects.filter(location_id=location_id, variant_id__in=quantities)
+    StockLevel.objects.bulk_create(
+        [StockLevel(variant_id=variant_id, location_id=location_id, on_hand=0) for variant_id in quantities],
+        ignore_conflicts=True,
+    )
+    level_ids = {level.variant_id: level.pk for level in _lock_rows(rows, writer="restock_at")}
+    _add({level_ids[variant_id]: quantity for variant_id, quantity in quantities.items()}, on_hand=+1)
+    return level_ids
 
 
 # --- Reads (no locks: a snapshot for display; `reserve` decides under lock) ---------------------
@@ -215,6 +268,11 @@ def _lock_rows(rows: QuerySet[StockLevel], *, writer: str) -> list[StockLevel]:
     On SQLite, which has no row locks, the IMMEDIATE transaction mode (settings) already holds the
     database's write lock.
     """
+    _require_transaction(writer)
+    return list(rows.select_related("location").select_for_update(of=("self",), no_key=True).order_by("pk"))
+
+
+def _require_transaction(writer: str) -> None:
     connection = transaction.get_connection(router.db_for_write(StockLevel))
     # Test cases wrap each test in atomic blocks of their own (marked `_from_testcase`); those do
     # not count, so a caller that forgot its transaction fails in ordinary tests too.
@@ -223,7 +281,6 @@ def _lock_rows(rows: QuerySet[StockLevel], *, writer: str) -> list[StockLevel]:
             f"catalog.stock.{writer}() must run inside transaction.atomic(), together with the order change "
             "it belongs to."
         )
-    return list(rows.select_related("location").select_for_update(of=("self",), no_key=True).order_by("pk"))
 
 
 def _give_back(*, allocations: Sequence[Allocation], shipped: bool) -> None:

@@ -76,19 +76,25 @@ def pickup_availability(*, cart: CartContents) -> PickupAvailability:
 
     A snapshot without locks: placing the order reserves at the chosen shop and has the last word.
     """
-    requests = [
-        stock.StockRequest(variant_id=item.variant.pk, quantity=item.quantity)
-        for item in cart.items if item.is_purchasable
-    ]
-    if not requests:
+    if not any(item.is_purchasable for item in cart.items):
         return PickupAvailability(ready=[], not_ready=[])
-    ready = stock.locations_with_everything(requests=requests)
+    ready = ready_pickup_locations(cart=cart)
     ready_ids = {location.pk for location in ready}
     others = [
         location for location in Location.objects.filter(is_active=True, pickup_allowed=True).order_by("position", "name")
         if location.pk not in ready_ids
     ]
     return PickupAvailability(ready=ready, not_ready=others)
+
+
+def ready_pickup_locations(*, cart: CartContents) -> list[Location]:
+    """The shops allowing pick-up that hold every purchasable line now (one query; none for an
+    empty cart). A snapshot without locks, like `pickup_availability`."""
+    requests = [
+        stock.StockRequest(variant_id=item.variant.pk, quantity=item.quantity)
+        for item in cart.items if item.is_purchasable
+    ]
+    return stock.locations_with_everything(requests=requests) if requests else []
 
 
 def tax_rates(*, country: str) -> dict[str, TaxRate]:

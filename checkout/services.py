@@ -238,9 +238,12 @@ class CheckoutDetails:
             return None
 
 
-def checkout_cart(*, user, session: SessionBase) -> CartContents:
-    """The shopper's cart, ready to be bought as it stands; EmptyCart or CartNotReady otherwise."""
-    cart = cart_contents(user=user, session=session)
+def checkout_cart(*, user, session: SessionBase, images: bool = True) -> CartContents:
+    """The shopper's cart, ready to be bought as it stands; EmptyCart or CartNotReady otherwise.
+
+    `images=False` when nothing is shown (placing the order): one query less.
+    """
+    cart = cart_contents(user=user, session=session, images=images)
     if cart.is_empty:
         raise EmptyCart()
     if not cart.ready_for_checkout:
@@ -251,10 +254,17 @@ def checkout_cart(*, user, session: SessionBase) -> CartContents:
 def chosen_option(*, cart: CartContents, details: CheckoutDetails) -> ShippingOption:
     """The delivery option `details` names, priced for `cart` now; ShippingUnavailable if gone.
 
-    Pick-up shops are looked up only when a pick-up was chosen (two queries saved otherwise).
+    Reads only what that kind of choice needs: the zone's methods and bands for a delivery (two
+    queries), the shops holding the whole cart for a pick-up (one query).
     """
-    pickup = None if details.delivery.startswith(f"{PICKUP}:") else selectors.PickupAvailability(ready=[], not_ready=[])
-    option = find_option(shipping_options(cart=cart, country=details.country, pickup=pickup), details.delivery)
+    if details.delivery.startswith(f"{PICKUP}:"):
+        ready = selectors.ready_pickup_locations(cart=cart)
+        options = pickup_options(availability=selectors.PickupAvailability(ready=ready, not_ready=[]))
+    else:
+        options = shipping_options(
+            cart=cart, country=details.country, pickup=selectors.PickupAvailability(ready=[], not_ready=[])
+        )
+    option = find_option(options, details.delivery)
     if option is None:
         raise ShippingUnavailable()
     return option
@@ -265,7 +275,8 @@ def existing_order(*, idempotency_key: str) -> Order | None:
 
 
 def place_checkout_order(
-    *, user: AbstractBaseUser | None, session: SessionBase, details: CheckoutDetails | None, idempotency_key: str
+    *, user: AbstractBaseUser | None, session: SessionBase, details: CheckoutDetails | None, idempotency_key: str,
+    on_placed: Callable[[Order], object] | None = None,
 ) -> Order:
     """Turn the shopper's cart into an order priced, taxed and shipped by the server; empty the cart.
 
@@ -278,9 +289,13 @@ def place_checkout_order(
     nothing written) and enqueues the confirmation email after commit. The ordered lines leave
     the cart afterwards, in their own statement: if that failed, the shopper would find a cart
     they already paid for, never an order without its cart.
+
+    The variants the cart read (prices, products, options: checked on sale) are handed to
+    `place_order`, which would otherwise read them again. `on_placed` is passed on: it runs in
+    the placement transaction for an order created now (checkout opens the payment there).
     """
     try:
-        cart = checkout_cart(user=user, session=session)
+        cart = checkout_cart(user=user, session=session, images=False)
         if details is None:
             raise ShippingUnavailable()
         option = chosen_option(cart=cart, details=details)
@@ -305,6 +320,8 @@ def place_checkout_order(
         billing_address=details.billing_address,
         user=user,
         tax_rate_for=taxes.rate_for,
+        variants={item.variant.pk: item.variant for item in purchasable},
+        on_placed=on_placed,
     )
     if order.created_at >= started:
         # Made now (or by a twin request racing this one, over the same lines). An older order

@@ -25,7 +25,8 @@ from customers.services import customer_for_user
 from customers.services.addresses import save_checkout_address
 from orders.links import signed_confirmation_url
 from payments.exceptions import OrderNotPayable, ProviderUnavailable
-from payments.services import start_payment
+from payments.models import Payment
+from payments.services import open_payment, start_payment
 from shop.countries import country_name
 
 from . import selectors, services
@@ -229,10 +230,14 @@ def place(request: HttpRequest) -> HttpResponse:
         messages.warning(request, _("Your checkout page was out of date. Please check your order and try again."))
         return redirect("checkout:review")
     details = _saved(request)
+    # A new order's first payment is written in the order's own transaction: one transaction and
+    # one order lock less than paying an existing order, and a racing twin request finds it.
+    opened: list[Payment | None] = []
     try:
         order = services.place_checkout_order(
             user=request.user, session=request.session, details=details,
             idempotency_key=form.cleaned_data["idempotency_key"],
+            on_placed=lambda new: opened.append(open_payment(order=new)),
         )
     except (EmptyCart, CartNotReady) as error:
         return _back_to_cart(request, error)
@@ -251,7 +256,7 @@ def place(request: HttpRequest) -> HttpResponse:
     if request.session.pop(SAVE_ADDRESS_KEY, False) and request.user.is_authenticated and details is not None:
         _save_to_address_book(order=order, user=request.user, details=details)
     try:
-        return start_payment(order=order, request=request)
+        return start_payment(order=order, request=request, payment=opened[0] if opened else None)
     except OrderNotPayable:
         # A retried POST after the order was paid: show it rather than a second payment page.
         return redirect(signed_confirmation_url(order))

@@ -76,6 +76,7 @@ def enqueue_order_email(
     shipment_id: int | None = None,
     refund_id: int | None = None,
     amount: Decimal | str | None = None,
+    order_is_new: bool = False,
 ) -> None:
     """Send the order email `kind` once the caller's transaction commits.
 
@@ -88,6 +89,10 @@ def enqueue_order_email(
     A broker that is down at commit is logged, not raised: the row stays pending and
     `requeue_unsent_emails` sends it later.
 
+    `order_is_new`: the order was created in the caller's transaction, so no outbox row can name it
+    yet (ids are never reused) and nobody can be sending one: the row is inserted without looking
+    first (one query instead of two).
+
     Raises ValueError for an unknown kind or a shipped email without its shipment_id.
     """
     key = order_email_key(order_id=order_id, kind=kind, shipment_id=shipment_id, refund_id=refund_id)
@@ -96,7 +101,10 @@ def enqueue_order_email(
         # a second email); the task gets the key so its retries still send it once.
         key = f"{key}:{uuid.uuid4().hex}"
     params = _order_params(shipment_id=shipment_id, refund_id=refund_id, amount=amount)
-    _ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
+    if order_is_new:
+        _register(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
+    else:
+        _ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
     task_kwargs = {"order_id": order_id, "kind": kind, "key": key, **params}
     # Imported here: the tasks module imports this one.
     from .tasks import send_order_email_task

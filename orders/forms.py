@@ -71,6 +71,62 @@ class ShipmentForm(forms.Form):
         )
 
 
+class ReturnForm(forms.Form):
+    """Units the customer sent back, per line (at most what shipped and has not come back), and
+    whether they go back on a shelf, and which. The service checks again under the order's lock.
+    """
+
+    restock = forms.BooleanField(
+        label=_("Put the items back in stock"), required=False, initial=True,
+        help_text=_("Leave unticked for damaged goods: they are recorded as returned but not sellable."),
+    )
+    location = forms.TypedChoiceField(label=_("Location"), coerce=int, required=False, empty_value=None)
+    note = forms.CharField(
+        label=_("Note"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the order's history, e.g. the reason or the parcel's condition."),
+    )
+
+    def __init__(self, *args, lines: Sequence[OrderLine], locations: Sequence, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines = [line for line in lines if line.quantity_fulfilled > line.quantity_returned]
+        for line in self.lines:
+            returnable = line.quantity_fulfilled - line.quantity_returned
+            self.fields[self._name(line)] = forms.IntegerField(
+                label=f"{line.product_title} ({line.sku})", min_value=0, max_value=returnable, initial=0,
+                help_text=_("%(returnable)d of %(shipped)d shipped can come back")
+                % {"returnable": returnable, "shipped": line.quantity_fulfilled},
+            )
+        self.fields["location"].choices = [("", "—")] + [(location.pk, location.name) for location in locations]
+        if locations:
+            self.fields["location"].initial = locations[0].pk
+        self.order_fields(self._name(line) for line in self.lines)
+
+    @staticmethod
+    def _name(line: OrderLine) -> str:
+        return f"line_{line.pk}"
+
+    def line_fields(self) -> Iterator[tuple[OrderLine, forms.BoundField]]:
+        for line in self.lines:
+            yield line, self[self._name(line)]
+
+    def other_fields(self) -> list[forms.BoundField]:
+        return [self["restock"], self["location"], self["note"]]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.lines:
+            raise forms.ValidationError(_("Nothing shipped in this order is left to come back."))
+        if not self.errors and not any(cleaned.get(self._name(line)) for line in self.lines):
+            raise forms.ValidationError(_("Enter how many units of at least one item came back."))
+        if cleaned.get("restock") and cleaned.get("location") is None:
+            self.add_error("location", _("Choose where the items go back to, or untick restocking."))
+        return cleaned
+
+    def quantities(self) -> dict[int, int]:
+        data = self.cleaned_data
+        return {line.pk: data[self._name(line)] for line in self.lines if data.get(self._name(line))}
+
+
 @dataclass(frozen=True)
 class RefundablePayment:
     """A payment that still has money to give back, as the refund form offers it."""

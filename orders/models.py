@@ -117,6 +117,8 @@ class OrderLine(models.Model):
     unit_tax = models.DecimalField(_("tax per unit"), max_digits=12, decimal_places=2, default=Decimal("0"))
     line_total = models.DecimalField(_("line total"), max_digits=12, decimal_places=2)
     quantity_fulfilled = models.PositiveIntegerField(_("shipped"), default=0)
+    # Units the customer sent back (orders.services.returns); money goes back separately, by refund.
+    quantity_returned = models.PositiveIntegerField(_("returned"), default=0)
 
     class Meta:
         verbose_name = _("order line")
@@ -128,6 +130,9 @@ class OrderLine(models.Model):
                 condition=Q(quantity_fulfilled__lte=F("quantity")), name="order_line_fulfilled_within_quantity"
             ),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="order_line_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity_returned__lte=F("quantity_fulfilled")), name="order_line_returned_within_shipped"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -179,6 +184,7 @@ class OrderEvent(models.Model):
         REFUND = "refund", _("Refund")
         SHIPMENT = "shipment", _("Shipment")
         EMAIL = "email", _("Email")
+        RETURN = "return", _("Return")
         NOTE = "note", _("Note")
         ALERT = "alert", _("Alert")
 

@@ -47,7 +47,30 @@ class RetryLater(Exception):
 # --- Starting a payment -------------------------------------------------------------------------
 
 
-def start_payment(*, order: Order, request: HttpRequest) -> HttpResponse:
+def open_payment(*, order: Order) -> Payment | None:
+    """The first payment of an order created in the caller's transaction (checkout calls it
+    through `place_order(on_placed=...)`); None when there is nothing to pay.
+
+    Precondition: `order` was inserted in the current transaction, so no other request can see it
+    and it has no earlier attempt: no row lock and no look at earlier payments are needed (they
+    are when paying an existing order: `start_payment`). One query. Pass the result to
+    `start_payment(payment=...)` after commit.
+    """
+    if order.status != O.PENDING_PAYMENT or order.total <= 0:
+        return None
+    return _new_payment(order, get_provider())
+
+
+def _new_payment(order: Order, provider) -> Payment:
+    # The demo's "session" is ours to name: naming it here saves its start() an UPDATE.
+    session_id = DemoProvider.new_session_id() if provider.name == Provider.DEMO else ""
+    return Payment.objects.create(
+        order=order, provider=provider.name, amount=order.total, currency=order.currency,
+        provider_session_id=session_id,
+    )
+
+
+def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None = None) -> HttpResponse:
     """Send the shopper to pay `order` with the store's provider; return that redirect.
 
     Picks or creates the Payment in a short transaction holding the order's row lock, so a
@@ -59,21 +82,26 @@ def start_payment(*, order: Order, request: HttpRequest) -> HttpResponse:
     twice. For an htmx request the redirect is an `HX-Redirect` (the payment page may be on
     another site).
 
+    `payment` is one `open_payment` made in the transaction that created `order` (checkout): it
+    is used as it is, without that transaction and its lock.
+
     Raises OrderNotPayable when the order is not pending payment, its reservation has run out
     (its stock is about to be released), or it has nothing to pay, and ProviderUnavailable when
     the provider cannot be reached (nothing charged; the shopper can try again).
     """
-    provider = get_provider()
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.status != O.PENDING_PAYMENT or locked.total <= 0:
-            raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked.status))
-        if locked.reservation_expires_at is not None and locked.reservation_expires_at <= timezone.now():
-            raise OrderNotPayable(number=locked.number, reason="expired")
-        processing, reusable = _earlier_attempts(locked, provider.name)
-        payment = processing or reusable or Payment.objects.create(
-            order=locked, provider=provider.name, amount=locked.total, currency=locked.currency
-        )
+    provider = get_provider(payment.provider if payment is not None else None)
+    processing = None
+    if payment is None:
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+            if locked.status != O.PENDING_PAYMENT or locked.total <= 0:
+                raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked.status))
+            if locked.reservation_expires_at is not None and locked.reservation_expires_at <= timezone.now():
+                raise OrderNotPayable(number=locked.number, reason="expired")
+            processing, reusable = _earlier_attempts(locked, provider.name)
+            payment = processing or reusable or _new_payment(locked, provider)
+    elif payment.order_id != order.pk:
+        raise ValueError(f"Payment {payment.pk} is not order {order.number}'s.")
     remember_payment(request, payment)
     if processing is not None:
         response = HttpResponseRedirect(status_url(payment))

@@ -301,6 +301,35 @@ def test_restock_puts_units_back_on_the_shelf_even_at_an_inactive_location():
         stock.restock(stock_level_id=level.pk + 1000, quantity=1)
 
 
+def test_restock_at_raises_on_hand_creating_missing_rows_and_locks_once(places):
+    kept, new = VariantFactory(), VariantFactory()
+    level = StockLevelFactory(variant=kept, location=places["north"], on_hand=1, reserved=1)
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        ids = stock.restock_at(location_id=places["north"].pk, quantities={kept.pk: 2, new.pk: 3})
+
+    created = StockLevel.objects.get(variant=new, location=places["north"])
+    assert ids == {kept.pk: level.pk, new.pk: created.pk}
+    assert levels(level, created) == [(3, 1), (3, 0)]
+    locks = [q["sql"] for q in queries.captured_queries if "FOR" in q["sql"] or "catalog_stocklevel" in q["sql"]]
+    # Location check, missing rows inserted, every row locked in one statement, one UPDATE.
+    assert len(queries.captured_queries) - sum(q["sql"].startswith(("SAVEPOINT", "RELEASE")) for q in
+                                               queries.captured_queries) == 4, locks
+
+
+def test_restock_at_refuses_without_a_transaction_a_bad_quantity_or_an_inactive_location(places):
+    variant = VariantFactory()
+    closed = LocationFactory(code="closed", is_active=False)
+
+    with pytest.raises(TransactionManagementError):
+        stock.restock_at(location_id=places["north"].pk, quantities={variant.pk: 1})
+    with pytest.raises(ValueError), transaction.atomic():
+        stock.restock_at(location_id=places["north"].pk, quantities={variant.pk: 0})
+    with pytest.raises(Location.DoesNotExist), transaction.atomic():
+        stock.restock_at(location_id=closed.pk, quantities={variant.pk: 1})
+    assert not StockLevel.objects.filter(variant=variant).exists()
+
+
 # --- Reads --------------------------------------------------------------------------------------
 
 
@@ -380,3 +409,24 @@ def test_a_cached_product_page_shows_the_new_availability(client, storefront_cat
         stock.fulfil(allocations=allocations)
     assert StockLevel.objects.get(pk=lamp.pk).on_hand == 3
     assert client.get("/p/camp-lamp/")["X-Cache"] == "miss"  # on hand changed, availability did not
+
+
+def test_reserve_counting_tells_what_is_left_everywhere_from_the_rows_it_locked(places):
+    variant, other = VariantFactory(), VariantFactory()
+    StockLevelFactory(variant=variant, location=places["north"], on_hand=4)
+    StockLevelFactory(variant=variant, location=places["shop"], on_hand=3)
+    StockLevelFactory(variant=other, location=places["south"], on_hand=2)
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        reservation = stock.reserve_counting(requests=[StockRequest(variant_id=variant.pk, quantity=5),
+                                                       StockRequest(variant_id=other.pk, quantity=2)])
+    assert reservation.available_after == {variant.pk: 2, other.pk: 0}
+    assert stock.can_reserve(requests=[StockRequest(variant_id=variant.pk, quantity=1)]) == {variant.pk: 2}
+    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 2
+
+    with transaction.atomic():
+        pickup = stock.reserve_counting(requests=[StockRequest(variant_id=variant.pk, quantity=1)],
+                                        location_ids=[places["shop"].pk])
+    # Only the shop's rows were locked: the total elsewhere is not known, so it is not guessed.
+    assert pickup.available_after is None
+    assert [a.location_id for a in pickup.allocations] == [places["shop"].pk]

@@ -36,8 +36,8 @@ class ReadOnlyInline(admin.TabularInline):
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fields = readonly_fields = (
-        "product_title", "sku", "options", "quantity", "quantity_fulfilled", "unit_price_display", "tax_rate_display",
-        "tax_display", "line_total_display",
+        "product_title", "sku", "options", "quantity", "quantity_fulfilled", "quantity_returned", "unit_price_display",
+        "tax_rate_display", "tax_display", "line_total_display",
     )
 
     def get_queryset(self, request):

@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from catalog.models import Location
 from payments.exceptions import PaymentError
 from payments.models import Provider
 from payments.services import record_manual_payment, refund_payment
@@ -28,7 +29,7 @@ from shop.money import format_money
 
 from .. import services
 from ..exceptions import OrderError
-from ..forms import CancelForm, NoteForm, RefundForm, ShipmentForm
+from ..forms import CancelForm, NoteForm, RefundForm, ReturnForm, ShipmentForm
 from ..models import Order, OrderEvent
 from ..status import can_transition
 from . import payment_state
@@ -187,6 +188,7 @@ class OrderAdmin(admin.ModelAdmin):
     def _order_page_context(self, request: HttpRequest, order: Order) -> dict:
         can_act = self.can_act(request)
         left_to_ship = order.lines.filter(quantity__gt=F("quantity_fulfilled")).exists() if can_act else False
+        returnable = order.lines.filter(quantity_fulfilled__gt=F("quantity_returned")).exists() if can_act else False
         refundable = payment_state.refundable_payments(order) if can_act else []
         buttons = {
             "mark_paid": can_act and can_transition(order.status, S.PAID),
@@ -196,6 +198,8 @@ class OrderAdmin(admin.ModelAdmin):
             # of the wrong amount leaves the order pending; a cancelled order becomes refunded once
             # all of it is back): payments.services moves the order only where the machine allows.
             "refund": can_act and bool(refundable),
+            # Whatever the status: goods that shipped can come back even after a refund.
+            "return": can_act and returnable,
         }
         events = order.events.select_related("user").order_by("-created_at", "-pk")
         return {
@@ -206,7 +210,8 @@ class OrderAdmin(admin.ModelAdmin):
             "note_form": NoteForm() if request.user.has_perm("orders.add_orderevent") else None,
             "history": [_history_row(event) for event in events],
             "action_urls": {name: self._url(name, order) for name in
-                            ("mark_paid", "ship", "cancel", "refund", "note", "packing_slip", "invoice")},
+                            ("mark_paid", "ship", "cancel", "refund", "return", "note", "packing_slip",
+                             "invoice")},
         }
 
     # --- Buttons and documents ---
@@ -218,6 +223,7 @@ class OrderAdmin(admin.ModelAdmin):
             "ship": ("ship", self.ship_view),
             "cancel": ("cancel", self.cancel_view),
             "refund": ("refund", self.refund_view),
+            "return": ("return", self.return_view),
             "note": ("note", self.note_view),
             "packing_slip": ("packing-slip", self.packing_slip_view),
             "invoice": ("invoice", self.invoice_view),
@@ -331,6 +337,43 @@ class OrderAdmin(admin.ModelAdmin):
                 return self._done(request, order, done)
         return self._form_page(request, order, form, title=_("Refund order %(number)s") % {"number": order.number},
                                template="admin/orders/order/refund_form.html")
+
+    @button("GET", "POST")
+    def return_view(self, request: HttpRequest, order: Order) -> HttpResponse:
+        """Record goods the customer sent back, and whether (and where) they go back in stock.
+
+        Money is not touched: staff refund separately (the "Refund…" button).
+        """
+        lines = list(order.lines.all())
+        # Goods come back to a warehouse or to the pick-up shop they left from; warehouses first.
+        locations = sorted(Location.objects.filter(is_active=True),
+                           key=lambda loc: (loc.pk != order.pickup_location_id, loc.kind != Location.Kind.WAREHOUSE,
+                                            loc.position, loc.name))
+        form = ReturnForm(request.POST if request.method == "POST" else None, lines=lines, locations=locations)
+        if request.method == "GET" and not form.lines:
+            return self._refuse(request, order, _("Nothing shipped in order %(number)s is left to come back.")
+                                % {"number": order.number})
+        if form.is_valid():
+            restock = form.cleaned_data["restock"]
+            try:
+                services.record_return(
+                    order=order, lines=form.quantities(), restock=restock,
+                    location_id=form.cleaned_data["location"] if restock else None,
+                    actor=STAFF, user=request.user, note=form.cleaned_data["note"],
+                )
+            except OrderError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                units = sum(form.quantities().values())
+                message = ngettext(
+                    "Return of %(units)d item recorded for order %(number)s.",
+                    "Return of %(units)d items recorded for order %(number)s.", units,
+                ) % {"units": units, "number": order.number}
+                if restock:
+                    message = f"{message} {_('The units are back in stock.')}"
+                return self._done(request, order, f"{message} {_('Refund the customer separately if money is due.')}")
+        return self._form_page(request, order, form, title=_("Record a return for order %(number)s")
+                               % {"number": order.number}, template="admin/orders/order/return_form.html")
 
     @button("POST", permission="orders.add_orderevent")
     def note_view(self, request: HttpRequest, order: Order) -> HttpResponse:

@@ -1,4 +1,4 @@
-"""Writes to orders, one module per use case: placement, payment, fulfilment, expiry.
+"""Writes to orders, one module per use case: placement, payment, fulfilment, returns, expiry.
 
 Every function locks the order row (`_lock`) before changing it, moves status only through
 `orders.status.transition`, and enqueues emails after commit.
@@ -7,10 +7,12 @@ from .fulfilment import ShipmentRequest, cancel_order, create_shipment
 from .payment import PaymentOutcome, confirm_payment, record_refund, record_refund_failure
 from .placement import PlacementLine, ShippingChoice, place_order
 from .expiry import expire_unpaid_orders
+from .returns import record_return
 
 __all__ = [
     "PlacementLine", "ShippingChoice", "place_order",
     "PaymentOutcome", "confirm_payment", "record_refund", "record_refund_failure",
     "ShipmentRequest", "create_shipment", "cancel_order",
+    "record_return",
     "expire_unpaid_orders",
 ]

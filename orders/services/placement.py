@@ -1,7 +1,7 @@
 """Placing an order: the cart's lines become an order, priced on the server, with stock reserved."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -9,11 +9,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from catalog import stock
 from catalog.exceptions import OutOfStock
-from catalog.models import Variant
+from catalog.models import OptionValue, Variant
 from customers.services import customer_for_order
 from shop.money import currency_code, quantize
 
@@ -64,21 +65,31 @@ def place_order(
     billing_address: dict | None = None,
     user: AbstractBaseUser | None = None,
     tax_rate_for: Callable[[Variant], Decimal] = zero_tax,
+    variants: Mapping[int, Variant] | None = None,
+    on_placed: Callable[[Order], object] | None = None,
 ) -> Order:
     """Create an order in `pending_payment` and reserve its stock, in one transaction.
 
-    Prices are read from the catalog here; nothing the shopper's browser sent about a price is
-    used. Stock rows are locked in primary-key order by `catalog.stock.reserve`, so concurrent
-    checkouts neither oversell nor deadlock. The same `idempotency_key` (one per checkout form)
-    returns the order it created instead of a second one, also when two requests race.
+    Prices are read from the catalog, never from what the shopper's browser sent: here, or by the
+    caller in this same request when it passes `variants` (id -> Variant with `product` and
+    `option_values__option` loaded, every one checked to be on sale, as checkout's cart read
+    does; saves reading them twice). Stock rows are locked in primary-key order by
+    `catalog.stock.reserve_counting`, so concurrent checkouts neither oversell nor deadlock.
+
+    The same `idempotency_key` (one per checkout form) returns the order it created instead of a
+    second one, also when two requests race: the key is unique in the database and the order row
+    is inserted before any stock is touched, so a replay stops at that insert (the twin of a
+    request still in flight waits for it there), rolls back and returns the first order.
+
+    `on_placed(order)` runs inside the transaction, after everything else, for an order created
+    now (never for one an earlier request made): what must commit with the order, such as its
+    first payment.
 
     Raises catalog.exceptions.OutOfStock (nothing written) when any line does not fit, ValueError
     for an empty order or a non-positive quantity, Variant.DoesNotExist for a variant that is not
-    for sale. Enqueues the confirmation email after commit.
+    for sale. Writes the confirmation email to the outbox in the same transaction; it is sent
+    after commit.
     """
-    existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
     if not lines:
         raise ValueError("An order needs at least one line.")
     try:
@@ -86,52 +97,47 @@ def place_order(
             order = _create(
                 lines=lines, email=email, idempotency_key=idempotency_key, shipping=shipping,
                 customer_name=customer_name, phone=phone, shipping_address=shipping_address or {},
-                billing_address=billing_address or {}, user=user, tax_rate_for=tax_rate_for,
+                billing_address=billing_address or {}, user=user, tax_rate_for=tax_rate_for, variants=variants,
             )
+            if on_placed is not None:
+                on_placed(order)
     except (IntegrityError, OutOfStock):
-        # A concurrent request with the same key won the race: its order is the one. (It may have
-        # taken the last units, so the loser can see OutOfStock before the unique key clashes.)
+        # The key was used: by an earlier request, or by a concurrent one that has now committed.
+        # (A concurrent one may also have taken the last units, so OutOfStock can come first.)
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
         if existing is None:
             raise
         return existing
-    from notifications.services import enqueue_order_email
-
-    enqueue_order_email(order_id=order.pk, kind="confirmation")
     return order
 
 
+def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None) -> dict[int, Variant]:
+    if variants is None:
+        variants = {
+            v.pk: v
+            for v in Variant.objects.filter(
+                pk__in=quantities, is_active=True, product__in=_published_products()
+            ).select_related("product").prefetch_related(
+                Prefetch("option_values", queryset=OptionValue.objects.select_related("option"))
+            )
+        }
+    missing = set(quantities) - {pk for pk, variant in variants.items() if variant.is_active}
+    if missing:
+        raise Variant.DoesNotExist(f"Variants not for sale: {sorted(missing)}")
+    return {pk: variants[pk] for pk in quantities}
+
+
 def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, shipping_address,
-            billing_address, user, tax_rate_for) -> Order:
+            billing_address, user, tax_rate_for, variants) -> Order:
     quantities: dict[int, int] = {}
     for line in lines:
         if line.quantity < 1:
             raise ValueError("Quantities must be positive.")
         quantities[line.variant_id] = quantities.get(line.variant_id, 0) + line.quantity
-    variants = {
-        v.pk: v
-        for v in Variant.objects.filter(
-            pk__in=quantities, is_active=True, product__in=_published_products()
-        ).select_related("product").prefetch_related("option_values__option")
-    }
-    missing = set(quantities) - set(variants)
-    if missing:
-        raise Variant.DoesNotExist(f"Variants not for sale: {sorted(missing)}")
+    variants = _for_sale(quantities, variants)
 
-    allocations = stock.reserve(
-        requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(quantities.items())],
-        location_ids=shipping.location_ids,
-    )
+    # Priced before the order row exists, so the row is written once with its totals.
     included = settings.STORE_PRICES_INCLUDE_TAX
-    customer = customer_for_order(email=email, user=user, name=customer_name, phone=phone)
-    order = Order.objects.create(
-        customer=customer, email=email, customer_name=customer_name, phone=phone,
-        user=user if user and user.is_authenticated else None,
-        shipping_address=shipping_address, billing_address=billing_address, currency=currency_code(),
-        prices_include_tax=included, shipping_method_name=shipping.name,
-        pickup_location_id=shipping.pickup_location_id, idempotency_key=idempotency_key,
-        reservation_expires_at=timezone.now() + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
-    )
     subtotal = tax_total = Decimal("0")
     new_lines: list[OrderLine] = []
     for variant_id, quantity in quantities.items():
@@ -141,36 +147,59 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         unit_tax = line_tax(unit_price, rate, included=included)
         line_total = quantize((unit_price if included else unit_price + unit_tax) * quantity)
         new_lines.append(OrderLine(
-            order=order, variant=variant, product_title=variant.product.title, sku=variant.sku,
+            variant=variant, product_title=variant.product.title, sku=variant.sku,
             options=", ".join(f"{v.option.name}: {v.value}" for v in variant.option_values.all()),
             quantity=quantity, unit_price=unit_price, tax_rate=rate, unit_tax=unit_tax, line_total=line_total,
         ))
         subtotal += line_total
         tax_total += unit_tax * quantity
+
+    customer = customer_for_order(email=email, user=user, name=customer_name, phone=phone)
+    # The unique idempotency key makes this INSERT the replay check (see place_order): it comes
+    # before the stock rows are locked, so a replay never touches stock.
+    order = Order.objects.create(
+        customer=customer, email=email, customer_name=customer_name, phone=phone,
+        user=user if user and user.is_authenticated else None,
+        shipping_address=shipping_address, billing_address=billing_address, currency=currency_code(),
+        prices_include_tax=included, shipping_method_name=shipping.name,
+        pickup_location_id=shipping.pickup_location_id, idempotency_key=idempotency_key,
+        reservation_expires_at=timezone.now() + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
+        subtotal=quantize(subtotal), tax_total=quantize(tax_total), shipping_total=quantize(shipping.price),
+        total=quantize(subtotal + shipping.price),
+    )
+    reservation = stock.reserve_counting(
+        requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(quantities.items())],
+        location_ids=shipping.location_ids,
+    )
+    for line in new_lines:
+        line.order = order
     # One INSERT for all lines (both databases return the new primary keys).
     order_lines = {line.variant_id: line for line in OrderLine.objects.bulk_create(new_lines)}
     Allocation.objects.bulk_create(
         Allocation(line=order_lines[a.variant_id], stock_level_id=a.stock_level_id, quantity=a.quantity)
-        for a in allocations
+        for a in reservation.allocations
     )
-    _alert_if_stock_ran_low(quantities)
-    order.subtotal = quantize(subtotal)
-    order.tax_total = quantize(tax_total)
-    order.shipping_total = quantize(shipping.price)
-    order.total = quantize(subtotal + shipping.price)
-    order.save(update_fields=["subtotal", "tax_total", "shipping_total", "total", "updated_at"])
+    _alert_if_stock_ran_low(quantities, reservation.available_after)
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, to_status=order.status,
         actor=OrderEvent.Actor.CUSTOMER, user=order.user, message="Order placed; stock reserved.",
     )
+    from notifications.services import enqueue_order_email
+
+    enqueue_order_email(order_id=order.pk, kind="confirmation", order_is_new=True)
     return order
 
 
-def _alert_if_stock_ran_low(reserved: dict[int, int]) -> None:
+def _alert_if_stock_ran_low(reserved: dict[int, int], available_after: dict[int, int] | None) -> None:
     """Tell staff (after commit) about variants this order took from above the low-stock
-    threshold to at or below it: the crossing, not every later sale. One query."""
+    threshold to at or below it: the crossing, not every later sale. No query when the
+    reservation counted what is left (delivery), one otherwise (pick-up)."""
     threshold = settings.STORE_LOW_STOCK_THRESHOLD
-    after = stock.can_reserve(requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in reserved.items()])
+    after = available_after
+    if after is None:
+        after = stock.can_reserve(
+            requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in reserved.items()]
+        )
     crossed = [pk for pk, q in reserved.items() if after.get(pk, 0) + q > threshold >= after.get(pk, 0)]
     if crossed:
         from catalog.models import StockLevel

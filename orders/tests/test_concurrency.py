@@ -76,3 +76,35 @@ def test_a_double_submitted_checkout_for_the_last_units_makes_one_order():
     assert all(isinstance(r, Order) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert StockLevel.objects.get(variant=variant).reserved == 2
+
+
+def test_a_double_submitted_return_is_recorded_once():
+    # Both requests pass the form's check (2 shipped, none back); the order's row lock makes the
+    # second wait, then see the first one's return and refuse: the units come back, and go back
+    # on the shelf, once.
+    from orders.exceptions import OrderError
+    from orders.models import OrderEvent
+    from orders.services import ShipmentRequest, confirm_payment, create_shipment, record_return
+
+    variant = f.VariantFactory(price=Decimal("10.00"))
+    warehouse = f.LocationFactory(code="warehouse")
+    f.StockLevelFactory(variant=variant, location=warehouse, on_hand=5)
+    order = place_order(lines=[PlacementLine(variant.pk, 2)], email="r@example.com", idempotency_key="ret",
+                        shipping=DELIVERY)
+    confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.STAFF, reference="manual")
+    line = order.lines.get()
+    create_shipment(order_id=order.pk, request=ShipmentRequest(quantities={line.pk: 2}))
+
+    results = run_together(
+        lambda i: record_return(order=order, lines={line.pk: 2}, restock=True, location_id=warehouse.pk,
+                                actor=OrderEvent.Actor.STAFF, user=None),
+        4,
+    )
+
+    recorded = [r for r in results if isinstance(r, OrderEvent)]
+    refused = [r for r in results if isinstance(r, OrderError)]
+    assert (len(recorded), len(refused)) == (1, 3), results
+    line.refresh_from_db()
+    assert line.quantity_returned == 2
+    assert StockLevel.objects.get(variant=variant).on_hand == 5  # 5 - 2 shipped + 2 back
+    assert order.events.filter(kind=OrderEvent.Kind.RETURN).count() == 1

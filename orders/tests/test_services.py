@@ -90,6 +90,59 @@ def test_the_same_checkout_submitted_twice_makes_one_order(jacket):
     assert _reserved(jacket) == 2
 
 
+def test_a_replayed_key_stops_at_the_order_insert_without_touching_stock(jacket, django_assert_max_num_queries):
+    first = _place(jacket, 2, key="same-form")
+    before = list(StockLevel.objects.order_by("pk").values_list("reserved", "updated_at"))
+
+    # Variants, customer, the refused insert, the look-up, and the savepoint statements.
+    with django_assert_max_num_queries(9) as queries:
+        second = _place(jacket, 3, key="same-form")
+
+    assert second.pk == first.pk and second.lines.get().quantity == 2
+    assert list(StockLevel.objects.order_by("pk").values_list("reserved", "updated_at")) == before
+    assert not any("stocklevel" in query["sql"] for query in queries.captured_queries)
+
+
+def test_the_confirmation_email_and_on_placed_commit_with_the_order_or_not_at_all(jacket):
+    from notifications.models import OutboundEmail
+
+    def fails(order):
+        assert OutboundEmail.objects.filter(key=f"order:{order.pk}:confirmation").exists()
+        raise RuntimeError("the payment could not be opened")
+
+    with pytest.raises(RuntimeError):
+        _place(jacket, 1, key="rolled-back", on_placed=fails)
+    assert (Order.objects.count(), OutboundEmail.objects.count(), _reserved(jacket)) == (0, 0, 0)
+
+    seen = []
+    order = _place(jacket, 1, key="kept", on_placed=seen.append)
+    assert seen == [order]
+    assert OutboundEmail.objects.get().key == f"order:{order.pk}:confirmation"
+    _place(jacket, 1, key="kept", on_placed=seen.append)
+    assert seen == [order]  # not called for the replay
+
+
+def test_variants_the_caller_read_are_priced_without_reading_them_again(jacket):
+    from django.db.models import Prefetch
+
+    from catalog.models import OptionValue
+
+    variant = Variant.objects.select_related("product").prefetch_related(
+        Prefetch("option_values", queryset=OptionValue.objects.select_related("option"))
+    ).get(pk=jacket.pk)
+    variant.price = Decimal("70.00")  # what the caller read is what is charged
+
+    order = _place(jacket, 1, variants={variant.pk: variant})
+
+    line = order.lines.get()
+    assert (line.unit_price, line.options, order.subtotal) == (Decimal("70.00"), "Size: M", Decimal("70.00"))
+    variant.is_active = False
+    with pytest.raises(Variant.DoesNotExist):
+        _place(jacket, 1, key="inactive", variants={variant.pk: variant})
+    with pytest.raises(Variant.DoesNotExist):
+        _place(jacket, 1, key="missing", variants={})
+
+
 def test_not_enough_stock_writes_nothing(jacket):
     with pytest.raises(OutOfStock) as short:
         _place(jacket, 6)
@@ -292,3 +345,17 @@ def test_staff_are_alerted_once_when_an_order_takes_stock_below_the_threshold(ja
     alerts = OutboundEmail.objects.filter(kind="low_stock")
     assert alerts.count() == 1
     assert sorted(alerts.get().params["stock_level_ids"]) == sorted(jacket.stock_levels.values_list("pk", flat=True))
+
+
+def test_a_pickup_that_crosses_the_threshold_alerts_too(jacket, settings):
+    # A pick-up locks only its shop's rows, so what is left everywhere is counted with a query.
+    from notifications.models import OutboundEmail
+
+    settings.STORE_LOW_STOCK_THRESHOLD = 3
+    shop = Location.objects.get(code="shop")
+    pickup = ShippingChoice(name="Collect", price=Decimal("0"), pickup_location_id=shop.pk, location_ids=[shop.pk])
+
+    _place(jacket, 1, key="five-to-four", shipping=pickup)
+    assert not OutboundEmail.objects.filter(kind="low_stock").exists()
+    _place(jacket, 1, key="four-to-three", shipping=pickup)
+    assert OutboundEmail.objects.filter(kind="low_stock").count() == 1

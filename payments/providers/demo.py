@@ -30,9 +30,14 @@ class DemoCharge:
 class DemoProvider:
     name = Provider.DEMO
 
+    @staticmethod
+    def new_session_id() -> str:
+        return f"demo_cs_{secrets.token_hex(12)}"
+
     def start(self, payment: Payment, request: HttpRequest) -> HttpResponse:
+        # No query when the payment was created with its session id (payments.services does).
         if not payment.provider_session_id:
-            payment.provider_session_id = f"demo_cs_{secrets.token_hex(12)}"
+            payment.provider_session_id = self.new_session_id()
             payment.save(update_fields=["provider_session_id", "updated_at"])
         return HttpResponseRedirect(demo_url(payment))
 
