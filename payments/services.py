@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
@@ -111,7 +111,9 @@ def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None
         except ProviderUnavailable:
             # Stripe replays a stored error for the same idempotency key for a day, so the next
             # try must be a new payment (a new key), not this one again.
-            Payment.objects.filter(pk=payment.pk, provider_session_id="").update(
+            # A provider's session that exists may still be paid, so only one never opened goes
+            # (the demo names its session itself before start(), so its id proves nothing).
+            Payment.objects.filter(Q(provider_session_id="") | Q(provider=Provider.DEMO), pk=payment.pk).update(
                 status=S.CANCELLED, failure_message="The provider could not open a payment page.",
                 updated_at=timezone.now(),
             )
