@@ -19,7 +19,41 @@ from .models import Order, OrderEvent, OrderLine
 from .services import ShipmentRequest
 
 
-class ShipmentForm(forms.Form):
+class _LineQuantitiesForm(forms.Form):
+    """A form with a `line_<pk>` quantity field for each of `self.lines`, shown before its other
+    fields; at least one must be above zero. Subclasses pick the lines and say what is wanted."""
+
+    nothing_left: str
+    nothing_chosen: str
+
+    def add_line_field(self, line: OrderLine, *, maximum: int, initial: int, help_text: str) -> None:
+        self.fields[self._name(line)] = forms.IntegerField(
+            label=f"{line.product_title} ({line.sku})", min_value=0, max_value=maximum, initial=initial,
+            help_text=help_text,
+        )
+
+    @staticmethod
+    def _name(line: OrderLine) -> str:
+        return f"line_{line.pk}"
+
+    def line_fields(self) -> Iterator[tuple[OrderLine, forms.BoundField]]:
+        for line in self.lines:
+            yield line, self[self._name(line)]
+
+    def quantities(self) -> dict[int, int]:
+        data = self.cleaned_data
+        return {line.pk: data[self._name(line)] for line in self.lines if data.get(self._name(line))}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.lines:
+            raise forms.ValidationError(self.nothing_left)
+        if not self.errors and not any(cleaned.get(self._name(line)) for line in self.lines):
+            raise forms.ValidationError(self.nothing_chosen)
+        return cleaned
+
+
+class ShipmentForm(_LineQuantitiesForm):
     """One parcel: how many units of each line still to ship go in it, and how to track it.
 
     Each line with units left gets a `line_<pk>` field, filled with everything left, so the
@@ -30,48 +64,31 @@ class ShipmentForm(forms.Form):
     carrier = forms.CharField(label=_("Carrier"), max_length=80, required=False)
     tracking_number = forms.CharField(label=_("Tracking number"), max_length=80, required=False)
     tracking_url = forms.URLField(label=_("Tracking link"), max_length=200, required=False, assume_scheme="https")
+    nothing_left = _("Everything in this order has been shipped.")
+    nothing_chosen = _("Choose at least one item to ship.")
 
     def __init__(self, *args, lines: Sequence[OrderLine], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.lines = [line for line in lines if line.quantity > line.quantity_fulfilled]
         for line in self.lines:
             remaining = line.quantity - line.quantity_fulfilled
-            self.fields[self._name(line)] = forms.IntegerField(
-                label=f"{line.product_title} ({line.sku})", min_value=0, max_value=remaining, initial=remaining,
-                help_text=_("%(remaining)d of %(quantity)d left to ship")
-                % {"remaining": remaining, "quantity": line.quantity},
-            )
+            self.add_line_field(line, maximum=remaining, initial=remaining, help_text=_(
+                "%(remaining)d of %(quantity)d left to ship") % {"remaining": remaining, "quantity": line.quantity})
         # The line fields first: they are what the form is about.
         self.order_fields(self._name(line) for line in self.lines)
-
-    @staticmethod
-    def _name(line: OrderLine) -> str:
-        return f"line_{line.pk}"
-
-    def line_fields(self) -> Iterator[tuple[OrderLine, forms.BoundField]]:
-        for line in self.lines:
-            yield line, self[self._name(line)]
 
     def tracking_fields(self) -> list[forms.BoundField]:
         return [self["carrier"], self["tracking_number"], self["tracking_url"]]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        if not self.lines:
-            raise forms.ValidationError(_("Everything in this order has been shipped."))
-        if not self.errors and not any(cleaned.get(self._name(line)) for line in self.lines):
-            raise forms.ValidationError(_("Choose at least one item to ship."))
-        return cleaned
-
     def shipment_request(self) -> ShipmentRequest:
         data = self.cleaned_data
         return ShipmentRequest(
-            quantities={line.pk: data[self._name(line)] for line in self.lines if data.get(self._name(line))},
+            quantities=self.quantities(),
             carrier=data["carrier"], tracking_number=data["tracking_number"], tracking_url=data["tracking_url"],
         )
 
 
-class ReturnForm(forms.Form):
+class ReturnForm(_LineQuantitiesForm):
     """Units the customer sent back, per line (at most what shipped and has not come back), and
     whether they go back on a shelf, and which. The service checks again under the order's lock.
     """
@@ -85,46 +102,30 @@ class ReturnForm(forms.Form):
         label=_("Note"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept in the order's history, e.g. the reason or the parcel's condition."),
     )
+    nothing_left = _("Nothing shipped in this order is left to come back.")
+    nothing_chosen = _("Enter how many units of at least one item came back.")
 
     def __init__(self, *args, lines: Sequence[OrderLine], locations: Sequence, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.lines = [line for line in lines if line.quantity_fulfilled > line.quantity_returned]
         for line in self.lines:
             returnable = line.quantity_fulfilled - line.quantity_returned
-            self.fields[self._name(line)] = forms.IntegerField(
-                label=f"{line.product_title} ({line.sku})", min_value=0, max_value=returnable, initial=0,
-                help_text=_("%(returnable)d of %(shipped)d shipped can come back")
-                % {"returnable": returnable, "shipped": line.quantity_fulfilled},
-            )
+            self.add_line_field(line, maximum=returnable, initial=0, help_text=_(
+                "%(returnable)d of %(shipped)d shipped can come back")
+                % {"returnable": returnable, "shipped": line.quantity_fulfilled})
         self.fields["location"].choices = [("", "—")] + [(location.pk, location.name) for location in locations]
         if locations:
             self.fields["location"].initial = locations[0].pk
         self.order_fields(self._name(line) for line in self.lines)
-
-    @staticmethod
-    def _name(line: OrderLine) -> str:
-        return f"line_{line.pk}"
-
-    def line_fields(self) -> Iterator[tuple[OrderLine, forms.BoundField]]:
-        for line in self.lines:
-            yield line, self[self._name(line)]
 
     def other_fields(self) -> list[forms.BoundField]:
         return [self["restock"], self["location"], self["note"]]
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if not self.lines:
-            raise forms.ValidationError(_("Nothing shipped in this order is left to come back."))
-        if not self.errors and not any(cleaned.get(self._name(line)) for line in self.lines):
-            raise forms.ValidationError(_("Enter how many units of at least one item came back."))
         if cleaned.get("restock") and cleaned.get("location") is None:
             self.add_error("location", _("Choose where the items go back to, or untick restocking."))
         return cleaned
-
-    def quantities(self) -> dict[int, int]:
-        data = self.cleaned_data
-        return {line.pk: data[self._name(line)] for line in self.lines if data.get(self._name(line))}
 
 
 @dataclass(frozen=True)
