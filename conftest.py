@@ -336,3 +336,14 @@ def new_page(monkeypatch, live_server):
 def page(new_page):
     """One Chromium tab on the live server, JavaScript on."""
     return new_page()
+
+
+def sign_in_to_admin(new_page, django_user_model, *, username: str = "staff", password: str = "pw-staff-12345"):
+    """A new Chromium tab signed in to the back office as a new superuser."""
+    django_user_model.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
+    admin = new_page()
+    admin.goto("/admin/login/")
+    admin.locator("#id_username").fill(username)
+    admin.locator("#id_password").fill(password)
+    admin.get_by_role("button", name="Log in").click()
+    return admin

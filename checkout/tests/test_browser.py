@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from conftest import sign_in_to_admin
 from orders.models import Order
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -81,12 +82,7 @@ def test_a_guest_checks_out_pays_and_staff_ship_the_order(new_page, storefront_c
     assert order.total == 205 and order.status == Order.Status.PAID
 
     # Staff ship it from the back office, with a tracking number.
-    django_user_model.objects.create_superuser(username="staff", email="staff@example.com", password="pw-staff-12345")
-    admin = new_page()
-    admin.goto("/admin/login/")
-    admin.locator("#id_username").fill("staff")
-    admin.locator("#id_password").fill("pw-staff-12345")
-    admin.get_by_role("button", name="Log in").click()
+    admin = sign_in_to_admin(new_page, django_user_model)
     admin.goto(f"/admin/orders/order/{order.pk}/change/")
     admin.locator("#ship-link").click()
     admin.get_by_label("Carrier").fill("UPS")

@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 
 from checkout.tests.conftest import shipping  # noqa: F401  (the shipping rules fixture)
+from conftest import sign_in_to_admin
 from customers.models import Customer, Note
 from orders.models import Order
 
@@ -80,12 +81,7 @@ def test_sign_up_verify_add_an_address_buy_and_staff_see_it(new_page, storefront
     expect(page.locator("body")).to_contain_text(order.number)
 
     # Staff open the customer in the back office, see the order, and add a note.
-    django_user_model.objects.create_superuser(username="staff", email="staff@example.com", password="pw-staff-12345")
-    admin = new_page()
-    admin.goto("/admin/login/")
-    admin.locator("#id_username").fill("staff")
-    admin.locator("#id_password").fill("pw-staff-12345")
-    admin.get_by_role("button", name="Log in").click()
+    admin = sign_in_to_admin(new_page, django_user_model)
     admin.goto(f"/admin/customers/customer/{customer.pk}/change/")
     expect(admin.locator("body")).to_contain_text(order.number)
     add_note(admin, "Asked about gift wrapping for the lamp.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.tests.conftest import Inbox, SmtpServer, free_port
+from notifications.tests.conftest import Inbox, SmtpServer, free_port, send_through
 
 
 class FlakyInbox(Inbox):
@@ -44,13 +44,6 @@ def smtp_server(settings, email_settings):
     server = SmtpServer(free_port())
     server.inbox = FlakyInbox()
     server.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
+    send_through(settings, server)
     yield server
     server.stop()

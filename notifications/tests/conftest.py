@@ -67,6 +67,13 @@ def smtp_server(settings):
     """A running SMTP server that Django's SMTP backend sends to; `.stop()`/`.start()` it at will."""
     server = SmtpServer(free_port())
     server.start()
+    send_through(settings, server)
+    yield server
+    server.stop()
+
+
+def send_through(settings, server: SmtpServer) -> None:
+    """Point Django's SMTP backend at `server` (plain SMTP on loopback, no login)."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = server.port
@@ -75,8 +82,6 @@ def smtp_server(settings):
     settings.EMAIL_USE_TLS = False
     settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 10
-    yield server
-    server.stop()
 
 
 @pytest.fixture
