@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from customers.selectors.segments import segment_customers
+from shop.admin import ReadOnlyAdmin
 
 from . import services
 from .exceptions import CampaignError
@@ -255,7 +256,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignMessage)
-class CampaignMessageAdmin(admin.ModelAdmin):
+class CampaignMessageAdmin(ReadOnlyAdmin):
     """Each recipient's message, to see who got what and why one failed. Nothing here is edited."""
 
     list_display = ("email", "campaign", "status", "attempts", "sent_at", "error")
@@ -267,11 +268,4 @@ class CampaignMessageAdmin(admin.ModelAdmin):
     readonly_fields = ("campaign", "customer", "email", "status", "attempts", "error", "sent_at", "created_at")
     raw_id_fields = ("customer",)
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

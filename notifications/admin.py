@@ -7,12 +7,14 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from shop.admin import ReadOnlyAdmin
+
 from . import services
 from .models import OutboundEmail
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(ReadOnlyAdmin):
     list_display = ("key", "subject", "status", "attempts", "last_attempt_at", "sent_at", "created_at")
     list_filter = ("status", "kind")
     search_fields = ("key", "subject", "order__number", "order__email")
@@ -24,16 +26,6 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "last_attempt_at", "sent_at", "created_at", "updated_at",
     )
     actions = ["send_now"]
-
-    # Rows are written by notifications.services only; staff read them and may ask for a resend.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: OutboundEmail | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: OutboundEmail | None = None) -> bool:
-        return False
 
     @admin.action(description=_("Send the selected unsent emails now"))
     def send_now(self, request: HttpRequest, queryset: QuerySet[OutboundEmail]) -> None:

@@ -13,22 +13,10 @@ from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from shop.admin import ReadOnlyAdmin
 from shop.money import format_money
 
 from .models import Payment, Refund, WebhookEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    list_per_page = 50
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class RefundInline(admin.TabularInline):
@@ -47,6 +35,7 @@ class RefundInline(admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
+    list_per_page = 50
     list_display = ("created_at", "order", "provider", "money", "status", "refunded", "provider_session_id",
                     "provider_payment_id", "updated_at")
     list_filter = ("status", "provider", "created_at")
@@ -83,6 +72,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
+    list_per_page = 50
     list_display = ("created_at", "order", "money", "status", "provider_reference", "reason", "created_by")
     list_filter = ("status", "payment__provider", "created_at")
     search_fields = ("provider_reference", "payment__order__number", "payment__provider_payment_id")
@@ -103,6 +93,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
+    list_per_page = 50
     list_display = ("received_at", "provider", "type", "event_id", "processed_at", "result")
     list_filter = ("provider", "type", "received_at")
     search_fields = ("event_id", "type", "result")

@@ -33,6 +33,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from shop.admin import ReadOnlyAdmin
 from shop.money import format_money
 
 from ..models import AuditLog, Customer, Note, Segment, Tag
@@ -212,7 +213,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """Who exported or erased customer data: read-only, written only by services."""
 
     list_display = ("created_at", "action", "actor_repr", "detail")
@@ -221,15 +222,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     list_per_page = 100
     fields = ("created_at", "action", "actor_repr", "customer", "detail", "data")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Customer)
