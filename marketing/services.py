@@ -175,8 +175,8 @@ def send_campaign_batch(*, campaign_id: int, message_ids: list[int]) -> BatchRes
     """Send the listed messages of a sending campaign that are still pending; any number of runs,
     also concurrent ones, send each message at most once.
 
-    Consent is checked again first: a recipient who unsubscribed or was erased since "send" is
-    skipped. Rendering costs a fixed number of queries for the whole batch; the messages share
+    Consent is checked again first, and once more as each message is claimed: a recipient who
+    unsubscribed or was erased since "send" is skipped. Rendering costs a fixed number of queries for the whole batch; the messages share
     one SMTP connection. Each message is claimed (a conditional UPDATE, which holds its row lock),
     sent and marked sent in one transaction, as in notifications.services._deliver: a duplicate
     task waits for the lock and then finds the message sent. An Activity(kind=campaign) is
@@ -198,9 +198,7 @@ def send_campaign_batch(*, campaign_id: int, message_ids: list[int]) -> BatchRes
     )
     withdrawn = [message.pk for message in messages if not _may_receive(message.customer)]
     if withdrawn:
-        CampaignMessage.objects.filter(pk__in=withdrawn, status=M.PENDING).update(
-            status=M.SKIPPED, error=_("No marketing consent any more when it was due to be sent.")
-        )
+        _skip_withdrawn(withdrawn)
         result.skipped.extend(withdrawn)
         messages = [message for message in messages if message.pk not in withdrawn]
 
@@ -214,6 +212,8 @@ def send_campaign_batch(*, campaign_id: int, message_ids: list[int]) -> BatchRes
                 try:
                     if _send_one(message=message, email=email, campaign=campaign, connection=connection):
                         result.sent.append(message.pk)
+                    elif _skip_withdrawn([message.pk]):  # unsubscribed or erased since the batch began
+                        result.skipped.append(message.pk)
                 except SMTPRecipientsRefused as error:
                     _record_failure(message=message, error=error, permanent=True)
                     result.failed.append(message.pk)
@@ -236,14 +236,28 @@ def _may_receive(customer: Customer) -> bool:
     return customer.accepts_marketing and customer.erased_at is None and bool(customer.email)
 
 
+def _skip_withdrawn(message_ids: list[int]) -> int:
+    return CampaignMessage.objects.filter(pk__in=message_ids, status=M.PENDING).update(
+        status=M.SKIPPED, error=_("No marketing consent any more when it was due to be sent.")
+    )
+
+
 def _send_one(*, message: CampaignMessage, email: RenderedEmail, campaign: Campaign,
               connection: BaseEmailBackend) -> bool:
-    """Claim, send and mark one message in one transaction; False if another run had it."""
+    """Claim, send and mark one message in one transaction; False if another run had it or the
+    customer no longer accepts marketing email.
+
+    The claim re-checks consent: a batch takes minutes to send, and the customer's row read at
+    its start may be out of date by the time their message is due.
+    """
     customer = message.customer
     outgoing = _build_message(email=email, to=customer.email, key=f"campaign:{campaign.pk}:{customer.pk}",
                               connection=connection)
     with transaction.atomic():
-        claimed = CampaignMessage.objects.filter(pk=message.pk, status=M.PENDING).update(
+        claimed = CampaignMessage.objects.filter(
+            pk=message.pk, status=M.PENDING,
+            customer__in=Customer.objects.marketable().filter(pk=customer.pk).values("pk"),
+        ).update(
             status=M.SENT, sent_at=timezone.now(), email=customer.email, attempts=F("attempts") + 1, error="",
         )
         if not claimed:

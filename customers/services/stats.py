@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, DecimalField, IntegerField, Max, Min, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -78,8 +78,8 @@ def refresh_customer_stats(*, customer_ids: Iterable[int] | None = None) -> int:
     the first and last paid order. All customers when `customer_ids` is None.
 
     Two queries per batch of 1,000 customers whatever the number of orders: one reads the
-    customers with their figures computed by subqueries, one bulk_update writes the rows that
-    changed (none when nothing did). Each batch is its own transaction; it takes no locks, so a
+    customers with their figures computed by subqueries, one UPDATE ... FROM (VALUES ...) writes
+    the rows that changed (none when nothing did). Each batch is its own transaction; it takes no locks, so a
     concurrent refresh of the same customer writes the same figures.
     """
     if customer_ids is not None:
@@ -108,5 +108,32 @@ def _refresh_rows(queryset: QuerySet[Customer], *, limit: int | None = None) -> 
         rows = list(queryset)
         changed = [customer for customer in rows if _apply(customer)]
         if changed:
-            Customer.objects.bulk_update(changed, STAT_FIELDS, batch_size=BATCH_SIZE)
+            _write_figures(changed)
     return rows, len(changed)
+
+
+def _write_figures(customers: list[Customer]) -> None:
+    """One UPDATE ... FROM (VALUES ...) writing STAT_FIELDS of `customers` (at most BATCH_SIZE).
+
+    Not bulk_update: its CASE WHEN id = ... per row and field made PostgreSQL spend about 1.6 s
+    per 600 rows, so the first nightly run at 100,000 customers took minutes. A VALUES list is
+    joined on the primary key instead (SQLite 3.33+ and PostgreSQL both have UPDATE ... FROM, and
+    both name a VALUES list's columns column1, column2, ...).
+    """
+    fields = [Customer._meta.pk, *(Customer._meta.get_field(name) for name in STAT_FIELDS)]
+    # PostgreSQL types a VALUES column from its rows; a column of NULLs would be text without casts.
+    if connection.vendor == "postgresql":
+        placeholders = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+    else:
+        placeholders = ", ".join("%s" for _field in fields)
+    rows = ", ".join(f"({placeholders})" for _customer in customers)
+    params = [field.get_db_prep_save(getattr(customer, field.attname), connection)
+              for customer in customers for field in fields]
+    qn = connection.ops.quote_name
+    table = qn(Customer._meta.db_table)
+    assignments = ", ".join(f"{qn(field.column)} = v.column{number}" for number, field in enumerate(fields[1:], 2))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM (VALUES {rows}) AS v WHERE {table}.{qn(fields[0].column)} = v.column1",
+            params,
+        )

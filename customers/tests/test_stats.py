@@ -90,13 +90,27 @@ def test_refreshing_again_changes_nothing_and_other_customers_are_left_alone():
 def test_query_count_is_fixed_per_batch(django_assert_num_queries):
     for n in range(5):
         _order(CustomerFactory(), total=f"{n + 1}0.00")
-    with django_assert_num_queries(4):  # savepoint, read, bulk_update, release
+    with django_assert_num_queries(4):  # savepoint, read, one UPDATE ... FROM (VALUES ...), release
         refresh_customer_stats()
 
     for n in range(40):
         _order(CustomerFactory(), total="5.00")
     with django_assert_num_queries(4):
         refresh_customer_stats()
+
+
+def test_sums_that_are_inexact_as_floats_are_stored_to_the_cent_and_change_nothing_next_time():
+    # SQLite sums decimals as floats: 0.10 + 0.20 is 0.30000000000000004 there.
+    customer = CustomerFactory()
+    for total in ("0.10", "0.20", "0.70"):
+        _order(customer, total=total)
+    refund_order = _order(customer, total="0.30", status=S.PARTIALLY_REFUNDED)
+    _refund(refund_order, "0.10")
+
+    assert refresh_customer_stats() == 1
+    assert refresh_customer_stats() == 0
+    customer.refresh_from_db()
+    assert customer.total_spent == Decimal("1.20")
 
 
 def test_many_customers_are_refreshed_in_batches(monkeypatch):

@@ -138,6 +138,33 @@ def test_someone_who_unsubscribes_between_send_and_their_batch_is_skipped(
     assert (counts.recipients, counts.sent, counts.skipped, counts.failed, counts.pending) == (2, 1, 1, 0, 0)
 
 
+def test_someone_who_unsubscribes_while_their_batch_is_sending_is_skipped(
+    email_settings, staff, django_capture_on_commit_callbacks, monkeypatch
+):
+    # given: a batch that has read its recipients (both consenting then)
+    first, second = consenting(email="first@example.com"), consenting(email="second@example.com")
+    campaign = CampaignFactory(segment=segment_of(first, second))
+    _, callbacks = send(campaign, staff, django_capture_on_commit_callbacks, execute=False)
+    real_send_one = services._send_one
+
+    def send_one_then_second_unsubscribes(*, message, **kwargs):
+        sent = real_send_one(message=message, **kwargs)
+        # when: the second customer unsubscribes while the first email goes out
+        type(second).objects.filter(pk=second.pk).update(accepts_marketing=False)
+        return sent
+
+    monkeypatch.setattr(services, "_send_one", send_one_then_second_unsubscribes)
+    for callback in callbacks:
+        callback()
+
+    # then: consent is checked when the message is claimed, not only when the batch started
+    assert recipients_of(mail.outbox) == ["first@example.com"]
+    skipped = CampaignMessage.objects.get(customer=second)
+    assert skipped.status == "skipped" and "consent" in skipped.error
+    campaign.refresh_from_db()
+    assert campaign.status == "sent"
+
+
 def test_erased_between_send_and_batch_is_skipped(email_settings, staff, django_capture_on_commit_callbacks):
     gone = consenting()
     campaign = CampaignFactory(segment=segment_of(gone))
