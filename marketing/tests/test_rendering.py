@@ -148,6 +148,10 @@ def test_a_name_with_markup_is_escaped_in_html_and_kept_in_text(shelves):
     ("{% if %}x{% endif %}", "Line 1: Unexpected end of expression in if tag."),
     ("{% for pick in picks %}", "Line 1: Unclosed tag"),
     ("{{ customer.first_name|nope }}", "Invalid filter: 'nope'"),
+    # A number typed into these would make the rendering that large, in the admin's request.
+    ("{% lorem 100000000 %}", "Line 1: {% lorem %} does not exist"),
+    ('{{ customer.first_name|ljust:"1000000000" }}', "Invalid filter: 'ljust'"),
+    ('{{ customer.first_name|stringformat:"1000000000s" }}', "Invalid filter: 'stringformat'"),
 ])
 def test_templates_that_reach_outside_or_do_not_compile_are_refused_with_the_line(source, message):
     with pytest.raises(TemplateSyntaxError) as error:
