@@ -20,14 +20,14 @@ class OutboundEmail(models.Model):
         SENT = "sent", _("Sent")
         SKIPPED = "skipped", _("Not needed any more")
 
-    # e.g. "order:42:confirmation", "order:42:shipped:7", "low_stock:<uuid>".
+    # e.g. "order:42:confirmation", "order:42:shipped:7", "low_stock:<uuid>", "staff_alert:order_event:9".
     key = models.CharField(_("key"), max_length=200, unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=40, editable=False)
     order = models.ForeignKey(
         "orders.Order", verbose_name=_("order"), null=True, blank=True, on_delete=models.CASCADE,
         related_name="emails", editable=False,
     )
-    # What the sender needs besides the order: shipment_id, refund_id, amount, stock_level_ids.
+    # What the sender needs besides the order: shipment_id, refund_id, amount, stock_level_ids, subject, message.
     params = models.JSONField(_("parameters"), default=dict, blank=True, editable=False)
     recipients = models.JSONField(_("recipients"), default=list, blank=True, editable=False)
     subject = models.CharField(_("subject"), max_length=255, blank=True, editable=False)

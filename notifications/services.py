@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded")
 LOW_STOCK = "low_stock"
+STAFF_ALERT = "staff_alert"
 # Rows still unsent after this many attempts are left to staff (the back office lists them with
 # their last error): an address the mail server refuses would otherwise be retried forever.
 GIVE_UP_AFTER_ATTEMPTS = 30
@@ -130,6 +131,32 @@ def enqueue_low_stock_alert(*, stock_level_ids: list[int]) -> None:
     transaction.on_commit(lambda: send_low_stock_alert_task.delay(key=key, stock_level_ids=ids), robust=True)
 
 
+def enqueue_staff_alert(*, key: str, subject: str, order_id: int | None, message: str) -> None:
+    """Email staff `subject` and `message` once the caller's transaction commits; once per `key`.
+
+    For something staff must act on (a refund that failed, a payment the order could not keep).
+    Call it inside the transaction that found the problem: the outbox row is written in it (two
+    queries), so the alert is sent if and only if that transaction commits, and
+    `send_staff_alert_task` is registered on commit. `key` names the alert (e.g. the id of the
+    history entry that records it); calling again with the same key sends nothing more. With
+    `order_id`, the email names the order and links to it in the back office. Recipients are
+    chosen when it is sent, as for low-stock alerts (`staff_alert_recipients`).
+    """
+    outbox_key = staff_alert_key(key)
+    params = {"subject": subject, "message": message}
+    _ensure_registered(key=outbox_key, kind=STAFF_ALERT, order_id=order_id, params=params)
+    task_kwargs = {"key": outbox_key, "order_id": order_id, **params}
+    from .tasks import send_staff_alert_task
+
+    transaction.on_commit(lambda: send_staff_alert_task.delay(**task_kwargs), robust=True)
+
+
+def staff_alert_key(key: str) -> str:
+    """The outbox key of the staff alert the caller named `key` (its own namespace, so a caller's
+    key can never be mistaken for an order email's)."""
+    return f"{STAFF_ALERT}:{key}"
+
+
 def _order_params(*, shipment_id: int | None, refund_id: int | None, amount: Decimal | str | None) -> dict:
     params: dict = {}
     if shipment_id is not None:
@@ -220,15 +247,42 @@ def send_low_stock_alert(*, key: str, stock_level_ids: list[int]) -> bool:
         rows = low_stock_rows(stock_level_ids=ids)
         if not rows:
             raise _NothingToSend(gettext("No listed stock level is low any more."))
-        recipients = staff_alert_recipients()
-        if not recipients:
-            raise _NothingToSend(gettext(
-                "Nobody to alert: STAFF_ALERT_EMAILS is empty and no active superuser has an email address."
-            ))
         context = {**_base_context(), "rows": rows, "threshold": settings.STORE_LOW_STOCK_THRESHOLD}
-        return _render_message(template="emails/low_stock_alert", context=context, to=recipients, key=key)
+        return _render_message(template="emails/low_stock_alert", context=context, to=_staff_to(), key=key)
 
     return _deliver(key=key, build=build, on_sent=lambda message: None)
+
+
+def send_staff_alert(*, key: str, subject: str, order_id: int | None, message: str) -> bool:
+    """Email staff the alert `enqueue_staff_alert` wrote to the outbox as `key` (its outbox key).
+
+    Same outbox contract as `send_order_email` (row lock, once per key, failures recorded and
+    raised) and the same recipients as `send_low_stock_alert`, skipped when there is nobody to
+    tell. Reads the order, never locks or changes it. Returns True if it sent now. Raises
+    Order.DoesNotExist if the order is gone.
+    """
+    order = Order.objects.get(pk=order_id) if order_id is not None else None
+    _ensure_registered(key=key, kind=STAFF_ALERT, order_id=order_id, params={"subject": subject, "message": message})
+
+    def build() -> EmailMultiAlternatives:
+        context = {
+            **_base_context(), "alert_subject": subject, "message": message, "order": order,
+            "order_status": order.get_status_display() if order is not None else "",
+            "order_admin_url": _admin_url("admin:orders_order_change", order.pk) if order is not None else "",
+        }
+        return _render_message(template="emails/staff_alert", context=context, to=_staff_to(), key=key)
+
+    return _deliver(key=key, build=build, on_sent=lambda message: None)
+
+
+def _staff_to() -> list[str]:
+    """`staff_alert_recipients()`; raises _NothingToSend (the row is skipped) when there are none."""
+    recipients = staff_alert_recipients()
+    if not recipients:
+        raise _NothingToSend(gettext(
+            "Nobody to alert: STAFF_ALERT_EMAILS is empty and no active superuser has an email address."
+        ))
+    return recipients
 
 
 def _deliver(
@@ -310,10 +364,15 @@ def requeue_unsent_emails(*, now: datetime.datetime | None = None) -> int:
 
 def enqueue_again(*, outbox: OutboundEmail) -> None:
     """Enqueue the task that sends `outbox` (a no-op for the row if it is already sent)."""
-    from .tasks import send_low_stock_alert_task, send_order_email_task
+    from .tasks import send_low_stock_alert_task, send_order_email_task, send_staff_alert_task
 
     if outbox.kind == LOW_STOCK:
         send_low_stock_alert_task.delay(key=outbox.key, stock_level_ids=outbox.params.get("stock_level_ids", []))
+    elif outbox.kind == STAFF_ALERT:
+        send_staff_alert_task.delay(
+            key=outbox.key, order_id=outbox.order_id, subject=outbox.params.get("subject", ""),
+            message=outbox.params.get("message", ""),
+        )
     elif outbox.kind.startswith("order.") and outbox.order_id is not None:
         send_order_email_task.delay(
             order_id=outbox.order_id, kind=outbox.kind.removeprefix("order."), key=outbox.key, **outbox.params
@@ -347,16 +406,21 @@ def low_stock_rows(*, stock_level_ids: list[int]) -> list[LowStockRow]:
     for level in levels:
         variant = level.variant
         options = ", ".join(str(value) for value in variant.option_values.all())
-        try:
-            admin_url = links.absolute_url(reverse("admin:catalog_variant_change", args=[variant.pk]))
-        except NoReverseMatch:
-            admin_url = ""
         rows.append(LowStockRow(
             sku=variant.sku,
             title=f"{variant.product.title} ({options})" if options else variant.product.title,
-            location=level.location.name, available=level.units, admin_url=admin_url,
+            location=level.location.name, available=level.units,
+            admin_url=_admin_url("admin:catalog_variant_change", variant.pk),
         ))
     return rows
+
+
+def _admin_url(name: str, pk: int) -> str:
+    """The absolute back-office link to an object, or "" where the admin is not mounted."""
+    try:
+        return links.absolute_url(reverse(name, args=[pk]))
+    except NoReverseMatch:
+        return ""
 
 
 def staff_alert_recipients() -> list[str]:

@@ -49,6 +49,14 @@ def send_low_stock_alert_task(key: str, stock_level_ids: list[int]) -> None:
     services.send_low_stock_alert(key=key, stock_level_ids=stock_level_ids)
 
 
+@shared_task(**RETRY)
+def send_staff_alert_task(key: str, subject: str, order_id: int | None, message: str) -> None:
+    try:
+        services.send_staff_alert(key=key, subject=subject, order_id=order_id, message=message)
+    except Order.DoesNotExist:
+        logger.info("Order %s no longer exists; staff alert %s is not sent", order_id, key)
+
+
 @shared_task
 def requeue_unsent_emails_task() -> None:
     """Schedule with beat (every few minutes): see services.requeue_unsent_emails."""

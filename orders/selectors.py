@@ -4,9 +4,10 @@ Access is decided here, in one place: an order is found either by a signed token
 (`orders.links`) or by its number *and* its owner. Nothing else finds an order for a shopper.
 
 What a shopper sees is chosen here too: plain-words status, payment state, and a timeline built
-only from customer-facing events (never internal notes, alerts, emails or raw event messages,
-which may carry staff remarks or provider references). A page costs the same few queries
-whatever the number of lines, shipments or events.
+only from customer-facing events (status moves, shipments, returns; never internal notes,
+alerts, emails or raw event messages, which may carry staff remarks, staff names or provider
+references). A page costs the same few queries whatever the number of lines, shipments or
+events.
 """
 from __future__ import annotations
 
@@ -97,6 +98,7 @@ class LineView:
     quantity_fulfilled: int
     unit_price: str
     line_total: str
+    quantity_returned: int = 0  # units staff recorded as sent back (orders.services.record_return)
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,25 @@ def _amount(data: dict) -> Decimal | None:
         return None
 
 
-def _timeline(order: Order, events: list[OrderEvent], shipments: dict[int, Shipment]) -> list[TimelineEntry]:
+def _returned_items(data: dict, lines: dict[int, OrderLine]) -> str:
+    """What a return event brought back, as the shopper's own lines: "1 × Storm Shell (Size: M)".
+
+    Only the lines and units (recorded by `record_return` in `data["lines"]`): the event's message
+    carries staff's note and the restock location, which are not the shopper's business.
+    """
+    items = []
+    for line_id, quantity in (data.get("lines") or {}).items():
+        line = lines.get(int(line_id)) if str(line_id).isdigit() else None
+        if line is None or not isinstance(quantity, int):
+            continue
+        title = f"{line.product_title} ({line.options})" if line.options else line.product_title
+        items.append(f"{quantity} × {title}")
+    return ", ".join(items)
+
+
+def _timeline(
+    order: Order, events: list[OrderEvent], shipments: dict[int, Shipment], lines: dict[int, OrderLine]
+) -> list[TimelineEntry]:
     entries = []
     if not any(e.kind == OrderEvent.Kind.STATUS and e.to_status == S.PENDING_PAYMENT for e in events):
         # Orders made outside checkout (imports, the shell) have no "placed" event: the date still is.
@@ -244,6 +264,10 @@ def _timeline(order: Order, events: list[OrderEvent], shipments: dict[int, Shipm
             detail = " ".join(filter(None, [shipment.carrier, shipment.tracking_number])) if shipment else ""
             label = _("Handed over") if order.pickup_location_id else _("Shipped")
             entries.append(TimelineEntry(event.created_at, label, detail))
+            continue
+        if event.kind == OrderEvent.Kind.RETURN:
+            items = _returned_items(event.data or {}, lines)
+            entries.append(TimelineEntry(event.created_at, _("Return received"), items))
             continue
         amount = _amount(event.data or {})
         refund = format_money(amount, order.currency) if amount is not None else ""
@@ -263,7 +287,7 @@ def _timeline(order: Order, events: list[OrderEvent], shipments: dict[int, Shipm
 
 def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
     """Everything the order page shows. Four queries whatever the size of the order:
-    lines, shipments, their lines, and the customer-facing events.
+    lines, shipments, their lines, and the customer-facing events (returns included).
     """
     money = lambda amount: format_money(amount, order.currency)  # noqa: E731
     lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
@@ -274,7 +298,10 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
     )
     events = list(
         OrderEvent.objects.filter(order=order)
-        .filter(Q(kind=OrderEvent.Kind.STATUS, to_status__in=CUSTOMER_STATUS_EVENTS) | Q(kind=OrderEvent.Kind.SHIPMENT))
+        .filter(
+            Q(kind=OrderEvent.Kind.STATUS, to_status__in=CUSTOMER_STATUS_EVENTS)
+            | Q(kind__in=(OrderEvent.Kind.SHIPMENT, OrderEvent.Kind.RETURN))
+        )
         .order_by("created_at", "pk")
     )
     lines_by_id = {line.pk: line for line in lines}
@@ -297,7 +324,7 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
             LineView(
                 title=line.product_title, options=line.options, sku=line.sku, quantity=line.quantity,
                 quantity_fulfilled=line.quantity_fulfilled, unit_price=money(line.unit_price),
-                line_total=money(line.line_total),
+                line_total=money(line.line_total), quantity_returned=line.quantity_returned,
             )
             for line in lines
         ],
@@ -322,5 +349,5 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
             )
             for shipment in shipments
         ],
-        timeline=_timeline(order, events, {shipment.pk: shipment for shipment in shipments}),
+        timeline=_timeline(order, events, {shipment.pk: shipment for shipment in shipments}, lines_by_id),
     )

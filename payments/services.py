@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
 from orders.models import Order, OrderEvent
-from orders.services import PaymentOutcome, confirm_payment, record_refund, record_refund_failure
+from orders.services import PaymentOutcome, alert_staff, confirm_payment, record_refund, record_refund_failure
 from orders.status import can_transition
 from shop.money import format_money, quantize
 
@@ -213,15 +213,15 @@ def _settle_success(
     if paid_by_another.exists():
         refund = _refund_locked(payment=payment, amount=amount, user=None, actor=actor,
                                 reason="Automatic: the order was already paid by another payment.")
-        _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
-                     f"A second payment {reference} of {format_money(amount, payment.currency)} arrived for an order "
-                     f"already paid; refunded automatically ({refund.provider_reference}).")
+        alert_staff(order_id=payment.order_id, actor=actor, subject="Second payment refunded automatically",
+                    message=f"A second payment {reference} of {format_money(amount, payment.currency)} arrived for an "
+                            f"order already paid; refunded automatically ({refund.provider_reference}).")
         return f"second payment refunded automatically ({refund.provider_reference})"
     # Paid some other way (marked paid by staff, a manual payment): whether this money is surplus is
     # theirs to judge.
-    _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
-                 f"Payment {reference} of {format_money(amount, payment.currency)} arrived for an order that was "
-                 f"already paid otherwise; check it and refund it if it is not needed.")
+    alert_staff(order_id=payment.order_id, actor=actor, subject="Payment for an order already paid otherwise",
+                message=f"Payment {reference} of {format_money(amount, payment.currency)} arrived for an order that "
+                        f"was already paid otherwise; check it and refund it if it is not needed.")
     return "order already paid otherwise: staff alerted"
 
 
@@ -428,8 +428,8 @@ def _on_session_paid(payment: Payment, session: dict, intent: str) -> str:
         payment.succeeded_at = timezone.now()
         payment.provider_payment_id = intent or payment.provider_payment_id
         payment.save(update_fields=["status", "succeeded_at", "provider_payment_id", "updated_at"])
-        _order_event(payment.order_id, OrderEvent.Kind.ALERT, OrderEvent.Actor.WEBHOOK,
-                     f"Payment {intent} was made in {currency}, not {payment.currency}; not marked paid.")
+        alert_staff(order_id=payment.order_id, actor=OrderEvent.Actor.WEBHOOK, subject="Payment in another currency",
+                    message=f"Payment {intent} was made in {currency}, not {payment.currency}; not marked paid.")
         return "currency mismatch: not marked paid, staff alerted"
     return _settle_success(payment=payment, amount=amount, reference=intent, actor=OrderEvent.Actor.WEBHOOK)
 
@@ -540,9 +540,9 @@ def _sync_refund(payment: Payment, item: dict) -> str:
     if created:
         amount = from_minor_units(item["amount"], item.get("currency") or payment.currency)
         if status != Refund.Status.FAILED and amount > refundable_amount(payment):
-            _order_event(payment.order_id, OrderEvent.Kind.ALERT, actor,
-                         f"Stripe refund {item['id']} of {format_money(amount, payment.currency)} is more than is "
-                         f"left of payment {payment.provider_payment_id}; not recorded.")
+            alert_staff(order_id=payment.order_id, actor=actor, subject="Refund at Stripe larger than the payment",
+                        message=f"Stripe refund {item['id']} of {format_money(amount, payment.currency)} is more than "
+                                f"is left of payment {payment.provider_payment_id}; not recorded.")
             return f"not recorded: refund {item['id']} is more than is left"
         refund = Refund.objects.create(payment=payment, amount=amount, provider_reference=item["id"],
                                        status=Refund.Status.PENDING, reason="Refunded at Stripe.")
@@ -577,10 +577,10 @@ def _refund_failed(*, payment: Payment, refund: Refund, counted: bool) -> None:
     order = Order.objects.select_for_update().get(pk=payment.order_id)
     why = f" ({refund.failure_reason})" if refund.failure_reason else ""
     logger.warning("Refund %s of payment %s failed%s.", refund.provider_reference, payment.pk, why)
-    _order_event(order.pk, OrderEvent.Kind.ALERT, OrderEvent.Actor.WEBHOOK,
-                 f"Refund {refund.provider_reference} of {format_money(refund.amount, payment.currency)} FAILED at "
-                 f"the provider{why}: the customer did not get this money back (the provider returned it to the "
-                 f"store's balance). Refund it again from this page, or pay it back another way.")
+    alert_staff(order_id=order.pk, actor=OrderEvent.Actor.WEBHOOK, subject="Refund failed",
+                message=f"Refund {refund.provider_reference} of {format_money(refund.amount, payment.currency)} FAILED "
+                        f"at the provider{why}: the customer did not get this money back (the provider returned it to "
+                        f"the store's balance). Refund it again from the order's page, or pay it back another way.")
     if counted:
         so_far, fully = _refund_progress(order)
         record_refund_failure(order_id=order.pk, amount=refund.amount, refunded_so_far=so_far,

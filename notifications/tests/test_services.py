@@ -13,7 +13,12 @@ from django.utils import timezone
 from catalog.tests.factories import LocationFactory, OptionValueFactory, StockLevelFactory, VariantFactory
 from notifications import services
 from notifications.models import OutboundEmail
-from notifications.tasks import requeue_unsent_emails_task, send_low_stock_alert_task, send_order_email_task
+from notifications.tasks import (
+    requeue_unsent_emails_task,
+    send_low_stock_alert_task,
+    send_order_email_task,
+    send_staff_alert_task,
+)
 from orders.models import Order, OrderEvent, Shipment, ShipmentLine
 
 from .conftest import make_order
@@ -275,6 +280,123 @@ def test_enqueued_low_stock_alert_is_sent_after_commit_once(
     assert "SHELL-RED-S" in message.body
     [outbox] = OutboundEmail.objects.all()
     assert outbox.kind == "low_stock" and outbox.params == {"stock_level_ids": [low_levels["shell"].pk]}
+
+
+# --- Staff alerts ----------------------------------------------------------------------------------
+
+REFUND_FAILED = "Refund re_123 of $84.95 FAILED at the provider.\nRefund it again from the order's page."
+
+
+def test_a_staff_alert_names_the_order_its_state_and_links_to_it_in_the_back_office(order, email_settings):
+    email_settings.STAFF_ALERT_EMAILS = ["money@shop.example", "boss@shop.example"]
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+
+    sent = services.send_staff_alert(key="staff_alert:test", subject="Refund failed", order_id=order.pk,
+                                     message=REFUND_FAILED)
+
+    assert sent is True
+    [message] = mail.outbox
+    assert message.to == ["money@shop.example", "boss@shop.example"]
+    assert message.subject == f"Northwind Supply alert: Refund failed (order {order.number})"
+    assert "Refund re_123 of $84.95 FAILED at the provider.\nRefund it again" in message.body
+    assert f"Order {order.number}, status now: Paid" in message.body
+    admin_url = f"https://shop.example/admin/orders/order/{order.pk}/change/"
+    assert admin_url in message.body and f'href="{admin_url}"' in html_of(message)
+    assert "Refund re_123 of $84.95 FAILED at the provider.<br>" in html_of(message)
+    assert "STAFF_ALERT_EMAILS" in html_of(message)
+    outbox = OutboundEmail.objects.get()
+    assert (outbox.kind, outbox.order, outbox.status, outbox.recipients) == (
+        "staff_alert", order, "sent", ["money@shop.example", "boss@shop.example"])
+    # Staff mail is not the customer's: nothing lands in the order's history.
+    assert not OrderEvent.objects.filter(order=order, kind="email").exists()
+
+
+def test_a_staff_alert_without_an_order_says_only_what_it_was_given(db, email_settings):
+    email_settings.STAFF_ALERT_EMAILS = ["ops@shop.example"]
+
+    send_staff_alert_task.delay(key="staff_alert:plain", subject="Mail queue stuck", order_id=None,
+                                message="Nothing sent for an hour.")
+
+    [message] = mail.outbox
+    assert message.subject == "Northwind Supply alert: Mail queue stuck"
+    assert "Nothing sent for an hour." in message.body and "Order" not in message.body
+
+
+def test_a_staff_alert_goes_to_the_same_people_as_low_stock_alerts_or_is_skipped(order, email_settings):
+    email_settings.STAFF_ALERT_EMAILS = []
+    User = get_user_model()
+    User.objects.create_superuser("owner", "owner@shop.example", "x")
+    User.objects.create_superuser("former", "former@shop.example", "x", is_active=False)
+    User.objects.create_user("clerk", "clerk@shop.example", "x", is_staff=True)
+
+    assert services.send_staff_alert(key="staff_alert:a", subject="S", order_id=order.pk, message="M") is True
+    assert mail.outbox[0].to == ["owner@shop.example"]
+
+    User.objects.filter(username="owner").update(is_active=False)
+    assert services.send_staff_alert(key="staff_alert:b", subject="S", order_id=order.pk, message="M") is False
+    skipped = OutboundEmail.objects.get(key="staff_alert:b")
+    assert skipped.status == "skipped" and "Nobody to alert" in skipped.last_error
+    assert len(mail.outbox) == 1
+
+
+def test_an_enqueued_staff_alert_is_sent_after_commit_once_per_key(
+    order, email_settings, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    email_settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    with django_capture_on_commit_callbacks() as callbacks:
+        with transaction.atomic():
+            with django_assert_num_queries(2):
+                services.enqueue_staff_alert(key="event:1", subject="Refund failed", order_id=order.pk,
+                                             message=REFUND_FAILED)
+            services.enqueue_staff_alert(key="event:1", subject="Refund failed", order_id=order.pk,
+                                         message=REFUND_FAILED)
+        assert mail.outbox == []
+
+    for callback in callbacks:
+        callback()
+    callbacks[0]()  # a redelivered task
+
+    [message] = mail.outbox
+    assert message.subject == f"Northwind Supply alert: Refund failed (order {order.number})"
+    [outbox] = OutboundEmail.objects.all()
+    assert (outbox.key, outbox.kind, outbox.order_id, outbox.status) == ("staff_alert:event:1", "staff_alert",
+                                                                         order.pk, "sent")
+    assert outbox.params == {"subject": "Refund failed", "message": REFUND_FAILED}
+
+
+def test_a_rolled_back_alert_is_never_sent(order, email_settings, django_capture_on_commit_callbacks):
+    email_settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.enqueue_staff_alert(key="event:2", subject="S", order_id=order.pk, message="M")
+            raise RuntimeError("the webhook failed")
+
+    assert callbacks == [] and mail.outbox == []
+    assert not OutboundEmail.objects.exists()
+
+
+def test_a_staff_alert_for_a_deleted_order_is_not_sent(order, email_settings):
+    email_settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    order_id = order.pk
+    Order.objects.filter(pk=order_id).delete()
+
+    send_staff_alert_task.delay(key="staff_alert:gone", subject="S", order_id=order_id, message="M")
+
+    assert mail.outbox == []
+    assert not OutboundEmail.objects.exists()
+
+
+def test_requeue_sends_a_stalled_staff_alert(order, email_settings):
+    email_settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    services.enqueue_staff_alert(key="event:3", subject="Refund failed", order_id=order.pk, message=REFUND_FAILED)
+    OutboundEmail.objects.update(created_at=timezone.now() - datetime.timedelta(hours=1))
+
+    assert services.requeue_unsent_emails() == 1
+
+    [message] = mail.outbox
+    assert message.subject == f"Northwind Supply alert: Refund failed (order {order.number})"
+    assert "Refund re_123" in message.body
+    assert OutboundEmail.objects.get().status == "sent"
 
 
 # --- Recovery --------------------------------------------------------------------------------------

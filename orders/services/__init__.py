@@ -3,6 +3,7 @@
 Every function locks the order row (`_lock`) before changing it, moves status only through
 `orders.status.transition`, and enqueues emails after commit.
 """
+from .common import alert_staff
 from .fulfilment import ShipmentRequest, cancel_order, create_shipment
 from .payment import PaymentOutcome, confirm_payment, record_refund, record_refund_failure
 from .placement import PlacementLine, ShippingChoice, place_order
@@ -14,5 +15,6 @@ __all__ = [
     "PaymentOutcome", "confirm_payment", "record_refund", "record_refund_failure",
     "ShipmentRequest", "create_shipment", "cancel_order",
     "record_return",
+    "alert_staff",
     "expire_unpaid_orders",
 ]

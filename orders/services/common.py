@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from catalog import stock
 
-from ..models import Allocation, Order
+from ..models import Allocation, Order, OrderEvent
 
 
 def lock_order(order_id: int) -> Order:
@@ -39,3 +39,21 @@ def release_outstanding(order: Order) -> int:
         row.quantity_released += plan.quantity
         row.save(update_fields=["quantity_released"])
     return sum(plan.quantity for _row, plan in pending)
+
+
+def alert_staff(*, order_id: int, actor: str, subject: str, message: str) -> OrderEvent:
+    """Record an alert in the order's history and email it to staff once, after commit.
+
+    For money or goods staff must act on. Call it inside the transaction that found the problem:
+    the ALERT event and the outbox row are written with it (three queries) and the email goes
+    only if it commits (`notifications.services.enqueue_staff_alert`, keyed by the event, so a
+    retried task sends it once and each alert is its own email). `subject` is the email's
+    headline, `message` the history entry, which the email repeats. Staff only: the shopper's
+    order page never shows alerts.
+    """
+    event = OrderEvent.objects.create(order_id=order_id, kind=OrderEvent.Kind.ALERT, actor=actor, message=message)
+    # Imported here: notifications imports the orders models.
+    from notifications.services import enqueue_staff_alert
+
+    enqueue_staff_alert(key=f"order_event:{event.pk}", subject=subject, order_id=order_id, message=message)
+    return event

@@ -15,7 +15,7 @@ from shop.money import format_money
 
 from ..models import Allocation, Order, OrderEvent
 from ..status import transition
-from .common import lock_order
+from .common import alert_staff, lock_order
 
 S = Order.Status
 
@@ -43,17 +43,20 @@ def confirm_payment(
     if order.status not in (S.PENDING_PAYMENT, S.EXPIRED, S.CANCELLED):
         return PaymentOutcome.ALREADY_PAID
     if amount != order.total:
-        _alert(order, actor, f"Payment {reference} of {format_money(amount, order.currency)} does not match the "
-                             f"order total {format_money(order.total, order.currency)}; not marked paid.")
+        alert_staff(order_id=order.pk, actor=actor, subject="Payment does not match the order total",
+                    message=f"Payment {reference} of {format_money(amount, order.currency)} does not match the "
+                            f"order total {format_money(order.total, order.currency)}; not marked paid.")
         return PaymentOutcome.AMOUNT_MISMATCH
     if order.status == S.CANCELLED:
-        _alert(order, actor, f"Payment {reference} arrived for a cancelled order: refund it.")
+        alert_staff(order_id=order.pk, actor=actor, subject="Payment for a cancelled order",
+                    message=f"Payment {reference} arrived for a cancelled order: refund it.")
         return PaymentOutcome.NEEDS_REFUND
     if order.status == S.EXPIRED:
         try:
             _reserve_again(order)
         except OutOfStock as short:
-            _alert(order, actor, f"Late payment {reference}: the stock is gone ({short}); refund it.")
+            alert_staff(order_id=order.pk, actor=actor, subject="Late payment, stock gone",
+                        message=f"Late payment {reference}: the stock is gone ({short}); refund it.")
             return PaymentOutcome.NEEDS_REFUND
     order.paid_at = timezone.now()
     order.reservation_expires_at = None
@@ -77,10 +80,6 @@ def _reserve_again(order: Order) -> None:
         Allocation(line=by_variant[a.variant_id], stock_level_id=a.stock_level_id, quantity=a.quantity)
         for a in planned
     )
-
-
-def _alert(order: Order, actor: str, message: str) -> None:
-    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.ALERT, actor=actor, message=message)
 
 
 @transaction.atomic

@@ -4,11 +4,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.utils import timezone
 
 from catalog.exceptions import OutOfStock
 from catalog.models import Location, StockLevel, Variant
 from catalog.tests import factories as f
+from notifications.models import OutboundEmail
 from orders.exceptions import IllegalTransition, OrderError
 from orders.models import Order, OrderEvent
 from orders.services import (
@@ -210,6 +212,20 @@ def test_a_payment_of_the_wrong_amount_is_not_marked_paid(jacket):
     assert order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
 
 
+def test_an_alert_is_emailed_to_staff_once_after_commit(jacket, settings, django_capture_on_commit_callbacks):
+    settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    order = _place(jacket, 1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_payment(order_id=order.pk, amount=Decimal("1.00"), actor=OrderEvent.Actor.WEBHOOK, reference="pi_1")
+
+    alert = order.events.get(kind=OrderEvent.Kind.ALERT)
+    [email] = [message for message in mail.outbox if message.to == ["money@shop.example"]]
+    assert "Payment does not match the order total" in email.subject and order.number in email.subject
+    assert alert.message in email.body
+    assert OutboundEmail.objects.get(kind="staff_alert").key == f"staff_alert:order_event:{alert.pk}"
+
+
 def test_unpaid_orders_expire_and_give_their_stock_back(jacket):
     late = _place(jacket, 2, key="late")
     fresh = _place(jacket, 1, key="fresh")
@@ -236,6 +252,21 @@ def test_a_late_payment_is_honoured_when_stock_allows(jacket):
     assert outcome == PaymentOutcome.PAID
     assert order.status == S.PAID
     assert _reserved(jacket) == 2
+
+
+def test_a_late_payment_without_stock_emails_staff(jacket, settings, django_capture_on_commit_callbacks):
+    settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    order = _place(jacket, 2)
+    Order.objects.filter(pk=order.pk).update(reservation_expires_at=timezone.now() - timedelta(minutes=1))
+    expire_unpaid_orders()
+    _place(jacket, 5, key="someone-else")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.STAFF, reference="manual")
+
+    [email] = [message for message in mail.outbox if message.to == ["money@shop.example"]]
+    assert email.subject.endswith(f"Late payment, stock gone (order {order.number})")
+    assert "Late payment manual: the stock is gone" in email.body
 
 
 def test_a_late_payment_without_stock_must_be_refunded_and_staff_are_alerted(jacket):

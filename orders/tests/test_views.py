@@ -1,4 +1,5 @@
 """The shopper's order pages: who may see an order, what they see, and that nothing is cached."""
+import re
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -24,6 +25,7 @@ from orders.services import (
     create_shipment,
     place_order,
     record_refund,
+    record_return,
 )
 
 from .factories import OrderFactory
@@ -311,6 +313,48 @@ def test_a_refund_shows_in_the_timeline_with_its_amount(client, catalog):
 
     assert "Partly refunded" in text and "$10.00" in text
     assert "re_SECRET" not in text
+
+
+def _return(order: Order, quantities: dict[int, int], *, note: str = "", location=None) -> OrderEvent:
+    staff = get_user_model().objects.create_user(username=f"morgan{next(_keys)}", first_name="Morgan",
+                                                 last_name="Backoffice", is_staff=True)
+    return record_return(order=order, lines=quantities, restock=location is not None,
+                         location_id=location.pk if location else None, actor=OrderEvent.Actor.STAFF, user=staff,
+                         note=note)
+
+
+def test_returned_units_show_on_their_line_and_in_the_timeline_without_staff_details(client, catalog):
+    order = _place(catalog, lines=2)
+    _pay(order)
+    _ship(order)
+    first, second = order.lines.order_by("pk")
+    back_room = f.LocationFactory(code="back-room", name="Back Room Cage")
+    _return(order, {first.pk: 1}, note="Customer was rude about it", location=back_room)
+
+    response = client.get(links.signed_order_url(order))
+
+    text = " ".join(response.content.decode().split())
+    assert [tag["data-sku"] for tag in html_tags(response.content, "p", data_returned="1")] == [first.sku]
+    assert "1 returned" in text and text.count(" returned<") == 1  # the other line had nothing back
+    entry = re.search(r"Return received</span> <span class=\"timeline-detail\">([^<]*)</span>", text)
+    assert entry and entry.group(1) == f"1 × {first.product_title} ({first.options})"
+    for internal in ("rude", "Morgan", "Backoffice", "Back Room Cage", "restocked", first.sku + ";"):
+        assert internal not in text, internal
+
+
+def test_the_order_page_costs_the_same_queries_with_returns(client, catalog):
+    order = _place(catalog, lines=3)
+    _pay(order)
+    _ship(order)
+    url = links.signed_order_url(order)
+    before = _queries(client, url)
+    lines = list(order.lines.order_by("pk"))
+
+    _return(order, {lines[0].pk: 1})
+    _return(order, {line.pk: 1 for line in lines})
+
+    assert _queries(client, url) == before
+    assert client.get(url).content.decode().count("Return received") == 2
 
 
 def test_a_pick_up_order_shows_the_shop_and_its_address(client, catalog):

@@ -2,6 +2,7 @@
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 
 from orders.models import Order, OrderEvent
 from orders.services import PaymentOutcome
@@ -35,6 +36,23 @@ def test_a_manual_payment_refunds_with_no_provider_call_and_says_it_is_paid_back
 def test_the_manual_provider_never_takes_a_shoppers_payment(order):
     with pytest.raises(TypeError):
         get_provider(Provider.MANUAL).start(Payment(order=order), shopper_request())
+
+
+def test_a_card_payment_left_to_staff_emails_them(order, fake_stripe, staff, settings,
+                                                  django_capture_on_commit_callbacks):
+    settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    start_payment(order=order, request=shopper_request())
+    card = Payment.objects.get(order=order)
+    record_manual_payment(order_id=order.pk, user=staff)
+    session = stripe_object("checkout.session", id=card.provider_session_id, payment_status="paid",
+                            status="complete", amount_total=8495, currency="usd", payment_intent="pi_test_late")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        handle_stripe_event(event=stripe_event("checkout.session.completed", session))
+
+    [email] = [message for message in mail.outbox if message.to == ["money@shop.example"]]
+    assert email.subject.endswith(f"Payment for an order already paid otherwise (order {order.number})")
+    assert "pi_test_late" in email.body and "refund it if it is not needed" in email.body
 
 
 def test_a_card_payment_after_staff_marked_the_order_paid_is_left_to_staff(order, fake_stripe, staff):

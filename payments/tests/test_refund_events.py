@@ -3,6 +3,7 @@ like Stripe's own (refund.updated, charge.refund.updated, refund.failed), proces
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 
 from notifications.models import OutboundEmail
 from orders.admin import payment_state
@@ -107,6 +108,27 @@ def test_a_failed_refund_is_recorded_staff_are_alerted_and_the_money_can_be_refu
     assert [p.refundable for p in refundable_payments(order)] == [Decimal("84.95")]
 
 
+def test_a_failed_refund_emails_staff_once(client, stripe_paid, fake_stripe, staff, settings,
+                                         django_capture_on_commit_callbacks):
+    settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    refund_at_stripe(fake_stripe, stripe_paid, "re_test_mail", cents=8495, status="pending", staff=staff)
+    event = stripe_event("refund.failed", failed(stripe_paid, "re_test_mail", cents=8495))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, event)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(client, event).json() == {"result": "duplicate"}
+
+    order = Order.objects.get(pk=stripe_paid.order_id)
+    alert = order.events.get(kind=OrderEvent.Kind.ALERT)
+    [email] = [message for message in mail.outbox if message.to == ["money@shop.example"]]
+    assert email.subject == f"{settings.STORE_NAME} alert: Refund failed (order {order.number})"
+    assert alert.message in email.body and "expired_or_canceled_card" in email.body
+    assert "/admin/orders/order/" in email.body
+    [outbox] = OutboundEmail.objects.filter(kind="staff_alert")
+    assert (outbox.order, outbox.status) == (order, "sent")
+
+
 def test_news_older_than_a_failure_changes_nothing(stripe_paid, fake_stripe, staff):
     refund = refund_at_stripe(fake_stripe, stripe_paid, "re_test_late", cents=8495, status="pending", staff=staff)
     handle_stripe_event(event=stripe_event("refund.failed", failed(stripe_paid, "re_test_late", cents=8495)))
@@ -140,6 +162,7 @@ def test_a_refund_that_fails_after_it_succeeded_takes_the_order_back(stripe_paid
         (S.REFUNDED, S.PARTIALLY_REFUNDED, OrderEvent.Actor.WEBHOOK),
     ]
     assert order.events.filter(kind=OrderEvent.Kind.ALERT).count() == 2
+    assert OutboundEmail.objects.filter(order=order, kind="staff_alert").count() == 2  # one email per failure
     assert refundable_amount(stripe_paid) == Decimal("84.95")
 
 

@@ -5,11 +5,13 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 from stripe import WebhookSignature
 
 from catalog.models import StockLevel
+from notifications.models import OutboundEmail
 from conftest import html_tags
 from orders.links import signed_confirmation_url
 from orders.models import Order, OrderEvent
@@ -25,6 +27,14 @@ from .stripe_fakes import new_id, post_event, sign, stripe_event, stripe_object
 pytestmark = pytest.mark.django_db
 S = Order.Status
 INTENT = "pi_test_paid_0001"
+
+
+def staff_emails(order: Order) -> list[str]:
+    """The subjects of the staff alerts emailed about `order`, one per ALERT in its history."""
+    alerts = order.events.filter(kind=OrderEvent.Kind.ALERT).count()
+    rows = OutboundEmail.objects.filter(order=order, kind="staff_alert", status="sent")
+    assert rows.count() == alerts, "every alert in the history is emailed to staff, once"
+    return [message.subject for message in mail.outbox if message.to == ["money@shop.example"]]
 
 
 @pytest.fixture
@@ -358,6 +368,28 @@ def test_a_late_payment_whose_stock_is_gone_is_refunded_automatically(client, pa
     assert StockLevel.objects.get(variant=jacket).reserved == 5  # the other buyer keeps theirs
 
 
+def test_a_late_payment_refunded_automatically_emails_staff_once(
+    client, payment, jacket, fake_stripe, django_capture_on_commit_callbacks, settings
+):
+    settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    order = payment.order
+    Order.objects.filter(pk=order.pk).update(reservation_expires_at=timezone.now() - timedelta(minutes=1))
+    expire_unpaid_orders()
+    place(jacket, 5, key="someone-else")
+    fake_stripe.answer("post", "/v1/refunds", refund_object(cents=8495, refund_id="re_test_auto"))
+    event = completed(payment)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, event)
+        post_event(client, event)  # Stripe delivers it again
+
+    [subject] = staff_emails(order)
+    # Sent after the refund committed: the email says where the money went.
+    assert subject.endswith(f"Late payment, stock gone (order {order.number})")
+    [email] = [message for message in mail.outbox if message.subject == subject]
+    assert "the stock is gone" in email.body and "status now: Refunded" in email.body
+
+
 def test_a_late_payment_is_kept_when_the_stock_is_still_there(client, payment, fake_stripe):
     order = payment.order
     Order.objects.filter(pk=order.pk).update(reservation_expires_at=timezone.now() - timedelta(minutes=1))
@@ -419,6 +451,29 @@ def test_a_second_payment_for_a_paid_order_is_refunded_and_the_order_stays_paid(
     assert payment.order.status == S.PAID
     assert Refund.objects.get().payment == second
     assert payment.order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
+
+
+def test_second_payments_and_wrong_currencies_email_staff(client, payment, fake_stripe, settings,
+                                                         django_capture_on_commit_callbacks):
+    settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    post_event(client, completed(payment))
+    second = Payment.objects.create(order=payment.order, provider="stripe", amount=payment.amount, currency="USD",
+                                    provider_session_id="cs_test_second_tab")
+    fake_stripe.answer("post", "/v1/refunds", refund_object(cents=8495, refund_id="re_test_second"))
+    third = Payment.objects.create(order=payment.order, provider="stripe", amount=payment.amount, currency="USD",
+                                   provider_session_id="cs_test_third_tab")
+    eur = completed(third, intent="pi_test_eur")
+    eur["data"]["object"]["currency"] = "eur"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, completed(second, intent="pi_test_second"))
+        post_event(client, eur)
+
+    subjects = staff_emails(payment.order)
+    assert sorted(subject.split(": ", 1)[1] for subject in subjects) == [
+        f"Payment in another currency (order {payment.order.number})",
+        f"Second payment refunded automatically (order {payment.order.number})",
+    ]
 
 
 def test_a_crash_while_processing_leaves_the_event_to_be_retried(client, payment, monkeypatch):
