@@ -316,13 +316,15 @@ class Preview:
     recipient_count: int
 
 
-def preview_campaign(*, campaign: Campaign) -> Preview:
-    """The campaign as the first consenting member of its segment would get it, with their picks.
+def preview_campaign(*, campaign: Campaign, sample_only: bool = False) -> Preview:
+    """The campaign as the first consenting member of its segment would get it, with their picks;
+    or, with `sample_only` (or an empty segment), as a made-up customer with the store's
+    best-sellers.
 
     Raises CampaignError when a template does not render.
     """
     members = recipients(segment=campaign.segment) if campaign.segment_id else Customer.objects.none()
-    customer = members.order_by("pk").first()
+    customer = None if sample_only else members.order_by("pk").first()
     count = members.count() if customer is not None else 0
     sample = customer or Customer(first_name=_("Alex"), last_name=_("Example"), email="alex@example.com")
     try:
@@ -338,8 +340,9 @@ def preview_campaign(*, campaign: Campaign) -> Preview:
 def send_test_email(*, campaign: Campaign, to: str, actor: AbstractBaseUser | None = None) -> Preview:
     """Email the preview (see `preview_campaign`) to `to` now, subject marked "[Test]".
 
-    Not a CampaignMessage: it is not counted, and the real send still reaches everyone, `to`
-    included. Its unsubscribe link is a dummy. Raises CampaignError for a bad address or a
+    Rendered for the made-up sample customer, never a real member: `to` may be any address, and a
+    member's name and purchase-based picks are theirs. Not a CampaignMessage: it is not counted,
+    and the real send still reaches everyone, `to` included. Its unsubscribe link is a dummy. Raises CampaignError for a bad address or a
     template error; a mail server error (SMTPException, OSError) is raised as it is.
     """
     to = (to or "").strip()
@@ -347,7 +350,7 @@ def send_test_email(*, campaign: Campaign, to: str, actor: AbstractBaseUser | No
         validate_email(to)
     except ValidationError as error:
         raise CampaignError(_("“%(to)s” is not an email address; nothing was sent.") % {"to": to}) from error
-    preview = preview_campaign(campaign=campaign)
+    preview = preview_campaign(campaign=campaign, sample_only=True)
     connection = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or SMTP_TIMEOUT_SECONDS)
     _build_message(email=preview.email, to=to, key=None, connection=connection, subject_prefix=_("[Test] ")).send()
     logger.info("Campaign %s: test email sent to %s by %s", campaign.pk, to, getattr(actor, "pk", None))
