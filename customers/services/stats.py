@@ -79,8 +79,10 @@ def refresh_customer_stats(*, customer_ids: Iterable[int] | None = None) -> int:
 
     Two queries per batch of 1,000 customers whatever the number of orders: one reads the
     customers with their figures computed by subqueries, one UPDATE ... FROM (VALUES ...) writes
-    the rows that changed (none when nothing did). Each batch is its own transaction; it takes no locks, so a
-    concurrent refresh of the same customer writes the same figures.
+    the rows that changed (none when nothing did). Each batch is its own transaction and takes no
+    locks: a per-customer refresh that commits between a nightly batch's read and its write is
+    overwritten with the figures read before it, until that customer's next refresh (their next
+    order status change, or the next night). Known and left: the window is one batch's read.
     """
     if customer_ids is not None:
         ids = sorted({int(pk) for pk in customer_ids})
