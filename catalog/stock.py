@@ -186,8 +186,9 @@ def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, 
 
     `quantities` maps variant id -> units. Precondition: the caller is inside
     `transaction.atomic()`. A variant without a stock row there gets one (0 on hand, then the
-    units); then every row is locked in one statement in primary-key order, like every stock
-    writer, and raised in one UPDATE. Raises ValueError for a quantity below 1 and
+    units; inserted in variant-id order, so concurrent restocks never deadlock); then every row
+    is locked in one statement in primary-key order, like every stock writer, and raised in one
+    UPDATE. Raises ValueError for a quantity below 1 and
     Location.DoesNotExist for a missing or inactive location, changing nothing. Bumps the catalog
     version on commit. Returns variant id -> stock level id.
     """
@@ -199,8 +200,11 @@ def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, 
     if not Location.objects.filter(pk=location_id, is_active=True).exists():
         raise Location.DoesNotExist(f"location {location_id} does not exist or is not active")
     rows = StockLevel.objects.filter(location_id=location_id, variant_id__in=quantities)
+    # Inserted rows stay held until commit, like locked ones: insert in one global order (variant
+    # id, at this one location) so two restocks creating the same rows never wait for each other
+    # crosswise.
     StockLevel.objects.bulk_create(
-        [StockLevel(variant_id=variant_id, location_id=location_id, on_hand=0) for variant_id in quantities],
+        [StockLevel(variant_id=variant_id, location_id=location_id, on_hand=0) for variant_id in sorted(quantities)],
         ignore_conflicts=True,
     )
     level_ids = {level.variant_id: level.pk for level in _lock_rows(rows, writer="restock_at")}

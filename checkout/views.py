@@ -41,9 +41,12 @@ SAVE_ADDRESS_KEY = "checkout_save_address"
 
 
 def _save_to_address_book(*, order, user, details: CheckoutDetails) -> None:
-    """The shipping address (or, for click and collect, the billing one) joins the book of the
-    order's customer, once the order exists."""
-    customer = order.customer if order.customer_id else customer_for_user(user=user)
+    """The shipping address (or, for click and collect, the billing one) joins the signed-in
+    shopper's own book, once the order exists. The order's customer is that book's owner only when
+    it is the account's: an account without a customer record yet gets the customer of the email
+    typed at checkout, which may be another shopper's."""
+    customer = order.customer if order.customer_id and order.customer.user_id == user.pk else \
+        customer_for_user(user=user)
     address = details.shipping_address if (details.shipping_address.get("line1") or "").strip() else details.billing_address
     save_checkout_address(customer=customer, address=address, phone=details.phone)
 

@@ -64,9 +64,11 @@ def owned_order(*, number: str, user: AbstractBaseUser) -> Order | None:
 
 
 def customer_orders(*, user: AbstractBaseUser) -> QuerySet[Order]:
-    """`user`'s orders, newest first, each with `item_count` (units bought). One query a page."""
+    """`user`'s orders, newest first, each with `item_count` (units bought) and the pick-up shop
+    their status box names (`order_status`). One query a page."""
     return (
         Order.objects.filter(user=user)
+        .select_related("pickup_location")
         .annotate(item_count=Sum("lines__quantity"))
         .order_by("-created_at", "-pk")
     )

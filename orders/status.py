@@ -85,9 +85,11 @@ def transition(
 
 
 def _refresh_customer_stats_after_commit(order: Order) -> None:
-    # The CRM's stored figures (orders, lifetime value) follow every status change.
+    # The CRM's stored figures (orders, lifetime value) follow every status change. Robust: the
+    # order has moved by then, so a broker that is down is logged, not raised into the request,
+    # and the callbacks queued after this one (the order's emails) still run.
     if order.customer_id is not None:
         from customers.tasks import refresh_customer_stats_task
 
         customer_id = order.customer_id
-        transaction.on_commit(lambda: refresh_customer_stats_task.delay(customer_ids=[customer_id]))
+        transaction.on_commit(lambda: refresh_customer_stats_task.delay(customer_ids=[customer_id]), robust=True)

@@ -326,16 +326,13 @@ def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractB
     order = Order.objects.select_for_update().get(pk=payment.order_id)
     message = f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment.provider_payment_id}" \
               f" ({refund.provider_reference})" + (f": {refund.reason}" if refund.reason else "")
-    taken = _sum(Payment.objects.filter(order=order, status=S.SUCCEEDED), "amount")
-    given_back = _returned(order)
+    so_far, fully = _refund_progress(order)
     target = None
     if order.status in KEPT:
-        surplus = max(taken - order.total, Decimal("0"))
-        so_far = given_back - surplus
         amount = min(refund.amount, so_far)
         if so_far > 0:
-            target = O.REFUNDED if so_far >= order.total else O.PARTIALLY_REFUNDED
-    elif order.status in (O.EXPIRED, O.CANCELLED) and given_back >= taken:
+            target = O.REFUNDED if fully else O.PARTIALLY_REFUNDED
+    elif order.status in (O.EXPIRED, O.CANCELLED) and fully:
         amount, so_far, target = refund.amount, order.total, O.REFUNDED
     if target is not None and can_transition(order.status, target):
         record_refund(order_id=order.pk, amount=amount, refunded_so_far=so_far, actor=actor,
@@ -590,7 +587,9 @@ def _refund_failed(*, payment: Payment, refund: Refund, counted: bool) -> None:
 
 def _refund_progress(order: Order) -> tuple[Decimal, bool]:
     """How much of the order's own money has been given back (surplus payments left out), and
-    whether that is all of it. Counts succeeded refunds only."""
+    whether that is all of it; for an order that never kept its money (expired, cancelled), what
+    was given back and whether that is everything it took. Counts succeeded refunds only. The one
+    count both a refund that succeeded (`_tell_order`) and one that failed (`_refund_failed`) use."""
     taken = _sum(Payment.objects.filter(order=order, status=S.SUCCEEDED), "amount")
     given_back = _returned(order)
     if order.status in KEPT:

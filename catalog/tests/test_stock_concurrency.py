@@ -252,3 +252,36 @@ def test_mixed_reserve_release_fulfil_restock_and_admin_edits_keep_stock_consist
     initial = 2 * (2 + 3 * 40)
     assert sum(rows.values_list("on_hand", flat=True)) == initial - total["shipped"] + total["returned"]
     print(f"\nchurn, {buyers} buyers and a staff member x {rounds} rounds: {dict(total)} in {seconds:.2f}s")
+
+
+@pytest.mark.postgres
+def test_two_returns_restocking_new_rows_in_opposite_order_never_deadlock():
+    # restock_at inserts the stock rows a location lacks before it locks them. Each inserted row
+    # is held until commit, so two restocks must insert in one global order too, or the first
+    # holds A and waits for B while the second holds B and waits for A. A trigger that pauses
+    # before each row is inserted makes the two statements overlap every time.
+    location = LocationFactory(code="returns-desk")
+    a, b = VariantFactory(), VariantFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_insert() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END; "
+            "$$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER test_slow_insert BEFORE INSERT ON {StockLevel._meta.db_table} "
+            "FOR EACH ROW EXECUTE FUNCTION test_slow_insert()"
+        )
+    try:
+        def restock(index):
+            first, second = (a, b) if index == 0 else (b, a)
+            with transaction.atomic():
+                return stock.restock_at(location_id=location.pk, quantities={first.pk: 1, second.pk: 1})
+
+        results, _seconds = run_together(restock, 2)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER test_slow_insert ON {StockLevel._meta.db_table}")
+            cursor.execute("DROP FUNCTION test_slow_insert()")
+
+    assert unexpected(results) == [], results  # PostgreSQL raises "deadlock detected" otherwise
+    assert sorted(StockLevel.objects.filter(location=location).values_list("on_hand", flat=True)) == [2, 2]

@@ -131,3 +131,23 @@ def test_the_details_page_costs_the_same_with_one_saved_address_or_ten(client, s
         costs.append(len(queries))
 
     assert costs[0] == costs[1] < 25, costs
+
+
+def test_a_saved_address_goes_to_my_own_book_even_when_i_type_someone_elses_email(client, storefront_catalog,
+                                                                                  shipping):
+    # An account without a customer record yet (made before the CRM, or a staff account): placing
+    # the order links it to the customer of the email typed at checkout, which may be another
+    # shopper's. The address typed must still land in the signed-in shopper's own book.
+    alice = UserFactory(username="alice", email="alice@example.com")
+    alice_customer = attach_customer(user=alice, email="alice@example.com")
+    bob = UserFactory(username="bob", email="bob@example.com")
+    client.force_login(bob)
+    fill_cart(client, ("LAMP-1", 1))
+
+    key = to_review(client, shipping, save_address="1", email="alice@example.com",
+                    **{"shipping-line1": "9 Bob Lane"})
+    client.post("/checkout/place/", {"idempotency_key": key})
+
+    assert Order.objects.filter(user=bob).exists()
+    assert not Address.objects.filter(customer=alice_customer).exists(), "Bob's address is in Alice's book"
+    assert Address.objects.get(customer__user=bob).line1 == "9 Bob Lane"

@@ -1,6 +1,6 @@
 """Writes to orders, one module per use case: placement, payment, fulfilment, returns, expiry.
 
-Every function locks the order row (`_lock`) before changing it, moves status only through
+Every function locks the order row (`common.lock_order`) before changing it, moves status only through
 `orders.status.transition`, and enqueues emails after commit.
 """
 from .common import alert_staff

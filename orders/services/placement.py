@@ -101,9 +101,11 @@ def place_order(
             )
             if on_placed is not None:
                 on_placed(order)
-    except (IntegrityError, OutOfStock):
+    except (IntegrityError, OutOfStock, Variant.DoesNotExist):
         # The key was used: by an earlier request, or by a concurrent one that has now committed.
-        # (A concurrent one may also have taken the last units, so OutOfStock can come first.)
+        # (A concurrent one may also have taken the last units, so OutOfStock can come first; and
+        # the variants are checked before the insert, so one gone off sale since the first request
+        # refuses its replay first.)
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
         if existing is None:
             raise

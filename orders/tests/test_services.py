@@ -105,6 +105,16 @@ def test_a_replayed_key_stops_at_the_order_insert_without_touching_stock(jacket,
     assert not any("stocklevel" in query["sql"] for query in queries.captured_queries)
 
 
+def test_a_replay_after_the_item_went_off_sale_still_returns_the_order_it_made(jacket):
+    first = _place(jacket, 2, key="same-form")
+    Variant.objects.filter(pk=jacket.pk).update(is_active=False)
+
+    assert _place(jacket, 2, key="same-form").pk == first.pk
+    with pytest.raises(Variant.DoesNotExist):
+        _place(jacket, 2, key="another-form")
+    assert _reserved(jacket) == 2
+
+
 def test_the_confirmation_email_and_on_placed_commit_with_the_order_or_not_at_all(jacket):
     from notifications.models import OutboundEmail
 

@@ -156,3 +156,30 @@ def test_a_cancelled_order_may_only_become_refunded():
     assert can_transition(S.CANCELLED, S.REFUNDED)
     assert not can_transition(S.CANCELLED, S.PARTIALLY_REFUNDED)  # that status may still ship
     assert TRANSITIONS[S.CANCELLED] == {S.REFUNDED}
+
+
+def test_a_broker_that_is_down_after_commit_neither_fails_the_status_change_nor_drops_the_email(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    # The CRM's figures are refreshed by a task queued after commit. The order has moved by then:
+    # a broker that cannot take the task must not turn the request into an error, nor stop the
+    # callbacks queued after it (the "payment received" email).
+    from customers.tasks import refresh_customer_stats_task
+    from customers.tests.factories import CustomerFactory
+    from notifications.tasks import send_order_email_task
+    from orders.services import confirm_payment
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    sent = []
+    monkeypatch.setattr(refresh_customer_stats_task, "delay", broker_down)
+    monkeypatch.setattr(send_order_email_task, "delay", lambda **kwargs: sent.append(kwargs["kind"]))
+    order = OrderFactory(customer=CustomerFactory())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.WEBHOOK)
+
+    order.refresh_from_db()
+    assert order.status == S.PAID
+    assert sent == ["payment_received"]

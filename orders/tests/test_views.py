@@ -551,3 +551,22 @@ def test_in_a_browser_the_status_box_turns_paid_without_a_reload(page, catalog):
     expect(box).not_to_have_attribute("hx-trigger", "every 5s")
     expect(page.locator("#order-timeline")).to_contain_text("Payment received")
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded instead of polling"
+
+
+def test_history_costs_the_same_with_one_pick_up_order_or_ten(client):
+    # Each row's status box names the pick-up shop, so the shop must come with the orders.
+    alice = _user("alice")
+    shop = f.LocationFactory(code="shop", name="Downtown shop", kind=Location.Kind.SHOP, pickup_allowed=True)
+    client.force_login(alice)
+    costs = []
+    for count in (1, 10):
+        Order.objects.filter(user=alice).delete()
+        for _n in range(count):
+            OrderFactory(user=alice, pickup_location=shop, status=S.FULFILLED)
+        client.get(reverse("orders:history"))  # what a first visit costs once (the session) is left out
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("orders:history"))
+        assert response.status_code == 200 and "Ready for pick-up" in response.content.decode()
+        costs.append(len(queries))
+
+    assert costs[0] == costs[1], costs
