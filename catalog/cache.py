@@ -56,8 +56,11 @@ def bump_catalog_version_on_commit() -> None:
     """Bump once the surrounding transaction commits (immediately outside one).
 
     Bumping before commit would let a concurrent request cache the old data under the new version.
+    Robust: a cache that is down after the change committed is logged, and neither fails the
+    request nor stops the callbacks queued after this one (the order emails, say); entries cached
+    before the outage then live at most STOREFRONT_CACHE_SECONDS.
     """
-    transaction.on_commit(bump_catalog_version)
+    transaction.on_commit(bump_catalog_version, robust=True)
 
 
 def versioned_key(*parts: object) -> str:

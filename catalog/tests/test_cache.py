@@ -169,3 +169,20 @@ def test_a_page_rendered_while_the_catalog_changed_is_not_served_again(client, s
     # then the entry stored under the older version is not reused
     assert client.get("/p/storm-shell/")["X-Cache"] == "miss"
     assert client.get("/p/storm-shell/")["X-Cache"] == "hit"
+
+
+def test_a_cache_outage_after_commit_fails_nothing_and_later_callbacks_still_run(db, monkeypatch):
+    from django.db import transaction
+
+    from catalog import cache as catalog_cache
+
+    def down():
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(catalog_cache, "bump_catalog_version", down)
+    ran = []
+    with transaction.atomic():
+        catalog_cache.bump_catalog_version_on_commit()
+        transaction.on_commit(lambda: ran.append("email"))
+
+    assert ran == ["email"]
