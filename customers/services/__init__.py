@@ -6,9 +6,13 @@ modules beside this one as they grow; this module is what other apps call.
 """
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from ..models import Activity, AuditLog, Customer
+
+logger = logging.getLogger(__name__)
 
 
 def normalise_email(email: str) -> str:
@@ -27,32 +31,44 @@ def _get_or_create_by_email(email: str, defaults: dict) -> Customer:
 
 def customer_for_order(*, email: str, user: AbstractBaseUser | None = None, name: str = "",
                        phone: str = "") -> Customer:
-    """The customer an order being placed belongs to: the signed-in account's, else the one with
+    """The customer an order being placed belongs to: the signed-in account's (customer_for_user:
+    never the record of whatever email was typed, which may be someone else's), else the one with
     this email (a guest who bought before), else a new guest customer.
 
     Costs one query when the customer exists. Safe under concurrent checkouts with the same email.
     """
     if user is not None and getattr(user, "is_authenticated", False):
-        customer = Customer.objects.filter(user=user).first()
-        if customer is not None:
-            return customer
+        return customer_for_user(user=user)
     first, _sep, last = (name or "").strip().partition(" ")
     return _get_or_create_by_email(email, {"first_name": first[:100], "last_name": last[:100], "phone": phone[:40]})
 
 
 def customer_for_user(*, user: AbstractBaseUser) -> Customer:
     """The account holder's customer record, created on first need (also for accounts made
-    before the CRM existed, e.g. staff)."""
+    before the CRM existed, e.g. staff).
+
+    Never another account's: when the record with the account's email already belongs to
+    another account (a verification that met AccountConflict), the account gets a record of its
+    own under a placeholder address, and a warning is logged for staff to reconcile the two.
+    """
     customer = Customer.objects.filter(user=user).first()
     if customer is not None:
         return customer
-    customer = _get_or_create_by_email(user.email or f"user-{user.pk}@invalid", {
-        "first_name": getattr(user, "first_name", "")[:100], "last_name": getattr(user, "last_name", "")[:100],
-    })
+    names = {"first_name": getattr(user, "first_name", "")[:100], "last_name": getattr(user, "last_name", "")[:100]}
+    customer = _get_or_create_by_email(user.email or _placeholder_email(user), names)
+    if customer.user_id is not None and customer.user_id != user.pk:
+        logger.warning("Customer %s (%s) belongs to account %s, not to account %s with the same email",
+                       customer.pk, customer.email, customer.user_id, user.pk)
+        customer = _get_or_create_by_email(_placeholder_email(user), names)
     if customer.user_id is None:
         customer.user = user
         customer.save(update_fields=["user", "updated_at"])
     return customer
+
+
+def _placeholder_email(user: AbstractBaseUser) -> str:
+    # `.invalid` is reserved (RFC 2606): never delivered, never anyone's real address.
+    return f"user-{user.pk}@invalid"
 
 
 def record_activity(*, customer: Customer, kind: str, message: str = "", **data) -> Activity:

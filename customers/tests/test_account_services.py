@@ -83,3 +83,33 @@ def test_one_default_of_each_kind_and_checkout_saves_no_duplicates():
     again = save_checkout_address(customer=customer, address=first.as_order_address())
     assert again == first and Address.objects.filter(customer=customer).count() == 2
     assert save_checkout_address(customer=customer, address={"name": "Pick Up", "country": "US"}) is None
+
+
+def test_an_account_never_gets_another_accounts_customer_by_its_email(client):
+    # given: the owner's customer holds an address that a second account also has as its own
+    # (its verification met an AccountConflict, so it has no customer of its own yet)
+    from customers.services import customer_for_order, customer_for_user
+
+    owner = UserFactory(email="shared@example.com")
+    owners = attach_customer(user=owner, email="shared@example.com")
+    AddressFactory(customer=owners, line1="1 Owner Street")
+    other = UserFactory(email="shared@example.com")
+
+    # when / then: neither its account pages nor its orders reach the owner's record
+    assert customer_for_user(user=other).pk != owners.pk
+    assert customer_for_order(email="shared@example.com", user=other).pk != owners.pk
+    client.force_login(other)
+    assert "1 Owner Street" not in client.get("/account/addresses/").content.decode()
+    assert Customer.objects.get(pk=owners.pk).user_id == owner.pk
+
+
+def test_a_signed_in_shopper_without_a_customer_orders_as_their_account_not_as_the_typed_email():
+    # A guest's record with the email typed at checkout is not the signed-in shopper's.
+    from customers.services import customer_for_order
+
+    guest = CustomerFactory(email="someone.else@example.com")
+    user = UserFactory(email="me@example.com")
+
+    customer = customer_for_order(email="someone.else@example.com", user=user)
+
+    assert customer.pk != guest.pk and customer.user_id == user.pk and customer.email == "me@example.com"
