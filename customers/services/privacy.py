@@ -15,6 +15,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
@@ -362,6 +363,36 @@ def _scrub_admin_history(*, customer: Customer, needles: list[str]) -> None:
     LogEntry.objects.bulk_update(entries, ["object_repr", "change_message"])
 
 
+_DATABASE_SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
+
+
+def _end_sessions(*, user_id: int) -> int:
+    """Delete every stored session signed in as `user_id` (other devices: they hold the account id
+    and what checkout kept, email and addresses). Returns how many.
+
+    Sessions are not indexed by account, so each one that has not expired is decoded: a scan,
+    acceptable for a request this rare. Only database-backed session engines can be scanned; with
+    a cache-only engine the sessions stop being signed in (the account is gone) and expire.
+    """
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    engine = settings.SESSION_ENGINE
+    if engine not in _DATABASE_SESSION_ENGINES:
+        return 0
+    store_class = import_string(f"{engine}.SessionStore")
+    decoder = store_class()
+    wanted = str(user_id)
+    keys = [
+        key for key, data in Session.objects.filter(expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data").iterator(chunk_size=2000)
+        if str(decoder.decode(data).get("_auth_user_id")) == wanted
+    ]
+    for key in keys:
+        store_class(session_key=key).delete()  # the cached_db store drops its cache entry too
+    return len(keys)
+
+
 def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason: str = "") -> Customer:
     """Forget the person behind `customer`, keeping what the accounts must keep.
 
@@ -376,6 +407,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
       erased address instead), name, phone, the account link and every address field except the
       country (tax reporting); order history texts, outbox recipients, payment provider records
       and webhook payloads lose the person's details too;
+    - the account's stored sessions on every device are deleted (they hold its id and what
+      checkout kept);
     - the sign-in account is deleted (its allauth email addresses go with it). Deleting, not just
       deactivating: an inactive account would still hold the email and password hash, and
       nothing else needs the row (orders, notes and audit entries let go of it or keep text).
@@ -428,6 +461,7 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
             from carts.models import Cart
 
             Cart.objects.filter(user=user).delete()
+            _end_sessions(user_id=user.pk)
             self_repr = f"the customer (user #{user.pk})"
             # Earlier audit entries name the account by its username: keep the fact, not the name.
             AuditLog.objects.filter(actor=user).update(actor_repr=self_repr)

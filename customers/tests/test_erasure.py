@@ -244,3 +244,20 @@ def test_erasure_reaches_campaign_messages_charge_events_and_the_admin_history(t
     for value in [*bob.personal, streets[bob.email]]:
         assert value.lower() in everything, value
     assert CampaignMessage.objects.filter(customer=ada.customer).count() == 1
+
+
+def test_erasure_ends_every_session_of_the_account(two_customers):
+    """Sessions on other devices hold the account id and what checkout kept (email, addresses)."""
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    ada, bob = two_customers
+    phone, laptop, bobs = Client(), Client(), Client()
+    for client, person in ((phone, ada), (laptop, ada), (bobs, bob)):
+        client.force_login(person.user)
+    mine = {phone.session.session_key, laptop.session.session_key}
+
+    erase_customer(customer=ada.customer, actor=None, reason="asked by phone")
+
+    keys = set(Session.objects.values_list("session_key", flat=True))
+    assert not mine & keys and bobs.session.session_key in keys
