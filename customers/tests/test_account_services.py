@@ -113,3 +113,25 @@ def test_a_signed_in_shopper_without_a_customer_orders_as_their_account_not_as_t
     customer = customer_for_order(email="someone.else@example.com", user=user)
 
     assert customer.pk != guest.pk and customer.user_id == user.pk and customer.email == "me@example.com"
+
+
+def test_a_merge_keeps_the_guest_records_campaign_emails():
+    # The campaign emails a guest record received are part of its history (and of the campaign's
+    # figures): the merge moves them, one per campaign and customer as the constraint wants.
+    from marketing.models import Campaign, CampaignMessage
+
+    user = UserFactory(email="merge.owner@example.com")
+    account = attach_customer(user=user, email="merge.owner@example.com")
+    guest = CustomerFactory(email="merge.guest@example.com")
+    spring, summer = (Campaign.objects.create(name=n, subject=n, html_body="<p>x</p>", text_body="x")
+                      for n in ("Spring", "Summer"))
+    CampaignMessage.objects.create(campaign=spring, customer=account, email=account.email)
+    CampaignMessage.objects.create(campaign=spring, customer=guest, email=guest.email)
+    CampaignMessage.objects.create(campaign=summer, customer=guest, email=guest.email)
+
+    change_customer_email(user=user, new_email="merge.guest@example.com")
+
+    assert not Customer.objects.filter(pk=guest.pk).exists()
+    assert sorted(CampaignMessage.objects.filter(customer=account).values_list("campaign__name", "email")) == [
+        ("Spring", "merge.owner@example.com"), ("Summer", "merge.guest@example.com"),
+    ]
