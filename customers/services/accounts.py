@@ -169,8 +169,8 @@ def _move_to_email(*, customer: Customer, email: str) -> Customer:
 def change_customer_email(*, user: AbstractBaseUser, new_email: str) -> Customer:
     """The account's new address is verified: the customer record takes it. A guest record that
     had the address (orders placed as a guest with it) is merged in: its orders, notes,
-    activities, consents, addresses, wishlist and campaign emails move over and it is deleted; its guest orders
-    then join the account. Records EMAIL_CHANGED (and GUEST_ORDERS_ATTACHED when any).
+    activities, consents, addresses, wishlist and campaign emails move over and it is deleted;
+    its guest orders then join the account. Records EMAIL_CHANGED (and GUEST_ORDERS_ATTACHED when any).
 
     Raises AccountConflict, writing nothing, if another account's customer has the address.
     """
