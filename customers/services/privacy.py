@@ -279,7 +279,9 @@ def _anonymise_orders(*, customer: Customer, user, old_email: str, needles: list
     from orders.models import Order, OrderEvent
     from payments.models import Payment, Refund, WebhookEvent
 
-    owner = _orders_of(customer) | Q(email__iexact=old_email)
+    # By email only the orders nobody's customer holds (placed before the CRM linked orders): an
+    # order with this address on another customer's record is theirs (they had it first).
+    owner = _orders_of(customer) | Q(customer__isnull=True, email__iexact=old_email)
     if user is not None:
         owner |= Q(user=user)
     orders = list(Order.objects.select_for_update().filter(owner).order_by("pk"))

@@ -261,3 +261,27 @@ def test_erasure_ends_every_session_of_the_account(two_customers):
 
     keys = set(Session.objects.values_list("session_key", flat=True))
     assert not mine & keys and bobs.session.session_key in keys
+
+
+def test_erasing_a_guest_leaves_orders_of_another_customer_who_once_had_the_address_alone():
+    """Orders match by email only when they belong to no customer (placed before the CRM): an
+    account that used the address before changing it keeps its orders, name and link."""
+    from customers.services.accounts import attach_customer, change_customer_email
+    from customers.tests.factories import CustomerFactory
+    from orders.tests.factories import OrderFactory
+
+    owner = UserFactory(email="first.owner@example.com")
+    account = attach_customer(user=owner, email="first.owner@example.com")
+    theirs = OrderFactory(customer=account, user=owner, email="first.owner@example.com", customer_name="First Owner")
+    change_customer_email(user=owner, new_email="moved.on@example.com")
+    guest = CustomerFactory(email="first.owner@example.com")
+    guests = OrderFactory(customer=guest, email="first.owner@example.com", customer_name="Second Person")
+    before_crm = OrderFactory(customer=None, email="First.Owner@example.com", customer_name="Second Person")
+
+    erase_customer(customer=guest, actor=None, reason="asked")
+
+    theirs.refresh_from_db()
+    assert (theirs.customer_id, theirs.user_id, theirs.customer_name) == (account.pk, owner.pk, "First Owner")
+    for order in (guests, before_crm):
+        order.refresh_from_db()
+        assert order.customer_id == guest.pk and order.customer_name == ""
