@@ -47,23 +47,41 @@ def customer_for_user(*, user: AbstractBaseUser) -> Customer:
     """The account holder's customer record, created on first need (also for accounts made
     before the CRM existed, e.g. staff).
 
+    An existing record with the account's email (a guest's, with orders and addresses) joins
+    the account only if the account has verified that address (an allauth EmailAddress): staff
+    accounts made with createsuperuser or in the admin sign in without proving theirs.
     Never another account's: when the record with the account's email already belongs to
-    another account (a verification that met AccountConflict), the account gets a record of its
-    own under a placeholder address, and a warning is logged for staff to reconcile the two.
+    another account (a verification that met AccountConflict), or its address is not proved,
+    the account gets a record of its own under a placeholder address, and a warning is logged
+    for staff to reconcile the two.
     """
     customer = Customer.objects.filter(user=user).first()
     if customer is not None:
         return customer
     names = {"first_name": getattr(user, "first_name", "")[:100], "last_name": getattr(user, "last_name", "")[:100]}
-    customer = _get_or_create_by_email(user.email or _placeholder_email(user), names)
-    if customer.user_id is not None and customer.user_id != user.pk:
-        logger.warning("Customer %s (%s) belongs to account %s, not to account %s with the same email",
-                       customer.pk, customer.email, customer.user_id, user.pk)
+    email = normalise_email(user.email)
+    existing = Customer.objects.filter(email=email).first() if email else None
+    if existing is None:
+        customer = _get_or_create_by_email(email or _placeholder_email(user), names)
+    elif existing.user_id is None and _has_verified(user=user, email=email):
+        customer = existing
+    else:
+        logger.warning("Customer %s (%s) is not account %s's to take: %s", existing.pk, email, user.pk,
+                       f"it is account {existing.user_id}'s" if existing.user_id else "address not verified")
+        customer = _get_or_create_by_email(_placeholder_email(user), names)
+    if customer.user_id not in (None, user.pk):
+        # Another account linked the record between the two reads above.
         customer = _get_or_create_by_email(_placeholder_email(user), names)
     if customer.user_id is None:
         customer.user = user
         customer.save(update_fields=["user", "updated_at"])
     return customer
+
+
+def _has_verified(*, user: AbstractBaseUser, email: str) -> bool:
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
 
 
 def _placeholder_email(user: AbstractBaseUser) -> str:

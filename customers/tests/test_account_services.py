@@ -135,3 +135,29 @@ def test_a_merge_keeps_the_guest_records_campaign_emails():
     assert sorted(CampaignMessage.objects.filter(customer=account).values_list("campaign__name", "email")) == [
         ("Spring", "merge.owner@example.com"), ("Summer", "merge.guest@example.com"),
     ]
+
+
+def test_an_account_takes_over_a_guest_record_only_with_its_address_verified(client):
+    # Accounts that sign in without allauth's verification (staff made with createsuperuser or
+    # in the admin) have an email nobody proved: it must not hand them a guest's record.
+    from allauth.account.models import EmailAddress
+
+    from customers.services import customer_for_user
+
+    guest = CustomerFactory(email="guest.buyer@example.com")
+    AddressFactory(customer=guest, line1="7 Guest Row")
+    OrderFactory(customer=guest, email="guest.buyer@example.com")
+    staff = UserFactory(email="Guest.Buyer@example.com", is_staff=True)
+
+    mine = customer_for_user(user=staff)
+    client.force_login(staff)
+    page = client.get("/account/addresses/").content.decode()
+
+    assert mine.pk != guest.pk and "7 Guest Row" not in page
+    assert Customer.objects.get(pk=guest.pk).user_id is None
+
+    # Once the address is proved, the same call joins the guest record, as verification does.
+    proved = UserFactory(email="proved@example.com")
+    proved_guest = CustomerFactory(email="proved@example.com")
+    EmailAddress.objects.create(user=proved, email="proved@example.com", verified=True, primary=True)
+    assert customer_for_user(user=proved).pk == proved_guest.pk
