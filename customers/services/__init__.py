@@ -89,6 +89,11 @@ def _placeholder_email(user: AbstractBaseUser) -> str:
     return f"user-{user.pk}@invalid"
 
 
+def is_placeholder_email(email: str) -> bool:
+    """Whether `email` is the stand-in customer_for_user gives an account without a usable one."""
+    return email.startswith("user-") and email.endswith("@invalid")
+
+
 def record_activity(*, customer: Customer, kind: str, message: str = "", **data) -> Activity:
     return Activity.objects.create(customer=customer, kind=kind, message=message[:255], data=data)
 

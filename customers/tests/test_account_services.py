@@ -161,3 +161,26 @@ def test_an_account_takes_over_a_guest_record_only_with_its_address_verified(cli
     proved_guest = CustomerFactory(email="proved@example.com")
     EmailAddress.objects.create(user=proved, email="proved@example.com", verified=True, primary=True)
     assert customer_for_user(user=proved).pk == proved_guest.pk
+
+
+def test_an_account_on_a_placeholder_record_takes_its_address_once_verified():
+    # An account that got a placeholder record (its address not proved yet) joins the guest
+    # record with that address when it verifies it, as a sign-up's verification does.
+    from allauth.account.models import EmailAddress
+
+    from customers.services import customer_for_user
+    from customers.signals import on_email_confirmed
+
+    guest = CustomerFactory(email="late.proof@example.com")
+    order = OrderFactory(customer=guest, email="late.proof@example.com")
+    user = UserFactory(email="late.proof@example.com")
+    placeholder = customer_for_user(user=user)
+    assert placeholder.email.endswith("@invalid")
+
+    address = EmailAddress.objects.create(user=user, email="late.proof@example.com", verified=True, primary=True)
+    on_email_confirmed(sender=EmailAddress, request=None, email_address=address)
+
+    customer = Customer.objects.get(user=user)
+    order.refresh_from_db()
+    assert customer.email == "late.proof@example.com" and not Customer.objects.filter(pk=guest.pk).exists()
+    assert (order.customer_id, order.user_id) == (customer.pk, user.pk)
