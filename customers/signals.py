@@ -12,7 +12,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.signals import user_logged_in
 
 from .models import Customer
-from .services import accounts
+from .services import accounts, is_placeholder_email
 
 logger = logging.getLogger(__name__)
 
@@ -21,11 +21,13 @@ def on_email_confirmed(sender, request, email_address: EmailAddress, **kwargs) -
     """A sign-up's address verified: link or create the customer, attach guest orders.
 
     An account changing its address also confirms the new one first; email_changed (sent right
-    after) handles that case, so it is left alone here.
+    after) handles that case, so it is left alone here. An account on a placeholder record (its
+    address was not proved when it first needed one) takes the verified address now.
     """
     user = email_address.user
     customer = Customer.objects.filter(user=user).only("email").first()
-    if customer is not None and customer.email != email_address.email.lower():
+    if (customer is not None and customer.email != email_address.email.lower()
+            and not is_placeholder_email(customer.email)):
         return
     try:
         accounts.attach_customer(user=user, email=email_address.email)

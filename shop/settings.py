@@ -203,6 +203,16 @@ ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
 }
+# Behind a load balancer or reverse proxy every request comes from its address, so the per-IP
+# limit above (and the IP on a failed sign-in) would count all shoppers as one: set this to the
+# number of proxies you run in front of the store, which append to X-Forwarded-For. 0 (the
+# default) ignores the header, which anyone can send.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Adding, removing or switching an email address asks for the password again (within the
+# timeout after signing in or re-entering it): whoever holds the address can reset the password
+# and takes the account's orders with it. Deleting the account and downloading its data ask too
+# (customers/views/privacy.py).
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -105,9 +105,3 @@ def wishlist_snapshot(*, product_id: int) -> WishlistSnapshot | None:
         return None
     return WishlistSnapshot(product=product, price=product.price, in_stock=bool(product.in_stock))
 
-
-def wishlisted_product_ids(*, customer: Customer, product_ids: list[int]) -> set[int]:
-    """Which of `product_ids` the customer has saved (one query)."""
-    return set(
-        WishlistItem.objects.filter(customer=customer, product_id__in=product_ids).values_list("product_id", flat=True)
-    )

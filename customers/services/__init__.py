@@ -6,9 +6,13 @@ modules beside this one as they grow; this module is what other apps call.
 """
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from ..models import Activity, AuditLog, Customer
+
+logger = logging.getLogger(__name__)
 
 
 def normalise_email(email: str) -> str:
@@ -27,32 +31,67 @@ def _get_or_create_by_email(email: str, defaults: dict) -> Customer:
 
 def customer_for_order(*, email: str, user: AbstractBaseUser | None = None, name: str = "",
                        phone: str = "") -> Customer:
-    """The customer an order being placed belongs to: the signed-in account's, else the one with
+    """The customer an order being placed belongs to: the signed-in account's (customer_for_user:
+    never the record of whatever email was typed, which may be someone else's), else the one with
     this email (a guest who bought before), else a new guest customer.
 
     Costs one query when the customer exists. Safe under concurrent checkouts with the same email.
     """
     if user is not None and getattr(user, "is_authenticated", False):
-        customer = Customer.objects.filter(user=user).first()
-        if customer is not None:
-            return customer
+        return customer_for_user(user=user)
     first, _sep, last = (name or "").strip().partition(" ")
     return _get_or_create_by_email(email, {"first_name": first[:100], "last_name": last[:100], "phone": phone[:40]})
 
 
 def customer_for_user(*, user: AbstractBaseUser) -> Customer:
     """The account holder's customer record, created on first need (also for accounts made
-    before the CRM existed, e.g. staff)."""
+    before the CRM existed, e.g. staff).
+
+    An existing record with the account's email (a guest's, with orders and addresses) joins
+    the account only if the account has verified that address (an allauth EmailAddress): staff
+    accounts made with createsuperuser or in the admin sign in without proving theirs.
+    Never another account's: when the record with the account's email already belongs to
+    another account (a verification that met AccountConflict), or its address is not proved,
+    the account gets a record of its own under a placeholder address, and a warning is logged
+    for staff to reconcile the two.
+    """
     customer = Customer.objects.filter(user=user).first()
     if customer is not None:
         return customer
-    customer = _get_or_create_by_email(user.email or f"user-{user.pk}@invalid", {
-        "first_name": getattr(user, "first_name", "")[:100], "last_name": getattr(user, "last_name", "")[:100],
-    })
+    names = {"first_name": getattr(user, "first_name", "")[:100], "last_name": getattr(user, "last_name", "")[:100]}
+    email = normalise_email(user.email)
+    existing = Customer.objects.filter(email=email).first() if email else None
+    if existing is None:
+        customer = _get_or_create_by_email(email or _placeholder_email(user), names)
+    elif existing.user_id is None and _has_verified(user=user, email=email):
+        customer = existing
+    else:
+        logger.warning("Customer %s (%s) is not account %s's to take: %s", existing.pk, email, user.pk,
+                       f"it is account {existing.user_id}'s" if existing.user_id else "address not verified")
+        customer = _get_or_create_by_email(_placeholder_email(user), names)
+    if customer.user_id not in (None, user.pk):
+        # Another account linked the record between the two reads above.
+        customer = _get_or_create_by_email(_placeholder_email(user), names)
     if customer.user_id is None:
         customer.user = user
         customer.save(update_fields=["user", "updated_at"])
     return customer
+
+
+def _has_verified(*, user: AbstractBaseUser, email: str) -> bool:
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
+def _placeholder_email(user: AbstractBaseUser) -> str:
+    # `.invalid` is reserved (RFC 2606): never delivered, never anyone's real address.
+    return f"user-{user.pk}@invalid"
+
+
+def is_placeholder_email(email: str) -> bool:
+    """Whether `email` is the stand-in customer_for_user gives an account without a usable one."""
+    return email.startswith("user-") and email.endswith("@invalid")
 
 
 def record_activity(*, customer: Customer, kind: str, message: str = "", **data) -> Activity:

@@ -119,6 +119,13 @@ def _merge_guest(*, into: Customer, guest: Customer) -> dict:
     WishlistItem.objects.filter(customer=guest, product_id__in=WishlistItem.objects.filter(customer=into)
                                 .values("product_id")).delete()
     moved["wishlist"] = WishlistItem.objects.filter(customer=guest).update(customer=into)
+    # Campaign emails the guest record received are history (deleting the guest would cascade
+    # to them); one per campaign and customer (database constraint): the account's own stays.
+    from marketing.models import CampaignMessage
+
+    CampaignMessage.objects.filter(customer=guest, campaign_id__in=CampaignMessage.objects.filter(customer=into)
+                                   .values("campaign_id")).delete()
+    moved["campaign_messages"] = CampaignMessage.objects.filter(customer=guest).update(customer=into)
     into.tags.add(*guest.tags.all())
     for segment in guest.manual_segments.all():
         segment.members.add(into)
@@ -162,8 +169,8 @@ def _move_to_email(*, customer: Customer, email: str) -> Customer:
 def change_customer_email(*, user: AbstractBaseUser, new_email: str) -> Customer:
     """The account's new address is verified: the customer record takes it. A guest record that
     had the address (orders placed as a guest with it) is merged in: its orders, notes,
-    activities, consents, addresses and wishlist move over and it is deleted; its guest orders
-    then join the account. Records EMAIL_CHANGED (and GUEST_ORDERS_ATTACHED when any).
+    activities, consents, addresses, wishlist and campaign emails move over and it is deleted;
+    its guest orders then join the account. Records EMAIL_CHANGED (and GUEST_ORDERS_ATTACHED when any).
 
     Raises AccountConflict, writing nothing, if another account's customer has the address.
     """

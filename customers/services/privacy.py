@@ -15,6 +15,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
@@ -249,11 +250,18 @@ def _scrub_json(value: Any, needles: list[str]) -> Any:
     return value
 
 
+# The parts of an address-book entry that point at a person or a door (city, region and country
+# alone do not, and scrubbing "London" from every text would mangle it).
+_ADDRESS_NEEDLE_FIELDS = ("name", "company", "line1", "line2", "postal_code")
+
+
 def _needles(customer: Customer, user, extra_emails: list[str]) -> list[str]:
     """The strings that identify the person, lower-cased, longest first (a full name before its
     parts). Names shorter than three letters are left alone: scrubbing "Al" would mangle text."""
     candidates = {customer.email, customer.full_name, customer.first_name, customer.last_name, customer.phone,
                   *extra_emails}
+    for values in Address.objects.filter(customer=customer).values_list(*_ADDRESS_NEEDLE_FIELDS):
+        candidates |= set(values)
     if user is not None:
         candidates |= {user.email, getattr(user, "first_name", ""), getattr(user, "last_name", "")}
     return sorted({c.strip().lower() for c in candidates if c and len(c.strip()) >= 3}, key=len, reverse=True)
@@ -271,7 +279,9 @@ def _anonymise_orders(*, customer: Customer, user, old_email: str, needles: list
     from orders.models import Order, OrderEvent
     from payments.models import Payment, Refund, WebhookEvent
 
-    owner = _orders_of(customer) | Q(email__iexact=old_email)
+    # By email only the orders nobody's customer holds (placed before the CRM linked orders): an
+    # order with this address on another customer's record is theirs (they had it first).
+    owner = _orders_of(customer) | Q(customer__isnull=True, email__iexact=old_email)
     if user is not None:
         owner |= Q(user=user)
     orders = list(Order.objects.select_for_update().filter(owner).order_by("pk"))
@@ -314,14 +324,75 @@ def _anonymise_orders(*, customer: Customer, user, old_email: str, needles: list
     for refund in refunds:
         refund.reason = _scrub_text(refund.reason, needles)
     Refund.objects.bulk_update(refunds, ["reason"])
-    # The provider's events about these payments carry the same payer details.
+    # The provider's events about these payments carry the same payer details: the session's and
+    # the intent's own events, and those about their charges and refunds (which name the intent),
+    # or anything carrying our order id in its metadata.
     provider_ids = [pid for p in payments for pid in (p.provider_session_id, p.provider_payment_id) if pid]
+    about = Q(payload__data__object__metadata__order_id__in=[str(pk) for pk in order_ids])
     if provider_ids:
-        webhook_events = list(WebhookEvent.objects.filter(payload__data__object__id__in=provider_ids))
+        about |= Q(payload__data__object__id__in=provider_ids)
+        about |= Q(payload__data__object__payment_intent__in=provider_ids)
+    if payments:
+        webhook_events = list(WebhookEvent.objects.filter(about))
         for event in webhook_events:
             event.payload = _scrub_json(event.payload, needles)
         WebhookEvent.objects.bulk_update(webhook_events, ["payload"])
     return len(orders)
+
+
+def _scrub_campaign_messages(*, customer: Customer, needles: list[str]) -> None:
+    """The campaign emails sent to the person keep their count and status, not the address."""
+    from marketing.models import CampaignMessage
+
+    messages = list(CampaignMessage.objects.filter(customer=customer))
+    for message in messages:
+        message.email = erased_email(customer)
+        message.error = _scrub_text(message.error, needles)
+    CampaignMessage.objects.bulk_update(messages, ["email", "error"])
+
+
+def _scrub_admin_history(*, customer: Customer, needles: list[str]) -> None:
+    """The back office's change history of the customer's record names them (its title is the
+    customer's name or email; an inline's change message quotes the address it added)."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    entries = list(LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Customer),
+                                           object_id=str(customer.pk)))
+    for entry in entries:
+        entry.object_repr = ERASED_TEXT
+        entry.change_message = _scrub_text(entry.change_message, needles)
+    LogEntry.objects.bulk_update(entries, ["object_repr", "change_message"])
+
+
+_DATABASE_SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
+
+
+def _end_sessions(*, user_id: int) -> int:
+    """Delete every stored session signed in as `user_id` (other devices: they hold the account id
+    and what checkout kept, email and addresses). Returns how many.
+
+    Sessions are not indexed by account, so each one that has not expired is decoded: a scan,
+    acceptable for a request this rare. Only database-backed session engines can be scanned; with
+    a cache-only engine the sessions stop being signed in (the account is gone) and expire.
+    """
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    engine = settings.SESSION_ENGINE
+    if engine not in _DATABASE_SESSION_ENGINES:
+        return 0
+    store_class = import_string(f"{engine}.SessionStore")
+    decoder = store_class()
+    wanted = str(user_id)
+    keys = [
+        key for key, data in Session.objects.filter(expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data").iterator(chunk_size=2000)
+        if str(decoder.decode(data).get("_auth_user_id")) == wanted
+    ]
+    for key in keys:
+        store_class(session_key=key).delete()  # the cached_db store drops its cache entry too
+    return len(keys)
 
 
 def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason: str = "") -> Customer:
@@ -338,6 +409,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
       erased address instead), name, phone, the account link and every address field except the
       country (tax reporting); order history texts, outbox recipients, payment provider records
       and webhook payloads lose the person's details too;
+    - the account's stored sessions on every device are deleted (they hold its id and what
+      checkout kept);
     - the sign-in account is deleted (its allauth email addresses go with it). Deleting, not just
       deactivating: an inactive account would still hold the email and password hash, and
       nothing else needs the row (orders, notes and audit entries let go of it or keep text).
@@ -365,6 +438,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
         needles = _needles(customer, user, extra_emails)
 
         orders_kept = _anonymise_orders(customer=customer, user=user, old_email=old_email, needles=needles)
+        _scrub_campaign_messages(customer=customer, needles=needles)
+        _scrub_admin_history(customer=customer, needles=needles)
 
         Address.objects.filter(customer=customer).delete()
         WishlistItem.objects.filter(customer=customer).delete()
@@ -388,6 +463,7 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
             from carts.models import Cart
 
             Cart.objects.filter(user=user).delete()
+            _end_sessions(user_id=user.pk)
             self_repr = f"the customer (user #{user.pk})"
             # Earlier audit entries name the account by its username: keep the fact, not the name.
             AuditLog.objects.filter(actor=user).update(actor_repr=self_repr)

@@ -177,6 +177,7 @@ def test_password_change_signed_in_is_recorded_and_notified(client):
 def test_an_email_change_takes_effect_only_once_the_new_address_is_verified(client):
     user, customer = verified_account("old@example.com")
     client.force_login(user)
+    client.post("/account/reauthenticate/", {"password": PASSWORD})
 
     response = client.post("/account/email/", {"email": "New@Example.com", "action_add": ""})
 
@@ -212,6 +213,7 @@ def test_changing_to_a_guests_email_merges_the_guest_record_into_the_account(cli
     AddressFactory(customer=guest, is_default_shipping=True, line1="9 Guest St")
     set_marketing_consent(customer=guest, granted=True, source=ConsentRecord.Source.CHECKOUT)
     client.force_login(user)
+    client.post("/account/reauthenticate/", {"password": PASSWORD})
 
     client.post("/account/email/", {"email": "shared@example.com", "action_add": ""})
     assert Customer.objects.filter(pk=guest.pk).exists(), "nothing merges before verification"
@@ -250,3 +252,20 @@ def test_the_header_links_to_sign_in_or_to_the_account(client):
     client.force_login(user)
     page = client.get("/account/").content.decode()
     assert 'class="account-link" href="/account/"' in page and "Your account" in page
+
+
+def test_changing_the_email_asks_for_the_password_first(client):
+    """Whoever holds the email holds the account (a password reset goes there) and its orders: a
+    session left signed in must not be enough to move it."""
+    user, customer = verified_account("kept@example.com")
+    client.force_login(user)
+
+    response = client.post("/account/email/", {"email": "taker@example.com", "action_add": ""})
+
+    assert response.status_code == 302 and response["Location"].startswith("/account/reauthenticate/")
+    assert not EmailAddress.objects.filter(email="taker@example.com").exists()
+    assert not any("taker@example.com" in m.to for m in mail.outbox)
+
+    resumed = client.post(response["Location"], {"password": PASSWORD})
+    assert resumed.status_code == 302
+    assert EmailAddress.objects.filter(user=user, email="taker@example.com", verified=False).exists()

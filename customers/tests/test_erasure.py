@@ -11,7 +11,7 @@ from django.urls import reverse
 from carts.models import Cart
 from customers.models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
 from customers.services.privacy import ErasureRefused, erase_customer
-from customers.tests.factories import UserFactory
+from customers.tests.factories import AddressFactory, UserFactory
 from notifications.models import OutboundEmail
 from orders.models import Order, OrderLine
 from payments.models import Payment, Refund
@@ -202,3 +202,86 @@ def test_a_post_that_needed_the_password_is_carried_out_after_it(client, two_cus
 
     assert response.status_code == 302 and response["Location"] == reverse("customers:privacy-deleted")
     assert Customer.objects.get(pk=ada.customer.pk).erased_at is not None
+
+
+def test_erasure_reaches_campaign_messages_charge_events_and_the_admin_history(two_customers):
+    """Records outside the order that carry the person: the campaign email sent to them, the
+    provider's charge and refund events (their ids are not the session's or the intent's), and
+    the back office's history of changes to their record."""
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from marketing.models import Campaign, CampaignMessage
+    from payments.models import WebhookEvent
+
+    ada, bob = two_customers
+    campaign = Campaign.objects.create(name="Spring", subject="Spring", html_body="<p>Hi</p>", text_body="Hi")
+    streets = {}
+    for number, person in enumerate((ada, bob), start=11):
+        streets[person.email] = f"{number} Quayside Walk"
+        AddressFactory(customer=person.customer, name="Gift recipient", line1=streets[person.email])
+        CampaignMessage.objects.create(campaign=campaign, customer=person.customer, email=person.email,
+                                       error=f"550 mailbox {person.email} full")
+        tag = person.email.split(".")[0]
+        WebhookEvent.objects.create(provider="stripe", event_id=f"evt_ch_{tag}", type="charge.succeeded", payload={
+            "data": {"object": {"id": f"ch_{tag}", "payment_intent": f"pi_{tag}",
+                                "billing_details": {"name": f"{person.first} {person.last}"},
+                                "description": f"Order for {person.email}"}}})
+        LogEntry.objects.create(
+            user=UserFactory(is_staff=True), content_type=ContentType.objects.get_for_model(Customer),
+            object_id=str(person.customer.pk), object_repr=str(person.customer), action_flag=CHANGE,
+            change_message=f'[{{"added": {{"name": "address", "object": "{person.first} {person.last}, '
+                           f'{streets[person.email]}"}}}}]',
+        )
+    assert ada.email in _database_text() and f"{ada.first} {ada.last}".lower() in _database_text()
+
+    erase_customer(customer=ada.customer, actor=None, reason="asked")
+
+    everything = _database_text()
+    for value in [*ada.personal, streets[ada.email]]:
+        assert value.lower() not in everything, value
+    assert f"{ada.first} {ada.last}".lower() not in everything
+    for value in [*bob.personal, streets[bob.email]]:
+        assert value.lower() in everything, value
+    assert CampaignMessage.objects.filter(customer=ada.customer).count() == 1
+
+
+def test_erasure_ends_every_session_of_the_account(two_customers):
+    """Sessions on other devices hold the account id and what checkout kept (email, addresses)."""
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    ada, bob = two_customers
+    phone, laptop, bobs = Client(), Client(), Client()
+    for client, person in ((phone, ada), (laptop, ada), (bobs, bob)):
+        client.force_login(person.user)
+    mine = {phone.session.session_key, laptop.session.session_key}
+
+    erase_customer(customer=ada.customer, actor=None, reason="asked by phone")
+
+    keys = set(Session.objects.values_list("session_key", flat=True))
+    assert not mine & keys and bobs.session.session_key in keys
+
+
+def test_erasing_a_guest_leaves_orders_of_another_customer_who_once_had_the_address_alone():
+    """Orders match by email only when they belong to no customer (placed before the CRM): an
+    account that used the address before changing it keeps its orders, name and link."""
+    from customers.services.accounts import attach_customer, change_customer_email
+    from customers.tests.factories import CustomerFactory
+    from orders.tests.factories import OrderFactory
+
+    owner = UserFactory(email="first.owner@example.com")
+    account = attach_customer(user=owner, email="first.owner@example.com")
+    theirs = OrderFactory(customer=account, user=owner, email="first.owner@example.com", customer_name="First Owner")
+    change_customer_email(user=owner, new_email="moved.on@example.com")
+    guest = CustomerFactory(email="first.owner@example.com")
+    guests = OrderFactory(customer=guest, email="first.owner@example.com", customer_name="Second Person")
+    before_crm = OrderFactory(customer=None, email="First.Owner@example.com", customer_name="Second Person")
+
+    erase_customer(customer=guest, actor=None, reason="asked")
+
+    theirs.refresh_from_db()
+    assert (theirs.customer_id, theirs.user_id, theirs.customer_name) == (account.pk, owner.pk, "First Owner")
+    for order in (guests, before_crm):
+        order.refresh_from_db()
+        assert order.customer_id == guest.pk and order.customer_name == ""

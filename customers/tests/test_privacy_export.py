@@ -8,6 +8,7 @@ from django.urls import reverse
 from customers.models import Activity, AuditLog
 from customers.services.privacy import export_customer_data
 
+from .helpers import PASSWORD
 from .privacy_data import full_customer
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +104,7 @@ def test_download_my_data_is_a_json_attachment_of_the_signed_in_customer(client,
     client.force_login(bob.user)
 
     page = client.get(reverse("customers:privacy"))
+    assert client.post(reverse("account_reauthenticate"), {"password": PASSWORD}).status_code == 302
     response = client.post(reverse("customers:privacy"))
 
     assert page.status_code == 200 and b"download-my-data" in page.content
@@ -121,3 +123,20 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, method, name):
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login") + "?next=")
+
+
+def test_downloading_my_data_asks_for_the_password_first_and_then_downloads(client, two_customers):
+    """The file holds every address, order and phone number: a session left open (or "remember
+    me" on a shared computer) must not be enough to take it away."""
+    _ada, bob = two_customers
+    client.force_login(bob.user)
+
+    page = client.get(reverse("customers:privacy"))
+    asked = client.post(reverse("customers:privacy"))
+
+    assert page.status_code == 200
+    assert asked.status_code == 302 and asked["Location"] == "/account/reauthenticate/?next=%2Faccount%2Fprivacy%2F"
+    assert not AuditLog.objects.filter(action=AuditLog.Action.DATA_EXPORT).exists()
+    resumed = client.post(asked["Location"], {"password": PASSWORD})
+    assert resumed["Content-Disposition"].startswith('attachment; filename="my-data-')
+    assert json.loads(resumed.content)["profile"]["email"] == bob.email

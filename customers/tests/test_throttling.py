@@ -67,3 +67,27 @@ def test_a_wrong_password_for_an_unknown_address_records_nothing(client, account
     sign_in(client, "stranger@example.com", "wrong password")
 
     assert not Activity.objects.filter(kind=Activity.Kind.SIGN_IN_FAILED).exists()
+
+
+def test_behind_a_proxy_each_shopper_is_counted_by_their_own_address(account, settings):
+    """Behind a load balancer every request comes from its address: unless the proxy is trusted
+    (TRUSTED_PROXY_COUNT), ten failures anywhere would lock every shopper out of signing in."""
+    from django.test import Client
+
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    user, customer = account
+    attacker = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    for n in range(10):
+        sign_in(attacker, f"nobody{n}@example.com", "wrong password")
+    assert LOCKED in sign_in(attacker, "locked@example.com", PASSWORD).content.decode()
+
+    shopper = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.4")
+    assert sign_in(shopper, "locked@example.com", PASSWORD)["Location"] == "/account/"
+    sign_in(Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"), "locked@example.com", "wrong")
+    assert customer.activities.get(kind=Activity.Kind.SIGN_IN_FAILED).data["ip"] == "198.51.100.7"
+
+
+def test_the_trusted_proxy_count_comes_from_the_environment():
+    from django.conf import settings
+
+    assert settings.ALLAUTH_TRUSTED_PROXY_COUNT == 0  # the default: no proxy, REMOTE_ADDR is the shopper

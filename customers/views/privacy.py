@@ -37,6 +37,9 @@ class DeleteAccountForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 @never_cache
 @login_required
+# The file holds every address, order and phone number on record: the download (not the page)
+# asks for the password again, as deleting does, and the POST is carried out after it.
+@reauthentication_required(allow_get=True)
 def privacy(request: HttpRequest) -> HttpResponse:
     """The privacy page; its "Download my data" button posts here and gets the JSON file."""
     customer = customer_for_user(user=request.user)
