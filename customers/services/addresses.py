@@ -1,7 +1,9 @@
 """The customer's address book: add, edit, delete, choose the defaults, save one from checkout.
 
 At most one default shipping and one default billing address per customer (database
-constraints); setting one clears the previous one in the same transaction.
+constraints); setting one clears the previous one in the same transaction, holding the
+customer's row lock, so two tabs changing the book at once queue instead of one failing on the
+constraint.
 """
 from __future__ import annotations
 
@@ -11,6 +13,11 @@ from ..models import Address, Customer
 
 DEFAULT_FLAGS = {"shipping": "is_default_shipping", "billing": "is_default_billing"}
 ADDRESS_FIELDS = (*Address.ORDER_FIELDS, "phone")
+
+
+def _lock_book(customer_id: int) -> None:
+    """Hold the customer's row lock for the rest of the transaction (caller is in one)."""
+    Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk", flat=True).get()
 
 
 def _clear_default(*, customer: Customer, flag: str, keep: Address | None = None) -> None:
@@ -31,6 +38,7 @@ def create_address(*, customer: Customer, data: dict, default_shipping: bool = F
                    default_billing: bool = False) -> Address:
     """A new address-book entry from cleaned form `data` (AddressForm's fields and phone). The
     customer's first address becomes both defaults."""
+    _lock_book(customer.pk)
     first = not Address.objects.filter(customer=customer).exists()
     address = Address(customer=customer)
     _apply(address, data)
@@ -48,6 +56,7 @@ def update_address(*, address: Address, data: dict, default_shipping: bool | Non
                    default_billing: bool | None = None) -> Address:
     """Edit an entry; a default flag given as True makes it that default, False un-sets it,
     None leaves it."""
+    _lock_book(address.customer_id)
     _apply(address, data)
     for flag, wanted in (("is_default_shipping", default_shipping), ("is_default_billing", default_billing)):
         if wanted is None:
@@ -66,6 +75,7 @@ def set_default_address(*, address: Address, kind: str) -> Address:
     flag = DEFAULT_FLAGS.get(kind)
     if flag is None:
         raise ValueError(f"Unknown default address kind: {kind!r}")
+    _lock_book(address.customer_id)
     _clear_default(customer=address.customer, flag=flag, keep=address)
     setattr(address, flag, True)
     address.save(update_fields=[flag, "updated_at"])
