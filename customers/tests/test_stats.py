@@ -149,3 +149,23 @@ def test_a_guest_order_without_customer_enqueues_nothing(django_capture_on_commi
             transition(order=Order.objects.select_for_update().get(pk=order.pk), to=S.PAID,
                        actor=OrderEvent.Actor.SYSTEM)
     assert callbacks == []
+
+
+def test_a_refresh_that_wrote_after_the_batch_read_its_row_is_not_overwritten(monkeypatch):
+    from customers.services import stats
+
+    customer = CustomerFactory()
+    _order(customer, total="50.00")
+    write = stats._write_figures
+
+    def another_refresh_commits_meanwhile(customers, *, read):
+        # A per-customer refresh (after a newer order) wrote the row after this batch read it.
+        Customer.objects.filter(pk=customer.pk).update(order_count=7, total_spent=Decimal("700.00"))
+        return write(customers, read=read)
+
+    monkeypatch.setattr(stats, "_write_figures", another_refresh_commits_meanwhile)
+    changed = refresh_customer_stats()
+
+    customer.refresh_from_db()
+    assert (customer.order_count, customer.total_spent) == (7, Decimal("700.00"))
+    assert changed == 0
