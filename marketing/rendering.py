@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from customers.models import Customer
 from customers.unsubscribe import unsubscribe_url as customer_unsubscribe_url
 from notifications.links import absolute_url
-from notifications.services import _tidy_text
+from notifications.services import tidy_text
 from shop.html import sanitize_html
 
 from .models import Campaign
@@ -145,7 +145,7 @@ def render_one(*, compiled: CompiledCampaign, customer: Customer, picks: Picks, 
               "body_html": body_html, "body_text": body_text, "unsubscribe_url": unsubscribe_url}
     return RenderedEmail(
         subject=subject,
-        text=_tidy_text(render_to_string("emails/campaign.txt", layout)),
+        text=tidy_text(render_to_string("emails/campaign.txt", layout)),
         html=render_to_string("emails/campaign.html", layout),
         unsubscribe_url=unsubscribe_url,
         picks=picks,

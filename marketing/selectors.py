@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from catalog.models import Product, Variant
 from customers.models import ConsentRecord
 from notifications.links import absolute_url
-from orders.models import Order, OrderLine
+from orders.models import PAID_STATUSES, Order, OrderLine
 from shop.money import format_money
 
 from .models import Campaign, CampaignMessage
@@ -25,10 +25,7 @@ PICKS_PER_CUSTOMER = 4
 
 # Orders whose goods the customer had: what they bought is not offered again, and its
 # categories say what they like. Unpaid, cancelled and expired orders say neither.
-BOUGHT_STATUSES = (
-    Order.Status.PAID, Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.COMPLETED,
-    Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED,
-)
+BOUGHT_STATUSES = PAID_STATUSES
 
 
 # --- Picks ------------------------------------------------------------------------------------------

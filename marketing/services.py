@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from customers.models import Activity, Customer, Segment
 from customers.selectors.segments import segment_customers
 from notifications.links import absolute_url
-from notifications.services import SMTP_TIMEOUT_SECONDS, _message_id
+from notifications.services import SMTP_TIMEOUT_SECONDS, message_id
 
 from .exceptions import CampaignError
 from .models import Campaign, CampaignMessage
@@ -297,7 +297,7 @@ def _build_message(*, email: RenderedEmail, to: str, key: str | None,
     }
     if key is not None:
         # The same Message-ID on every attempt, as for the store's other emails.
-        headers["Message-ID"] = _message_id(key)
+        headers["Message-ID"] = message_id(key)
     message = EmailMultiAlternatives(
         subject=f"{subject_prefix}{email.subject}", body=email.text, from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to], headers=headers, connection=connection,

@@ -497,24 +497,24 @@ def _render_message(*, template: str, context: dict, to: list[str], key: str) ->
     """The message from `<template>_subject.txt`, `<template>.txt` and `<template>.html`."""
     subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
     context = {**context, "subject": subject}
-    text = _tidy_text(render_to_string(f"{template}.txt", context))
+    text = tidy_text(render_to_string(f"{template}.txt", context))
     html = render_to_string(f"{template}.html", context)
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to,
-        headers={"Message-ID": _message_id(key)},
+        headers={"Message-ID": message_id(key)},
         connection=get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or SMTP_TIMEOUT_SECONDS),
     )
     message.attach_alternative(html, "text/html")
     return message
 
 
-def _message_id(key: str) -> str:
+def message_id(key: str) -> str:
     """The same Message-ID on every attempt of one email, so a resend can be recognised as such."""
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     return f"<{re.sub(r'[^A-Za-z0-9.-]', '.', key)}@{domain}>"
 
 
-def _tidy_text(text: str) -> str:
+def tidy_text(text: str) -> str:
     """Template tags leave blank lines and trailing spaces behind; a plain-text email shows them."""
     # "-- " (with its space) is the signature separator mail clients recognise.
     lines = [line if line == "-- " else line.rstrip() for line in text.strip().splitlines()]

@@ -100,6 +100,14 @@ class Order(models.Model):
         return self.number
 
 
+# Orders whose money the store took and kept, in whole or part: paid, and every status a paid
+# order can move on to. The one list payments, CRM figures and campaign picks read it from.
+PAID_STATUSES = frozenset({
+    Order.Status.PAID, Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.COMPLETED,
+    Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED,
+})
+
+
 class OrderLine(models.Model):
     """One purchased variant, copied at purchase so later catalog edits never change the order."""
 

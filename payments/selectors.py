@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from orders.models import Order
+from orders.models import PAID_STATUSES, Order
 
 from .links import payment_id_from_token, started_here
 from .models import Payment, Provider
 
 S = Payment.Status
 O = Order.Status
-KEPT = frozenset({O.PAID, O.PARTIALLY_FULFILLED, O.FULFILLED, O.COMPLETED, O.PARTIALLY_REFUNDED, O.REFUNDED})
+KEPT = PAID_STATUSES
 
 
 def payment_for_visitor(*, token: str, request: HttpRequest) -> Payment | None:

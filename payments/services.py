@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
-from orders.models import Order, OrderEvent
+from orders.models import PAID_STATUSES, Order, OrderEvent
 from orders.services import PaymentOutcome, alert_staff, confirm_payment, record_refund, record_refund_failure
 from orders.status import can_transition
 from shop.money import format_money, quantize
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 S = Payment.Status
 O = Order.Status
 # Orders that kept their payment: refunds of these move the order to (partially) refunded.
-KEPT = frozenset({O.PAID, O.PARTIALLY_FULFILLED, O.FULFILLED, O.COMPLETED, O.PARTIALLY_REFUNDED, O.REFUNDED})
+KEPT = PAID_STATUSES
 
 
 class RetryLater(Exception):

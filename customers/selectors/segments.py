@@ -15,14 +15,13 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from catalog.models import Category
-from orders.models import OrderLine
+from orders.models import PAID_STATUSES, Order, OrderLine
 
 from ..models import Customer, Segment
-from ..services.stats import PAID_STATUSES
 
 # What "bought from a category" counts: paid orders not wholly refunded (a returned purchase is
 # no sign of interest to market to).
-BOUGHT_STATUSES = tuple(status for status in PAID_STATUSES if status != "refunded")
+BOUGHT_STATUSES = PAID_STATUSES - {Order.Status.REFUNDED}
 
 
 def category_and_descendant_ids(category_id: int, *, parents: dict[int, int | None] | None = None) -> list[int]:

@@ -14,17 +14,14 @@ from django.db import connection, transaction
 from django.db.models import Count, DecimalField, IntegerField, Max, Min, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from orders.models import Order
+from orders.models import PAID_STATUSES, Order
 from payments.models import Refund
 
 from ..models import Customer
 
 S = Order.Status
-# Orders whose money the store took: paid, and everything a paid order can become. A refunded
-# order still counts as an order; its refunds come off the lifetime value.
-PAID_STATUSES = (
-    S.PAID, S.PARTIALLY_FULFILLED, S.FULFILLED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED,
-)
+# A refunded order still counts as an order (orders.models.PAID_STATUSES); its refunds come off
+# the lifetime value.
 BATCH_SIZE = 1000
 STAT_FIELDS = ("order_count", "total_spent", "first_order_at", "last_order_at")
 ZERO = Decimal("0.00")
