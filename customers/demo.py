@@ -22,7 +22,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.demo.seed import _insert as insert_rows
+from catalog.demo.seed import insert_rows
 from catalog.models import Category, Variant
 from orders.models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, new_order_number
 from payments.models import Payment, Provider, Refund

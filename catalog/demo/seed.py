@@ -373,7 +373,7 @@ def ensure_pictures(keys: set[tuple[str, str]]) -> tuple[dict[tuple[str, str], P
 _PREPARED_TYPES = {"DateTimeField", "DateField", "JSONField"}
 
 
-def _insert(model, rows: list[dict], *, now: datetime, key: str | None = None) -> dict:
+def insert_rows(model, rows: list[dict], *, now: datetime, key: str | None = None) -> dict:
     """Write `rows` (field name -> value) into `model`'s table, bypassing the ORM.
 
     For the ~70,000 variants and ~200,000 stock and link rows of a big catalog, bulk_create's
@@ -447,7 +447,7 @@ def _insert(model, rows: list[dict], *, now: datetime, key: str | None = None) -
 
 def _create_products(specs: list[ProductSpec], ref: Reference, now: datetime) -> tuple[dict[str, int], int, int]:
     """Insert products with their variants, option values, attributes and stock. Returns slug -> id."""
-    product_ids = _insert(
+    product_ids = insert_rows(
         Product,
         [
             {
@@ -462,7 +462,7 @@ def _create_products(specs: list[ProductSpec], ref: Reference, now: datetime) ->
         ],
         now=now, key="slug",
     )
-    variant_ids = _insert(
+    variant_ids = insert_rows(
         Variant,
         [
             {
@@ -488,8 +488,8 @@ def _create_products(specs: list[ProductSpec], ref: Reference, now: datetime) ->
                     "variant_id": variant_id, "location_id": ref.locations[code],
                     "on_hand": on_hand, "reserved": reserved,
                 })
-    _insert(Variant.option_values.through, option_rows, now=now)
-    _insert(
+    insert_rows(Variant.option_values.through, option_rows, now=now)
+    insert_rows(
         Product.attribute_values.through,
         [
             {"product_id": product_ids[spec.listing.slug], "attributevalue_id": ref.materials[material]}
@@ -498,7 +498,7 @@ def _create_products(specs: list[ProductSpec], ref: Reference, now: datetime) ->
         ],
         now=now,
     )
-    _insert(StockLevel, stock_rows, now=now)
+    insert_rows(StockLevel, stock_rows, now=now)
     return product_ids, len(variant_ids), len(stock_rows)
 
 
