@@ -40,13 +40,11 @@ SESSION_KEY = "checkout"
 SAVE_ADDRESS_KEY = "checkout_save_address"
 
 
-def _save_to_address_book(*, order, user, details: CheckoutDetails) -> None:
+def _save_to_address_book(*, user, details: CheckoutDetails) -> None:
     """The shipping address (or, for click and collect, the billing one) joins the signed-in
-    shopper's own book, once the order exists. The order's customer is that book's owner only when
-    it is the account's: an account without a customer record yet gets the customer of the email
-    typed at checkout, which may be another shopper's."""
-    customer = order.customer if order.customer_id and order.customer.user_id == user.pk else \
-        customer_for_user(user=user)
+    shopper's own book, once the order exists: the account's customer, never the customer of an
+    email typed at checkout."""
+    customer = customer_for_user(user=user)
     address = details.shipping_address if (details.shipping_address.get("line1") or "").strip() else details.billing_address
     save_checkout_address(customer=customer, address=address, phone=details.phone)
 
@@ -257,7 +255,7 @@ def place(request: HttpRequest) -> HttpResponse:
         return redirect("carts:detail")
     request.session.pop(SESSION_KEY, None)
     if request.session.pop(SAVE_ADDRESS_KEY, False) and request.user.is_authenticated and details is not None:
-        _save_to_address_book(order=order, user=request.user, details=details)
+        _save_to_address_book(user=request.user, details=details)
     try:
         return start_payment(order=order, request=request, payment=opened[0] if opened else None)
     except OrderNotPayable:
