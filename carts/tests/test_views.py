@@ -178,7 +178,7 @@ def test_the_product_page_posts_the_selected_variant(client, storefront_catalog)
     page = client.get("/p/storm-shell/?colour=blue&size=s")
 
     [form] = html_tags(page.content, "form", action="/cart/add/")
-    assert form["hx-post"] == "/cart/add/" and form["method"] == "post"
+    assert form["data-hx-post"] == "/cart/add/" and form["method"] == "post"
     [chosen] = html_tags(page.content, "input", name="variant")
     assert chosen["value"] == str(variant("SHELL-BLUE-S").pk)
     [quantity] = html_tags(page.content, "input", name="quantity")

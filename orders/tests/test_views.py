@@ -406,8 +406,8 @@ def test_the_status_box_polls_while_the_payment_is_being_confirmed(client, catal
 
     box = html_tags(client.get(page_url).content, "section", id="order-status")[0]
 
-    assert box["hx-trigger"] == "every 5s"
-    status_url = box["hx-get"]
+    assert box["data-hx-trigger"] == "every 5s"
+    status_url = box["data-hx-get"]
     assert status_url.startswith(reverse("orders:status_signed", kwargs={"token": links.order_token(order)}))
     # Without JavaScript: a plain link to the page itself.
     assert html_tags(client.get(page_url).content, "a", href=page_url)
@@ -415,7 +415,7 @@ def test_the_status_box_polls_while_the_payment_is_being_confirmed(client, catal
 
 def test_the_poller_gets_204_until_something_changes_then_the_final_box(client, catalog):
     order = _place(catalog)
-    status_url = html_tags(client.get(links.signed_order_url(order)).content, "section", id="order-status")[0]["hx-get"]
+    status_url = html_tags(client.get(links.signed_order_url(order)).content, "section", id="order-status")[0]["data-hx-get"]
 
     unchanged = client.get(status_url, headers={"HX-Request": "true"})
     _pay(order)
@@ -424,7 +424,7 @@ def test_the_poller_gets_204_until_something_changes_then_the_final_box(client, 
     assert unchanged.status_code == 204
     assert changed.status_code == 200
     box = html_tags(changed.content, "section", id="order-status")[0]
-    assert "hx-trigger" not in box and "hx-get" not in box  # the new box does not poll: it stops
+    assert "data-hx-trigger" not in box and "data-hx-get" not in box  # the new box does not poll: it stops
     assert (box["data-status"], box["data-payment"]) == (S.PAID, "paid")
     assert html_tags(changed.content, "section", id="order-timeline", hx_swap_oob="true")
     assert "Payment received" in changed.content.decode()
@@ -437,9 +437,9 @@ def test_the_owner_page_polls_its_own_fragment(client, catalog):
     client.force_login(alice)
 
     box = html_tags(client.get(_owner_url(order)).content, "section", id="order-status")[0]
-    fragment = client.get(box["hx-get"].split("?")[0])
+    fragment = client.get(box["data-hx-get"].split("?")[0])
 
-    assert box["hx-get"].startswith(reverse("orders:status", kwargs={"number": order.number}))
+    assert box["data-hx-get"].startswith(reverse("orders:status", kwargs={"number": order.number}))
     assert fragment.status_code == 200 and html_tags(fragment.content, "section", id="order-status")
 
 
@@ -450,7 +450,7 @@ def test_a_paid_order_does_not_poll(client, catalog):
     response = client.get(links.signed_order_url(order))
 
     box = html_tags(response.content, "section", id="order-status")[0]
-    assert "hx-trigger" not in box and box["data-payment"] == "paid"
+    assert "data-hx-trigger" not in box and box["data-payment"] == "paid"
     assert "Refresh the page" not in response.content.decode()
 
 
@@ -461,7 +461,7 @@ def test_an_unpaid_order_past_its_reservation_stops_polling(client, catalog):
     response = client.get(links.signed_order_url(order))
 
     box = html_tags(response.content, "section", id="order-status")[0]
-    assert "hx-trigger" not in box and box["data-payment"] == "awaiting"
+    assert "data-hx-trigger" not in box and box["data-payment"] == "awaiting"
     assert "Awaiting payment" in response.content.decode()
 
 
@@ -548,7 +548,7 @@ def test_in_a_browser_the_status_box_turns_paid_without_a_reload(page, catalog):
 
     # One or two polls (every 5 s) later, htmx has swapped in the paid box and the timeline.
     expect(box).to_have_attribute("data-status", S.PAID, timeout=15_000)
-    expect(box).not_to_have_attribute("hx-trigger", "every 5s")
+    expect(box).not_to_have_attribute("data-hx-trigger", "every 5s")
     expect(page.locator("#order-timeline")).to_contain_text("Payment received")
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded instead of polling"
 

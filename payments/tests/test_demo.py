@@ -171,7 +171,7 @@ def test_an_unsent_demo_form_is_not_paid_yet_and_offers_the_form_again(client, d
     page = client.get(reverse("payments:status", args=[payment_token(payment)]))
 
     [box] = html_tags(page.content, "section", id="payment-status")
-    assert box["data-state"] == "not_paid" and "hx-get" not in box
+    assert box["data-state"] == "not_paid" and "data-hx-get" not in box
     assert html_tags(page.content, "button", id="payment-retry")
 
 
@@ -182,7 +182,7 @@ def test_coming_back_without_paying_offers_to_pay_again(client, demo_page, order
     page = client.get(url, {"left": "1"})  # Stripe's cancel_url; the demo says the same without it
 
     [box] = html_tags(page.content, "section", id="payment-status")
-    assert box["data-state"] == "not_paid" and "hx-get" not in box
+    assert box["data-state"] == "not_paid" and "data-hx-get" not in box
     [form] = html_tags(page.content, "form", action=reverse("payments:retry", args=[payment_token(payment)]))
     again = client.post(form["action"])
     assert again["Location"] == demo_page  # the same payment, still open

@@ -233,7 +233,7 @@ def test_the_status_page_polls_until_the_webhook_confirms_and_works_without_java
 
     [box] = html_tags(page.content, "section", id="payment-status")
     assert box["data-state"] == "processing"
-    assert box["hx-get"] == f"{url}?shown=processing" and box["hx-trigger"] == "every 3s"
+    assert box["data-hx-get"] == f"{url}?shown=processing" and box["data-hx-trigger"] == "every 3s"
     assert html_tags(page.content, "a", id="payment-refresh", href=url)  # the no-JS way
     # the poller hears "nothing new" until the webhook arrives, then goes on to the order
     assert client.get(url, {"shown": "processing"}, headers={"HX-Request": "true"}).status_code == 204
