@@ -426,7 +426,7 @@ def test_the_poller_gets_204_until_something_changes_then_the_final_box(client, 
     box = html_tags(changed.content, "section", id="order-status")[0]
     assert "data-hx-trigger" not in box and "data-hx-get" not in box  # the new box does not poll: it stops
     assert (box["data-status"], box["data-payment"]) == (S.PAID, "paid")
-    assert html_tags(changed.content, "section", id="order-timeline", hx_swap_oob="true")
+    assert html_tags(changed.content, "section", id="order-timeline", data_hx_swap_oob="true")
     assert "Payment received" in changed.content.decode()
     assert "<html" not in changed.content.decode()
 
