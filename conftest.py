@@ -339,11 +339,26 @@ def page(new_page):
 
 
 def sign_in_to_admin(new_page, django_user_model, *, username: str = "staff", password: str = "pw-staff-12345"):
-    """A new Chromium tab signed in to the back office as a new superuser."""
-    django_user_model.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
+    """A new Chromium tab signed in to the back office as a new superuser, as staff sign in: the
+    admin sends them to the store's sign-in page (email and password), then a code from their
+    authenticator app, which superusers need in production mode (tests run with DEBUG off)."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from playwright.sync_api import expect
+
+    from customers.tests.helpers import totp_code
+
+    email = f"{username}@example.com"
+    user = django_user_model.objects.create_superuser(username=username, email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
     admin = new_page()
     admin.goto("/admin/login/")
-    admin.locator("#id_username").fill(username)
+    admin.locator("#id_login").fill(email)
     admin.locator("#id_password").fill(password)
-    admin.get_by_role("button", name="Log in").click()
+    admin.get_by_role("button", name="Sign in").click()
+    admin.locator("#id_code").fill(totp_code(secret))
+    admin.get_by_role("button", name="Sign in").click()
+    expect(admin.locator("#user-tools")).to_be_visible()
     return admin

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "nested_admin",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "catalog",
     "customers",
     "orders",
@@ -168,12 +169,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 
 # --- Auth ---------------------------------------------------------------------------------------
-# Shoppers' accounts are django-allauth's (sign-up, verification, sign-in, reset, email change);
-# the ModelBackend stays for staff usernames in the admin.
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
+# Everybody signs in through django-allauth: shoppers (sign-up, verification, sign-in, reset,
+# email change) and staff, whose /admin/login/ sends them to the same page (customers/views/
+# signin.py), so one flow carries the limits on guessing and the second factor. Staff sign in
+# with their email address like everyone else (`manage.py ensure_staff` prints it).
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
 # Argon2 for every new or changed password; older hashes still verify and are upgraded on sign-in.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -199,10 +199,21 @@ ACCOUNT_ADAPTER = "customers.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "customers.forms.SignupForm"}
 # A password or email change is mailed to the account (the old address, for an email change).
 ACCOUNT_EMAIL_NOTIFICATIONS = True
-# Failed sign-ins per address and per account; past the limit the form says to wait.
+# Limits on guessing, counted in the cache (so every worker must share it: Redis, or CACHE_URL).
+# Rates are "<count>/<period>/<per>", several joined by commas. customers/signin.py explains them.
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+    # Failed sign-ins per account, or per browser the account signed in on before (so a stranger
+    # using the account's budget up does not lock its owner out); wrong authenticator codes too.
+    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="5/5m/key"),
+    # Failed sign-ins from one address, whichever accounts they name.
+    "login_failed_ip": env.str("LOGIN_FAILED_IP_RATE_LIMIT", default="10/m/ip,100/h/ip"),
+    # Password reset emails per address and per account (the emailed link itself is unguessable).
+    "reset_password": env.str("PASSWORD_RESET_RATE_LIMIT", default="20/m/ip,5/m/key,10/h/key"),
+    # The current password on "Change password", per signed-in user.
+    "change_password": "5/m/user,20/h/user",
 }
+# How long a browser stays a known device of an account it signed in on (customers/signin.py).
+SIGNIN_DEVICE_COOKIE_AGE = 60 * 60 * 24 * 365
 # Behind a load balancer or reverse proxy every request comes from its address, so the per-IP
 # limit above (and the IP on a failed sign-in) would count all shoppers as one: set this to the
 # number of proxies you run in front of the store, which append to X-Forwarded-For. 0 (the
@@ -214,6 +225,12 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # (customers/views/privacy.py).
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+# Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) with recovery codes, offered to
+# staff on their account page and required of superusers when DEBUG is off (customers/signin.py).
+MFA_ADAPTER = "customers.adapter.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# A code from the previous or next 30 seconds is accepted too: phones' clocks drift.
+MFA_TOTP_TOLERANCE = 1
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

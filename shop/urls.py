@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from catalog.sitemaps import CategorySitemap, ProductSitemap
+from customers.views.signin import staff_entrance
 
 from .health import healthz
 
@@ -13,6 +14,9 @@ sitemaps = {"categories": CategorySitemap, "products": ProductSitemap}
 admin.site.site_header = f"{settings.STORE_NAME} back office"
 admin.site.site_title = settings.STORE_NAME
 admin.site.index_title = "Back office"
+# Staff sign in on the store's sign-in page (limits on guessing, authenticator codes), not on
+# Django's admin form; before `admin.site.urls` below builds the admin's URLs from the site.
+staff_entrance(admin.site)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
