@@ -82,6 +82,9 @@ class Runner:
 
         from shop.celery import app
 
+        if beat_schedule:
+            # As a worker does at start: import every app's tasks module, so beat's names resolve.
+            app.loader.import_default_modules()
         self.clock = clock
         self.pid = os.getpid()
         self.jobs: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
