@@ -38,7 +38,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -144,8 +144,11 @@ class Runner:
                 item = self.jobs.get(timeout=self._seconds_to_next_tick())
             except queue.Empty:
                 item = None
+            # As around a request: drop a connection that is broken or past CONN_MAX_AGE.
+            close_old_connections()
             try:
                 if item is _STOP:
+                    connections.close_all()  # this thread's own
                     return
                 if item is not None:
                     self._run(*item)
@@ -153,18 +156,15 @@ class Runner:
             except Exception:  # never let the thread die: it is the process's only one
                 logger.exception("Background thread: unexpected error")
             finally:
+                close_old_connections()
                 if item is not None:
                     self.jobs.task_done()
 
     def _run(self, name: str, job: Callable[[], object]) -> None:
-        # As around a request: drop a connection that is broken or past CONN_MAX_AGE.
-        close_old_connections()
         try:
             job()
         except Exception:
             logger.exception("Background job %s failed", name)
-        finally:
-            close_old_connections()
 
     def _seconds_to_next_tick(self) -> float | None:
         if not self.periodic:
@@ -178,8 +178,8 @@ class Runner:
         """Run, here and now, every periodic job that is due at `now`; return the names of those run.
 
         Several processes may each run this thread (gunicorn -w 4 without a broker): each job
-        takes a lease in the shared cache for its interval first, so with a shared cache
-        (CACHE_URL, Redis) one process runs it. Either way the jobs are safe to run twice: the
+        takes a lease in the cache for its slot of time first, so with a shared cache (CACHE_URL,
+        Redis) one process runs it per interval. Either way the jobs are safe to run twice: the
         outbox claims each email under a row lock, and expiring an order locks it.
         """
         from shop.celery import app
@@ -192,7 +192,7 @@ class Runner:
                 continue
             job.last_run_at = now
             _, until_next = job.seconds_to_next(now)
-            if not _take_lease(job.name, seconds=until_next):
+            if not _take_lease(job.name, now=now, seconds=until_next):
                 continue
             task = app.tasks[job.task]
             self._run(job.name, lambda task=task, job=job: task.apply(args=job.args, kwargs=job.kwargs, throw=True))
@@ -200,10 +200,12 @@ class Runner:
         return ran
 
 
-def _take_lease(name: str, *, seconds: float) -> bool:
-    """True if this process may run periodic job `name` now (no other did within `seconds`)."""
+def _take_lease(name: str, *, now: datetime, seconds: float) -> bool:
+    """True if this process may run periodic job `name` now: no other process has run it in this
+    slot of time (`seconds`, the job's interval, long; a slot is named by its number)."""
+    slot = int(now.timestamp() // max(1.0, seconds))
     try:
-        return cache.add(f"shop:background:{name}", os.getpid(), timeout=max(1, int(seconds) - 1))
+        return cache.add(f"shop:background:{name}:{slot}", os.getpid(), timeout=max(1, int(seconds)))
     except Exception:  # the cache is down: run it, it is idempotent
         logger.warning("Cache unavailable for the lease of %s; running it anyway", name, exc_info=True)
         return True

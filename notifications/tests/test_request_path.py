@@ -9,6 +9,7 @@ import threading
 import time
 from decimal import Decimal
 
+import kombu.pools
 import pytest
 import time_machine
 from django.utils import timezone
@@ -51,6 +52,10 @@ class SilentServer:
 
     def stop(self) -> None:
         """Close the port and every connection held open (a client waiting on one gets EOF)."""
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+        except OSError:
+            pass
         self._listener.close()
         for connection in self.connections:
             connection.close()
@@ -174,7 +179,8 @@ def broker_down(request, settings):
     silent = SilentServer(port) if request.param == "silent" else None
 
     def reset() -> None:
-        app.pool.force_close_all()
+        # What Celery does in a forked child: new pools, made from the settings of the moment.
+        kombu.pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 
