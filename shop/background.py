@@ -249,12 +249,17 @@ def takes_tasks() -> bool:
     return not (runner is not None and runner.pid == os.getpid() and runner.is_current_thread())
 
 
-def submit(job: Callable[[], object], *, name: str) -> bool:
-    runner = current()
+def submit(job: Callable[[], object], *, name: str) -> None:
+    """Run `job` after the response in the background thread when `takes_tasks()`, else here.
+
+    For work that is not a Celery task (tasks go through `shop.celery.Task` by themselves). What
+    `job` raises in the thread is logged, never seen by the request.
+    """
+    runner = current() if takes_tasks() else None
     if runner is None:
         job()
-        return True
-    return runner.submit(job, name=name)
+    else:
+        runner.submit(job, name=name)
 
 
 def shutdown(timeout: float = DRAIN_SECONDS) -> None:

@@ -23,7 +23,7 @@ class Task(CeleryTask):
         if not background.takes_tasks():
             return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
         task_id = task_id or uuid()
-        background.submit(
+        background.current().submit(
             lambda: super(Task, self).apply_async(args, kwargs, task_id, producer, link, link_error, shadow,
                                                   **options),
             name=self.name,
