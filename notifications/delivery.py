@@ -98,8 +98,9 @@ def deliver(
 
     `due_by`: only if the row is due by then (the retry loop, whose clock it is: the attempt is
     recorded at that time); without it (the task enqueued with the email, staff's "send now") any
-    unsent row that no other sender holds is sent, a given-up one too. `build` makes the message (raising NothingToSend to skip it); `on_sent` writes the
-    caller's records in the transaction that marks the row sent.
+    unsent row that no other sender holds is sent, a given-up one too. `build` makes the message
+    (raising NothingToSend to skip it); `on_sent` writes the caller's records in the transaction
+    that marks the row sent.
 
     On failure the row records the attempt and the error and the exception propagates (the loop
     stops at MAIL_SERVER_DOWN errors).

@@ -27,6 +27,7 @@ at most DRAIN_SECONDS. Why a thread and not Django's `request_finished`: see doc
 from __future__ import annotations
 
 import atexit
+import copy
 import logging
 import os
 import queue
@@ -91,7 +92,8 @@ class Runner:
         started = clock()
         # As beat does: an interval job first runs one interval after start, a crontab job at its time.
         self.periodic = [
-            PeriodicJob(name=name, task=entry["task"], schedule=maybe_schedule(entry["schedule"], app=app),
+            # A copy: its clock is set per runner (see PeriodicJob), never on the settings' object.
+            PeriodicJob(name=name, task=entry["task"], schedule=copy.copy(maybe_schedule(entry["schedule"], app=app)),
                         args=tuple(entry.get("args", ())), kwargs=dict(entry.get("kwargs", {})), last_run_at=started)
             for name, entry in (beat_schedule or {}).items()
         ]
@@ -115,7 +117,7 @@ class Runner:
         return threading.current_thread() is self._thread
 
     def wait_until_idle(self, timeout: float) -> bool:
-        """Block until every queued job has run (for tests and the exit drain); False on timeout."""
+        """Block until every queued job has run (tests wait on it); False on timeout."""
         done = threading.Event()
 
         def join() -> None:

@@ -100,7 +100,8 @@ def place_order(client, method: ShippingMethod):
     from catalog.models import Variant
 
     lamp = Variant.objects.get(sku="LAMP-1")
-    assert client.post("/cart/add/", {"variant": lamp.pk, "product": lamp.product_id, "quantity": "1"}).status_code == 302
+    added = client.post("/cart/add/", {"variant": lamp.pk, "product": lamp.product_id, "quantity": "1"})
+    assert added.status_code == 302
     details = client.post("/checkout/", {
         "email": "sam@example.com", "phone": "", "delivery": f"method:{method.pk}", "billing_same": "1",
         "shipping-name": "Sam Shopper", "shipping-company": "", "shipping-line1": "1 Main St", "shipping-line2": "",
