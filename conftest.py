@@ -124,11 +124,13 @@ def _isolated_media(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _eager_celery(settings):
-    """Tasks run inline in tests even when REDIS_URL names a broker: no test waits on a worker.
+    """Tasks run inline in tests even when REDIS_URL names a broker: no test waits on a worker,
+    nor on the web process's background thread (shop/background.py; its own tests turn it on).
 
     (The Celery app reads Django's settings live, so this reaches `app.conf` too.)
     """
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.BACKGROUND_THREAD = False
 
 
 @pytest.fixture(autouse=True)

@@ -134,9 +134,19 @@ else:
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
-# Without a broker, tasks run in the calling process, so everything works with nothing installed.
+# Without a broker, tasks run in the store's own process, so everything works with nothing installed.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A web process never runs or publishes a task inside a request: it hands it to its background
+# thread, which runs it after the response (no broker) or publishes it (broker), and, without a
+# broker, runs the beat schedule below itself (shop/background.py). Tests turn it off, so that
+# tasks run where they are enqueued.
+BACKGROUND_THREAD = env.bool("BACKGROUND_THREAD", default=True)
+# A broker that is down or hangs fails a publish within seconds instead of holding the caller:
+# the outbox row written with the change is what counts, and its retry loop sends it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -146,8 +156,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Unpaid orders release their stock when the reservation runs out.
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": 60.0},
-    # Emails whose task was lost (broker down at commit) or ran out of retries are sent again.
-    "requeue-unsent-emails": {"task": "notifications.tasks.requeue_unsent_emails_task", "schedule": 300.0},
+    # Emails whose retry time has come (a failed attempt, or a task lost with a broker that was down).
+    "send-due-emails": {"task": "notifications.tasks.send_due_emails_task", "schedule": 60.0},
     # Compacting the search index keeps lookups fast after a day of catalog edits.
     "optimize-search-index": {
         "task": "catalog.tasks.optimize_search_index_task",
@@ -163,6 +173,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connection may wait for the server at each step; without it a server that
+# accepts and never answers holds the sender (a worker, or a request sending an account email) forever.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shop <shop@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Who gets stock alerts; empty means every active superuser with an email address.
