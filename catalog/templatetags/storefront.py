@@ -60,6 +60,15 @@ def json_ld(data) -> str:
     return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+@register.filter
+def card_picture(product):
+    """A card's picture: the one a colour-filtered listing chose (`card_image`), else the main one."""
+    if hasattr(product, "card_image"):
+        return product.card_image
+    images = getattr(product, "ordered_images", None)
+    return images[0] if images else None
+
+
 @register.inclusion_tag("catalog/_picture.html")
 def picture(
     image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = "", alt: str | None = None
