@@ -5,6 +5,7 @@ import json
 
 from django import template
 from django.http import QueryDict
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
@@ -58,6 +59,20 @@ def json_ld(data) -> str:
     text = json.dumps(data, ensure_ascii=False, default=str)
     # "</script>" inside a string must not end the block.
     return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@register.simple_tag
+def swatch(colour: str, size: str = "") -> str:
+    """A colour swatch as inline SVG: `{% swatch value.swatch "small" %}`.
+
+    The colour is an SVG `fill` attribute, which a Content-Security-Policy does not govern, so
+    swatches need neither a `style` attribute nor an inline stylesheet (no 'unsafe-inline').
+    """
+    return format_html(
+        '<svg class="swatch{}" viewBox="0 0 20 20" aria-hidden="true" focusable="false">'
+        '<circle cx="10" cy="10" r="9.5" fill="{}"/></svg>',
+        f" swatch-{size}" if size else "", colour,
+    )
 
 
 @register.filter

@@ -27,3 +27,29 @@ def test_htmx_attributes_use_the_valid_data_prefix():
     ]
 
     assert offenders == []
+
+
+# A `style` attribute: what a Content-Security-Policy without 'unsafe-inline' in style-src refuses.
+STYLE_ATTRIBUTE = re.compile(r"(?<![\w-])style\s*=", re.IGNORECASE)
+
+
+def _served_as_pages(path: Path) -> bool:
+    """Everything but the Django admin's templates and the emails (mail clients need inline
+    styles, and no Content-Security-Policy applies to a message)."""
+    parts = path.relative_to(settings.BASE_DIR).parts
+    return "admin" not in parts and "emails" not in parts and "email" not in parts
+
+
+def test_pages_have_no_style_attributes():
+    templates = [path for path in _project_templates() if _served_as_pages(path)]
+    assert len(templates) > 50
+    assert any(path.name == "_facets.html" for path in templates)  # the storefront is scanned
+
+    offenders = [
+        f"{path.relative_to(settings.BASE_DIR)}:{number}"
+        for path in templates
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if STYLE_ATTRIBUTE.search(line)
+    ]
+
+    assert offenders == []
