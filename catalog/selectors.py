@@ -261,6 +261,24 @@ class Facet:
     label: str
     values: list[FacetValue]
 
+    # A long list shows its first values and the rest behind "Show all N" (never a scroll box
+    # that hides values without saying so); a short one shows every value.
+    SHOWN = 8
+    FOLD_AFTER = 10
+
+    @property
+    def first_values(self) -> list[FacetValue]:
+        return self.values if len(self.values) <= self.FOLD_AFTER else self.values[: self.SHOWN]
+
+    @property
+    def more_values(self) -> list[FacetValue]:
+        return self.values[len(self.first_values):]
+
+    @property
+    def more_selected(self) -> bool:
+        """A value behind "Show all" is selected: the list is shown open, so it can be seen."""
+        return any(value.selected for value in self.more_values)
+
 
 @dataclass
 class Facets:

@@ -145,3 +145,33 @@ def test_enter_applies_a_price_and_a_late_answer_keeps_what_is_being_typed(page,
     page.keyboard.press("Tab")  # out of the range: it applies
     expect(page).to_have_url(re.compile(r"(?=.*price_min=15)(?=.*price_max=125)(?=.*in_stock=1)"))
     expect(page.locator("#listing-results")).to_contain_text("From $15.00")
+
+
+# --- Long facet lists -----------------------------------------------------------------------------
+
+
+def test_show_all_reveals_the_rest_of_a_long_facet_and_stays_open(page):
+    """On the demo catalog: sizes past the eighth are behind "Show all N", not in a silent scroll box."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from playwright.sync_api import expect
+
+    call_command("seed_demo", "--products", "60", "--customers", "0", "--no-images", stdout=StringIO())
+    page.goto("/c/clothing/")
+    sizes = page.locator('input[type="checkbox"][name="o_size"]')
+    count = sizes.count()
+    assert count > 10
+    first, last = sizes.nth(0), sizes.nth(count - 1)
+    expect(first).to_be_visible()
+    expect(last).to_be_hidden()
+
+    page.get_by_text(f"Show all {count}", exact=True).click()
+    expect(last).to_be_visible()
+
+    # Ticking a value re-draws the filters; the list the shopper opened stays open.
+    page.locator(f'label[for="{first.get_attribute("id")}"]').click()
+    expect(page).to_have_url(re.compile(r"o_size="))
+    expect(page.locator('input[type="checkbox"][name="o_size"]').nth(0)).to_be_checked()
+    expect(page.locator('input[type="checkbox"][name="o_size"]').nth(count - 1)).to_be_visible()
+    expect(page.get_by_text("Show fewer", exact=True)).to_be_visible()

@@ -2,7 +2,8 @@
  * works without this file. It adds:
  *  - keyboard and pointer handling for search suggestions (a combobox: arrows, Enter, Escape);
  *  - the product gallery: a thumbnail shows its picture in the main slot;
- *  - the filters disclosure: open beside the results on wide screens, kept open across htmx swaps;
+ *  - the filters disclosure: open beside the results on wide screens, kept open across htmx swaps,
+ *    and so is a long facet's "Show all N" once opened;
  *  - live filters: a ticked box applies at once, the price range once the shopper leaves it, and
  *    a response never takes back what the shopper typed after its request left;
  *  - focus kept in place when htmx replaces what the shopper just used.
@@ -127,12 +128,24 @@
     });
   }
 
+  // A facet's "Show all N" the shopper opened stays open when the filters are re-drawn.
+  var facetsShown = {};
+
   document.addEventListener("toggle", function (event) {
     var details = event.target;
     if (details.matches && details.matches("details[data-filters]") && !WIDE.matches) {
       filtersOpen = details.open;
     }
+    if (details.matches && details.matches("details[data-facet-more]")) {
+      facetsShown[details.getAttribute("data-facet-more")] = details.open;
+    }
   }, true);
+
+  function syncFacetLists(root) {
+    (root || document).querySelectorAll("details[data-facet-more]").forEach(function (details) {
+      if (facetsShown[details.getAttribute("data-facet-more")]) details.open = true;
+    });
+  }
 
   if (WIDE.addEventListener) {
     WIDE.addEventListener("change", function () {
@@ -240,6 +253,7 @@
   // Before the new content paints, so a narrow screen never flashes the filters shut.
   document.addEventListener("htmx:afterSwap", function () {
     syncFilters();
+    syncFacetLists();
     if (typing) {
       var box = document.getElementById(typing.id);
       if (box && box.value !== typing.value) keepTyped(box, typing.value);
