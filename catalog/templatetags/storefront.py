@@ -86,12 +86,15 @@ def card_picture(product):
 
 @register.inclusion_tag("catalog/_picture.html")
 def picture(
-    image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = "", alt: str | None = None
+    image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = "", alt: str | None = None,
+    fetchpriority: str = "",
 ):
     """A responsive <img> with a WebP srcset when the renditions exist, else the original.
 
     `alt` overrides the image's own alt text: pass "" where the image sits next to the text it
-    would repeat (a product card's title), so screen readers do not read it twice.
+    would repeat (a product card's title), so screen readers do not read it twice. Lazy unless
+    told otherwise: pass loading="eager" (and fetchpriority="high" for the page's largest image)
+    for images in the first screenful, which lazy loading would only delay.
     """
     srcset = ""
     src = image.image.url if image else ""
@@ -103,4 +106,7 @@ def picture(
         src = default_storage.url(pairs[-1][1])
     if alt is None and image:
         alt = image.alt_text or image.product.title
-    return {"image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading, "css": css, "alt": alt}
+    return {
+        "image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading or "lazy", "css": css,
+        "alt": alt, "fetchpriority": fetchpriority,
+    }

@@ -3,10 +3,8 @@
 They used to sit in a scroll box 16rem high, with nothing saying more values were below.
 """
 from html.parser import HTMLParser
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 
@@ -50,8 +48,8 @@ def _boxes(response) -> FacetBoxes:
 
 
 @pytest.fixture
-def demo(db):
-    call_command("seed_demo", "--products", "60", "--customers", "0", "--no-images", stdout=StringIO())
+def demo(demo_catalog, db):
+    """The demo catalog's first 60 products (catalog/tests/conftest.py)."""
 
 
 def test_a_long_facet_list_shows_its_first_values_and_says_how_many_there_are(client, demo):
