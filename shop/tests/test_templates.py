@@ -15,18 +15,21 @@ def _project_templates():
         yield from root.rglob("*.html")
 
 
+def _lines_matching(pattern: re.Pattern, templates: list[Path]) -> list[str]:
+    """`path:line` of every template line the pattern finds."""
+    return [
+        f"{path.relative_to(settings.BASE_DIR)}:{number}"
+        for path in templates
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+
+
 def test_htmx_attributes_use_the_valid_data_prefix():
     templates = list(_project_templates())
     assert len(templates) > 50  # the scan found the project's templates
 
-    offenders = [
-        f"{path.relative_to(settings.BASE_DIR)}:{number}"
-        for path in templates
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if BARE_HTMX_ATTRIBUTE.search(line)
-    ]
-
-    assert offenders == []
+    assert _lines_matching(BARE_HTMX_ATTRIBUTE, templates) == []
 
 
 # A `style` attribute: what a Content-Security-Policy without 'unsafe-inline' in style-src refuses.
@@ -45,11 +48,4 @@ def test_pages_have_no_style_attributes():
     assert len(templates) > 50
     assert any(path.name == "_facets.html" for path in templates)  # the storefront is scanned
 
-    offenders = [
-        f"{path.relative_to(settings.BASE_DIR)}:{number}"
-        for path in templates
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if STYLE_ATTRIBUTE.search(line)
-    ]
-
-    assert offenders == []
+    assert _lines_matching(STYLE_ATTRIBUTE, templates) == []
