@@ -185,8 +185,8 @@ def storefront_catalog(db):
     """A small, fully known catalog for storefront tests (every count below is relied on).
 
     Tree: clothing > jackets > rain, clothing > shirts, gear, and an inactive `archive`.
-    Options colour (red, blue) and size (s, m, l); attribute material (wool, cotton); brands
-    northwind and summit; a warehouse and a `downtown` shop where customers may pick up.
+    Options colour (red, blue; pictures follow it) and size (s, m, l); attribute material (wool,
+    cotton); brands northwind and summit; a warehouse and a `downtown` shop where customers may pick up.
 
     | product         | category               | brand     | variants (colour/size price stock)   |
     | Storm Shell     | clothing/jackets/rain  | northwind | red/s 120 wh10, red/m 120 none,      |
@@ -196,6 +196,7 @@ def storefront_catalog(db):
     | Camp Lamp (ft.) | gear                   | summit    | one default variant 35, wh 8         |
     | Secret Proto.   | clothing/jackets       | draft, never shown                       |
     | Attic Coat      | archive (inactive)     | never shown                              |
+    Storm Shell's pictures: front.png, back.png (the whole product), blue.png (Colour: Blue).
     Units sold: tee 100, shell 50, parka 5, lamp 0. Newest first: tee, parka, shell, lamp.
     """
     import datetime
@@ -216,7 +217,7 @@ def storefront_catalog(db):
 
     northwind = f.BrandFactory(name="Northwind", slug="northwind")
     summit = f.BrandFactory(name="Summit", slug="summit")
-    colour = f.OptionFactory(name="Colour", slug="colour", position=0)
+    colour = f.OptionFactory(name="Colour", slug="colour", position=0, changes_look=True)
     size = f.OptionFactory(name="Size", slug="size", position=1)
     red = f.OptionValueFactory(option=colour, value="Red", slug="red", swatch="#b22222", position=0)
     blue = f.OptionValueFactory(option=colour, value="Blue", slug="blue", swatch="#1f4e79", position=1)
@@ -247,9 +248,10 @@ def storefront_catalog(db):
     shell_red_s = variant(shell, "SHELL-RED-S", "120.00", [red, s], {warehouse: 10}, barcode="4006381333931")
     shell_red_m = variant(shell, "SHELL-RED-M", "120.00", [red, m])
     shell_blue_s = variant(shell, "SHELL-BLUE-S", "130.00", [blue, s], {downtown: 3})
-    for position, (name, tied) in enumerate([("front.png", None), ("back.png", None), ("blue.png", shell_blue_s)]):
+    for position, (name, look) in enumerate([("front.png", None), ("back.png", None), ("blue.png", blue)]):
         ProductImage.objects.create(
-            product=shell, variant=tied, image=png_file(name), alt_text=f"Storm Shell {name[:-4]}", position=position
+            product=shell, option_value=look, image=png_file(name), alt_text=f"Storm Shell {name[:-4]}",
+            position=position,
         )
 
     parka = f.ProductFactory(title="Harbour Parka", slug="harbour-parka", category=jackets, brand=summit)

@@ -11,6 +11,7 @@ from . import search as product_search
 from . import selectors
 from .cache import cache_storefront_page, wants_fragment
 from .forms import SORT_LABELS, parse_listing_filters, search_query
+from .pictures import pick_card_pictures
 from .seo import product_structured_data
 
 PER_PAGE = 24
@@ -32,6 +33,8 @@ def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None
         page.object_list = selectors.cards_in_order(list(page.object_list))
     else:
         page = Paginator(selectors.sorted_listing(filtered, filters.sort), PER_PAGE).get_page(page_number)
+        page.object_list = list(page.object_list)
+    pick_card_pictures(page.object_list, filters)
     query = request.GET.copy()
     query.pop("page", None)
     return {

@@ -20,7 +20,7 @@ from shop.money import format_money
 from .. import images, services
 from ..exceptions import CatalogError
 from ..importing import ImportKind, export_catalog_file
-from ..models import Product, ProductImage, StockLevel, Variant
+from ..models import OptionValue, Product, ProductImage, StockLevel, Variant
 from .base import CatalogErrorsAsMessages
 from .filters import CategoryFilter, StockFilter, _stock_of_outer_product
 from .forms import ChangePricesForm, ExportForm, ImportForm, MoveToCategoryForm
@@ -50,7 +50,7 @@ class VariantInline(nested_admin.NestedStackedInline):
 
 class ProductImageInline(nested_admin.NestedTabularInline):
     model = ProductImage
-    fields = ("preview", "image", "alt_text", "variant", "position")
+    fields = ("preview", "image", "alt_text", "option_value", "position")
     readonly_fields = ("preview",)
     extra = 0
 
@@ -61,14 +61,19 @@ class ProductImageInline(nested_admin.NestedTabularInline):
         return _thumbnail(obj.image.name, obj.renditions, alt=obj.alt_text, size=96)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "variant":
-            # Only this product's variants, listed once per request (not all variants, not per row).
+        if db_field.name == "option_value":
+            # The colours (values of options pictures follow) this product's variants come in,
+            # listed once per request (not every value in the store, not once per row).
             product_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            kwargs["queryset"] = Variant.objects.filter(product_id=product_id) if product_id else Variant.objects.none()
+            kwargs["queryset"] = (
+                OptionValue.objects.filter(option__changes_look=True, variants__product_id=product_id)
+                .select_related("option").distinct()
+                if product_id else OptionValue.objects.none()
+            )
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-            if not hasattr(request, "_catalog_variant_choices"):
-                request._catalog_variant_choices = list(field.choices)
-            field.choices = request._catalog_variant_choices
+            if not hasattr(request, "_catalog_look_choices"):
+                request._catalog_look_choices = list(field.choices)
+            field.choices = request._catalog_look_choices
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -21,6 +21,7 @@ from .factories import (
     BrandFactory,
     CategoryFactory,
     LocationFactory,
+    OptionFactory,
     OptionValueFactory,
     ProductFactory,
     StockLevelFactory,
@@ -345,7 +346,7 @@ def test_variant_change_page_edits_its_stock(staff):
     assert StockLevel.objects.get(variant=variant).on_hand == 12
 
 
-def add_image(data, upload, alt="A photo"):
+def add_image(data, upload, alt="A photo", look=""):
     index = int(data["images-TOTAL_FORMS"][0])
     data["images-TOTAL_FORMS"] = [str(index + 1)]
     data.update({
@@ -353,7 +354,7 @@ def add_image(data, upload, alt="A photo"):
         f"images-{index}-product": [""],
         f"images-{index}-image": [upload],
         f"images-{index}-alt_text": [alt],
-        f"images-{index}-variant": [""],
+        f"images-{index}-option_value": [look],
         f"images-{index}-position": ["0"],
     })
     return data
@@ -371,6 +372,30 @@ def test_uploading_an_image_requests_its_renditions(staff, django_capture_on_com
     assert image.alt_text == "Front view"
     # Celery runs eagerly in tests: the task enqueued after commit has built the WebP renditions.
     assert set(image.renditions) == {"320", "640", "800"}
+
+
+def test_an_image_is_tied_to_one_of_the_products_colours_not_to_a_variant(staff):
+    colour = OptionFactory(slug="colour", name="Colour", changes_look=True)
+    size = OptionFactory(slug="size", name="Size")
+    navy, black = (OptionValueFactory(option=colour, slug=slug, value=slug.title()) for slug in ("navy", "black"))
+    OptionValueFactory(option=colour, slug="olive", value="Olive")  # another product's colour
+    small, large = (OptionValueFactory(option=size, slug=slug, value=slug.upper()) for slug in ("s", "l"))
+    product = ProductFactory(title="Rain Jacket")
+    for values in ([navy, small], [navy, large], [black, large]):
+        VariantFactory(product=product, option_values=values)
+
+    page = staff.get(reverse("admin:catalog_product_change", args=[product.pk])).content.decode()
+    offered = page[page.index('name="images-__prefix__-option_value"'):]
+    offered = offered[:offered.index("</select>")]
+    assert [label for label in ("Colour: Navy", "Colour: Black", "Colour: Olive", "Size: L") if label in offered] == [
+        "Colour: Navy", "Colour: Black",
+    ]
+
+    data = add_image(change_form_data(staff, product), png(), alt="Navy jacket", look=str(navy.pk))
+    response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert product.images.get().option_value == navy
 
 
 def test_a_file_that_is_not_an_image_is_refused(staff):

@@ -374,6 +374,19 @@ def test_unpublished_product_is_not_found(client, storefront_catalog, slug):
     assert client.get(f"/p/{slug}/").status_code == 404
 
 
+@pytest.mark.parametrize(
+    "url", ["/p/storm-shell/", "/c/clothing/", "/c/clothing/?o_colour=blue", "/p/storm-shell/?colour=blue&size=s"]
+)
+def test_swatches_are_drawn_without_style_attributes(client, storefront_catalog, url):
+    """A strict Content-Security-Policy refuses style attributes; a swatch's colour is an SVG fill."""
+    content = client.get(url).content.decode()
+
+    assert html_tags(content, "circle", fill="#1f4e79")  # blue
+    assert html_tags(content, "circle", fill="#b22222")  # red
+    assert "style=" not in content
+    assert html_tags(client.get(url, **HTMX).content, "circle", fill="#1f4e79")
+
+
 # --- htmx fragments ------------------------------------------------------------------------------
 
 
