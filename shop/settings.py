@@ -19,8 +19,9 @@ env = environ.Env()
 # A developer's own `.env` (never committed) is read if present; the process environment wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # `.env.example` leaves these empty to mean "the default"; django-environ would read "" instead
-# (an empty key in debug mode, eager mode off without a broker), so a copy of it must not differ.
-for _name in ("SECRET_KEY", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+# (an empty key in debug mode, eager mode off without a broker, email links without a host), so a
+# copy of it must not differ.
+for _name in ("SECRET_KEY", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "SITE_URL", "PORT"):
     if os.environ.get(_name) == "":
         del os.environ[_name]
 
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_htmx",
+    # The project itself: its deploy checks (shop/checks.py) and `{% load site %}`; no models.
+    "shop.apps.ShopConfig",
     "import_export",
     "nested_admin",
     "allauth",
@@ -231,8 +234,11 @@ USE_TZ = True
 
 # --- Store --------------------------------------------------------------------------------------
 STORE_NAME = env.str("STORE_NAME", default="Northwind Supply")
-# The public address of the store: absolute links in emails start with it.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The public address of the store: every absolute link that leaves a page (emails, Stripe's
+# return address, canonical links, sitemaps) starts with it (shop/site.py). In debug mode it
+# follows PORT, so `PORT=8311 make run` mails links to port 8311; production has no default:
+# `check --deploy` fails until it is set to the https address shoppers use (shop/checks.py).
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "")
 STORE_CURRENCY = env.str("STORE_CURRENCY", default="USD")
 # The locale whose conventions format prices (grouping, symbol position).
 STORE_LOCALE = env.str("STORE_LOCALE", default="en_US")
@@ -294,6 +300,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# `check --deploy` findings an operator has decided to live with, e.g. shop.E007 for a public
+# demo that takes no money (shop/checks.py lists them and why each matters).
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 LOGGING = {
     "version": 1,
