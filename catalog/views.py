@@ -7,6 +7,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from shop.site import absolute_url
+
 from . import search as product_search
 from . import selectors
 from .cache import cache_storefront_page, wants_fragment
@@ -66,8 +68,8 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "page": page,
         "product": page.product,
-        "canonical_url": request.build_absolute_uri(page.product.get_absolute_url()),
-        "structured_data": product_structured_data(page, request),
+        "canonical_url": absolute_url(page.product.get_absolute_url()),
+        "structured_data": product_structured_data(page),
     }
     return render(request, template, context)
 

@@ -12,6 +12,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
 
+from shop.site import absolute_url
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_from_email(self) -> str:
@@ -19,7 +21,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         # The store's email layout (templates/emails/base.html) needs these, as order emails have.
-        context = {"store_name": settings.STORE_NAME, "site_url": settings.SITE_URL, **context}
+        context = {"store_name": settings.STORE_NAME, "site_url": absolute_url("/"), **context}
         super().send_mail(template_prefix, email, context)
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
