@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
 def check_database() -> dict:
@@ -42,7 +42,7 @@ CHECKS = {"database": check_database, "cache": check_cache, "broker": check_brok
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     results = {}
     for name, check in CHECKS.items():
