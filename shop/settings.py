@@ -128,7 +128,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Celery ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that stops answering fails requests (and /healthz) within seconds instead of holding
+    # every gunicorn worker until its timeout.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}
 else:
     # CACHE_URL lets a multi-process server without Redis share a cache (e.g. filecache:///path);
     # the local-memory default is private to one process, which is right for `make run`.
