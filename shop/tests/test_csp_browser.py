@@ -72,11 +72,12 @@ def _order_link(product) -> str:
 def test_the_storefront_breaks_none_of_its_policy(new_page, demo_store):
     from playwright.sync_api import expect
 
-    from catalog.models import Product
+    from catalog.models import OptionValue, Product
     from catalog.selectors import category_tree
 
     product = Product.objects.published().filter(variants__option_values__option__slug="colour").distinct().first()
-    category = category_tree().roots[0]
+    tree = category_tree()
+    category = tree.ancestors(tree.by_id[product.category_id])[0]  # the product's top category
     order_url, _ = _order_link(product)
     tab = new_page()
     watch = PolicyWatch(tab)
@@ -84,8 +85,10 @@ def test_the_storefront_breaks_none_of_its_policy(new_page, demo_store):
     problems = []
     problems += watch.visit("/")
     problems += watch.visit(category.get_absolute_url())
+    colour = OptionValue.objects.filter(option__slug="colour", variants__product=product).first()
+    problems += watch.visit(f"{category.get_absolute_url()}?colour={colour.slug}")  # a chosen filter's chip
     problems += watch.visit(product.get_absolute_url())
-    problems += watch.visit("/search/?q=jacket")
+    problems += watch.visit(f"/search/?q={product.title.split()[-1]}")  # results with colour swatches
     # add to cart on the product page (htmx), then the cart and the checkout with it
     tab.goto(product.get_absolute_url())
     tab.get_by_role("button", name="Add to cart").click()
