@@ -5,7 +5,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
+
+from shop.site import absolute_url
 
 from . import search as product_search
 from . import selectors
@@ -17,7 +19,7 @@ from .seo import product_structured_data
 PER_PAGE = 24
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/home.html", selectors.home_page_data())
@@ -48,7 +50,7 @@ def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None
     }
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def category(request: HttpRequest, path: str) -> HttpResponse:
     tree = selectors.category_tree()
@@ -60,7 +62,7 @@ def category(request: HttpRequest, path: str) -> HttpResponse:
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     selection = {key: value for key, value in request.GET.items() if len(key) <= 60 and len(value) <= 60}
@@ -69,13 +71,13 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "page": page,
         "product": page.product,
-        "canonical_url": request.build_absolute_uri(page.product.get_absolute_url()),
-        "structured_data": product_structured_data(page, request),
+        "canonical_url": absolute_url(page.product.get_absolute_url()),
+        "structured_data": product_structured_data(page),
     }
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def search(request: HttpRequest) -> HttpResponse:
     query = search_query(request.GET)
@@ -92,7 +94,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def suggestions(request: HttpRequest) -> HttpResponse:
     """Search-as-you-type: a small list of matching products (htmx)."""

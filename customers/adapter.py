@@ -26,6 +26,8 @@ from . import signin
 # Which message a refused sign-in gets, by the limit that refused it.
 REFUSALS = {"account": "too_many_attempts_for_account", "address": "too_many_attempts_from_address"}
 
+from shop.site import absolute_url
+
 
 class AccountAdapter(DefaultAccountAdapter):
     error_messages = {
@@ -46,7 +48,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         # The store's email layout (templates/emails/base.html) needs these, as order emails have.
-        context = {"store_name": settings.STORE_NAME, "site_url": settings.SITE_URL, **context}
+        context = {"store_name": settings.STORE_NAME, "site_url": absolute_url("/"), **context}
         super().send_mail(template_prefix, email, context)
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:

@@ -19,8 +19,9 @@ env = environ.Env()
 # A developer's own `.env` (never committed) is read if present; the process environment wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # `.env.example` leaves these empty to mean "the default"; django-environ would read "" instead
-# (an empty key in debug mode, eager mode off without a broker), so a copy of it must not differ.
-for _name in ("SECRET_KEY", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+# (an empty key in debug mode, eager mode off without a broker, email links without a host), so a
+# copy of it must not differ.
+for _name in ("SECRET_KEY", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "SITE_URL", "PORT"):
     if os.environ.get(_name) == "":
         del os.environ[_name]
 
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_htmx",
+    # The project itself: its deploy checks (shop/checks.py) and `{% load site %}`; no models.
+    "shop.apps.ShopConfig",
     "import_export",
     "nested_admin",
     "allauth",
@@ -71,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shop.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -126,7 +131,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Celery ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that stops answering fails requests (and /healthz) within seconds instead of holding
+    # every gunicorn worker until its timeout.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}
 else:
     # CACHE_URL lets a multi-process server without Redis share a cache (e.g. filecache:///path);
     # the local-memory default is private to one process, which is right for `make run`.
@@ -261,8 +269,11 @@ USE_TZ = True
 
 # --- Store --------------------------------------------------------------------------------------
 STORE_NAME = env.str("STORE_NAME", default="Northwind Supply")
-# The public address of the store: absolute links in emails start with it.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The public address of the store: every absolute link that leaves a page (emails, Stripe's
+# return address, canonical links, sitemaps) starts with it (shop/site.py). In debug mode it
+# follows PORT, so `PORT=8311 make run` mails links to port 8311; production has no default:
+# `check --deploy` fails until it is set to the https address shoppers use (shop/checks.py).
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "")
 STORE_CURRENCY = env.str("STORE_CURRENCY", default="USD")
 # The locale whose conventions format prices (grouping, symbol position).
 STORE_LOCALE = env.str("STORE_LOCALE", default="en_US")
@@ -314,6 +325,35 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; shop/csp.py adds the back office's inline styles and its one
+# inline handler). No inline script or style on the storefront, and no nonces: its pages are
+# cached whole and shared. Stripe Checkout is a redirect after a form post, which form-action
+# governs. Media served from another origin (a CDN, object storage) must be listed in CSP_IMG_HOSTS.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *env.list("CSP_IMG_HOSTS", default=[])],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'", "https://checkout.stripe.com"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+    },
+}
+# Browser features the store never uses, turned off for its pages and anything they embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "browsing-topics", "camera",
+        "display-capture", "encrypted-media", "fullscreen", "geolocation", "gyroscope", "hid", "idle-detection",
+        "local-fonts", "magnetometer", "microphone", "midi", "otp-credentials", "payment", "picture-in-picture",
+        "publickey-credentials-create", "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
+        "window-management", "xr-spatial-tracking",
+    )
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 if not DEBUG:
@@ -324,6 +364,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# `check --deploy` findings an operator has decided to live with, e.g. shop.E007 for a public
+# demo that takes no money (shop/checks.py lists them and why each matters).
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 LOGGING = {
     "version": 1,
