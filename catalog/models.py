@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from shop.html import sanitize_html
 from shop.models import TimeStamped
 
-from .validators import validate_image_upload
+from .fields import ProductImageField
 
 
 class Category(TimeStamped):
@@ -247,6 +247,7 @@ class Variant(TimeStamped):
 
 
 def product_image_path(instance: ProductImage, filename: str) -> str:
+    """`filename` is already the content name (`catalog.fields.content_name`), never the client's."""
     return f"products/{instance.product_id or 'new'}/{filename}"
 
 
@@ -255,10 +256,8 @@ class ProductImage(TimeStamped):
     variant = models.ForeignKey(
         Variant, verbose_name=_("variant"), null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
     )
-    image = models.ImageField(
-        _("image"), upload_to=product_image_path, width_field="width", height_field="height",
-        validators=[validate_image_upload],
-    )
+    # Validated when uploaded, stored as <content hash>.<detected format> (catalog/fields.py).
+    image = ProductImageField(_("image"), upload_to=product_image_path, width_field="width", height_field="height")
     width = models.PositiveIntegerField(editable=False, null=True)
     height = models.PositiveIntegerField(editable=False, null=True)
     alt_text = models.CharField(

@@ -381,7 +381,7 @@ def test_a_file_that_is_not_an_image_is_refused(staff):
     response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
 
     assert response.status_code == 200
-    assert "Upload a valid image." in response.content.decode()
+    assert "The file is not a JPEG, PNG, WebP or GIF image." in response.content.decode()
     assert not product.images.exists()
 
 
