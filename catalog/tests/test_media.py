@@ -39,7 +39,8 @@ def test_an_uploaded_image_and_its_renditions_are_cached_for_a_year(client):
 
     assert (original.status_code, original["Content-Type"], original["Cache-Control"]) == (200, "image/png", IMMUTABLE)
     assert body(original) == content
-    assert (rendition.status_code, rendition["Content-Type"], rendition["Cache-Control"]) == (200, "image/webp", IMMUTABLE)
+    assert (rendition.status_code, rendition["Content-Type"]) == (200, "image/webp")
+    assert rendition["Cache-Control"] == IMMUTABLE
 
 
 def test_an_older_name_is_served_with_its_real_type_and_revalidated(client):
@@ -50,7 +51,8 @@ def test_an_older_name_is_served_with_its_real_type_and_revalidated(client):
     as_jpeg = client.get(default_storage.url(jpeg))
     as_gif = client.get(default_storage.url(gif_called_pdf))
 
-    assert (as_jpeg.status_code, as_jpeg["Content-Type"], as_jpeg["Cache-Control"]) == (200, "image/jpeg", "public, max-age=3600")
+    assert (as_jpeg.status_code, as_jpeg["Content-Type"]) == (200, "image/jpeg")
+    assert as_jpeg["Cache-Control"] == "public, max-age=3600"
     assert (as_gif.status_code, as_gif["Content-Type"]) == (200, "image/gif")
     assert as_jpeg["Last-Modified"]
     assert as_gif["X-Content-Type-Options"] == "nosniff"
@@ -77,7 +79,9 @@ def test_whatever_is_not_an_image_is_not_served(client, content):
     assert client.get(default_storage.url(name)).status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/media/../shop/settings.py", "/media/%2e%2e/manage.py", "/media/products/", "/media/nothing.png"])
+@pytest.mark.parametrize("path", [
+    "/media/../shop/settings.py", "/media/%2e%2e/manage.py", "/media/products/", "/media/nothing.png",
+])
 def test_paths_outside_the_media_folder_or_missing_files_are_not_found(client, path):
     default_storage.save("products/kept.png", ContentFile(encoded("PNG")))
 
