@@ -166,16 +166,24 @@ def html_tags(content: bytes | str, tag_name: str, /, **attrs: str) -> list[dict
     return found
 
 
-def png_file(name: str = "photo.png", *, size: tuple[int, int] = (16, 12), colour=(180, 90, 40)):
-    """A small, real PNG as an uploadable file (Pillow draws it; nothing is read from disk)."""
+def image_bytes(
+    fmt: str = "PNG", *, size: tuple[int, int] = (16, 12), mode: str = "RGB", colour=(180, 90, 40)
+) -> bytes:
+    """A real image file's bytes in any format Pillow writes (mode "1" is black: tiny even when huge)."""
     import io
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+    Image.new(mode, size, 0 if mode == "1" else colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def png_file(name: str = "photo.png", *, size: tuple[int, int] = (16, 12), colour=(180, 90, 40)):
+    """A small, real PNG as an uploadable file (Pillow draws it; nothing is read from disk)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, image_bytes("PNG", size=size, colour=colour), content_type="image/png")
 
 
 @pytest.fixture

@@ -5,13 +5,10 @@ the form as a browser does, changes what a person would, and submits what a brow
 (multipart, CSRF token, every rendered field). Files live in the test's MEDIA_ROOT on the real
 FileSystemStorage.
 """
-import io
-
 import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db.models import Count
 from django.urls import reverse
-from PIL import Image
 from webtest import Upload
 
 from catalog.models import (
@@ -27,15 +24,9 @@ from catalog.models import (
     StockLevel,
     Variant,
 )
-from conftest import add_inline_form
+from conftest import add_inline_form, image_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def picture(fmt="PNG", size=(900, 600), colour=(40, 120, 90)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, fmt)
-    return buffer.getvalue()
 
 
 def demo_product(demo_catalog, *, images: int = 2) -> Product:
@@ -136,7 +127,7 @@ def test_adding_an_image_to_a_product_that_has_some(demo_catalog, admin_app, dja
     before = snapshot(product)["images"]
     form = product_form(admin_app, product)
     row = add_inline_form(form, "images")
-    form[f"images-{row}-image"] = Upload("Back view.PNG", picture(), "image/png")
+    form[f"images-{row}-image"] = Upload("Back view.PNG", image_bytes("PNG", size=(900, 600)), "image/png")
     form[f"images-{row}-alt_text"] = "Back view"
     form[f"images-{row}-position"] = "5"
 

@@ -1,18 +1,16 @@
 """Media served by the store itself: images only, their real content type, long cache headers for
 content-hashed names, an hour and revalidation for older names."""
-import io
-
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.http import http_date
-from PIL import Image
 
 from catalog import images
 from catalog.media import cache_control
 from catalog.models import ProductImage
 from catalog.tests.factories import product_with_stock
+from conftest import image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +18,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def encoded(fmt: str, size=(700, 500)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (20, 140, 200)).save(buffer, fmt)
-    return buffer.getvalue()
+    return image_bytes(fmt, size=size, colour=(20, 140, 200))
 
 
 def body(response) -> bytes:

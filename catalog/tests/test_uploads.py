@@ -1,7 +1,6 @@
 """Uploads: only JPEG, PNG, WebP and GIF, stored under the detected format and a content hash,
 refused with the store's own messages. Driven through the product page as staff upload, plus the
 paths that save a file without a form."""
-import io
 from pathlib import Path
 
 import pytest
@@ -9,20 +8,17 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
 from webtest import Upload
 
 from catalog.models import ProductImage
 from catalog.tests.factories import product_with_stock
-from conftest import add_inline_form
+from conftest import add_inline_form, image_bytes
 
 pytestmark = pytest.mark.django_db
 
 
 def encoded(fmt: str, size=(60, 40), mode="RGB", colour=(200, 30, 30)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, size, colour if mode != "1" else 0).save(buffer, fmt)
-    return buffer.getvalue()
+    return image_bytes(fmt, size=size, mode=mode, colour=colour)
 
 
 @pytest.fixture(scope="module")
