@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from .. import services
 from ..exceptions import CatalogError
 from ..models import Location, OptionValue, Product, StockLevel, Variant
+from .stock import shown_figure
 
 
 @dataclass
@@ -126,20 +127,6 @@ class StockGridForm(forms.Form):
                     reserved += level.reserved
             rows.append({"variant": variant, "cells": cells, "available": on_hand - reserved})
         return rows
-
-
-def shown_figure(form: StockGridForm, name: str) -> int:
-    """The figure the page showed for a cell, posted back as its hidden initial (no stock row: 0).
-
-    A hidden value that is not a number (never sent by the page) counts as the current figure.
-    """
-    bound = form[name]
-    posted = bound.field.hidden_widget().value_from_datadict(form.data, form.files, bound.html_initial_name)
-    try:
-        value = bound.field.to_python(posted)
-    except ValidationError:
-        value = bound.initial
-    return value or 0
 
 
 def describe_changes(grid: StockGrid, changes: list[services.StockChange]) -> str:

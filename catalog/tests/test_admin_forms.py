@@ -7,7 +7,7 @@ FileSystemStorage.
 """
 import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db.models import Count
+from django.db.models import Count, F
 from django.urls import reverse
 from webtest import Upload
 
@@ -222,3 +222,67 @@ def test_every_catalog_change_page_saves_unchanged(demo_catalog, admin_app, mode
     after.pop("updated_at", None), before.pop("updated_at", None)
     assert after == before
     assert list(StockLevel.objects.order_by("pk").values_list("pk", "on_hand", "reserved")) == stock_before
+
+
+# --- Stock figures that changed while a page was open -------------------------------------------
+
+
+@pytest.fixture
+def shipped_meanwhile(demo_catalog):
+    """A demo stock row with reserved units, and a way to ship one of them 'while a page is open'."""
+    demo_catalog(products=8)
+    level = StockLevel.objects.filter(reserved__gt=0).select_related("variant", "location").order_by("pk").first()
+
+    def ship_one() -> int:
+        StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") - 1, reserved=F("reserved") - 1)
+        return level.on_hand - 1
+
+    return level, ship_one
+
+
+def test_saving_the_variant_page_does_not_write_back_a_stock_figure_that_changed_meanwhile(admin_app, shipped_meanwhile):
+    level, ship_one = shipped_meanwhile
+    form = admin_app.get(reverse("admin:catalog_variant_change", args=[level.variant_id])).forms["variant_form"]
+    shipped = ship_one()
+    form["barcode"] = "4006381333931"
+
+    response = form.submit("_save")
+
+    assert response.status_code == 302
+    assert StockLevel.objects.get(pk=level.pk).on_hand == shipped
+    assert Variant.objects.get(pk=level.variant_id).barcode == "4006381333931"
+
+
+def test_typing_over_a_stock_figure_that_changed_meanwhile_is_refused_on_the_variant_page(admin_app, shipped_meanwhile):
+    level, ship_one = shipped_meanwhile
+    form = admin_app.get(reverse("admin:catalog_variant_change", args=[level.variant_id])).forms["variant_form"]
+    shipped = ship_one()
+    form[f"stock_levels-{row_of(form, 'stock_levels', level.pk)}-on_hand"] = str(level.on_hand + 10)
+
+    response = form.submit("_save").follow()
+
+    assert "changed from" in response.text and "while you were editing" in response.text
+    assert StockLevel.objects.get(pk=level.pk).on_hand == shipped
+
+
+def test_the_stock_list_does_not_write_back_a_figure_that_changed_meanwhile(admin_app, shipped_meanwhile):
+    level, ship_one = shipped_meanwhile
+    page = admin_app.get(reverse("admin:catalog_stocklevel_changelist"), {"q": level.variant.sku})
+    form = page.forms["changelist-form"]
+    shipped = ship_one()
+
+    form.submit("_save")
+
+    assert StockLevel.objects.get(pk=level.pk).on_hand == shipped
+
+
+def test_the_stock_level_page_refuses_a_figure_typed_over_a_change_made_meanwhile(admin_app, shipped_meanwhile):
+    level, ship_one = shipped_meanwhile
+    form = admin_app.get(reverse("admin:catalog_stocklevel_change", args=[level.pk])).forms["stocklevel_form"]
+    shipped = ship_one()
+    form["on_hand"] = str(level.on_hand + 10)
+
+    response = form.submit("_save").follow()
+
+    assert "while you were editing" in response.text
+    assert StockLevel.objects.get(pk=level.pk).on_hand == shipped
