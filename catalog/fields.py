@@ -125,4 +125,5 @@ class ProductImageField(models.ImageField):
     descriptor_class = KeepStoredFileDescriptor
 
     def formfield(self, **kwargs):
-        return super().formfield(**{"form_class": ImageUploadField, **kwargs})
+        # No max_length: it limits the uploader's file name, which is never stored.
+        return super().formfield(**{"form_class": ImageUploadField, **kwargs, "max_length": None})

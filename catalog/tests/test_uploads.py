@@ -41,7 +41,7 @@ def upload_on_product_page(admin_app, product, name: str, content: bytes, conten
     return form.submit("_save")
 
 
-@pytest.mark.parametrize("name", ["price-list.pdf", "drawing.eps", "no-extension", "photo.jpg"])
+@pytest.mark.parametrize("name", ["price-list.pdf", "drawing.eps", "no-extension", "photo.jpg", "a" * 150 + ".gif"])
 def test_a_gif_is_stored_and_served_as_a_gif_whatever_it_is_called(admin_app, client, name):
     product = product_with_stock()
     gif = encoded("GIF")
