@@ -168,16 +168,24 @@ def html_tags(content: bytes | str, tag_name: str, /, **attrs: str) -> list[dict
     return found
 
 
-def png_file(name: str = "photo.png", *, size: tuple[int, int] = (16, 12), colour=(180, 90, 40)):
-    """A small, real PNG as an uploadable file (Pillow draws it; nothing is read from disk)."""
+def image_bytes(
+    fmt: str = "PNG", *, size: tuple[int, int] = (16, 12), mode: str = "RGB", colour=(180, 90, 40)
+) -> bytes:
+    """A real image file's bytes in any format Pillow writes (mode "1" is black: tiny even when huge)."""
     import io
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+    Image.new(mode, size, 0 if mode == "1" else colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def png_file(name: str = "photo.png", *, size: tuple[int, int] = (16, 12), colour=(180, 90, 40)):
+    """A small, real PNG as an uploadable file (Pillow draws it; nothing is read from disk)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, image_bytes("PNG", size=size, colour=colour), content_type="image/png")
 
 
 @pytest.fixture
@@ -366,3 +374,84 @@ def sign_in_to_admin(new_page, django_user_model, *, username: str = "staff", pa
     admin.get_by_role("button", name="Sign in").click()
     expect(admin.locator("#user-tools")).to_be_visible()
     return admin
+
+
+# --- Admin forms, submitted as a browser submits them -------------------------------------------
+
+
+@pytest.fixture
+def admin_app(django_app, django_user_model):
+    """A WebTest browser (django-webtest) signed in to the back office as a superuser.
+
+    `page = admin_app.get(url)` parses the page as a browser does; `form = page.forms["product_form"]`
+    holds every field as rendered (selected options, checked boxes, textarea text, hidden management
+    forms and the CSRF token). Change what a person would (`form["title"] = "New"`, `form[name] =
+    Upload(...)`, `form[f"{prefix}-DELETE"].checked = True`) and `form.submit("_save")` posts exactly
+    what a browser would, multipart included, with CSRF checked. `add_inline_form` stands in for the
+    JavaScript "Add another" link. Server errors raise in the test (DEBUG_PROPAGATE_EXCEPTIONS).
+    """
+    user = django_user_model.objects.create_superuser("webtest-admin", "webtest-admin@example.com", None)
+    django_app.set_user(user)
+    return django_app
+
+
+def add_inline_form(form, prefix: str) -> int:
+    """Do what the admin's "Add another" link does in a browser; return the new row's index.
+
+    The inline's empty form (fields named `<prefix>-__prefix__-…`, rendered inside the form for
+    the JavaScript to copy) is copied with the next index, as rendered (hidden parent ids, default
+    values, select options), and `<prefix>-TOTAL_FORMS` goes up by one. Works for nested inlines
+    too (`prefix="variants-0-stock_levels"`).
+    """
+    import copy
+
+    total = form[f"{prefix}-TOTAL_FORMS"]
+    index = int(total.value)
+    template = f"{prefix}-__prefix__-"
+    copies = [(name, field) for name, field in form.field_order if name and name.startswith(template)]
+    assert copies, f"no empty form named {template}… on the page: is {prefix!r} an inline's prefix?"
+    for name, field in copies:
+        clone = copy.copy(field)
+        clone.name = f"{prefix}-{index}-{name[len(template):]}"
+        if hasattr(field, "options"):
+            clone.options = list(field.options)
+        form.fields.setdefault(clone.name, []).append(clone)
+        form.field_order.append((clone.name, clone))
+    total.force_value(str(index + 1))
+    return index
+
+
+# --- The demo catalog ---------------------------------------------------------------------------
+
+_DEMO_PICTURES: dict[str, bytes] = {}
+
+
+@pytest.fixture
+def demo_catalog(db, settings):
+    """`demo_catalog(products=N)` seeds demo products 0..N-1 (`catalog.demo.seed`): categories,
+    brands, options, the three locations, variants with stock (some reserved) and pictures stored
+    in this test's MEDIA_ROOT through the real FileSystemStorage, with their renditions.
+
+    Drawing the pictures is the slow part, so the files one test drew are kept in memory and
+    written into the next test's MEDIA_ROOT before it seeds (the seeder then reuses them).
+    Returns the seeder's report.
+    """
+    from pathlib import Path
+
+    from catalog.demo.seed import seed_demo_catalog
+
+    root = Path(settings.MEDIA_ROOT)
+
+    def seed(*, products: int = 6):
+        for name, content in _DEMO_PICTURES.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        report = seed_demo_catalog(products=products)
+        for path in root.rglob("*"):
+            name = path.relative_to(root).as_posix()
+            if path.is_file() and name.startswith(("products/demo/", "renditions/")) and name not in _DEMO_PICTURES:
+                _DEMO_PICTURES[name] = path.read_bytes()
+        return report
+
+    return seed

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from shop.html import sanitize_html
 from shop.models import TimeStamped
 
-from .validators import validate_image_upload
+from .fields import ProductImageField
 
 
 class Category(TimeStamped):
@@ -268,6 +268,7 @@ class Variant(TimeStamped):
 
 
 def product_image_path(instance: ProductImage, filename: str) -> str:
+    """`filename` is already the content name (`catalog.fields.content_name`), never the client's."""
     return f"products/{instance.product_id or 'new'}/{filename}"
 
 
@@ -290,10 +291,8 @@ class ProductImage(TimeStamped):
         limit_choices_to={"option__changes_look": True},
         help_text=_("The colour (or other look) in this picture; empty when it shows the product in any of them."),
     )
-    image = models.ImageField(
-        _("image"), upload_to=product_image_path, width_field="width", height_field="height",
-        validators=[validate_image_upload],
-    )
+    # Validated when uploaded, stored as <content hash>.<detected format> (catalog/fields.py).
+    image = ProductImageField(_("image"), upload_to=product_image_path, width_field="width", height_field="height")
     width = models.PositiveIntegerField(editable=False, null=True)
     height = models.PositiveIntegerField(editable=False, null=True)
     alt_text = models.CharField(

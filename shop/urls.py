@@ -36,9 +36,10 @@ urlpatterns = [
 ]
 
 if settings.SERVE_MEDIA:
-    # Uploaded images served by Django itself: right for one machine; a CDN or object storage
-    # in front is better for a busy store (docs/operations.md).
+    # Uploaded images served by the store itself, with their real content type and cache headers
+    # (catalog/media.py): right for one machine; docs/operations.md shows nginx and object storage.
     from django.urls import re_path
-    from django.views.static import serve
 
-    urlpatterns.insert(0, re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
+    from catalog.media import serve_media
+
+    urlpatterns.insert(0, re_path(r"^media/(?P<path>.*)$", serve_media, name="media"))
