@@ -7,7 +7,7 @@ from django.test import override_settings
 
 
 @pytest.fixture(scope="module")
-def demo_catalog(django_db_setup, django_db_blocker, tmp_path_factory):
+def seeded_demo_module(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo catalog's first 60 products with their pictures, as `make run` shows them.
 
     Seeded once per test module (a second or two) and removed after it, so only for tests that

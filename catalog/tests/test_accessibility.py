@@ -22,7 +22,7 @@ def _seed_demo():
 
 
 @pytest.fixture
-def demo(demo_catalog, db):
+def demo(seeded_demo_module, db):
     """The demo catalog's first 60 products, with their pictures (catalog/tests/conftest.py)."""
 
 

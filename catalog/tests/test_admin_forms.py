@@ -51,7 +51,7 @@ def snapshot(product: Product) -> dict:
             product.description, product.is_featured, sorted(product.attribute_values.values_list("pk", flat=True)),
         ),
         "images": list(product.images.order_by("pk").values_list(
-            "pk", "image", "width", "height", "alt_text", "position", "variant_id", "renditions")),
+            "pk", "image", "width", "height", "alt_text", "position", "option_value_id", "renditions")),
         "variants": [
             (v.pk, v.sku, v.price, v.compare_at_price, v.weight, v.barcode, v.position, v.is_active,
              sorted(o.pk for o in v.option_values.all()))

@@ -48,7 +48,7 @@ def _boxes(response) -> FacetBoxes:
 
 
 @pytest.fixture
-def demo(demo_catalog, db):
+def demo(seeded_demo_module, db):
     """The demo catalog's first 60 products (catalog/tests/conftest.py)."""
 
 

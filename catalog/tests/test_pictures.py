@@ -17,7 +17,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def demo(demo_catalog, db):
+def demo(seeded_demo_module, db):
     """The demo catalog's first 60 products, with their pictures (catalog/tests/conftest.py)."""
 
 
