@@ -1,12 +1,15 @@
 """Download my data: everything that is the customer's, nothing that is anyone else's."""
 import json
+import time
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from customers.models import Activity, AuditLog
+from conftest import html_tags
 from customers.services.privacy import export_customer_data
+from customers.views.privacy import DOWNLOAD_SESSION_KEY
 
 from .helpers import PASSWORD
 from .privacy_data import full_customer
@@ -99,21 +102,62 @@ def test_the_export_costs_a_fixed_number_of_queries(two_customers, django_assert
         export_customer_data(customer=ada.customer)
 
 
+def _download_link(page) -> str:
+    [link] = html_tags(page.content, "meta", http_equiv="refresh")
+    url = link["content"].split("url=", 1)[1]
+    assert html_tags(page.content, "a", href=url), "the page offers the same link to click"
+    return url
+
+
 def test_download_my_data_is_a_json_attachment_of_the_signed_in_customer(client, two_customers):
     ada, bob = two_customers
     client.force_login(bob.user)
 
     page = client.get(reverse("customers:privacy"))
     assert client.post(reverse("account_reauthenticate"), {"password": PASSWORD}).status_code == 302
-    response = client.post(reverse("customers:privacy"))
+    pressed = client.post(reverse("customers:privacy"))
+    ready = client.get(pressed["Location"])
+    response = client.get(_download_link(ready))
 
     assert page.status_code == 200 and b"download-my-data" in page.content
+    assert not html_tags(page.content, "meta", http_equiv="refresh")  # nothing starts before the button
+    assert pressed.status_code == 302 and pressed["Location"] == reverse("customers:privacy")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
     assert response["Content-Disposition"].startswith('attachment; filename="my-data-')
     data = json.loads(response.content)
     assert data["profile"]["email"] == bob.email
     assert ada.email not in response.content.decode()
+
+
+def test_the_download_link_works_once_in_its_own_session_and_expires(client, two_customers, settings):
+    from django.test import Client
+
+    _ada, bob = two_customers
+    client.force_login(bob.user)
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    client.post(reverse("customers:privacy"))
+    url = _download_link(client.get(reverse("customers:privacy")))
+    elsewhere = Client()
+    elsewhere.force_login(bob.user)
+
+    stolen = elsewhere.get(url)
+    first = client.get(url)
+    again = client.get(url)
+
+    assert stolen.status_code == 302 and stolen["Location"] == reverse("customers:privacy")
+    assert first["Content-Disposition"].startswith("attachment")
+    assert again.status_code == 302 and again["Location"] == reverse("customers:privacy")
+    assert AuditLog.objects.filter(action=AuditLog.Action.DATA_EXPORT).count() == 1
+
+    # A link older than its five minutes is refused too.
+    client.post(reverse("customers:privacy"))
+    url = _download_link(client.get(reverse("customers:privacy")))
+    session = client.session
+    session[DOWNLOAD_SESSION_KEY]["expires"] = time.time() - 1
+    session.save()
+    assert client.get(url).status_code == 302
+    assert AuditLog.objects.filter(action=AuditLog.Action.DATA_EXPORT).count() == 1
 
 
 @pytest.mark.parametrize("method,name", [("get", "customers:privacy"), ("post", "customers:privacy"),
@@ -127,7 +171,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, method, name):
 
 def test_downloading_my_data_asks_for_the_password_first_and_then_downloads(client, two_customers):
     """The file holds every address, order and phone number: a session left open (or "remember
-    me" on a shared computer) must not be enough to take it away."""
+    me" on a shared computer) must not be enough to take it away. After the password, the replayed
+    POST answers with a redirect to the privacy page (a file would leave the browser on the
+    password page), which offers the download."""
     _ada, bob = two_customers
     client.force_login(bob.user)
 
@@ -138,5 +184,7 @@ def test_downloading_my_data_asks_for_the_password_first_and_then_downloads(clie
     assert asked.status_code == 302 and asked["Location"] == "/account/reauthenticate/?next=%2Faccount%2Fprivacy%2F"
     assert not AuditLog.objects.filter(action=AuditLog.Action.DATA_EXPORT).exists()
     resumed = client.post(asked["Location"], {"password": PASSWORD})
-    assert resumed["Content-Disposition"].startswith('attachment; filename="my-data-')
-    assert json.loads(resumed.content)["profile"]["email"] == bob.email
+    assert resumed.status_code == 302 and resumed["Location"] == reverse("customers:privacy")
+    downloaded = client.get(_download_link(client.get(resumed["Location"])))
+    assert downloaded["Content-Disposition"].startswith('attachment; filename="my-data-')
+    assert json.loads(downloaded.content)["profile"]["email"] == bob.email
