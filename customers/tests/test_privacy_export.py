@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from customers.models import Activity, AuditLog
 from conftest import html_tags
-from customers.services.privacy import export_customer_data
+from customers.services.data_export import export_customer_data
 from customers.views.privacy import DOWNLOAD_SESSION_KEY
 
 from .helpers import PASSWORD
@@ -46,12 +46,53 @@ def test_the_export_holds_every_kind_of_personal_data(two_customers):
     assert order["shipments"][0]["tracking_number"] == "RMZEBEDEE123GB"
     assert order["shipments"][0]["lines"] == [{"sku": "ZEBEDEE-SKU-1", "quantity": 1}]
     assert [(c["granted"], c["source"]) for c in data["consents"]] == [(True, "signup")]
-    assert [n["note"] for n in data["notes"]] == [ada.visible_note.body]
-    assert ada.internal_note.body not in text  # staff's internal notes never leave
-    assert [w["product"] for w in data["wishlist"]] == ["Zebedee Lantern"]
     assert [a["what"] for a in data["activities"]] == ["Signed in from zebedee-laptop"]
+    assert [w["product"] for w in data["wishlist"]] == ["Zebedee Lantern"]
     assert data["carts"][0]["lines"][0]["quantity"] == 2
     assert data["chat_history"] == []
+
+
+def test_the_export_holds_what_staff_recorded_about_them_by_role_not_by_name(two_customers):
+    """Art. 15 covers what the store records about the person, staff's notes included; the staff
+    member behind a note appears as "staff" (their own details are not the customer's data)."""
+    ada, _bob = two_customers
+    export_customer_data(customer=ada.customer, actor=ada.staff)  # staff downloaded it for them once
+    export_customer_data(customer=ada.customer)  # and they did themselves
+
+    data = export_customer_data(customer=ada.customer)
+
+    text = json.dumps(data)
+    assert [(n["kind"], n["note"], n["by"], n["shared_with_you"]) for n in data["notes"]] == [
+        ("note", ada.visible_note.body, "staff", True),
+        ("note", ada.internal_note.body, "staff", False),
+        ("call", ada.call.body, "staff", False),
+    ]
+    [order] = data["orders"]
+    assert [(e["kind"], e["by"]) for e in order["history"]] == [("email", "system"), ("note", "staff")]
+    assert "wrap as a gift" in order["history"][1]["message"]
+    assert [(e["kind"], e["subject"], e["status"]) for e in order["emails"]] == [
+        ("confirmation", "Your zebedee order", "sent"), ("shipped", "", "pending")]
+    assert order["payments"][0]["refunds"][0]["reason"] == "Goodwill for Zebedee Quillfeather"
+    assert order["lines"][0]["quantity_returned"] == 0
+    assert [(m["subject"], m["to"], m["status"]) for m in data["marketing_emails"]] == [
+        ("Lanterns for zebedee people", ada.email, "sent")]
+    assert [(e["action"], e["by"]) for e in data["audit_log"]] == [("data_export", "staff"), ("data_export", "you")]
+    assert [(c["action"], c["by"]) for c in data["record_changes"]] == [("changed", "staff")]
+    assert "Phone" in data["record_changes"][0]["what"]
+    assert {e["email"] for e in data["account"]["email_addresses"]} == {ada.email, "zebedee.old@example.net"}
+    for staff_detail in (ada.staff.username, ada.staff.email, ada.staff.last_name, "actor_repr"):
+        assert staff_detail.lower() not in text.lower(), staff_detail
+
+
+def test_a_pending_sign_up_is_in_the_export(two_customers):
+    from customers.models import PendingSignup
+
+    ada, _bob = two_customers
+    PendingSignup.objects.create(user=ada.user, accepts_marketing=True)
+
+    account = export_customer_data(customer=ada.customer)["account"]
+
+    assert account["pending_signup"]["asked_for_marketing"] is True
 
 
 def test_the_export_says_how_the_store_profiles_them(two_customers):
@@ -96,10 +137,29 @@ def test_the_export_is_recorded(two_customers):
 
 
 def test_the_export_costs_a_fixed_number_of_queries(two_customers, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.tests.factories import NoteFactory
+    from orders.models import OrderEvent
+    from orders.tests.factories import OrderFactory, OrderLineFactory
+
     ada, _bob = two_customers
     export_customer_data(customer=ada.customer)
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(27):
         export_customer_data(customer=ada.customer)
+    with CaptureQueriesContext(connection) as before:
+        export_customer_data(customer=ada.customer)
+
+    # More of everything costs no more queries.
+    for _ in range(3):
+        order = OrderFactory(customer=ada.customer, user=ada.user, email=ada.email)
+        OrderLineFactory(order=order)
+        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOTE, actor=OrderEvent.Actor.STAFF, message="x")
+        NoteFactory(customer=ada.customer, author=ada.staff)
+    with CaptureQueriesContext(connection) as after:
+        export_customer_data(customer=ada.customer)
+    assert len(after) == len(before)
 
 
 def _download_link(page) -> str:

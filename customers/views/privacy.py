@@ -26,7 +26,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ..services import customer_for_user
-from ..services.privacy import ErasureRefused, erase_customer, export_customer_data, unsubscribe
+from ..services.data_export import export_customer_data
+from ..services.privacy import ErasureRefused, erase_customer, unsubscribe
 from ..unsubscribe import customer_from_unsubscribe_token
 
 
