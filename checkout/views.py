@@ -27,7 +27,6 @@ from orders.links import signed_confirmation_url
 from payments.exceptions import OrderNotPayable, ProviderUnavailable
 from payments.models import Payment
 from payments.services import open_payment, start_payment
-from shop.countries import country_name
 
 from . import selectors, services
 from .exceptions import CartNotReady, CheckoutError, EmptyCart, ShippingUnavailable
@@ -212,8 +211,6 @@ def review(request: HttpRequest) -> HttpResponse:
     form = PlaceOrderForm(initial={"idempotency_key": secrets.token_urlsafe(24)})
     context = {
         "summary": summary, "details": details, "option": option, "form": form,
-        "shipping_country": country_name(details.shipping_address.get("country", "")),
-        "billing_country": country_name(details.billing_address.get("country", "")),
         "billing_same": details.billing_address == details.shipping_address,
     }
     return render(request, "checkout/review.html", context)

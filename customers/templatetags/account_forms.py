@@ -15,9 +15,3 @@ def styled(bound_field: forms.BoundField):
         attrs["aria-invalid"] = "true"
     return bound_field.as_widget(attrs=attrs)
 
-
-@register.filter
-def country_name(code: str) -> str:
-    from shop.countries import country_name as name
-
-    return name(code)
