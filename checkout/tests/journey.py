@@ -39,10 +39,7 @@ def shopper_with_history(catalog: SimpleNamespace) -> SimpleNamespace:
                                 on_hand=100, category=catalog.jackets)
     tent = product_with_stock(title=f"Four-Season Mountaineering Tent, {LONG_TITLE[:40]}", slug="mountain-tent",
                               price=Decimal("98765.43"), on_hand=100, category=catalog.gear)
-    cart = Cart.objects.create(user=user)
-    for product, quantity in ((jacket, 9), (tent, 7)):
-        variant = product.variants.get()
-        CartLine.objects.create(cart=cart, variant=variant, quantity=quantity, unit_price=variant.price)
+    _fill_cart(user, jacket, tent)
     WishlistItem.objects.create(customer=customer, product=tent, price_when_added=Decimal("98765.43"))
     order = OrderFactory(
         customer=customer, user=user, email=EMAIL, customer_name=ADDRESS["name"], phone="+1 217 555 0100",
@@ -56,6 +53,19 @@ def shopper_with_history(catalog: SimpleNamespace) -> SimpleNamespace:
     Note.objects.create(customer=customer, body="Prefers delivery after 5pm")
     return SimpleNamespace(user=user, customer=customer, address=address, order=order, jacket=jacket, tent=tent,
                            email=EMAIL, password=PASSWORD)
+
+
+def _fill_cart(user, *products) -> None:
+    cart, _created = Cart.objects.get_or_create(user=user)
+    for product, quantity in zip(products, (9, 7)):
+        variant = product.variants.get()
+        CartLine.objects.create(cart=cart, variant=variant, quantity=quantity, unit_price=variant.price)
+
+
+def refill_cart(history: SimpleNamespace) -> SimpleNamespace:
+    """The same cart again, after an order emptied it."""
+    _fill_cart(history.user, history.jacket, history.tent)
+    return history
 
 
 def account_pages(history: SimpleNamespace) -> dict[str, str]:
