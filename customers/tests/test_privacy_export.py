@@ -202,10 +202,12 @@ def test_the_download_link_works_once_in_its_own_session_and_expires(client, two
     elsewhere.force_login(bob.user)
 
     stolen = elsewhere.get(url)
+    looked = client.head(url)
     first = client.get(url)
     again = client.get(url)
 
     assert stolen.status_code == 302 and stolen["Location"] == reverse("customers:privacy")
+    assert looked.status_code == 200 and not looked.has_header("Content-Disposition")
     assert first["Content-Disposition"].startswith("attachment")
     assert again.status_code == 302 and again["Location"] == reverse("customers:privacy")
     assert AuditLog.objects.filter(action=AuditLog.Action.DATA_EXPORT).count() == 1

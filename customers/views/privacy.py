@@ -84,6 +84,8 @@ def privacy_download(request: HttpRequest, token: str) -> HttpResponse:
         messages.info(request, _("That download link has expired or was already used. Press “Download my data” "
                                  "to get a new one."))
         return redirect("customers:privacy")
+    if request.method == "HEAD":  # a link checker's look does not use the download up
+        return HttpResponse(content_type="application/json; charset=utf-8")
     del request.session[DOWNLOAD_SESSION_KEY]
     data = export_customer_data(customer=customer_for_user(user=request.user))
     response = HttpResponse(
