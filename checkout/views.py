@@ -27,7 +27,6 @@ from orders.links import signed_confirmation_url
 from payments.exceptions import OrderNotPayable, ProviderUnavailable
 from payments.models import Payment
 from payments.services import open_payment, start_payment
-from shop.countries import country_name
 
 from . import selectors, services
 from .exceptions import CartNotReady, CheckoutError, EmptyCart, ShippingUnavailable
@@ -118,6 +117,15 @@ def _initial(request: HttpRequest, saved: CheckoutDetails | None, book: list) ->
     return contact, shipping, billing
 
 
+def _typed(data) -> tuple[dict, dict, dict]:
+    """The contact, shipping and billing values as the shopper typed them, unchecked."""
+    contact = {"email": data.get("email", ""), "phone": data.get("phone", ""), "delivery": data.get("delivery", ""),
+               "billing_same": bool(data.get("billing_same"))}
+    shipping = {name: data.get(f"shipping-{name}", "") for name in AddressForm.base_fields}
+    billing = {name: data.get(f"billing-{name}", "") for name in AddressForm.base_fields}
+    return contact, shipping, billing
+
+
 def _country(value: str | None, fallback: str) -> str:
     codes = dict(selectors.country_choices())
     value = (value or "").upper()
@@ -139,17 +147,26 @@ def details(request: HttpRequest) -> HttpResponse:
         return _back_to_cart(request, error)
     book = account_addresses(user=request.user)
     contact, shipping, billing = _initial(request, _saved(request), book)
-    data = request.POST if request.method == "POST" else None
-    country = _country(data.get("shipping-country") if data else None, shipping.get("country") or
+    posted = request.POST if request.method == "POST" else None
+    if posted is not None:
+        typed_contact, typed_shipping, typed_billing = _typed(posted)
+        billing = typed_billing
+        if "refresh" in posted:
+            # Only new delivery options: what was typed comes back as typed, unchecked (a form
+            # bound to it would be validated, and its errors named by the fields' aria attributes).
+            contact, shipping = typed_contact, typed_shipping
+    # A form is bound (and so checked, and shows its errors) only when the shopper pressed Continue.
+    data = posted if posted is not None and "refresh" not in posted else None
+    country = _country(posted.get("shipping-country") if posted else None, shipping.get("country") or
                        selectors.default_country())
     pickup = selectors.pickup_availability(cart=cart)
     options = services.shipping_options(cart=cart, country=country, pickup=pickup)
     form = CheckoutForm(data, options=options, initial=contact)
     shipping_form = AddressForm(data, prefix="shipping", initial=shipping, street_required=form.is_delivery())
-    billing_same = bool(data.get("billing_same")) if data is not None else contact.get("billing_same", True)
-    billing_form = AddressForm(data, prefix="billing", initial=billing or {"country": country})
-    show_errors = data is not None and "refresh" not in data
-    if show_errors:
+    billing_same = bool(posted.get("billing_same")) if posted is not None else contact.get("billing_same", True)
+    # With "same as shipping" ticked the billing fields are not checked, so not bound either.
+    billing_form = AddressForm(None if billing_same else data, prefix="billing", initial=billing or {"country": country})
+    if data is not None:
         valid = form.is_valid() & shipping_form.is_valid() & (billing_same or billing_form.is_valid())
         if valid:
             address = shipping_form.address()
@@ -163,9 +180,9 @@ def details(request: HttpRequest) -> HttpResponse:
             return redirect("checkout:review")
     context = {
         "cart": cart, "form": form, "shipping_form": shipping_form, "billing_form": billing_form,
-        "billing_same": billing_same, "show_errors": show_errors, "billing_errors": show_errors and not billing_same, "country": country, "options": options,
+        "billing_same": billing_same, "country": country, "options": options,
         "pickup": pickup, "selected": form["delivery"].value(), "book": book,
-        "save_address": bool(data.get("save_address")) if data is not None else request.session.get(SAVE_ADDRESS_KEY, False),
+        "save_address": bool(posted.get("save_address")) if posted is not None else request.session.get(SAVE_ADDRESS_KEY, False),
     }
     return render(request, "checkout/details.html", context)
 
@@ -183,7 +200,7 @@ def delivery_options(request: HttpRequest) -> HttpResponse:
     options = services.shipping_options(cart=cart, country=country, pickup=pickup)
     form = CheckoutForm(None, options=options, initial={"delivery": request.GET.get("delivery", "")})
     context = {"form": form, "options": options, "pickup": pickup, "selected": form["delivery"].value(),
-               "country": country, "show_errors": False}
+               "country": country}
     return render(request, "checkout/_delivery_options.html", context)
 
 
@@ -212,8 +229,6 @@ def review(request: HttpRequest) -> HttpResponse:
     form = PlaceOrderForm(initial={"idempotency_key": secrets.token_urlsafe(24)})
     context = {
         "summary": summary, "details": details, "option": option, "form": form,
-        "shipping_country": country_name(details.shipping_address.get("country", "")),
-        "billing_country": country_name(details.billing_address.get("country", "")),
         "billing_same": details.billing_address == details.shipping_address,
     }
     return render(request, "checkout/review.html", context)

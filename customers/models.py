@@ -228,7 +228,8 @@ class Note(models.Model):
                                  related_name="notes")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.NOTE)
     body = models.TextField(_("note"))
-    # Internal by default; a note marked visible is part of the customer's data export.
+    # Whether the customer has been shown the note. Every note, internal or not, is part of their
+    # data download (services.data_export: the right of access covers it), by "staff", not by name.
     visible_to_customer = models.BooleanField(_("visible to the customer"), default=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
                                on_delete=models.SET_NULL, related_name="+")

@@ -411,13 +411,8 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
         "has_tax": order.tax_total > 0,
         "total": money(order.total),
         "shipping_method": order.shipping_method_name,
-        "shipping_address": _address_lines(order.shipping_address),
+        "shipping_address": order.shipping_address,
         "pickup_location": order.pickup_location,
-        "pickup_address": _address_lines({
-            "line1": order.pickup_location.address_line1, "line2": order.pickup_location.address_line2,
-            "postal_code": order.pickup_location.postal_code, "city": order.pickup_location.city,
-            "country": order.pickup_location.country,
-        }) if order.pickup_location else [],
         "shipment": None,
         "refund_amount": money(Decimal(amount)) if amount is not None else "",
     }
@@ -436,15 +431,6 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
 
 def _base_context() -> dict:
     return {"store_name": settings.STORE_NAME, "site_url": links.absolute_url("/")}
-
-
-def _address_lines(address: dict) -> list[str]:
-    """An address snapshot as the lines of an envelope, empty parts left out."""
-    address = address or {}
-    town = " ".join(part for part in (address.get("postal_code", ""), address.get("city", "")) if part)
-    parts = [address.get(key, "") for key in ("name", "line1", "line2")] + [town]
-    parts += [address.get("region", ""), address.get("country", "")]
-    return [part for part in parts if part]
 
 
 def _render_message(*, template: str, context: dict, to: list[str], key: str) -> EmailMultiAlternatives:

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from shop.countries import country_name
 from shop.money import format_money
 
 from .links import order_number_from_token
@@ -133,8 +132,6 @@ class OrderPage:
     lines: list[LineView]
     totals: list[TotalRow]
     tax_note: str  # "Includes $3.20 tax" when prices include tax, else ""
-    address_lines: list[str]
-    pickup_address_lines: list[str]
     shipments: list[ShipmentView]
     timeline: list[TimelineEntry]
 
@@ -215,15 +212,6 @@ def order_status(*, order: Order, now: datetime | None = None) -> StatusView:
         # is not taken twice: start_payment sends them to it instead).
         can_pay=order.status == S.PENDING_PAYMENT and payment_key == "processing",
     )
-
-
-def _address_lines(*, name: str = "", line1: str = "", line2: str = "", postal_code: str = "", city: str = "",
-                   region: str = "", country: str = "") -> list[str]:
-    if country.upper() in ("US", "CA", "AU"):
-        town = " ".join(filter(None, [", ".join(filter(None, [city, region])), postal_code]))
-    else:
-        town = ", ".join(filter(None, [" ".join(filter(None, [postal_code, city])), region]))
-    return [part for part in (name, line1, line2, town, country_name(country)) if part]
 
 
 def _safe_link(url: str) -> str:
@@ -318,7 +306,6 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
         totals.append(TotalRow(_("Tax"), money(order.tax_total)))
     totals.append(TotalRow(_("Total"), money(order.total), is_total=True))
 
-    pickup = order.pickup_location
     return OrderPage(
         order=order,
         status=order_status(order=order, now=now),
@@ -332,14 +319,6 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
         ],
         totals=totals,
         tax_note=tax_note,
-        address_lines=[] if pickup else _address_lines(**{
-            key: str(value) for key, value in (order.shipping_address or {}).items()
-            if key in ("name", "line1", "line2", "postal_code", "city", "region", "country") and value
-        }),
-        pickup_address_lines=_address_lines(
-            line1=pickup.address_line1, line2=pickup.address_line2, postal_code=pickup.postal_code,
-            city=pickup.city, country=pickup.country,
-        ) if pickup else [],
         shipments=[
             ShipmentView(
                 carrier=shipment.carrier, tracking_number=shipment.tracking_number,

@@ -1,29 +1,25 @@
-"""The customer's own data rights: download everything we hold about them, be forgotten, and
-unsubscribe from marketing with one click.
+"""The customer's own data rights: be forgotten, and unsubscribe from marketing with one click
+(downloading everything we hold about them is `data_export`).
 
 `erase_customer` is the one way personal data is erased, whether the customer deletes their
 account (customers.views.privacy) or staff erase a customer from the back office: both call it.
 """
 from __future__ import annotations
 
-import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
 from . import record_activity, record_audit
-from ..selectors.crm import segments_of_customer
 from .consent import set_marketing_consent
 
-EXPORT_FORMAT = "northwind-customer-data/1"
 ERASED_TEXT = "[erased]"
 
 
@@ -41,179 +37,13 @@ def erased_email(customer: Customer) -> str:
     return f"erased-{customer.pk}@invalid"
 
 
-# --- Download my data ---------------------------------------------------------------------------
-
-
-def _json(value: Any) -> Any:
-    """Decimals as exact strings, times as ISO 8601: the export is read by people and programs."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: _json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(item) for item in value]
-    return value
-
-
-def _orders_of(customer: Customer):
+def orders_of(customer: Customer) -> Q:
     """The customer's orders: linked to the customer, or to their account (orders placed before
     the CRM linked them)."""
     owner = Q(customer=customer)
     if customer.user_id:
         owner |= Q(user_id=customer.user_id)
     return owner
-
-
-def _export_orders(customer: Customer) -> list[dict]:
-    from orders.models import Order, Shipment, ShipmentLine
-    from payments.models import Payment
-
-    orders = (
-        Order.objects.filter(_orders_of(customer))
-        .select_related("pickup_location")
-        .prefetch_related(
-            "lines",
-            Prefetch("payments", queryset=Payment.objects.prefetch_related("refunds").order_by("created_at", "pk")),
-            Prefetch("shipments", queryset=Shipment.objects.prefetch_related(
-                Prefetch("lines", queryset=ShipmentLine.objects.select_related("line"))
-            )),
-        )
-        .order_by("created_at", "pk")
-    )
-    result = []
-    for order in orders:
-        result.append({
-            "number": order.number,
-            "status": order.status,
-            "placed_at": order.created_at,
-            "paid_at": order.paid_at,
-            "email": order.email,
-            "name": order.customer_name,
-            "phone": order.phone,
-            "shipping_address": order.shipping_address,
-            "billing_address": order.billing_address,
-            "currency": order.currency,
-            "prices_include_tax": order.prices_include_tax,
-            "subtotal": order.subtotal,
-            "shipping": order.shipping_total,
-            "tax": order.tax_total,
-            "total": order.total,
-            "shipping_method": order.shipping_method_name,
-            "pickup_location": order.pickup_location.name if order.pickup_location else None,
-            "lines": [
-                {"product": line.product_title, "sku": line.sku, "options": line.options, "quantity": line.quantity,
-                 "unit_price": line.unit_price, "tax_rate": line.tax_rate, "unit_tax": line.unit_tax,
-                 "line_total": line.line_total, "quantity_shipped": line.quantity_fulfilled}
-                for line in order.lines.all()
-            ],
-            "payments": [
-                {"provider": payment.provider, "status": payment.status, "amount": payment.amount,
-                 "currency": payment.currency, "created_at": payment.created_at,
-                 "succeeded_at": payment.succeeded_at,
-                 "refunds": [
-                     {"amount": refund.amount, "status": refund.status, "created_at": refund.created_at}
-                     for refund in payment.refunds.all()
-                 ]}
-                for payment in order.payments.all()
-            ],
-            "shipments": [
-                {"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
-                 "tracking_url": shipment.tracking_url, "shipped_at": shipment.created_at,
-                 "lines": [{"sku": sl.line.sku, "quantity": sl.quantity} for sl in shipment.lines.all()]}
-                for shipment in order.shipments.all()
-            ],
-        })
-    return result
-
-
-def _export_carts(customer: Customer) -> list[dict]:
-    from carts.models import Cart, CartLine
-
-    if not customer.user_id:
-        return []
-    carts = Cart.objects.filter(user_id=customer.user_id).prefetch_related(
-        Prefetch("lines", queryset=CartLine.objects.select_related("variant__product"))
-    )
-    return [
-        {"created_at": cart.created_at, "updated_at": cart.updated_at, "lines": [
-            {"product": line.variant.product.title, "sku": line.variant.sku, "quantity": line.quantity,
-             "unit_price_when_added": line.unit_price, "added_at": line.created_at}
-            for line in cart.lines.all()
-        ]}
-        for cart in carts
-    ]
-
-
-def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None = None) -> dict:
-    """Everything the store holds about `customer` that is theirs to see, JSON-ready.
-
-    Internal staff notes are left out (only notes marked visible to the customer go in); nothing
-    of any other customer is read. The download is recorded (Activity DATA_EXPORTED, AuditLog
-    DATA_EXPORT) in the same transaction, with `actor` as who asked: the customer's own account
-    unless staff pass theirs. A fixed number of queries whatever the amount of data.
-    """
-    user = customer.user
-    account = None
-    if user is not None:
-        account = {"email": user.email, "date_joined": user.date_joined, "last_login": user.last_login}
-    data = {
-        "format": EXPORT_FORMAT,
-        "exported_at": timezone.now(),
-        "profile": {
-            "email": customer.email, "first_name": customer.first_name, "last_name": customer.last_name,
-            "phone": customer.phone, "language": customer.language,
-            "accepts_marketing": customer.accepts_marketing, "marketing_consent_at": customer.marketing_consent_at,
-            "wants_wishlist_alerts": customer.wants_wishlist_alerts, "customer_since": customer.created_at,
-            "order_count": customer.order_count, "total_spent": customer.total_spent,
-            "first_order_at": customer.first_order_at, "last_order_at": customer.last_order_at,
-        },
-        "account": account,
-        # How the store profiles them (GDPR art. 15: the existence of profiling and its result).
-        "profiling": {
-            "rfm_scores": {"recency": customer.recency_score, "frequency": customer.frequency_score,
-                           "monetary": customer.monetary_score, "scored_at": customer.rfm_scored_at},
-            "segments": [segment.name for segment in segments_of_customer(customer)],
-            "tags": [tag.name for tag in customer.tags.all()],
-        },
-        "addresses": [
-            {field: getattr(address, field) for field in (
-                "name", "company", "line1", "line2", "city", "region", "postal_code", "country", "phone",
-                "is_default_shipping", "is_default_billing", "created_at", "updated_at",
-            )}
-            for address in Address.objects.filter(customer=customer)
-        ],
-        "orders": _export_orders(customer),
-        "consents": [
-            {"purpose": record.purpose, "granted": record.granted, "source": record.source, "at": record.created_at}
-            for record in ConsentRecord.objects.filter(customer=customer).order_by("created_at", "pk")
-        ],
-        # Internal notes are staff's working notes, not part of the download (by policy: see Note).
-        "notes": [
-            {"kind": note.kind, "note": note.body, "at": note.created_at}
-            for note in Note.objects.filter(customer=customer, visible_to_customer=True).order_by("created_at", "pk")
-        ],
-        "wishlist": [
-            {"product": item.product.title, "url": item.product.get_absolute_url(),
-             "price_when_added": item.price_when_added, "in_stock_when_added": item.was_in_stock,
-             "added_at": item.created_at}
-            for item in WishlistItem.objects.filter(customer=customer).select_related("product")
-        ],
-        "activities": [
-            {"kind": activity.kind, "what": activity.message, "data": activity.data, "at": activity.created_at}
-            for activity in Activity.objects.filter(customer=customer).order_by("created_at", "pk")
-        ],
-        "carts": _export_carts(customer),
-        # Kept as a key so programs reading the file need not change when chat arrives.
-        "chat_history": [],
-    }
-    actor = actor if actor is not None else user
-    with transaction.atomic():
-        record_activity(customer=customer, kind=Activity.Kind.DATA_EXPORTED, message=_("Downloaded their data"))
-        record_audit(action=AuditLog.Action.DATA_EXPORT, actor=actor, customer=customer,
-                     detail=f"customer #{customer.pk}")
-    return _json(data)
 
 
 # --- Delete my account / erase a customer -------------------------------------------------------
@@ -281,7 +111,7 @@ def _anonymise_orders(*, customer: Customer, user, old_email: str, needles: list
 
     # By email only the orders nobody's customer holds (placed before the CRM linked orders): an
     # order with this address on another customer's record is theirs (they had it first).
-    owner = _orders_of(customer) | Q(customer__isnull=True, email__iexact=old_email)
+    owner = orders_of(customer) | Q(customer__isnull=True, email__iexact=old_email)
     if user is not None:
         owner |= Q(user=user)
     orders = list(Order.objects.select_for_update().filter(owner).order_by("pk"))

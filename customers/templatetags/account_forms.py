@@ -1,4 +1,8 @@
-"""Renders allauth's form fields with the store's control classes (allauth's widgets have none)."""
+"""Renders form fields with the store's control classes (allauth's widgets have none).
+
+aria-describedby and aria-invalid are Django's own (BoundField.build_widget_attrs): it points at
+`<auto_id>_helptext` and `<auto_id>_error`, the ids templates/forms/_field.html writes.
+"""
 from django import forms, template
 
 register = template.Library()
@@ -9,15 +13,4 @@ def styled(bound_field: forms.BoundField):
     widget = bound_field.field.widget
     css = "checkbox" if isinstance(widget, forms.CheckboxInput) else "input"
     attrs = {"class": f"{widget.attrs.get('class', '')} {css}".strip()} if css not in widget.attrs.get("class", "") else {}
-    if bound_field.help_text:
-        attrs["aria-describedby"] = f"{bound_field.auto_id}-help"
-    if bound_field.errors:
-        attrs["aria-invalid"] = "true"
     return bound_field.as_widget(attrs=attrs)
-
-
-@register.filter
-def country_name(code: str) -> str:
-    from shop.countries import country_name as name
-
-    return name(code)

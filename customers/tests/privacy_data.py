@@ -8,13 +8,16 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from allauth.account.models import EmailAddress
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils import timezone
 
 from carts.models import Cart, CartLine
 from catalog.tests.factories import product_with_stock
-from customers.models import Activity, ConsentRecord, WishlistItem
+from customers.models import Activity, ConsentRecord, Note, WishlistItem
 from customers.services import customer_for_user
 from customers.tests.factories import AddressFactory, NoteFactory, UserFactory
+from marketing.models import CampaignMessage
+from marketing.tests.factories import CampaignFactory
 from notifications.models import OutboundEmail
 from orders.models import Order, OrderEvent, Shipment, ShipmentLine
 from orders.tests.factories import OrderFactory, OrderLineFactory
@@ -36,7 +39,19 @@ def full_customer(tag: str, *, first: str, last: str, total: Decimal) -> SimpleN
     ConsentRecord.objects.create(customer=customer, granted=True, source=ConsentRecord.Source.SIGNUP)
     visible = NoteFactory(customer=customer, body=f"Visible note for {tag}: your refund is on its way",
                           visible_to_customer=True)
-    internal = NoteFactory(customer=customer, body=f"Internal note about {tag}: asked twice for a discount")
+    staff = UserFactory(username=f"{tag}-staffer", email=f"{tag}.staffer@store.example", first_name="Stella",
+                        last_name=f"{tag.title()}staffer", is_staff=True)
+    internal = NoteFactory(customer=customer, body=f"Internal note about {tag}: asked twice for a discount",
+                           author=staff)
+    call = NoteFactory(customer=customer, kind=Note.Kind.CALL, author=staff,
+                       body=f"Called {tag}: the parcel was left with a neighbour")
+    LogEntry.objects.log_actions(
+        user_id=staff.pk, queryset=[customer], action_flag=CHANGE,
+        change_message=[{"changed": {"fields": ["Phone"]}}], single_object=True,
+    )
+    campaign = CampaignFactory(name=f"{tag} lapsed lantern buyers", subject=f"Lanterns for {tag} people")
+    CampaignMessage.objects.create(campaign=campaign, customer=customer, email=email,
+                                   status=CampaignMessage.Status.SENT, sent_at=timezone.now())
     Activity.objects.create(customer=customer, kind=Activity.Kind.SIGNED_IN, message=f"Signed in from {tag}-laptop",
                             data={"ip": f"198.51.100.{len(tag)}"})
 
@@ -70,13 +85,16 @@ def full_customer(tag: str, *, first: str, last: str, total: Decimal) -> SimpleN
     ShipmentLine.objects.create(shipment=shipment, line=line, quantity=1)
     OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.EMAIL, actor=OrderEvent.Actor.SYSTEM,
                               message=f"Email sent to {email}: Your order")
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOTE, actor=OrderEvent.Actor.STAFF, user=staff,
+                              message=f"Staff note on {tag}'s order: wrap as a gift")
     OutboundEmail.objects.create(key=f"order:{order.pk}:confirmation", kind="confirmation", order=order,
-                                 recipients=[email], status=OutboundEmail.Status.SENT, sent_at=timezone.now())
+                                 subject=f"Your {tag} order", recipients=[email], status=OutboundEmail.Status.SENT,
+                                 sent_at=timezone.now())
     OutboundEmail.objects.create(key=f"order:{order.pk}:shipped:1", kind="shipped", order=order, recipients=[email])
     return SimpleNamespace(
         user=user, customer=customer, email=email, first=first, last=last, phone=phone, address=address,
-        visible_note=visible, internal_note=internal, product=product, order=order, line=line, payment=payment,
+        visible_note=visible, internal_note=internal, call=call, staff=staff, campaign=campaign, product=product, order=order, line=line, payment=payment,
         refund=refund, shipment=shipment, tax=tax, total=total,
         personal=[email, f"{tag}.old@example.net", last, phone, f"{tag} Lighthouse Lane 7", f"{tag}ville",
-                  visible.body, internal.body, f"{tag}-login"],
+                  visible.body, internal.body, call.body, f"{tag}-login"],
     )

@@ -243,7 +243,7 @@ def test_erasure_reaches_campaign_messages_charge_events_and_the_admin_history(t
     assert f"{ada.first} {ada.last}".lower() not in everything
     for value in [*bob.personal, streets[bob.email]]:
         assert value.lower() in everything, value
-    assert CampaignMessage.objects.filter(customer=ada.customer).count() == 1
+    assert CampaignMessage.objects.filter(customer=ada.customer).count() == 2  # this one and full_customer's
 
 
 def test_erasure_ends_every_session_of_the_account(two_customers):

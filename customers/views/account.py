@@ -60,8 +60,7 @@ def addresses(request: HttpRequest) -> HttpResponse:
 
 
 def _address_form_page(request: HttpRequest, form: AddressBookForm, address: Address | None) -> HttpResponse:
-    return render(request, "customers/address_form.html", {"form": form, "address": address,
-                                                            "show_errors": form.is_bound})
+    return render(request, "customers/address_form.html", {"form": form, "address": address})
 
 
 @login_required

@@ -7,15 +7,18 @@ email without signing in; its signed token is the only key (customers/unsubscrib
 from __future__ import annotations
 
 import json
+import secrets
+import time
 
 from allauth.account.decorators import reauthentication_required
 from django import forms
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -23,7 +26,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ..services import customer_for_user
-from ..services.privacy import ErasureRefused, erase_customer, export_customer_data, unsubscribe
+from ..services.data_export import export_customer_data
+from ..services.privacy import ErasureRefused, erase_customer, unsubscribe
 from ..unsubscribe import customer_from_unsubscribe_token
 
 
@@ -34,18 +38,56 @@ class DeleteAccountForm(forms.Form):
     )
 
 
+# The download after "Download my data": its one-time token lives in the session, so the link
+# works only in the browser that re-entered the password, once, and for a few minutes.
+DOWNLOAD_SESSION_KEY = "privacy_download"
+DOWNLOAD_TTL_SECONDS = 300
+
+
+def _pending_download(request: HttpRequest) -> str | None:
+    """The token of the download this session may still fetch, or None."""
+    pending = request.session.get(DOWNLOAD_SESSION_KEY)
+    if not isinstance(pending, dict) or pending.get("expires", 0) < time.time():
+        return None
+    return pending.get("token")
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @never_cache
 @login_required
 # The file holds every address, order and phone number on record: the download (not the page)
-# asks for the password again, as deleting does, and the POST is carried out after it.
+# asks for the password again, as deleting does. allauth replays the POST after the password;
+# whatever answers a replayed POST is shown at the password page's address, so the POST answers
+# with a redirect to this page, which offers the file (and starts it, without JavaScript, by a
+# meta refresh to the attachment: the browser saves it and stays on the page).
 @reauthentication_required(enabled=lambda request: request.method == "POST")  # not GET or HEAD
 def privacy(request: HttpRequest) -> HttpResponse:
-    """The privacy page; its "Download my data" button posts here and gets the JSON file."""
+    """The privacy page; "Download my data" posts here and comes back to a one-time download."""
+    if request.method == "POST":
+        request.session[DOWNLOAD_SESSION_KEY] = {
+            "token": secrets.token_urlsafe(24), "expires": time.time() + DOWNLOAD_TTL_SECONDS,
+        }
+        return redirect("customers:privacy", permanent=False)
     customer = customer_for_user(user=request.user)
-    if request.method != "POST":  # GET, and HEAD: never the download
-        return render(request, "customers/privacy.html", {"customer": customer})
-    data = export_customer_data(customer=customer)
+    token = _pending_download(request)
+    download_url = reverse("customers:privacy-download", args=[token]) if token else ""
+    return render(request, "customers/privacy.html", {"customer": customer, "download_url": download_url})
+
+
+@require_safe
+@never_cache
+@login_required
+def privacy_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The JSON file, once per "Download my data" (the export is recorded each time it is made)."""
+    pending = _pending_download(request)
+    if pending is None or not secrets.compare_digest(pending, token):
+        messages.info(request, _("That download link has expired or was already used. Press “Download my data” "
+                                 "to get a new one."))
+        return redirect("customers:privacy")
+    if request.method == "HEAD":  # a link checker's look does not use the download up
+        return HttpResponse(content_type="application/json; charset=utf-8")
+    del request.session[DOWNLOAD_SESSION_KEY]
+    data = export_customer_data(customer=customer_for_user(user=request.user))
     response = HttpResponse(
         json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
         content_type="application/json; charset=utf-8",
@@ -102,6 +144,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
 
 urlpatterns = [
     path("privacy/", privacy, name="privacy"),
+    path("privacy/download/<str:token>/", privacy_download, name="privacy-download"),
     path("privacy/delete/", delete_account, name="privacy-delete"),
     path("privacy/deleted/", account_deleted, name="privacy-deleted"),
     path("unsubscribe/<str:token>/", unsubscribe_view, name="unsubscribe"),

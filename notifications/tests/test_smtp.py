@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime
+import logging
+import re
 
 import pytest
 from django.utils import timezone
@@ -35,7 +37,8 @@ def test_confirmation_email_arrives_over_smtp_with_text_and_html(smtp_server, or
         assert "Storm Shell" in body and "Colour: Red, Size: M" in body
         assert "$600.00" in body and "$1,200.00" in body  # unit price and line total
         assert "$1,260.00" in body and "$15.00" in body and "$212.50" in body and "$1,275.00" in body
-        assert "SW1Y 4JH London" in body
+        # The UK's order (shop/addresses.py): the town, then the postcode on its own line.
+        assert re.search(r"London(\r?\n|<br>)SW1Y 4JH(\r?\n|<br>)United Kingdom", body)
         assert "Northwind Supply" in body
     assert "2 × $600.00 = $1,200.00" in bodies["text/plain"]
     # The apostrophe is escaped in HTML, not in the text part.

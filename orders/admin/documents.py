@@ -1,4 +1,5 @@
-"""What the order page and the printed documents show: addresses, money and lines, ready to print.
+"""What the order page and the printed documents show: money and lines, ready to print (addresses
+are written by `shop.addresses`, as everywhere).
 
 Formatting happens here, once, so templates only lay things out (`format_money` rounds and
 writes amounts the way the store's locale does).
@@ -10,22 +11,9 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from shop.countries import country_name
 from shop.money import format_money
 
 from ..models import Order, OrderLine
-
-
-def address_lines(address: dict | None) -> list[str]:
-    """An address snapshot (see Order.shipping_address) as the lines written on a parcel."""
-    if not address:
-        return []
-    city = " ".join(part for part in (address.get("postal_code", ""), address.get("city", "")) if part)
-    parts = [
-        address.get("name", ""), address.get("company", ""), address.get("line1", ""), address.get("line2", ""),
-        city, address.get("region", ""), country_name(address.get("country", "")),
-    ]
-    return [str(part).strip() for part in parts if part and str(part).strip()]
 
 
 def tax_rate_display(rate: Decimal) -> str:
@@ -62,15 +50,13 @@ def document_lines(order: Order, lines: list[OrderLine]) -> list[DocumentLine]:
 def document_context(order: Order) -> dict:
     """Everything the packing slip and the invoice print (one query for the lines)."""
     lines = list(order.lines.all())
-    shipping = address_lines(order.shipping_address)
     return {
         "order": order,
         "store_name": settings.STORE_NAME,
         "lines": document_lines(order, lines),
         "units": sum(line.quantity for line in lines),
-        "shipping_address": shipping,
         # An empty billing address means "same as shipping" at checkout.
-        "billing_address": address_lines(order.billing_address) or shipping,
+        "billing_address": order.billing_address or order.shipping_address,
         "subtotal": format_money(order.subtotal, order.currency),
         # Line totals include tax whether catalog prices did or not (see orders.services.placement).
         "net_subtotal": format_money(order.subtotal - order.tax_total, order.currency),

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -25,6 +25,7 @@ from catalog.models import Location
 from payments.exceptions import PaymentError
 from payments.models import Provider
 from payments.services import record_manual_payment, refund_payment
+from shop.addresses import address_html
 from shop.money import format_money
 
 from .. import services
@@ -33,7 +34,7 @@ from ..forms import CancelForm, NoteForm, RefundForm, ReturnForm, ShipmentForm
 from ..models import Order, OrderEvent
 from ..status import can_transition
 from . import payment_state
-from .documents import address_lines, document_context
+from .documents import document_context
 from .filters import PaymentStateFilter, PickupLocationFilter
 from .inlines import OrderLineInline, ShipmentInline
 
@@ -171,14 +172,11 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("shipping address"))
     def shipping_address_display(self, order: Order) -> str:
-        return format_html_join("", "{}<br>", ((line,) for line in address_lines(order.shipping_address))) or "—"
+        return address_html(order.shipping_address) or "—"
 
     @admin.display(description=gettext_lazy("billing address"))
     def billing_address_display(self, order: Order) -> str:
-        lines = address_lines(order.billing_address)
-        if not lines:
-            return _("Same as shipping")
-        return format_html_join("", "{}<br>", ((line,) for line in lines))
+        return address_html(order.billing_address) or _("Same as shipping")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
