@@ -56,6 +56,8 @@ _TRANSLATION = {ord(char): folded for char, folded in FOLDS.items()} | dict.from
 
 def fold(text: str) -> str:
     """`text` as the index stores it: NFC, lower case, Latin accents and ligatures folded."""
+    if text.isascii():  # most titles: search compares up to a thousand of them per query
+        return text.lower()
     return unicodedata.normalize("NFC", text).lower().translate(_TRANSLATION)
 
 
