@@ -3,7 +3,7 @@
 The index stores folded text and every query word is folded before it is looked up, so a word
 matches whatever its accents or case on either side. The fold is defined once, here, as a
 character table; SQLite applies it through a Python function its triggers call, PostgreSQL through
-`catalog_search_fold()`, an SQL function generated from the same table (postgres.py). Neither
+`catalog_search_fold()`, a function generated from the same table (postgres.py). Neither
 database's own folding is used, because they differ: SQLite's `remove_diacritics` keeps "ø", "ł"
 and "æ", PostgreSQL's `unaccent` turns them into "o", "l" and "ae".
 
@@ -48,10 +48,11 @@ def _table() -> dict[str, str]:
     return table
 
 
-# Character -> its folded form (ASCII letters); combining accents are dropped. Greek final sigma is
-# sigma, as SQLite's tokenizer has it: Python's lower() writes one at the end of a capitalised word.
-FOLDS: dict[str, str] = _table() | {"ς": "σ"}
-_TRANSLATION = {ord(char): folded for char, folded in FOLDS.items()} | dict.fromkeys(_COMBINING_ACCENTS)
+# Character -> its folded form (ASCII letters), or "" for the combining accents, which are dropped.
+# Greek final sigma is sigma, as SQLite's tokenizer has it: Python's lower() writes one at the end
+# of a capitalised word.
+FOLDS: dict[str, str] = _table() | {"ς": "σ"} | {chr(code): "" for code in _COMBINING_ACCENTS}
+_TRANSLATION = {ord(char): folded for char, folded in FOLDS.items()}
 
 
 def fold(text: str) -> str:
@@ -59,23 +60,3 @@ def fold(text: str) -> str:
     if text.isascii():  # most titles: search compares up to a thousand of them per query
         return text.lower()
     return unicodedata.normalize("NFC", text).lower().translate(_TRANSLATION)
-
-
-def sql_fold(expression: str) -> str:
-    """PostgreSQL that folds `expression` exactly as fold() does.
-
-    Lower case first, then `replace()` for the characters that become two or more letters, and one
-    `translate()` for the rest (characters past the end of its third argument are deleted: the
-    combining accents). The table holds letters only, so it needs no quoting; a stray quote would
-    fail loudly rather than change the SQL.
-    """
-    single = {char: folded for char, folded in FOLDS.items() if len(folded) == 1}
-    multiple = {char: folded for char, folded in FOLDS.items() if len(folded) > 1}
-    literal_chars = "".join(FOLDS) + "".join(map(chr, _COMBINING_ACCENTS))
-    if "'" in literal_chars or "\\" in literal_chars:
-        raise ValueError("The fold table must not hold quotes or backslashes.")
-    sql = f"lower(normalize({expression}, NFC))"
-    for char, folded in multiple.items():
-        sql = f"replace({sql}, '{char}', '{folded}')"
-    source = "".join(single) + "".join(map(chr, _COMBINING_ACCENTS))
-    return f"translate({sql}, '{source}', '{''.join(single.values())}')"
