@@ -45,6 +45,12 @@ def _table() -> dict[str, str]:
             char = chr(code)
             if unicodedata.category(char).startswith("L") and _base(char) != char:
                 table[char] = _base(char)
+    # fold() lowers case first, and a few capitals here have their small letter in another block
+    # ("Ⱥ" -> "ⱥ", Latin Extended-C).
+    for char, base in list(table.items()):
+        small = char.lower()
+        if len(small) == 1 and small not in table and small != base:
+            table[small] = base
     return table
 
 

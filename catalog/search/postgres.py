@@ -269,10 +269,12 @@ def vocabulary(cursor: CursorWrapper) -> Vocabulary:
         # One branch per word, each planned with its own word: a common word is counted with a
         # short scan, a rare one through the GIN index. Titles and brands are counted apart.
         branch = f"""(SELECT %s,
-                        (SELECT count(*) FROM (SELECT 1 FROM {DOCUMENTS} WHERE document @@ plainto_tsquery('simple', %s)
-                                               LIMIT {FREQUENCY_CAP}) AS hits),
-                        (SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE names @@ plainto_tsquery('simple', %s)
-                                               LIMIT {FREQUENCY_CAP}) AS named))"""
+            (SELECT count(*) FROM (
+                SELECT 1 FROM {DOCUMENTS} WHERE document @@ plainto_tsquery('simple', %s) LIMIT {FREQUENCY_CAP}
+            ) AS hits),
+            (SELECT count(*) FROM (
+                SELECT 1 FROM {TABLE} WHERE names @@ plainto_tsquery('simple', %s) LIMIT {FREQUENCY_CAP}
+            ) AS named))"""
         cursor.execute(
             " UNION ALL ".join([branch] * len(existing)), [p for word in existing for p in (word, word, word)]
         )

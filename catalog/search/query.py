@@ -197,14 +197,13 @@ class Spelling:
 
 @dataclass(frozen=True)
 class _Candidate:
-    distance: int
-    description_only: bool
-    scarcity: int  # minus the number of products: commoner first
     term: str
+    distance: int
+    info: Term
 
-    @classmethod
-    def of(cls, word: str, term: str, info: Term) -> _Candidate:
-        return cls(edit_distance(word, term), not info.in_names, -info.products, term)
+    def rank(self) -> tuple:
+        """Closest first, then a word of titles or brand names, then the commonest."""
+        return self.distance, not self.info.in_names, -self.info.products, self.term
 
 
 def is_sure(word: str, best: _Candidate, others: list[_Candidate]) -> bool:
@@ -212,7 +211,7 @@ def is_sure(word: str, best: _Candidate, others: list[_Candidate]) -> bool:
     few_slips = best.distance < SURE_SLIPS_PER_LETTER * max(len(word), len(best.term))
     swap = best.distance == 1 and len(word) >= MIN_SWAP_LENGTH and is_swap(word, best.term)
     rival = any(
-        other.distance == best.distance and -other.scarcity >= RIVAL_SHARE * -best.scarcity
+        other.distance == best.distance and other.info.products >= RIVAL_SHARE * best.info.products
         for other in others
         if other is not best
     )
@@ -225,9 +224,9 @@ def spell(word: str, vocabulary: Vocabulary) -> tuple[str, str | None, bool]:
     A word is left alone when it is short or very long, all digits, or a prefix of an indexed word
     (the shopper may still be typing it). A Korean word loses its particle (korean_stem).
     Otherwise the candidates are the indexed words within one slip (two for long words where the
-    backend finds them); the closest wins, then one found in titles and brand names, then the most common. It
-    replaces the word when the pass is sure of it (is_sure); else, if it names products, it is only
-    suggested; a word found only in descriptions ("care" for "cafe") is neither.
+    backend finds them); the closest wins, then one found in titles and brand names, then the most
+    common. It replaces the word when the pass is sure of it (is_sure); else, if it names products,
+    it is only suggested; a word found only in descriptions ("care" for "cafe") is neither.
     """
     hangul = bool(_HANGUL.fullmatch(word))
     if word.isdigit() or len(word) > MAX_CORRECTABLE_LENGTH or (len(word) < MIN_CORRECTABLE_LENGTH and not hangul):
@@ -243,14 +242,14 @@ def spell(word: str, vocabulary: Vocabulary) -> tuple[str, str | None, bool]:
     # prefix cannot name an indexed word: a few prefix probes spare hundreds of lookups.
     reach = known_prefix_length(word, vocabulary.is_known)
     candidates = edits1(word, up_to=reach) | set(vocabulary.similar(word))
-    scored = [_Candidate.of(word, term, info) for term, info in vocabulary.terms(candidates).items()]
+    scored = [_Candidate(term, edit_distance(word, term), info) for term, info in vocabulary.terms(candidates).items()]
     scored = [candidate for candidate in scored if candidate.distance <= limit]
     if not scored:
         return word, None, False
-    best = min(scored, key=lambda c: (c.distance, c.description_only, c.scarcity, c.term))
+    best = min(scored, key=_Candidate.rank)
     if is_sure(word, best, scored):
         return best.term, None, True
-    return word, (None if best.description_only else best.term), False
+    return word, (best.term if best.info.in_names else None), False
 
 
 def correct(query_words: list[str], vocabulary: Vocabulary) -> Spelling:

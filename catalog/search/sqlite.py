@@ -5,8 +5,9 @@ description as plain text, folded (folding.py: accents, ligatures and case, as o
 tokenizer's own `remove_diacritics` is off, since it folds fewer letters). Triggers on
 catalog_product (insert, update of the indexed columns, delete) and on catalog_brand (insert,
 rename, delete) keep it current, so `bulk_create`, `QuerySet.update()` and raw SQL are covered as
-well as `save()`. Ranking is bm25 with column weights; a word's prefix matches too; `catalog_product_fts_vocab` and `..._vocab_col` (fts5vocab)
-list the indexed words for the spelling pass, in how many products each is, and in which columns.
+well as `save()`. Ranking is bm25 with column weights; a word's prefix matches too;
+`catalog_product_fts_vocab` and `..._vocab_col` (fts5vocab) list the indexed words for the
+spelling pass, in how many products each is, and in which columns.
 Korean words are tokens like any other (unicode61 treats Hangul as letters); a prefix query finds
 "재킷은" for "재킷", and the spelling pass takes the particle off a query's "재킷을".
 

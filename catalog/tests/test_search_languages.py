@@ -40,6 +40,21 @@ def test_fold(text, folded):
     assert fold(text) == folded
 
 
+def _capital_folds(char: str) -> bool:
+    # Not "ŉ" or "ẚ": their capitals are two characters, the second a modifier letter ("ʼN", "Aʾ").
+    return all(c.isascii() or c in FOLDS or unicodedata.combining(c) for c in char.upper())
+
+
+def test_every_character_of_the_table_folds_whatever_its_case():
+    wrong = {char: fold(char) for char in FOLDS if fold(char) != FOLDS[char]}
+    wrong_capitals = {
+        char: fold(char.upper()) for char in FOLDS
+        if char.isalpha() and _capital_folds(char) and fold(char.upper()) != FOLDS[char]
+    }
+
+    assert wrong == wrong_capitals == {}
+
+
 def test_fold_keeps_hangul_composed():
     decomposed = unicodedata.normalize("NFD", "재킷")  # as some systems send it: separate jamo
 
@@ -49,13 +64,6 @@ def test_fold_keeps_hangul_composed():
 @given(st.text(max_size=30))
 def test_fold_is_idempotent(text):
     assert fold(fold(text)) == fold(text)
-
-
-
-
-def _capital_folds(char: str) -> bool:
-    # Not "ŉ" or "ẚ": their capitals are two characters, the second a modifier letter ("ʼN", "Aʾ").
-    return all(c.isascii() or c in FOLDS or unicodedata.combining(c) for c in char.upper())
 
 
 _LATIN_WORD = st.text(
