@@ -33,10 +33,11 @@ demo: migrate
 	$(PY) manage.py seed_demo --products $(DEMO_PRODUCTS)
 	$(PY) manage.py ensure_staff
 
+# PORT reaches the settings too: links in emails (SITE_URL, unless set) name the port served on.
 run: demo
 	$(PY) manage.py collectstatic --noinput -v0
 	@echo "The store: http://127.0.0.1:$(PORT)/   back office: http://127.0.0.1:$(PORT)/admin/"
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite on the configured database (SQLite unless DATABASE_URL is set).
 test: install-dev
@@ -48,10 +49,11 @@ test-services: install-dev
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Celery worker with the beat scheduler embedded; needs REDIS_URL (or CELERY_BROKER_URL).
+# Celery worker with the beat scheduler embedded; needs REDIS_URL (or CELERY_BROKER_URL). It sends
+# the emails, so give it the same PORT as `make run` (or SITE_URL).
 worker: install
 	@test -n "$${REDIS_URL}$${CELERY_BROKER_URL}" || { echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) first."; exit 1; }
-	$(VENV)/bin/celery -A shop worker --beat --schedule var/celerybeat-schedule --loglevel=info --concurrency=2
+	PORT=$(PORT) $(VENV)/bin/celery -A shop worker --beat --schedule var/celerybeat-schedule --loglevel=info --concurrency=2
 
 # Needs wrk (Debian: apt-get install wrk); installed here when running as root.
 bench: install-dev

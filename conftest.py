@@ -124,11 +124,13 @@ def _isolated_media(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _eager_celery(settings):
-    """Tasks run inline in tests even when REDIS_URL names a broker: no test waits on a worker.
+    """Tasks run inline in tests even when REDIS_URL names a broker: no test waits on a worker,
+    nor on the web process's background thread (shop/background.py; its own tests turn it on).
 
     (The Celery app reads Django's settings live, so this reaches `app.conf` too.)
     """
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.BACKGROUND_THREAD = False
 
 
 @pytest.fixture(autouse=True)
@@ -166,16 +168,24 @@ def html_tags(content: bytes | str, tag_name: str, /, **attrs: str) -> list[dict
     return found
 
 
-def png_file(name: str = "photo.png", *, size: tuple[int, int] = (16, 12), colour=(180, 90, 40)):
-    """A small, real PNG as an uploadable file (Pillow draws it; nothing is read from disk)."""
+def image_bytes(
+    fmt: str = "PNG", *, size: tuple[int, int] = (16, 12), mode: str = "RGB", colour=(180, 90, 40)
+) -> bytes:
+    """A real image file's bytes in any format Pillow writes (mode "1" is black: tiny even when huge)."""
     import io
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+    Image.new(mode, size, 0 if mode == "1" else colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def png_file(name: str = "photo.png", *, size: tuple[int, int] = (16, 12), colour=(180, 90, 40)):
+    """A small, real PNG as an uploadable file (Pillow draws it; nothing is read from disk)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, image_bytes("PNG", size=size, colour=colour), content_type="image/png")
 
 
 @pytest.fixture
@@ -183,8 +193,8 @@ def storefront_catalog(db):
     """A small, fully known catalog for storefront tests (every count below is relied on).
 
     Tree: clothing > jackets > rain, clothing > shirts, gear, and an inactive `archive`.
-    Options colour (red, blue) and size (s, m, l); attribute material (wool, cotton); brands
-    northwind and summit; a warehouse and a `downtown` shop where customers may pick up.
+    Options colour (red, blue; pictures follow it) and size (s, m, l); attribute material (wool,
+    cotton); brands northwind and summit; a warehouse and a `downtown` shop where customers may pick up.
 
     | product         | category               | brand     | variants (colour/size price stock)   |
     | Storm Shell     | clothing/jackets/rain  | northwind | red/s 120 wh10, red/m 120 none,      |
@@ -194,6 +204,7 @@ def storefront_catalog(db):
     | Camp Lamp (ft.) | gear                   | summit    | one default variant 35, wh 8         |
     | Secret Proto.   | clothing/jackets       | draft, never shown                       |
     | Attic Coat      | archive (inactive)     | never shown                              |
+    Storm Shell's pictures: front.png, back.png (the whole product), blue.png (Colour: Blue).
     Units sold: tee 100, shell 50, parka 5, lamp 0. Newest first: tee, parka, shell, lamp.
     """
     import datetime
@@ -214,7 +225,7 @@ def storefront_catalog(db):
 
     northwind = f.BrandFactory(name="Northwind", slug="northwind")
     summit = f.BrandFactory(name="Summit", slug="summit")
-    colour = f.OptionFactory(name="Colour", slug="colour", position=0)
+    colour = f.OptionFactory(name="Colour", slug="colour", position=0, changes_look=True)
     size = f.OptionFactory(name="Size", slug="size", position=1)
     red = f.OptionValueFactory(option=colour, value="Red", slug="red", swatch="#b22222", position=0)
     blue = f.OptionValueFactory(option=colour, value="Blue", slug="blue", swatch="#1f4e79", position=1)
@@ -245,9 +256,10 @@ def storefront_catalog(db):
     shell_red_s = variant(shell, "SHELL-RED-S", "120.00", [red, s], {warehouse: 10}, barcode="4006381333931")
     shell_red_m = variant(shell, "SHELL-RED-M", "120.00", [red, m])
     shell_blue_s = variant(shell, "SHELL-BLUE-S", "130.00", [blue, s], {downtown: 3})
-    for position, (name, tied) in enumerate([("front.png", None), ("back.png", None), ("blue.png", shell_blue_s)]):
+    for position, (name, look) in enumerate([("front.png", None), ("back.png", None), ("blue.png", blue)]):
         ProductImage.objects.create(
-            product=shell, variant=tied, image=png_file(name), alt_text=f"Storm Shell {name[:-4]}", position=position
+            product=shell, option_value=look, image=png_file(name), alt_text=f"Storm Shell {name[:-4]}",
+            position=position,
         )
 
     parka = f.ProductFactory(title="Harbour Parka", slug="harbour-parka", category=jackets, brand=summit)
@@ -339,11 +351,107 @@ def page(new_page):
 
 
 def sign_in_to_admin(new_page, django_user_model, *, username: str = "staff", password: str = "pw-staff-12345"):
-    """A new Chromium tab signed in to the back office as a new superuser."""
-    django_user_model.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
+    """A new Chromium tab signed in to the back office as a new superuser, as staff sign in: the
+    admin sends them to the store's sign-in page (email and password), then a code from their
+    authenticator app, which superusers need in production mode (tests run with DEBUG off)."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from playwright.sync_api import expect
+
+    from customers.tests.helpers import totp_code
+
+    email = f"{username}@example.com"
+    user = django_user_model.objects.create_superuser(username=username, email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
     admin = new_page()
     admin.goto("/admin/login/")
-    admin.locator("#id_username").fill(username)
+    admin.locator("#id_login").fill(email)
     admin.locator("#id_password").fill(password)
-    admin.get_by_role("button", name="Log in").click()
+    admin.get_by_role("button", name="Sign in").click()
+    admin.locator("#id_code").fill(totp_code(secret))
+    admin.get_by_role("button", name="Sign in").click()
+    expect(admin.locator("#user-tools")).to_be_visible()
     return admin
+
+
+# --- Admin forms, submitted as a browser submits them -------------------------------------------
+
+
+@pytest.fixture
+def admin_app(django_app, django_user_model):
+    """A WebTest browser (django-webtest) signed in to the back office as a superuser.
+
+    `page = admin_app.get(url)` parses the page as a browser does; `form = page.forms["product_form"]`
+    holds every field as rendered (selected options, checked boxes, textarea text, hidden management
+    forms and the CSRF token). Change what a person would (`form["title"] = "New"`, `form[name] =
+    Upload(...)`, `form[f"{prefix}-DELETE"].checked = True`) and `form.submit("_save")` posts exactly
+    what a browser would, multipart included, with CSRF checked. `add_inline_form` stands in for the
+    JavaScript "Add another" link. Server errors raise in the test (DEBUG_PROPAGATE_EXCEPTIONS).
+    """
+    user = django_user_model.objects.create_superuser("webtest-admin", "webtest-admin@example.com", None)
+    django_app.set_user(user)
+    return django_app
+
+
+def add_inline_form(form, prefix: str) -> int:
+    """Do what the admin's "Add another" link does in a browser; return the new row's index.
+
+    The inline's empty form (fields named `<prefix>-__prefix__-…`, rendered inside the form for
+    the JavaScript to copy) is copied with the next index, as rendered (hidden parent ids, default
+    values, select options), and `<prefix>-TOTAL_FORMS` goes up by one. Works for nested inlines
+    too (`prefix="variants-0-stock_levels"`).
+    """
+    import copy
+
+    total = form[f"{prefix}-TOTAL_FORMS"]
+    index = int(total.value)
+    template = f"{prefix}-__prefix__-"
+    copies = [(name, field) for name, field in form.field_order if name and name.startswith(template)]
+    assert copies, f"no empty form named {template}… on the page: is {prefix!r} an inline's prefix?"
+    for name, field in copies:
+        clone = copy.copy(field)
+        clone.name = f"{prefix}-{index}-{name[len(template):]}"
+        if hasattr(field, "options"):
+            clone.options = list(field.options)
+        form.fields.setdefault(clone.name, []).append(clone)
+        form.field_order.append((clone.name, clone))
+    total.force_value(str(index + 1))
+    return index
+
+
+# --- The demo catalog ---------------------------------------------------------------------------
+
+_DEMO_PICTURES: dict[str, bytes] = {}
+
+
+@pytest.fixture
+def demo_catalog(db, settings):
+    """`demo_catalog(products=N)` seeds demo products 0..N-1 (`catalog.demo.seed`): categories,
+    brands, options, the three locations, variants with stock (some reserved) and pictures stored
+    in this test's MEDIA_ROOT through the real FileSystemStorage, with their renditions.
+
+    Drawing the pictures is the slow part, so the files one test drew are kept in memory and
+    written into the next test's MEDIA_ROOT before it seeds (the seeder then reuses them).
+    Returns the seeder's report.
+    """
+    from pathlib import Path
+
+    from catalog.demo.seed import seed_demo_catalog
+
+    root = Path(settings.MEDIA_ROOT)
+
+    def seed(*, products: int = 6):
+        for name, content in _DEMO_PICTURES.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        report = seed_demo_catalog(products=products)
+        for path in root.rglob("*"):
+            name = path.relative_to(root).as_posix()
+            if path.is_file() and name.startswith(("products/demo/", "renditions/")) and name not in _DEMO_PICTURES:
+                _DEMO_PICTURES[name] = path.read_bytes()
+        return report
+
+    return seed

@@ -14,6 +14,7 @@ from django.db.models import Prefetch, Q, Sum
 from django.utils.translation import gettext as _
 
 from catalog.models import OptionValue, Product, ProductImage, Variant
+from catalog.pictures import pick_picture
 from catalog.selectors import category_tree, stock_totals
 from shop.money import format_money, quantize
 
@@ -179,8 +180,8 @@ def _option_labels(variant: Variant) -> list[str]:
 
 
 def _image_for(variant: Variant) -> ProductImage | None:
-    images = variant.product.images.all()
-    return next((image for image in images if image.variant_id == variant.pk), images[0] if images else None)
+    """The variant's colour's picture (pictures follow the option that changes the look)."""
+    return pick_picture(list(variant.product.images.all()), {value.pk for value in variant.option_values.all()})
 
 
 def _warnings(

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import selectors, services
 from .exceptions import CartError
@@ -43,13 +43,13 @@ def _shown_cart(request: HttpRequest) -> dict:
     }
 
 
-@require_GET
+@require_safe
 @never_cache
 def detail(request: HttpRequest) -> HttpResponse:
     return render(request, "carts/cart.html", _shown_cart(request))
 
 
-@require_GET
+@require_safe
 @never_cache
 def mini(request: HttpRequest) -> HttpResponse:
     """The header's cart link alone, for htmx to swap in after a change.

@@ -75,6 +75,24 @@ class StockStillReserved(CatalogError):
         )
 
 
+class StockChangedMeanwhile(CatalogError):
+    """A stock figure changed between the moment staff saw it and the moment they saved."""
+
+    def __init__(
+        self, *, variant_id: int, location_id: int, sku: str, location: str, expected: int, current: int
+    ) -> None:
+        self.variant_id, self.location_id = variant_id, location_id
+        self.sku, self.location, self.expected, self.current = sku, location, expected, current
+        super().__init__(
+            _(
+                "%(sku)s at %(location)s changed from %(expected)d to %(current)d units on hand while you "
+                "were editing (an order shipped, a return, or another edit); nothing was changed. Check "
+                "the current figures and save again."
+            )
+            % {"sku": sku, "location": location, "expected": expected, "current": current}
+        )
+
+
 # --- Stock reservations (catalog/stock.py) ------------------------------------------------------
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from shop.html import sanitize_html
 from shop.models import TimeStamped
 
-from .validators import validate_image_upload
+from .fields import ProductImageField
 
 
 class Category(TimeStamped):
@@ -67,11 +68,22 @@ class Brand(TimeStamped):
 
 
 class Option(models.Model):
-    """A dimension variants differ by, such as size or colour."""
+    """A dimension variants differ by, such as size or colour.
+
+    An option that `changes_look` (colour, say) is one pictures follow: a product's image may
+    belong to one of its values, and is then shown for every variant with that value, whatever
+    the other options (size) are.
+    """
 
     name = models.CharField(_("name"), max_length=60, unique=True)
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     position = models.PositiveIntegerField(_("position"), default=0)
+    changes_look = models.BooleanField(
+        _("pictures follow this option"),
+        default=False,
+        help_text=_("Tick for an option that changes how the product looks, such as colour: each of its values "
+                    "can have its own pictures. Leave it off for size and the like."),
+    )
 
     class Meta:
         verbose_name = _("option")
@@ -82,13 +94,22 @@ class Option(models.Model):
         return self.name
 
 
+SWATCH_COLOUR = RegexValidator(
+    r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", _("Enter a hex colour such as #1f4e79."), code="invalid_swatch"
+)
+
+
 class OptionValue(models.Model):
     option = models.ForeignKey(Option, verbose_name=_("option"), on_delete=models.CASCADE, related_name="values")
     value = models.CharField(_("value"), max_length=60)
     slug = models.SlugField(_("slug"), max_length=60)
     position = models.PositiveIntegerField(_("position"), default=0)
-    # A CSS colour for swatches, e.g. "#1f4e79"; empty for options that are not colours.
-    swatch = models.CharField(_("swatch colour"), max_length=7, blank=True)
+    # The swatch's colour, e.g. "#1f4e79"; empty for options that are not colours. Pages draw it as
+    # an SVG fill (no style attribute, so a strict Content-Security-Policy needs no exception).
+    swatch = models.CharField(
+        _("swatch colour"), max_length=7, blank=True, validators=[SWATCH_COLOUR],
+        help_text=_("A hex colour such as #1f4e79."),
+    )
 
     class Meta:
         verbose_name = _("option value")
@@ -247,18 +268,31 @@ class Variant(TimeStamped):
 
 
 def product_image_path(instance: ProductImage, filename: str) -> str:
+    """`filename` is already the content name (`catalog.fields.content_name`), never the client's."""
     return f"products/{instance.product_id or 'new'}/{filename}"
 
 
 class ProductImage(TimeStamped):
+    """A picture of a product: of every variant, or of one value of an option that changes the look.
+
+    A picture of the navy jacket belongs to "Colour: Navy", not to one navy variant, so it shows
+    for navy in every size. `catalog.selectors.pick_picture` chooses among them.
+    """
+
     product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="images")
-    variant = models.ForeignKey(
-        Variant, verbose_name=_("variant"), null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
+    option_value = models.ForeignKey(
+        OptionValue,
+        verbose_name=_("shows"),
+        null=True,
+        blank=True,
+        # A value that still has pictures cannot be deleted: they would silently become every colour's.
+        on_delete=models.PROTECT,
+        related_name="images",
+        limit_choices_to={"option__changes_look": True},
+        help_text=_("The colour (or other look) in this picture; empty when it shows the product in any of them."),
     )
-    image = models.ImageField(
-        _("image"), upload_to=product_image_path, width_field="width", height_field="height",
-        validators=[validate_image_upload],
-    )
+    # Validated when uploaded, stored as <content hash>.<detected format> (catalog/fields.py).
+    image = ProductImageField(_("image"), upload_to=product_image_path, width_field="width", height_field="height")
     width = models.PositiveIntegerField(editable=False, null=True)
     height = models.PositiveIntegerField(editable=False, null=True)
     alt_text = models.CharField(
@@ -275,6 +309,13 @@ class ProductImage(TimeStamped):
 
     def __str__(self) -> str:
         return self.alt_text or self.image.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.option_value_id and not self.option_value.option.changes_look:
+            raise ValidationError(
+                {"option_value": _("Pictures can only follow an option marked “pictures follow this option”.")}
+            )
 
 
 class Location(TimeStamped):

@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, 
 from django.http import Http404
 
 from .cache import versioned_key
+from .pictures import pictures_in_order
 from .models import (
     AttributeValue,
     Brand,
@@ -144,7 +145,13 @@ def with_card_data(queryset: QuerySet[Product]) -> QuerySet[Product]:
         ),
         in_stock=Exists(_available_stock()),
     ).prefetch_related(
-        Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk"), to_attr="ordered_images")
+        Prefetch(
+            "images",
+            # The value and its option come with the image (a join, not a query): a listing filtered
+            # by colour shows each card in that colour (`pick_card_pictures`).
+            queryset=ProductImage.objects.select_related("option_value__option").order_by("position", "pk"),
+            to_attr="ordered_images",
+        )
     )
 
 
@@ -275,6 +282,24 @@ class Facet:
     key: str  # query-string parameter: "brand", "o_size", "a_material"
     label: str
     values: list[FacetValue]
+
+    # A long list shows its first values and the rest behind "Show all N" (never a scroll box
+    # that hides values without saying so); a short one shows every value.
+    SHOWN = 8
+    FOLD_AFTER = 10
+
+    @property
+    def first_values(self) -> list[FacetValue]:
+        return self.values if len(self.values) <= self.FOLD_AFTER else self.values[: self.SHOWN]
+
+    @property
+    def more_values(self) -> list[FacetValue]:
+        return self.values[len(self.first_values):]
+
+    @property
+    def more_selected(self) -> bool:
+        """A value behind "Show all" is selected: the list is shown open, so it can be seen."""
+        return any(value.selected for value in self.more_values)
 
 
 @dataclass
@@ -494,20 +519,25 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
             options.setdefault(option_slug, (value.option, {}))[1][value.slug] = value
     ordered_options = sorted(options.values(), key=lambda item: (item[0].position, item[0].name))
 
-    default = next((v for v in variants if stock[v.pk] > 0), variants[0] if variants else None)
-    chosen = {}
-    for option, values in ordered_options:
-        wanted = selection.get(option.slug)
-        if wanted in values:
-            chosen[option.slug] = wanted
-        elif default is not None and option.slug in values_of[default.pk]:
-            chosen[option.slug] = values_of[default.pk][option.slug].slug
-
     def matching(choice: dict[str, str]) -> list[Variant]:
         return [
             v for v in variants
             if all(values_of[v.pk].get(o) is not None and values_of[v.pk][o].slug == s for o, s in choice.items())
         ]
+
+    # Options the shopper did not choose (a link to "?colour=navy") take the values of the first
+    # variant in stock among those matching what they did choose.
+    requested = {
+        option.slug: selection[option.slug] for option, values in ordered_options if selection.get(option.slug) in values
+    }
+    candidates = matching(requested) or variants
+    default = next((v for v in candidates if stock[v.pk] > 0), candidates[0] if candidates else None)
+    chosen = {}
+    for option, values in ordered_options:
+        if option.slug in requested:
+            chosen[option.slug] = requested[option.slug]
+        elif default is not None and option.slug in values_of[default.pk]:
+            chosen[option.slug] = values_of[default.pk][option.slug].slug
 
     selected = next(iter(matching(chosen)), None) if len(variants) > 1 else (variants[0] if variants else None)
 
@@ -537,10 +567,13 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     ]
     available = sum(entry.available for entry in locations)
 
+    # The chosen colour's pictures first (whatever the size), then the whole product's, then the
+    # other colours'. Without a look option the staff's order stands.
+    looks = {values[chosen[option.slug]].pk for option, values in ordered_options
+             if option.changes_look and option.slug in chosen}
     images = list(product.images.all())
-    if selected is not None:
-        # The chosen variant's own pictures first, then the product's.
-        images.sort(key=lambda image: (image.variant_id != selected.pk, image.position, image.pk))
+    if looks:
+        images = pictures_in_order(images, looks)
 
     tree = category_tree()
     node = tree.by_id.get(product.category_id)

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest
 
 from shop.html import plain_text
 from shop.money import quantize
+from shop.site import absolute_url
 
 from .selectors import ProductPage
 
 
-def product_structured_data(page: ProductPage, request: HttpRequest) -> dict:
+def product_structured_data(page: ProductPage) -> dict:
     product = page.product
-    absolute = request.build_absolute_uri
     offers = []
     for variant in page.variants:
         # Same rule as the page's own availability: stock at an inactive location cannot be sold.
@@ -26,7 +25,7 @@ def product_structured_data(page: ProductPage, request: HttpRequest) -> dict:
                 "price": str(quantize(variant.price)),
                 "priceCurrency": settings.STORE_CURRENCY,
                 "availability": "https://schema.org/InStock" if available > 0 else "https://schema.org/OutOfStock",
-                "url": absolute(product.get_absolute_url()),
+                "url": absolute_url(product.get_absolute_url()),
             }
         )
     data = {
@@ -34,8 +33,8 @@ def product_structured_data(page: ProductPage, request: HttpRequest) -> dict:
         "@type": "Product",
         "name": product.title,
         "description": plain_text(product.description)[:5000],
-        "url": absolute(product.get_absolute_url()),
-        "image": [absolute(image.image.url) for image in page.images[:5]],
+        "url": absolute_url(product.get_absolute_url()),
+        "image": [absolute_url(image.image.url) for image in page.images[:5]],
         "offers": offers[0] if len(offers) == 1 else {
             "@type": "AggregateOffer",
             "priceCurrency": settings.STORE_CURRENCY,

@@ -21,7 +21,14 @@ from shop.money import quantize
 
 from . import importing
 from .cache import bump_catalog_version_on_commit
-from .exceptions import CatalogError, NegativePrice, PriceTooLarge, StockBelowReserved, StockStillReserved
+from .exceptions import (
+    CatalogError,
+    NegativePrice,
+    PriceTooLarge,
+    StockBelowReserved,
+    StockChangedMeanwhile,
+    StockStillReserved,
+)
 from .models import Category, Location, Product, StockLevel, Variant
 
 # A DecimalField(max_digits=12, decimal_places=2) holds values below 10**10.
@@ -129,12 +136,18 @@ def change_prices_by_percentage(*, products: QuerySet[Product], percentage: Deci
 
 @dataclass(frozen=True)
 class StockChange:
-    """Set `on_hand` for a variant at a location, or remove that stock row (`remove=True`)."""
+    """Set `on_hand` for a variant at a location, or remove that stock row (`remove=True`).
+
+    `expected_on_hand`, when given, is the figure the person saw before typing (a missing row
+    counts as 0): if the locked row holds another, the whole call is refused, so a count typed on
+    an old screen never overwrites a shipment, a return or another edit made since.
+    """
 
     variant_id: int
     location_id: int
     on_hand: int = 0
     remove: bool = False
+    expected_on_hand: int | None = None
 
 
 def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
@@ -144,8 +157,9 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
     first locks every existing stock row of the affected variants with select_for_update(),
     ordered by primary key: every stock writer locks in pk order, so two of them can never
     deadlock. Under the lock it checks that on hand never drops below the units reserved for
-    orders and that no row holding reserved units is removed; otherwise it raises
-    StockBelowReserved or StockStillReserved and writes nothing. A negative quantity raises
+    orders, that no row holding reserved units is removed, and that rows still hold the
+    `expected_on_hand` of changes that give one; otherwise it raises StockBelowReserved,
+    StockStillReserved or StockChangedMeanwhile and writes nothing. A negative quantity raises
     ValueError. When several changes name the same variant and location, the last one wins.
     Bumps the catalog version on commit. Returns how many rows were created, changed or removed.
     """
@@ -166,6 +180,9 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
         to_create, to_update, to_delete = [], [], []
         for key, change in latest.items():
             level = existing.get(key)
+            current = level.on_hand if level else 0
+            if change.expected_on_hand is not None and current != change.expected_on_hand:
+                raise StockChangedMeanwhile(**_describe(key), expected=change.expected_on_hand, current=current)
             if change.remove:
                 if level is None:
                     continue

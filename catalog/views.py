@@ -7,18 +7,21 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
+
+from shop.site import absolute_url
 
 from . import search as product_search
 from . import selectors
 from .cache import cache_storefront_page, wants_fragment
 from .forms import SORT_LABELS, parse_listing_filters, search_query
+from .pictures import pick_card_pictures
 from .seo import product_structured_data
 
 PER_PAGE = 24
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/home.html", selectors.home_page_data())
@@ -34,6 +37,8 @@ def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None
         page.object_list = selectors.cards_in_order(list(page.object_list))
     else:
         page = Paginator(selectors.sorted_listing(filtered, filters.sort), PER_PAGE).get_page(page_number)
+        page.object_list = list(page.object_list)
+    pick_card_pictures(page.object_list, filters)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -47,7 +52,7 @@ def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None
     }
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def category(request: HttpRequest, path: str) -> HttpResponse:
     tree = selectors.category_tree()
@@ -59,7 +64,7 @@ def category(request: HttpRequest, path: str) -> HttpResponse:
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     selection = {key: value for key, value in request.GET.items() if len(key) <= 60 and len(value) <= 60}
@@ -68,13 +73,13 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "page": page,
         "product": page.product,
-        "canonical_url": request.build_absolute_uri(page.product.get_absolute_url()),
-        "structured_data": product_structured_data(page, request),
+        "canonical_url": absolute_url(page.product.get_absolute_url()),
+        "structured_data": product_structured_data(page),
     }
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def search(request: HttpRequest) -> HttpResponse:
     query = search_query(request.GET)
@@ -103,7 +108,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 @cache_storefront_page
 def suggestions(request: HttpRequest) -> HttpResponse:
     """Search-as-you-type: a small list of matching products (htmx)."""

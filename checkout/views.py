@@ -125,7 +125,7 @@ def _country(value: str | None, fallback: str) -> str:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def details(request: HttpRequest) -> HttpResponse:
     """Step 1: contact, shipping address, billing address and delivery (or pick-up) choice.
 

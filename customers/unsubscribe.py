@@ -10,9 +10,10 @@ through a planned rotation).
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+
+from shop.site import absolute_url
 
 from .models import Customer
 
@@ -35,8 +36,7 @@ def unsubscribe_path(customer: Customer) -> str:
 
 def unsubscribe_url(customer: Customer) -> str:
     """The absolute one-click unsubscribe URL for emails (SITE_URL in front)."""
-    site = (getattr(settings, "SITE_URL", "") or "").rstrip("/")
-    return f"{site}{unsubscribe_path(customer)}"
+    return absolute_url(unsubscribe_path(customer))
 
 
 def customer_from_unsubscribe_token(token: str) -> Customer | None:

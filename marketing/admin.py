@@ -209,17 +209,20 @@ class CampaignAdmin(admin.ModelAdmin):
                 campaign.recipient_count) % {"name": campaign.name, "count": campaign.recipient_count})
         recipients = members = 0
         problem = ""
+        preview = None
         if campaign.segment is None:
             problem = _("Choose the segment this campaign goes to first.")
         else:
             try:
                 members = segment_customers(campaign.segment).count()
-                recipients = services.recipients(segment=campaign.segment).count()
+                # The subject as a recipient gets it (as on the preview page), never the template.
+                preview = services.preview_campaign(campaign=campaign)
+                recipients = preview.recipient_count
             except CampaignError as error:
                 problem = str(error)
         return self._page(request, campaign, "admin/marketing/campaign/send_confirmation.html",
                           title=_("Send %(name)s") % {"name": campaign.name}, recipients=recipients, members=members,
-                          problem=problem)
+                          problem=problem, preview=preview)
 
     @button("POST", permission=SEND_PERMISSION)
     def cancel_view(self, request: HttpRequest, campaign: Campaign) -> HttpResponse:

@@ -8,16 +8,20 @@ store's email layout (`templates/emails/campaign.html`), which adds the unsubscr
 """
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
+from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
+from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 
 from customers.models import Customer
 from customers.unsubscribe import unsubscribe_url as customer_unsubscribe_url
@@ -136,11 +140,12 @@ def render_one(*, compiled: CompiledCampaign, customer: Customer, picks: Picks, 
     subject = " ".join(compiled.subject.render(Context(context, autoescape=False)).split())
     # Sanitised after rendering, so what the context adds is covered as well as what staff wrote.
     html_context = campaign_context(customer=customer, picks=picks, unsubscribe_url=unsubscribe_url, html=True)
-    body_html = sanitize_html(compiled.html_body.render(Context(html_context)))
+    rendered_html = compiled.html_body.render(Context(html_context))
+    body_html = sanitize_html(rendered_html)
     if compiled.text_body is not None:
         body_text = compiled.text_body.render(Context(context, autoescape=False))
     else:
-        body_text = html_to_text(body_html)
+        body_text = html_to_text(rendered_html)
     layout = {"store_name": settings.STORE_NAME, "site_url": absolute_url("/"), "subject": subject,
               "body_html": body_html, "body_text": body_text, "unsubscribe_url": unsubscribe_url}
     return RenderedEmail(
@@ -152,17 +157,37 @@ def render_one(*, compiled: CompiledCampaign, customer: Customer, picks: Picks, 
     )
 
 
-_BLOCK_END = re.compile(r"</(p|div|h[1-6]|table|ul|ol|blockquote)>|<hr\s*/?>", re.IGNORECASE)
-_LINE_END = re.compile(r"</(li|tr)>|<br\s*/?>", re.IGNORECASE)
-_LINK = re.compile(r'<a\s[^>]*href="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+def _link_start(state, attrs: dict) -> None:
+    # Only addresses a reader can follow are shown (what the sanitiser lets through in the HTML part).
+    href = (attrs.get("href") or "").strip()
+    state.link_target = href if urlsplit(href).scheme in _LINK_SCHEMES else ""
+
+
+def _link_end(state) -> None:
+    if state.link_target:
+        state.tags[-1].write(f" ({state.link_target})")
+
+
+_LINK_SCHEMES = {"http", "https", "mailto"}
+_TEXT_CONFIG = ParserConfig(
+    css=CSS_PROFILES["strict"],
+    custom_html_tag_handler_mapping=CustomHtmlTagHandlerMapping(
+        start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end},
+    ),
+)
+# "https://x.example (https://x.example)": a link whose text is its address is shown once.
+_SAME_ADDRESS_TWICE = re.compile(r"(\S+) \(\1\)")
 
 
 def html_to_text(body: str) -> str:
-    """A readable plain-text version of sanitised HTML: blocks become lines, links show their address."""
-    text = _LINK.sub(lambda m: m.group(2) if m.group(2).strip() == m.group(1) else f"{m.group(2)} ({m.group(1)})",
-                     body)
-    text = re.sub(r"<li[^>]*>", "- ", text, flags=re.IGNORECASE)
-    text = _LINE_END.sub("\n", _BLOCK_END.sub("\n\n", text))
-    text = html.unescape(_TAG.sub("", text))
-    return re.sub(r"[ \t]+", " ", text)
+    """A readable plain-text version of the HTML body: paragraphs, headings and `<div>`s on lines of
+    their own, list items as bullets, table cells apart, links followed by their address.
+
+    inscriptis lays the HTML out as a browser would (block and inline elements, lists, tables) and
+    never outputs the content of `<script>` or `<style>`. Give it the body as rendered, before
+    sanitising: the sanitiser drops tags it does not allow (`<div>`, `<h1>`) and with them the line
+    breaks they made.
+    """
+    if not body.strip():
+        return ""
+    return _SAME_ADDRESS_TWICE.sub(r"\1", get_text(body, _TEXT_CONFIG))

@@ -5,7 +5,8 @@ The flow: `send_campaign` locks the campaign, writes one pending `CampaignMessag
 member and, after commit, enqueues `tasks.send_campaign_batch_task` per BATCH_SIZE messages. Each
 batch (`send_campaign_batch`) re-checks consent, renders its messages in a fixed number of
 queries (`rendering.render_for_customers`), and sends each message under the outbox contract of
-`notifications.services._deliver`: claim the row, send, mark it sent, in one transaction.
+`notifications.delivery`: claim the row, send, mark it sent (here in one transaction, once the
+SMTP connection is open).
 """
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ def send_campaign_batch(*, campaign_id: int, message_ids: list[int]) -> BatchRes
     Consent is checked again first, and once more as each message is claimed: a recipient who
     unsubscribed or was erased since "send" is skipped. Rendering costs a fixed number of queries for the whole batch; the messages share
     one SMTP connection. Each message is claimed (a conditional UPDATE, which holds its row lock),
-    sent and marked sent in one transaction, as in notifications.services._deliver: a duplicate
+    sent and marked sent in one transaction (the SMTP connection is opened before it): a duplicate
     task waits for the lock and then finds the message sent. An Activity(kind=campaign) is
     written for every message sent, in one INSERT at the end of the run (a worker killed mid-run
     loses those timeline rows, never the messages' status).
@@ -253,6 +254,9 @@ def _send_one(*, message: CampaignMessage, email: RenderedEmail, campaign: Campa
     customer = message.customer
     outgoing = _build_message(email=email, to=customer.email, key=f"campaign:{campaign.pk}:{customer.pk}",
                               connection=connection)
+    # Connected before the claim: a mail server that accepts and never answers holds this sender
+    # for EMAIL_TIMEOUT, never the message's row lock (on SQLite, the database's write lock).
+    connection.open()  # a no-op once open: the batch shares one connection
     with transaction.atomic():
         claimed = CampaignMessage.objects.filter(
             pk=message.pk, status=M.PENDING,
@@ -262,8 +266,7 @@ def _send_one(*, message: CampaignMessage, email: RenderedEmail, campaign: Campa
         )
         if not claimed:
             return False
-        # Last, as in notifications: once the server has the message only our COMMIT can fail.
-        connection.open()  # a no-op once open: the batch shares one connection
+        # Last: once the server has the message only our COMMIT can fail.
         outgoing.send()
     return True
 

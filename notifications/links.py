@@ -1,16 +1,13 @@
 """Absolute links for emails: a mail client has no current page to resolve a relative link against."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from orders.links import order_token
 from orders.models import Order
+from shop.site import absolute_url  # the one helper for public links; campaigns import it from here
 
-
-def absolute_url(path: str) -> str:
-    """`path` on the public site: "/orders/…" -> "https://shop.example/orders/…" (settings.SITE_URL)."""
-    return settings.SITE_URL.rstrip("/") + "/" + path.lstrip("/")
+__all__ = ["absolute_url", "order_url"]
 
 
 def order_url(order: Order) -> str:

@@ -1,10 +1,12 @@
 """The outbox: one row per email the store means to send, so that each is sent exactly once.
 
 A row is written in the same transaction as the change that calls for the email (an order placed,
-a shipment created), then a Celery task delivers it after commit. The row's unique `key` is what
-makes delivery idempotent: the sender locks the row, sends only if it is not yet sent, and marks
-it sent in the same transaction. A failed attempt leaves the row retryable, with the count and
-the last error for staff to read.
+a shipment created), then a task delivers it after commit. The row's unique `key` is what makes
+delivery idempotent: a sender claims the row under its row lock (status "sending", with a lease
+until `next_attempt_at`), sends with no lock held, then marks it sent. A failed attempt records
+the error and the time of the next attempt (backing off); the retry loop
+(`services.send_due_emails` / `requeue_unsent_emails`) sends whatever is due, and after
+GIVE_UP_AFTER_ATTEMPTS attempts the row is left to staff, who see it with its last error.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from django.utils.translation import gettext_lazy as _
 class OutboundEmail(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
         FAILED = "failed", _("Failed, will be retried")
+        GAVE_UP = "gave_up", _("Failed, not retried any more")
         SENT = "sent", _("Sent")
         SKIPPED = "skipped", _("Not needed any more")
 
@@ -37,6 +41,9 @@ class OutboundEmail(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0, editable=False)
     last_error = models.TextField(_("last error"), blank=True, editable=False)
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True, editable=False)
+    # Waiting or failed: when the retry loop sends it. Being sent: when the sender's claim lapses
+    # (a sender that died is replaced then). Sent, skipped or given up: empty.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -45,7 +52,7 @@ class OutboundEmail(models.Model):
         verbose_name = _("outbound email")
         verbose_name_plural = _("outbound emails")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "created_at"], name="outbound_email_status_created")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbound_email_status_due")]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False), name="outbound_email_sent_has_time"

@@ -10,7 +10,6 @@ import datetime
 import logging
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -22,14 +21,15 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from catalog.models import StockLevel
 from orders.models import Order, OrderEvent, Shipment
 from shop.money import format_money
 
-from . import links
+from . import delivery, links
+from .delivery import NothingToSend, ensure_registered, register
 from .models import OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -37,19 +37,11 @@ logger = logging.getLogger(__name__)
 ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded")
 LOW_STOCK = "low_stock"
 STAFF_ALERT = "staff_alert"
-# Rows still unsent after this many attempts are left to staff (the back office lists them with
-# their last error): an address the mail server refuses would otherwise be retried forever.
-GIVE_UP_AFTER_ATTEMPTS = 30
-# How long an unsent email may wait with no attempt before `requeue_unsent_emails` sends it again.
-REQUEUE_AFTER = datetime.timedelta(minutes=15)
-# Without a timeout a mail server that accepts the connection and then hangs would hold the
-# outbox row's lock, and a worker, forever.
-SMTP_TIMEOUT_SECONDS = 30
-_DONE = (OutboundEmail.Status.SENT, OutboundEmail.Status.SKIPPED)
-
-
-class _NothingToSend(Exception):
-    """The email is no longer needed (e.g. the stock was refilled before the alert went out)."""
+# Used when EMAIL_TIMEOUT is unset or 0: without a timeout a mail server that accepts the
+# connection and then says nothing would hold the sender forever.
+SMTP_TIMEOUT_SECONDS = 10
+# Due emails one run of the retry loop sends at most (the next run, a minute later, goes on).
+SEND_DUE_LIMIT = 200
 
 
 # --- Enqueueing (called by other apps' services, inside their transaction) ----------------------
@@ -87,8 +79,9 @@ def enqueue_order_email(
     on commit. Calling it twice for the same email (same key, see `order_email_key`) sends one.
     For "refunded", pass `refund_id` when there is one (a replayed refund then emails once) and
     `amount`, shown in the order's currency; without `refund_id` every call sends an email.
-    A broker that is down at commit is logged, not raised: the row stays pending and
-    `requeue_unsent_emails` sends it later.
+    The task leaves the request: a web process's background thread runs or publishes it after
+    the response (shop/background.py). A broker that is down is logged, not raised: the row stays
+    pending and the retry loop (`send_due_emails`) sends it after FIRST_ATTEMPT_GRACE.
 
     `order_is_new`: the order was created in the caller's transaction, so no outbox row can name it
     yet (ids are never reused) and nobody can be sending one: the row is inserted without looking
@@ -103,9 +96,9 @@ def enqueue_order_email(
         key = f"{key}:{uuid.uuid4().hex}"
     params = _order_params(shipment_id=shipment_id, refund_id=refund_id, amount=amount)
     if order_is_new:
-        _register(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
+        register(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
     else:
-        _ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
+        ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
     task_kwargs = {"order_id": order_id, "kind": kind, "key": key, **params}
     # Imported here: the tasks module imports this one.
     from .tasks import send_order_email_task
@@ -125,7 +118,7 @@ def enqueue_low_stock_alert(*, stock_level_ids: list[int]) -> None:
     if not ids:
         return
     key = f"{LOW_STOCK}:{uuid.uuid4().hex}"
-    _register(key=key, kind=LOW_STOCK, params={"stock_level_ids": ids})
+    register(key=key, kind=LOW_STOCK, params={"stock_level_ids": ids})
     from .tasks import send_low_stock_alert_task
 
     transaction.on_commit(lambda: send_low_stock_alert_task.delay(key=key, stock_level_ids=ids), robust=True)
@@ -144,7 +137,7 @@ def enqueue_staff_alert(*, key: str, subject: str, order_id: int | None, message
     """
     outbox_key = staff_alert_key(key)
     params = {"subject": subject, "message": message}
-    _ensure_registered(key=outbox_key, kind=STAFF_ALERT, order_id=order_id, params=params)
+    ensure_registered(key=outbox_key, kind=STAFF_ALERT, order_id=order_id, params=params)
     task_kwargs = {"key": outbox_key, "order_id": order_id, **params}
     from .tasks import send_staff_alert_task
 
@@ -168,25 +161,6 @@ def _order_params(*, shipment_id: int | None, refund_id: int | None, amount: Dec
     return params
 
 
-def _register(*, key: str, kind: str, params: dict, order_id: int | None = None) -> None:
-    """Insert the outbox row unless one with this key exists (the unique constraint decides)."""
-    OutboundEmail.objects.bulk_create(
-        [OutboundEmail(key=key, kind=kind, order_id=order_id, params=params)], ignore_conflicts=True
-    )
-
-
-def _ensure_registered(*, key: str, kind: str, params: dict, order_id: int | None = None) -> None:
-    """`_register`, but only after looking: the row is usually there already.
-
-    On PostgreSQL an INSERT … ON CONFLICT waits for any transaction that has updated the existing
-    row, i.e. for a send in progress. A duplicate task would queue here instead of at the row lock
-    `_deliver` documents; worse, a caller holding the order's row lock (FOR UPDATE) would wait for
-    a sender that is itself waiting for that order lock to insert its OrderEvent: a deadlock.
-    """
-    if not OutboundEmail.objects.filter(key=key).exists():
-        _register(key=key, kind=kind, params=params, order_id=order_id)
-
-
 # --- Sending (called by the tasks; idempotent) ---------------------------------------------------
 
 def send_order_email(
@@ -197,24 +171,27 @@ def send_order_email(
     refund_id: int | None = None,
     amount: str | None = None,
     key: str | None = None,
+    due_by: datetime.datetime | None = None,
 ) -> bool:
     """Send the order email `kind` unless it has been sent; return True if it was sent now.
 
     `key` is the outbox key `enqueue_order_email` chose; without it, `order_email_key`'s.
+    `due_by`: the retry loop's time (only a row due by then is sent), see `delivery.deliver`.
 
     Idempotent, also under concurrency: the outbox row (created here if it was not enqueued) is
-    locked with SELECT … FOR UPDATE for the whole attempt, so a duplicate or retried task waits
-    for the first and then finds the email sent. Records `OrderEvent(kind="email", actor="task")`
-    with the send. Never locks or changes the order itself.
+    claimed under its row lock first (`delivery.deliver`), so a duplicate or retried task finds
+    it claimed or sent and sends nothing. No lock is held while the mail server is talked to.
+    Records `OrderEvent(kind="email", actor="task")` with the send. Never locks or changes the
+    order itself.
 
-    On failure the row records the attempt and the error, stays retryable, and the exception
-    propagates: SMTPException and OSError (server down, connection refused) are the task's cue
-    to retry. Raises Order.DoesNotExist if the order is gone, ValueError for a bad kind.
+    On failure the row records the attempt, the error and when it is tried again, and the
+    exception propagates (SMTPException, OSError: the mail server's). Raises Order.DoesNotExist
+    if the order is gone, ValueError for a bad kind.
     """
     key = key or order_email_key(order_id=order_id, kind=kind, shipment_id=shipment_id, refund_id=refund_id)
     order = Order.objects.select_related("pickup_location").get(pk=order_id)
     params = _order_params(shipment_id=shipment_id, refund_id=refund_id, amount=amount)
-    _ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
+    ensure_registered(key=key, kind=f"order.{kind}", order_id=order_id, params=params)
 
     def build() -> EmailMultiAlternatives:
         context = order_email_context(order=order, kind=kind, shipment_id=shipment_id, amount=amount)
@@ -229,40 +206,41 @@ def send_order_email(
             data={"email": kind, "key": key},
         )
 
-    return _deliver(key=key, build=build, on_sent=record)
+    return delivery.deliver(key=key, build=build, on_sent=record, due_by=due_by)
 
 
-def send_low_stock_alert(*, key: str, stock_level_ids: list[int]) -> bool:
+def send_low_stock_alert(*, key: str, stock_level_ids: list[int], due_by: datetime.datetime | None = None) -> bool:
     """Email staff the listed stock levels that are at or below the low-stock threshold now.
 
-    Same outbox contract as `send_order_email` (row lock, once per key, failures recorded and
-    raised). Recipients: settings.STAFF_ALERT_EMAILS, or every active superuser's address when
+    Same outbox contract as `send_order_email` (claimed under the row lock, once per key, failures
+    recorded and raised). Recipients: settings.STAFF_ALERT_EMAILS, or every active superuser's address when
     that is empty. Sends nothing, marking the row skipped, when no level is low any more or
     there is nobody to tell. Returns True if it sent now.
     """
     ids = sorted(set(stock_level_ids))
-    _ensure_registered(key=key, kind=LOW_STOCK, params={"stock_level_ids": ids})
+    ensure_registered(key=key, kind=LOW_STOCK, params={"stock_level_ids": ids})
 
     def build() -> EmailMultiAlternatives:
         rows = low_stock_rows(stock_level_ids=ids)
         if not rows:
-            raise _NothingToSend(gettext("No listed stock level is low any more."))
+            raise NothingToSend(gettext("No listed stock level is low any more."))
         context = {**_base_context(), "rows": rows, "threshold": settings.STORE_LOW_STOCK_THRESHOLD}
         return _render_message(template="emails/low_stock_alert", context=context, to=_staff_to(), key=key)
 
-    return _deliver(key=key, build=build, on_sent=lambda message: None)
+    return delivery.deliver(key=key, build=build, on_sent=lambda message: None, due_by=due_by)
 
 
-def send_staff_alert(*, key: str, subject: str, order_id: int | None, message: str) -> bool:
+def send_staff_alert(*, key: str, subject: str, order_id: int | None, message: str,
+                     due_by: datetime.datetime | None = None) -> bool:
     """Email staff the alert `enqueue_staff_alert` wrote to the outbox as `key` (its outbox key).
 
-    Same outbox contract as `send_order_email` (row lock, once per key, failures recorded and
-    raised) and the same recipients as `send_low_stock_alert`, skipped when there is nobody to
+    Same outbox contract as `send_order_email` (claimed under the row lock, once per key, failures
+    recorded and raised) and the same recipients as `send_low_stock_alert`, skipped when there is nobody to
     tell. Reads the order, never locks or changes it. Returns True if it sent now. Raises
     Order.DoesNotExist if the order is gone.
     """
     order = Order.objects.get(pk=order_id) if order_id is not None else None
-    _ensure_registered(key=key, kind=STAFF_ALERT, order_id=order_id, params={"subject": subject, "message": message})
+    ensure_registered(key=key, kind=STAFF_ALERT, order_id=order_id, params={"subject": subject, "message": message})
 
     def build() -> EmailMultiAlternatives:
         context = {
@@ -272,98 +250,74 @@ def send_staff_alert(*, key: str, subject: str, order_id: int | None, message: s
         }
         return _render_message(template="emails/staff_alert", context=context, to=_staff_to(), key=key)
 
-    return _deliver(key=key, build=build, on_sent=lambda message: None)
+    return delivery.deliver(key=key, build=build, on_sent=lambda message: None, due_by=due_by)
 
 
 def _staff_to() -> list[str]:
-    """`staff_alert_recipients()`; raises _NothingToSend (the row is skipped) when there are none."""
+    """`staff_alert_recipients()`; raises NothingToSend (the row is skipped) when there are none."""
     recipients = staff_alert_recipients()
     if not recipients:
-        raise _NothingToSend(gettext(
+        raise NothingToSend(gettext(
             "Nobody to alert: STAFF_ALERT_EMAILS is empty and no active superuser has an email address."
         ))
     return recipients
 
 
-def _deliver(
-    *,
-    key: str,
-    build: Callable[[], EmailMultiAlternatives],
-    on_sent: Callable[[EmailMultiAlternatives], None],
-) -> bool:
-    """Lock the outbox row `key`, and unless it is done, build the message, record it and send it.
+# --- The retry loop --------------------------------------------------------------------------------
 
-    The SMTP conversation comes last, after the row is marked sent and `on_sent` has written its
-    records, all in the transaction that holds the lock: once the server has accepted the message
-    only our COMMIT can still fail, and then the next attempt sends it again with the same
-    Message-ID (which many mailbox providers collapse). Everything else that fails is rolled back
-    to a savepoint and recorded on the row, and the exception is raised after the record commits.
+@dataclass
+class DueRun:
+    sent: int = 0
+    failed: int = 0
+    stopped: str = ""  # the error that stopped the run: the mail server is down
+
+
+def send_due_emails(*, now: datetime.datetime | None = None, limit: int = SEND_DUE_LIMIT) -> DueRun:
+    """Send, here and now, every email whose next attempt is due at `now` (at most `limit`).
+
+    The one retry loop, run every minute: by the web process's background thread without a
+    broker, by beat with one (`send_due_emails_task`), by `manage.py send_pending_emails` from
+    cron. Each email is claimed under its row lock only if it is still due (`delivery.deliver`
+    with `due_by`), so loops racing in several processes send each once, and an email that failed
+    a moment ago in another loop is not tried again before its time. The run stops at the first
+    error that says the mail server is down (the rest stay due for the next run) instead of
+    waiting EMAIL_TIMEOUT once per email. Safe at any time.
     """
-    failure: Exception | None = None
-    with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
-        outbox = OutboundEmail.objects.select_for_update().get(key=key)
-        if outbox.status in _DONE:
-            return False
-        now = timezone.now()
-        outbox.attempts += 1
-        outbox.last_attempt_at = now
+    now = now or timezone.now()
+    run = DueRun()
+    for outbox in list(delivery.due_emails(now=now)[:limit]):
         try:
-            with transaction.atomic():
-                message = build()
-                outbox.subject = message.subject[:255]
-                outbox.recipients = list(message.to)
-                outbox.status = OutboundEmail.Status.SENT
-                outbox.sent_at = now
-                outbox.last_error = ""
-                outbox.save()
-                on_sent(message)
-                message.send()
-        except _NothingToSend as reason:
-            outbox.status = OutboundEmail.Status.SKIPPED
-            outbox.sent_at = None
-            outbox.last_error = str(reason)
-            outbox.save()
-            logger.info("Email %s not sent: %s", key, reason)
-            return False
-        except Exception as error:
-            outbox.status = OutboundEmail.Status.FAILED
-            outbox.sent_at = None
-            outbox.last_error = f"{type(error).__name__}: {error}"[:2000]
-            outbox.save()
-            failure = error
-    if failure is not None:
-        logger.warning("Email %s failed (attempt %s): %s", key, outbox.attempts, outbox.last_error)
-        raise failure
-    return True
+            if send_outbox(outbox=outbox, due_by=now):
+                run.sent += 1
+        except delivery.MAIL_SERVER_DOWN as error:
+            run.failed += 1
+            run.stopped = f"{type(error).__name__}: {error}"
+            break
+        except Order.DoesNotExist:
+            continue  # deleted meanwhile: its outbox row went with it
+        except Exception:
+            run.failed += 1  # recorded on the row, with its next attempt
+    return run
 
 
-# --- Recovery -------------------------------------------------------------------------------------
-
-def requeue_unsent_emails(*, now: datetime.datetime | None = None) -> int:
-    """Enqueue again every unsent email with no attempt in the last REQUEUE_AFTER; return how many.
-
-    Catches what a task's own retries cannot: a broker that was down at commit (the task never
-    ran), a worker lost mid-task, retries used up during a long mail outage. Safe at any time,
-    since sending is idempotent. Rows with GIVE_UP_AFTER_ATTEMPTS attempts are left to staff.
-    """
-    cutoff = (now or timezone.now()) - REQUEUE_AFTER
-    stale = (
-        OutboundEmail.objects.filter(
-            status__in=[OutboundEmail.Status.PENDING, OutboundEmail.Status.FAILED],
-            attempts__lt=GIVE_UP_AFTER_ATTEMPTS, created_at__lt=cutoff,
-        )
-        .exclude(last_attempt_at__gte=cutoff)
-        .order_by("pk")
-    )
-    count = 0
-    for outbox in stale.iterator():
-        enqueue_again(outbox=outbox)
-        count += 1
-    return count
+def send_outbox(*, outbox: OutboundEmail, due_by: datetime.datetime | None = None) -> bool:
+    """Send the email `outbox` stands for (see `delivery.deliver` for `due_by`); True if sent now."""
+    params = outbox.params
+    if outbox.kind == LOW_STOCK:
+        return send_low_stock_alert(key=outbox.key, stock_level_ids=params.get("stock_level_ids", []), due_by=due_by)
+    if outbox.kind == STAFF_ALERT:
+        return send_staff_alert(key=outbox.key, order_id=outbox.order_id, subject=params.get("subject", ""),
+                                message=params.get("message", ""), due_by=due_by)
+    if outbox.kind.startswith("order.") and outbox.order_id is not None:
+        return send_order_email(order_id=outbox.order_id, kind=outbox.kind.removeprefix("order."), key=outbox.key,
+                                due_by=due_by, **params)
+    logger.warning("Outbound email %s has kind %r, which nothing sends", outbox.key, outbox.kind)
+    return False
 
 
 def enqueue_again(*, outbox: OutboundEmail) -> None:
-    """Enqueue the task that sends `outbox` (a no-op for the row if it is already sent)."""
+    """Enqueue the task that sends `outbox` now, whatever its schedule (staff's "send now"; a
+    no-op for the row if it is sent meanwhile)."""
     from .tasks import send_low_stock_alert_task, send_order_email_task, send_staff_alert_task
 
     if outbox.kind == LOW_STOCK:

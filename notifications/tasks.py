@@ -1,8 +1,9 @@
 """Email tasks: thin wrappers over notifications.services, which makes each send idempotent.
 
-A mail server outage makes these raise SMTPException/OSError; Celery retries them 8 times with
-exponential backoff (up to 30 s, 1 min, 2 min … 1 h; jittered, so about an hour in all), and
-`requeue_unsent_emails_task` picks up whatever is still unsent after that.
+A failed send is recorded on its outbox row with the time of its next attempt (1, 2, 4 … minutes,
+then hourly; see notifications.delivery), and the retry loop, `send_due_emails_task`, sends it
+then. So these tasks do not retry themselves: one schedule, the row's, visible to staff. A mail
+server error is logged here, not raised (it is on the row already); anything else propagates.
 """
 from __future__ import annotations
 
@@ -17,16 +18,8 @@ from . import services
 
 logger = logging.getLogger(__name__)
 
-RETRY = {
-    "autoretry_for": (SMTPException, OSError),
-    "retry_backoff": 30,
-    "retry_backoff_max": 3600,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
 
-
-@shared_task(**RETRY)
+@shared_task
 def send_order_email_task(
     order_id: int,
     kind: str,
@@ -42,24 +35,40 @@ def send_order_email_task(
     except Order.DoesNotExist:
         # Deleted between the commit that enqueued us and now (its outbox row went with it).
         logger.info("Order %s no longer exists; its %s email is not sent", order_id, kind)
+    except (SMTPException, OSError):
+        pass  # recorded on the outbox row, which says when it is tried again
 
 
-@shared_task(**RETRY)
+@shared_task
 def send_low_stock_alert_task(key: str, stock_level_ids: list[int]) -> None:
-    services.send_low_stock_alert(key=key, stock_level_ids=stock_level_ids)
+    try:
+        services.send_low_stock_alert(key=key, stock_level_ids=stock_level_ids)
+    except (SMTPException, OSError):
+        pass  # recorded on the outbox row
 
 
-@shared_task(**RETRY)
+@shared_task
 def send_staff_alert_task(key: str, subject: str, order_id: int | None, message: str) -> None:
     try:
         services.send_staff_alert(key=key, subject=subject, order_id=order_id, message=message)
     except Order.DoesNotExist:
         logger.info("Order %s no longer exists; staff alert %s is not sent", order_id, key)
+    except (SMTPException, OSError):
+        pass  # recorded on the outbox row
 
 
 @shared_task
-def requeue_unsent_emails_task() -> None:
-    """Schedule with beat (every few minutes): see services.requeue_unsent_emails."""
-    count = services.requeue_unsent_emails()
-    if count:
-        logger.info("Enqueued %s unsent email(s) again", count)
+def send_due_emails_task() -> None:
+    """The retry loop, every minute (beat, or the web process's thread without a broker): see
+    services.send_due_emails."""
+    run = services.send_due_emails()
+    if run.sent or run.failed:
+        logger.info("Due emails: %s sent, %s failed%s", run.sent, run.failed,
+                    f"; stopped, the mail server is down ({run.stopped})" if run.stopped else "")
+
+
+# The name beat used before the retry loop sent emails itself; a message still queued under it
+# runs the loop.
+requeue_unsent_emails_task = shared_task(name="notifications.tasks.requeue_unsent_emails_task")(
+    send_due_emails_task.run
+)

@@ -12,9 +12,10 @@ them working during a planned rotation.
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+
+from shop.site import absolute_url
 
 from .models import Order
 
@@ -51,6 +52,5 @@ def signed_confirmation_url(order: Order) -> str:
 
 
 def absolute_signed_order_url(order: Order) -> str:
-    """The signed order page as a full URL for emails (SITE_URL in front when it is set)."""
-    site = (getattr(settings, "SITE_URL", "") or "").rstrip("/")
-    return f"{site}{signed_order_url(order)}"
+    """The signed order page as a full URL for emails (SITE_URL in front)."""
+    return absolute_url(signed_order_url(order))

@@ -1,4 +1,4 @@
-"""Admin pieces every app may share. `shop` is not an app, so nothing is registered here."""
+"""Admin pieces every app may share. Nothing is registered here: `shop` holds no models."""
 from django.contrib import admin
 
 

@@ -1,4 +1,4 @@
-"""Abstract model pieces every app may share. No concrete models live here (`shop` is not an app)."""
+"""Abstract model pieces every app may share. No concrete models live here (`shop` holds no data)."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 

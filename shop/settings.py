@@ -19,8 +19,9 @@ env = environ.Env()
 # A developer's own `.env` (never committed) is read if present; the process environment wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # `.env.example` leaves these empty to mean "the default"; django-environ would read "" instead
-# (an empty key in debug mode, eager mode off without a broker), so a copy of it must not differ.
-for _name in ("SECRET_KEY", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+# (an empty key in debug mode, eager mode off without a broker, email links without a host), so a
+# copy of it must not differ.
+for _name in ("SECRET_KEY", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "SITE_URL", "PORT"):
     if os.environ.get(_name) == "":
         del os.environ[_name]
 
@@ -54,10 +55,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_htmx",
+    # The project itself: its deploy checks (shop/checks.py) and `{% load site %}`; no models.
+    "shop.apps.ShopConfig",
     "import_export",
     "nested_admin",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "catalog",
     "customers",
     "orders",
@@ -70,6 +74,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shop.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -125,7 +131,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Celery ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that stops answering fails requests (and /healthz) within seconds instead of holding
+    # every gunicorn worker until its timeout.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}
 else:
     # CACHE_URL lets a multi-process server without Redis share a cache (e.g. filecache:///path);
     # the local-memory default is private to one process, which is right for `make run`.
@@ -133,9 +142,19 @@ else:
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
-# Without a broker, tasks run in the calling process, so everything works with nothing installed.
+# Without a broker, tasks run in the store's own process, so everything works with nothing installed.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A web process never runs or publishes a task inside a request: it hands it to its background
+# thread, which runs it after the response (no broker) or publishes it (broker), and, without a
+# broker, runs the beat schedule below itself (shop/background.py). Tests turn it off, so that
+# tasks run where they are enqueued.
+BACKGROUND_THREAD = env.bool("BACKGROUND_THREAD", default=True)
+# A broker that is down or hangs fails a publish within seconds instead of holding the caller:
+# the outbox row written with the change is what counts, and its retry loop sends it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -145,8 +164,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Unpaid orders release their stock when the reservation runs out.
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": 60.0},
-    # Emails whose task was lost (broker down at commit) or ran out of retries are sent again.
-    "requeue-unsent-emails": {"task": "notifications.tasks.requeue_unsent_emails_task", "schedule": 300.0},
+    # Emails whose retry time has come (a failed attempt, or a task lost with a broker that was down).
+    "send-due-emails": {"task": "notifications.tasks.send_due_emails_task", "schedule": 60.0},
     # Compacting the search index keeps lookups fast after a day of catalog edits.
     "optimize-search-index": {
         "task": "catalog.tasks.optimize_search_index_task",
@@ -162,18 +181,20 @@ CELERY_BEAT_SCHEDULE = {
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP connection may wait for the server at each step; without it a server that
+# accepts and never answers holds the sender (a worker, or a request sending an account email) forever.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shop <shop@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Who gets stock alerts; empty means every active superuser with an email address.
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=[])
 
 # --- Auth ---------------------------------------------------------------------------------------
-# Shoppers' accounts are django-allauth's (sign-up, verification, sign-in, reset, email change);
-# the ModelBackend stays for staff usernames in the admin.
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
+# Everybody signs in through django-allauth: shoppers (sign-up, verification, sign-in, reset,
+# email change) and staff, whose /admin/login/ sends them to the same page (customers/views/
+# signin.py), so one flow carries the limits on guessing and the second factor. Staff sign in
+# with their email address like everyone else (`manage.py ensure_staff` prints it).
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
 # Argon2 for every new or changed password; older hashes still verify and are upgraded on sign-in.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -199,10 +220,21 @@ ACCOUNT_ADAPTER = "customers.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "customers.forms.SignupForm"}
 # A password or email change is mailed to the account (the old address, for an email change).
 ACCOUNT_EMAIL_NOTIFICATIONS = True
-# Failed sign-ins per address and per account; past the limit the form says to wait.
+# Limits on guessing, counted in the cache (so every worker must share it: Redis, or CACHE_URL).
+# Rates are "<count>/<period>/<per>", several joined by commas. customers/signin.py explains them.
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
+    # Failed sign-ins per account, or per browser the account signed in on before (so a stranger
+    # using the account's budget up does not lock its owner out); wrong authenticator codes too.
+    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="5/5m/key"),
+    # Failed sign-ins from one address, whichever accounts they name.
+    "login_failed_ip": env.str("LOGIN_FAILED_IP_RATE_LIMIT", default="10/m/ip,100/h/ip"),
+    # Password reset emails per address and per account (the emailed link itself is unguessable).
+    "reset_password": env.str("PASSWORD_RESET_RATE_LIMIT", default="20/m/ip,5/m/key,10/h/key"),
+    # The current password on "Change password", per signed-in user.
+    "change_password": "5/m/user,20/h/user",
 }
+# How long a browser stays a known device of an account it signed in on (customers/signin.py).
+SIGNIN_DEVICE_COOKIE_AGE = 60 * 60 * 24 * 365
 # Behind a load balancer or reverse proxy every request comes from its address, so the per-IP
 # limit above (and the IP on a failed sign-in) would count all shoppers as one: set this to the
 # number of proxies you run in front of the store, which append to X-Forwarded-For. 0 (the
@@ -214,6 +246,12 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # (customers/views/privacy.py).
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+# Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) with recovery codes, offered to
+# staff on their account page and required of superusers when DEBUG is off (customers/signin.py).
+MFA_ADAPTER = "customers.adapter.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# A code from the previous or next 30 seconds is accepted too: phones' clocks drift.
+MFA_TOTP_TOLERANCE = 1
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -231,8 +269,11 @@ USE_TZ = True
 
 # --- Store --------------------------------------------------------------------------------------
 STORE_NAME = env.str("STORE_NAME", default="Northwind Supply")
-# The public address of the store: absolute links in emails start with it.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The public address of the store: every absolute link that leaves a page (emails, Stripe's
+# return address, canonical links, sitemaps) starts with it (shop/site.py). In debug mode it
+# follows PORT, so `PORT=8311 make run` mails links to port 8311; production has no default:
+# `check --deploy` fails until it is set to the https address shoppers use (shop/checks.py).
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "")
 STORE_CURRENCY = env.str("STORE_CURRENCY", default="USD")
 # The locale whose conventions format prices (grouping, symbol position).
 STORE_LOCALE = env.str("STORE_LOCALE", default="en_US")
@@ -284,6 +325,35 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; shop/csp.py adds the back office's inline styles and its one
+# inline handler). No inline script or style on the storefront, and no nonces: its pages are
+# cached whole and shared. Stripe Checkout is a redirect after a form post, which form-action
+# governs. Media served from another origin (a CDN, object storage) must be listed in CSP_IMG_HOSTS.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *env.list("CSP_IMG_HOSTS", default=[])],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'", "https://checkout.stripe.com"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+    },
+}
+# Browser features the store never uses, turned off for its pages and anything they embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "browsing-topics", "camera",
+        "display-capture", "encrypted-media", "fullscreen", "geolocation", "gyroscope", "hid", "idle-detection",
+        "local-fonts", "magnetometer", "microphone", "midi", "otp-credentials", "payment", "picture-in-picture",
+        "publickey-credentials-create", "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
+        "window-management", "xr-spatial-tracking",
+    )
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 if not DEBUG:
@@ -294,6 +364,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# `check --deploy` findings an operator has decided to live with, e.g. shop.E007 for a public
+# demo that takes no money (shop/checks.py lists them and why each matters).
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 LOGGING = {
     "version": 1,

@@ -73,3 +73,35 @@ def test_the_cart_works_without_javascript(new_page, storefront_catalog):
     tab.get_by_role("button", name=re.compile("Remove")).click()
     expect(tab.locator(".messages")).to_contain_text("Removed Camp Lamp from your cart.")
     expect(tab.locator("#cart-body")).to_contain_text("Your cart is empty")
+
+
+def test_a_quantity_typed_while_another_line_updates_is_kept(page, storefront_catalog):
+    """One line's answer re-draws the whole cart; a quantity being typed in another line survives it."""
+    from playwright.sync_api import expect
+
+    for url in ("/p/camp-lamp/", "/p/storm-shell/"):
+        page.goto(url)
+        page.get_by_role("button", name="Add to cart").click()
+        expect(page.locator("#add-to-cart-status")).to_contain_text("to your cart")
+    page.goto("/cart/")
+    lamp = page.locator('.cart-line[data-sku="LAMP-1"]').get_by_label(re.compile("Quantity"))
+    shell = page.locator('.cart-line[data-sku="SHELL-RED-S"]').get_by_label(re.compile("Quantity"))
+
+    # The lamp's new quantity is sent when the shopper moves on; its answer is held back...
+    held, updates = [], re.compile(r"/cart/lines/")
+    page.route(updates, lambda route: held.append(route))
+    lamp.fill("2")
+    shell.click()  # the lamp's box fires `change`: its request leaves
+    page.wait_for_function("document.querySelector('.cart-quantity.htmx-request') !== null")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("4", delay=120)
+    # ...and lands while the shopper is typing in the shell's box.
+    held[0].continue_()
+    page.unroute(updates)
+    expect(page.locator('.cart-line[data-sku="LAMP-1"] [data-line-total]')).to_have_text("$70.00")
+    expect(shell).to_have_value("4")
+    expect(shell).to_be_focused()
+
+    shell.press("Tab")  # leaving the box applies what was typed
+    expect(page.locator('.cart-line[data-sku="SHELL-RED-S"] [data-line-total]')).to_have_text("$480.00")
+    expect(page.locator("#cart-subtotal")).to_have_text("$550.00")

@@ -335,8 +335,8 @@ def test_signing_in_merges_the_guest_cart_though_the_session_key_changes(client,
     post_add(client, "SHELL-RED-S", "1")
     guest_key = client.cookies["sessionid"].value
 
-    # when they sign in through Django's own login view
-    response = client.post("/login/", {"username": "ada", "password": customer.password})
+    # when they sign in through Django's own login view (by email: the only way anyone signs in)
+    response = client.post("/login/", {"username": "ada@example.com", "password": customer.password})
 
     # then the session key rotated, the carts are one, and the lamp is capped by its 8 in stock
     assert response.status_code == 302
@@ -356,7 +356,7 @@ def test_signing_in_without_a_guest_cart_keeps_the_customers_cart(client, storef
         variant=variant("LAMP-1"), quantity=2, unit_price=Decimal("35")
     )
 
-    client.post("/login/", {"username": "ada", "password": customer.password})
+    client.post("/login/", {"username": "ada@example.com", "password": customer.password})
 
     assert Cart.objects.get().lines.get().quantity == 2
     assert b'data-count="2"' in client.get("/p/trail-tee/").content

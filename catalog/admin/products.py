@@ -4,6 +4,7 @@ from __future__ import annotations
 import nested_admin
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import F, OuterRef, Q, Subquery, Sum
@@ -20,11 +21,11 @@ from shop.money import format_money
 from .. import images, services
 from ..exceptions import CatalogError
 from ..importing import ImportKind, export_catalog_file
-from ..models import Product, ProductImage, StockLevel, Variant
+from ..models import OptionValue, Product, ProductImage, StockLevel, Variant
 from .base import CatalogErrorsAsMessages
 from .filters import CategoryFilter, StockFilter, _stock_of_outer_product
 from .forms import ChangePricesForm, ExportForm, ImportForm, MoveToCategoryForm
-from .stock import StockLevelInline, save_stock_formset
+from .stock_grid import stock_grid_view
 
 
 def _thumbnail(name: str | None, renditions: dict | None, *, alt: str, size: int) -> str:
@@ -39,18 +40,95 @@ def _thumbnail(name: str | None, renditions: dict | None, *, alt: str, size: int
     )
 
 
-class VariantInline(nested_admin.NestedStackedInline):
+class OptionValuesAutocomplete(AutocompleteSelectMultiple):
+    """The option values autocomplete, drawing the chosen values from one lookup per page.
+
+    Django's widget queries the chosen values for every variant row, and each value's label then
+    reads its option: 3 queries a variant. `labels` is shared by every row of the page.
+    """
+
+    def __init__(self, *args, labels: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.labels = labels
+
+    def optgroups(self, name, value, attr=None):
+        chosen = [str(v) for v in value if str(v) not in self.choices.field.empty_values]
+        missing = [v for v in chosen if v not in self.labels]
+        if missing:  # a value picked on a page sent back with errors
+            self.labels.update(
+                (str(option_value.pk), str(option_value))
+                for option_value in OptionValue.objects.filter(pk__in=missing).select_related("option")
+            )
+        options = [
+            self.create_option(name, v, self.labels[v], True, index)
+            for index, v in enumerate(v for v in chosen if v in self.labels)
+        ]
+        return [(None, options, 0)]
+
+
+class VariantInline(nested_admin.NestedTabularInline):
+    """One row per variant. Stock is not nested here (a table per variant made an 18-variant page
+    534 KB): the row shows what is available and links to the product's stock grid."""
+
     model = Variant
-    fields = (("sku", "barcode"), ("price", "compare_at_price"), ("weight", "position", "is_active"), "option_values")
+    fields = ("sku", "barcode", "price", "compare_at_price", "weight", "position", "is_active", "option_values",
+              "stock")
+    readonly_fields = ("stock",)
     autocomplete_fields = ("option_values",)
-    inlines = [StockLevelInline]
     extra = 0
     show_change_link = True
+
+    class Media:
+        css = {"all": ("css/admin-catalog.css",)}
+
+    def get_queryset(self, request):
+        active = StockLevel.objects.filter(variant=OuterRef("pk"), location__is_active=True).values("variant")
+        return (
+            super().get_queryset(request)
+            .prefetch_related("option_values")
+            .annotate(
+                admin_on_hand=Subquery(active.annotate(total=Sum("on_hand")).values("total")),
+                admin_reserved=Subquery(active.annotate(total=Sum("reserved")).values("total")),
+            )
+        )
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "option_values":
+            if not hasattr(request, "_catalog_option_labels"):
+                product_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+                used = OptionValue.objects.filter(variants__product_id=product_id or 0)
+                request._catalog_option_labels = {
+                    str(option_value.pk): str(option_value) for option_value in used.select_related("option").distinct()
+                }
+            kwargs["widget"] = OptionValuesAutocomplete(
+                db_field, self.admin_site, using=kwargs.get("using"), labels=request._catalog_option_labels
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "option_values" and field is not None:
+            # Values are made under their option (Options page); a "+" per row only made rows taller.
+            field.widget.can_add_related = False
+        return field
+
+    @admin.display(description=gettext_lazy("stock"))
+    def stock(self, obj: Variant) -> str:
+        if not obj.pk:
+            return "—"
+        on_hand, reserved = getattr(obj, "admin_on_hand", 0) or 0, getattr(obj, "admin_reserved", 0) or 0
+        return format_html(
+            '<a href="{}#variant-{}">{}</a>{}',
+            reverse("admin:catalog_product_stock", args=[obj.product_id]), obj.pk,
+            _("%(available)d available") % {"available": on_hand - reserved},
+            format_html('<span class="reserved">{}</span>', _("%(reserved)d reserved") % {"reserved": reserved})
+            if reserved else "",
+        )
 
 
 class ProductImageInline(nested_admin.NestedTabularInline):
     model = ProductImage
-    fields = ("preview", "image", "alt_text", "variant", "position")
+    fields = ("preview", "image", "alt_text", "option_value", "position")
     readonly_fields = ("preview",)
     extra = 0
 
@@ -61,14 +139,19 @@ class ProductImageInline(nested_admin.NestedTabularInline):
         return _thumbnail(obj.image.name, obj.renditions, alt=obj.alt_text, size=96)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "variant":
-            # Only this product's variants, listed once per request (not all variants, not per row).
+        if db_field.name == "option_value":
+            # The colours (values of options pictures follow) this product's variants come in,
+            # listed once per request (not every value in the store, not once per row).
             product_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            kwargs["queryset"] = Variant.objects.filter(product_id=product_id) if product_id else Variant.objects.none()
+            kwargs["queryset"] = (
+                OptionValue.objects.filter(option__changes_look=True, variants__product_id=product_id)
+                .select_related("option").distinct()
+                if product_id else OptionValue.objects.none()
+            )
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-            if not hasattr(request, "_catalog_variant_choices"):
-                request._catalog_variant_choices = list(field.choices)
-            field.choices = request._catalog_variant_choices
+            if not hasattr(request, "_catalog_look_choices"):
+                request._catalog_look_choices = list(field.choices)
+            field.choices = request._catalog_look_choices
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -149,9 +232,6 @@ class ProductAdmin(CatalogErrorsAsMessages, nested_admin.NestedModelAdmin):
         return obj.admin_available or 0
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is StockLevel:
-            save_stock_formset(formset)
-            return
         super().save_formset(request, form, formset, change)
         if formset.model is ProductImage:
             replaced = [obj for obj, changed in formset.changed_objects if "image" in changed]
@@ -262,8 +342,12 @@ class ProductAdmin(CatalogErrorsAsMessages, nested_admin.NestedModelAdmin):
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name="%s_%s_import" % info),
             path("export/", self.admin_site.admin_view(self.export_view), name="%s_%s_export" % info),
+            path("<path:object_id>/stock/", self.admin_site.admin_view(self.stock_view), name="%s_%s_stock" % info),
             *super().get_urls(),
         ]
+
+    def stock_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return stock_grid_view(self, request, object_id)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {

@@ -1,4 +1,5 @@
-"""Variants, stock levels and locations. Stock quantities are written by `services.set_stock_levels`."""
+"""Variants, stock levels and locations. Stock quantities are written by `services.set_stock_levels`,
+each with the figure the page showed, so a change made meanwhile is never silently overwritten."""
 from __future__ import annotations
 
 import nested_admin
@@ -25,6 +26,25 @@ def _location_choices(request: HttpRequest) -> list[tuple]:
     return request._catalog_location_choices
 
 
+def shown_figure(form: forms.Form, name: str) -> int | None:
+    """The number a bound form's page showed in field `name` (which has `show_hidden_initial`).
+
+    Read from the posted hidden initial, not from the database: the database may have moved since
+    the page was drawn, which is what callers pass on as `expected_on_hand`. An empty one means the
+    page showed no stock row (0 units). None when the page did not send it (a client that is not
+    the page, or a page drawn before this release): nothing to compare, as before.
+    """
+    bound = form[name]
+    if bound.html_initial_name not in form.data:
+        return None
+    posted = bound.field.hidden_widget().value_from_datadict(form.data, form.files, bound.html_initial_name)
+    try:
+        value = bound.field.to_python(posted)
+    except ValidationError:
+        return None
+    return value or 0
+
+
 class StockLevelForm(forms.ModelForm):
     class Meta:
         model = StockLevel
@@ -35,6 +55,13 @@ class StockLevelForm(forms.ModelForm):
         if self.instance.pk and "location" in self.fields:
             # A row is one location's stock; moving stock elsewhere is a new row, not an edit.
             self.fields["location"].disabled = True
+        # The page carries the figure it showed: a row is changed only when a person typed over
+        # it, and the service refuses if the figure moved meanwhile (a shipment, a return).
+        self.fields["on_hand"].show_hidden_initial = True
+
+    def shown_on_hand(self) -> int | None:
+        """The on-hand figure the page showed (0 for a new row); see `shown_figure`."""
+        return shown_figure(self, "on_hand") if self.instance.pk else 0
 
     def clean_on_hand(self):
         on_hand = self.cleaned_data["on_hand"]
@@ -64,7 +91,8 @@ def save_stock_formset(formset) -> None:
         elif form.has_changed():
             location = form.cleaned_data.get("location") or form.instance.location
             changes.append(services.StockChange(
-                variant_id=variant.pk, location_id=location.pk, on_hand=form.cleaned_data["on_hand"]
+                variant_id=variant.pk, location_id=location.pk, on_hand=form.cleaned_data["on_hand"],
+                expected_on_hand=form.shown_on_hand(),
             ))
             form.instance.variant = variant
             if form.instance.pk:
@@ -166,7 +194,10 @@ class StockLevelAdmin(CatalogErrorsAsMessages, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.set_stock_levels(changes=[
-            services.StockChange(variant_id=obj.variant_id, location_id=obj.location_id, on_hand=obj.on_hand)
+            services.StockChange(
+                variant_id=obj.variant_id, location_id=obj.location_id, on_hand=obj.on_hand,
+                expected_on_hand=form.shown_on_hand(),
+            )
         ])
         if obj.pk is None:
             # The admin goes on to log and redirect to the saved row: give it the one just created.

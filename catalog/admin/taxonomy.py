@@ -56,8 +56,8 @@ class OptionValueInline(admin.TabularInline):
 
 @admin.register(Option)
 class OptionAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "position")
-    list_editable = ("position",)
+    list_display = ("name", "slug", "position", "changes_look")
+    list_editable = ("position", "changes_look")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
     inlines = [OptionValueInline]

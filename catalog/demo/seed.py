@@ -40,7 +40,8 @@ from . import data, pictures
 
 ROMAN = ["", " II", " III", " IV", " V", " VI", " VII", " VIII", " IX", " X"]
 PICTURE_DIR = "products/demo"
-MAX_PICTURES_PER_PRODUCT = 3
+# Every colour of a product gets its picture (products come in at most four).
+MAX_PICTURES_PER_PRODUCT = 4
 # The pictures are flat artwork: libwebp's fastest effort costs a few hundred bytes a file and
 # makes the first `make run` several seconds faster.
 PICTURE_WEBP_METHOD = 0
@@ -105,7 +106,6 @@ class Reference:
     brands: dict[str, int]  # slug -> id
     sizes: dict[tuple[str, str], int]  # (scale, slug) -> option value id
     colours: dict[str, int]  # slug -> option value id
-    colour_option_id: int
     materials: dict[str, int]  # name -> attribute value id
     locations: dict[str, int]  # code -> id
 
@@ -141,7 +141,10 @@ def ensure_reference_data() -> Reference:
         brands[slug] = brand.pk
 
     size, _ = Option.objects.get_or_create(slug="size", defaults={"name": "Size", "position": 0})
-    colour, _ = Option.objects.get_or_create(slug="colour", defaults={"name": "Colour", "position": 1})
+    # Pictures follow the colour: a colour's picture shows for that colour in every size.
+    colour, _ = Option.objects.get_or_create(
+        slug="colour", defaults={"name": "Colour", "position": 1, "changes_look": True}
+    )
     sizes: dict[tuple[str, str], int] = {}
     for scale_number, (scale, values) in enumerate(data.SIZE_SCALES.items()):
         for position, (label, slug) in enumerate(values):
@@ -177,7 +180,7 @@ def ensure_reference_data() -> Reference:
 
     return Reference(
         categories=categories, brands=brands, sizes=sizes, colours=colours,
-        colour_option_id=colour.pk, materials=materials, locations=locations,
+        materials=materials, locations=locations,
     )
 
 
@@ -517,18 +520,11 @@ def _create_products(specs: list[ProductSpec], ref: Reference, now: datetime) ->
 
 
 def _add_images(specs: list[ProductSpec], ids: dict[str, int], ref: Reference, pool: dict) -> int:
-    """Give each of these products that has no image its pictures, tied to the first variant of that colour."""
-    first_variant: dict[tuple[int, str], int] = {}
-    rows = (
-        Variant.option_values.through.objects.filter(
-            variant__product_id__in=[ids[spec.listing.slug] for spec in specs],
-            optionvalue__option_id=ref.colour_option_id,
-        )
-        .order_by("variant__position", "variant_id")
-        .values_list("variant__product_id", "optionvalue__slug", "variant_id")
-    )
-    for product_id, colour, variant_id in rows:
-        first_variant.setdefault((product_id, colour), variant_id)
+    """Give each of these products that has no image its pictures, each tied to its colour.
+
+    A product that comes in colours gets one picture per colour, shown for that colour in every
+    size; one whose colour is no option gets pictures of the whole product.
+    """
     images = []
     for spec in specs:
         product_id = ids[spec.listing.slug]
@@ -537,7 +533,7 @@ def _add_images(specs: list[ProductSpec], ids: dict[str, int], ref: Reference, p
             images.append(
                 ProductImage(
                     product_id=product_id,
-                    variant_id=first_variant.get((product_id, colour)) if spec.listing.type.colour_option else None,
+                    option_value_id=ref.colours[colour] if spec.listing.type.colour_option else None,
                     image=picture.name, width=picture.width, height=picture.height,
                     alt_text=f"{spec.listing.title} in {data.COLOURS[colour][0].lower()}",
                     position=position, renditions=picture.renditions,

@@ -1,7 +1,7 @@
 """Product search: ranked, tolerant of a typo and of a partial word, on SQLite and PostgreSQL.
 
 The views call `search()` and `suggest()`; the index behind them is built by the catalog's search
-migrations (0002_search, re-installed by 0003_search_accent_folding) and kept current by database
+migrations (0002_search, re-installed by 0005_search_accent_folding) and kept current by database
 triggers (catalog/search/sqlite.py, postgres.py), so every write path is covered without signals.
 The flow of a search:
 

@@ -5,6 +5,7 @@ import json
 
 from django import template
 from django.http import QueryDict
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
@@ -60,14 +61,40 @@ def json_ld(data) -> str:
     return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+@register.simple_tag
+def swatch(colour: str, size: str = "") -> str:
+    """A colour swatch as inline SVG: `{% swatch value.swatch "small" %}`.
+
+    The colour is an SVG `fill` attribute, which a Content-Security-Policy does not govern, so
+    swatches need neither a `style` attribute nor an inline stylesheet (no 'unsafe-inline').
+    """
+    return format_html(
+        '<svg class="swatch{}" viewBox="0 0 20 20" aria-hidden="true" focusable="false">'
+        '<circle cx="10" cy="10" r="9.5" fill="{}"/></svg>',
+        f" swatch-{size}" if size else "", colour,
+    )
+
+
+@register.filter
+def card_picture(product):
+    """A card's picture: the one a colour-filtered listing chose (`card_image`), else the main one."""
+    if hasattr(product, "card_image"):
+        return product.card_image
+    images = getattr(product, "ordered_images", None)
+    return images[0] if images else None
+
+
 @register.inclusion_tag("catalog/_picture.html")
 def picture(
-    image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = "", alt: str | None = None
+    image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = "", alt: str | None = None,
+    fetchpriority: str = "",
 ):
     """A responsive <img> with a WebP srcset when the renditions exist, else the original.
 
     `alt` overrides the image's own alt text: pass "" where the image sits next to the text it
-    would repeat (a product card's title), so screen readers do not read it twice.
+    would repeat (a product card's title), so screen readers do not read it twice. Lazy unless
+    told otherwise: pass loading="eager" (and fetchpriority="high" for the page's largest image)
+    for images in the first screenful, which lazy loading would only delay.
     """
     srcset = ""
     src = image.image.url if image else ""
@@ -79,4 +106,7 @@ def picture(
         src = default_storage.url(pairs[-1][1])
     if alt is None and image:
         alt = image.alt_text or image.product.title
-    return {"image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading, "css": css, "alt": alt}
+    return {
+        "image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading or "lazy", "css": css,
+        "alt": alt, "fetchpriority": fetchpriority,
+    }

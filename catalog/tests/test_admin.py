@@ -21,6 +21,7 @@ from .factories import (
     BrandFactory,
     CategoryFactory,
     LocationFactory,
+    OptionFactory,
     OptionValueFactory,
     ProductFactory,
     StockLevelFactory,
@@ -249,84 +250,43 @@ def test_search_by_title_words_or_exact_sku(staff):
 # --- Change page --------------------------------------------------------------------------------
 
 
-def test_change_page_renders_nested_inlines_with_reserved_read_only(staff):
-    product = full_product(reserved=3, image=True)
+def test_change_page_renders_variant_rows_with_their_stock_and_the_images(staff):
+    product = full_product(on_hand=10, reserved=3, image=True)
 
     response = staff.get(reverse("admin:catalog_product_change", args=[product.pk]))
 
     assert response.status_code == 200
     content = response.content.decode()
     assert 'name="variants-TOTAL_FORMS"' in content
-    assert 'name="variants-0-stock_levels-TOTAL_FORMS"' in content  # stock nested in the variant
-    assert 'name="variants-0-stock_levels-0-on_hand"' in content
-    data = change_form_data(staff, product)
-    assert not [name for name in data if name.endswith("-reserved")]  # shown, never editable
+    assert "stock_levels" not in content  # stock is edited on the product's stock grid
+    assert "7 available" in content and "3 reserved" in content
+    assert reverse("admin:catalog_product_stock", args=[product.pk]) in content
     assert 'name="images-0-alt_text"' in content
     assert 'alt="Rain Jacket photo"' in content  # the preview
     assert "/admin/autocomplete/" in content  # autocomplete widgets for category, brand, options
 
 
-def test_saving_the_change_page_edits_stock_through_the_service(staff):
-    product = full_product(on_hand=10)
-    data = change_form_data(staff, product)
-    data["variants-0-stock_levels-0-on_hand"] = ["4"]
-    data["title"] = ["Storm Jacket"]
-
-    response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
-
-    assert response.status_code == 302, response.context and response.context["errors"]
-    product.refresh_from_db()
-    assert product.title == "Storm Jacket"
-    assert StockLevel.objects.get(variant__product=product).on_hand == 4
-
-
-def test_stock_below_reserved_is_refused_on_the_change_page(staff):
-    product = full_product(on_hand=10, reserved=6)
-    data = change_form_data(staff, product)
-    data["variants-0-stock_levels-0-on_hand"] = ["5"]
-
-    response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
-
-    assert response.status_code == 200
-    assert "Cannot be below the 6 units reserved for orders." in response.content.decode()
-    assert StockLevel.objects.get(variant__product=product).on_hand == 10
-
-
-def test_adding_stock_for_a_new_location_in_the_nested_inline(staff):
-    product = full_product(on_hand=10)
-    shop = LocationFactory(code="downtown", name="Downtown")
-    data = change_form_data(staff, product)
-    data["variants-0-stock_levels-TOTAL_FORMS"] = ["2"]
-    data.update({
-        "variants-0-stock_levels-1-id": [""],
-        "variants-0-stock_levels-1-variant": [str(product.variants.get().pk)],
-        "variants-0-stock_levels-1-location": [str(shop.pk)],
-        "variants-0-stock_levels-1-on_hand": ["3"],
-    })
-
-    response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
-
-    assert response.status_code == 302
-    assert StockLevel.objects.get(variant__product=product, location=shop).on_hand == 3
-
-
 def test_removing_a_stock_row_with_reserved_units_is_refused_with_a_message(staff):
     # The form cannot know this; the service refuses under its lock and the whole save rolls back.
     product = full_product(on_hand=10, reserved=2)
-    data = change_form_data(staff, product)
-    data["variants-0-stock_levels-0-DELETE"] = ["on"]
-    data["title"] = ["Renamed"]
+    variant = product.variants.get()
+    url = reverse("admin:catalog_variant_change", args=[variant.pk])
+    parser = FormFields("variant_form")
+    parser.feed(staff.get(url).content.decode())
+    data = parser.data
+    data["stock_levels-0-DELETE"] = ["on"]
+    data["barcode"] = ["4006381333931"]
 
-    response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
+    response = staff.post(url, data)
 
     assert response.status_code == 302
     assert [str(m) for m in response.wsgi_request._messages] == [
-        f"{product.variants.get().sku} at Warehouse cannot be removed because 2 units are reserved for orders; "
+        f"{variant.sku} at Warehouse cannot be removed because 2 units are reserved for orders; "
         "nothing was changed."
     ]
-    product.refresh_from_db()
-    assert product.title == "Rain Jacket"
-    assert StockLevel.objects.filter(variant__product=product).exists()
+    variant.refresh_from_db()
+    assert variant.barcode == ""
+    assert StockLevel.objects.filter(variant=variant).exists()
 
 
 def test_variant_change_page_edits_its_stock(staff):
@@ -345,7 +305,7 @@ def test_variant_change_page_edits_its_stock(staff):
     assert StockLevel.objects.get(variant=variant).on_hand == 12
 
 
-def add_image(data, upload, alt="A photo"):
+def add_image(data, upload, alt="A photo", look=""):
     index = int(data["images-TOTAL_FORMS"][0])
     data["images-TOTAL_FORMS"] = [str(index + 1)]
     data.update({
@@ -353,7 +313,7 @@ def add_image(data, upload, alt="A photo"):
         f"images-{index}-product": [""],
         f"images-{index}-image": [upload],
         f"images-{index}-alt_text": [alt],
-        f"images-{index}-variant": [""],
+        f"images-{index}-option_value": [look],
         f"images-{index}-position": ["0"],
     })
     return data
@@ -373,6 +333,30 @@ def test_uploading_an_image_requests_its_renditions(staff, django_capture_on_com
     assert set(image.renditions) == {"320", "640", "800"}
 
 
+def test_an_image_is_tied_to_one_of_the_products_colours_not_to_a_variant(staff):
+    colour = OptionFactory(slug="colour", name="Colour", changes_look=True)
+    size = OptionFactory(slug="size", name="Size")
+    navy, black = (OptionValueFactory(option=colour, slug=slug, value=slug.title()) for slug in ("navy", "black"))
+    OptionValueFactory(option=colour, slug="olive", value="Olive")  # another product's colour
+    small, large = (OptionValueFactory(option=size, slug=slug, value=slug.upper()) for slug in ("s", "l"))
+    product = ProductFactory(title="Rain Jacket")
+    for values in ([navy, small], [navy, large], [black, large]):
+        VariantFactory(product=product, option_values=values)
+
+    page = staff.get(reverse("admin:catalog_product_change", args=[product.pk])).content.decode()
+    offered = page[page.index('name="images-__prefix__-option_value"'):]
+    offered = offered[:offered.index("</select>")]
+    assert [label for label in ("Colour: Navy", "Colour: Black", "Colour: Olive", "Size: L") if label in offered] == [
+        "Colour: Navy", "Colour: Black",
+    ]
+
+    data = add_image(change_form_data(staff, product), png(), alt="Navy jacket", look=str(navy.pk))
+    response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
+
+    assert response.status_code == 302, response.context and response.context["errors"]
+    assert product.images.get().option_value == navy
+
+
 def test_a_file_that_is_not_an_image_is_refused(staff):
     product = full_product()
     fake = SimpleUploadedFile("photo.png", b"this is not a picture", content_type="image/png")
@@ -381,7 +365,7 @@ def test_a_file_that_is_not_an_image_is_refused(staff):
     response = staff.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
 
     assert response.status_code == 200
-    assert "Upload a valid image." in response.content.decode()
+    assert "The file is not a JPEG, PNG, WebP or GIF image." in response.content.decode()
     assert not product.images.exists()
 
 

@@ -32,7 +32,7 @@ def _build(count: int, *, variants_per_product: int = 2, images_per_product: int
     widgets = f.CategoryFactory(name="Widgets", slug="widgets", parent=tools)
     brands = [f.BrandFactory(name=f"Maker {n}", slug=f"maker-{n}") for n in range(3)]
     size = f.OptionFactory(name="Size", slug="size")
-    colour = f.OptionFactory(name="Colour", slug="colour")
+    colour = f.OptionFactory(name="Colour", slug="colour", changes_look=True)
     sizes = [f.OptionValueFactory(option=size, slug=s, value=s.upper(), position=n) for n, s in enumerate("sml")]
     colours = [f.OptionValueFactory(option=colour, slug=c, value=c, swatch="#123456") for c in ("red", "blue")]
     material = f.AttributeFactory(name="Material", slug="material")
@@ -54,7 +54,11 @@ def _build(count: int, *, variants_per_product: int = 2, images_per_product: int
             f.StockLevelFactory(variant=variant, location=warehouse, on_hand=(n + k) % 4)
             f.StockLevelFactory(variant=variant, location=shop, on_hand=2)
         for k in range(images_per_product):
-            ProductImage.objects.create(product=product, image=png_file(f"w{n}-{k}.png"), alt_text=f"Widget {n}")
+            # The first picture is the whole product's, the others each show a colour.
+            ProductImage.objects.create(
+                product=product, image=png_file(f"w{n}-{k}.png"), alt_text=f"Widget {n}",
+                option_value=colours[k % 2] if k else None,
+            )
 
 
 def _queries(client, url: str, **headers) -> tuple[int, object]:
@@ -117,6 +121,8 @@ def test_home_page_query_budget(client, rebuild, django_assert_num_queries):
             "category_filtered",
             None,
         ),
+        # Cards show a picture of the chosen colour: chosen from the images already loaded.
+        ("/c/tools/?o_colour=red", "category_filtered", lambda n: n),
     ],
 )
 def test_category_page_query_budget(client, rebuild, django_assert_num_queries, monkeypatch, url, budget, listed):

@@ -133,12 +133,13 @@ def test_images_are_generated_with_renditions_and_not_duplicated():
         assert default_storage.exists(image.image.name)
         assert image.renditions and all(default_storage.exists(path) for path in image.renditions.values())
         assert image.alt_text
-    # A colour's picture is tied to a variant of that colour, so picking the colour shows it.
-    tied = [image for image in images if image.variant_id]
+    # A colour's picture belongs to that colour, so picking the colour in any size shows it.
+    tied = [image for image in images if image.option_value_id]
     assert tied
     for image in tied:
-        colour = image.variant.option_values.get(option__slug="colour")
-        assert image.image.name.endswith(f"-{colour.slug}.jpg")
+        assert image.option_value.option.changes_look
+        assert image.image.name.endswith(f"-{image.option_value.slug}.jpg")
+        assert image.product.variants.filter(option_values=image.option_value).exists()
     # Pictures are shared, not drawn per product.
     assert ProductImage.objects.values("image").distinct().count() <= len(images)
 

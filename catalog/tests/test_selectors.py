@@ -228,6 +228,18 @@ def test_product_page_with_an_unmatched_selection_has_no_variant(storefront_cata
     page = selectors.product_page(slug="storm-shell", selection={"colour": "blue", "size": "m"})
 
     assert page.selected_variant is None
+    # The pictures still follow the colour: blue/m was never made, but blue was chosen.
+    assert page.images[0].alt_text == "Storm Shell blue"
+
+
+def test_product_page_pictures_follow_the_colour_then_the_whole_product(storefront_catalog):
+    red = selectors.product_page(slug="storm-shell", selection={"colour": "red", "size": "m"})
+    only_colour = selectors.product_page(slug="storm-shell", selection={"colour": "blue"})
+
+    assert [image.alt_text for image in red.images] == ["Storm Shell front", "Storm Shell back", "Storm Shell blue"]
+    # Only the colour chosen: the size is the first in stock in that colour.
+    assert only_colour.selected_variant.sku == "SHELL-BLUE-S"
+    assert only_colour.images[0].alt_text == "Storm Shell blue"
 
 
 def test_product_page_ignores_unknown_selection_values(storefront_catalog):

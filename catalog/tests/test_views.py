@@ -292,16 +292,18 @@ def test_variant_picker_links_only_to_available_combinations(client, storefront_
     assert not any(parse_qs(urlsplit(h).query) == {"colour": ["blue"], "size": ["m"]} for h in hrefs)
 
 
-def test_product_page_structured_data(client, storefront_catalog):
+def test_product_page_structured_data(client, storefront_catalog, settings):
+    settings.SITE_URL = "https://shop.example.com"  # the public address, whatever host was asked
+
     response = client.get("/p/storm-shell/")
 
     [data] = [block for block in _json_ld(response) if block.get("@type") == "Product"]
     assert data["name"] == "Storm Shell"
-    assert data["url"] == "http://testserver/p/storm-shell/"
+    assert data["url"] == "https://shop.example.com/p/storm-shell/"
     assert data["brand"] == {"@type": "Brand", "name": "Northwind"}
     assert data["sku"] == "SHELL-RED-S" and data["gtin"] == "4006381333931"
     assert data["description"] == "A waterproof shell for wet days."
-    assert len(data["image"]) == 3 and all(url.startswith("http://testserver/") for url in data["image"])
+    assert len(data["image"]) == 3 and all(url.startswith("https://shop.example.com/") for url in data["image"])
     offers = data["offers"]
     assert offers["@type"] == "AggregateOffer"
     assert (offers["lowPrice"], offers["highPrice"], offers["priceCurrency"]) == ("120.00", "130.00", "USD")
@@ -348,18 +350,20 @@ def test_structured_data_cannot_break_out_of_its_script_block(client, storefront
     assert data["name"] == title
 
 
-def test_product_page_canonical_url_meta_description_and_open_graph(client, storefront_catalog):
+def test_product_page_canonical_url_meta_description_and_open_graph(client, storefront_catalog, settings):
+    settings.SITE_URL = "https://shop.example.com"
+
     response = client.get("/p/storm-shell/?colour=blue&size=s")
 
     [canonical] = html_tags(response.content, "link", rel="canonical")
-    assert canonical["href"] == "http://testserver/p/storm-shell/"  # no variant query string
+    assert canonical["href"] == "https://shop.example.com/p/storm-shell/"  # no variant query string
     assert _meta(response, name="description") == "A waterproof shell jacket for wet days."
     assert _meta(response, property="og:type") == "product"
     assert _meta(response, property="og:title") == "Storm Shell"
-    assert _meta(response, property="og:url") == "http://testserver/p/storm-shell/"
+    assert _meta(response, property="og:url") == "https://shop.example.com/p/storm-shell/"
     assert _meta(response, property="og:description") == "A waterproof shell jacket for wet days."
     image = _meta(response, property="og:image")
-    assert image.startswith("http://testserver/media/products/") and image.endswith(".png")
+    assert image.startswith("https://shop.example.com/media/products/") and image.endswith(".png")
 
 
 def test_meta_description_falls_back_to_the_description_text(client, storefront_catalog):
@@ -372,6 +376,19 @@ def test_meta_description_falls_back_to_the_description_text(client, storefront_
 @pytest.mark.parametrize("slug", ["secret-prototype", "attic-coat", "nope"])
 def test_unpublished_product_is_not_found(client, storefront_catalog, slug):
     assert client.get(f"/p/{slug}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url", ["/p/storm-shell/", "/c/clothing/", "/c/clothing/?o_colour=blue", "/p/storm-shell/?colour=blue&size=s"]
+)
+def test_swatches_are_drawn_without_style_attributes(client, storefront_catalog, url):
+    """A strict Content-Security-Policy refuses style attributes; a swatch's colour is an SVG fill."""
+    content = client.get(url).content.decode()
+
+    assert html_tags(content, "circle", fill="#1f4e79")  # blue
+    assert html_tags(content, "circle", fill="#b22222")  # red
+    assert "style=" not in content
+    assert html_tags(client.get(url, **HTMX).content, "circle", fill="#1f4e79")
 
 
 # --- htmx fragments ------------------------------------------------------------------------------
@@ -460,12 +477,14 @@ def test_search_with_an_empty_or_absurd_query_is_calm(client, storefront_catalog
 # --- Sitemap, robots, errors ---------------------------------------------------------------------
 
 
-def test_sitemap_lists_categories_and_products(client, storefront_catalog):
+def test_sitemap_lists_categories_and_products(client, storefront_catalog, settings):
+    settings.SITE_URL = "https://shop.example.com"
+
     index = client.get("/sitemap.xml")
 
     assert index.status_code == 200
     sections = re.findall(r"<loc>(.*?)</loc>", index.content.decode())
-    assert sections == ["http://testserver/sitemap-categories.xml", "http://testserver/sitemap-products.xml"]
+    assert sections == ["https://shop.example.com/sitemap-categories.xml", "https://shop.example.com/sitemap-products.xml"]
 
     urls = set()
     for section in sections:
@@ -473,23 +492,25 @@ def test_sitemap_lists_categories_and_products(client, storefront_catalog):
         assert response.status_code == 200
         urls |= set(re.findall(r"<loc>(.*?)</loc>", response.content.decode()))
     expected = {
-        "http://testserver/c/clothing/", "http://testserver/c/clothing/jackets/",
-        "http://testserver/c/clothing/jackets/rain/", "http://testserver/c/clothing/shirts/",
-        "http://testserver/c/gear/", "http://testserver/p/storm-shell/", "http://testserver/p/harbour-parka/",
-        "http://testserver/p/trail-tee/", "http://testserver/p/camp-lamp/",
+        f"https://shop.example.com{path}" for path in (
+            "/c/clothing/", "/c/clothing/jackets/", "/c/clothing/jackets/rain/", "/c/clothing/shirts/", "/c/gear/",
+            "/p/storm-shell/", "/p/harbour-parka/", "/p/trail-tee/", "/p/camp-lamp/",
+        )
     }
     assert urls == expected  # no draft, nothing from the inactive archive
 
 
-def test_robots_txt(client, db):
+def test_robots_txt(client, db, settings):
+    settings.SITE_URL = "https://shop.example.com"
+
     response = client.get("/robots.txt")
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     lines = response.content.decode().splitlines()
     assert "User-agent: *" in lines
-    assert "Disallow: /admin/" in lines
-    assert "Sitemap: http://testserver/sitemap.xml" in lines
+    assert "Disallow: /search/" not in lines  # its noindex must be readable: shop/tests/test_robots.py
+    assert "Sitemap: https://shop.example.com/sitemap.xml" in lines
 
 
 def test_friendly_404(client, db):

@@ -85,8 +85,12 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     """Everything that happened to the customer, newest first, at most `limit` entries.
 
     Five queries whatever the history's size: the newest `limit` rows of each source (orders,
-    order events, emails of their orders, notes, activity), merged and cut here. The placement
-    event of an order is left out: the order's own entry says it was placed.
+    order events, emails of their orders, notes, activity), merged and cut here. Each thing is
+    listed once: the placement event of an order is left out (the order's own entry says it was
+    placed), and so are the "email sent" order events, since the outbox row lists every email to
+    the customer with its state (also one waiting or failed). Staff alerts go to staff, not to the
+    customer: their order event (kind alert) shows them, not their outbox row. A campaign email is
+    its Activity (kind campaign).
     """
     from notifications.models import OutboundEmail
     from orders.models import Order, OrderEvent
@@ -103,6 +107,7 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     events = (
         OrderEvent.objects.filter(order__customer=customer)
         .exclude(kind=OrderEvent.Kind.STATUS, from_status="")
+        .exclude(kind=OrderEvent.Kind.EMAIL)
         .select_related("order", "user").order_by("-created_at", "-pk")[:limit]
     )
     for event in events:
@@ -120,7 +125,7 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     # Emails about their orders. Emails found by recipient would need a scan of the whole outbox
     # (recipients is an unindexed JSON list), so only order emails are shown.
     emails = (
-        OutboundEmail.objects.filter(order__customer=customer).select_related("order")
+        OutboundEmail.objects.filter(order__customer=customer, kind__startswith="order.").select_related("order")
         .order_by("-created_at", "-pk")[:limit]
     )
     for email in emails:

@@ -147,6 +147,46 @@ def test_the_timeline_merges_every_source_newest_first(django_assert_num_queries
     assert timeline[4].url.endswith(f"/orders/order/{order.pk}/change/")
 
 
+def test_each_email_is_on_the_timeline_once(settings, email_backend_locmem):
+    # given: an order whose confirmation was sent, a staff alert about it, and a campaign email,
+    # each through the service that really sends it
+    from marketing.services import send_campaign, send_campaign_batch
+    from marketing.tests.factories import CampaignFactory, segment_of
+    from notifications import services as notifications
+    from orders.services.common import alert_staff
+
+    settings.STAFF_ALERT_EMAILS = ["staff@example.com"]
+    customer = CustomerFactory(first_name="Wen", accepts_marketing=True)
+    order = paid_order_for(customer)
+    notifications.send_order_email(order_id=order.pk, kind="confirmation")
+    alert_staff(order_id=order.pk, actor=OrderEvent.Actor.SYSTEM, subject="Late payment", message="Refund it.")
+    notifications.send_staff_alert(key=OutboundEmail.objects.get(kind="staff_alert").key, subject="Late payment",
+                                   order_id=order.pk, message="Refund it.")
+    campaign = CampaignFactory(subject="News for {{ customer.first_name }}", segment=segment_of(customer))
+    send_campaign(campaign=campaign, actor=None)
+    send_campaign_batch(campaign_id=campaign.pk, message_ids=list(campaign.messages.values_list("pk", flat=True)))
+    assert len(email_backend_locmem) == 3  # confirmation, alert, campaign
+
+    # when
+    timeline = customer_timeline(customer=customer)
+
+    # then: one entry per email the customer got, and the alert once (as the order's alert event)
+    confirmation = f"Thank you for your order {order.number}"
+    assert [entry.kind for entry in timeline if confirmation in f"{entry.title} {entry.detail}"] == ["email"]
+    assert [entry.kind for entry in timeline if "News for Wen" in f"{entry.title} {entry.detail}"] == ["activity"]
+    assert [entry.kind for entry in timeline if "Refund it." in f"{entry.title} {entry.detail}"] == ["order_event"]
+    assert not any("Late payment" in entry.title for entry in timeline)
+
+
+@pytest.fixture
+def email_backend_locmem(settings):
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    return mail.outbox
+
+
 def test_the_timeline_keeps_the_newest_entries_up_to_the_limit():
     customer = CustomerFactory()
     now = timezone.now()

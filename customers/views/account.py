@@ -37,7 +37,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     form = ProfileForm(request.POST or None, initial={
@@ -65,7 +65,7 @@ def _address_form_page(request: HttpRequest, form: AddressBookForm, address: Add
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def address_add(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     form = AddressBookForm(request.POST or None, initial={"name": customer.full_name, "country": default_country()})
@@ -80,7 +80,7 @@ def address_add(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def address_edit(request: HttpRequest, pk: int) -> HttpResponse:
     _customer_, address = _own_address(request, pk)
     form = AddressBookForm(request.POST or None, initial=AddressBookForm.initial_for(address))
@@ -97,7 +97,7 @@ def address_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def address_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _customer_, address = _own_address(request, pk)
     if request.method == "POST":
@@ -120,7 +120,7 @@ def address_default(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     form = PreferencesForm(request.POST or None, initial={

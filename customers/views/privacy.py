@@ -34,16 +34,16 @@ class DeleteAccountForm(forms.Form):
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @never_cache
 @login_required
 # The file holds every address, order and phone number on record: the download (not the page)
 # asks for the password again, as deleting does, and the POST is carried out after it.
-@reauthentication_required(allow_get=True)
+@reauthentication_required(enabled=lambda request: request.method == "POST")  # not GET or HEAD
 def privacy(request: HttpRequest) -> HttpResponse:
     """The privacy page; its "Download my data" button posts here and gets the JSON file."""
     customer = customer_for_user(user=request.user)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: never the download
         return render(request, "customers/privacy.html", {"customer": customer})
     data = export_customer_data(customer=customer)
     response = HttpResponse(
@@ -55,7 +55,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @never_cache
 @login_required
 # allauth asks for the password again (GET and POST alike) unless the shopper re-entered it in the

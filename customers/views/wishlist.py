@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from carts.forms import safe_next
 
@@ -71,7 +71,7 @@ def _button(request: HttpRequest, *, product_id: int, saved: bool, message: str 
     })
 
 
-@require_GET
+@require_safe
 @never_cache
 @login_required
 def wishlist(request: HttpRequest) -> HttpResponse:

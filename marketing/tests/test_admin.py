@@ -97,6 +97,9 @@ def test_sending_asks_for_confirmation_with_the_number_of_recipients_then_sends(
     text = confirmation.content.decode()
     assert "will be emailed to <strong>2</strong> customers" in text
     assert "The segment has 3 members in all" in text
+    # The subject as the first recipient gets it, as the preview renders it; never the template.
+    assert "Subject: “News for Grace” (as Grace Hopper will get it)." in text
+    assert "{{" not in text and "customer.first_name" not in text
     assert mail.outbox == [] and Campaign.objects.get().status == "draft"  # a GET sends nothing
 
     with django_capture_on_commit_callbacks(execute=True):

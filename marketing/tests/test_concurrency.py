@@ -74,3 +74,42 @@ def test_duplicate_batch_tasks_wait_for_the_message_being_sent_and_send_each_mes
     assert delivered == [member.email for member in members]
     assert sum(len(result.sent) for result in results) == 5
     assert Campaign.objects.get().status == "sent"
+
+
+def test_a_mail_server_that_never_answers_holds_no_message_row_while_the_batch_waits(settings, email_settings):
+    from notifications.tests.conftest import SmtpServer, free_port, send_through
+    from notifications.tests.test_request_path import SilentServer
+
+    member = consenting(email="wen@example.com")
+    campaign = CampaignFactory(segment=segment_of(member))
+    port = free_port()
+    silent = SilentServer(port)
+    send_through(settings, SmtpServer(port))
+    settings.EMAIL_TIMEOUT = 20
+    failures: list[Exception] = []
+
+    def run() -> None:
+        try:
+            services.send_campaign(campaign=campaign, actor=None)  # its batch runs after commit, here
+        except Exception as error:
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    sender = threading.Thread(target=run)
+    sender.start()
+    try:
+        assert silent.accepted.wait(20), "the batch never connected"
+        # while the batch waits for the server: its message row can be written at once
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")
+            updated = CampaignMessage.objects.filter(campaign=campaign).update(error="touched")
+            cursor.execute("SET lock_timeout = 0")
+        assert updated == 1
+    finally:
+        silent.stop()
+        sender.join(30)
+
+    [message] = CampaignMessage.objects.all()
+    assert (message.status, message.attempts) == ("pending", 1) and "SMTPServerDisconnected" in message.error
+    assert len(failures) <= 1  # the batch's mail error, logged by on_commit(robust=True) or raised

@@ -165,8 +165,36 @@ def test_a_good_template_passes_the_check():
 
 
 def test_html_to_text_keeps_lines_and_link_addresses():
-    text = html_to_text('<p>Hello &amp; welcome</p><ul><li><a href="https://x.example/a">Tent</a> $5</li></ul>')
-    assert text.split("\n")[:3] == ["Hello & welcome", "", "- Tent (https://x.example/a) $5"]
+    text = html_to_text('<p>Hello &amp; welcome</p><ul><li><a href="https://x.example/a">Tent</a> $5</li></ul>'
+                        '<p><a href="https://x.example/">https://x.example/</a></p>')
+    assert text.splitlines() == ["Hello & welcome", "", "  * Tent (https://x.example/a) $5", "", "https://x.example/"]
+
+
+def test_html_to_text_shows_no_script_style_or_unsafe_link():
+    text = html_to_text('<style>p { color: red }</style><p>Hi<script>alert(1)</script></p>'
+                        '<p><a href="javascript:alert(2)">Click</a></p>')
+    assert text.splitlines() == ["Hi", "", "Click"]
+
+
+@pytest.mark.parametrize("html_body", [
+    # Tags the sanitiser removes from the HTML part: their line breaks must stay in the text.
+    "<h1>Hello {{ customer.first_name }}</h1><p>Our picks for you:</p>{{ picks }}<p>See you soon</p>",
+    "<div>Hello {{ customer.first_name }}</div><div>Our picks for you:</div>{{ picks }}<div>See you soon</div>",
+    "Hello {{ customer.first_name }}<br>Our picks for you:{{ picks }}See you soon",
+])
+def test_the_text_made_from_the_html_keeps_each_line_and_list_item(shelves, settings, html_body):
+    settings.SITE_URL = "https://shop.example"
+    wen = CustomerFactory(first_name="Wen")
+    campaign = CampaignFactory(html_body=html_body, text_body="")
+
+    email = render_for_customers(campaign=campaign, customers=[wen])[wen.pk]
+
+    lines = [line.strip() for line in email.text.splitlines() if line.strip()]
+    dome = f"https://shop.example{shelves['dome'].get_absolute_url()}"
+    assert lines[:2] == ["Hello Wen", "Our picks for you:"]
+    picks = [line for line in lines if line.startswith("* ")]
+    assert len(picks) == 4 and any(line.startswith(f"* Dome Tent ({dome}) $199.00") for line in picks)
+    assert lines[2:6] == picks and lines[6] == "See you soon"
 
 
 def test_rendering_a_batch_costs_the_same_queries_for_2_or_12_customers(shelves):

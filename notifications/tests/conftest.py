@@ -1,6 +1,7 @@
 """A real SMTP server for the email tests (aiosmtpd on a free loopback port), and a known order."""
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -29,9 +30,10 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.hold_first is not None and not self.first_arrived.is_set():
             self.first_arrived.set()
-            # Blocks this server's event loop, which is the point: nothing else is accepted
-            # until the test lets go. Bounded, so a failing test cannot hang the run.
-            self.hold_first.wait(timeout=30)
+            # Holds this message only: other connections are greeted and served meanwhile (a
+            # duplicate sender reaches its row lock, not a frozen server). Bounded, so a failing
+            # test cannot hang the run.
+            await asyncio.get_running_loop().run_in_executor(None, self.hold_first.wait, 30)
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         with self._lock:

@@ -6,6 +6,9 @@ import time
 
 import pytest
 from django.db import connections, transaction
+from django.utils import timezone
+
+from conftest import run_together
 
 from notifications import services
 from notifications.models import OutboundEmail
@@ -38,7 +41,9 @@ def _wait_until(condition, *, seconds: float = 20) -> bool:
     return True
 
 
-def test_two_concurrent_tasks_for_one_email_send_it_once(smtp_server, email_settings):
+def test_a_second_task_while_the_first_is_talking_to_the_mail_server_sends_nothing_and_waits_for_nothing(
+    smtp_server, email_settings
+):
     # given: the first worker is in the middle of the SMTP conversation (the server holds its DATA)
     order = make_order()
     inbox = smtp_server.inbox
@@ -56,26 +61,47 @@ def test_two_concurrent_tasks_for_one_email_send_it_once(smtp_server, email_sett
 
     first = threading.Thread(target=send, args=("first",))
     first.start()
-    assert inbox.first_arrived.wait(timeout=20), "the first worker never reached the SMTP server"
+    try:
+        assert inbox.first_arrived.wait(timeout=20), "the first worker never reached the SMTP server"
+        # No lock is held while the mail server is talked to: the row says who has it, until when.
+        claimed = OutboundEmail.objects.get()
+        assert (claimed.status, claimed.attempts) == ("sending", 1)
+        assert _sessions_waiting_for_a_lock() == 0
 
-    # when: a second worker (a duplicate delivery, a retry) runs the same task meanwhile
-    second = threading.Thread(target=send, args=("second",))
-    second.start()
-    # It must be waiting for the outbox row's lock, not talking to the SMTP server.
-    blocked = _wait_until(lambda: _sessions_waiting_for_a_lock() == 1 or not second.is_alive())
-    blocked = blocked and second.is_alive()
-    inbox.hold_first.set()
-    first.join(timeout=30)
-    second.join(timeout=30)
+        # when: a second worker (a duplicate delivery, the retry loop) runs meanwhile
+        send("second")
+        # then: it returns at once, sending nothing
+        assert results == {"second": False}
+    finally:
+        inbox.hold_first.set()
+        first.join(timeout=30)
 
-    # then
-    assert blocked, "the second worker did not wait for the first one's row lock"
     assert not failures
     assert results == {"first": True, "second": False}
     assert len(inbox.messages) == 1
     outbox = OutboundEmail.objects.get()
     assert (outbox.status, outbox.attempts) == ("sent", 1)
     assert OrderEvent.objects.filter(order=order, kind="email").count() == 1
+
+
+def test_two_retry_loops_racing_send_each_due_email_once(smtp_server, email_settings):
+    # given: twelve emails due (their first attempts failed a while ago), and two processes' loops
+    now = timezone.now()
+    for _ in range(12):
+        order = make_order()
+        OutboundEmail.objects.create(key=f"order:{order.pk}:confirmation", kind="order.confirmation", order=order,
+                                     status="failed", attempts=1, next_attempt_at=now)
+
+    # when: both run at once
+    runs = run_together(lambda i: services.send_due_emails(), 2)
+
+    # then: every email went once, each by one loop
+    assert not [run for run in runs if isinstance(run, Exception)], runs
+    assert sum(run.sent for run in runs) == 12 and all(run.failed == 0 for run in runs)
+    ids = [message["Message-ID"] for message in smtp_server.inbox.messages]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert set(OutboundEmail.objects.values_list("status", "attempts")) == {("sent", 2)}
+    assert OrderEvent.objects.filter(kind="email").count() == 12
 
 
 def test_many_concurrent_tasks_send_one_email(smtp_server, email_settings):

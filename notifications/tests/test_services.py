@@ -14,7 +14,7 @@ from catalog.tests.factories import LocationFactory, OptionValueFactory, StockLe
 from notifications import services
 from notifications.models import OutboundEmail
 from notifications.tasks import (
-    requeue_unsent_emails_task,
+    send_due_emails_task,
     send_low_stock_alert_task,
     send_order_email_task,
     send_staff_alert_task,
@@ -386,12 +386,14 @@ def test_a_staff_alert_for_a_deleted_order_is_not_sent(order, email_settings):
     assert not OutboundEmail.objects.exists()
 
 
-def test_requeue_sends_a_stalled_staff_alert(order, email_settings):
+def test_the_retry_loop_sends_a_stalled_staff_alert_once_its_grace_is_over(order, email_settings):
     email_settings.STAFF_ALERT_EMAILS = ["money@shop.example"]
+    # The task enqueued with it never ran (the test's transaction never commits).
     services.enqueue_staff_alert(key="event:3", subject="Refund failed", order_id=order.pk, message=REFUND_FAILED)
-    OutboundEmail.objects.update(created_at=timezone.now() - datetime.timedelta(hours=1))
+    now = timezone.now()
 
-    assert services.requeue_unsent_emails() == 1
+    assert services.send_due_emails(now=now).sent == 0  # its task may still be on its way
+    assert services.send_due_emails(now=now + services.delivery.FIRST_ATTEMPT_GRACE).sent == 1
 
     [message] = mail.outbox
     assert message.subject == f"Northwind Supply alert: Refund failed (order {order.number})"
@@ -401,28 +403,30 @@ def test_requeue_sends_a_stalled_staff_alert(order, email_settings):
 
 # --- Recovery --------------------------------------------------------------------------------------
 
-def test_requeue_sends_emails_that_waited_too_long_and_leaves_the_rest(order, email_settings):
+def test_the_retry_loop_sends_what_is_due_and_leaves_the_rest(order, email_settings):
     now = timezone.now()
-    long_ago = now - datetime.timedelta(hours=1)
     # Registered an hour ago, but the broker was down at commit: the task never ran (here the
     # test's transaction never commits, so the on_commit callback never runs either).
     services.enqueue_order_email(order_id=order.pk, kind="confirmation")
     stalled = OutboundEmail.objects.get()
-    OutboundEmail.objects.filter(pk=stalled.pk).update(created_at=long_ago)
+    OutboundEmail.objects.filter(pk=stalled.pk).update(next_attempt_at=now - datetime.timedelta(hours=1))
     other = make_order(email="bo@example.com")
-    recent = OutboundEmail.objects.create(key="order:recent", kind="order.confirmation", order=other)
-    hopeless = OutboundEmail.objects.create(
-        key="order:hopeless", kind="order.confirmation", order=other, status="failed",
-        attempts=services.GIVE_UP_AFTER_ATTEMPTS,
-    )
-    OutboundEmail.objects.filter(pk__in=[recent.pk, hopeless.pk]).update(created_at=long_ago)
-    OutboundEmail.objects.filter(pk=recent.pk).update(last_attempt_at=now - datetime.timedelta(minutes=1))
+    later = now + datetime.timedelta(minutes=1)
+    OutboundEmail.objects.create(key="order:retry-later", kind="order.confirmation", order=other, status="failed",
+                                 attempts=1, next_attempt_at=later)
+    OutboundEmail.objects.create(key="order:held", kind="order.confirmation", order=other, status="sending",
+                                 attempts=1, next_attempt_at=later)  # another sender's claim
+    OutboundEmail.objects.create(key="order:hopeless", kind="order.confirmation", order=other, status="gave_up",
+                                 attempts=services.delivery.GIVE_UP_AFTER_ATTEMPTS)
 
-    requeue_unsent_emails_task.delay()
+    send_due_emails_task.delay()
 
     [message] = mail.outbox
     assert message.to == ["ada@example.com"]
-    assert OutboundEmail.objects.get(pk=stalled.pk).status == "sent"
-    assert OutboundEmail.objects.get(pk=recent.pk).status == "pending"
-    assert OutboundEmail.objects.get(pk=hopeless.pk).status == "failed"
-    assert services.requeue_unsent_emails() == 0
+    statuses = dict(OutboundEmail.objects.values_list("key", "status"))
+    assert statuses == {stalled.key: "sent", "order:retry-later": "failed", "order:held": "sending",
+                        "order:hopeless": "gave_up"}
+    assert services.send_due_emails().sent == 0
+    # Once their times come: the failed one is sent, and so is the one whose sender's claim lapsed.
+    assert services.send_due_emails(now=later).sent == 2
+    assert OutboundEmail.objects.get(key="order:hopeless").status == "gave_up"  # left to staff

@@ -1,17 +1,17 @@
 """Order emails over real SMTP (aiosmtpd): what arrives, and what a mail server outage does."""
 from __future__ import annotations
 
-import logging
+import datetime
 
 import pytest
-from django.db import transaction
+from django.utils import timezone
 
-from notifications import services
+from notifications import delivery, services
 from notifications.models import OutboundEmail
 from notifications.tasks import send_order_email_task
 from orders.models import Order, OrderEvent
 
-from .conftest import make_order, parts
+from .conftest import parts
 
 pytestmark = pytest.mark.django_db
 
@@ -64,51 +64,54 @@ def test_smtp_down_delays_the_email_and_it_is_sent_once_when_smtp_is_back(smtp_s
     smtp_server.stop()
     before = Order.objects.values("status", "updated_at").get(pk=order.pk)
 
-    # when: the task's first attempt
-    with pytest.raises(send_order_email_task.autoretry_for) as failure:
-        send_order_email_task(order_id=order.pk, kind="confirmation")
+    # when: the task's attempt
+    send_order_email_task(order_id=order.pk, kind="confirmation")
 
-    # then: a retryable error; the order is untouched and the outbox says what happened
-    assert isinstance(failure.value, ConnectionRefusedError)
+    # then: the order is untouched and the outbox says what happened and when it is tried again
     assert Order.objects.values("status", "updated_at").get(pk=order.pk) == before
     outbox = OutboundEmail.objects.get(key=f"order:{order.pk}:confirmation")
     assert (outbox.status, outbox.attempts, outbox.sent_at) == ("failed", 1, None)
     assert "ConnectionRefusedError" in outbox.last_error
+    assert outbox.next_attempt_at == outbox.last_attempt_at + delivery.retry_delay(1)
     assert not OrderEvent.objects.filter(order=order, kind="email").exists()
 
-    # when: the server is back and the retry runs
+    # when: the server is back; the retry loop runs before the email is due, then when it is
     smtp_server.start()
-    send_order_email_task(order_id=order.pk, kind="confirmation")
-    # ... and a late duplicate of the retry runs too
+    assert services.send_due_emails(now=outbox.next_attempt_at - datetime.timedelta(seconds=1)).sent == 0
+    assert services.send_due_emails(now=outbox.next_attempt_at).sent == 1
+    # ... and a late duplicate of the task runs too
     send_order_email_task(order_id=order.pk, kind="confirmation")
 
     # then: exactly one email
     [message] = smtp_server.inbox.messages
     assert order.number in message["Subject"]
     outbox.refresh_from_db()
-    assert (outbox.status, outbox.attempts, outbox.last_error) == ("sent", 2, "")
+    assert (outbox.status, outbox.attempts, outbox.last_error, outbox.next_attempt_at) == ("sent", 2, "", None)
     assert OrderEvent.objects.filter(order=order, kind="email").count() == 1
 
 
-def test_placing_an_order_while_smtp_is_down_keeps_the_order_in_eager_mode(
-    smtp_server, email_settings, django_capture_on_commit_callbacks, caplog
-):
-    """Without a broker the task runs inline after commit: its failure must not reach the shopper."""
+def test_retries_back_off_and_stop_after_the_last_attempt(smtp_server, order):
     smtp_server.stop()
+    now = timezone.now()
+    OutboundEmail.objects.create(key=f"order:{order.pk}:confirmation", kind="order.confirmation", order=order,
+                                 next_attempt_at=now)
+    waits = []
+    for _ in range(delivery.GIVE_UP_AFTER_ATTEMPTS):
+        run = services.send_due_emails(now=now)
+        assert (run.sent, run.failed) == (0, 1) and "ConnectionRefusedError" in run.stopped
+        outbox = OutboundEmail.objects.get()
+        if outbox.status == "gave_up":
+            break
+        waits.append(outbox.next_attempt_at - now)
+        now = outbox.next_attempt_at
 
-    with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic():
-            order = make_order()
-            services.enqueue_order_email(order_id=order.pk, kind="confirmation")
-
-    assert Order.objects.filter(pk=order.pk).exists()
-    outbox = OutboundEmail.objects.get(key=f"order:{order.pk}:confirmation")
-    # Eager mode with CELERY_TASK_EAGER_PROPAGATES raises Celery's Retry after the first attempt;
-    # on_commit(robust=True) logs it, and requeue_unsent_emails (or the admin) sends it later.
-    assert (outbox.status, outbox.attempts) == ("failed", 1)
-    assert any("on_commit" in record.getMessage() for record in caplog.records)
-    assert smtp_server.inbox.messages == []
-
+    minutes = [wait.total_seconds() / 60 for wait in waits]
+    assert minutes[:8] == [1, 2, 4, 8, 16, 32, 60, 60] and set(minutes[6:]) == {60}
+    assert len(minutes) == delivery.GIVE_UP_AFTER_ATTEMPTS - 1
+    assert 23 < sum(minutes) / 60 < 25  # about a day
+    # given up: nothing sends it any more by itself; the outbox shows it to staff with the error
+    assert (outbox.status, outbox.attempts, outbox.next_attempt_at) == ("gave_up", 30, None)
+    assert "ConnectionRefusedError" in outbox.last_error
     smtp_server.start()
-    assert services.send_order_email(order_id=order.pk, kind="confirmation") is True
-    assert len(smtp_server.inbox.messages) == 1
+    assert services.send_due_emails(now=now + datetime.timedelta(days=30)).sent == 0
+    assert smtp_server.inbox.messages == []

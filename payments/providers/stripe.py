@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from orders.models import Order
 from shop.money import quantize
+from shop.site import absolute_url
 
 from ..exceptions import ProviderUnavailable
 from ..links import status_url
@@ -109,7 +110,7 @@ class StripeProvider:
         if payment.redirect_url and payment.expires_at and payment.expires_at > timezone.now() + timedelta(minutes=1):
             return HttpResponseRedirect(payment.redirect_url)  # the same Checkout page, still open
         order = payment.order
-        back = request.build_absolute_uri(status_url(payment))
+        back = absolute_url(status_url(payment))  # SITE_URL: Stripe sends the shopper back there
         metadata = {"order_id": str(order.pk), "order_number": order.number, "payment_id": str(payment.pk)}
         params = {
             "mode": "payment",

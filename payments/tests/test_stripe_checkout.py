@@ -25,7 +25,11 @@ def test_stripe_takes_payments_only_when_its_key_is_set(settings):
     assert default_provider_name() == Provider.STRIPE
 
 
-def test_a_checkout_session_is_created_with_an_idempotency_key_and_the_order_in_its_metadata(fake_stripe, order):
+def test_a_checkout_session_is_created_with_an_idempotency_key_and_the_order_in_its_metadata(
+    fake_stripe, order, settings
+):
+    settings.SITE_URL = "https://shop.example.com"  # Stripe sends the shopper back to the public address
+
     # when
     response = start_payment(order=order, request=shopper_request())
 
@@ -48,8 +52,8 @@ def test_a_checkout_session_is_created_with_an_idempotency_key_and_the_order_in_
     assert params["line_items[0][price_data][product_data][name]"] == "Storm Jacket"
     assert (params["line_items[1][price_data][unit_amount]"], params["line_items[1][quantity]"]) == ("495", "1")
     token = payment_token(payment)
-    assert params["success_url"] == f"http://testserver{reverse('payments:status', args=[token])}"
-    assert params["cancel_url"] == f"http://testserver{reverse('payments:status', args=[token])}?left=1"
+    assert params["success_url"] == f"https://shop.example.com{reverse('payments:status', args=[token])}"
+    assert params["cancel_url"] == f"https://shop.example.com{reverse('payments:status', args=[token])}?left=1"
     # Stripe accepts 30 minutes to 24 hours; the reservation runs 30 minutes, so about 31.
     assert int(params["expires_at"]) >= order.reservation_expires_at.timestamp()
     assert (payment.provider, payment.status, payment.amount) == (Provider.STRIPE, "pending", Decimal("84.95"))

@@ -1,4 +1,8 @@
-"""Production settings: `check --deploy` is clean, and a missing secret or host list stops start-up."""
+"""Production settings: `check --deploy` is clean, and a missing secret or host list stops start-up.
+
+`PRODUCTION` is a complete production configuration; the store's own deploy checks each spoil
+one part of it in test_checks.py.
+"""
 import os
 import subprocess
 import sys
@@ -8,6 +12,21 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 SECRET = "k3v9-Qz7_wX2pL8nR4tY6uB1mC5oE0aS-dF3gH7jK9lZ2xV4bN6mQ8wE1rT5yU7iO"
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "SECRET_KEY": SECRET,
+    "ALLOWED_HOSTS": "shop.example.com,www.shop.example.com",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_PRELOAD": "true",
+    # Nothing connects during a check: these only have to be the right kind of setting.
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SITE_URL": "https://shop.example.com",
+    "EMAIL_URL": "smtp://mailer:secret@mail.example.com:587/?tls=True",
+    "DEFAULT_FROM_EMAIL": "Northwind Supply <orders@shop.example.com>",
+    "STRIPE_SECRET_KEY": "sk_live_0123456789",
+    "STRIPE_WEBHOOK_SECRET": "whsec_0123456789",
+}
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -16,14 +35,9 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     Every production variable is given explicitly, so a developer's `.env` cannot change the answer.
     """
     environment = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in ("CACHE_URL", "PORT")},
         "DJANGO_SETTINGS_MODULE": "shop.settings",
-        "DJANGO_DEBUG": "false",
-        "SECRET_KEY": SECRET,
-        "ALLOWED_HOSTS": "shop.example.com,www.shop.example.com",
-        "SECURE_SSL_REDIRECT": "true",
-        "SECURE_HSTS_SECONDS": "31536000",
-        "SECURE_HSTS_PRELOAD": "true",
+        **PRODUCTION,
         **env,
     }
     return subprocess.run(
@@ -38,6 +52,47 @@ def test_deploy_check_passes_with_no_warnings_in_production_mode():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
     assert "WARNING" not in result.stderr + result.stdout
+
+
+def test_the_readme_production_without_a_shared_cache_fails_the_deploy_check():
+    # gunicorn shop.wsgi -w 4 with nothing but the local-memory cache: every worker its own prices
+    result = _manage("check", "--deploy", REDIS_URL="")
+
+    assert result.returncode != 0  # an Error: fails without --fail-level
+    output = result.stderr + result.stdout
+    assert "shop.E001" in output and "REDIS_URL" in output and "CACHE_URL" in output
+
+
+def test_a_cache_url_every_process_shares_passes_the_deploy_check(tmp_path):
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", REDIS_URL="",
+                     CELERY_BROKER_URL="redis://127.0.0.1:6379/0", CACHE_URL=f"filecache://{tmp_path}")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_site_url_follows_port_in_debug_mode_and_has_no_default_in_production():
+    code = "from django.conf import settings; print(repr(settings.SITE_URL))"
+
+    debug = _manage("shell", "-c", code, DJANGO_DEBUG="true", SITE_URL="", PORT="8311")
+    debug_default = _manage("shell", "-c", code, DJANGO_DEBUG="true", SITE_URL="")
+    given = _manage("shell", "-c", code, DJANGO_DEBUG="true", SITE_URL="https://shop.example.com", PORT="8311")
+    production = _manage("shell", "-c", code, SITE_URL="", PORT="8311")
+
+    assert debug.stdout.split()[-1] == "'http://127.0.0.1:8311'", debug.stderr
+    assert debug_default.stdout.split()[-1] == "'http://127.0.0.1:8000'"
+    assert given.stdout.split()[-1] == "'https://shop.example.com'"
+    assert production.stdout.split()[-1] == "''"  # and check --deploy says so (shop.E002)
+
+
+def test_make_run_and_make_worker_pass_the_port_on():
+    # `make -n` prints the commands without running them (nothing is installed or started)
+    for target, program in (("run", "manage.py runserver 127.0.0.1:8311"), ("worker", "celery -A shop worker")):
+        result = subprocess.run(
+            ["make", "-n", target, "PORT=8311"], cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/0"},
+        )
+        [command] = [line for line in result.stdout.splitlines() if program in line]
+        assert command.startswith("PORT=8311 "), command
 
 
 def test_the_deploy_check_can_fail():

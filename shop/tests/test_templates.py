@@ -15,15 +15,37 @@ def _project_templates():
         yield from root.rglob("*.html")
 
 
+def _lines_matching(pattern: re.Pattern, templates: list[Path]) -> list[str]:
+    """`path:line` of every template line the pattern finds."""
+    return [
+        f"{path.relative_to(settings.BASE_DIR)}:{number}"
+        for path in templates
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+
+
 def test_htmx_attributes_use_the_valid_data_prefix():
     templates = list(_project_templates())
     assert len(templates) > 50  # the scan found the project's templates
 
-    offenders = [
-        f"{path.relative_to(settings.BASE_DIR)}:{number}"
-        for path in templates
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if BARE_HTMX_ATTRIBUTE.search(line)
-    ]
+    assert _lines_matching(BARE_HTMX_ATTRIBUTE, templates) == []
 
-    assert offenders == []
+
+# A `style` attribute: what a Content-Security-Policy without 'unsafe-inline' in style-src refuses.
+STYLE_ATTRIBUTE = re.compile(r"(?<![\w-])style\s*=", re.IGNORECASE)
+
+
+def _served_as_pages(path: Path) -> bool:
+    """Everything but the Django admin's templates and the emails (mail clients need inline
+    styles, and no Content-Security-Policy applies to a message)."""
+    parts = path.relative_to(settings.BASE_DIR).parts
+    return "admin" not in parts and "emails" not in parts and "email" not in parts
+
+
+def test_pages_have_no_style_attributes():
+    templates = [path for path in _project_templates() if _served_as_pages(path)]
+    assert len(templates) > 50
+    assert any(path.name == "_facets.html" for path in templates)  # the storefront is scanned
+
+    assert _lines_matching(STYLE_ATTRIBUTE, templates) == []

@@ -2,7 +2,10 @@
  * works without this file. It adds:
  *  - keyboard and pointer handling for search suggestions (a combobox: arrows, Enter, Escape);
  *  - the product gallery: a thumbnail shows its picture in the main slot;
- *  - the filters disclosure: open beside the results on wide screens, kept open across htmx swaps;
+ *  - the filters disclosure: open beside the results on wide screens, kept open across htmx swaps,
+ *    and so is a long facet's "Show all N" once opened;
+ *  - live filters: a ticked box applies at once, the price range once the shopper leaves it, and
+ *    a response never takes back what the shopper typed after its request left;
  *  - focus kept in place when htmx replaces what the shopper just used.
  */
 (function () {
@@ -125,12 +128,24 @@
     });
   }
 
+  // A facet's "Show all N" the shopper opened stays open when the filters are re-drawn.
+  var facetsShown = {};
+
   document.addEventListener("toggle", function (event) {
     var details = event.target;
     if (details.matches && details.matches("details[data-filters]") && !WIDE.matches) {
       filtersOpen = details.open;
     }
+    if (details.matches && details.matches("details[data-facet-more]")) {
+      facetsShown[details.getAttribute("data-facet-more")] = details.open;
+    }
   }, true);
+
+  function syncFacetLists(root) {
+    (root || document).querySelectorAll("details[data-facet-more]").forEach(function (details) {
+      if (facetsShown[details.getAttribute("data-facet-more")]) details.open = true;
+    });
+  }
 
   if (WIDE.addEventListener) {
     WIDE.addEventListener("change", function () {
@@ -150,6 +165,59 @@
     if (count) {
       count.scrollIntoView({ block: "start" });
       count.focus({ preventScroll: true });
+    }
+  });
+
+  /* Live filters --------------------------------------------------------------------------
+   * The facet form re-draws itself with the results (its counts change). Applying on every
+   * `change` would fire when Tab leaves "Min" and re-draw "Max" under the shopper's typing, so a
+   * price applies only when focus leaves the range (or on Enter, the form's own submit). */
+
+  function applyFilters(form) {
+    form.dispatchEvent(new CustomEvent("facets-apply"));
+  }
+
+  function priceEdited(range) {
+    return Array.prototype.some.call(range.querySelectorAll("input"), function (input) {
+      return input.value !== input.defaultValue;
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-facets]");
+    if (form && event.target.type === "checkbox") applyFilters(form);
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var range = event.target.closest && event.target.closest("[data-price-range]");
+    if (!range || (event.relatedTarget && range.contains(event.relatedTarget))) return;
+    if (priceEdited(range)) applyFilters(range.closest("form[data-facets]"));
+  });
+
+  // A response that lands while the shopper is typing in a box it replaces (a ticked box's answer,
+  // or another cart line's) would put the value the request was sent with back in the box. The new
+  // box keeps what was typed instead, and leaving it counts as a change (the browser fires none for
+  // a value set by script), so it applies as if the shopper had typed it there.
+  var typing = null;
+
+  function keepTyped(box, value) {
+    box.value = value;
+    var typedSince = false;
+    box.addEventListener("input", function () { typedSince = true; }, { once: true });
+    box.addEventListener("blur", function () {
+      // Typing after this fires the browser's own `change`; otherwise it is ours to fire.
+      if (!typedSince && box.value !== box.defaultValue) {
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    }, { once: true });
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    typing = null;
+    if (active && active.id && active.matches("input:not([type=checkbox]):not([type=radio]):not([type=hidden])")
+        && event.detail.target && event.detail.target.contains(active) && active.value !== active.defaultValue) {
+      typing = { id: active.id, value: active.value };
     }
   });
 
@@ -185,6 +253,12 @@
   // Before the new content paints, so a narrow screen never flashes the filters shut.
   document.addEventListener("htmx:afterSwap", function () {
     syncFilters();
+    syncFacetLists();
+    if (typing) {
+      var box = document.getElementById(typing.id);
+      if (box && box.value !== typing.value) keepTyped(box, typing.value);
+      typing = null;
+    }
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {

@@ -21,6 +21,6 @@ def reinstall_search(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalog", "0002_search")]
+    dependencies = [("catalog", "0004_product_image_content_named_files")]
 
     operations = [migrations.RunPython(reinstall_search, migrations.RunPython.noop, elidable=False)]
