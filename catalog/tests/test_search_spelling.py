@@ -18,7 +18,7 @@ DEMO_PRODUCTS = 40  # has "care" in its descriptions (the care notes) and a rain
 
 
 @pytest.fixture
-def demo_catalog():
+def demo_products():
     seed_demo_catalog(products=DEMO_PRODUCTS, images=False)
 
 
@@ -30,7 +30,7 @@ def _text(response) -> str:
 
 
 @pytest.mark.parametrize("query", ["café", "cafe", "CAFÉ"])
-def test_cafe_is_not_corrected_into_care_on_the_demo_catalog(client, demo_catalog, query):
+def test_cafe_is_not_corrected_into_care_on_the_demo_catalog(client, demo_products, query):
     # given: "care" is in many descriptions ("Care: machine wash..."), one letter from "cafe"
     assert search("care").ids
 
@@ -51,7 +51,7 @@ def test_cafe_is_not_corrected_into_care_on_the_demo_catalog(client, demo_catalo
 
 @pytest.mark.parametrize(("typo", "meant"), [("jakcet", "jacket"), ("jaket", "jacket"), ("lmap", "lamp"),
                                              ("blankit", "blanket"), ("Skilet", "skillet")])
-def test_a_true_typo_is_still_corrected_on_the_demo_catalog(client, demo_catalog, typo, meant):
+def test_a_true_typo_is_still_corrected_on_the_demo_catalog(client, demo_products, typo, meant):
     result = search(typo)
     response = client.get("/search/", {"q": typo})
 
