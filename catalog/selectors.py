@@ -166,6 +166,28 @@ def home_page_data(*, limit: int = 8) -> dict:
     return {"featured": featured, "new_arrivals": new_arrivals, "top_categories": category_tree().roots}
 
 
+def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
+    """The categories whose published products sold the most (one query, cached until the
+    catalog changes), for a page that has nothing better to offer, such as a search that found nothing."""
+    key = versioned_key(f"popular-categories:{limit}")
+    ids = cache.get(key)
+    if ids is None:
+        ids = list(
+            published_products().order_by().values("category_id")
+            .annotate(sold=Sum("units_sold"), products=Count("pk"))
+            .order_by("-sold", "-products", "category_id")
+            .values_list("category_id", flat=True)[:limit]
+        )
+        cache.set(key, ids, settings.STOREFRONT_CACHE_SECONDS)
+    tree = category_tree()
+    return [tree.by_id[pk] for pk in ids if pk in tree.by_id]
+
+
+def popular_products(*, limit: int = 4) -> list[Product]:
+    """The best-selling published products, card-ready (2 queries)."""
+    return list(with_card_data(published_products()).order_by("-units_sold", "pk")[:limit])
+
+
 # --- Listings: filters, facets, sorting ---------------------------------------------------------
 
 SORTS = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -82,15 +84,27 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     query = search_query(request.GET)
     context: dict = {"query": query}
-    if query:
-        result = product_search.search(query)
+    result = product_search.search(query) if query else None
+    if result and result.ids:
         context["corrected"] = result.corrected
         base = selectors.published_products().filter(pk__in=result.ids)
         context.update(_listing_context(request, base, ranked_ids=result.ids))
+        fragment = "catalog/_listing_results.html"
+    elif result:
+        # Nothing found: never an empty page, but what shoppers buy most, and a likelier query.
+        context.update(
+            no_results=True, products=[],
+            popular_categories=selectors.popular_categories(), popular_products=selectors.popular_products(),
+        )
+        if result.suggestion:
+            context["suggestion"] = result.suggestion
+            context["suggestion_url"] = f"{reverse('catalog:search')}?{urlencode({'q': result.suggestion})}"
+        fragment = "catalog/_search_no_results.html"
     else:
         context["products"] = []
         context["empty_reason"] = _("Type what you are looking for: a product, a brand or a colour.")
-    template = "catalog/_listing_results.html" if wants_fragment(request) else "catalog/search.html"
+        fragment = "catalog/_listing_results.html"
+    template = fragment if wants_fragment(request) else "catalog/search.html"
     return render(request, template, context)
 
 

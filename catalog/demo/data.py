@@ -265,3 +265,23 @@ LEADS = {
     "home": "The {title} brings the calm of a cabin to your home. {brand} makes it from {material_lower} "
             "to be used every day and kept for years.",
 }
+
+# Korean names and a line per family, added to every KOREAN_EVERY-th product's description, as a
+# store with Korean-speaking customers might: search must find "재킷" (and "재킷을") in them.
+KOREAN_EVERY = 5
+KOREAN_NAMES = {
+    "tent": "텐트", "sleeping-bag": "침낭", "camp-stove": "캠핑 스토브", "cook-set": "캠핑 코펠",
+    "backpack": "배낭", "trekking-poles": "등산 스틱", "headlamp": "헤드랜턴", "rain-jacket": "방수 재킷",
+    "down-jacket": "다운 재킷", "insulated-vest": "패딩 조끼", "fleece": "플리스 풀오버", "t-shirt": "티셔츠",
+    "base-layer": "베이스 레이어", "flannel-shirt": "플란넬 셔츠", "hiking-trousers": "등산 바지",
+    "trail-shorts": "트레일 반바지", "hiking-boots": "등산화", "trail-shoes": "트레일 러닝화", "beanie": "비니",
+    "gloves": "장갑", "socks": "등산 양말", "mug": "법랑 머그", "skillet": "무쇠 프라이팬",
+    "dutch-oven": "더치 오븐", "wool-blanket": "울 담요", "cushion-cover": "쿠션 커버", "lantern": "랜턴",
+    "table-lamp": "테이블 램프",
+}
+# {name} is followed by its topic particle (은 after a final consonant, 는 after a vowel).
+KOREAN_LEADS = {
+    "outdoor": "{name} 바람과 비, 거친 길에서 시험을 마친 장비입니다. 오래 쓰도록 튼튼하게 만들었습니다.",
+    "clothing": "{name} 사계절 내내 손이 가는 옷입니다. 산길에서도 도심에서도 편안합니다.",
+    "home": "{name} 집에 오두막의 여유를 더해 줍니다. 매일 쓰고 오래 간직하도록 만들었습니다.",
+}

@@ -200,7 +200,15 @@ def _shop_price(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(max(step, round(raw / step) * step)) - Decimal("0.05")
 
 
-def _description(product_type: data.ProductType, title: str, brand: str, material: str, rng: random.Random) -> str:
+def _with_topic_particle(name: str) -> str:
+    """`name` and its Korean topic particle: 은 after a syllable ending in a consonant, else 는."""
+    final_consonant = (ord(name[-1]) - 0xAC00) % 28
+    return name + ("은" if final_consonant else "는")
+
+
+def _description(
+    product_type: data.ProductType, title: str, brand: str, material: str, rng: random.Random, *, korean: bool = False
+) -> str:
     # Built only from the constant tables above, so there is nothing to sanitise (nh3 on 10,000
     # descriptions would cost more than inserting them); pages sanitise again when rendering.
     lead = data.LEADS[data.FAMILY_OF[product_type.category]].format(
@@ -211,6 +219,9 @@ def _description(product_type: data.ProductType, title: str, brand: str, materia
     parts = [f"<p>{lead}</p>", f"<h3>Highlights</h3><ul>{items}</ul>"]
     if product_type.care:
         parts.append(f"<p><strong>Care:</strong> {product_type.care}</p>")
+    if korean:
+        lead = data.KOREAN_LEADS[data.FAMILY_OF[product_type.category]]
+        parts.append(f"<p>{lead.format(name=_with_topic_particle(data.KOREAN_NAMES[product_type.key]))}</p>")
     return "".join(parts)
 
 
@@ -320,7 +331,10 @@ def product_spec(listing: Listing, *, seed: int) -> ProductSpec:
         brand=brand,
         materials=materials,
         colours=colours,
-        description=_description(product_type, listing.title, data.BRAND_NAMES[brand], materials[0], rng),
+        description=_description(
+            product_type, listing.title, data.BRAND_NAMES[brand], materials[0], rng,
+            korean=index % data.KOREAN_EVERY == 0,
+        ),
         status=Product.Status.DRAFT if rng.random() < 0.02 else Product.Status.ACTIVE,
         is_featured=index % 23 == 3 or rng.random() < 0.02,
         # A long tail: most products sell a little, a few sell a lot.

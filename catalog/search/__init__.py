@@ -1,14 +1,20 @@
 """Product search: ranked, tolerant of a typo and of a partial word, on SQLite and PostgreSQL.
 
-The views call `search()` and `suggest()`; the index behind them is built by migration
-0002_search and kept current by database triggers (catalog/search/sqlite.py, postgres.py), so
-every write path is covered without signals. The flow of a search:
+The views call `search()` and `suggest()`; the index behind them is built by the catalog's search
+migrations (0002_search, re-installed by 0005_search_accent_folding) and kept current by database
+triggers (catalog/search/sqlite.py, postgres.py), so every write path is covered without signals.
+The flow of a search:
 
 1. The query is reduced to at most eight words of letters and digits (query.py): nothing a
    shopper types is ever interpreted as search syntax, and everything is bound as a parameter.
-2. The spelling pass replaces each word the index does not know, not even as a prefix, with the
-   closest indexed word (one slip; two for long words on PostgreSQL, whose trigram index finds
-   them). When it changes the query, `SearchResult.corrected` says so.
+   Words are folded (folding.py) as the index stores them: accents and case never matter.
+2. The spelling pass (query.py) looks at each word the index does not know, not even as a prefix.
+   A Korean word loses the particle on its end ("재킷을" -> "재킷"). Otherwise the closest indexed
+   word (one slip; two for long words on PostgreSQL, whose trigram index finds them) replaces it
+   only when it is surely meant: few slips for the word's length and no rival as close and as
+   common; `SearchResult.corrected` then says so. A likely word it is not sure of, found in titles
+   or brand names, is only offered (`SearchResult.suggestion`) if nothing is found; a word close
+   to nothing relevant stays as typed, and finds nothing ("cafe" is not "care").
 3. Published products matching every word (as a word or a prefix) are ranked: a product titled
    exactly as the query first, then those whose title or brand has the words (title above
    brand), then those that have them only in the description (or spread over several fields),
@@ -30,6 +36,7 @@ from django.db.models import F
 from django.db.models.signals import post_migrate
 
 from . import postgres, sqlite
+from .folding import fold
 from .query import clean, comparable, correct, words
 
 __all__ = ["SearchResult", "search", "suggest", "rebuild_index", "optimize_index"]
@@ -41,6 +48,7 @@ BACKENDS: dict[str, ModuleType] = {"sqlite": sqlite, "postgresql": postgres}
 class SearchResult:
     ids: list[int] = field(default_factory=list)  # best match first, at most `limit`
     corrected: str | None = None  # the query as the spelling pass rewrote it, when it did
+    suggestion: str | None = None  # "Did you mean": a likelier query, when nothing was found
 
 
 def backend_for(conn: BaseDatabaseWrapper) -> ModuleType:
@@ -68,8 +76,8 @@ def search(query: str, *, limit: int = 1000) -> SearchResult:
     """Published products matching `query`, best first (at most `limit` ids).
 
     Never raises for odd input: a query with no letters or digits returns no ids. Read-only. One
-    query per word to check it is known; a few more per unknown word (the spelling pass); one or
-    two to rank, twice that when no product has every word.
+    query per word of three or more letters to check it is known; a few more per unknown word (the
+    spelling pass); one or two to rank, twice that when no product has every word.
     """
     text = clean(query)
     query_words = words(text)
@@ -78,19 +86,24 @@ def search(query: str, *, limit: int = 1000) -> SearchResult:
     backend = backend_for(connection)
     published = _published()
     with connection.cursor() as cursor:
-        fixed = correct(query_words, backend.vocabulary(cursor))
+        spelling = correct(query_words, backend.vocabulary(cursor))
+        fixed = spelling.words
         changed = fixed != query_words
-        target = " ".join(fixed) if changed else text.lower()
+        target = " ".join(fixed) if changed else fold(text)
         rows = backend.ranked(cursor, fixed, any_word=False, title=target, published=published, limit=limit)
         if not rows and len(fixed) > 1:
             rows = backend.ranked(cursor, fixed, any_word=True, title=target, published=published, limit=limit)
-    # The database compares lower-cased text; here accents, case and punctuation are ignored too,
-    # so "T-Shirt, Café" is the exact title for the query "t shirt cafe".
+    # The database compares folded text; here punctuation is ignored too, so "T-Shirt, Café" is the
+    # exact title for the query "t shirt cafe".
     exact = {comparable(text), comparable(" ".join(fixed))}
     first, rest = [], []
     for pk, title in rows:
         (first if comparable(title) in exact else rest).append(pk)
-    return SearchResult(ids=first + rest, corrected=" ".join(fixed) if changed and rows else None)
+    return SearchResult(
+        ids=first + rest,
+        corrected=" ".join(fixed) if spelling.corrected and rows else None,
+        suggestion=" ".join(spelling.suggestion) if not rows and spelling.suggestion != fixed else None,
+    )
 
 
 def suggest(query: str, *, limit: int = 6) -> list[dict]:

@@ -1,9 +1,12 @@
 """Product search on PostgreSQL: weighted full-text search plus pg_trgm for typos, all indexed.
 
 Two tables hold, per product, `tsvector`s in the language-neutral `simple` configuration (no
-stemming: the store's language is not fixed, and prefixes cover plurals):
+stemming: the store's language is not fixed, and prefixes cover plurals) of folded text:
+`catalog_search_fold()` folds accents, ligatures and case with the same table as SQLite
+(folding.py), so "Crème" is indexed as "creme" and a query's words, folded in Python, match it.
+The default parser keeps Hangul words whole, so Korean is matched word by word as on SQLite.
 
-- `catalog_product_search`: the title and `names`, the title (weight A) and brand name (B). Narrow
+- `catalog_product_search`: the folded title and `names`, the title (weight A) and brand name (B). Narrow
   rows, so ranking the products whose title matches reads little.
 - `catalog_product_search_document`: `document`, the names plus the description with its tags
   stripped (C), for words that are only in the description or spread over several fields.
@@ -27,10 +30,13 @@ corrections are checked against the documents); `rebuild()` trims it.
 """
 from __future__ import annotations
 
+import json
+
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from .query import MIN_PREFIX_LENGTH, Vocabulary
+from .folding import FOLDS
+from .query import MIN_PREFIX_LENGTH, Term, Vocabulary
 
 TABLE = "catalog_product_search"
 DOCUMENTS = "catalog_product_search_document"
@@ -40,27 +46,57 @@ TOP = "\U0010ffff"
 # closeness to the query (shorter, closer titles first), too little to lift a brand match over a
 # title match.
 SIMILARITY_WEIGHT = 0.3
-# Document frequencies only need to tell a real word from a stray one.
+# Document frequencies only need to tell a real word from a stray one, and two candidates apart.
 FREQUENCY_CAP = 20
 SIMILAR_CANDIDATES = 20
 DESCRIPTION_CANDIDATES = 2000
 
+# The fold table as SQL literals: letters and combining marks only, so no quoting is needed, and
+# none of them is special inside a regular expression's brackets.
+_FOLDED_CHARACTERS = "".join(FOLDS)
+_FOLDS_JSON = json.dumps(FOLDS, ensure_ascii=False)
+if any(char in _FOLDS_JSON for char in "'\\]^-"):
+    raise ValueError("The fold table must hold letters and marks only.")
+
 INSTALL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # folding.fold() in SQL. ASCII text only needs lower(); otherwise each distinct character of
+    # the table that occurs is replaced (a few `replace()` calls: `translate()` with the whole
+    # table costs ~10 ms per description, as it scans the table for every character of the text).
+    f"""
+    CREATE FUNCTION catalog_search_fold(value text)
+    RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    DECLARE
+        folded text;
+        ch text;
+    BEGIN
+        IF octet_length(value) = char_length(value) THEN
+            RETURN lower(value);
+        END IF;
+        folded := lower(normalize(value, NFC));
+        IF folded !~ '[{_FOLDED_CHARACTERS}]' THEN
+            RETURN folded;
+        END IF;
+        FOR ch IN SELECT DISTINCT m[1] FROM regexp_matches(folded, '[{_FOLDED_CHARACTERS}]', 'g') AS m LOOP
+            folded := replace(folded, ch, '{_FOLDS_JSON}'::jsonb ->> ch);
+        END LOOP;
+        RETURN folded;
+    END
+    $$""",
     """
     CREATE FUNCTION catalog_search_names(title text, brand text)
     RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT setweight(to_tsvector('simple', coalesce(title, '')), 'A')
-            || setweight(to_tsvector('simple', coalesce(brand, '')), 'B')
+        SELECT setweight(to_tsvector('simple', coalesce(catalog_search_fold(title), '')), 'A')
+            || setweight(to_tsvector('simple', coalesce(catalog_search_fold(brand), '')), 'B')
     $$""",
     # Tags and entities go before to_tsvector sees the text, as text_from_html() does on SQLite;
     # sanitised HTML has no other markup.
     r"""
     CREATE FUNCTION catalog_search_document(names tsvector, description text)
     RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT names || setweight(to_tsvector('simple', regexp_replace(
+        SELECT names || setweight(to_tsvector('simple', catalog_search_fold(regexp_replace(
                    regexp_replace(coalesce(description, ''), '<[A-Za-z/!?][^>]*>', ' ', 'g'),
-                   '&#?[A-Za-z0-9]+;', ' ', 'g')), 'C')
+                   '&#?[A-Za-z0-9]+;', ' ', 'g'))), 'C')
     $$""",
     # parallel_workers = 0: a search is short, a parallel plan's start-up costs more than it saves,
     # and its cheap-looking parallel sequential scan wins the planner over the GIN index.
@@ -99,7 +135,7 @@ INSTALL = [
         names := catalog_search_names(NEW.title, (SELECT name FROM catalog_brand WHERE id = NEW.brand_id));
         doc := catalog_search_document(names, NEW.description);
         -- Upserts, as an update re-indexes the rows it replaces.
-        INSERT INTO {TABLE} (product_id, title, names) VALUES (NEW.id, NEW.title, names)
+        INSERT INTO {TABLE} (product_id, title, names) VALUES (NEW.id, catalog_search_fold(NEW.title), names)
             ON CONFLICT (product_id) DO UPDATE SET title = EXCLUDED.title, names = EXCLUDED.names;
         INSERT INTO {DOCUMENTS} (product_id, document) VALUES (NEW.id, doc)
             ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document;
@@ -138,7 +174,7 @@ INSTALL = [
             FROM catalog_product AS p JOIN {TABLE} AS s ON s.product_id = p.id
             WHERE p.brand_id = NEW.id AND d.product_id = p.id;
         INSERT INTO {WORDS} (word)
-            SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', NEW.name))) AS w
+            SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', catalog_search_fold(NEW.name)))) AS w
             ORDER BY w COLLATE "C"
             ON CONFLICT DO NOTHING;
         RETURN NULL;
@@ -162,6 +198,7 @@ UNINSTALL = [
     f"DROP TABLE IF EXISTS {TABLE}",
     "DROP FUNCTION IF EXISTS catalog_search_document(tsvector, text)",
     "DROP FUNCTION IF EXISTS catalog_search_names(text, text)",
+    "DROP FUNCTION IF EXISTS catalog_search_fold(text)",
 ]
 
 
@@ -185,7 +222,7 @@ def rebuild(connection: BaseDatabaseWrapper) -> None:
         cursor.execute(f"TRUNCATE {TABLE}, {DOCUMENTS}, {WORDS}")
         cursor.execute(
             f"""INSERT INTO {TABLE} (product_id, title, names)
-                SELECT p.id, p.title, catalog_search_names(p.title, b.name)
+                SELECT p.id, catalog_search_fold(p.title), catalog_search_names(p.title, b.name)
                 FROM catalog_product p LEFT JOIN catalog_brand b ON b.id = p.brand_id"""
         )
         cursor.execute(
@@ -224,18 +261,24 @@ def vocabulary(cursor: CursorWrapper) -> Vocabulary:
         cursor.execute(f"SELECT 1 FROM {WORDS} WHERE word >= %s AND word < %s LIMIT 1", [word, word + TOP])
         return cursor.fetchone() is not None
 
-    def frequencies(candidates) -> dict[str, int]:
+    def terms(candidates) -> dict[str, Term]:
         cursor.execute(f"SELECT word FROM {WORDS} WHERE word = ANY(%s) ORDER BY word LIMIT 50", [sorted(candidates)])
         existing = [row[0] for row in cursor.fetchall()]
         if not existing:
             return {}
         # One branch per word, each planned with its own word: a common word is counted with a
-        # short scan, a rare one through the GIN index.
-        branch = f"""(SELECT %s, count(*) FROM (
-                        SELECT 1 FROM {DOCUMENTS} WHERE document @@ plainto_tsquery('simple', %s)
-                        LIMIT {FREQUENCY_CAP}) AS hits)"""
-        cursor.execute(" UNION ALL ".join([branch] * len(existing)), [p for word in existing for p in (word, word)])
-        return {word: count for word, count in cursor.fetchall() if count}
+        # short scan, a rare one through the GIN index. Titles and brands are counted apart.
+        branch = f"""(SELECT %s,
+            (SELECT count(*) FROM (
+                SELECT 1 FROM {DOCUMENTS} WHERE document @@ plainto_tsquery('simple', %s) LIMIT {FREQUENCY_CAP}
+            ) AS hits),
+            (SELECT count(*) FROM (
+                SELECT 1 FROM {TABLE} WHERE names @@ plainto_tsquery('simple', %s) LIMIT {FREQUENCY_CAP}
+            ) AS named))"""
+        cursor.execute(
+            " UNION ALL ".join([branch] * len(existing)), [p for word in existing for p in (word, word, word)]
+        )
+        return {word: Term(products=count, in_names=named) for word, count, named in cursor.fetchall() if count}
 
     def similar(word: str) -> list[str]:
         # `%` is pg_trgm's similarity operator (threshold pg_trgm.similarity_threshold, 0.3),
@@ -247,9 +290,7 @@ def vocabulary(cursor: CursorWrapper) -> Vocabulary:
         )
         return [row[0] for row in cursor.fetchall()]
 
-    return Vocabulary(
-        fold=lambda word: word, is_known=is_known, frequencies=frequencies, similar=similar, max_distance=2
-    )
+    return Vocabulary(is_known=is_known, terms=terms, similar=similar, max_distance=2)
 
 
 def tsquery(words: list[str], *, any_word: bool) -> str:
@@ -271,7 +312,7 @@ def ranked(
 ) -> list[tuple[int, str]]:
     """(id, title) of published products matching `words`, best first.
 
-    First the products whose title or brand match: the one titled exactly `title` (lower-cased),
+    First the products whose title or brand match: the one titled exactly `title` (folded),
     then by ts_rank of title and brand plus a little trigram similarity of the title. Then, while
     there is room, the other matches by ts_rank over the whole document, within the first
     DESCRIPTION_CANDIDATES found. Each stage ranks in the search tables and keeps the published
@@ -296,7 +337,7 @@ def _names_stage(cursor, query: str, *, title: str, published: tuple[str, tuple]
     published_sql, published_params = published
     cursor.execute(
         f"""SELECT r.product_id, r.title FROM (
-                SELECT s.product_id, s.title, lower(s.title) = %s AS exact,
+                SELECT s.product_id, s.title, s.title = %s AS exact,
                        ts_rank(s.names, to_tsquery('simple', %s), 1) AS rank
                 FROM {TABLE} AS s
                 WHERE s.names @@ to_tsquery('simple', %s)

@@ -1,16 +1,21 @@
 """Product search on SQLite: an FTS5 index kept in step with catalog_product by triggers.
 
 `catalog_product_fts` holds, per product (rowid = product id), the title, the brand name and the
-description as plain text. Triggers on catalog_product (insert, update of the indexed columns,
-delete) and on catalog_brand (insert, rename, delete) keep it current, so `bulk_create`,
-`QuerySet.update()` and raw SQL are covered as well as `save()`. Ranking is bm25 with column
-weights; a word's prefix matches too; `catalog_product_fts_vocab` (fts5vocab) lists the indexed
-words for the spelling pass.
+description as plain text, folded (folding.py: accents, ligatures and case, as on PostgreSQL; the
+tokenizer's own `remove_diacritics` is off, since it folds fewer letters). Triggers on
+catalog_product (insert, update of the indexed columns, delete) and on catalog_brand (insert,
+rename, delete) keep it current, so `bulk_create`, `QuerySet.update()` and raw SQL are covered as
+well as `save()`. Ranking is bm25 with column weights; a word's prefix matches too;
+`catalog_product_fts_vocab` and `..._vocab_col` (fts5vocab) list the indexed words for the
+spelling pass, in how many products each is, and in which columns.
+Korean words are tokens like any other (unicode61 treats Hangul as letters); a prefix query finds
+"재킷은" for "재킷", and the spelling pass takes the particle off a query's "재킷을".
 
 Descriptions are HTML. The triggers index `catalog_search_text(description)`, a deterministic
 Python function registered on every connection (`connection_created`), which drops the tags and
-decodes entities so "strong" or "table" never match a product for its markup. A connection
-without it (the sqlite3 shell) cannot write product rows: use Django to edit the catalog.
+decodes entities so "strong" or "table" never match a product for its markup, then folds; titles
+and brand names go through `catalog_search_fold()`. A connection without them (the sqlite3 shell)
+cannot write product rows: use Django to edit the catalog.
 
 SQLite rebuilds a table to alter it, and dropping the old table drops its triggers; after every
 `migrate`, `repair()` puts missing triggers back and re-fills the index (see catalog/search/__init__.py).
@@ -24,12 +29,15 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
-from .query import MIN_PREFIX_LENGTH, Vocabulary, strip_diacritics
+from .folding import fold
+from .query import MIN_PREFIX_LENGTH, Term, Vocabulary
 
 TABLE = "catalog_product_fts"
 VOCABULARY = "catalog_product_fts_vocab"
+COLUMN_VOCABULARY = "catalog_product_fts_vocab_col"
 BRANDS = "catalog_product_fts_brand"
 TEXT_FUNCTION = "catalog_search_text"
+FOLD_FUNCTION = "catalog_search_fold"
 # bm25 column weights: a word in the title counts ten times one in the description.
 TITLE_WEIGHT, BRAND_WEIGHT, DESCRIPTION_WEIGHT = 10.0, 4.0, 1.0
 # Max UTF-8 code point: `term < word + TOP` bounds the words that start with `word`.
@@ -49,9 +57,19 @@ def text_from_html(html: str | None) -> str:
     return unescape(_MARKUP.sub(" ", html))
 
 
+def indexed_text(html: str | None) -> str:
+    """A description as the index holds it: its words, folded."""
+    return fold(text_from_html(html))
+
+
+def indexed_name(text: str | None) -> str:
+    return fold(text or "")
+
+
 def register_functions(connection: BaseDatabaseWrapper) -> None:
-    """Give a SQLite connection the SQL function the index triggers call."""
-    connection.connection.create_function(TEXT_FUNCTION, 1, text_from_html, deterministic=True)
+    """Give a SQLite connection the SQL functions the index triggers call."""
+    connection.connection.create_function(TEXT_FUNCTION, 1, indexed_text, deterministic=True)
+    connection.connection.create_function(FOLD_FUNCTION, 1, indexed_name, deterministic=True)
 
 
 def on_connection_created(sender, connection: BaseDatabaseWrapper, **kwargs) -> None:
@@ -64,7 +82,7 @@ def on_connection_created(sender, connection: BaseDatabaseWrapper, **kwargs) -> 
 # triggers read brand names from BRANDS, a copy the brand triggers keep, and the brand triggers
 # find a brand's products through the index's own `brand_id` column.
 _INDEXED_ROW = f"""
-    new.id, new.title,
+    new.id, {FOLD_FUNCTION}(new.title),
     coalesce((SELECT name FROM {BRANDS} WHERE id = new.brand_id), ''),
     {TEXT_FUNCTION}(new.description),
     new.brand_id
@@ -91,7 +109,7 @@ TRIGGERS = {
         END""",
     "catalog_brand_fts_insert": f"""
         CREATE TRIGGER IF NOT EXISTS catalog_brand_fts_insert AFTER INSERT ON catalog_brand BEGIN
-            INSERT OR REPLACE INTO {BRANDS} (id, name) VALUES (new.id, new.name);
+            INSERT OR REPLACE INTO {BRANDS} (id, name) VALUES (new.id, {FOLD_FUNCTION}(new.name));
         END""",
     # A brand is renamed rarely; finding its products scans the index's brand_id column.
     "catalog_brand_fts_update": f"""
@@ -99,8 +117,8 @@ TRIGGERS = {
         WHEN old.id IS NOT new.id OR old.name IS NOT new.name
         BEGIN
             DELETE FROM {BRANDS} WHERE id = old.id;
-            INSERT OR REPLACE INTO {BRANDS} (id, name) VALUES (new.id, new.name);
-            UPDATE {TABLE} SET brand = new.name WHERE brand_id = new.id;
+            INSERT OR REPLACE INTO {BRANDS} (id, name) VALUES (new.id, {FOLD_FUNCTION}(new.name));
+            UPDATE {TABLE} SET brand = {FOLD_FUNCTION}(new.name) WHERE brand_id = new.id;
         END""",
     # Products of a deleted brand are re-indexed by their own update (on_delete=SET_NULL).
     "catalog_brand_fts_delete": f"""
@@ -119,11 +137,12 @@ def install(connection: BaseDatabaseWrapper) -> None:
         cursor.execute(
             f"""CREATE VIRTUAL TABLE {TABLE} USING fts5(
                 title, brand, description, brand_id UNINDEXED,
-                tokenize = 'unicode61 remove_diacritics 2',
+                tokenize = 'unicode61 remove_diacritics 0',
                 prefix = '2 3'
             )"""
         )
         cursor.execute(f"CREATE VIRTUAL TABLE {VOCABULARY} USING fts5vocab({TABLE}, 'row')")
+        cursor.execute(f"CREATE VIRTUAL TABLE {COLUMN_VOCABULARY} USING fts5vocab({TABLE}, 'col')")
         cursor.execute(f"CREATE TABLE {BRANDS} (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
         for sql in TRIGGERS.values():
             cursor.execute(sql)
@@ -134,6 +153,7 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
         for name in TRIGGERS:
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        cursor.execute(f"DROP TABLE IF EXISTS {COLUMN_VOCABULARY}")
         cursor.execute(f"DROP TABLE IF EXISTS {VOCABULARY}")
         cursor.execute(f"DROP TABLE IF EXISTS {BRANDS}")
         cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
@@ -144,11 +164,12 @@ def rebuild(connection: BaseDatabaseWrapper) -> None:
     register_functions(connection)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {BRANDS}")
-        cursor.execute(f"INSERT INTO {BRANDS} (id, name) SELECT id, name FROM catalog_brand")
+        cursor.execute(f"INSERT INTO {BRANDS} (id, name) SELECT id, {FOLD_FUNCTION}(name) FROM catalog_brand")
         cursor.execute(f"DELETE FROM {TABLE}")
         cursor.execute(
             f"""INSERT INTO {TABLE} ({_COLUMNS})
-                SELECT p.id, p.title, coalesce(b.name, ''), {TEXT_FUNCTION}(p.description), p.brand_id
+                SELECT p.id, {FOLD_FUNCTION}(p.title), {FOLD_FUNCTION}(b.name), {TEXT_FUNCTION}(p.description),
+                       p.brand_id
                 FROM catalog_product p LEFT JOIN catalog_brand b ON b.id = p.brand_id"""
         )
 
@@ -192,17 +213,28 @@ def vocabulary(cursor: CursorWrapper) -> Vocabulary:
         cursor.execute(f"SELECT 1 FROM {VOCABULARY} WHERE term >= %s AND term < %s LIMIT 1", [word, word + TOP])
         return cursor.fetchone() is not None
 
-    def frequencies(candidates) -> dict[str, int]:
+    def terms(candidates) -> dict[str, Term]:
         candidates = sorted(candidates)
-        found: dict[str, int] = {}
+        products: dict[str, int] = {}
         for start in range(0, len(candidates), IN_CHUNK):
             chunk = candidates[start : start + IN_CHUNK]
             placeholders = ", ".join(["%s"] * len(chunk))
             cursor.execute(f"SELECT term, doc FROM {VOCABULARY} WHERE term IN ({placeholders})", chunk)
-            found.update(cursor.fetchall())
-        return found
+            products.update(cursor.fetchall())
+        if not products:
+            return {}
+        # Usually one or two words: how many titles and brand names hold each.
+        found = sorted(products)[:IN_CHUNK]
+        placeholders = ", ".join(["%s"] * len(found))
+        cursor.execute(
+            f"""SELECT term, sum(doc) FROM {COLUMN_VOCABULARY}
+                WHERE term IN ({placeholders}) AND col IN ('title', 'brand') GROUP BY term""",
+            found,
+        )
+        in_names = dict(cursor.fetchall())
+        return {term: Term(products=count, in_names=in_names.get(term, 0)) for term, count in products.items()}
 
-    return Vocabulary(fold=strip_diacritics, is_known=is_known, frequencies=frequencies, similar=lambda word: [])
+    return Vocabulary(is_known=is_known, terms=terms, similar=lambda word: [])
 
 
 def _phrase(word: str) -> str:
@@ -228,7 +260,7 @@ def ranked(
     """(id, title) of published products matching `words`, best first.
 
     First the products whose title and brand hold the words: the one titled exactly `title`
-    (lower-cased), then by bm25 with column weights, then newest. Then, while there is room, the
+    (folded), then by bm25 with column weights, then newest. Then, while there is room, the
     other matches (words only in the description, or spread over several fields), by bm25 within
     the first DESCRIPTION_CANDIDATES found, so a word in half the descriptions does not mean
     ranking half the catalog.
@@ -240,7 +272,7 @@ def ranked(
         f"""SELECT {TABLE}.rowid, {TABLE}.title
             FROM {TABLE} JOIN ({published_sql}) AS published ON published.pub_id = {TABLE}.rowid
             WHERE {TABLE} MATCH %s
-            ORDER BY lower({TABLE}.title) = %s DESC, {BM25}, {TABLE}.rowid DESC
+            ORDER BY {TABLE}.title = %s DESC, {BM25}, {TABLE}.rowid DESC
             LIMIT %s""",
         [*published_params, names, title, limit],
     )
