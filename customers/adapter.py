@@ -11,22 +11,24 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.reauthentication import reauthenticate_by_password
+from allauth.core import context as allauth_context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.sites.shortcuts import get_current_site
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import signin
+from shop import background
+from shop.site import absolute_url
 
+from . import signin
 
 # Which message a refused sign-in gets, by the limit that refused it.
 REFUSALS = {"account": "too_many_attempts_for_account", "address": "too_many_attempts_from_address"}
-
-from shop.site import absolute_url
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -47,9 +49,21 @@ class AccountAdapter(DefaultAccountAdapter):
         return settings.DEFAULT_FROM_EMAIL
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Render the message in the request, send it after the response (shop/background.py).
+
+        allauth sends inside the request, so a mail server that does not answer held "Sign up",
+        "Reset my password" and the like for the whole EMAIL_TIMEOUT. These emails (verification,
+        reset keys, notices) bypass the outbox on purpose, so no reset link is stored: one that
+        fails is logged, and the shopper asks for it again.
+        """
+        request = allauth_context.request
         # The store's email layout (templates/emails/base.html) needs these, as order emails have.
-        context = {"store_name": settings.STORE_NAME, "site_url": absolute_url("/"), **context}
-        super().send_mail(template_prefix, email, context)
+        context = {
+            "request": request, "email": email, "current_site": get_current_site(request),
+            "store_name": settings.STORE_NAME, "site_url": absolute_url("/"), **context,
+        }
+        message = self.render_mail(template_prefix, email, context)
+        background.submit(message.send, name=f"account email {template_prefix}")
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
         # allauth clears this key after a password reset; it must be the one counted below.

@@ -105,6 +105,7 @@ def _only_country(address: dict) -> dict:
 def _anonymise_orders(*, customer: Customer, user, old_email: str, needles: list[str]) -> int:
     """Blank the buyer's details on their orders and everything hanging off them, keeping every
     amount, line, tax figure and payment: the books must still add up. Returns how many orders."""
+    from notifications import delivery
     from notifications.models import OutboundEmail
     from orders.models import Order, OrderEvent
     from payments.models import Payment, Refund, WebhookEvent
@@ -140,9 +141,9 @@ def _anonymise_orders(*, customer: Customer, user, old_email: str, needles: list
     OrderEvent.objects.bulk_update(events, ["message"])
 
     # Unsent emails to the person are dropped; sent ones keep their record without the address.
-    OutboundEmail.objects.filter(
-        order_id__in=order_ids, status__in=[OutboundEmail.Status.PENDING, OutboundEmail.Status.FAILED]
-    ).update(status=OutboundEmail.Status.SKIPPED, last_error="Customer data erased", sent_at=None)
+    OutboundEmail.objects.filter(order_id__in=order_ids, status__in=delivery.UNSENT).update(
+        status=OutboundEmail.Status.SKIPPED, last_error="Customer data erased", sent_at=None
+    )
     OutboundEmail.objects.filter(order_id__in=order_ids).update(recipients=[new_email])
 
     payments = list(Payment.objects.filter(order_id__in=order_ids))

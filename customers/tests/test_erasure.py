@@ -285,3 +285,16 @@ def test_erasing_a_guest_leaves_orders_of_another_customer_who_once_had_the_addr
     for order in (guests, before_crm):
         order.refresh_from_db()
         assert order.customer_id == guest.pk and order.customer_name == ""
+
+
+@pytest.mark.parametrize("status", ["pending", "sending", "failed", "gave_up"])
+def test_no_unsent_email_to_the_erased_customer_is_left_to_send(two_customers, status):
+    # An email being sent or given up (staff may still press "Send now") is as unsent as a pending one.
+    ada, _bob = two_customers
+    OutboundEmail.objects.filter(key=f"order:{ada.order.pk}:shipped:1").update(status=status)
+
+    erase_customer(customer=ada.customer, actor=ada.user, reason="asked")
+
+    assert OutboundEmail.objects.get(key=f"order:{ada.order.pk}:shipped:1").status == OutboundEmail.Status.SKIPPED
+    # What was sent stays a record of having been sent.
+    assert OutboundEmail.objects.get(key=f"order:{ada.order.pk}:confirmation").status == OutboundEmail.Status.SENT
