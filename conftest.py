@@ -75,6 +75,20 @@ def _unreachable_services() -> str:
     return "; ".join(problems)
 
 
+def pytest_sessionfinish(session):
+    # Under pytest-xdist the workers collect; each hands its counts to the controller, which reports.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["deselected"] = dict(_deselected)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    # Every worker collects the whole suite, so each reports the same counts: keep one.
+    for reason, count in getattr(node, "workeroutput", {}).get("deselected", {}).items():
+        _deselected[reason] = max(_deselected.get(reason, 0), count)
+
+
 def pytest_terminal_summary(terminalreporter):
     for reason, count in _deselected.items():
         terminalreporter.write_line(f"deselected {count} test(s) that {reason}")
