@@ -4,9 +4,13 @@
 - Without REDIS_URL, tests marked `redis` are deselected the same way.
 - When a server *is* configured but cannot be reached, or Chromium is missing, the test is
   skipped with the reason locally and fails under CI=true, where everything must be present.
+- A transactional test empties every table when it ends, taking the rows the data migrations
+  made (staff groups and their permissions, built-in segments, the default shipping); they are
+  put back at once with the migrations' own functions, so no later test depends on the order.
 """
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -73,6 +77,58 @@ def _unreachable_services() -> str:
         except redis.RedisError as exc:
             problems.append(f"Redis from REDIS_URL is not reachable ({exc})")
     return "; ".join(problems)
+
+
+# The data migrations' forward functions, in migration order; each is safe on an empty database.
+SEEDED_BY_MIGRATIONS = [
+    ("customers.migrations.0001_staff_groups", "create_groups"),
+    ("customers.migrations.0004_segments", "create_segments"),
+    ("customers.migrations.0005_crm", "grant"),
+    ("orders.migrations.0003_staff_permissions", "grant"),
+    ("payments.migrations.0002_staff_permissions", "grant"),
+    ("checkout.migrations.0002_default_shipping", "create_defaults"),
+]
+
+
+def restore_migration_data() -> None:
+    from django.apps import apps
+    from django.db import connection
+
+    class SchemaEditor:
+        """Just enough of a schema editor to call a data migration's function directly."""
+
+    SchemaEditor.connection = connection
+    for module, function in SEEDED_BY_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, SchemaEditor())
+
+
+def _empties_tables(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    # After every fixture's teardown, so after pytest-django's flush; after the last test the
+    # test database is gone too, and nothing needs the rows.
+    if nextitem is not None and _empties_tables(item):
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            restore_migration_data()
+    return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migration_data(django_db_setup, django_db_blocker):
+    # With --reuse-db an earlier run may have ended on a flush.
+    from django.contrib.auth.models import Group
+
+    with django_db_blocker.unblock():
+        if not Group.objects.filter(name="Support").exists():
+            restore_migration_data()
 
 
 def pytest_sessionfinish(session):
