@@ -82,7 +82,8 @@ def normalize_number(raw: str) -> str:
     return number
 
 
-def _decode(content: bytes) -> str:
+def decode(content: bytes) -> str:
+    """The file's text: UTF-8 (with or without Excel's byte order mark), else Windows-1252."""
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -122,7 +123,7 @@ def read_shipments(content: bytes, *, within: set[int] | None = None) -> ReadRes
     """
     if len(content) > MAX_BYTES:
         return ReadResult([], [RowError(0, _("The file is larger than 1 MB; split it."))], {})
-    text = _decode(content)
+    text = decode(content)
     if not text.strip():
         return ReadResult([], [RowError(0, _("The file is empty."))], {})
     first_line = text.splitlines()[0]

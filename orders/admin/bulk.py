@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from ..models import Order, OrderLine
 from ..services.bulk_shipping import ship_parcels
-from ..shipping_csv import MAX_BYTES, RowError, read_shipments
+from ..shipping_csv import MAX_BYTES, RowError, decode, read_shipments
 from . import export
 from .documents import document_context
 
@@ -138,7 +138,7 @@ class BulkActions:
                                    selected=selected, errors=errors)
         if not outcome.applied:  # the preview: what would ship, and a button to do it
             preview = ShipCsvForm(initial={"orders": request.POST.get("orders", ""),
-                                           "csv_text": content.decode("utf-8-sig", errors="replace")})
+                                           "csv_text": decode(content)})
             return self._ship_page(request, preview, selected=selected, preview=outcome.shipped,
                                    orders=read.orders)
         shipped_orders = {shipped.parcel.order_id for shipped in outcome.shipped}

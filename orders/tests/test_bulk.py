@@ -42,14 +42,14 @@ def action_names(page) -> list[str]:
 
 
 def upload(page, rows: list[list[str]], *, header=("order", "carrier", "tracking_number", "sku", "quantity"),
-           delimiter=","):
+           delimiter=",", encoding="utf-8"):
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter)
     if header:
         writer.writerow(header)
     writer.writerows(rows)
     form = page.forms["ship-csv-form"]
-    form["file"] = Upload("tracking.csv", buffer.getvalue().encode(), "text/csv")
+    form["file"] = Upload("tracking.csv", buffer.getvalue().encode(encoding), "text/csv")
     return form.submit("preview")
 
 
@@ -228,17 +228,19 @@ def test_orders_ship_from_a_csv_after_a_preview(admin_app, jacket, lamp, django_
                                 "00340434161094042557 (was this file applied before?)."]
 
 
-def test_the_page_opens_without_a_selection_and_takes_semicolons(admin_app, jacket):
+def test_a_spreadsheet_csv_in_windows_1252_with_semicolons_ships_as_written(admin_app, jacket):
+    # Excel's "CSV" in a French locale: ";" between cells, Windows-1252 text, its own header names.
     order = pay(place((jacket, 1)))
     page = admin_app.get(CHANGELIST)
     [link] = html_tags(page.text, "a", id="ship-csv-link")
 
-    preview = upload(admin_app.get(link["href"]), [[order.number, "La Poste", "6A12345678901"]],
-                     header=("Order number", "Carrier", "Tracking-Number"), delimiter=";")
+    preview = upload(admin_app.get(link["href"]), [[order.number, "Colissimo Équipe", "6A12345678901"]],
+                     header=("Order number", "Carrier", "Tracking-Number"), delimiter=";", encoding="cp1252")
+    assert "Colissimo Équipe" in preview.html.select_one("#ship-csv-preview").text
     preview.forms["ship-csv-apply"].submit("apply")
 
     order.refresh_from_db()
-    assert order.status == S.FULFILLED and order.shipments.get().carrier == "La Poste"
+    assert order.status == S.FULFILLED and order.shipments.get().carrier == "Colissimo Équipe"
 
 
 # --- Shipping from a CSV: all or nothing ---
