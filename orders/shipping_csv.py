@@ -137,7 +137,8 @@ def read_shipments(content: bytes, *, within: set[int] | None = None) -> ReadRes
     if not body:
         return ReadResult([], [RowError(0, _("The file has a header but no rows."))], {})
     if len(body) > MAX_ROWS:
-        return ReadResult([], [RowError(0, _("The file has more than %(max)d rows; split it.") % {"max": MAX_ROWS})], {})
+        too_long = _("The file has more than %(max)d rows; split it.") % {"max": MAX_ROWS}
+        return ReadResult([], [RowError(0, too_long)], {})
 
     def cell(row: list[str], column: str) -> str:
         index = columns.get(column)

@@ -143,8 +143,10 @@ class BulkActions:
                                    orders=read.orders)
         shipped_orders = {shipped.parcel.order_id for shipped in outcome.shipped}
         self.message_user(request, ngettext(
-            "%(orders)d order shipped in %(parcels)d parcel(s); each customer gets an email with the tracking details.",
-            "%(orders)d orders shipped in %(parcels)d parcel(s); each customer gets an email with the tracking details.",
+            "%(orders)d order shipped in %(parcels)d parcel(s); the customer gets an email with the tracking "
+            "details.",
+            "%(orders)d orders shipped in %(parcels)d parcel(s); each customer gets an email with the tracking "
+            "details.",
             len(shipped_orders)) % {"orders": len(shipped_orders), "parcels": len(outcome.shipped)}, messages.SUCCESS)
         left_out = [order.number for order in selected if order.pk not in shipped_orders]
         if left_out:

@@ -2,7 +2,6 @@
 (django-webtest's `admin_app`), on orders placed and paid through the real services."""
 import csv
 import io
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
