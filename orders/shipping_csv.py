@@ -223,9 +223,13 @@ def read_shipments(content: bytes, *, within: set[int] | None = None) -> ReadRes
             if parcel.carrier != carrier or parcel.tracking_url != tracking_url:
                 problems.append(_("row %(row)d gives the same parcel (order and tracking number) another carrier "
                                   "or tracking link.") % {"row": parcel.first_row})
-            elif (parcel.quantities is None) == bool(sku):
-                problems.append(_("row %(row)d ships the whole order %(number)s in this parcel; leave the SKU "
-                                  "out of every row of a parcel, or give it in every row.")
+            elif parcel.quantities is None and sku:
+                problems.append(_("row %(row)d already puts the whole order %(number)s in this parcel (no SKU); "
+                                  "a parcel's rows give a SKU on every row or on none.")
+                                % {"row": parcel.first_row, "number": number})
+            elif parcel.quantities is not None and not sku:
+                problems.append(_("row %(row)d puts only some items of order %(number)s in this parcel; give "
+                                  "this row a SKU too (a parcel's rows give a SKU on every row or on none).")
                                 % {"row": parcel.first_row, "number": number})
         if problems:
             errors.append(RowError(index, " ".join(problems)))

@@ -408,3 +408,30 @@ def test_staff_without_order_permissions_cannot_export(django_app, django_user_m
 
     assert django_app.get("/admin/orders/order/export/", user=clerk, expect_errors=True).status_code == 403
     assert django_app.get(SHIP_CSV, user=clerk, expect_errors=True).status_code == 403
+
+
+def test_rows_of_one_parcel_must_agree(jacket, lamp):
+    order = pay(place((jacket, 2), (lamp, 1)))
+    n = order.number
+
+    result = read_shipments("\n".join([
+        "order,carrier,tracking_number,sku,quantity",
+        f"{n},DHL,A,JKT-M,1",
+        f"{n},UPS,A,LAMP-1,1",  # same parcel, another carrier
+        f"{n},DHL,A,,",  # same parcel, now "the whole order"
+        f"{n},DHL,B,,",
+        f"{n},DHL,B,LAMP-1,",  # the whole-order parcel B, now one SKU
+        f"{n},DHL,C,JKT-M,",  # a partial parcel: all that is left of JKT-M
+    ]).encode())
+
+    assert [str(error) for error in result.errors] == [
+        "Row 3: row 2 gives the same parcel (order and tracking number) another carrier or tracking link.",
+        f"Row 4: row 2 puts only some items of order {n} in this parcel; give this row a SKU too (a parcel's "
+        "rows give a SKU on every row or on none).",
+        f"Row 6: row 5 already puts the whole order {n} in this parcel (no SKU); a parcel's rows give a SKU on "
+        "every row or on none.",
+    ]
+    # Parcels with a bad row are left out whole; C ships both jackets.
+    [parcel] = result.parcels
+    assert (parcel.tracking_number, parcel.rows, list(parcel.skus.values()), list(parcel.quantities.values())) \
+        == ("C", [7], ["JKT-M"], [2])
