@@ -112,15 +112,19 @@ def holds_unkept_money() -> Q:
     (`orders.admin.filters.NeedsAttentionFilter`, the banner on the admin index). An EXISTS on
     the `payment_order_status` index: cheap on the whole order table.
     """
+    return ~Q(status__in=PAID_STATUSES) & Q(Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))))
+
+
+def _unreturned(payments: QuerySet[Payment]) -> QuerySet[Payment]:
+    """The succeeded ones of `payments` not refunded in full (pending refunds count as returned)."""
     money = DecimalField(max_digits=12, decimal_places=2)
     returned = (
         Refund.objects.filter(payment=OuterRef("pk"), status__in=(Refund.Status.SUCCEEDED, Refund.Status.PENDING))
         .order_by().values("payment").annotate(s=Sum("amount")).values("s")
     )
-    unreturned = Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED).alias(
+    return payments.filter(status=S.SUCCEEDED).alias(
         returned=Coalesce(Subquery(returned), Value(Decimal("0"), output_field=money))
     ).filter(amount__gt=F("returned") + _HALF_CENT)
-    return ~Q(status__in=PAID_STATUSES) & Q(Exists(unreturned))
 
 
 def orders_needing_attention() -> QuerySet[Order]:
@@ -138,33 +142,34 @@ class Attempt:
     status: str  # a Payment.Status value
     provider: str
     reason: str = ""  # why it failed, as the provider told the shopper (never card data)
+    holds_money: bool = False  # it succeeded and was not refunded: money the order holds
 
 
 def payment_attempt(*, order: Order) -> Attempt | None:
-    """What the order's payments say for its page: a succeeded payment first (money the order
-    holds), else its latest attempt; None when it has none. One query (an order has a few)."""
-    attempts = list(Payment.objects.filter(order=order).order_by("-pk").values_list(
-        "status", "provider", "failure_message"))
+    """What the order's payments say for its page: one that took money not given back first,
+    else its latest attempt; None when it has none. One query (an order has a few payments)."""
+    attempts = list(Payment.objects.filter(order=order).annotate(
+        holds=Exists(_unreturned(Payment.objects.filter(pk=OuterRef("pk"))))
+    ).order_by("-pk").values_list("status", "provider", "failure_message", "holds"))
     if not attempts:
         return None
-    status, provider, reason = next((a for a in attempts if a[0] == S.SUCCEEDED), attempts[0])
-    return Attempt(status=status, provider=provider, reason=reason if status == S.FAILED else "")
+    status, provider, reason, holds = next((a for a in attempts if a[3]), attempts[0])
+    return Attempt(status=status, provider=provider, reason=reason if status == S.FAILED else "", holds_money=holds)
 
 
 def with_latest_attempt(orders: QuerySet[Order]) -> QuerySet[Order]:
     """`orders` annotated for a list of them (the shopper's history): `attempt_status` and
-    `attempt_provider` of each one's latest payment, `attempt_succeeded` when one took money;
-    read back with `attempt_from_row`. No extra query."""
+    `attempt_provider` of each one's latest payment, `attempt_holds_money` when one took money
+    not given back; read back with `attempt_from_row`. No extra query."""
     latest = Payment.objects.filter(order=OuterRef("pk")).order_by("-pk")
     return orders.annotate(
         attempt_status=Subquery(latest.values("status")[:1]),
         attempt_provider=Subquery(latest.values("provider")[:1]),
-        attempt_succeeded=Exists(Payment.objects.filter(order=OuterRef("pk"), status=S.SUCCEEDED)),
+        attempt_holds_money=Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))),
     )
 
 
 def attempt_from_row(order: Order) -> Attempt | None:
-    if getattr(order, "attempt_succeeded", False):
-        return Attempt(status=S.SUCCEEDED, provider=order.attempt_provider or "")
-    status = getattr(order, "attempt_status", None)
-    return Attempt(status=status, provider=order.attempt_provider or "") if status else None
+    if order.attempt_holds_money:
+        return Attempt(status=S.SUCCEEDED, provider=order.attempt_provider or "", holds_money=True)
+    return Attempt(status=order.attempt_status, provider=order.attempt_provider or "") if order.attempt_status else None
