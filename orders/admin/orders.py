@@ -35,7 +35,7 @@ from ..models import Order, OrderEvent
 from ..status import can_transition
 from . import payment_state
 from .documents import document_context
-from .filters import PaymentStateFilter, PickupLocationFilter
+from .filters import NeedsAttentionFilter, PaymentStateFilter, PickupLocationFilter
 from .inlines import OrderLineInline, ShipmentInline
 
 S = Order.Status
@@ -79,7 +79,7 @@ def _money_field(name: str, description: str, *, ordering: str | None = None):
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("number", "created_at", "buyer", "status", "payment", "total_display", "delivery")
     list_filter = (
-        "status", PaymentStateFilter, ("shipping_method_name", admin.AllValuesFieldListFilter), PickupLocationFilter,
+        NeedsAttentionFilter, "status", PaymentStateFilter, ("shipping_method_name", admin.AllValuesFieldListFilter), PickupLocationFilter,
     )
     date_hierarchy = "created_at"
     list_select_related = ("pickup_location",)
