@@ -98,3 +98,20 @@ def test_stripe_unreachable_at_checkout_says_the_order_is_not_paid_and_offers_to
     assert "Your order is not paid yet" in email.body and signed_order_url(order) in email.body
     assert "payment received" not in email.body.lower() and "we have your payment" not in email.body.lower()
     assert "Your order is not paid yet" in email.alternatives[0][0]
+
+
+def test_stripe_calls_give_up_in_seconds_not_minutes(monkeypatch, settings):
+    """The library's own default waits 80 s per try: a shopper at checkout would wait minutes."""
+    settings.STRIPE_SECRET_KEY = "sk_test_fake"
+    monkeypatch.setattr(stripe_provider, "http_client", None)
+    seen = []
+    monkeypatch.setattr(requests.Session, "request", lambda self, method, url, **kwargs: seen.append(
+        kwargs["timeout"]) or (_ for _ in ()).throw(requests.exceptions.ConnectTimeout("down")))
+    http = stripe_provider.default_http_client()
+    monkeypatch.setattr(stripe_provider, "default_http_client", lambda: http)
+    monkeypatch.setattr(http, "_sleep_time_seconds", lambda num_retries: 0)
+
+    with pytest.raises(stripe.APIConnectionError):
+        stripe_provider.client().v1.checkout.sessions.create(params={"mode": "payment"})
+
+    assert seen == [(5, 15)] * 3
