@@ -19,11 +19,12 @@ from orders.links import signed_order_url
 from orders.models import Order, OrderEvent
 from orders.services import expire_unpaid_orders
 from payments.exceptions import OrderNotPayable
+from payments.links import status_url
 from payments.models import Payment
 from payments.selectors import orders_needing_attention
 from payments.services import refund_payment, start_payment
 
-from .helpers import checkout_session_response, place, shopper_request
+from .helpers import checkout_session_response, place, shopper_request, start_in_browser
 from .stripe_fakes import new_id, post_event, stripe_object
 from .test_webhooks import completed
 
@@ -137,3 +138,17 @@ def test_nothing_held_expires_as_before(order, jacket):
     order.refresh_from_db()
     assert order.status == S.EXPIRED and _reserved(jacket) == 0
     assert not order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
+
+
+def test_the_payment_page_does_not_claim_a_refund_that_was_never_made(client, fake_stripe, jacket):
+    order = place(jacket, key="browser")
+    start_in_browser(client, order)
+    payment = Payment.objects.get(order=order)
+    _underpaid(client, payment)
+
+    page = client.get(status_url(payment))
+
+    [box] = html_tags(page.content, "section", id="payment-status")
+    text = page.content.decode()
+    assert box["data-state"] == "not_kept"
+    assert "refunded" not in text and "does not match this order" in text and "please do not pay again" in text
