@@ -39,6 +39,11 @@ def main() -> int:
     import django
 
     django.setup()
+    import logging
+
+    # Eager Celery (no broker) still builds a producer for each task it runs in place, and kombu
+    # warns that the empty broker URL means localhost; nothing connects. Not the bench's news.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     from catalog import selectors
     from catalog.exceptions import OutOfStock
     from catalog.models import Variant
