@@ -135,7 +135,8 @@ def bench_environment(args: argparse.Namespace) -> dict[str, str]:
         env["REDIS_URL"] = args.redis_url
         if args.celery:
             # Tasks are published to Redis (from each gunicorn worker's background thread) and run
-            # by the Celery worker, not in the web processes.
+            # by the Celery worker, not in the web processes. The broker is the cache's Redis
+            # database, as in production by default (so the worker starts after the last flush).
             env["CELERY_TASK_ALWAYS_EAGER"] = "false"
     else:
         env["CACHE_URL"] = f"filecache://{BENCH_DIR / 'cache'}"
@@ -412,12 +413,8 @@ def measure_mix(name: str, base: str, prepared: Traffic, args: argparse.Namespac
 
 
 def run_mixes(base: str, prepared: Traffic, args: argparse.Namespace, env: dict[str, str]) -> list:
-    from django.core.cache import cache
-
     from bench import traffic
 
-    # Every mix starts from the same place: an empty cache, filled by the warm-ups and the load.
-    cache.clear()
     anonymous = dict(traffic.PROXY_HEADERS)
     traffic.check_urls(base, prepared.urls, headers=anonymous)
     product_path, variant_id, product_id = prepared.cart_item
@@ -507,7 +504,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     # A TERM (or Ctrl-C) must still reach the `finally` that stops gunicorn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    celery = start_celery(env) if args.celery else None
+    celery = None
     mixes, steps = [], []
     try:
         server = start_gunicorn(env, port=port, workers=args.workers)
@@ -520,6 +517,13 @@ def main() -> int:
                     print(f"Round {number}/{args.rounds}: {page.name} for {round_seconds(args)} s ...", flush=True)
                     load(page, base, args, round_seconds(args))
             if prepared:
+                from django.core.cache import cache
+
+                # Every mix starts from the same place: an empty cache, filled by the warm-ups and
+                # the load. Flushing Redis also empties the broker's queues and bindings, so the
+                # Celery worker starts after it.
+                cache.clear()
+                celery = start_celery(env) if args.celery else None
                 mixes = run_mixes(base, prepared, args, env)
         finally:
             stop(server)
