@@ -123,6 +123,8 @@ def bench_environment(args: argparse.Namespace) -> dict[str, str]:
         DATABASE_URL=args.database_url or f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}",
         DJANGO_DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        # Emails (the orders' confirmations) are sent into memory, not printed or mailed.
+        EMAIL_URL="memorymail://",
         # "testserver" is the test client's host, used to count queries in this process.
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         SECURE_SSL_REDIRECT="false",
@@ -402,13 +404,16 @@ def measure_mix(name: str, base: str, prepared: Traffic, args: argparse.Namespac
     bare_file = BENCH_DIR / "bare.txt"
     traffic.write_urls([traffic.BARE_PATH], bare_file)
     common = dict(connections=connections, threads=args.threads, headers=headers)
+    # Each run starts once gunicorn has served what the previous one left queued.
     if args.warmup_seconds:
         print(f"{name}: warming up for {args.warmup_seconds} s ...", flush=True)
         traffic.run_wrk(base, prepared.urls_file, seconds=args.warmup_seconds, **common)
+        traffic.settle(base, connections=connections)
     print(f"{name}: bare view for {args.bare_seconds} s ...", flush=True)
     bare = traffic.run_wrk(base, bare_file, seconds=args.bare_seconds, **common)
     print(f"{name}: {args.traffic_seconds} s ...", flush=True)
     store = traffic.run_wrk(base, prepared.urls_file, seconds=args.traffic_seconds, **common)
+    traffic.settle(base, connections=connections)
     return traffic.MixResult(name=name, store=store, bare=bare)
 
 

@@ -422,6 +422,25 @@ def run_wrk(base: str, urls_file: Path, *, seconds: float, connections: int, thr
     return parse_wrk_result(result.stdout)
 
 
+def settle(base: str, *, connections: int) -> None:
+    """Wait until gunicorn has worked through what the last wrk run left behind.
+
+    When wrk stops, the requests its connections had sent are still queued at gunicorn's sync
+    workers (cold pages can take a second each on a busy machine), and would be served during the
+    next measure. Sent together, `connections` requests for the bare view queue up behind them;
+    when all have answered, so has the backlog.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(_):
+        request = urllib.request.Request(base + BARE_PATH, headers=PROXY_HEADERS)
+        with urllib.request.urlopen(request, timeout=300) as response:
+            response.read()
+
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        list(pool.map(ask, range(connections)))
+
+
 class OrderStream:
     """bench/place_orders.py in a process of its own, placing orders while a mix runs."""
 
