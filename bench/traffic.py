@@ -14,6 +14,7 @@ bench/run.py calls this after its per-page table, on the same database and gunic
    done() callback) for a few unmeasured seconds to warm up, then the bare Django view
    (/bench/bare/) with the same headers and the same side processes running, then the mix itself.
    The mix's share is its req/s over the bare view's, measured just before it.
+   Between runs, `settle()` waits until gunicorn has served what the last run left queued.
    - anonymous: no cookie;
    - cart shopper: the Cookie header of a real session that added a product to its cart through
      the store (`shopper_cookie`: GET a product page, POST /cart/add/ with its CSRF token);
