@@ -611,20 +611,22 @@ class Listing:
     facets: Facets
 
 
-def _sort_key(sort: str, part, position: int):
-    """The key `SORTS` orders by, from the index (`pk` last in every order, as in SQL)."""
-    pk = part.ids[position]
+def _sort_keys(sort: str, part, chosen: list[int]) -> list[tuple]:
+    """(key, id) for the products at `chosen`, keyed as `SORTS` orders (`pk` last, as in SQL)."""
+    ids = part.ids
     if sort in ("price_asc", "price_desc"):
-        prices = part.prices[position]
-        if not prices:  # no active variant: no price, listed last either way
-            return (1, 0, pk)
-        return (0, prices[0], pk) if sort == "price_asc" else (0, -prices[0], pk)
+        sign = 1 if sort == "price_asc" else -1
+        low = part.low
+        # No active variant, no price: listed last either way.
+        return [((0, sign * low[p], ids[p]) if low[p] >= 0 else (1, 0, ids[p]), ids[p]) for p in chosen]
     if sort == "newest":
-        return (-part.created[position], -pk)
+        created = part.created
+        return [((-created[p], -ids[p]), ids[p]) for p in chosen]
+    sold = part.sold
     if sort == "best_selling":
-        return (-part.sold[position], pk)
-    featured = (part.featured >> position) & 1
-    return (-featured, -part.sold[position], -part.created[position], pk)
+        return [((-sold[p], ids[p]), ids[p]) for p in chosen]
+    featured, created = part.featured, part.created
+    return [((-((featured >> p) & 1), -sold[p], -created[p], ids[p]), ids[p]) for p in chosen]
 
 
 def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: list[int] | None = None) -> Listing:
@@ -640,7 +642,7 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
 
     tree = category_tree()
     category_ids = [pk for pk in category_ids if pk in tree.by_id]
-    parts = [listing_index.Part.decode(data) for data in listing_index.load(category_ids)]
+    parts = [listing_index.Part(data) for data in listing_index.load(category_ids)]
     if ranked_ids is not None:
         wanted = set(ranked_ids)
         bases = [listing_index.restrict(part, wanted) for part in parts]
@@ -740,11 +742,12 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
 
     low_price = high_price = None
     for part, base in zip(parts, bases):
-        for position in listing_index.positions(narrowed(part, base, skip="price")):
-            prices = part.prices[position]
-            if prices:
-                low_price = prices[0] if low_price is None else min(low_price, prices[0])
-                high_price = prices[-1] if high_price is None else max(high_price, prices[-1])
+        chosen = listing_index.positions(narrowed(part, base, skip="price"))
+        lows = [part.low[p] for p in chosen if part.low[p] >= 0]
+        if lows:
+            highs = [part.high[p] for p in chosen]
+            low_price = min(lows) if low_price is None else min(low_price, min(lows))
+            high_price = max(highs) if high_price is None else max(high_price, max(highs))
     in_stock_count = sum(
         (narrowed(part, base, skip="in_stock") & part.stock).bit_count() for part, base in zip(parts, bases)
     )
@@ -753,10 +756,9 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
         kept = {part.ids[position] for part, mask in zip(parts, everything) for position in listing_index.positions(mask)}
         ids = [pk for pk in ranked_ids if pk in kept]
     else:
-        entries = [
-            (_sort_key(filters.sort, part, position), part.ids[position])
-            for part, mask in zip(parts, everything) for position in listing_index.positions(mask)
-        ]
+        entries = []
+        for part, mask in zip(parts, everything):
+            entries += _sort_keys(filters.sort, part, listing_index.positions(mask))
         entries.sort()
         ids = [pk for _key, pk in entries]
     return Listing(
