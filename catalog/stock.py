@@ -346,7 +346,8 @@ def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> Non
     if reserved:
         fields["reserved"] = F("reserved") + change(reserved)
     StockLevel.objects.filter(pk__in=amounts).update(**fields)
-    invalidate_categories(stock_levels=list(amounts))
+    if on_hand != reserved:  # shipping takes from both alike: what is available stays the same
+        invalidate_categories(stock_levels=list(amounts))
     bump_catalog_version_on_commit()
 
 
