@@ -365,6 +365,10 @@ def storefront_catalog(db):
         Product.objects.filter(pk=product.pk).update(created_at=now - datetime.timedelta(days=days_old))
     for product, sold in ((tee, 100), (shell, 50), (parka, 5)):
         Product.objects.filter(pk=product.pk).update(units_sold=sold)
+    # Those updates bypass the signals that keep the listing index true, as a raw load would.
+    from catalog.listing_index import invalidate_categories
+
+    invalidate_categories()
 
     return SimpleNamespace(
         clothing=clothing, jackets=jackets, rain=rain, shirts=shirts, gear=gear, archive=archive,

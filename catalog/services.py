@@ -21,6 +21,7 @@ from shop.money import quantize
 
 from . import importing
 from .cache import bump_catalog_version_on_commit
+from .listing_index import invalidate_categories
 from .exceptions import (
     CatalogError,
     NegativePrice,
@@ -58,6 +59,7 @@ def publish_products(*, products: QuerySet[Product]) -> int:
         .exclude(status=Product.Status.ACTIVE)
         .update(status=Product.Status.ACTIVE, updated_at=timezone.now())
     )
+    invalidate_categories()  # staff's bulk change: rare, so every category
     bump_catalog_version_on_commit()
     return count
 
@@ -73,6 +75,7 @@ def unpublish_products(*, products: QuerySet[Product]) -> int:
         .exclude(status=Product.Status.DRAFT)
         .update(status=Product.Status.DRAFT, updated_at=timezone.now())
     )
+    invalidate_categories()  # staff's bulk change: rare, so every category
     bump_catalog_version_on_commit()
     return count
 
@@ -88,6 +91,7 @@ def move_products_to_category(*, products: QuerySet[Product], category: Category
         .exclude(category=category)
         .update(category=category, updated_at=timezone.now())
     )
+    invalidate_categories()  # staff's bulk change: rare, so every category
     bump_catalog_version_on_commit()
     return count
 
@@ -127,6 +131,7 @@ def change_prices_by_percentage(*, products: QuerySet[Product], percentage: Deci
     if too_large:
         raise PriceTooLarge(percentage=percentage, count=too_large)
     Variant.objects.bulk_update(changed, ["price", "updated_at"], batch_size=500)
+    invalidate_categories()  # staff's bulk change: rare, so every category
     bump_catalog_version_on_commit()
     return len(changed)
 
@@ -203,6 +208,7 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
             StockLevel.objects.filter(pk__in=to_delete).delete()
         count = len(to_create) + len(to_update) + len(to_delete)
         if count:
+            invalidate_categories()  # staff's bulk change: rare, so every category
             bump_catalog_version_on_commit()
         return count
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .cache import bump_catalog_version_on_commit
+from .listing_index import invalidate_categories
 from .exceptions import AllocationMismatch, OutOfStock, Shortage
 from .models import Location, StockLevel, Variant
 
@@ -345,6 +346,8 @@ def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> Non
     if reserved:
         fields["reserved"] = F("reserved") + change(reserved)
     StockLevel.objects.filter(pk__in=amounts).update(**fields)
+    if on_hand != reserved:  # shipping takes from both alike: what is available stays the same
+        invalidate_categories(stock_levels=list(amounts))
     bump_catalog_version_on_commit()
 
 

@@ -23,6 +23,7 @@ from django.utils.text import slugify
 
 from .. import images as renditions
 from ..cache import bump_catalog_version
+from ..listing_index import invalidate_categories
 from ..models import (
     Attribute,
     AttributeValue,
@@ -595,6 +596,7 @@ def seed_demo_catalog(
                 report.images += _add_images(unpictured, ids, ref, pool)
         if progress:
             progress(f"{start + len(batch)}/{len(listings)}")
+    invalidate_categories()
     bump_catalog_version()
     report.seconds = time.perf_counter() - started
     return report
