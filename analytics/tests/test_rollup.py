@@ -159,3 +159,19 @@ def test_rollup_recent_does_yesterday_again_and_fills_missing_days():
     assert DailyMetric.objects.get(day=DAY - datetime.timedelta(days=1), metric=M.NET_SALES).value == Decimal("10.00")
     # the next run does only yesterday
     assert services.rollup_recent(now=now, backfill_days=5) == [DAY - datetime.timedelta(days=1)]
+
+
+def test_the_command_flushes_and_rolls_up_the_last_days():
+    import io
+
+    from django.core.management import call_command
+    from django.test import RequestFactory
+
+    import analytics
+
+    analytics.record(RequestFactory().get("/"), "search", query="tent")
+    out = io.StringIO()
+    call_command("rollup_analytics", "--days", "3", stdout=out)
+    assert "1 buffered events written; 3 days rolled up." in out.getvalue()
+    assert Event.objects.count() == 1
+    assert DailyMetric.objects.values("day").distinct().count() == 3
