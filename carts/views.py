@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+import analytics
+
 from . import selectors, services
 from .exceptions import CartError
 from .forms import AddToCartForm, QuantityForm, first_error, safe_next
@@ -87,6 +89,8 @@ def add(request: HttpRequest) -> HttpResponse:
         except CartError as exc:
             error = exc.message
     if line is not None:
+        analytics.record(request, "added_to_cart", product_id=line.variant.product_id, variant_id=line.variant_id,
+                         quantity=form.cleaned_data["quantity"])
         text = _("Added %(quantity)d × %(title)s to your cart.") % {
             "quantity": form.cleaned_data["quantity"], "title": line.variant.product.title,
         }
@@ -110,6 +114,7 @@ def _line_action(request: HttpRequest, *, line_id: int, remove: bool) -> HttpRes
     if remove:
         try:
             line = services.remove_line(user=request.user, session=request.session, line_id=line_id)
+            analytics.record(request, "removed_from_cart", product_id=line.variant.product_id, variant_id=line.variant_id)
             text = _("Removed %(title)s from your cart.") % {"title": line.variant.product.title}
         except CartError as exc:
             error = exc.message
