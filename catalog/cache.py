@@ -126,7 +126,7 @@ def shared_page(request: HttpRequest) -> dict:
 def render_personal(name: str, context: dict) -> str:
     """One personal bit for a shopper, from the context `_personal_context` describes."""
     if name == "messages":
-        return render_to_string(PERSONAL_SNIPPETS[name], context) if context["messages"] else ""
+        return render_to_string(PERSONAL_SNIPPETS[name], context).strip() if context["messages"] else ""
     # The account link and the cart count depend only on these values: render each once.
     state = context["signed_in"] if name == "account" else context["mini_cart"].item_count
     if settings.DEBUG:  # templates edited under runserver show at once
@@ -137,8 +137,8 @@ def render_personal(name: str, context: dict) -> str:
 @lru_cache(maxsize=512)
 def _rendered_snippet(name: str, language: str | None, state: object) -> str:
     if name == "account":
-        return render_to_string(PERSONAL_SNIPPETS[name], {"signed_in": state})
-    return render_to_string(PERSONAL_SNIPPETS[name], {"mini_cart": MiniCartCount(item_count=state)})
+        return render_to_string(PERSONAL_SNIPPETS[name], {"signed_in": state}).strip()
+    return render_to_string(PERSONAL_SNIPPETS[name], {"mini_cart": MiniCartCount(item_count=state)}).strip()
 
 
 class MiniCartCount:
