@@ -99,7 +99,7 @@ PERSONAL_SNIPPETS = {
 def personal_marker(name: str) -> str:
     # An HTML comment: rich text loses its comments to the sanitiser, and escaped text cannot hold
     # one, so only the layout's `{% personal %}` writes it.
-    return f"<!--personal:{name}:{CSRF_PLACEHOLDER}-->"
+    return f"<!--personal:{name}:sharedpagepersonalbit-->"
 
 
 def _cacheable(request: HttpRequest) -> bool:
