@@ -38,6 +38,7 @@ def _shown_cart(request: HttpRequest) -> dict:
     notices = services.reconcile_cart(contents=contents) if contents.warnings else []
     if any(notice.kind in ("price_changed", "quantity_reduced") for notice in notices):
         contents = selectors.cart_contents(user=request.user, session=request.session)
+    selectors.remember_item_count(cart_id=contents.cart_id, item_count=contents.item_count)
     return {
         "cart": contents,
         "notices": notices,
@@ -59,7 +60,8 @@ def mini(request: HttpRequest) -> HttpResponse:
     Rendered without the request's context processors: the link needs only the count, not the
     category menu every page carries.
     """
-    summary = selectors.mini_cart(user=request.user, session=request.session)
+    # Fresh: htmx asks right after a change, and the count it gets is kept for cached pages.
+    summary = selectors.mini_cart(user=request.user, session=request.session, fresh=True)
     return HttpResponse(render_to_string("carts/_mini_cart.html", {"mini_cart": summary}))
 
 

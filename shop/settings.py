@@ -106,7 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "catalog.context_processors.storefront",
-                "catalog.cache.shared_page_csrf_token",
+                "catalog.cache.shared_page",
                 "carts.context_processors.mini_cart",
             ],
         },
