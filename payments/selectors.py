@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from orders.models import PAID_STATUSES, Order
 
 from .links import payment_id_from_token, started_here
 from .models import Payment, Provider
 
 S = Payment.Status
-O = Order.Status
-KEPT = PAID_STATUSES
 
 
 def payment_for_visitor(*, token: str, request: HttpRequest) -> Payment | None:
@@ -49,8 +46,8 @@ def payment_state(*, payment: Payment, left: bool = False) -> PaymentState:
     """What the "payment processing" page says. `left`: the shopper came back from the provider's
     page without paying (Stripe's cancel_url). No queries (the order is joined)."""
     order = payment.order
-    can_retry = order.status == O.PENDING_PAYMENT
-    if payment.status == S.SUCCEEDED and order.status in KEPT:
+    can_retry = order.is_awaiting_payment
+    if payment.status == S.SUCCEEDED and order.kept_payment:
         return PaymentState("paid", _("Payment received"), _("Thank you: your order is confirmed."), False, False)
     if payment.status == S.SUCCEEDED:
         return PaymentState(

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Order, OrderEvent
-from ..status import transition
+from ..status import FULFILMENT, transition
 from .common import lock_order, release_outstanding
 
 
@@ -19,7 +19,8 @@ def expire_unpaid_orders(*, now: datetime | None = None, batch: int = 200) -> in
     """
     now = now or timezone.now()
     due = list(
-        Order.objects.filter(status=Order.Status.PENDING_PAYMENT, reservation_expires_at__lte=now)
+        Order.objects.filter(payment_status=Order.PaymentStatus.UNPAID,
+                             fulfilment_status=Order.FulfilmentStatus.UNFULFILLED, reservation_expires_at__lte=now)
         .order_by("reservation_expires_at", "pk")
         .values_list("pk", flat=True)[:batch]
     )
@@ -27,9 +28,9 @@ def expire_unpaid_orders(*, now: datetime | None = None, batch: int = 200) -> in
     for order_id in due:
         with transaction.atomic():
             order = lock_order(order_id)
-            if order.status != Order.Status.PENDING_PAYMENT or order.reservation_expires_at > now:
+            if not order.is_awaiting_payment or order.reservation_expires_at > now:
                 continue
-            transition(order=order, to=Order.Status.EXPIRED, actor=OrderEvent.Actor.TASK,
+            transition(order=order, state=FULFILMENT, to=Order.FulfilmentStatus.EXPIRED, actor=OrderEvent.Actor.TASK,
                        message="Not paid in time; reservation released.")
             release_outstanding(order)
             expired += 1
