@@ -108,7 +108,7 @@ def test_full_flow_with_the_demo_card_ends_paid_and_empties_the_cart(client, sto
     final = pay(client, response, "4242 4242 4242 4242")
 
     order.refresh_from_db()
-    assert order.payment_status == P.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert final.redirect_chain[-1][0].endswith("/thanks/")
     assert order.number in final.content.decode()
     detail = client.get(final.redirect_chain[-1][0].removesuffix("thanks/"))
@@ -122,7 +122,7 @@ def test_a_declined_card_leaves_no_paid_order(client, storefront_catalog, shippi
     final = pay(client, response, "4000 0000 0000 0002")
 
     assert final.status_code == 200 and "declined" in final.content.decode().lower()
-    assert not Order.objects.exclude(payment_status=P.UNPAID).exists()
+    assert not Order.objects.exclude(payment_status=Order.PaymentStatus.UNPAID).exists()
     assert Payment.objects.get().status == Payment.Status.FAILED
 
 

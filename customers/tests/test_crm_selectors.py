@@ -85,7 +85,7 @@ def test_bought_from_a_category_includes_its_subcategories_and_only_paid_orders(
     OrderLineFactory(order=paid_order_for(camper), variant=tent)
     OrderLineFactory(order=paid_order_for(camper), variant=tent)  # twice: still one customer
     OrderLineFactory(order=paid_order_for(cook), variant=pan)
-    OrderLineFactory(order=OrderFactory(customer=unpaid, fulfilment_status=FS.CANCELLED), variant=tent)
+    OrderLineFactory(order=OrderFactory(customer=unpaid, fulfilment_status=Order.FulfilmentStatus.CANCELLED), variant=tent)
     segment = Segment.objects.create(name="Outdoor buyers", kind=Segment.Kind.RULES, bought_from_category=outdoor)
 
     assert list(segment_customers(segment).values_list("email", flat=True)) == ["camper@x.io"]

@@ -22,9 +22,10 @@ P = Order.PaymentStatus
 FS = Order.FulfilmentStatus
 
 
-def _order(customer, *, total: str, days_ago: int, variant=None, payment_status=P.PAID, fulfilment_status=FS.COMPLETED) -> Order:
-    order = OrderFactory(customer=customer, email=customer.email, status=status, subtotal=Decimal(total),
-                         total=Decimal(total))
+def _order(customer, *, total: str, days_ago: int, variant=None, payment_status=P.PAID,
+           fulfilment_status=FS.COMPLETED) -> Order:
+    order = OrderFactory(customer=customer, email=customer.email, payment_status=payment_status,
+                         fulfilment_status=fulfilment_status, subtotal=Decimal(total), total=Decimal(total))
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     if variant is not None:
         OrderLineFactory(order=order, variant=variant, quantity=1, unit_price=Decimal(total),

@@ -19,9 +19,13 @@ P = Order.PaymentStatus
 FS = Order.FulfilmentStatus
 
 
-def _order(customer, *, total: str, status: str = P.PAID, days_ago: int = 0) -> Order:
-    order = OrderFactory(customer=customer, email=customer.email, status=status, subtotal=Decimal(total),
-                         total=Decimal(total), paid_at=None if status in (FS.CANCELLED, P.UNPAID) else timezone.now())
+def _order(customer, *, total: str, payment_status: str = P.PAID, fulfilment_status: str = FS.UNFULFILLED,
+           days_ago: int = 0) -> Order:
+    if fulfilment_status in (FS.CANCELLED, FS.EXPIRED):
+        payment_status = P.UNPAID  # a closed order never kept a payment
+    order = OrderFactory(customer=customer, email=customer.email, payment_status=payment_status,
+                         fulfilment_status=fulfilment_status, subtotal=Decimal(total), total=Decimal(total),
+                         paid_at=None if payment_status == P.UNPAID else timezone.now())
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     return order
 

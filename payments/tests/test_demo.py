@@ -68,7 +68,7 @@ def test_the_declined_card_shows_a_clear_error_and_no_order_is_paid(client, demo
     assert response.status_code == 200
     assert html_tags(response.content, "p", id="payment-error")
     assert "Your card was declined" in response.content.decode()
-    assert (order.status, payment.status) == (P.UNPAID, "failed")
+    assert (order.payment_status, payment.status) == (P.UNPAID, "failed")
     assert not Order.objects.filter(payment_status=P.PAID).exists()
     [cvc] = html_tags(response.content, "input", name="cvc")
     assert "value" not in cvc  # the security code is not sent back
@@ -77,7 +77,7 @@ def test_the_declined_card_shows_a_clear_error_and_no_order_is_paid(client, demo
     client.post(demo_page, card())
     order.refresh_from_db()
     payment.refresh_from_db()
-    assert (order.status, payment.status) == (P.PAID, "succeeded")
+    assert (order.payment_status, payment.status) == (P.PAID, "succeeded")
 
 
 def test_submitting_twice_charges_once(client, demo_page, order):

@@ -6,7 +6,6 @@ import pytest
 from django.core import mail
 
 from notifications.models import OutboundEmail
-from orders.admin import payment_state
 from orders.admin.payment_state import refundable_payments
 from orders.models import Order, OrderEvent
 from payments.models import Payment, Refund, WebhookEvent
@@ -52,7 +51,7 @@ def test_a_refund_stripe_reports_pending_is_recorded_pending_and_moves_no_order(
     event = order.events.filter(kind=OrderEvent.Kind.REFUND).get()
     assert "pending" in event.message and event.user == staff
     assert refunded_emails(order) == 0
-    assert payment_state.annotate(Order.objects.filter(pk=order.pk)).get().admin_payment_state == "paid"
+    assert Order.objects.get(pk=order.pk).payment_status == "paid"
     # ... but it is on its way, so it cannot be refunded a second time meanwhile.
     assert refundable_amount(stripe_paid) == Decimal("0.00")
     assert refundable_payments(order) == []
@@ -103,7 +102,7 @@ def test_a_failed_refund_is_recorded_staff_are_alerted_and_the_money_can_be_refu
     assert "re_test_fails" in alert.message and "expired_or_canceled_card" in alert.message
     assert alert.actor == OrderEvent.Actor.WEBHOOK
     assert order.payment_status == P.PAID and refunded_emails(order) == 0
-    assert payment_state.annotate(Order.objects.filter(pk=order.pk)).get().admin_payment_state == "paid"
+    assert Order.objects.get(pk=order.pk).payment_status == "paid"
     # Nothing was given back: the whole payment is refundable again, from the back office too.
     assert refundable_amount(stripe_paid) == Decimal("84.95")
     assert [p.refundable for p in refundable_payments(order)] == [Decimal("84.95")]

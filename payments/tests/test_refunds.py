@@ -140,12 +140,13 @@ def test_a_cancelled_order_becomes_refunded_only_once_all_its_money_is_back(orde
 
     refund_payment(payment_id=late.pk, amount=Decimal("20.00"), user=staff)
     order.refresh_from_db()
-    # Not partially_refunded: from there an order may ship, and this one's stock is gone.
-    assert order.fulfilment_status == FS.CANCELLED
+    # Still cancelled, and not partially refunded: it never kept this money; the refund is in its history.
+    assert (order.payment_status, order.fulfilment_status) == (P.UNPAID, FS.CANCELLED)
     assert order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
 
     refund_payment(payment_id=late.pk, amount=Decimal("64.95"), user=staff)
     order.refresh_from_db()
-    assert order.payment_status == P.REFUNDED
+    assert (order.payment_status, order.fulfilment_status) == (P.REFUNDED, FS.CANCELLED)
     moved = order.events.get(to_status=P.REFUNDED)
-    assert (moved.from_status, moved.actor, moved.user) == (FS.CANCELLED, OrderEvent.Actor.STAFF, staff)
+    assert (moved.state, moved.from_status, moved.actor, moved.user) == (
+        OrderEvent.State.PAYMENT, P.UNPAID, OrderEvent.Actor.STAFF, staff)

@@ -197,7 +197,7 @@ def test_payment_failed_then_completed_ends_paid(client, payment):
 
     payment.refresh_from_db()
     payment.order.refresh_from_db()
-    assert (payment.status, payment.order.status) == ("succeeded", P.PAID)
+    assert (payment.status, payment.order.payment_status) == ("succeeded", P.PAID)
     assert payment.failure_message == ""
 
 
@@ -209,7 +209,7 @@ def test_a_late_payment_failed_after_completed_leaves_it_paid(client, payment):
     payment.refresh_from_db()
     payment.order.refresh_from_db()
     assert response.json()["result"] == "ignored: payment already succeeded"
-    assert (payment.status, payment.order.status) == ("succeeded", P.PAID)
+    assert (payment.status, payment.order.payment_status) == ("succeeded", P.PAID)
 
 
 def test_an_expired_session_cancels_the_payment_and_the_order_keeps_its_reservation(client, payment, jacket):
@@ -221,7 +221,7 @@ def test_an_expired_session_cancels_the_payment_and_the_order_keeps_its_reservat
     payment.refresh_from_db()
     payment.order.refresh_from_db()
     assert response.json()["result"] == "payment cancelled"
-    assert (payment.status, payment.order.status) == ("cancelled", P.UNPAID)
+    assert (payment.status, payment.order.payment_status) == ("cancelled", P.UNPAID)
     assert StockLevel.objects.get(variant=jacket).reserved == 1
 
 
@@ -247,14 +247,14 @@ def test_the_status_page_polls_until_the_webhook_confirms_and_works_without_java
 def test_a_delayed_payment_method_is_processing_until_stripe_confirms(client, payment):
     post_event(client, completed(payment, payment_status="unpaid"))
     payment.refresh_from_db()
-    assert (payment.status, payment.order.status) == ("processing", P.UNPAID)
+    assert (payment.status, payment.order.payment_status) == ("processing", P.UNPAID)
 
     session = completed(payment)["data"]["object"]
     post_event(client, stripe_event("checkout.session.async_payment_succeeded", session))
 
     payment.refresh_from_db()
     payment.order.refresh_from_db()
-    assert (payment.status, payment.order.status) == ("succeeded", P.PAID)
+    assert (payment.status, payment.order.payment_status) == ("succeeded", P.PAID)
 
 
 def test_a_different_amount_is_not_marked_paid_and_staff_are_alerted(client, payment):
@@ -415,7 +415,8 @@ def test_a_payment_for_a_cancelled_order_is_refunded_and_the_order_says_so(clien
     assert response.json()["result"] == "refunded automatically (re_test_cancelled)"
     assert order.payment_status == P.REFUNDED  # not "cancelled" with the money's fate only in the history
     moved = order.events.get(to_status=P.REFUNDED)
-    assert (moved.from_status, moved.actor, moved.data["amount"]) == (FS.CANCELLED, OrderEvent.Actor.WEBHOOK, "84.95")
+    assert (moved.from_status, moved.actor, moved.data["amount"]) == (P.UNPAID, OrderEvent.Actor.WEBHOOK, "84.95")
+    assert order.fulfilment_status == FS.CANCELLED
     assert order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
 
 
