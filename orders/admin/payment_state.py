@@ -17,7 +17,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from payments.models import Payment, Refund
-from shop.money import format_money
+from shop.money import format_money, quantize
 
 from ..forms import RefundablePayment
 from ..models import Order
@@ -79,7 +79,8 @@ def refundable_payments(order: Order) -> list[RefundablePayment]:
             pk=payment.pk,
             label=f"{payment.get_provider_display()} {payment.provider_payment_id or f'#{payment.pk}'}, "
                   f"{date_format(payment.succeeded_at or payment.created_at, 'SHORT_DATE_FORMAT')}",
-            refundable=payment.amount - payment.given_back,
+            # Rounded here: the sum comes back from SQLite as a float-born Decimal (0.100000000000000).
+            refundable=quantize(payment.amount - payment.given_back, payment.currency),
         )
         for payment in payments
         if payment.amount > payment.given_back

@@ -720,3 +720,21 @@ def test_the_invoice_shows_seller_lines_tax_totals_and_billing_address(staff, ja
         assert text in page, text
     assert "12 Analytical Row" not in page  # the billing address, not the shipping one
     assert response.context["tax_total"] == "$25.54"
+
+
+@pytest.mark.parametrize(("refunded", "left"), [(None, "84.95"), ("30.00", "54.95"), ("0.10", "84.85")])
+def test_the_refund_form_shows_its_default_amount_like_money(admin_app, jacket, refunded, left):
+    # The amount left comes from a sum over the refunds: SQLite adds decimals as floating point
+    # numbers, and the form showed "119.900000000000".
+    order = paid_by_card(place((jacket, 1)))
+    payment = order.payments.get()
+    if refunded is not None:
+        refund_payment(payment_id=payment.pk, amount=Decimal(refunded), user=None)
+
+    form = admin_app.get(url("refund", order)).forms["refund-form"]
+
+    assert form["amount"].value == left
+    form.submit()  # as shown: all that is left goes back
+    order.refresh_from_db()
+    assert order.payment_status == P.REFUNDED
+    assert sum(Refund.objects.filter(payment=payment).values_list("amount", flat=True)) == order.total
