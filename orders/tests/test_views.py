@@ -314,6 +314,27 @@ def test_a_refund_shows_in_the_timeline_with_its_amount(client, catalog):
     assert "re_SECRET" not in text
 
 
+def test_a_partly_shipped_order_partly_refunded_still_tells_the_shopper_the_rest_is_coming(client, catalog):
+    alice = _user("alice")
+    order = _place(catalog, user=alice, lines=2)
+    _pay(order)
+    first = order.lines.order_by("pk").first()
+    create_shipment(order_id=order.pk, request=ShipmentRequest(quantities={first.pk: first.quantity}))
+    record_refund(order_id=order.pk, amount=Decimal("10.00"), refunded_so_far=Decimal("10.00"),
+                  actor=OrderEvent.Actor.STAFF)
+    client.force_login(alice)
+
+    page = client.get(_owner_url(order))
+    history = client.get(reverse("orders:history"))
+
+    box = html_tags(page.content, "section", id="order-status")[0]
+    assert (box["data-fulfilment"], box["data-payment-status"]) == (FS.PARTIALLY_FULFILLED, P.PARTIALLY_REFUNDED)
+    text = page.content.decode()
+    assert "Partly shipped" in text and "the rest will follow" in text and "Partly refunded" in text
+    card = history.content.decode()
+    assert "Partly shipped" in card and "Partly refunded" in card
+
+
 def _return(order: Order, quantities: dict[int, int], *, note: str = "", location=None) -> OrderEvent:
     staff = get_user_model().objects.create_user(username=f"morgan{next(_keys)}", first_name="Morgan",
                                                  last_name="Backoffice", is_staff=True)
