@@ -738,3 +738,16 @@ def test_the_refund_form_shows_its_default_amount_like_money(admin_app, jacket, 
     order.refresh_from_db()
     assert order.payment_status == P.REFUNDED
     assert sum(Refund.objects.filter(payment=payment).values_list("amount", flat=True)) == order.total
+
+
+def test_the_order_page_shows_both_states_and_each_ones_history(staff, jacket):
+    order = paid_by_card(place((jacket, 2)))
+    create_shipment(order_id=order.pk, request=ShipmentRequest(quantities={order.lines.get().pk: 1}))
+    refund_payment(payment_id=order.payments.get().pk, amount=Decimal("10.00"), user=None)
+
+    page = staff.get(url("change", order)).content.decode()
+
+    assert "Partially refunded" in page and "Partially shipped" in page
+    assert "Payment: Paid → Partially refunded" in page
+    assert "Fulfilment: Not shipped → Partially shipped" in page
+    assert html_tags(page, "a", id="ship-link")  # a line still waits to ship, and it may
