@@ -107,7 +107,7 @@ def build_dataset(total: int) -> None:
         Through.objects.bulk_create([Through(customer_id=c.pk, tag_id=tag.pk) for c in customers if c.pk % 10 == 0
                                      for tag in rng.sample(tags, 3)])
         orders = Order.objects.bulk_create([
-            Order(customer=c, email=c.email, customer_name=c.full_name, currency="USD", status=Order.Status.PAID,
+            Order(customer=c, email=c.email, customer_name=c.full_name, currency="USD", payment_status=Order.PaymentStatus.PAID,
                   subtotal=Decimal("50"), total=Decimal("50"), idempotency_key=f"bench-{c.pk}",
                   number=f"B{c.pk:09d}",
                   paid_at=c.last_order_at)

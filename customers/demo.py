@@ -25,6 +25,7 @@ from django.utils import timezone
 from catalog.demo.seed import insert_rows
 from catalog.models import Category, Variant
 from orders.models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, new_order_number
+from orders.status import FULFILMENT, PAYMENT, PLACED
 from payments.models import Payment, Provider, Refund
 from shop.money import currency_code
 
@@ -32,7 +33,8 @@ from .models import ConsentRecord, Customer, Note, Segment, Tag
 from .services.rfm import score_customers
 from .services.stats import refresh_customer_stats
 
-S = Order.Status
+P = Order.PaymentStatus
+F = Order.FulfilmentStatus
 FIRST_NAMES = [
     "Ada", "Ben", "Chloe", "Daniel", "Elif", "Farah", "Gustav", "Hana", "Ivan", "Julia", "Kofi", "Lena", "Mateo",
     "Nadia", "Oskar", "Priya", "Quinn", "Rosa", "Samir", "Tove", "Umar", "Vera", "Wen", "Ximena", "Yusuf", "Zoe",
@@ -122,19 +124,20 @@ def _order_days(rng: random.Random) -> list[float]:
     return [first, *middle, last]
 
 
-def _status(rng: random.Random, days_ago: float) -> str:
+def _status(rng: random.Random, days_ago: float) -> tuple[str, str]:
+    """(payment state, fulfilment state) of one demo order."""
     roll = rng.random()
     if roll < 0.03:
-        return S.CANCELLED
+        return P.UNPAID, F.CANCELLED
     if roll < 0.06:
-        return S.REFUNDED
+        return P.REFUNDED, F.UNFULFILLED
     if roll < 0.08:
-        return S.PARTIALLY_REFUNDED
+        return P.PARTIALLY_REFUNDED, F.UNFULFILLED
     if days_ago < 2:
-        return S.PAID
+        return P.PAID, F.UNFULFILLED
     if days_ago < 7:
-        return S.FULFILLED
-    return S.COMPLETED
+        return P.PAID, F.FULFILLED
+    return P.PAID, F.COMPLETED
 
 
 def seed_demo_customers(*, count: int = 300, seed: int = 1, now: datetime | None = None) -> DemoCustomersReport:
@@ -183,7 +186,7 @@ def _create(missing: list[tuple[int, str]], *, catalog: list[_Product], seed: in
         people.append(person)
         for number, days_ago in enumerate(days):
             placed = now - timedelta(days=days_ago)
-            status = _status(rng, days_ago)
+            payment, fulfilment = _status(rng, days_ago)
             key = f"demo-{seed}-{index}-{number}"
             picked = rng.sample(catalog, k=min(len(catalog), rng.choice([1, 1, 1, 2, 2, 3, 4])))
             subtotal = Decimal("0")
@@ -195,16 +198,16 @@ def _create(missing: list[tuple[int, str]], *, catalog: list[_Product], seed: in
                     "order_key": key, "variant_id": product.variant_id, "product_title": product.title,
                     "sku": product.sku, "options": product.options, "quantity": quantity, "unit_price": product.price,
                     "tax_rate": Decimal("0"), "unit_tax": Decimal("0"), "line_total": total,
-                    "quantity_fulfilled": quantity if status in (S.FULFILLED, S.COMPLETED) else 0,
+                    "quantity_fulfilled": quantity if fulfilment in (F.FULFILLED, F.COMPLETED) else 0,
                 })
             shipping = Decimal("0") if subtotal >= FREE_SHIPPING_FROM else SHIPPING
             orders.append({
-                "key": key, "email": email, "status": status, "placed": placed, "subtotal": subtotal,
+                "key": key, "email": email, "payment": payment, "fulfilment": fulfilment, "placed": placed, "subtotal": subtotal,
                 "shipping": shipping, "total": subtotal + shipping, "address": address,
                 "name": f"{first} {last}", "phone": person["phone"], "has_account": person["has_account"],
                 # Some refunds give back everything, some one item's worth.
-                "refund": (subtotal + shipping) if status == S.REFUNDED
-                else (subtotal / 2).quantize(Decimal("0.01")) if status == S.PARTIALLY_REFUNDED else None,
+                "refund": (subtotal + shipping) if payment == P.REFUNDED
+                else (subtotal / 2).quantize(Decimal("0.01")) if payment == P.PARTIALLY_REFUNDED else None,
             })
         if rng.random() < 0.04:
             kind, body = rng.choice(NOTES)
@@ -262,14 +265,15 @@ def _create_orders(orders: list[dict], lines: list[dict], *, customer_ids: dict,
                    currency: str) -> None:
     order_ids = insert_rows(Order, [
         {
-            "number": new_order_number(), "status": o["status"], "email": o["email"],
+            "number": new_order_number(), "payment_status": o["payment"], "fulfilment_status": o["fulfilment"],
+            "email": o["email"],
             "customer_id": customer_ids[o["email"]], "user_id": user_ids.get(o["email"]) if o["has_account"] else None,
             "customer_name": o["name"], "phone": o["phone"], "shipping_address": o["address"],
             "billing_address": o["address"], "currency": currency, "prices_include_tax": True,
             "subtotal": o["subtotal"], "shipping_total": o["shipping"], "tax_total": Decimal("0"),
             "total": o["total"], "shipping_method_name": "Standard", "idempotency_key": o["key"],
             "created_at": o["placed"], "updated_at": o["placed"],
-            "paid_at": None if o["status"] == S.CANCELLED else o["placed"] + timedelta(minutes=3),
+            "paid_at": None if o["payment"] == P.UNPAID else o["placed"] + timedelta(minutes=3),
         }
         for o in orders
     ], now=now, key="idempotency_key")
@@ -279,7 +283,7 @@ def _create_orders(orders: list[dict], lines: list[dict], *, customer_ids: dict,
         for line in lines
     ], now=now)
 
-    paid = [o for o in orders if o["status"] != S.CANCELLED]
+    paid = [o for o in orders if o["payment"] != P.UNPAID]
     payment_ids = insert_rows(Payment, [
         {
             "order_id": order_ids[o["key"]], "provider": Provider.DEMO, "status": Payment.Status.SUCCEEDED,
@@ -304,23 +308,24 @@ def _create_orders(orders: list[dict], lines: list[dict], *, customer_ids: dict,
     events = []
     for o in orders:
         order_id, placed = order_ids[o["key"]], o["placed"]
-        events.append({"order_id": order_id, "kind": OrderEvent.Kind.STATUS, "from_status": "",
-                       "to_status": S.PENDING_PAYMENT, "actor": OrderEvent.Actor.CUSTOMER, "message": "Demo order",
+        events.append({"order_id": order_id, "kind": OrderEvent.Kind.STATUS, "state": "", "from_status": "",
+                       "to_status": PLACED, "actor": OrderEvent.Actor.CUSTOMER, "message": "Demo order",
                        "data": {}, "created_at": placed})
-        steps = {
-            S.CANCELLED: [S.CANCELLED], S.PAID: [S.PAID], S.FULFILLED: [S.PAID, S.FULFILLED],
-            S.COMPLETED: [S.PAID, S.FULFILLED, S.COMPLETED], S.REFUNDED: [S.PAID, S.REFUNDED],
-            S.PARTIALLY_REFUNDED: [S.PAID, S.PARTIALLY_REFUNDED],
-        }[o["status"]]
-        previous = S.PENDING_PAYMENT
-        for number, step in enumerate(steps, start=1):
-            events.append({"order_id": order_id, "kind": OrderEvent.Kind.STATUS, "from_status": previous,
-                           "to_status": step, "actor": OrderEvent.Actor.SYSTEM, "message": "", "data": {},
-                           "created_at": placed + timedelta(days=number * 2 - 2, minutes=3)})
-            previous = step
+        # Each state's moves, from where every order starts (unpaid, unfulfilled).
+        steps = [(PAYMENT, P.UNPAID, P.PAID)] if o["payment"] != P.UNPAID else []
+        if o["payment"] in (P.PARTIALLY_REFUNDED, P.REFUNDED):
+            steps.append((PAYMENT, P.PAID, o["payment"]))
+        if o["fulfilment"] in (F.FULFILLED, F.COMPLETED, F.CANCELLED):
+            steps.append((FULFILMENT, F.UNFULFILLED, F.CANCELLED if o["fulfilment"] == F.CANCELLED else F.FULFILLED))
+        if o["fulfilment"] == F.COMPLETED:
+            steps.append((FULFILMENT, F.FULFILLED, F.COMPLETED))
+        for number, (state, before, after) in enumerate(steps, start=1):
+            events.append({"order_id": order_id, "kind": OrderEvent.Kind.STATUS, "state": state,
+                           "from_status": before, "to_status": after, "actor": OrderEvent.Actor.SYSTEM,
+                           "message": "", "data": {}, "created_at": placed + timedelta(days=number * 2 - 2, minutes=3)})
     insert_rows(OrderEvent, events, now=now)
 
-    shipped = [o for o in orders if o["status"] in (S.FULFILLED, S.COMPLETED)]
+    shipped = [o for o in orders if o["fulfilment"] in (F.FULFILLED, F.COMPLETED)]
     shipment_ids = insert_rows(Shipment, [
         {"order_id": order_ids[o["key"]], "carrier": "UPS", "tracking_number": f"1Z{o['key'].upper()}",
          "tracking_url": "", "created_at": o["placed"] + timedelta(days=2)}

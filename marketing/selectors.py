@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from catalog.models import Product, Variant
 from customers.models import ConsentRecord
 from notifications.links import absolute_url
-from orders.models import PAID_STATUSES, Order, OrderLine
+from orders.models import Order, OrderLine, paid_orders
 from shop.money import format_money
 
 from .models import Campaign, CampaignMessage
@@ -25,7 +25,6 @@ PICKS_PER_CUSTOMER = 4
 
 # Orders whose goods the customer had: what they bought is not offered again, and its
 # categories say what they like. Unpaid, cancelled and expired orders say neither.
-BOUGHT_STATUSES = PAID_STATUSES
 
 
 # --- Picks ------------------------------------------------------------------------------------------
@@ -93,7 +92,7 @@ def picks_for_customers(*, customer_ids: Iterable[int], limit: int = PICKS_PER_C
     per_category: dict[tuple[int, int], int] = defaultdict(int)
     if customer_ids:
         lines = (
-            OrderLine.objects.filter(order__customer_id__in=customer_ids, order__status__in=BOUGHT_STATUSES,
+            OrderLine.objects.filter(paid_orders("order__"), order__customer_id__in=customer_ids,
                                      variant__isnull=False)
             .values_list("order__customer_id", "variant__product_id", "variant__product__category_id")
             .distinct()

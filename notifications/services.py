@@ -245,7 +245,7 @@ def send_staff_alert(*, key: str, subject: str, order_id: int | None, message: s
     def build() -> EmailMultiAlternatives:
         context = {
             **_base_context(), "alert_subject": subject, "message": message, "order": order,
-            "order_status": order.get_status_display() if order is not None else "",
+            "order_status": order.get_state_display() if order is not None else "",
             "order_admin_url": _admin_url("admin:orders_order_change", order.pk) if order is not None else "",
         }
         return _render_message(template="emails/staff_alert", context=context, to=_staff_to(), key=key)

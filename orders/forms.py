@@ -13,7 +13,7 @@ from django import forms
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
-from shop.money import format_money
+from shop.money import MoneyField, format_money
 
 from .models import Order, OrderEvent, OrderLine
 from .services import ShipmentRequest
@@ -141,7 +141,7 @@ class RefundForm(forms.Form):
     """Give back all or part of one payment, through the provider that took it."""
 
     payment = forms.TypedChoiceField(label=_("Payment"), coerce=int)
-    amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    amount = MoneyField(label=_("Amount"), min_value=Decimal("0.01"))
     reason = forms.CharField(
         label=_("Reason"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept in the order's history."),
@@ -151,6 +151,7 @@ class RefundForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.payments = {payment.pk: payment for payment in payments}
         self.currency = currency
+        self.fields["amount"].currency = currency
         self.fields["payment"].choices = [
             (payment.pk, _("%(payment)s: up to %(amount)s")
              % {"payment": payment.label, "amount": format_money(payment.refundable, currency)})

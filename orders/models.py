@@ -1,8 +1,10 @@
 """Orders: what a shopper bought, at what price, and everything that happened to it since.
 
 An order never changes when the catalog does: lines copy the title, SKU, options, unit price and
-tax at purchase. Status changes go through `orders.status.transition()` only, which checks the
-move is legal and records it in `OrderEvent` with who made it.
+tax at purchase. An order answers two questions with two states: where its money is
+(`payment_status`) and where its goods are (`fulfilment_status`). Each changes only through
+`orders.status.transition()`, which checks the move is legal in that state's own machine and
+records it in `OrderEvent` (tagged with the state it moved) with who made it.
 """
 from __future__ import annotations
 
@@ -28,20 +30,31 @@ def new_order_number() -> str:
 
 
 class Order(models.Model):
-    class Status(models.TextChoices):
-        PENDING_PAYMENT = "pending_payment", _("Pending payment")
+    class PaymentStatus(models.TextChoices):
+        """Where the order's money is. Read with the payments ledger (payments.Payment/Refund)."""
+
+        UNPAID = "unpaid", _("Not paid")
         PAID = "paid", _("Paid")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
+
+    class FulfilmentStatus(models.TextChoices):
+        """Where the order's goods are. Cancelled and expired orders never ship."""
+
+        UNFULFILLED = "unfulfilled", _("Not shipped")
         PARTIALLY_FULFILLED = "partially_fulfilled", _("Partially shipped")
         FULFILLED = "fulfilled", _("Shipped")
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
-        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
-        REFUNDED = "refunded", _("Refunded")
 
     number = models.CharField(_("number"), max_length=12, unique=True, default=new_order_number, editable=False)
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, editable=False
+    payment_status = models.CharField(
+        _("payment"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID, editable=False
+    )
+    fulfilment_status = models.CharField(
+        _("fulfilment"), max_length=20, choices=FulfilmentStatus.choices, default=FulfilmentStatus.UNFULFILLED,
+        editable=False,
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("customer account"), null=True, blank=True,
@@ -85,9 +98,11 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="order_status_created"),
+            models.Index(fields=["payment_status", "-created_at"], name="order_payment_created"),
+            models.Index(fields=["fulfilment_status", "-created_at"], name="order_fulfilment_created"),
             models.Index(fields=["email"], name="order_email"),
-            models.Index(fields=["status", "reservation_expires_at"], name="order_reservation_expiry"),
+            models.Index(fields=["payment_status", "fulfilment_status", "reservation_expires_at"],
+                         name="order_reservation_expiry"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
@@ -99,13 +114,36 @@ class Order(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def get_state_display(self) -> str:
+        """Both states in a few words for staff lists and emails: "Paid · Partially shipped"."""
+        return f"{self.get_payment_status_display()} · {self.get_fulfilment_status_display()}"
 
-# Orders whose money the store took and kept, in whole or part: paid, and every status a paid
-# order can move on to. The one list payments, CRM figures and campaign picks read it from.
-PAID_STATUSES = frozenset({
-    Order.Status.PAID, Order.Status.PARTIALLY_FULFILLED, Order.Status.FULFILLED, Order.Status.COMPLETED,
-    Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED,
+    @property
+    def is_awaiting_payment(self) -> bool:
+        """Placed, not paid, still open (not cancelled or expired): the old "pending payment"."""
+        return (self.payment_status == Order.PaymentStatus.UNPAID
+                and self.fulfilment_status == Order.FulfilmentStatus.UNFULFILLED)
+
+    @property
+    def kept_payment(self) -> bool:
+        """The store took this order's money and kept it, in whole or part (see `paid_orders`)."""
+        return self.payment_status in KEPT_PAYMENT_STATUSES and self.fulfilment_status not in NEVER_PAID_FULFILMENT
+
+
+# Orders whose money the store took and kept, in whole or part (refunds come off later): paid, partly
+# or fully refunded, but never a cancelled or expired order, whose late payment was only ever given
+# back (it may read "refunded" too). The one rule payments, CRM figures and campaign picks read.
+KEPT_PAYMENT_STATUSES = frozenset({
+    Order.PaymentStatus.PAID, Order.PaymentStatus.PARTIALLY_REFUNDED, Order.PaymentStatus.REFUNDED,
 })
+NEVER_PAID_FULFILMENT = frozenset({Order.FulfilmentStatus.CANCELLED, Order.FulfilmentStatus.EXPIRED})
+
+
+def paid_orders(prefix: str = "") -> Q:
+    """The condition "kept its payment" on Order rows, or through a relation (`prefix="order__"`)."""
+    return Q(**{f"{prefix}payment_status__in": KEPT_PAYMENT_STATUSES}) & ~Q(
+        **{f"{prefix}fulfilment_status__in": NEVER_PAID_FULFILMENT}
+    )
 
 
 class OrderLine(models.Model):
@@ -177,7 +215,11 @@ class Allocation(models.Model):
 
 
 class OrderEvent(models.Model):
-    """The order's history: every status change, payment, shipment, email and note, with who."""
+    """The order's history: every state change, payment, shipment, email and note, with who.
+
+    A STATUS event moved one state (`state`: payment or fulfilment) from `from_status` to
+    `to_status`, in that state's vocabulary; the order being placed is `to_status="placed"`.
+    """
 
     class Actor(models.TextChoices):
         CUSTOMER = "customer", _("Customer")
@@ -196,8 +238,15 @@ class OrderEvent(models.Model):
         NOTE = "note", _("Note")
         ALERT = "alert", _("Alert")
 
+    class State(models.TextChoices):
+        """Which of the order's two states a STATUS event moved ("" for the order being placed)."""
+
+        PAYMENT = "payment", _("Payment")
+        FULFILMENT = "fulfilment", _("Fulfilment")
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, blank=True)
     from_status = models.CharField(_("from"), max_length=20, blank=True)
     to_status = models.CharField(_("to"), max_length=20, blank=True)
     message = models.TextField(_("message"), blank=True)

@@ -3,7 +3,9 @@
 Access is decided here, in one place: an order is found either by a signed token
 (`orders.links`) or by its number *and* its owner. Nothing else finds an order for a shopper.
 
-What a shopper sees is chosen here too: plain-words status, payment state, and a timeline built
+What a shopper sees is chosen here too: where the goods are in plain words (the fulfilment
+state), where the money is (the payment state, its own line: a partial refund never hides that
+the rest is still on its way), and a timeline built
 only from customer-facing events (status moves, shipments, returns; never internal notes,
 alerts, emails or raw event messages, which may carry staff remarks, staff names or provider
 references). A page costs the same few queries whatever the number of lines, shipments or
@@ -27,14 +29,15 @@ from shop.money import format_money
 
 from .links import order_number_from_token
 from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine
+from .status import FULFILMENT, PAYMENT, PLACED
 
-S = Order.Status
+P = Order.PaymentStatus
+F = Order.FulfilmentStatus
 
-# Status moves a shopper is told about. Shipping moves are left out: each parcel has its own
+# State moves a shopper is told about. Shipping moves are left out: each parcel has its own
 # SHIPMENT event, which says more ("shipped with DHL") than "partially shipped" does.
-CUSTOMER_STATUS_EVENTS = (
-    S.PENDING_PAYMENT, S.PAID, S.COMPLETED, S.CANCELLED, S.EXPIRED, S.PARTIALLY_REFUNDED, S.REFUNDED,
-)
+CUSTOMER_PAYMENT_EVENTS = (P.PAID, P.PARTIALLY_REFUNDED, P.REFUNDED)
+CUSTOMER_FULFILMENT_EVENTS = (F.COMPLETED, F.CANCELLED, F.EXPIRED)
 
 
 # --- Finding an order -----------------------------------------------------------------------
@@ -138,53 +141,47 @@ class OrderPage:
 
 
 def _payment_state(order: Order, now: datetime) -> tuple[str, str]:
-    if order.status == S.PENDING_PAYMENT:
+    if order.is_awaiting_payment:
         # Within the reservation the payment may be on its way (a Stripe webhook takes seconds);
         # after it the scheduled task is about to close the order.
         if order.reservation_expires_at is None or order.reservation_expires_at > now:
             return "processing", _("Payment processing")
         return "awaiting", _("Awaiting payment")
-    if order.status == S.REFUNDED:
+    if order.payment_status == P.REFUNDED:
         return "refunded", _("Refunded")
-    if order.status == S.PARTIALLY_REFUNDED:
+    if order.payment_status == P.PARTIALLY_REFUNDED:
         return "partially_refunded", _("Partly refunded")
-    if order.paid_at is not None:
+    if order.payment_status == P.PAID:
         return "paid", _("Paid")
     return "not_charged", _("Not charged")
 
 
-# What the status box says for the statuses that depend on nothing else: label, description, tone.
+# What the status box says for the fulfilment states that depend on nothing else: label,
+# description, tone.
 _STATUS_TEXT = {
-    S.PARTIALLY_FULFILLED: (
+    F.PARTIALLY_FULFILLED: (
         _lazy("Partly shipped"), _lazy("Some of your items are on their way; the rest will follow."), "ok",
     ),
-    S.FULFILLED: (_lazy("Shipped"), _lazy("Your order is on its way."), "ok"),
-    S.COMPLETED: (_lazy("Completed"), _lazy("Thank you for shopping with us."), "ok"),
-    S.CANCELLED: (_lazy("Cancelled"), _lazy("This order was cancelled."), "muted"),
-    S.EXPIRED: (
+    F.FULFILLED: (_lazy("Shipped"), _lazy("Your order is on its way."), "ok"),
+    F.COMPLETED: (_lazy("Completed"), _lazy("Thank you for shopping with us."), "ok"),
+    F.CANCELLED: (_lazy("Cancelled"), _lazy("This order was cancelled."), "muted"),
+    F.EXPIRED: (
         _lazy("Closed: not paid in time"),
         _lazy("We held your items, but no payment arrived in time, so the order was closed."), "muted",
     ),
-    S.PARTIALLY_REFUNDED: (
-        _lazy("Partly refunded"),
-        _lazy("Part of this order was refunded. Refunds can take a few days to reach your account."), "ok",
-    ),
-    S.REFUNDED: (
-        _lazy("Refunded"),
-        _lazy("This order was refunded. Refunds can take a few days to reach your account."), "muted",
-    ),
+}
+_REFUND_NOTE = {
+    P.PARTIALLY_REFUNDED: _lazy("Part of this order was refunded. Refunds can take a few days to reach your account."),
+    P.REFUNDED: _lazy("This order was refunded. Refunds can take a few days to reach your account."),
 }
 
 
 # --- What the payments say about an order that has not kept any (a block of its own) ---------------
 
-_NOT_KEPT = (S.PENDING_PAYMENT, S.EXPIRED, S.CANCELLED)
-
-
 def _attempt(order: Order) -> payment_selectors.Attempt | None:
     """The payment an unpaid order's box talks about: from `customer_orders`' annotations, else
     one query; none looked for once the order kept its money."""
-    if order.status not in _NOT_KEPT:
+    if order.kept_payment:
         return None
     if hasattr(order, "attempt_status"):
         return payment_selectors.attempt_from_row(order)
@@ -207,19 +204,19 @@ def _unpaid_status(order: Order, attempt: payment_selectors.Attempt | None, now:
     P = payment_selectors.S
     if attempt.holds_money:
         return StatusView(
-            key=f"{order.status}.review", label=_("Payment being checked"),
+            key=f"{order.payment_status}.{order.fulfilment_status}.review", label=_("Payment being checked"),
             description=_("We received a payment for this order that does not match it, so the order is not "
                           "confirmed yet. Our team is checking it and will contact you; please do not pay again."),
             tone="warn", payment_key="review", payment_label=_("Being checked"), polling=False,
         )
-    reserved = order.status == S.PENDING_PAYMENT and (
+    reserved = order.is_awaiting_payment and (
         order.reservation_expires_at is None or order.reservation_expires_at > now)
     if not reserved:
         return None
     if attempt.status == P.FAILED:
         reason = attempt.reason or _("Your payment did not go through.")
         return StatusView(
-            key=f"{order.status}.declined", label=_("Payment declined"),
+            key=f"{order.payment_status}.{order.fulfilment_status}.declined", label=_("Payment declined"),
             description=" ".join([reason, _("No money was taken and the order is not paid.")]) + _until(order)
             + " " + _("You can pay again now."),
             tone="warn", payment_key="declined", payment_label=_("Declined"), polling=False, can_pay=True,
@@ -228,7 +225,7 @@ def _unpaid_status(order: Order, attempt: payment_selectors.Attempt | None, now:
     # form never sent: nothing is on its way.
     if attempt.status == P.CANCELLED or (attempt.status == P.PENDING and attempt.provider == "demo"):
         return StatusView(
-            key=f"{order.status}.not_paid", label=_("Not paid yet"),
+            key=f"{order.payment_status}.{order.fulfilment_status}.not_paid", label=_("Not paid yet"),
             description=_("We have not received a payment for this order, and nothing was charged.") + _until(order)
             + " " + _("Pay now to complete your order."),
             tone="warn", payment_key="not_paid", payment_label=_("Not paid"), polling=False, can_pay=True,
@@ -249,37 +246,45 @@ def order_status(*, order: Order, now: datetime | None = None, attempt=_FETCH) -
         return unpaid
     payment_key, payment_label = _payment_state(order, now)
     pickup = order.pickup_location
-    if order.status == S.PENDING_PAYMENT and payment_key == "processing":
+    fulfilment = order.fulfilment_status
+    refund_note = _REFUND_NOTE.get(order.payment_status)
+    if order.is_awaiting_payment and payment_key == "processing":
         label = _("Waiting for payment confirmation")
         description = _("We have reserved your items. This page updates as soon as your payment is confirmed.")
         tone = "pending"
-    elif order.status == S.PENDING_PAYMENT:
+    elif order.is_awaiting_payment:
         label = _("Awaiting payment")
         description = _("We have not received your payment yet. If you paid, this page will update shortly.")
         tone = "warn"
-    elif order.status == S.PAID:
+    elif fulfilment == F.UNFULFILLED and order.payment_status == P.REFUNDED:
+        # Nothing shipped and all the money went back: nothing more will happen to this order.
+        label, description, tone = _("Refunded"), str(refund_note), "muted"
+        refund_note = None
+    elif fulfilment == F.UNFULFILLED:
         label = _("Paid, being prepared")
         description = (
             _("We have your payment and are getting your order ready for pick-up.") if pickup
             else _("We have your payment and are packing your order.")
         )
         tone = "ok"
-    elif order.status == S.FULFILLED and pickup:
+    elif fulfilment == F.FULFILLED and pickup:
         label = _("Ready for pick-up")
         description = _("Your order is ready at %(shop)s. Bring your order number.") % {"shop": pickup.name}
         tone = "ok"
-    elif order.status in _STATUS_TEXT:
-        lazy_label, lazy_description, tone = _STATUS_TEXT[order.status]
+    elif fulfilment in _STATUS_TEXT:
+        lazy_label, lazy_description, tone = _STATUS_TEXT[fulfilment]
         label, description = str(lazy_label), str(lazy_description)
-    else:  # a status added later and not described here yet: its display name is still plain
-        label, description, tone = order.get_status_display(), "", "muted"
+    else:  # a state added later and not described here yet: its display name is still plain
+        label, description, tone = order.get_fulfilment_status_display(), "", "muted"
+    if refund_note is not None:
+        description = f"{description} {refund_note}".strip()
     return StatusView(
-        key=f"{order.status}.{payment_key}", label=label, description=description, tone=tone,
+        key=f"{order.payment_status}.{fulfilment}.{payment_key}", label=label, description=description, tone=tone,
         payment_key=payment_key, payment_label=payment_label, polling=payment_key == "processing",
         # The provider may have been down at checkout, or the payment failed after the shopper left
         # its page: while the items are reserved they can start again (a payment still on its way
         # is not taken twice: start_payment sends them to it instead).
-        can_pay=order.status == S.PENDING_PAYMENT and payment_key == "processing",
+        can_pay=order.is_awaiting_payment and payment_key == "processing",
     )
 
 
@@ -314,7 +319,7 @@ def _timeline(
     order: Order, events: list[OrderEvent], shipments: dict[int, Shipment], lines: dict[int, OrderLine]
 ) -> list[TimelineEntry]:
     entries = []
-    if not any(e.kind == OrderEvent.Kind.STATUS and e.to_status == S.PENDING_PAYMENT for e in events):
+    if not any(e.kind == OrderEvent.Kind.STATUS and e.to_status == PLACED for e in events):
         # Orders made outside checkout (imports, the shell) have no "placed" event: the date still is.
         entries.append(TimelineEntry(order.created_at, _("Order placed")))
     for event in events:
@@ -335,15 +340,15 @@ def _timeline(
         amount = _amount(event.data or {})
         refund = format_money(amount, order.currency) if amount is not None else ""
         label = {
-            S.PENDING_PAYMENT: _("Order placed"),
-            S.PAID: _("Payment received"),
-            S.COMPLETED: _("Completed"),
-            S.CANCELLED: _("Cancelled"),
-            S.EXPIRED: _("Closed: not paid in time"),
-            S.PARTIALLY_REFUNDED: _("Partly refunded"),
-            S.REFUNDED: _("Refunded"),
-        }[event.to_status]
-        detail = refund if event.to_status in (S.PARTIALLY_REFUNDED, S.REFUNDED) else ""
+            ("", PLACED): _("Order placed"),
+            (PAYMENT, P.PAID): _("Payment received"),
+            (PAYMENT, P.PARTIALLY_REFUNDED): _("Partly refunded"),
+            (PAYMENT, P.REFUNDED): _("Refunded"),
+            (FULFILMENT, F.COMPLETED): _("Completed"),
+            (FULFILMENT, F.CANCELLED): _("Cancelled"),
+            (FULFILMENT, F.EXPIRED): _("Closed: not paid in time"),
+        }[(event.state, event.to_status)]
+        detail = refund if event.state == PAYMENT and event.to_status in (P.PARTIALLY_REFUNDED, P.REFUNDED) else ""
         entries.append(TimelineEntry(event.created_at, label, detail))
     return entries
 
@@ -363,7 +368,9 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
     events = list(
         OrderEvent.objects.filter(order=order)
         .filter(
-            Q(kind=OrderEvent.Kind.STATUS, to_status__in=CUSTOMER_STATUS_EVENTS)
+            Q(kind=OrderEvent.Kind.STATUS, state="", to_status=PLACED)
+            | Q(kind=OrderEvent.Kind.STATUS, state=PAYMENT, to_status__in=CUSTOMER_PAYMENT_EVENTS)
+            | Q(kind=OrderEvent.Kind.STATUS, state=FULFILMENT, to_status__in=CUSTOMER_FULFILMENT_EVENTS)
             | Q(kind__in=(OrderEvent.Kind.SHIPMENT, OrderEvent.Kind.RETURN))
             | Q(kind=OrderEvent.Kind.PAYMENT, data__outcome="declined")
         )

@@ -1,58 +1,111 @@
-"""The order status machine: the only legal moves, and the one function that makes them.
+"""The order's two state machines, payment and fulfilment: the only legal moves, and the one
+function that makes them.
 
-    pending_payment -> paid -> (partially_fulfilled ->) fulfilled -> completed
-    pending_payment -> cancelled | expired;  expired -> paid (a late payment honoured)
-    paid / shipped / completed -> partially_refunded -> refunded
-    cancelled -> refunded (money that arrived for a cancelled order, all given back)
+Payment (where the money is, `Order.payment_status`):
+
+    unpaid -> paid -> partially_refunded -> refunded   (paid -> refunded in one go too)
+    unpaid -> refunded   (money that arrived for a cancelled or expired order, all given back)
+
+Fulfilment (where the goods are, `Order.fulfilment_status`):
+
+    unfulfilled -> partially_fulfilled -> fulfilled -> completed   (unfulfilled -> fulfilled too)
+    unfulfilled -> cancelled | expired;   expired -> unfulfilled (a late payment honoured)
+
+A refund never moves fulfilment, and a shipment never moves payment: a partly shipped order that
+is partly refunded is still partly shipped, and the rest may still ship. The rules that join the
+two live in the services that act (orders.services): only an order whose payment is paid or
+partially refunded ships; only an unpaid one is cancelled or expires.
 
 A refund that the order counted and that fails afterwards (Stripe can report a succeeded refund
-failing) takes the order back (REFUND_REVERSALS); only `orders.services.record_refund_failure`
-makes those moves, so no button offers them.
+failing) takes the payment state back (REFUND_REVERSALS); only
+`orders.services.record_refund_failure` makes those moves, so no button offers them.
 """
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
+from django.utils.translation import gettext_lazy as _
 
 from .exceptions import IllegalTransition
 from .models import Order, OrderEvent
 
-S = Order.Status
+P = Order.PaymentStatus
+F = Order.FulfilmentStatus
+PAYMENT = OrderEvent.State.PAYMENT
+FULFILMENT = OrderEvent.State.FULFILMENT
+# `to_status` of the event recorded when the order is placed (no state moved: both start there).
+PLACED = "placed"
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
-    # A payment that arrives after expiry is kept if the stock can still be reserved, otherwise
-    # refunded in full.
-    S.EXPIRED: frozenset({S.PAID, S.REFUNDED}),
-    S.PAID: frozenset({S.PARTIALLY_FULFILLED, S.FULFILLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.PARTIALLY_FULFILLED: frozenset({S.FULFILLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.FULFILLED: frozenset({S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    # After a partial refund the rest of the order may still ship.
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.PARTIALLY_FULFILLED, S.FULFILLED}),
-    # Money that arrived for a cancelled order (a late payment), all given back: "refunded" says
-    # where it went. Never partially_refunded: that status may still ship (see above), and a
-    # cancelled order's stock is gone; a partial refund leaves it cancelled, in its history.
-    S.CANCELLED: frozenset({S.REFUNDED}),
-    S.REFUNDED: frozenset(),
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    P.UNPAID: frozenset({P.PAID, P.REFUNDED}),
+    P.PAID: frozenset({P.PARTIALLY_REFUNDED, P.REFUNDED}),
+    # Another partial refund is a move too: each one is recorded in the payment history.
+    P.PARTIALLY_REFUNDED: frozenset({P.PARTIALLY_REFUNDED, P.REFUNDED}),
+    P.REFUNDED: frozenset(),
+}
+
+FULFILMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    F.UNFULFILLED: frozenset({F.PARTIALLY_FULFILLED, F.FULFILLED, F.CANCELLED, F.EXPIRED}),
+    F.PARTIALLY_FULFILLED: frozenset({F.FULFILLED}),
+    F.FULFILLED: frozenset({F.COMPLETED}),
+    F.COMPLETED: frozenset(),
+    F.CANCELLED: frozenset(),
+    # A payment that arrives after expiry is kept if the stock can still be reserved.
+    F.EXPIRED: frozenset({F.UNFULFILLED}),
 }
 
 # Back from (partially) refunded when a refund the order counted failed: to partially refunded
-# while other refunds stand, else to the status the order had before its first refund.
-_BEFORE_REFUND = frozenset({S.PAID, S.PARTIALLY_FULFILLED, S.FULFILLED, S.COMPLETED, S.CANCELLED, S.EXPIRED})
+# while other refunds stand, else to paid (or unpaid: money a cancelled order never kept).
 REFUND_REVERSALS: dict[str, frozenset[str]] = {
-    S.REFUNDED: _BEFORE_REFUND | {S.PARTIALLY_REFUNDED},
-    S.PARTIALLY_REFUNDED: _BEFORE_REFUND - {S.CANCELLED, S.EXPIRED},
+    P.REFUNDED: frozenset({P.PARTIALLY_REFUNDED, P.PAID, P.UNPAID}),
+    P.PARTIALLY_REFUNDED: frozenset({P.PAID}),
+}
+
+MACHINES: dict[str, tuple[str, dict[str, frozenset[str]], type]] = {
+    PAYMENT: ("payment_status", PAYMENT_TRANSITIONS, P),
+    FULFILMENT: ("fulfilment_status", FULFILMENT_TRANSITIONS, F),
 }
 
 
-def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
+def can_transition(state: str, from_status: str, to_status: str) -> bool:
+    """Whether `state` ("payment" or "fulfilment") may move from `from_status` to `to_status`."""
+    return to_status in MACHINES[state][1].get(from_status, frozenset())
+
+
+def can_pay(order: Order) -> bool:
+    """Unpaid and still open, or expired (a late payment is honoured if the stock is still there);
+    a cancelled order's money goes back (orders.services.confirm_payment says so)."""
+    return can_transition(PAYMENT, order.payment_status, P.PAID) and order.fulfilment_status in (
+        F.UNFULFILLED, F.EXPIRED,
+    )
+
+
+def can_ship(order: Order) -> bool:
+    """Paid (or partly refunded: the rest may still ship) and goods left to send."""
+    return order.payment_status in (P.PAID, P.PARTIALLY_REFUNDED) and order.fulfilment_status in (
+        F.UNFULFILLED, F.PARTIALLY_FULFILLED,
+    )
+
+
+def can_cancel(order: Order) -> bool:
+    """Only an unpaid order is cancelled; a paid one is refunded instead."""
+    return order.payment_status == P.UNPAID and can_transition(FULFILMENT, order.fulfilment_status, F.CANCELLED)
+
+
+def label(state: str, value: str) -> str:
+    """The display name of `value` in `state`'s vocabulary (the raw value for one it lacks)."""
+    if value == PLACED:
+        return str(_("Placed"))
+    try:
+        return str(MACHINES[state][2](value).label)
+    except (KeyError, ValueError):
+        return value
 
 
 def transition(
     *,
     order: Order,
+    state: str,
     to: str,
     actor: str,
     user: AbstractBaseUser | None = None,
@@ -60,32 +113,33 @@ def transition(
     data: dict | None = None,
     refund_failed: bool = False,
 ) -> OrderEvent:
-    """Move `order` to status `to` and record who did it.
+    """Move `order`'s `state` (PAYMENT or FULFILMENT) to `to` and record who did it.
 
     Precondition: runs inside a transaction that holds the order's row lock
     (`Order.objects.select_for_update().get(...)`), so two writers cannot both move it from the
-    same status. Raises IllegalTransition, changing nothing, for a move the machine does not allow.
-    `refund_failed` also allows the moves back in REFUND_REVERSALS (record_refund_failure only).
-    Side effects of the new status (emails, stock) are the caller's, after commit.
+    same state. Raises IllegalTransition, changing nothing, for a move the machine does not allow.
+    `refund_failed` also allows the payment moves back in REFUND_REVERSALS (record_refund_failure
+    only). Side effects of the new state (emails, stock) are the caller's, after commit.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("transition() must run inside transaction.atomic() holding the order's row lock.")
-    reversal = refund_failed and to in REFUND_REVERSALS.get(order.status, frozenset())
-    if not (can_transition(order.status, to) or reversal):
-        raise IllegalTransition(number=order.number, from_status=order.status, to_status=to)
-    from_status = order.status
-    order.status = to
-    order.save(update_fields=["status", "updated_at"])
+    field = MACHINES[state][0]
+    from_status = getattr(order, field)
+    reversal = state == PAYMENT and refund_failed and to in REFUND_REVERSALS.get(from_status, frozenset())
+    if not (can_transition(state, from_status, to) or reversal):
+        raise IllegalTransition(number=order.number, from_status=from_status, to_status=to)
+    setattr(order, field, to)
+    order.save(update_fields=[field, "updated_at"])
     _refresh_customer_stats_after_commit(order)
     return OrderEvent.objects.create(
-        order=order, kind=OrderEvent.Kind.STATUS, from_status=from_status, to_status=to,
+        order=order, kind=OrderEvent.Kind.STATUS, state=state, from_status=from_status, to_status=to,
         actor=actor, user=user if user is not None and user.is_authenticated else None,
         message=message, data=data or {},
     )
 
 
 def _refresh_customer_stats_after_commit(order: Order) -> None:
-    # The CRM's stored figures (orders, lifetime value) follow every status change. Robust: the
+    # The CRM's stored figures (orders, lifetime value) follow every state change. Robust: the
     # order has moved by then, so a broker that is down is logged, not raised into the request,
     # and the callbacks queued after this one (the order's emails) still run.
     if order.customer_id is not None:

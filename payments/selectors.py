@@ -9,14 +9,12 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from orders.models import PAID_STATUSES, Order
+from orders.models import Order, paid_orders
 
 from .links import payment_id_from_token, started_here
 from .models import Payment, Provider, Refund
 
 S = Payment.Status
-O = Order.Status
-KEPT = PAID_STATUSES
 
 
 def payment_for_visitor(*, token: str, request: HttpRequest) -> Payment | None:
@@ -52,8 +50,8 @@ def payment_state(*, payment: Payment, left: bool = False) -> PaymentState:
     """What the "payment processing" page says. `left`: the shopper came back from the provider's
     page without paying (Stripe's cancel_url). No queries (the order is joined)."""
     order = payment.order
-    can_retry = order.status == O.PENDING_PAYMENT
-    if payment.status == S.SUCCEEDED and order.status in KEPT:
+    can_retry = order.is_awaiting_payment
+    if payment.status == S.SUCCEEDED and order.kept_payment:
         return PaymentState("paid", _("Payment received"), _("Thank you: your order is confirmed."), False, False)
     if payment.status == S.SUCCEEDED:
         # Say a refund only when there is one: a payment of a different amount waits for staff.
@@ -112,7 +110,7 @@ def holds_unkept_money() -> Q:
     (`orders.admin.filters.NeedsAttentionFilter`, the banner on the admin index). An EXISTS on
     the `payment_order_status` index: cheap on the whole order table.
     """
-    return ~Q(status__in=PAID_STATUSES) & Q(Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))))
+    return ~paid_orders() & Q(Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))))
 
 
 def _unreturned(payments: QuerySet[Payment]) -> QuerySet[Payment]:

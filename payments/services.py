@@ -18,9 +18,9 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
 import analytics
-from orders.models import PAID_STATUSES, Order, OrderEvent
+from orders.models import Order, OrderEvent
 from orders.services import PaymentOutcome, alert_staff, confirm_payment, record_refund, record_refund_failure
-from orders.status import can_transition
+from orders.status import PAYMENT, can_transition
 from shop.money import format_money, quantize
 
 from .exceptions import OrderNotPayable, ProviderUnavailable, RefundNotAllowed
@@ -33,9 +33,8 @@ from .providers.stripe import expandable_id, from_minor_units, list_refunds, ref
 logger = logging.getLogger(__name__)
 
 S = Payment.Status
-O = Order.Status
-# Orders that kept their payment: refunds of these move the order to (partially) refunded.
-KEPT = PAID_STATUSES
+P = Order.PaymentStatus
+F = Order.FulfilmentStatus
 
 
 class RetryLater(Exception):
@@ -57,7 +56,7 @@ def open_payment(*, order: Order) -> Payment | None:
     are when paying an existing order: `start_payment`). One query. Pass the result to
     `start_payment(payment=...)` after commit.
     """
-    if order.status != O.PENDING_PAYMENT or order.total <= 0:
+    if not order.is_awaiting_payment or order.total <= 0:
         return None
     return _new_payment(order, get_provider())
 
@@ -96,8 +95,8 @@ def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None
     if payment is None:
         with transaction.atomic():
             locked = Order.objects.select_for_update().get(pk=order.pk)
-            if locked.status != O.PENDING_PAYMENT or locked.total <= 0:
-                raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked.status))
+            if not locked.is_awaiting_payment or locked.total <= 0:
+                raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked))
             if locked.reservation_expires_at is not None and locked.reservation_expires_at <= timezone.now():
                 raise OrderNotPayable(number=locked.number, reason="expired")
             processing, reusable, holds_money = _earlier_attempts(locked, provider.name)
@@ -131,10 +130,10 @@ def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None
     return response
 
 
-def _not_payable_reason(status: str) -> str:
-    if status in (O.PAID, O.PARTIALLY_FULFILLED, O.FULFILLED, O.COMPLETED):
+def _not_payable_reason(order: Order) -> str:
+    if order.kept_payment:
         return "paid"
-    return {O.CANCELLED: "cancelled", O.EXPIRED: "expired"}.get(status, "")
+    return {F.CANCELLED: "cancelled", F.EXPIRED: "expired"}.get(order.fulfilment_status, "")
 
 
 def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Payment | None, bool]:
@@ -177,7 +176,7 @@ def pay_with_demo_card(*, payment_id: int, card_number: str, user: AbstractBaseU
             raise ValueError(f"Payment {payment.pk} is not a demo payment.")
         if payment.status == S.SUCCEEDED:
             return payment
-        if payment.status == S.CANCELLED or payment.order.status != O.PENDING_PAYMENT:
+        if payment.status == S.CANCELLED or not payment.order.is_awaiting_payment:
             raise OrderNotPayable(number=payment.order.number)
         charge = DemoProvider().charge(payment=payment, card_number=card_number)
         if not charge.succeeded:
@@ -344,13 +343,13 @@ def _tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractB
               f" ({refund.provider_reference})" + (f": {refund.reason}" if refund.reason else "")
     so_far, fully = _refund_progress(order)
     target = None
-    if order.status in KEPT:
+    if order.kept_payment:
         amount = min(refund.amount, so_far)
         if so_far > 0:
-            target = O.REFUNDED if fully else O.PARTIALLY_REFUNDED
-    elif order.status in (O.EXPIRED, O.CANCELLED) and fully:
-        amount, so_far, target = refund.amount, order.total, O.REFUNDED
-    if target is not None and can_transition(order.status, target):
+            target = P.REFUNDED if fully else P.PARTIALLY_REFUNDED
+    elif order.fulfilment_status in (F.EXPIRED, F.CANCELLED) and fully:
+        amount, so_far, target = refund.amount, order.total, P.REFUNDED
+    if target is not None and can_transition(PAYMENT, order.payment_status, target):
         record_refund(order_id=order.pk, amount=amount, refunded_so_far=so_far, actor=actor,
                       reference=refund.provider_reference, user=user)
     else:
@@ -635,7 +634,7 @@ def _refund_progress(order: Order) -> tuple[Decimal, bool]:
     count both a refund that succeeded (`_tell_order`) and one that failed (`_refund_failed`) use."""
     taken = _sum(Payment.objects.filter(order=order, status=S.SUCCEEDED), "amount")
     given_back = _returned(order)
-    if order.status in KEPT:
+    if order.kept_payment:
         so_far = given_back - max(taken - order.total, Decimal("0"))
         return so_far, so_far >= order.total
     return given_back, taken > 0 and given_back >= taken

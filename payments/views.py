@@ -19,7 +19,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseClientRedirect
 
 from orders.links import signed_confirmation_url
-from orders.models import Order
 from shop.money import format_money
 
 from . import selectors, services
@@ -62,7 +61,7 @@ def demo_pay(request: HttpRequest, token: str) -> HttpResponse:
     if payment.provider != Provider.DEMO:
         raise Http404("No such payment.")
     payable = payment.status in (Payment.Status.PENDING, Payment.Status.FAILED) and \
-        payment.order.status == Order.Status.PENDING_PAYMENT
+        payment.order.is_awaiting_payment
     if request.method != "POST" and not payable:
         return redirect(status_url(payment))  # which says why (paid, or no longer payable)
     form = DemoCardForm(request.POST if request.method == "POST" else None)

@@ -2,6 +2,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
+from django import forms
 from django.conf import settings
 
 
@@ -23,3 +24,24 @@ def format_money(amount: Decimal | None, currency: str | None = None, locale: st
     return format_currency(
         quantize(amount, currency), currency, locale=locale or settings.STORE_LOCALE, currency_digits=True
     )
+
+
+class MoneyField(forms.DecimalField):
+    """A form field for an amount of money: shows its value the way money is written ("119.90").
+
+    An initial value computed by the database (a sum, a difference of sums) can carry more places
+    than the currency has: SQLite adds decimals as floating point numbers, and Django rounds only
+    plain columns, so a refund form offered "119.900000000000". This shows any Decimal value
+    rounded to the currency's minor unit; what staff type is validated as before.
+    """
+
+    def __init__(self, *, currency: str | None = None, **kwargs) -> None:
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        super().__init__(**kwargs)
+        self.currency = currency
+
+    def prepare_value(self, value):
+        if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            return quantize(Decimal(value), self.currency)
+        return value

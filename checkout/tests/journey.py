@@ -43,7 +43,7 @@ def shopper_with_history(catalog: SimpleNamespace) -> SimpleNamespace:
     WishlistItem.objects.create(customer=customer, product=tent, price_when_added=Decimal("98765.43"))
     order = OrderFactory(
         customer=customer, user=user, email=EMAIL, customer_name=ADDRESS["name"], phone="+1 217 555 0100",
-        shipping_address=ADDRESS, billing_address=ADDRESS, status=Order.Status.PAID, paid_at=timezone.now(),
+        shipping_address=ADDRESS, billing_address=ADDRESS, payment_status=Order.PaymentStatus.PAID, paid_at=timezone.now(),
         subtotal=Decimal("802469.92"), shipping_total=Decimal("15.00"), tax_total=Decimal("0.00"),
         total=Decimal("802484.92"), shipping_method_name="Express courier, signature on delivery",
     )

@@ -75,11 +75,11 @@ def test_a_guest_checks_out_pays_and_staff_ship_the_order(new_page, storefront_c
     expect(page.locator("h1")).to_have_text("Thank you for your order")
     order = Order.objects.get()
     expect(page.locator(".order-number")).to_have_text(order.number)
-    expect(page.locator("#order-status")).to_have_attribute("data-status", "paid")
+    expect(page.locator("#order-status")).to_have_attribute("data-payment-status", "paid")
     page.get_by_role("link", name="View your order").click()
     expect(page.locator("h1")).to_contain_text(order.number)
     order_url = page.url
-    assert order.total == 205 and order.status == Order.Status.PAID
+    assert order.total == 205 and order.payment_status == Order.PaymentStatus.PAID
 
     # Staff ship it from the back office, with a tracking number.
     admin = sign_in_to_admin(new_page, django_user_model)
@@ -94,7 +94,7 @@ def test_a_guest_checks_out_pays_and_staff_ship_the_order(new_page, storefront_c
     page.goto(order_url)
     expect(page.locator(".shipment-tracking-number")).to_have_text("1Z999AA10123456784")
     order.refresh_from_db()
-    assert order.status == Order.Status.FULFILLED
+    assert order.fulfilment_status == Order.FulfilmentStatus.FULFILLED
 
 
 def test_a_declined_card_says_so_and_leaves_no_paid_order(new_page, storefront_catalog, shipping):
@@ -104,5 +104,5 @@ def test_a_declined_card_says_so_and_leaves_no_paid_order(new_page, storefront_c
     shop_and_check_out(page, "4000 0000 0000 0002")
 
     expect(page.locator("#payment-error")).to_contain_text(re.compile("declined", re.I))
-    assert not Order.objects.exclude(status=Order.Status.PENDING_PAYMENT).exists()
+    assert not Order.objects.exclude(payment_status=Order.PaymentStatus.UNPAID).exists()
     assert Order.objects.count() == 1

@@ -70,7 +70,7 @@ def test_stripe_unreachable_at_checkout_says_the_order_is_not_paid_and_offers_to
     assert len(stripe_unreachable.urls) == 3  # the first try and the client's two retries
     order = Order.objects.get()
     payment = Payment.objects.get(order=order)
-    assert order.status == Order.Status.PENDING_PAYMENT and order.paid_at is None
+    assert order.is_awaiting_payment and order.paid_at is None
     assert payment.status == "cancelled"  # never opened: the next try is a new payment
 
     # the shopper lands on the order's payment page, not on a thank-you page

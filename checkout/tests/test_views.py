@@ -99,8 +99,8 @@ def test_full_flow_with_the_demo_card_ends_paid_and_empties_the_cart(client, sto
 
     response = client.post("/checkout/place/", {"idempotency_key": key})
     order = Order.objects.get()
-    assert (order.status, order.total, order.tax_total, order.shipping_total) == (
-        "pending_payment", Decimal("82.00"), Decimal("7.00"), Decimal("5.00"))
+    assert (order.payment_status, order.fulfilment_status, order.total, order.tax_total, order.shipping_total) == (
+        "unpaid", "unfulfilled", Decimal("82.00"), Decimal("7.00"), Decimal("5.00"))
     assert order.shipping_address["postal_code"] == "62701" and order.shipping_method_name == "Standard"
     assert not CartLine.objects.exists()
     assert "checkout" not in client.session
@@ -108,7 +108,7 @@ def test_full_flow_with_the_demo_card_ends_paid_and_empties_the_cart(client, sto
     final = pay(client, response, "4242 4242 4242 4242")
 
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert final.redirect_chain[-1][0].endswith("/thanks/")
     assert order.number in final.content.decode()
     detail = client.get(final.redirect_chain[-1][0].removesuffix("thanks/"))
@@ -122,7 +122,7 @@ def test_a_declined_card_leaves_no_paid_order(client, storefront_catalog, shippi
     final = pay(client, response, "4000 0000 0000 0002")
 
     assert final.status_code == 200 and "declined" in final.content.decode().lower()
-    assert not Order.objects.exclude(status=Order.Status.PENDING_PAYMENT).exists()
+    assert not Order.objects.exclude(payment_status=Order.PaymentStatus.UNPAID).exists()
     assert Payment.objects.get().status == Payment.Status.FAILED
 
 

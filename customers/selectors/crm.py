@@ -101,7 +101,7 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
         entries.append(TimelineEntry(
             when=order.created_at, kind="order",
             title=_("Order %(number)s placed") % {"number": order.number},
-            detail=f"{format_money(order.total, order.currency)} · {order.get_status_display()}",
+            detail=f"{format_money(order.total, order.currency)} · {order.get_state_display()}",
             url=_admin_url("admin:orders_order_change", order.pk),
         ))
     events = (
@@ -113,7 +113,7 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     for event in events:
         change = event.get_kind_display()
         if event.kind == OrderEvent.Kind.STATUS and event.to_status:
-            change = _("Status: %(to)s") % {"to": _status_label(event.to_status)}
+            change = _status_change(event)
         who = event.get_actor_display()
         if event.user is not None:
             who = f"{_user_label(event.user)} ({who})"
@@ -149,13 +149,15 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     return entries[:limit]
 
 
-def _status_label(value: str) -> str:
-    from orders.models import Order
+def _status_change(event) -> str:
+    """"Payment: Refunded", "Fulfilment: Shipped": which of the order's two states moved, and where."""
+    from orders.models import OrderEvent
+    from orders.status import label
 
-    try:
-        return Order.Status(value).label
-    except ValueError:
-        return value
+    to = label(event.state, event.to_status)
+    if event.state:
+        return _("%(state)s: %(to)s") % {"state": OrderEvent.State(event.state).label, "to": to}
+    return _("Status: %(to)s") % {"to": to}
 
 
 @dataclass

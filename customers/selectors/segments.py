@@ -15,13 +15,14 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from catalog.models import Category
-from orders.models import PAID_STATUSES, Order, OrderLine
+from orders.models import Order, OrderLine, paid_orders
 
 from ..models import Customer, Segment
 
 # What "bought from a category" counts: paid orders not wholly refunded (a returned purchase is
 # no sign of interest to market to).
-BOUGHT_STATUSES = PAID_STATUSES - {Order.Status.REFUNDED}
+def bought_orders(prefix: str = "") -> Q:
+    return paid_orders(prefix) & ~Q(**{f"{prefix}payment_status": Order.PaymentStatus.REFUNDED})
 
 
 def category_and_descendant_ids(category_id: int, *, parents: dict[int, int | None] | None = None) -> list[int]:
@@ -75,7 +76,7 @@ def segment_filter(segment: Segment, *, now: datetime | None = None,
     if segment.bought_from_category_id is not None:
         categories = category_and_descendant_ids(segment.bought_from_category_id, parents=category_parents)
         q &= Q(pk__in=OrderLine.objects.filter(
-            order__status__in=BOUGHT_STATUSES, variant__product__category_id__in=categories,
+            bought_orders("order__"), variant__product__category_id__in=categories,
             order__customer_id__isnull=False,
         ).values("order__customer_id"))
     if segment.no_order_for_days is not None:

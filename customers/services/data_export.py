@@ -73,7 +73,8 @@ def _export_orders(customer: Customer) -> list[dict]:
     return [
         {
             "number": order.number,
-            "status": order.status,
+            "payment_status": order.payment_status,
+            "fulfilment_status": order.fulfilment_status,
             "placed_at": order.created_at,
             "paid_at": order.paid_at,
             "email": order.email,
@@ -115,7 +116,8 @@ def _export_orders(customer: Customer) -> list[dict]:
             ],
             # The order's history, staff's notes on it included; who acted by role (OrderEvent.actor).
             "history": [
-                {"kind": event.kind, "from_status": event.from_status, "to_status": event.to_status,
+                {"kind": event.kind, "state": event.state, "from_status": event.from_status,
+                 "to_status": event.to_status,
                  "message": event.message, "by": YOU if event.actor == OrderEvent.Actor.CUSTOMER else event.actor,
                  "at": event.created_at}
                 for event in order.events.all()

@@ -2,7 +2,7 @@
 
 Lists filter and sort on these at 100,000 customers, so they are kept on the row rather than
 computed per page. `refresh_customer_stats` recomputes them from the orders and refunds: after
-every order status change (orders.status.transition enqueues it after commit) and nightly
+every order state change (orders.status.transition enqueues it after commit) and nightly
 (customers.tasks.score_customers_task).
 """
 from __future__ import annotations
@@ -14,13 +14,13 @@ from django.db import connection, transaction
 from django.db.models import Count, DecimalField, IntegerField, Max, Min, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from orders.models import PAID_STATUSES, Order
+from orders.models import Order
+from orders.models import paid_orders as kept_payment
 from payments.models import Refund
 
 from ..models import Customer
 
-S = Order.Status
-# A refunded order still counts as an order (orders.models.PAID_STATUSES); its refunds come off
+# A refunded order still counts as an order (orders.models.paid_orders); its refunds come off
 # the lifetime value.
 BATCH_SIZE = 1000
 STAT_FIELDS = ("order_count", "total_spent", "first_order_at", "last_order_at")
@@ -28,15 +28,15 @@ ZERO = Decimal("0.00")
 
 
 def paid_orders() -> QuerySet[Order]:
-    return Order.objects.filter(status__in=PAID_STATUSES)
+    return Order.objects.filter(kept_payment())
 
 
 def _with_figures(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     """Annotate each customer's figures, computed from their orders, in the same single query."""
     orders = paid_orders().filter(customer=OuterRef("pk")).order_by().values("customer")
     refunds = (
-        Refund.objects.filter(status=Refund.Status.SUCCEEDED, payment__order__customer=OuterRef("pk"),
-                              payment__order__status__in=PAID_STATUSES)
+        Refund.objects.filter(kept_payment("payment__order__"), status=Refund.Status.SUCCEEDED,
+                              payment__order__customer=OuterRef("pk"))
         .order_by().values("payment__order__customer")
     )
     money = DecimalField(max_digits=12, decimal_places=2)
@@ -70,7 +70,7 @@ def refresh_customer_stats(*, customer_ids: Iterable[int] | None = None) -> int:
     """Recompute order_count, total_spent, first_order_at and last_order_at; return how many
     customers' figures changed.
 
-    Paid orders are those in PAID_STATUSES; total_spent is their totals minus the succeeded
+    Paid orders are those that kept their payment (orders.models.paid_orders); total_spent is their totals minus the succeeded
     refunds of their payments (never below zero); first/last order are the placement times of
     the first and last paid order. All customers when `customer_ids` is None.
 

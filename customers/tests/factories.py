@@ -63,5 +63,5 @@ def paid_order_for(customer: models.Customer, *, total: Decimal = Decimal("50.00
     from orders.tests.factories import OrderFactory
 
     fields.setdefault("paid_at", timezone.now())
-    return OrderFactory(customer=customer, email=customer.email, user=customer.user, status=Order.Status.PAID,
+    return OrderFactory(customer=customer, email=customer.email, user=customer.user, payment_status=Order.PaymentStatus.PAID,
                         subtotal=total, total=total, **fields)

@@ -66,7 +66,7 @@ def full_customer(tag: str, *, first: str, last: str, total: Decimal) -> SimpleN
                         "postal_code": f"{tag[:3].upper()} 1ZZ", "country": "GB"}
     order = OrderFactory(
         customer=customer, user=user, email=email, customer_name=f"{first} {last}", phone=phone,
-        shipping_address=shipping_address, billing_address=shipping_address, status=Order.Status.PAID,
+        shipping_address=shipping_address, billing_address=shipping_address, payment_status=Order.PaymentStatus.PAID,
         subtotal=total, total=total, tax_total=tax, paid_at=timezone.now(), shipping_method_name="Courier",
     )
     line = OrderLineFactory(order=order, sku=f"{tag.upper()}-SKU-1", quantity=1, unit_price=total, line_total=total,

@@ -73,7 +73,7 @@ def test_sign_up_verify_add_an_address_buy_and_staff_see_it(new_page, storefront
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
     expect(page.locator("h1")).to_have_text("Thank you for your order")
     order = Order.objects.get()
-    assert (order.customer, order.user, order.status) == (customer, customer.user, Order.Status.PAID)
+    assert (order.customer, order.user, order.payment_status) == (customer, customer.user, Order.PaymentStatus.PAID)
     assert order.shipping_address["line1"] == "12 Analytical Row"
 
     # The order history shows it.

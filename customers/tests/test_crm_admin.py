@@ -334,7 +334,7 @@ def test_tags_are_edited_on_the_customer_page(client, manager, population):
 def _history(customer: Customer, orders: int) -> None:
     for _n in range(orders):
         order = paid_order_for(customer)
-        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.STATUS, from_status="pending_payment",
+        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.STATUS, state="payment", from_status="unpaid",
                                   to_status="paid", actor=OrderEvent.Actor.WEBHOOK)
         NoteFactory(customer=customer)
         Activity.objects.create(customer=customer, kind=Activity.Kind.SIGNED_IN)

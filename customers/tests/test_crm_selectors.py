@@ -85,7 +85,7 @@ def test_bought_from_a_category_includes_its_subcategories_and_only_paid_orders(
     OrderLineFactory(order=paid_order_for(camper), variant=tent)
     OrderLineFactory(order=paid_order_for(camper), variant=tent)  # twice: still one customer
     OrderLineFactory(order=paid_order_for(cook), variant=pan)
-    OrderLineFactory(order=OrderFactory(customer=unpaid, status=Order.Status.CANCELLED), variant=tent)
+    OrderLineFactory(order=OrderFactory(customer=unpaid, fulfilment_status=Order.FulfilmentStatus.CANCELLED), variant=tent)
     segment = Segment.objects.create(name="Outdoor buyers", kind=Segment.Kind.RULES, bought_from_category=outdoor)
 
     assert list(segment_customers(segment).values_list("email", flat=True)) == ["camper@x.io"]
@@ -122,9 +122,9 @@ def test_the_timeline_merges_every_source_newest_first(django_assert_num_queries
     now = timezone.now()
     order = paid_order_for(customer)
     Order.objects.filter(pk=order.pk).update(created_at=now - timedelta(days=5))
-    placed = OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.STATUS, to_status="pending_payment",
+    placed = OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.STATUS, to_status="placed",
                                        actor=OrderEvent.Actor.CUSTOMER, message="Order placed")
-    paid = OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.STATUS, from_status="pending_payment",
+    paid = OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.STATUS, state="payment", from_status="unpaid",
                                      to_status="paid", actor=OrderEvent.Actor.WEBHOOK)
     OrderEvent.objects.filter(pk=placed.pk).update(created_at=now - timedelta(days=5))
     OrderEvent.objects.filter(pk=paid.pk).update(created_at=now - timedelta(days=4))
@@ -143,7 +143,7 @@ def test_the_timeline_merges_every_source_newest_first(django_assert_num_queries
 
     assert [entry.kind for entry in timeline] == ["activity", "note", "email", "order_event", "order"]
     assert timeline[1].detail == "Asked about sizes"
-    assert timeline[3].title.endswith("Status: Paid")
+    assert timeline[3].title.endswith("Payment: Paid")
     assert timeline[4].url.endswith(f"/orders/order/{order.pk}/change/")
 
 

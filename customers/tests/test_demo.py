@@ -15,7 +15,8 @@ from orders.models import Order, OrderEvent, OrderLine, Shipment
 from payments.models import Payment, Refund
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 
 
 def _seed(customers: int = 60) -> str:
@@ -52,16 +53,21 @@ def test_demo_customers_orders_consents_and_segments(built_in_segments):
         assert order.subtotal == order.lines_total
         assert order.total == order.subtotal + order.shipping_total + (0 if order.prices_include_tax else order.tax_total)
         assert order.email == order.customer.email
-        assert (order.paid_at is None) == (order.status == S.CANCELLED)
-    statuses = set(Order.objects.values_list("status", flat=True))
-    assert {S.COMPLETED, S.CANCELLED, S.REFUNDED} <= statuses
-    assert not Order.objects.filter(status=S.PENDING_PAYMENT).exists()
-    paid = Order.objects.exclude(status=S.CANCELLED)
+        assert (order.paid_at is None) == (order.fulfilment_status == FS.CANCELLED)
+    assert {FS.COMPLETED, FS.CANCELLED} <= set(Order.objects.values_list("fulfilment_status", flat=True))
+    assert P.REFUNDED in set(Order.objects.values_list("payment_status", flat=True))
+    assert not Order.objects.filter(payment_status=P.UNPAID).exclude(fulfilment_status=FS.CANCELLED).exists()
+    paid = Order.objects.exclude(fulfilment_status=FS.CANCELLED)
     assert Payment.objects.filter(status=Payment.Status.SUCCEEDED).count() == paid.count()
-    assert Refund.objects.filter(payment__order__status=S.REFUNDED).count() == Order.objects.filter(
-        status=S.REFUNDED).count()
-    assert not OrderLine.objects.filter(order__status=S.COMPLETED).exclude(quantity_fulfilled=F("quantity")).exists()
-    assert Shipment.objects.count() == Order.objects.filter(status__in=[S.FULFILLED, S.COMPLETED]).count()
+    assert Refund.objects.filter(payment__order__payment_status=P.REFUNDED).count() == Order.objects.filter(
+        payment_status=P.REFUNDED).count()
+    assert not OrderLine.objects.filter(order__fulfilment_status=FS.COMPLETED).exclude(quantity_fulfilled=F("quantity")).exists()
+    assert Shipment.objects.count() == Order.objects.filter(fulfilment_status__in=[FS.FULFILLED, FS.COMPLETED]).count()
+    # Every demo order's history agrees with its two states.
+    for order in Order.objects.prefetch_related("events"):
+        moves = [e for e in order.events.all() if e.state]
+        last = {state: [e.to_status for e in moves if e.state == state][-1:] for state in ("payment", "fulfilment")}
+        assert last["payment"] in ([], [order.payment_status]) and last["fulfilment"] in ([], [order.fulfilment_status])
     months = Order.objects.dates("created_at", "month")
     assert len(months) >= 10  # spread over the past year
 

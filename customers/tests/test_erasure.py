@@ -81,7 +81,7 @@ def test_what_the_erased_customer_and_their_order_look_like(two_customers):
     assert (order.email, order.customer_name, order.phone, order.user) == (customer.email, "", "", None)
     assert order.shipping_address == order.billing_address == {"country": "GB"}
     assert order.customer == customer  # the CRM's figures stay whole
-    assert (order.total, order.tax_total, order.status) == (Decimal("123.45"), ada.tax, Order.Status.PAID)
+    assert (order.total, order.tax_total, order.payment_status) == (Decimal("123.45"), ada.tax, Order.PaymentStatus.PAID)
     assert not Address.objects.filter(customer=customer).exists()
     assert not WishlistItem.objects.filter(customer=customer).exists()
     assert not Cart.objects.filter(pk__in=[ada.user.pk]).exists() and not Cart.objects.filter(user_id=ada.user.pk)

@@ -59,7 +59,7 @@ def _buy(customer: Customer, *, last: int, count: int, spent: str, first: int) -
     totals = [each] * (count - 1) + [spent - each * (count - 1)]
     for number, total in enumerate(totals):
         days = first if count == 1 else first - (first - last) * number // (count - 1)
-        order = OrderFactory(customer=customer, email=customer.email, status=Order.Status.COMPLETED,
+        order = OrderFactory(customer=customer, email=customer.email, payment_status=Order.PaymentStatus.PAID, fulfilment_status=Order.FulfilmentStatus.COMPLETED,
                              subtotal=total, total=total, paid_at=NOW - timedelta(days=days))
         Order.objects.filter(pk=order.pk).update(created_at=NOW - timedelta(days=days, hours=1))
 
@@ -72,7 +72,7 @@ def dataset() -> dict[str, Customer]:
         _buy(customers[name], last=last, count=count, spent=spent, first=first)
     # Not scored: no paid order (only a cancelled one), and an erased customer.
     customers["nil"] = CustomerFactory(email="nil@example.com")
-    OrderFactory(customer=customers["nil"], status=Order.Status.CANCELLED, total=Decimal("99.00"))
+    OrderFactory(customer=customers["nil"], fulfilment_status=Order.FulfilmentStatus.CANCELLED, total=Decimal("99.00"))
     customers["gone"] = CustomerFactory(email="gone@example.com", erased_at=NOW)
     _buy(customers["gone"], last=1, count=9, spent="900.00", first=2)
     refresh_customer_stats()
@@ -121,7 +121,7 @@ def test_customers_move_segments_as_time_passes_and_lose_scores_without_orders(d
     score_customers(now=NOW)
     # A month on, with no new orders: cat is no longer new; everyone's recency keeps its rank.
     later = NOW + timedelta(days=31)
-    Order.objects.filter(customer=dataset["fay"]).update(status=Order.Status.CANCELLED)
+    Order.objects.filter(customer=dataset["fay"]).update(fulfilment_status=Order.FulfilmentStatus.CANCELLED)
     refresh_customer_stats()
 
     score_customers(now=later)

@@ -18,12 +18,14 @@ from orders.models import Order
 from orders.tests.factories import OrderFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 
 
-def _order(customer, *, total: str, days_ago: int, variant=None, status=S.COMPLETED) -> Order:
-    order = OrderFactory(customer=customer, email=customer.email, status=status, subtotal=Decimal(total),
-                         total=Decimal(total))
+def _order(customer, *, total: str, days_ago: int, variant=None, payment_status=P.PAID,
+           fulfilment_status=FS.COMPLETED) -> Order:
+    order = OrderFactory(customer=customer, email=customer.email, payment_status=payment_status,
+                         fulfilment_status=fulfilment_status, subtotal=Decimal(total), total=Decimal(total))
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     if variant is not None:
         OrderLineFactory(order=order, variant=variant, quantity=1, unit_price=Decimal(total),
@@ -63,7 +65,7 @@ def shop():
         _order(cal, total="100.00", days_ago=days)
     _order(cal, total="200.00", days_ago=200, variant=shirt)
     dee = CustomerFactory(email="dee@example.com", user=_account())
-    _order(dee, total="80.00", days_ago=3, variant=jacket, status=S.CANCELLED)
+    _order(dee, total="80.00", days_ago=3, variant=jacket, fulfilment_status=FS.CANCELLED)
     eli = CustomerFactory(email="eli@example.com", accepts_marketing=True, erased_at=timezone.now(),
                           rfm_segment=RFMSegment.CHAMPIONS)
     eli.tags.add(vip)

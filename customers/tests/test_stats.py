@@ -10,17 +10,22 @@ from customers.models import Customer
 from customers.services.stats import refresh_customer_stats
 from customers.tests.factories import CustomerFactory
 from orders.models import Order, OrderEvent
-from orders.status import transition
+from orders.status import PAYMENT, transition
 from orders.tests.factories import OrderFactory
 from payments.models import Payment, Refund
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 
 
-def _order(customer, *, total: str, status: str = S.PAID, days_ago: int = 0) -> Order:
-    order = OrderFactory(customer=customer, email=customer.email, status=status, subtotal=Decimal(total),
-                         total=Decimal(total), paid_at=None if status in (S.CANCELLED, S.PENDING_PAYMENT) else timezone.now())
+def _order(customer, *, total: str, payment_status: str = P.PAID, fulfilment_status: str = FS.UNFULFILLED,
+           days_ago: int = 0) -> Order:
+    if fulfilment_status in (FS.CANCELLED, FS.EXPIRED):
+        payment_status = P.UNPAID  # a closed order never kept a payment
+    order = OrderFactory(customer=customer, email=customer.email, payment_status=payment_status,
+                         fulfilment_status=fulfilment_status, subtotal=Decimal(total), total=Decimal(total),
+                         paid_at=None if payment_status == P.UNPAID else timezone.now())
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     return order
 
@@ -37,15 +42,15 @@ def test_paid_orders_count_and_refunds_come_off_the_lifetime_value():
     # given
     customer = CustomerFactory()
     first = _order(customer, total="100.00", days_ago=40)
-    _order(customer, total="20.00", status=S.COMPLETED, days_ago=20)
-    refunded = _order(customer, total="30.00", status=S.PARTIALLY_REFUNDED, days_ago=10)
+    _order(customer, total="20.00", payment_status=P.PAID, fulfilment_status=FS.COMPLETED, days_ago=20)
+    refunded = _order(customer, total="30.00", payment_status=P.PARTIALLY_REFUNDED, days_ago=10)
     _refund(refunded, "12.50")
     _refund(refunded, "5.00", status=Refund.Status.FAILED)  # failed: nothing given back
-    whole = _order(customer, total="15.00", status=S.REFUNDED, days_ago=5)
+    whole = _order(customer, total="15.00", payment_status=P.REFUNDED, days_ago=5)
     _refund(whole, "15.00")
-    _order(customer, total="999.00", status=S.CANCELLED, days_ago=1)
-    _order(customer, total="999.00", status=S.PENDING_PAYMENT, days_ago=1)
-    _order(customer, total="999.00", status=S.EXPIRED, days_ago=1)
+    _order(customer, total="999.00", fulfilment_status=FS.CANCELLED, days_ago=1)
+    _order(customer, total="999.00", payment_status=P.UNPAID, days_ago=1)
+    _order(customer, total="999.00", fulfilment_status=FS.EXPIRED, days_ago=1)
 
     # when
     changed = refresh_customer_stats(customer_ids=[customer.pk])
@@ -65,7 +70,7 @@ def test_a_customer_without_paid_orders_has_zero_figures_and_stale_figures_are_r
     customer = CustomerFactory()
     Customer.objects.filter(pk=customer.pk).update(order_count=3, total_spent=Decimal("80"),
                                                    last_order_at=timezone.now())
-    _order(customer, total="10.00", status=S.CANCELLED)
+    _order(customer, total="10.00", fulfilment_status=FS.CANCELLED)
 
     assert refresh_customer_stats() == 1
 
@@ -104,7 +109,7 @@ def test_sums_that_are_inexact_as_floats_are_stored_to_the_cent_and_change_nothi
     customer = CustomerFactory()
     for total in ("0.10", "0.20", "0.70"):
         _order(customer, total=total)
-    refund_order = _order(customer, total="0.30", status=S.PARTIALLY_REFUNDED)
+    refund_order = _order(customer, total="0.30", payment_status=P.PARTIALLY_REFUNDED)
     _refund(refund_order, "0.10")
 
     assert refresh_customer_stats() == 1
@@ -133,7 +138,7 @@ def test_an_order_status_change_refreshes_its_customer_after_commit(django_captu
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with transaction.atomic():
             locked = Order.objects.select_for_update().get(pk=order.pk)
-            transition(order=locked, to=S.PAID, actor=OrderEvent.Actor.SYSTEM)
+            transition(order=locked, state=PAYMENT, to=P.PAID, actor=OrderEvent.Actor.SYSTEM)
             customer.refresh_from_db()
             assert customer.order_count == 0  # not before the commit
 
@@ -146,7 +151,7 @@ def test_a_guest_order_without_customer_enqueues_nothing(django_capture_on_commi
     order = OrderFactory(customer=None)
     with django_capture_on_commit_callbacks() as callbacks:
         with transaction.atomic():
-            transition(order=Order.objects.select_for_update().get(pk=order.pk), to=S.PAID,
+            transition(order=Order.objects.select_for_update().get(pk=order.pk), state=PAYMENT, to=P.PAID,
                        actor=OrderEvent.Actor.SYSTEM)
     assert callbacks == []
 

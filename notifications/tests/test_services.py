@@ -290,7 +290,7 @@ REFUND_FAILED = "Refund re_123 of $84.95 FAILED at the provider.\nRefund it agai
 
 def test_a_staff_alert_names_the_order_its_state_and_links_to_it_in_the_back_office(order, email_settings):
     email_settings.STAFF_ALERT_EMAILS = ["money@shop.example", "boss@shop.example"]
-    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+    Order.objects.filter(pk=order.pk).update(payment_status=Order.PaymentStatus.PAID)
 
     sent = services.send_staff_alert(key="staff_alert:test", subject="Refund failed", order_id=order.pk,
                                      message=REFUND_FAILED)

@@ -1,7 +1,6 @@
 """The order list as a CSV file: the selected orders, or the whole filtered list, streamed.
 
-One query whatever the number of orders: the items count and the payment state are computed in
-it (`payment_state.annotate`), and rows are written as the database cursor yields them, so an
+One query whatever the number of orders: the items count is computed in it, and rows are written as the database cursor yields them, so an
 export of 100,000 orders neither waits nor holds them all in memory.
 
 Spreadsheets run a cell that starts with = + - @ (or a tab or carriage return) as a formula: a
@@ -21,7 +20,6 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from ..models import Order, OrderLine
-from . import payment_state
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Rows fetched per round trip while streaming (a server-side cursor on PostgreSQL).
@@ -38,8 +36,8 @@ def _when(value) -> str:
 
 
 def status_label(order: Order) -> str:
-    """The order's status in words: the one place the bulk actions read it."""
-    return order.get_status_display()
+    """The order's two states in words: the one place the bulk actions read them."""
+    return f"{order.get_payment_status_display()}, {order.get_fulfilment_status_display()}"
 
 
 # (header, value) in file order. Text goes through safe_text; amounts are plain decimals.
@@ -47,8 +45,8 @@ COLUMNS: list[tuple[str, Callable[[Order], str | Decimal | int]]] = [
     ("number", lambda o: o.number),
     ("placed", lambda o: _when(o.created_at)),
     ("paid", lambda o: _when(o.paid_at)),
-    ("status", status_label),
-    ("payment", payment_state.label),
+    ("payment", lambda o: o.get_payment_status_display()),
+    ("fulfilment", lambda o: o.get_fulfilment_status_display()),
     ("customer", lambda o: o.customer_name),
     ("email", lambda o: o.email),
     ("phone", lambda o: o.phone),
@@ -69,8 +67,6 @@ def export_queryset(queryset: QuerySet[Order]) -> QuerySet[Order]:
         OrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
         .annotate(units=Sum("quantity")).values("units")
     )
-    if "admin_payment_state" not in queryset.query.annotations:
-        queryset = payment_state.annotate(queryset)
     return queryset.annotate(
         export_items=Coalesce(Subquery(units, output_field=IntegerField()), Value(0)),
     ).select_related(None).prefetch_related(None)

@@ -7,22 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog.models import Location
 from payments.selectors import holds_unkept_money
 
-from .payment_state import PaymentState, payment_state_condition
-
 DELIVERY = "delivery"
-
-
-class PaymentStateFilter(admin.SimpleListFilter):
-    title = _("payment")
-    parameter_name = "payment"
-
-    def lookups(self, request, model_admin):
-        return PaymentState.choices
-
-    def queryset(self, request, queryset):
-        if self.value() in PaymentState.values:
-            return queryset.filter(payment_state_condition(self.value()))
-        return queryset
 
 
 class PickupLocationFilter(admin.SimpleListFilter):

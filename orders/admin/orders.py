@@ -32,14 +32,13 @@ from .. import services
 from ..exceptions import OrderError
 from ..forms import CancelForm, NoteForm, RefundForm, ReturnForm, ShipmentForm
 from ..models import Order, OrderEvent
-from ..status import can_transition
+from ..status import can_cancel, can_pay, can_ship, label
 from . import payment_state
 from .bulk import BulkActions
 from .documents import document_context
-from .filters import NeedsAttentionFilter, PaymentStateFilter, PickupLocationFilter
+from .filters import NeedsAttentionFilter, PickupLocationFilter
 from .inlines import OrderLineInline, ShipmentInline
 
-S = Order.Status
 STAFF = OrderEvent.Actor.STAFF
 
 
@@ -78,9 +77,11 @@ def _money_field(name: str, description: str, *, ordering: str | None = None):
 
 @admin.register(Order)
 class OrderAdmin(BulkActions, admin.ModelAdmin):
-    list_display = ("number", "created_at", "buyer", "status", "payment", "total_display", "delivery")
+    list_display = ("number", "created_at", "buyer", "payment_status", "fulfilment_status", "total_display",
+                    "delivery")
     list_filter = (
-        NeedsAttentionFilter, "status", PaymentStateFilter, ("shipping_method_name", admin.AllValuesFieldListFilter), PickupLocationFilter,
+        NeedsAttentionFilter, "payment_status", "fulfilment_status", ("shipping_method_name", admin.AllValuesFieldListFilter),
+        PickupLocationFilter,
     )
     date_hierarchy = "created_at"
     list_select_related = ("pickup_location",)
@@ -90,7 +91,8 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     search_fields = ("number", "email", "customer_name")
     search_help_text = gettext_lazy("An order number, an email address, or words from the customer's name.")
     fieldsets = (
-        (None, {"fields": (("number", "status"), ("payment", "paid_at"), ("created_at", "reservation_expires_at"))}),
+        (None, {"fields": ("number", ("payment_status", "paid_at"), "fulfilment_status",
+                           ("created_at", "reservation_expires_at"))}),
         (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"))}),
         (gettext_lazy("Delivery"), {"fields": (("shipping_method_name", "pickup_location"), "shipping_address_display",
                                                "billing_address_display")}),
@@ -98,7 +100,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
                                              ("tax_total_display", "total_display"), "prices_include_tax")}),
     )
     readonly_fields = (
-        "number", "status", "payment", "paid_at", "created_at", "reservation_expires_at",
+        "number", "payment_status", "fulfilment_status", "paid_at", "created_at", "reservation_expires_at",
         "customer_name", "customer", "email", "phone", "user", "shipping_method_name", "pickup_location",
         "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
         "tax_total_display", "total_display", "prices_include_tax",
@@ -122,9 +124,6 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         return super().has_change_permission(request)
 
     # --- List ---
-
-    def get_queryset(self, request):
-        return payment_state.annotate(super().get_queryset(request))
 
     def get_search_results(self, request, queryset, search_term):
         """An order number finds its order; an email its orders; otherwise words of name or email.
@@ -153,10 +152,6 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         if order.customer_name:
             return format_html("{}<br><small>{}</small>", order.customer_name, order.email)
         return order.email
-
-    @admin.display(description=gettext_lazy("payment"))
-    def payment(self, order: Order) -> str:
-        return payment_state.label(order)
 
     @admin.display(description=gettext_lazy("delivery"), ordering="shipping_method_name")
     def delivery(self, order: Order) -> str:
@@ -190,12 +185,13 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         returnable = order.lines.filter(quantity_fulfilled__gt=F("quantity_returned")).exists() if can_act else False
         refundable = payment_state.refundable_payments(order) if can_act else []
         buttons = {
-            "mark_paid": can_act and can_transition(order.status, S.PAID),
-            "ship": can_act and left_to_ship and can_transition(order.status, S.FULFILLED),
-            "cancel": can_act and can_transition(order.status, S.CANCELLED),
-            # Money left on a payment can always go back, whatever the order's status (a payment
-            # of the wrong amount leaves the order pending; a cancelled order becomes refunded once
-            # all of it is back): payments.services moves the order only where the machine allows.
+            "mark_paid": can_act and can_pay(order),
+            "ship": can_act and left_to_ship and can_ship(order),
+            "cancel": can_act and can_cancel(order),
+            # Money left on a payment can always go back, whatever the order's states (a payment
+            # of the wrong amount leaves the order unpaid; a cancelled order's payment state becomes
+            # refunded once all of it is back): payments.services moves the payment state only where
+            # its machine allows. A refund never moves the fulfilment state.
             "refund": can_act and bool(refundable),
             # Whatever the status: goods that shipped can come back even after a refund.
             "return": can_act and returnable,
@@ -250,16 +246,18 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         return HttpResponseRedirect(self._change_url(order))
 
     def _not_now(self, request: HttpRequest, order: Order, sentence: str) -> HttpResponseRedirect:
-        """Refuse a move the order's status does not allow; `sentence` names the number and status."""
+        """Refuse a move the order's states do not allow; `sentence` names the number and status."""
         return self._refuse(request, order, sentence % {
-            "number": order.number, "status": order.get_status_display().lower(),
+            "number": order.number, "status": _("%(payment)s and %(fulfilment)s") % {
+                "payment": order.get_payment_status_display().lower(),
+                "fulfilment": order.get_fulfilment_status_display().lower()},
         })
 
     @button("POST")
     def mark_paid_view(self, request: HttpRequest, order: Order) -> HttpResponse:
         """A manual payment (bank transfer, cash at the shop) of the order's whole total, recorded as
         a Payment (provider "manual") so it can be refunded like any other."""
-        if not can_transition(order.status, S.PAID):
+        if not can_pay(order):
             return self._not_now(request, order, _(
                 "Order %(number)s is %(status)s, so it cannot be marked paid. Nothing was changed."))
         outcome, _payment = record_manual_payment(order_id=order.pk, user=request.user)
@@ -275,7 +273,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
 
     @button("POST")
     def cancel_view(self, request: HttpRequest, order: Order) -> HttpResponse:
-        if not can_transition(order.status, S.CANCELLED):
+        if not can_cancel(order):
             return self._not_now(request, order, _(
                 "Order %(number)s is %(status)s, so it cannot be cancelled. Nothing was changed."))
         form = CancelForm(request.POST)
@@ -291,7 +289,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
 
     @button("GET", "POST")
     def ship_view(self, request: HttpRequest, order: Order) -> HttpResponse:
-        if not can_transition(order.status, S.FULFILLED):
+        if not can_ship(order):
             return self._not_now(request, order, _(
                 "Order %(number)s is %(status)s, so it cannot be shipped. Nothing was changed."))
         lines = list(order.lines.all())
@@ -410,22 +408,17 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         return TemplateResponse(request, template, context)
 
 
-def _status_label(value: str) -> str:
-    try:
-        return S(value).label
-    except ValueError:
-        return value
-
-
 def _history_row(event: OrderEvent) -> dict:
+    state = f"{event.get_state_display()}: " if event.state else ""
     if event.kind == OrderEvent.Kind.STATUS and event.from_status:
-        change = f"{_status_label(event.from_status)} → {_status_label(event.to_status)}"
+        change = f"{state}{label(event.state, event.from_status)} → {label(event.state, event.to_status)}"
     elif event.to_status:
-        change = _status_label(event.to_status)
+        change = f"{state}{label(event.state, event.to_status)}"
     else:
         change = ""
     who = event.get_actor_display()
     if event.user is not None:
         who = f"{event.user.get_full_name() or event.user.get_username()} ({who})"
-    return {"when": event.created_at, "kind": event.get_kind_display(), "kind_value": event.kind, "who": who,
+    return {"when": event.created_at, "kind": event.get_kind_display(), "kind_value": event.kind,
+            "state": event.state, "who": who,
             "change": change, "message": event.message}

@@ -1,90 +1,27 @@
-"""Where the order back office meets the payments app: payment state, the payments inline, refunds.
+"""Where the order back office meets the payments app: the payments inline and what can be refunded.
 
-Payment state is about money, not fulfilment: an order can be shipped and partially refunded,
-or cancelled and still holding a payment that must go back. It is read from the payments ledger
-(succeeded payments and refunds, via EXISTS and per-order sums, in the list's one query), plus
-the order's own `paid_at` for orders staff marked paid before manual payments had a Payment row.
+The order's payment state itself is stored on the order (`Order.payment_status`, moved by
+`orders.status.transition` when a payment or refund succeeds): the list shows and filters it
+with no subquery. It is no longer derived from the ledger here (docs/architecture.md says why);
+the property test in orders/tests/test_states.py holds the two together.
 """
 from __future__ import annotations
 
 from decimal import Decimal
 
 from django.contrib import admin
-from django.db import models
-from django.db.models import (
-    Case, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When,
-)
-from django.db.models.functions import Coalesce, Greatest
-from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
+from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from payments.models import Payment, Refund
-from shop.money import format_money
+from shop.money import format_money, quantize
 
 from ..forms import RefundablePayment
 from ..models import Order
 from .inlines import ReadOnlyInline
-
-# SQLite adds decimals up as floating point numbers: compare sums with half a cent of slack.
-HALF_CENT = Value(Decimal("0.005"), output_field=DecimalField(max_digits=12, decimal_places=3))
-
-
-class PaymentState(models.TextChoices):
-    UNPAID = "unpaid", _("Not paid")
-    PROCESSING = "processing", _("Payment processing")
-    PAID = "paid", _("Paid")
-    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
-    REFUNDED = "refunded", _("Refunded")
-
-
-def _conditions() -> dict[str, Q]:
-    """One condition per state, mutually exclusive, on the outer Order row."""
-    money = DecimalField(max_digits=12, decimal_places=2)
-    zero = Value(Decimal("0"), output_field=money)
-    succeeded = Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED)
-    # Money actually given back: a pending refund is still on its way (it moves the order only
-    # once it succeeds, in payments.services), and a failed one gave nothing back.
-    refunds = Refund.objects.filter(payment__order=OuterRef("pk"), status=Refund.Status.SUCCEEDED)
-    taken = Coalesce(Subquery(succeeded.order_by().values("order").annotate(s=Sum("amount")).values("s")), zero)
-    given_back = Coalesce(
-        Subquery(refunds.order_by().values("payment__order").annotate(s=Sum("amount")).values("s")), zero
-    )
-    # Money taken beyond the total (a second payment for the same order) and returned is not a
-    # refund of the order: payments.services leaves it out of the order's status the same way.
-    refunded = ExpressionWrapper(given_back - Greatest(taken - F("total"), zero), output_field=money)
-    has_payment = Q(Exists(succeeded)) | Q(paid_at__isnull=False)
-    has_refund = Q(Exists(refunds))
-    fully = has_refund & Q(GreaterThanOrEqual(refunded, F("total") - HALF_CENT))
-    partly = has_refund & Q(GreaterThan(refunded, HALF_CENT)) & ~fully
-    processing = Q(Exists(Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.PROCESSING)))
-    return {
-        PaymentState.REFUNDED: fully,
-        PaymentState.PARTIALLY_REFUNDED: partly,
-        PaymentState.PAID: has_payment & ~fully & ~partly,
-        PaymentState.PROCESSING: ~has_payment & processing,
-        PaymentState.UNPAID: ~has_payment & ~processing,
-    }
-
-
-def payment_state_condition(state: str) -> Q:
-    return _conditions()[state]
-
-
-def annotate(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    """Orders with `admin_payment_state` (one of PaymentState.values), computed in the same query."""
-    return queryset.annotate(
-        admin_payment_state=Case(
-            *(When(condition, then=Value(state)) for state, condition in _conditions().items()),
-            default=Value(PaymentState.UNPAID),
-        )
-    )
-
-
-def label(order: Order) -> str:
-    state = getattr(order, "admin_payment_state", None)
-    return PaymentState(state).label if state in PaymentState.values else "—"
 
 
 # --- Inlines ---
@@ -142,7 +79,8 @@ def refundable_payments(order: Order) -> list[RefundablePayment]:
             pk=payment.pk,
             label=f"{payment.get_provider_display()} {payment.provider_payment_id or f'#{payment.pk}'}, "
                   f"{date_format(payment.succeeded_at or payment.created_at, 'SHORT_DATE_FORMAT')}",
-            refundable=payment.amount - payment.given_back,
+            # Rounded here: the sum comes back from SQLite as a float-born Decimal (0.100000000000000).
+            refundable=quantize(payment.amount - payment.given_back, payment.currency),
         )
         for payment in payments
         if payment.amount > payment.given_back

@@ -1,7 +1,7 @@
 """Writes to orders, one module per use case: placement, payment, fulfilment, returns, expiry.
 
-Every function locks the order row (`common.lock_order`) before changing it, moves status only through
-`orders.status.transition`, and enqueues emails after commit.
+Every function locks the order row (`common.lock_order`) before changing it, moves its payment
+and fulfilment states only through `orders.status.transition`, and enqueues emails after commit.
 """
 from .common import alert_staff
 from .fulfilment import ShipmentRequest, cancel_order, create_shipment

@@ -18,7 +18,7 @@ from payments.selectors import holds_unkept_money
 from shop.money import format_money
 
 from ..models import Order, OrderEvent
-from ..status import transition
+from ..status import FULFILMENT, transition
 from .common import alert_staff, lock_order, release_outstanding
 
 # The alert's data["expiry"]: marks the orders expiry has already left to staff (one alert each).
@@ -34,7 +34,8 @@ def expire_unpaid_orders(*, now: datetime | None = None, batch: int = 200) -> in
     run twice at once.
     """
     now = now or timezone.now()
-    due = Order.objects.filter(status=Order.Status.PENDING_PAYMENT, reservation_expires_at__lte=now)
+    due = Order.objects.filter(payment_status=Order.PaymentStatus.UNPAID,
+                               fulfilment_status=Order.FulfilmentStatus.UNFULFILLED, reservation_expires_at__lte=now)
     _leave_to_staff(due, now=now, batch=batch)
     due_ids = list(
         due.exclude(holds_unkept_money()).order_by("reservation_expires_at", "pk").values_list("pk", flat=True)[:batch]
@@ -43,12 +44,12 @@ def expire_unpaid_orders(*, now: datetime | None = None, batch: int = 200) -> in
     for order_id in due_ids:
         with transaction.atomic():
             order = lock_order(order_id)
-            if order.status != Order.Status.PENDING_PAYMENT or order.reservation_expires_at > now:
+            if not order.is_awaiting_payment or order.reservation_expires_at > now:
                 continue
             if _holds_money(order):  # a payment that took money committed since the list was read
                 _alert_once(order)
                 continue
-            transition(order=order, to=Order.Status.EXPIRED, actor=OrderEvent.Actor.TASK,
+            transition(order=order, state=FULFILMENT, to=Order.FulfilmentStatus.EXPIRED, actor=OrderEvent.Actor.TASK,
                        message="Not paid in time; reservation released.")
             release_outstanding(order)
             expired += 1
@@ -62,7 +63,7 @@ def _leave_to_staff(due: QuerySet[Order], *, now: datetime, batch: int) -> None:
     for order_id in held.values_list("pk", flat=True)[:batch]:
         with transaction.atomic():
             order = lock_order(order_id)
-            if order.status == Order.Status.PENDING_PAYMENT and _holds_money(order):
+            if order.is_awaiting_payment and _holds_money(order):
                 _alert_once(order)
 
 

@@ -10,13 +10,12 @@ from django.utils.translation import gettext as _
 
 from catalog import stock
 
-from ..exceptions import OrderError
+from ..exceptions import IllegalTransition, OrderError
 from ..models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine
-from ..status import transition
+from ..status import FULFILMENT, can_cancel, can_ship, transition
 from .common import lock_order, outstanding_allocations, release_outstanding
 
-S = Order.Status
-SHIPPABLE = (S.PAID, S.PARTIALLY_FULFILLED, S.PARTIALLY_REFUNDED)
+F = Order.FulfilmentStatus
 
 
 @dataclass(frozen=True)
@@ -34,13 +33,16 @@ def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBa
 
     Locks the order, then the stock rows (pk order, in catalog.stock.fulfil): the reserved units
     leave on hand. Raises OrderError, changing nothing, for an order that is not paid, an unknown
-    line, or more units than remain to ship. Moves the order to partially shipped or shipped and
-    enqueues the "shipped" email after commit.
+    line, or more units than remain to ship. Moves the fulfilment state to partially shipped or
+    shipped (never the payment state: a partly refunded order stays partly refunded) and enqueues
+    the "shipped" email after commit.
     """
     order = lock_order(order_id)
-    if order.status not in SHIPPABLE:
-        raise OrderError(_("Order %(number)s is %(status)s; only paid orders ship.")
-                         % {"number": order.number, "status": order.get_status_display().lower()})
+    if not can_ship(order):
+        raise OrderError(_("Order %(number)s is %(payment)s and %(fulfilment)s; only a paid order with items "
+                           "still to ship can be shipped.")
+                         % {"number": order.number, "payment": order.get_payment_status_display().lower(),
+                            "fulfilment": order.get_fulfilment_status_display().lower()})
     lines = {line.pk: line for line in OrderLine.objects.filter(order=order).select_for_update().order_by("pk")}
     wanted = {line_id: qty for line_id, qty in request.quantities.items() if qty}
     if not wanted:
@@ -77,9 +79,10 @@ def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBa
     everything_shipped = all(line.quantity_fulfilled == line.quantity for line in lines.values())
     actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
     message = " ".join(filter(None, [request.carrier, request.tracking_number])) or _("Shipped")
-    to = S.FULFILLED if everything_shipped else S.PARTIALLY_FULFILLED
-    if to != order.status:
-        transition(order=order, to=to, actor=actor, user=user, message=message, data={"shipment": shipment.pk})
+    to = F.FULFILLED if everything_shipped else F.PARTIALLY_FULFILLED
+    if to != order.fulfilment_status:
+        transition(order=order, state=FULFILMENT, to=to, actor=actor, user=user, message=message,
+                   data={"shipment": shipment.pk})
     OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.SHIPMENT, actor=actor, user=shipment.created_by,
                               message=message, data={"shipment": shipment.pk})
     from notifications.services import enqueue_order_email
@@ -92,11 +95,14 @@ def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBa
 def cancel_order(*, order_id: int, actor: str, user: AbstractBaseUser | None = None, reason: str = "") -> Order:
     """Cancel an unpaid order and give its reserved stock back.
 
-    Locks the order, then the stock rows. A paid order is refunded instead (IllegalTransition).
+    Locks the order, then the stock rows. A paid order is refunded instead: IllegalTransition,
+    changing nothing, for an order that is paid (whatever its refunds) or no longer open.
     Enqueues the "cancelled" email after commit.
     """
     order = lock_order(order_id)
-    transition(order=order, to=S.CANCELLED, actor=actor, user=user, message=reason)
+    if not can_cancel(order):
+        raise IllegalTransition(number=order.number, from_status=order.payment_status, to_status=F.CANCELLED)
+    transition(order=order, state=FULFILMENT, to=F.CANCELLED, actor=actor, user=user, message=reason)
     released = release_outstanding(order)
     order.reservation_expires_at = None
     order.save(update_fields=["reservation_expires_at", "updated_at"])

@@ -1,5 +1,6 @@
-"""Money arriving and leaving: a confirmed payment moves the order on; a refund is recorded, and
-a refund that fails afterwards moves the order back."""
+"""Money arriving and leaving: a confirmed payment moves the order's payment state to paid; a
+refund is recorded, and a refund that fails afterwards moves it back. None of these moves the
+fulfilment state, except a late payment honoured, which reopens an expired order."""
 from __future__ import annotations
 
 import enum
@@ -13,11 +14,12 @@ from catalog import stock
 from catalog.exceptions import OutOfStock
 from shop.money import format_money
 
-from ..models import Allocation, Order, OrderEvent
-from ..status import transition
+from ..models import Allocation, Order
+from ..status import FULFILMENT, PAYMENT, transition
 from .common import alert_staff, lock_order
 
-S = Order.Status
+P = Order.PaymentStatus
+F = Order.FulfilmentStatus
 
 
 class PaymentOutcome(enum.Enum):
@@ -40,18 +42,19 @@ def confirm_payment(
     "payment received" email after commit.
     """
     order = lock_order(order_id)
-    if order.status not in (S.PENDING_PAYMENT, S.EXPIRED, S.CANCELLED):
+    if order.payment_status != P.UNPAID:
         return PaymentOutcome.ALREADY_PAID
     if amount != order.total:
         alert_staff(order_id=order.pk, actor=actor, subject="Payment does not match the order total",
                     message=f"Payment {reference} of {format_money(amount, order.currency)} does not match the "
                             f"order total {format_money(order.total, order.currency)}; not marked paid.")
         return PaymentOutcome.AMOUNT_MISMATCH
-    if order.status == S.CANCELLED:
+    if order.fulfilment_status == F.CANCELLED:
         alert_staff(order_id=order.pk, actor=actor, subject="Payment for a cancelled order",
                     message=f"Payment {reference} arrived for a cancelled order: refund it.")
         return PaymentOutcome.NEEDS_REFUND
-    if order.status == S.EXPIRED:
+    reopened = order.fulfilment_status == F.EXPIRED
+    if reopened:
         try:
             _reserve_again(order)
         except OutOfStock as short:
@@ -61,8 +64,12 @@ def confirm_payment(
     order.paid_at = timezone.now()
     order.reservation_expires_at = None
     order.save(update_fields=["paid_at", "reservation_expires_at", "updated_at"])
-    transition(order=order, to=S.PAID, actor=actor, user=user, message=f"Paid {format_money(amount, order.currency)}"
-               + (f" ({reference})" if reference else ""), data={"reference": reference, "amount": str(amount)})
+    if reopened:
+        transition(order=order, state=FULFILMENT, to=F.UNFULFILLED, actor=actor, user=user,
+                   message="Paid after expiry; stock reserved again.", data={"reference": reference})
+    transition(order=order, state=PAYMENT, to=P.PAID, actor=actor, user=user,
+               message=f"Paid {format_money(amount, order.currency)}" + (f" ({reference})" if reference else ""),
+               data={"reference": reference, "amount": str(amount)})
     from notifications.services import enqueue_order_email
 
     enqueue_order_email(order_id=order.pk, kind="payment_received")
@@ -87,14 +94,17 @@ def record_refund(
     *, order_id: int, amount: Decimal, refunded_so_far: Decimal, actor: str, reference: str = "",
     user: AbstractBaseUser | None = None, refund_id: int | None = None,
 ) -> Order:
-    """Move the order to `partially_refunded` or `refunded` after the provider refunded `amount`.
+    """Move the order's payment state to `partially_refunded` or `refunded` after the provider
+    refunded `amount`; its fulfilment state does not move (a partly shipped order stays partly
+    shipped, and what is left may still ship).
 
     `refunded_so_far` includes `amount` (the payments app keeps the ledger). Locks the order.
-    Enqueues the "refunded" email after commit.
+    Raises IllegalTransition for a move the payment machine refuses. Enqueues the "refunded"
+    email after commit.
     """
     order = lock_order(order_id)
-    to = S.REFUNDED if refunded_so_far >= order.total else S.PARTIALLY_REFUNDED
-    transition(order=order, to=to, actor=actor, user=user,
+    to = P.REFUNDED if refunded_so_far >= order.total else P.PARTIALLY_REFUNDED
+    transition(order=order, state=PAYMENT, to=to, actor=actor, user=user,
                message=f"Refunded {format_money(amount, order.currency)}" + (f" ({reference})" if reference else ""),
                data={"reference": reference, "amount": str(amount)})
     from notifications.services import enqueue_order_email
@@ -111,35 +121,26 @@ def record_refund_failure(
     """Move the order back after a refund it counted failed at the provider.
 
     `refunded_so_far` and `fully_refunded` describe the refunds that still stand (the payments
-    app keeps the ledger). Locks the order. Only an order whose status says (partially) refunded
-    moves: back to partially refunded while other refunds stand, else to the status it had
-    before it was refunded (a cancelled or expired order never to partially refunded: its stock
-    is gone). Other statuses do not record refunds, so they stay. Sends no email: the money never
+    app keeps the ledger). Locks the order. Only an order whose payment state says (partially)
+    refunded moves: back to partially refunded while other refunds stand, else to paid, or to
+    unpaid for money a cancelled or expired order never kept (`paid_at` says which: only a
+    confirmed payment sets it). The fulfilment state never moves. Sends no email: the money never
     reached the customer and staff decide what to tell them (the caller alerts them).
     """
     order = lock_order(order_id)
-    if order.status not in (S.REFUNDED, S.PARTIALLY_REFUNDED):
+    if order.payment_status not in (P.REFUNDED, P.PARTIALLY_REFUNDED):
         return order
-    before = _status_before_refunds(order)
+    kept = order.paid_at is not None
     if fully_refunded:
-        to = S.REFUNDED
-    elif refunded_so_far > 0 and before not in (S.CANCELLED, S.EXPIRED):
-        to = S.PARTIALLY_REFUNDED
+        to = P.REFUNDED
+    elif refunded_so_far > 0 and kept:
+        to = P.PARTIALLY_REFUNDED
     else:
-        to = before
-    if to is None or to == order.status:
+        to = P.PAID if kept else P.UNPAID
+    if to == order.payment_status:
         return order
-    transition(order=order, to=to, actor=actor, refund_failed=True,
+    transition(order=order, state=PAYMENT, to=to, actor=actor, refund_failed=True,
                message=f"Refund of {format_money(amount, order.currency)}" + (f" ({reference})" if reference else "")
                + " failed", data={"reference": reference, "amount": str(amount), "refund_failed": True})
     return order
 
-
-def _status_before_refunds(order: Order) -> str | None:
-    """The status the order left when it was last moved into a refund status from another one."""
-    refund_statuses = (S.REFUNDED, S.PARTIALLY_REFUNDED)
-    event = (
-        OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.STATUS, to_status__in=refund_statuses)
-        .exclude(from_status__in=refund_statuses).order_by("-created_at", "-pk").first()
-    )
-    return event.from_status if event is not None and event.from_status else None

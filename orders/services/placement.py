@@ -19,6 +19,7 @@ from customers.services import customer_for_order
 from shop.money import currency_code, quantize
 
 from ..models import Allocation, Order, OrderEvent, OrderLine
+from ..status import PLACED
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def place_order(
     variants: Mapping[int, Variant] | None = None,
     on_placed: Callable[[Order], object] | None = None,
 ) -> Order:
-    """Create an order in `pending_payment` and reserve its stock, in one transaction.
+    """Create an order, unpaid and unfulfilled, and reserve its stock, in one transaction.
 
     Prices are read from the catalog, never from what the shopper's browser sent: here, or by the
     caller in this same request when it passes `variants` (id -> Variant with `product` and
@@ -183,7 +184,7 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     )
     _alert_if_stock_ran_low(quantities, reservation.available_after)
     OrderEvent.objects.create(
-        order=order, kind=OrderEvent.Kind.STATUS, to_status=order.status,
+        order=order, kind=OrderEvent.Kind.STATUS, to_status=PLACED,
         actor=OrderEvent.Actor.CUSTOMER, user=order.user, message="Order placed; stock reserved.",
     )
     from notifications.services import enqueue_order_email

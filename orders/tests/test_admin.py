@@ -31,7 +31,8 @@ from payments.providers.demo import CARD_SUCCEEDS
 from payments.services import pay_with_demo_card, refund_payment
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 DELIVERY = ShippingChoice(name="Standard", price=Decimal("4.95"))
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "postal_code": "10115", "city": "Berlin",
            "country": "DE"}
@@ -139,33 +140,43 @@ def test_the_order_list_shows_each_order_at_a_glance(staff, jacket):
 
     assert response.status_code == 200
     row = response.content.decode()
-    for text in (order.number, "Grace Hopper", "grace@example.com", "Pending payment", "Not paid", "$84.95",
+    for text in (order.number, "Grace Hopper", "grace@example.com", "Not paid", "Not shipped", "$84.95",
                  "Standard"):
         assert text in row
 
 
-def test_the_list_filters_by_status_payment_delivery_and_date(staff, jacket):
+def test_the_list_filters_by_payment_fulfilment_delivery_and_date(staff, jacket):
     unpaid = place((jacket, 1))
     paid = pay(place((jacket, 1)))
     collected = pay(place((jacket, 1), shipping=collect_at_shop()))
+    partly_shipped = pay(place((jacket, 2)))
+    create_shipment(order_id=partly_shipped.pk, request=ShipmentRequest(quantities={partly_shipped.lines.get().pk: 1}))
+    shipped_then_refunded = paid_by_card(place((jacket, 2)))
+    create_shipment(order_id=shipped_then_refunded.pk,
+                    request=ShipmentRequest(quantities={shipped_then_refunded.lines.get().pk: 1}))
+    refund_payment(payment_id=shipped_then_refunded.payments.get().pk, amount=Decimal("10.00"), user=None)
     shop = Location.objects.get(code="shop")
     this_year = unpaid.created_at.year
 
     def numbers(**query):
         return set(listed_numbers(staff.get(reverse(CHANGELIST), query)))
 
-    assert numbers(status="paid") == {paid.number, collected.number}
-    assert numbers(status="pending_payment") == {unpaid.number}
-    assert numbers(payment="unpaid") == {unpaid.number}
-    assert numbers(payment="paid") == {paid.number, collected.number}
+    assert numbers(payment_status="paid") == {paid.number, collected.number, partly_shipped.number}
+    assert numbers(payment_status="unpaid") == {unpaid.number}
+    # A partial refund leaves a partly shipped order in "partially shipped": a line still waits.
+    assert numbers(payment_status="partially_refunded") == {shipped_then_refunded.number}
+    assert numbers(fulfilment_status="partially_fulfilled") == {partly_shipped.number, shipped_then_refunded.number}
+    assert numbers(fulfilment_status="unfulfilled") == {unpaid.number, paid.number, collected.number}
     assert numbers(pickup=str(shop.pk)) == {collected.number}
-    assert numbers(pickup="delivery") == {unpaid.number, paid.number}
+    assert numbers(pickup="delivery") == {unpaid.number, paid.number, partly_shipped.number,
+                                          shipped_then_refunded.number}
     assert numbers(shipping_method_name="Click and collect") == {collected.number}
-    assert numbers(created_at__year=str(this_year)) == {unpaid.number, paid.number, collected.number}
+    assert numbers(created_at__year=str(this_year)) == {unpaid.number, paid.number, collected.number,
+                                                       partly_shipped.number, shipped_then_refunded.number}
     assert numbers(created_at__year=str(this_year - 1)) == set()
 
 
-def test_the_payment_state_comes_from_the_payments_ledger(staff, jacket):
+def test_the_payment_state_follows_the_payments_ledger(staff, jacket):
     unpaid = place((jacket, 1))
     by_card = paid_by_card(place((jacket, 1)))
     by_hand = place((jacket, 1))
@@ -179,17 +190,17 @@ def test_the_payment_state_comes_from_the_payments_ledger(staff, jacket):
     refund_payment(payment_id=fully.payments.get().pk, amount=fully.total, user=None)
 
     def numbers(state):
-        return set(listed_numbers(staff.get(reverse(CHANGELIST), {"payment": state})))
+        return set(listed_numbers(staff.get(reverse(CHANGELIST), {"payment_status": state})))
 
-    assert numbers("unpaid") == {unpaid.number}
-    assert numbers("processing") == {processing.number}
+    # A payment still processing has not paid the order: its own state shows in the payments inline.
+    assert numbers("unpaid") == {unpaid.number, processing.number}
     assert numbers("paid") == {by_card.number, by_hand.number}
     assert numbers("partially_refunded") == {partly.number}
     assert numbers("refunded") == {fully.number}
-    shown = {order.number: order.admin_payment_state for order in staff.get(reverse(CHANGELIST)).context["cl"]
+    shown = {order.number: order.payment_status for order in staff.get(reverse(CHANGELIST)).context["cl"]
              .result_list}
     assert shown == {unpaid.number: "unpaid", by_card.number: "paid", by_hand.number: "paid",
-                     processing.number: "processing", partly.number: "partially_refunded",
+                     processing.number: "unpaid", partly.number: "partially_refunded",
                      fully.number: "refunded"}
 
 
@@ -199,7 +210,7 @@ def test_a_surplus_payment_given_back_is_not_a_refund_of_the_order(staff, jacket
                                     status=Payment.Status.SUCCEEDED)
     refund_payment(payment_id=second.pk, amount=order.total, user=None, reason="Paid twice.")
 
-    assert listed_numbers(staff.get(reverse(CHANGELIST), {"payment": "paid"})) == [order.number]
+    assert listed_numbers(staff.get(reverse(CHANGELIST), {"payment_status": "paid"})) == [order.number]
 
 
 def test_search_finds_orders_by_number_email_and_name(staff, jacket):
@@ -293,7 +304,7 @@ def test_posting_the_order_form_cannot_edit_an_order(staff, jacket):
 
     order.refresh_from_db()
     assert response.status_code == 403
-    assert (order.email, order.total, order.status) == ("ada@example.com", Decimal("84.95"), S.PENDING_PAYMENT)
+    assert (order.email, order.total, order.payment_status) == ("ada@example.com", Decimal("84.95"), P.UNPAID)
 
 
 @pytest.mark.parametrize(
@@ -334,8 +345,8 @@ def test_mark_paid_records_a_manual_payment_by_the_staff_member(staff, superuser
     response = staff.post(url("mark_paid", order), follow=True)
 
     order.refresh_from_db()
-    assert order.status == S.PAID and order.paid_at is not None
-    event = order.events.get(to_status=S.PAID)
+    assert order.payment_status == P.PAID and order.paid_at is not None
+    event = order.events.get(to_status=P.PAID)
     assert (event.actor, event.user, event.data["amount"]) == (OrderEvent.Actor.STAFF, superuser, "84.95")
     assert response.redirect_chain[-1][0] == url("change", order)
     assert messages_of(response) == [("success", f"Order {order.number} is marked paid ($84.95).")]
@@ -352,7 +363,7 @@ def test_marking_paid_twice_records_one_manual_payment(staff, jacket):
     staff.post(url("mark_paid", order))
 
     assert order.payments.count() == 1
-    assert order.events.filter(to_status=S.PAID).count() == 1
+    assert order.events.filter(to_status=P.PAID).count() == 1
 
 
 def test_a_late_manual_payment_whose_stock_is_gone_records_no_payment(staff, lamp):
@@ -363,7 +374,7 @@ def test_a_late_manual_payment_whose_stock_is_gone_records_no_payment(staff, lam
     response = staff.post(url("mark_paid", order), follow=True)
 
     order.refresh_from_db()
-    assert order.status == S.EXPIRED and not order.payments.exists()
+    assert order.fulfilment_status == FS.EXPIRED and not order.payments.exists()
     assert [level for level, _text in messages_of(response)] == ["error"]
 
 
@@ -383,8 +394,8 @@ def test_a_manual_payment_is_refunded_from_the_back_office_and_paid_back_by_hand
     assert refund.provider_reference.startswith("manual_re_")
     assert refund.reason.startswith("Changed their mind.") and "by hand" in refund.reason
     order.refresh_from_db()
-    assert order.status == S.REFUNDED
-    assert order.events.get(to_status=S.REFUNDED).user == superuser
+    assert order.payment_status == P.REFUNDED
+    assert order.events.get(to_status=P.REFUNDED).user == superuser
     assert messages_of(response) == [("success", f"Refunded $84.95 of order {order.number}. It was a manual "
                                                  "payment: pay the money back to the customer yourself.")]
 
@@ -403,7 +414,7 @@ def test_create_shipment_ships_what_staff_chose_with_tracking(staff, superuser, 
     assert html_tags(form_page.content, "input", name=f"line_{jacket_line.pk}", value="2")
     order.refresh_from_db()
     shipment = Shipment.objects.get(order=order)
-    assert order.status == S.PARTIALLY_FULFILLED
+    assert order.fulfilment_status == FS.PARTIALLY_FULFILLED
     assert (shipment.carrier, shipment.tracking_number, shipment.created_by) == ("UPS", "1Z999", superuser)
     assert list(shipment.lines.values_list("line__sku", "quantity")) == [("JKT-M", 1)]
     assert StockLevel.objects.get(variant=jacket, location__code="warehouse").on_hand == 99
@@ -414,7 +425,7 @@ def test_create_shipment_ships_what_staff_chose_with_tracking(staff, superuser, 
     assert html_tags(second.content, "input", name=f"line_{jacket_line.pk}", value="1")
     staff.post(url("ship", order), {f"line_{jacket_line.pk}": "1", f"line_{lamp_line.pk}": "1"})
     order.refresh_from_db()
-    assert order.status == S.FULFILLED
+    assert order.fulfilment_status == FS.FULFILLED
 
 
 def test_a_shipment_form_with_too_many_units_changes_nothing(staff, jacket):
@@ -427,7 +438,7 @@ def test_a_shipment_form_with_too_many_units_changes_nothing(staff, jacket):
     assert response.context["form"].errors[f"line_{line.pk}"]
     assert not Shipment.objects.exists()
     order.refresh_from_db()
-    assert order.status == S.PAID
+    assert order.payment_status == P.PAID
 
 
 def test_cancel_releases_the_stock_of_an_unpaid_order(staff, superuser, jacket):
@@ -436,8 +447,8 @@ def test_cancel_releases_the_stock_of_an_unpaid_order(staff, superuser, jacket):
     response = staff.post(url("cancel", order), {"reason": "Customer called to cancel."}, follow=True)
 
     order.refresh_from_db()
-    assert order.status == S.CANCELLED
-    event = order.events.get(to_status=S.CANCELLED)
+    assert order.fulfilment_status == FS.CANCELLED
+    event = order.events.get(to_status=FS.CANCELLED)
     assert (event.user, event.message) == (superuser, "Customer called to cancel.")
     assert sum(StockLevel.objects.filter(variant=jacket).values_list("reserved", flat=True)) == 0
     assert messages_of(response) == [("success", f"Order {order.number} is cancelled and its stock released.")]
@@ -456,8 +467,8 @@ def test_a_full_refund_goes_through_the_provider_and_refunds_the_order(staff, su
     assert (refund.payment, refund.amount, refund.status, refund.created_by, refund.reason) == (
         payment, Decimal("84.95"), Refund.Status.SUCCEEDED, superuser, "Arrived damaged.")
     order.refresh_from_db()
-    assert order.status == S.REFUNDED
-    assert order.events.get(to_status=S.REFUNDED).user == superuser
+    assert order.payment_status == P.REFUNDED
+    assert order.events.get(to_status=P.REFUNDED).user == superuser
     assert messages_of(response) == [("success", f"Refunded $84.95 of order {order.number}.")]
     page = staff.get(url("change", order)).content.decode()
     for text in ("Refunded", payment.provider_payment_id, refund.provider_reference, "Arrived damaged."):
@@ -470,13 +481,13 @@ def test_partial_refunds_add_up_to_a_full_one(staff, jacket):
 
     staff.post(url("refund", order), {"payment": payment.pk, "amount": "20.00", "reason": "Late delivery."})
     order.refresh_from_db()
-    assert order.status == S.PARTIALLY_REFUNDED
+    assert order.payment_status == P.PARTIALLY_REFUNDED
     second_form = staff.get(url("refund", order))
     assert html_tags(second_form.content, "input", name="amount", value="64.95")  # what is left
     staff.post(url("refund", order), {"payment": payment.pk, "amount": "64.95"})
 
     order.refresh_from_db()
-    assert order.status == S.REFUNDED
+    assert order.payment_status == P.REFUNDED
     assert sorted(Refund.objects.values_list("amount", flat=True)) == [Decimal("20.00"), Decimal("64.95")]
 
 
@@ -489,7 +500,7 @@ def test_refunding_more_than_was_paid_changes_nothing(staff, jacket):
     assert response.context["form"].errors["amount"] == ["At most $84.95 can be refunded from this payment."]
     assert not Refund.objects.exists()
     order.refresh_from_db()
-    assert order.status == S.PAID
+    assert order.payment_status == P.PAID
 
 
 def test_a_refund_the_provider_refuses_shows_its_error_and_records_nothing(staff, jacket, monkeypatch):
@@ -508,7 +519,7 @@ def test_a_refund_the_provider_refuses_shows_its_error_and_records_nothing(staff
     assert messages_of(response) == [("error", str(ProviderUnavailable()))]
     assert not Refund.objects.exists()
     order.refresh_from_db()
-    assert order.status == S.PAID
+    assert order.payment_status == P.PAID
 
 
 def test_a_payment_of_the_wrong_amount_can_be_given_back(staff, jacket):
@@ -521,7 +532,7 @@ def test_a_payment_of_the_wrong_amount_can_be_given_back(staff, jacket):
 
     assert html_tags(page, "a", id="refund-link")
     order.refresh_from_db()
-    assert order.status == S.PENDING_PAYMENT
+    assert order.is_awaiting_payment
     assert Refund.objects.get().amount == Decimal("80.00")
     assert order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
     assert messages_of(response) == [("success", f"Refunded $80.00 of order {order.number}.")]
@@ -552,7 +563,7 @@ def test_an_empty_note_is_refused(staff, jacket):
 
 def _snapshot(order: Order):
     order.refresh_from_db()
-    return order.status, order.events.count(), Shipment.objects.filter(order=order).count(), sum(
+    return order.payment_status, order.fulfilment_status, order.events.count(), Shipment.objects.filter(order=order).count(), sum(
         StockLevel.objects.filter(allocations__line__order=order).values_list("reserved", flat=True)
     )
 
@@ -565,7 +576,7 @@ def test_shipping_an_unpaid_order_is_refused(staff, jacket):
 
     assert _snapshot(order) == before
     assert messages_of(response) == [
-        ("error", f"Order {order.number} is pending payment, so it cannot be shipped. Nothing was changed.")
+        ("error", f"Order {order.number} is not paid and not shipped, so it cannot be shipped. Nothing was changed.")
     ]
 
 
@@ -577,7 +588,7 @@ def test_cancelling_a_paid_order_is_refused(staff, jacket):
 
     assert _snapshot(order) == before
     assert messages_of(response) == [
-        ("error", f"Order {order.number} is paid, so it cannot be cancelled. Nothing was changed.")
+        ("error", f"Order {order.number} is paid and not shipped, so it cannot be cancelled. Nothing was changed.")
     ]
 
 
@@ -608,7 +619,7 @@ def test_buttons_only_take_post(staff, jacket):
     assert staff.get(url("mark_paid", order)).status_code == 405
     assert staff.get(url("cancel", order)).status_code == 405
     order.refresh_from_db()
-    assert order.status == S.PENDING_PAYMENT
+    assert order.is_awaiting_payment
 
 
 def test_buttons_need_the_csrf_token(superuser, jacket):
@@ -620,7 +631,7 @@ def test_buttons_need_the_csrf_token(superuser, jacket):
 
     order.refresh_from_db()
     assert response.status_code == 403
-    assert order.status == S.PENDING_PAYMENT
+    assert order.is_awaiting_payment
 
 
 # --- Permissions ---
@@ -647,8 +658,8 @@ def test_support_sees_the_order_read_only_and_cannot_act(client, staff_groups, j
             == 403, name
     assert client.get(url("ship", paid)).status_code == 403
     assert client.get(url("refund", paid)).status_code == 403
-    assert _snapshot(unpaid)[:3] == (S.PENDING_PAYMENT, 1, 0)
-    assert _snapshot(paid)[:3] == (S.PAID, 2, 0)
+    assert _snapshot(unpaid)[:4] == (P.UNPAID, FS.UNFULFILLED, 1, 0)
+    assert _snapshot(paid)[:4] == (P.PAID, FS.UNFULFILLED, 2, 0)
 
 
 def test_an_order_manager_can_act(client, staff_groups, jacket):
@@ -661,7 +672,7 @@ def test_an_order_manager_can_act(client, staff_groups, jacket):
 
     assert html_tags(page, "form", id="mark-paid-form") and html_tags(page, "form", id="note-form")
     order.refresh_from_db()
-    assert order.status == S.PAID
+    assert order.payment_status == P.PAID
     assert order.events.get(kind=OrderEvent.Kind.NOTE).user == manager
 
 
@@ -709,3 +720,34 @@ def test_the_invoice_shows_seller_lines_tax_totals_and_billing_address(staff, ja
         assert text in page, text
     assert "12 Analytical Row" not in page  # the billing address, not the shipping one
     assert response.context["tax_total"] == "$25.54"
+
+
+@pytest.mark.parametrize(("refunded", "left"), [(None, "84.95"), ("30.00", "54.95"), ("0.10", "84.85")])
+def test_the_refund_form_shows_its_default_amount_like_money(admin_app, jacket, refunded, left):
+    # The amount left comes from a sum over the refunds: SQLite adds decimals as floating point
+    # numbers, and the form showed "119.900000000000".
+    order = paid_by_card(place((jacket, 1)))
+    payment = order.payments.get()
+    if refunded is not None:
+        refund_payment(payment_id=payment.pk, amount=Decimal(refunded), user=None)
+
+    form = admin_app.get(url("refund", order)).forms["refund-form"]
+
+    assert form["amount"].value == left
+    form.submit()  # as shown: all that is left goes back
+    order.refresh_from_db()
+    assert order.payment_status == P.REFUNDED
+    assert sum(Refund.objects.filter(payment=payment).values_list("amount", flat=True)) == order.total
+
+
+def test_the_order_page_shows_both_states_and_each_ones_history(staff, jacket):
+    order = paid_by_card(place((jacket, 2)))
+    create_shipment(order_id=order.pk, request=ShipmentRequest(quantities={order.lines.get().pk: 1}))
+    refund_payment(payment_id=order.payments.get().pk, amount=Decimal("10.00"), user=None)
+
+    page = staff.get(url("change", order)).content.decode()
+
+    assert "Partially refunded" in page and "Partially shipped" in page
+    assert "Payment: Paid → Partially refunded" in page
+    assert "Fulfilment: Not shipped → Partially shipped" in page
+    assert html_tags(page, "a", id="ship-link")  # a line still waits to ship, and it may

@@ -19,7 +19,8 @@ from orders.shipping_csv import read_shipments
 from orders.tests.test_admin import DELIVERY, collect_at_shop, jacket, lamp, pay, place, staff_groups  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+F = Order.FulfilmentStatus
 CHANGELIST = "/admin/orders/order/"
 SHIP_CSV = "/admin/orders/order/ship-csv/"
 
@@ -146,9 +147,9 @@ def test_the_export_writes_plain_decimals_and_defuses_formulas(admin_app, jacket
     assert rows[0]["customer"] == "'@SUM(A1:A9)"
     assert (row["subtotal"], row["shipping"], row["tax"], row["total"]) == ("195.00", "4.95", "0.00", "199.95")
     assert (row["currency"], row["items"], row["country"], row["email"]) == ("USD", "3", "DE", "ada@example.com")
-    assert (row["status"], row["payment"], row["delivery"]) == ("Paid", "Paid", "Standard")
+    assert (row["payment"], row["fulfilment"], row["delivery"]) == ("Paid", "Not shipped", "Standard")
     assert row["placed"][:4].isdigit() and row["paid"]
-    assert (rows[0]["status"], rows[0]["payment"], rows[0]["paid"]) == ("Pending payment", "Not paid", "")
+    assert (rows[0]["payment"], rows[0]["fulfilment"], rows[0]["paid"]) == ("Not paid", "Not shipped", "")
 
 
 @pytest.mark.parametrize("value, written", [
@@ -165,7 +166,7 @@ def test_the_export_link_exports_the_whole_filtered_list_not_one_page(admin_app,
     paid = [pay(place((jacket, 1))) for _ in range(3)]
     place((jacket, 1))  # unpaid: filtered out
 
-    page = admin_app.get(CHANGELIST, {"status__exact": "paid"})
+    page = admin_app.get(CHANGELIST, {"payment_status__exact": "paid"})
     [link] = html_tags(page.text, "a", id="export-list-link")
     rows = read_csv(admin_app.get(link["href"]))
 
@@ -208,7 +209,8 @@ def test_orders_ship_from_a_csv_after_a_preview(admin_app, jacket, lamp, django_
     assert any("2 orders shipped in 2 parcel(s)" in m for m in messages)
     assert any(not_in_file.number in m and "not shipped" in m for m in messages)
     whole.refresh_from_db(), partly.refresh_from_db(), not_in_file.refresh_from_db()
-    assert (whole.status, partly.status, not_in_file.status) == (S.FULFILLED, S.PARTIALLY_FULFILLED, S.PAID)
+    assert (whole.fulfilment_status, partly.fulfilment_status, not_in_file.fulfilment_status) == (
+        F.FULFILLED, F.PARTIALLY_FULFILLED, F.UNFULFILLED)
     dhl = whole.shipments.get()
     assert (dhl.carrier, dhl.tracking_number, dhl.created_by.username) == ("DHL", "00340434161094042557",
                                                                             "webtest-admin")
@@ -239,7 +241,7 @@ def test_a_spreadsheet_csv_in_windows_1252_with_semicolons_ships_as_written(admi
     preview.forms["ship-csv-apply"].submit("apply")
 
     order.refresh_from_db()
-    assert order.status == S.FULFILLED and order.shipments.get().carrier == "Colissimo Équipe"
+    assert order.fulfilment_status == F.FULFILLED and order.shipments.get().carrier == "Colissimo Équipe"
 
 
 # --- Shipping from a CSV: all or nothing ---
@@ -272,7 +274,7 @@ def test_one_bad_row_ships_nothing_and_every_problem_names_its_row(admin_app, ja
     assert "nothing was shipped" in result.html.select_one("#ship-csv-errors").text
     assert not result.html.select("#ship-csv-apply")  # no way to apply a file with problems
     assert shipments_and_events() == (0, 0)
-    assert set(Order.objects.values_list("status", flat=True)) == {S.PAID}
+    assert set(Order.objects.values_list("fulfilment_status", flat=True)) == {F.UNFULFILLED}
 
 
 def test_orders_that_cannot_ship_are_reported_and_nothing_ships(admin_app, jacket, lamp,
@@ -295,14 +297,14 @@ def test_orders_that_cannot_ship_are_reported_and_nothing_ships(admin_app, jacke
         ])
 
     assert errors_of(result) == [
-        f"Row 3: Order {unpaid.number} is pending payment; only paid orders ship.",
-        f"Row 4: Order {cancelled.number} is cancelled; only paid orders ship.",
+        f"Row 3: Order {unpaid.number} is not paid and not shipped; only a paid order with items still to ship can be shipped.",
+        f"Row 4: Order {cancelled.number} is not paid and cancelled; only a paid order with items still to ship can be shipped.",
         f"Row 5: everything in order {shipped.number} has shipped already.",
     ]
     assert shipments_and_events() == before
     assert callbacks == [] and not OutboundEmail.objects.filter(kind="order.shipped", order=paid).exists()
     paid.refresh_from_db()
-    assert paid.status == S.PAID
+    assert paid.fulfilment_status == F.UNFULFILLED
 
 
 def test_an_order_that_changed_after_the_preview_stops_the_whole_file(admin_app, jacket):
@@ -319,7 +321,7 @@ def test_an_order_that_changed_after_the_preview_stops_the_whole_file(admin_app,
     assert result.status_code == 200
     assert errors_of(result) == [f"Row 3: everything in order {second.number} has shipped already."]
     first.refresh_from_db()
-    assert first.status == S.PAID and not first.shipments.exists()
+    assert first.fulfilment_status == F.UNFULFILLED and not first.shipments.exists()
 
 
 def test_a_file_may_only_name_the_selected_orders(admin_app, jacket):
@@ -390,7 +392,7 @@ def test_support_can_print_and_export_but_not_ship(django_app, django_user_model
                              expect_errors=True)
     assert posted.status_code == 403
     order.refresh_from_db()
-    assert order.status == S.PAID and not order.shipments.exists()
+    assert order.fulfilment_status == F.UNFULFILLED and not order.shipments.exists()
 
 
 def test_an_order_manager_sees_every_action(django_app, django_user_model, staff_groups):

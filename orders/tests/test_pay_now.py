@@ -21,7 +21,8 @@ from payments.models import Payment
 from payments.providers.demo import DemoProvider
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 DELIVERY = ShippingChoice(name="Standard delivery", price=Decimal("4.95"))
 
 
@@ -68,7 +69,7 @@ def _press(client: Client, page_url: str):
 
 def _snapshot(order: Order) -> tuple:
     order.refresh_from_db()
-    return order.status, order.events.count(), list(order.payments.values_list("pk", "status"))
+    return order.payment_status, order.fulfilment_status, order.events.count(), list(order.payments.values_list("pk", "status"))
 
 
 def test_every_order_page_offers_pay_now_while_the_order_waits_for_payment(browser, tee):
@@ -149,7 +150,7 @@ def test_an_order_that_no_longer_waits_for_payment_is_not_paid_and_nothing_chang
     elif state == "cancelled":
         cancel_order(order_id=order.pk, actor=OrderEvent.Actor.STAFF)
     elif state == "expired":
-        Order.objects.filter(pk=order.pk).update(status=S.EXPIRED)
+        Order.objects.filter(pk=order.pk).update(fulfilment_status=FS.EXPIRED)
     else:
         Order.objects.filter(pk=order.pk).update(reservation_expires_at=timezone.now() - timedelta(minutes=1))
     before = _snapshot(order)

@@ -31,7 +31,8 @@ from orders.services import (
 from .factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 DELIVERY = ShippingChoice(name="Standard delivery", price=Decimal("4.95"))
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "postal_code": "97201", "city": "Portland",
            "region": "OR", "country": "US"}
@@ -273,7 +274,7 @@ def test_shipments_show_carrier_tracking_number_and_link(client, catalog):
     assert len(track) == 1 and "noreferrer" in track[0]["rel"]
     assert "2 × Trail Tee 0" in text  # what is in the parcel
     assert "Shipped" in text and "Payment received" in text
-    assert html_tags(response.content, "section", id="order-status")[0]["data-status"] == S.FULFILLED
+    assert html_tags(response.content, "section", id="order-status")[0]["data-fulfilment"] == FS.FULFILLED
 
 
 def test_a_tracking_link_that_is_not_http_is_never_a_link(client, catalog):
@@ -311,6 +312,27 @@ def test_a_refund_shows_in_the_timeline_with_its_amount(client, catalog):
 
     assert "Partly refunded" in text and "$10.00" in text
     assert "re_SECRET" not in text
+
+
+def test_a_partly_shipped_order_partly_refunded_still_tells_the_shopper_the_rest_is_coming(client, catalog):
+    alice = _user("alice")
+    order = _place(catalog, user=alice, lines=2)
+    _pay(order)
+    first = order.lines.order_by("pk").first()
+    create_shipment(order_id=order.pk, request=ShipmentRequest(quantities={first.pk: first.quantity}))
+    record_refund(order_id=order.pk, amount=Decimal("10.00"), refunded_so_far=Decimal("10.00"),
+                  actor=OrderEvent.Actor.STAFF)
+    client.force_login(alice)
+
+    page = client.get(_owner_url(order))
+    history = client.get(reverse("orders:history"))
+
+    box = html_tags(page.content, "section", id="order-status")[0]
+    assert (box["data-fulfilment"], box["data-payment-status"]) == (FS.PARTIALLY_FULFILLED, P.PARTIALLY_REFUNDED)
+    text = page.content.decode()
+    assert "Partly shipped" in text and "the rest will follow" in text and "Partly refunded" in text
+    card = history.content.decode()
+    assert "Partly shipped" in card and "Partly refunded" in card
 
 
 def _return(order: Order, quantities: dict[int, int], *, note: str = "", location=None) -> OrderEvent:
@@ -434,7 +456,7 @@ def test_the_poller_gets_204_until_something_changes_then_the_final_box(client, 
     assert changed.status_code == 200
     box = html_tags(changed.content, "section", id="order-status")[0]
     assert "data-hx-trigger" not in box and "data-hx-get" not in box  # the new box does not poll: it stops
-    assert (box["data-status"], box["data-payment"]) == (S.PAID, "paid")
+    assert (box["data-payment-status"], box["data-payment"]) == (P.PAID, "paid")
     assert html_tags(changed.content, "section", id="order-timeline", data_hx_swap_oob="true")
     assert "Payment received" in changed.content.decode()
     assert "<html" not in changed.content.decode()
@@ -528,8 +550,8 @@ def test_a_guest_sees_a_change_at_once_nothing_is_reused(client, catalog):
     _pay(order)
     after = client.get(url)
 
-    assert html_tags(before.content, "section", id="order-status")[0]["data-status"] == S.PENDING_PAYMENT
-    assert html_tags(after.content, "section", id="order-status")[0]["data-status"] == S.PAID
+    assert html_tags(before.content, "section", id="order-status")[0]["data-payment-status"] == P.UNPAID
+    assert html_tags(after.content, "section", id="order-status")[0]["data-payment-status"] == P.PAID
 
 
 def test_order_pages_only_answer_reads(client, catalog):
@@ -550,13 +572,13 @@ def test_in_a_browser_the_status_box_turns_paid_without_a_reload(page, catalog):
     order = _place(catalog)
     page.goto(links.signed_order_url(order))
     box = page.locator("#order-status")
-    expect(box).to_have_attribute("data-status", S.PENDING_PAYMENT)
+    expect(box).to_have_attribute("data-payment-status", P.UNPAID)
     page.evaluate("window.__sameDocument = true")
 
     _pay(order)
 
     # One or two polls (every 5 s) later, htmx has swapped in the paid box and the timeline.
-    expect(box).to_have_attribute("data-status", S.PAID, timeout=15_000)
+    expect(box).to_have_attribute("data-payment-status", P.PAID, timeout=15_000)
     expect(box).not_to_have_attribute("data-hx-trigger", "every 5s")
     expect(page.locator("#order-timeline")).to_contain_text("Payment received")
     assert page.evaluate("window.__sameDocument === true"), "the page reloaded instead of polling"
@@ -571,7 +593,7 @@ def test_history_costs_the_same_with_one_pick_up_order_or_ten(client):
     for count in (1, 10):
         Order.objects.filter(user=alice).delete()
         for _n in range(count):
-            OrderFactory(user=alice, pickup_location=shop, status=S.FULFILLED)
+            OrderFactory(user=alice, pickup_location=shop, payment_status=P.PAID, fulfilment_status=FS.FULFILLED)
         client.get(reverse("orders:history"))  # what a first visit costs once (the session) is left out
         with CaptureQueriesContext(connection) as queries:
             response = client.get(reverse("orders:history"))

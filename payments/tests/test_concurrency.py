@@ -51,7 +51,7 @@ def test_concurrent_refunds_never_exceed_the_payment(paid_order):
     assert (len(refunds), len(refused)) == (2, 4), results
     assert sum(Refund.objects.values_list("amount", flat=True)) == Decimal("60.00")
     paid_order.refresh_from_db()
-    assert paid_order.status == Order.Status.PARTIALLY_REFUNDED
+    assert paid_order.payment_status == Order.PaymentStatus.PARTIALLY_REFUNDED
 
 
 def test_one_event_delivered_many_times_at_once_is_processed_once(paid_order, settings):
@@ -70,7 +70,7 @@ def test_one_event_delivered_many_times_at_once_is_processed_once(paid_order, se
     assert WebhookEvent.objects.count() == 1
     assert Refund.objects.get().amount == Decimal("10.00")
     paid_order.refresh_from_db()
-    assert paid_order.events.filter(to_status=Order.Status.PARTIALLY_REFUNDED).count() == 1
+    assert paid_order.events.filter(to_status=Order.PaymentStatus.PARTIALLY_REFUNDED).count() == 1
 
 
 def test_a_refund_event_that_overtakes_its_refund_waits_for_it_and_applies_once(paid_order, monkeypatch, settings):
@@ -106,5 +106,5 @@ def test_a_refund_event_that_overtakes_its_refund_waits_for_it_and_applies_once(
     assert handled == "refund re_test_race: succeeded", handled
     assert Refund.objects.get().status == Refund.Status.SUCCEEDED
     paid_order.refresh_from_db()
-    assert paid_order.status == Order.Status.REFUNDED
-    assert paid_order.events.filter(to_status=Order.Status.REFUNDED).count() == 1
+    assert paid_order.payment_status == Order.PaymentStatus.REFUNDED
+    assert paid_order.events.filter(to_status=Order.PaymentStatus.REFUNDED).count() == 1

@@ -19,7 +19,7 @@ from .stripe_fakes import post_event, stripe_event, stripe_object
 from .test_demo import card
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
 
 
 def _status_box(client, order: Order) -> tuple[dict, str]:
@@ -53,7 +53,7 @@ def test_a_declined_demo_card_is_on_the_order_page_and_in_its_history(client, or
     assert again["Location"] == demo_page
     client.post(demo_page, card())
     order.refresh_from_db()
-    assert order.status == S.PAID
+    assert order.payment_status == P.PAID
 
 
 def test_a_stripe_decline_from_the_webhook_is_on_the_order_page_and_in_its_history(client, fake_stripe, order):

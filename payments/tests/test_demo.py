@@ -16,7 +16,8 @@ from payments.models import Payment
 from .helpers import place, start_in_browser
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 NEXT_YEAR = str(date.today().year + 1)[2:]
 
 
@@ -51,7 +52,7 @@ def test_the_good_test_card_pays_the_order(client, demo_page, order):
 
     order.refresh_from_db()
     payment = Payment.objects.get(order=order)
-    assert order.status == S.PAID
+    assert order.payment_status == P.PAID
     assert payment.status == "succeeded" and payment.provider_payment_id.startswith("demo_pi_")
     # on to the status page, which sends the shopper to the order confirmation now it is paid
     assert response["Location"] == reverse("payments:status", args=[payment_token(payment)])
@@ -67,8 +68,8 @@ def test_the_declined_card_shows_a_clear_error_and_no_order_is_paid(client, demo
     assert response.status_code == 200
     assert html_tags(response.content, "p", id="payment-error")
     assert "Your card was declined" in response.content.decode()
-    assert (order.status, payment.status) == (S.PENDING_PAYMENT, "failed")
-    assert not Order.objects.filter(status=S.PAID).exists()
+    assert (order.payment_status, payment.status) == (P.UNPAID, "failed")
+    assert not Order.objects.filter(payment_status=P.PAID).exists()
     [cvc] = html_tags(response.content, "input", name="cvc")
     assert "value" not in cvc  # the security code is not sent back
 
@@ -76,7 +77,7 @@ def test_the_declined_card_shows_a_clear_error_and_no_order_is_paid(client, demo
     client.post(demo_page, card())
     order.refresh_from_db()
     payment.refresh_from_db()
-    assert (order.status, payment.status) == (S.PAID, "succeeded")
+    assert (order.payment_status, payment.status) == (P.PAID, "succeeded")
 
 
 def test_submitting_twice_charges_once(client, demo_page, order):
@@ -85,7 +86,7 @@ def test_submitting_twice_charges_once(client, demo_page, order):
     again = client.post(demo_page, card())
 
     assert again.status_code == 302
-    assert order.events.filter(to_status=S.PAID).count() == 1
+    assert order.events.filter(to_status=P.PAID).count() == 1
     assert Payment.objects.filter(order=order, status="succeeded").count() == 1
 
 
@@ -108,7 +109,7 @@ def test_bad_card_details_are_refused_and_nothing_changes(client, demo_page, ord
     order.refresh_from_db()
     assert response.status_code == 200
     assert html_tags(response.content, "p", id=f"{field}-error")
-    assert order.status == S.PENDING_PAYMENT
+    assert order.is_awaiting_payment
     assert Payment.objects.get(order=order).status == "pending"
 
 
@@ -135,7 +136,7 @@ def test_another_shoppers_payment_page_answers_404(client, demo_page, order):
     assert stranger.get(demo_page).status_code == 404
     assert stranger.post(demo_page, card()).status_code == 404
     order.refresh_from_db()
-    assert order.status == S.PENDING_PAYMENT
+    assert order.is_awaiting_payment
 
 
 def test_a_signed_in_customer_opens_their_own_payment_from_another_browser(jacket):
@@ -155,7 +156,7 @@ def test_a_signed_in_customer_opens_their_own_payment_from_another_browser(jacke
 
 
 def test_a_payment_for_an_order_that_expired_meanwhile_is_not_charged(client, demo_page, order):
-    Order.objects.filter(pk=order.pk).update(status=S.EXPIRED)
+    Order.objects.filter(pk=order.pk).update(fulfilment_status=FS.EXPIRED)
 
     response = client.post(demo_page, card())
 

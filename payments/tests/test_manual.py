@@ -14,7 +14,8 @@ from .helpers import shopper_request
 from .stripe_fakes import stripe_event, stripe_object
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 
 
 def test_a_manual_payment_refunds_with_no_provider_call_and_says_it_is_paid_back_by_hand(
@@ -30,7 +31,7 @@ def test_a_manual_payment_refunds_with_no_provider_call_and_says_it_is_paid_back
     assert refund.status == Refund.Status.SUCCEEDED and refund.provider_reference.startswith("manual_re_")
     assert refund.reason.startswith("Scratched ") and "by hand" in refund.reason
     order.refresh_from_db()
-    assert order.status == S.PARTIALLY_REFUNDED
+    assert order.payment_status == P.PARTIALLY_REFUNDED
 
 
 def test_the_manual_provider_never_takes_a_shoppers_payment(order):

@@ -29,7 +29,7 @@ from .stripe_fakes import new_id, post_event, stripe_object
 from .test_webhooks import completed
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+F = Order.FulfilmentStatus
 
 
 @pytest.fixture
@@ -60,11 +60,11 @@ def test_an_order_holding_a_wrong_amount_is_never_expired_and_staff_are_alerted_
 
     # then the order still holds its stock, and its history says why, once
     order.refresh_from_db()
-    assert order.status == S.PENDING_PAYMENT
+    assert order.is_awaiting_payment
     assert _reserved(jacket) == 1
     [left] = order.events.filter(kind=OrderEvent.Kind.ALERT, data__expiry="left_to_staff")
     assert "Not expired" in left.message and "$1.00" in left.message and "$84.95" in left.message
-    assert not order.events.filter(to_status=S.EXPIRED).exists()
+    assert not order.events.filter(to_status=F.EXPIRED).exists()
     assert list(orders_needing_attention()) == [order]
 
 
@@ -130,13 +130,13 @@ def test_once_staff_refund_it_the_order_leaves_the_queue_and_expires(client, pay
     assert not orders_needing_attention().exists()
     assert expire_unpaid_orders(now=later + timedelta(minutes=1)) == 1
     order.refresh_from_db()
-    assert order.status == S.EXPIRED and _reserved(jacket) == 0
+    assert order.fulfilment_status == F.EXPIRED and _reserved(jacket) == 0
 
 
 def test_nothing_held_expires_as_before(order, jacket):
     assert expire_unpaid_orders(now=timezone.now() + timedelta(hours=1)) == 1
     order.refresh_from_db()
-    assert order.status == S.EXPIRED and _reserved(jacket) == 0
+    assert order.fulfilment_status == F.EXPIRED and _reserved(jacket) == 0
     assert not order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
 
 

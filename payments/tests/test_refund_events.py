@@ -6,7 +6,6 @@ import pytest
 from django.core import mail
 
 from notifications.models import OutboundEmail
-from orders.admin import payment_state
 from orders.admin.payment_state import refundable_payments
 from orders.models import Order, OrderEvent
 from payments.models import Payment, Refund, WebhookEvent
@@ -15,7 +14,8 @@ from payments.services import handle_stripe_event, refund_payment, refundable_am
 from .stripe_fakes import post_event, stripe_event, stripe_object
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 INTENT = "pi_test_refundable"  # the stripe_paid fixture's PaymentIntent
 
 
@@ -47,11 +47,11 @@ def test_a_refund_stripe_reports_pending_is_recorded_pending_and_moves_no_order(
 
     order = Order.objects.get(pk=stripe_paid.order_id)
     assert (refund.status, refund.provider_reference) == (Refund.Status.PENDING, "re_test_pending")
-    assert order.status == S.PAID  # no money has come back yet
+    assert order.payment_status == P.PAID  # no money has come back yet
     event = order.events.filter(kind=OrderEvent.Kind.REFUND).get()
     assert "pending" in event.message and event.user == staff
     assert refunded_emails(order) == 0
-    assert payment_state.annotate(Order.objects.filter(pk=order.pk)).get().admin_payment_state == "paid"
+    assert Order.objects.get(pk=order.pk).payment_status == "paid"
     # ... but it is on its way, so it cannot be refunded a second time meanwhile.
     assert refundable_amount(stripe_paid) == Decimal("0.00")
     assert refundable_payments(order) == []
@@ -70,9 +70,9 @@ def test_a_pending_refund_that_succeeds_moves_the_order_once(client, stripe_paid
     assert response.json() == {"result": "refund re_test_later: succeeded"}
     assert replay.json() == {"result": "duplicate"}
     assert refund.status == Refund.Status.SUCCEEDED
-    assert order.status == S.REFUNDED
-    moved = order.events.get(to_status=S.REFUNDED)
-    assert (moved.from_status, moved.actor, moved.data["amount"]) == (S.PAID, OrderEvent.Actor.WEBHOOK, "84.95")
+    assert order.payment_status == P.REFUNDED
+    moved = order.events.get(to_status=P.REFUNDED)
+    assert (moved.from_status, moved.actor, moved.data["amount"]) == (P.PAID, OrderEvent.Actor.WEBHOOK, "84.95")
     assert refunded_emails(order) == 1
     assert WebhookEvent.objects.get(event_id=event["id"]).result == "refund re_test_later: succeeded"
 
@@ -83,7 +83,7 @@ def test_a_partial_pending_refund_that_succeeds_makes_the_order_partially_refund
     handle_stripe_event(event=stripe_event(
         "refund.updated", stripe_refund(stripe_paid, "re_test_part", cents=2000, status="succeeded")))
 
-    assert Order.objects.get(pk=stripe_paid.order_id).status == S.PARTIALLY_REFUNDED
+    assert Order.objects.get(pk=stripe_paid.order_id).payment_status == P.PARTIALLY_REFUNDED
 
 
 def test_a_failed_refund_is_recorded_staff_are_alerted_and_the_money_can_be_refunded_again(
@@ -101,8 +101,8 @@ def test_a_failed_refund_is_recorded_staff_are_alerted_and_the_money_can_be_refu
     alert = order.events.get(kind=OrderEvent.Kind.ALERT)
     assert "re_test_fails" in alert.message and "expired_or_canceled_card" in alert.message
     assert alert.actor == OrderEvent.Actor.WEBHOOK
-    assert order.status == S.PAID and refunded_emails(order) == 0
-    assert payment_state.annotate(Order.objects.filter(pk=order.pk)).get().admin_payment_state == "paid"
+    assert order.payment_status == P.PAID and refunded_emails(order) == 0
+    assert Order.objects.get(pk=order.pk).payment_status == "paid"
     # Nothing was given back: the whole payment is refundable again, from the back office too.
     assert refundable_amount(stripe_paid) == Decimal("84.95")
     assert [p.refundable for p in refundable_payments(order)] == [Decimal("84.95")]
@@ -140,26 +140,26 @@ def test_news_older_than_a_failure_changes_nothing(stripe_paid, fake_stripe, sta
     refund.refresh_from_db()
     assert result == "refund re_test_late: already failed"
     assert refund.status == Refund.Status.FAILED
-    assert Order.objects.get(pk=stripe_paid.order_id).status == S.PAID
+    assert Order.objects.get(pk=stripe_paid.order_id).payment_status == P.PAID
 
 
 def test_a_refund_that_fails_after_it_succeeded_takes_the_order_back(stripe_paid, fake_stripe, staff):
     refund_at_stripe(fake_stripe, stripe_paid, "re_test_first", cents=2000, status="succeeded", staff=staff)
     refund_at_stripe(fake_stripe, stripe_paid, "re_test_rest", cents=6495, status="succeeded", staff=staff)
     order = Order.objects.get(pk=stripe_paid.order_id)
-    assert order.status == S.REFUNDED
+    assert order.payment_status == P.REFUNDED
 
     handle_stripe_event(event=stripe_event("refund.failed", failed(stripe_paid, "re_test_rest", cents=6495)))
     order.refresh_from_db()
-    assert order.status == S.PARTIALLY_REFUNDED  # the first $20.00 did go back
+    assert order.payment_status == P.PARTIALLY_REFUNDED  # the first $20.00 did go back
 
     handle_stripe_event(event=stripe_event("refund.failed", failed(stripe_paid, "re_test_first", cents=2000)))
     order.refresh_from_db()
-    assert order.status == S.PAID  # what it was before any refund
+    assert order.payment_status == P.PAID  # what it was before any refund
     back = order.events.filter(kind=OrderEvent.Kind.STATUS).order_by("-pk")[:2]
     assert [(e.from_status, e.to_status, e.actor) for e in back] == [
-        (S.PARTIALLY_REFUNDED, S.PAID, OrderEvent.Actor.WEBHOOK),
-        (S.REFUNDED, S.PARTIALLY_REFUNDED, OrderEvent.Actor.WEBHOOK),
+        (P.PARTIALLY_REFUNDED, P.PAID, OrderEvent.Actor.WEBHOOK),
+        (P.REFUNDED, P.PARTIALLY_REFUNDED, OrderEvent.Actor.WEBHOOK),
     ]
     assert order.events.filter(kind=OrderEvent.Kind.ALERT).count() == 2
     assert OutboundEmail.objects.filter(order=order, kind="staff_alert").count() == 2  # one email per failure
@@ -175,7 +175,7 @@ def test_a_refund_made_at_stripe_is_recorded_with_the_status_stripe_reports(stri
     refund = Refund.objects.get(provider_reference="re_test_dashboard")
     assert (first, later) == ("recorded re_test_dashboard: pending", "refund re_test_dashboard: succeeded")
     assert (refund.payment, refund.amount, refund.status) == (stripe_paid, Decimal("10.00"), Refund.Status.SUCCEEDED)
-    assert Order.objects.get(pk=stripe_paid.order_id).status == S.PARTIALLY_REFUNDED
+    assert Order.objects.get(pk=stripe_paid.order_id).payment_status == P.PARTIALLY_REFUNDED
 
 
 def test_charge_refunded_records_a_pending_refund_as_pending(stripe_paid):
@@ -188,4 +188,4 @@ def test_charge_refunded_records_a_pending_refund_as_pending(stripe_paid):
     handle_stripe_event(event=stripe_event("charge.refunded", charge))
 
     assert Refund.objects.get(provider_reference="re_test_on_charge").status == Refund.Status.PENDING
-    assert Order.objects.get(pk=stripe_paid.order_id).status == S.PAID
+    assert Order.objects.get(pk=stripe_paid.order_id).payment_status == P.PAID

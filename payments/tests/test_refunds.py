@@ -13,7 +13,8 @@ from .helpers import shopper_request
 from .stripe_fakes import new_id, stripe_event, stripe_object
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 
 
 def _refund_answer(cents: int, refund_id: str) -> dict:
@@ -28,11 +29,11 @@ def test_a_partial_then_a_full_refund_through_stripe(stripe_paid, fake_stripe, s
 
     first = refund_payment(payment_id=stripe_paid.pk, amount=Decimal("20.00"), user=staff, reason="Scratched")
     order.refresh_from_db()
-    assert order.status == S.PARTIALLY_REFUNDED
+    assert order.payment_status == P.PARTIALLY_REFUNDED
 
     second = refund_payment(payment_id=stripe_paid.pk, amount=Decimal("64.95"), user=staff)
     order.refresh_from_db()
-    assert order.status == S.REFUNDED
+    assert order.payment_status == P.REFUNDED
 
     sent = fake_stripe.requests_to("post", "/v1/refunds")
     assert [(r.params["payment_intent"], r.params["amount"]) for r in sent] == [
@@ -42,7 +43,7 @@ def test_a_partial_then_a_full_refund_through_stripe(stripe_paid, fake_stripe, s
     assert (first.provider_reference, first.status, first.created_by, first.reason) == (
         "re_test_first", "succeeded", staff, "Scratched")
     assert second.provider_reference == "re_test_second"
-    events = order.events.filter(to_status__in=[S.PARTIALLY_REFUNDED, S.REFUNDED])
+    events = order.events.filter(to_status__in=[P.PARTIALLY_REFUNDED, P.REFUNDED])
     assert list(events.values_list("actor", flat=True)) == [OrderEvent.Actor.STAFF] * 2
 
 
@@ -59,7 +60,7 @@ def test_the_webhook_for_our_own_refund_records_nothing_twice(stripe_paid, fake_
     assert result == "refunds already recorded"
     assert Refund.objects.count() == 1
     stripe_paid.order.refresh_from_db()
-    assert stripe_paid.order.status == S.PARTIALLY_REFUNDED
+    assert stripe_paid.order.payment_status == P.PARTIALLY_REFUNDED
 
 
 @pytest.mark.parametrize("amount", [Decimal("84.96"), Decimal("0"), Decimal("-5.00")])
@@ -70,7 +71,7 @@ def test_a_refund_over_what_was_paid_or_not_positive_is_refused(stripe_paid, fak
     assert not Refund.objects.exists()
     assert fake_stripe.requests_to("post", "/v1/refunds") == []
     stripe_paid.order.refresh_from_db()
-    assert stripe_paid.order.status == S.PAID
+    assert stripe_paid.order.payment_status == P.PAID
 
 
 def test_refunds_add_up_to_at_most_the_payment(demo_paid, staff):
@@ -101,7 +102,7 @@ def test_stripe_refusing_a_refund_records_nothing(stripe_paid, fake_stripe, staf
 
     assert not Refund.objects.exists()
     stripe_paid.order.refresh_from_db()
-    assert stripe_paid.order.status == S.PAID
+    assert stripe_paid.order.payment_status == P.PAID
 
 
 def test_a_demo_refund_succeeds_at_once(demo_paid, staff):
@@ -109,7 +110,7 @@ def test_a_demo_refund_succeeds_at_once(demo_paid, staff):
 
     demo_paid.order.refresh_from_db()
     assert refund.status == "succeeded" and refund.provider_reference.startswith("demo_re_")
-    assert demo_paid.order.status == S.REFUNDED
+    assert demo_paid.order.payment_status == P.REFUNDED
 
 
 def test_a_demo_payment_refunds_through_the_demo_provider_after_stripe_is_configured(demo_paid, fake_stripe, staff):
@@ -127,7 +128,7 @@ def test_refunding_a_second_payment_does_not_move_the_order(demo_paid, staff):
     refund_payment(payment_id=extra.pk, amount=Decimal("84.95"), user=staff)
 
     demo_paid.order.refresh_from_db()
-    assert demo_paid.order.status == S.PAID
+    assert demo_paid.order.payment_status == P.PAID
     assert demo_paid.order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
 
 
@@ -139,12 +140,13 @@ def test_a_cancelled_order_becomes_refunded_only_once_all_its_money_is_back(orde
 
     refund_payment(payment_id=late.pk, amount=Decimal("20.00"), user=staff)
     order.refresh_from_db()
-    # Not partially_refunded: from there an order may ship, and this one's stock is gone.
-    assert order.status == S.CANCELLED
+    # Still cancelled, and not partially refunded: it never kept this money; the refund is in its history.
+    assert (order.payment_status, order.fulfilment_status) == (P.UNPAID, FS.CANCELLED)
     assert order.events.filter(kind=OrderEvent.Kind.REFUND).exists()
 
     refund_payment(payment_id=late.pk, amount=Decimal("64.95"), user=staff)
     order.refresh_from_db()
-    assert order.status == S.REFUNDED
-    moved = order.events.get(to_status=S.REFUNDED)
-    assert (moved.from_status, moved.actor, moved.user) == (S.CANCELLED, OrderEvent.Actor.STAFF, staff)
+    assert (order.payment_status, order.fulfilment_status) == (P.REFUNDED, FS.CANCELLED)
+    moved = order.events.get(to_status=P.REFUNDED)
+    assert (moved.state, moved.from_status, moved.actor, moved.user) == (
+        OrderEvent.State.PAYMENT, P.UNPAID, OrderEvent.Actor.STAFF, staff)

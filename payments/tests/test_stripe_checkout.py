@@ -89,7 +89,7 @@ def test_stripe_refusing_the_session_leaves_the_order_pending_and_the_next_try_i
 
     order.refresh_from_db()
     failed = Payment.objects.get(order=order)
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.is_awaiting_payment
     assert (failed.status, failed.provider_session_id) == ("cancelled", "")
 
     # Stripe replays a stored answer for a key it has seen, so the next try uses a new one.
@@ -112,9 +112,9 @@ def test_while_a_bank_debit_is_processing_paying_again_shows_its_status(fake_str
     assert len(fake_stripe.requests_to("post", "/v1/checkout/sessions")) == 1
 
 
-@pytest.mark.parametrize("status", [Order.Status.CANCELLED, Order.Status.EXPIRED])
+@pytest.mark.parametrize("status", [Order.FulfilmentStatus.CANCELLED, Order.FulfilmentStatus.EXPIRED])
 def test_an_order_no_longer_waiting_for_payment_is_not_sent_to_pay(fake_stripe, order, status):
-    Order.objects.filter(pk=order.pk).update(status=status)
+    Order.objects.filter(pk=order.pk).update(fulfilment_status=status)
 
     with pytest.raises(OrderNotPayable):
         start_payment(order=order, request=shopper_request())

@@ -25,7 +25,8 @@ from .helpers import place, shopper_request, start_in_browser
 from .stripe_fakes import new_id, post_event, sign, stripe_event, stripe_object
 
 pytestmark = pytest.mark.django_db
-S = Order.Status
+P = Order.PaymentStatus
+FS = Order.FulfilmentStatus
 INTENT = "pi_test_paid_0001"
 
 
@@ -85,7 +86,7 @@ def charge_refunded(*, charge_cents: int, refunds: list[dict], embed: bool = Tru
 
 def _state(order: Order) -> tuple:
     order.refresh_from_db()
-    return (order.status, order.events.count(), Payment.objects.filter(order=order).count(),
+    return (order.payment_status, order.fulfilment_status, order.events.count(), Payment.objects.filter(order=order).count(),
             Refund.objects.count())
 
 
@@ -96,9 +97,9 @@ def test_a_valid_completed_event_marks_the_order_paid_once(client, payment):
     payment.refresh_from_db()
     order = payment.order
     order.refresh_from_db()
-    assert order.status == S.PAID and order.paid_at is not None
+    assert order.payment_status == P.PAID and order.paid_at is not None
     assert (payment.status, payment.provider_payment_id, payment.amount) == ("succeeded", INTENT, Decimal("84.95"))
-    assert order.events.filter(to_status=S.PAID, actor=OrderEvent.Actor.WEBHOOK).count() == 1
+    assert order.events.filter(to_status=P.PAID, actor=OrderEvent.Actor.WEBHOOK).count() == 1
     stored = WebhookEvent.objects.get()
     assert (stored.type, stored.result) == ("checkout.session.completed", "paid")
     assert stored.processed_at is not None
@@ -114,7 +115,7 @@ def test_the_same_event_replayed_three_times_changes_nothing_more(client, paymen
     assert [(a.status_code, a.json()["result"]) for a in answers] == [(200, "duplicate")] * 3
     assert _state(payment.order) == before
     assert WebhookEvent.objects.count() == 1
-    assert payment.order.events.filter(to_status=S.PAID).count() == 1
+    assert payment.order.events.filter(to_status=P.PAID).count() == 1
 
 
 def test_a_second_event_about_the_same_payment_changes_nothing_more(client, payment):
@@ -161,7 +162,7 @@ def test_a_body_altered_after_signing_gets_400(client, payment):
     response = post_event(client, payload.replace('"paid"', '"paid" '), signature=header)
 
     assert response.status_code == 400
-    assert payment.order.status == S.PENDING_PAYMENT
+    assert payment.order.is_awaiting_payment
     assert not WebhookEvent.objects.exists()
 
 
@@ -190,13 +191,13 @@ def test_payment_failed_then_completed_ends_paid(client, payment):
     payment.refresh_from_db()
     assert (first.json()["result"], payment.status) == ("payment failed", "failed")
     assert payment.failure_message == "Your card was declined."
-    assert payment.order.status == S.PENDING_PAYMENT
+    assert payment.order.is_awaiting_payment
 
     post_event(client, completed(payment))
 
     payment.refresh_from_db()
     payment.order.refresh_from_db()
-    assert (payment.status, payment.order.status) == ("succeeded", S.PAID)
+    assert (payment.status, payment.order.payment_status) == ("succeeded", P.PAID)
     assert payment.failure_message == ""
 
 
@@ -208,7 +209,7 @@ def test_a_late_payment_failed_after_completed_leaves_it_paid(client, payment):
     payment.refresh_from_db()
     payment.order.refresh_from_db()
     assert response.json()["result"] == "ignored: payment already succeeded"
-    assert (payment.status, payment.order.status) == ("succeeded", S.PAID)
+    assert (payment.status, payment.order.payment_status) == ("succeeded", P.PAID)
 
 
 def test_an_expired_session_cancels_the_payment_and_the_order_keeps_its_reservation(client, payment, jacket):
@@ -220,7 +221,7 @@ def test_an_expired_session_cancels_the_payment_and_the_order_keeps_its_reservat
     payment.refresh_from_db()
     payment.order.refresh_from_db()
     assert response.json()["result"] == "payment cancelled"
-    assert (payment.status, payment.order.status) == ("cancelled", S.PENDING_PAYMENT)
+    assert (payment.status, payment.order.payment_status) == ("cancelled", P.UNPAID)
     assert StockLevel.objects.get(variant=jacket).reserved == 1
 
 
@@ -246,14 +247,14 @@ def test_the_status_page_polls_until_the_webhook_confirms_and_works_without_java
 def test_a_delayed_payment_method_is_processing_until_stripe_confirms(client, payment):
     post_event(client, completed(payment, payment_status="unpaid"))
     payment.refresh_from_db()
-    assert (payment.status, payment.order.status) == ("processing", S.PENDING_PAYMENT)
+    assert (payment.status, payment.order.payment_status) == ("processing", P.UNPAID)
 
     session = completed(payment)["data"]["object"]
     post_event(client, stripe_event("checkout.session.async_payment_succeeded", session))
 
     payment.refresh_from_db()
     payment.order.refresh_from_db()
-    assert (payment.status, payment.order.status) == ("succeeded", S.PAID)
+    assert (payment.status, payment.order.payment_status) == ("succeeded", P.PAID)
 
 
 def test_a_different_amount_is_not_marked_paid_and_staff_are_alerted(client, payment):
@@ -262,7 +263,7 @@ def test_a_different_amount_is_not_marked_paid_and_staff_are_alerted(client, pay
     payment.refresh_from_db()
     payment.order.refresh_from_db()
     assert response.json()["result"].startswith("amount mismatch")
-    assert payment.order.status == S.PENDING_PAYMENT
+    assert payment.order.is_awaiting_payment
     assert payment.status == "succeeded" and payment.amount == Decimal("1.00")  # money did arrive
     assert payment.order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
 
@@ -275,7 +276,7 @@ def test_a_payment_in_another_currency_is_not_marked_paid(client, payment):
 
     payment.order.refresh_from_db()
     assert response.json()["result"].startswith("currency mismatch")
-    assert payment.order.status == S.PENDING_PAYMENT
+    assert payment.order.is_awaiting_payment
     assert payment.order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
 
 
@@ -286,7 +287,7 @@ def test_unknown_event_types_are_recorded_and_ignored(client, payment):
 
     assert (response.status_code, response.json()["result"]) == (200, "ignored")
     assert WebhookEvent.objects.get().type == "customer.created"
-    assert payment.order.status == S.PENDING_PAYMENT
+    assert payment.order.is_awaiting_payment
 
 
 def test_a_session_the_store_did_not_create_is_ignored(client, payment):
@@ -307,7 +308,7 @@ def test_charge_refunded_records_the_refund_and_moves_the_order(client, payment)
     refund = Refund.objects.get()
     assert response.json()["result"] == "refunds recorded: re_test_partial"
     assert (refund.payment, refund.amount, refund.status) == (payment, Decimal("10.00"), "succeeded")
-    assert payment.order.status == S.PARTIALLY_REFUNDED
+    assert payment.order.payment_status == P.PARTIALLY_REFUNDED
 
     # Stripe sends the charge again when the rest is refunded: the known refund is not counted twice.
     rest = refund_object(cents=7495, refund_id="re_test_rest")
@@ -316,7 +317,7 @@ def test_charge_refunded_records_the_refund_and_moves_the_order(client, payment)
     payment.order.refresh_from_db()
     assert sorted(Refund.objects.values_list("provider_reference", "amount")) == [
         ("re_test_partial", Decimal("10.00")), ("re_test_rest", Decimal("74.95"))]
-    assert payment.order.status == S.REFUNDED
+    assert payment.order.payment_status == P.REFUNDED
 
 
 def test_charge_refunded_without_its_refunds_fetches_them_from_stripe(client, payment, fake_stripe):
@@ -331,7 +332,7 @@ def test_charge_refunded_without_its_refunds_fetches_them_from_stripe(client, pa
     assert listed.params["charge"] == "ch_test_1"
     assert Refund.objects.get().provider_reference == "re_test_listed"
     payment.order.refresh_from_db()
-    assert payment.order.status == S.REFUNDED
+    assert payment.order.payment_status == P.REFUNDED
 
 
 def test_a_refund_event_before_its_payment_is_confirmed_is_deferred(client, payment):
@@ -363,7 +364,7 @@ def test_a_late_payment_whose_stock_is_gone_is_refunded_automatically(client, pa
     assert sent.headers["Idempotency-Key"] == f"payment-{payment.pk}-refund-1-84.95"
     refund = Refund.objects.get()
     assert (refund.amount, refund.provider_reference, refund.status) == (Decimal("84.95"), "re_test_auto", "succeeded")
-    assert order.status == S.REFUNDED
+    assert order.payment_status == P.REFUNDED
     assert order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
     assert StockLevel.objects.get(variant=jacket).reserved == 5  # the other buyer keeps theirs
 
@@ -399,7 +400,7 @@ def test_a_late_payment_is_kept_when_the_stock_is_still_there(client, payment, f
 
     order.refresh_from_db()
     assert response.json()["result"] == "paid"
-    assert order.status == S.PAID
+    assert order.payment_status == P.PAID
     assert fake_stripe.requests_to("post", "/v1/refunds") == []
 
 
@@ -412,9 +413,10 @@ def test_a_payment_for_a_cancelled_order_is_refunded_and_the_order_says_so(clien
     order = payment.order
     order.refresh_from_db()
     assert response.json()["result"] == "refunded automatically (re_test_cancelled)"
-    assert order.status == S.REFUNDED  # not "cancelled" with the money's fate only in the history
-    moved = order.events.get(to_status=S.REFUNDED)
-    assert (moved.from_status, moved.actor, moved.data["amount"]) == (S.CANCELLED, OrderEvent.Actor.WEBHOOK, "84.95")
+    assert order.payment_status == P.REFUNDED  # not "cancelled" with the money's fate only in the history
+    moved = order.events.get(to_status=P.REFUNDED)
+    assert (moved.from_status, moved.actor, moved.data["amount"]) == (P.UNPAID, OrderEvent.Actor.WEBHOOK, "84.95")
+    assert order.fulfilment_status == FS.CANCELLED
     assert order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
 
 
@@ -427,12 +429,12 @@ def test_a_cancelled_orders_money_pending_at_stripe_leaves_it_cancelled_until_it
     post_event(client, completed(payment))
     order = payment.order
     order.refresh_from_db()
-    assert order.status == S.CANCELLED
+    assert order.fulfilment_status == FS.CANCELLED
 
     post_event(client, stripe_event("refund.updated", {**pending, "status": "succeeded"}))
 
     order.refresh_from_db()
-    assert order.status == S.REFUNDED
+    assert order.payment_status == P.REFUNDED
 
 
 def test_a_second_payment_for_a_paid_order_is_refunded_and_the_order_stays_paid(client, payment, fake_stripe):
@@ -448,7 +450,7 @@ def test_a_second_payment_for_a_paid_order_is_refunded_and_the_order_stays_paid(
     # then
     payment.order.refresh_from_db()
     assert response.json()["result"] == "second payment refunded automatically (re_test_second)"
-    assert payment.order.status == S.PAID
+    assert payment.order.payment_status == P.PAID
     assert Refund.objects.get().payment == second
     assert payment.order.events.filter(kind=OrderEvent.Kind.ALERT).exists()
 
@@ -494,4 +496,4 @@ def test_a_crash_while_processing_leaves_the_event_to_be_retried(client, payment
 
     payment.order.refresh_from_db()
     assert response.json()["result"] == "paid"
-    assert payment.order.status == S.PAID
+    assert payment.order.payment_status == P.PAID
