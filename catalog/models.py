@@ -392,6 +392,8 @@ class CategoryListingIndex(models.Model):
     class Meta:
         verbose_name = _("category listing index")
         verbose_name_plural = _("category listing indexes")
+        # Kept by the catalog services, never edited: no staff permission to grant.
+        default_permissions = ()
 
     def __str__(self) -> str:
         return f"listing index of category {self.category_id}"

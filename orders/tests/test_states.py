@@ -87,7 +87,7 @@ def test_a_fully_refunded_order_does_not_ship_and_a_paid_one_does_not_cancel(var
     refund_payment(payment_id=refunded.payments.get().pk, amount=refunded.total, user=None)
     paid = _pay(_place(variants))
 
-    with pytest.raises(OrderError, match="only paid orders"):
+    with pytest.raises(OrderError, match="only a paid order"):
         _ship(refunded, **{"JKT-M": 1})
     with pytest.raises(OrderError):
         cancel_order(order_id=paid.pk, actor=OrderEvent.Actor.STAFF)
