@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
+from . import versions
 from .cache import versioned_key
 from .pictures import pictures_in_order
 from .models import (
@@ -169,7 +170,7 @@ def home_page_data(*, limit: int = 8) -> dict:
 def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
     """The categories whose published products sold the most (one query, cached until the
     catalog changes), for a page that has nothing better to offer, such as a search that found nothing."""
-    key = versioned_key(f"popular-categories:{limit}")
+    key = versions.fragment_key(f"popular-categories:{limit}", versions=[versions.ASSORTMENT_KEY])
     ids = cache.get(key)
     if ids is None:
         ids = list(
@@ -181,6 +182,11 @@ def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
         cache.set(key, ids, settings.STOREFRONT_CACHE_SECONDS)
     tree = category_tree()
     return [tree.by_id[pk] for pk in ids if pk in tree.by_id]
+
+
+def categories_of(products: QuerySet[Product]) -> list[int]:
+    """The categories `products` are in (one query)."""
+    return list(products.order_by().values_list("category_id", flat=True).distinct())
 
 
 def popular_products(*, limit: int = 4) -> list[Product]:

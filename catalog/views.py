@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 from shop.site import absolute_url
 
 from . import search as product_search
-from . import selectors
+from . import selectors, versions
 from .cache import cache_storefront_page, wants_fragment
 from .forms import SORT_LABELS, parse_listing_filters, search_query
 from .pictures import pick_card_pictures
@@ -24,7 +24,10 @@ PER_PAGE = 24
 @require_safe
 @cache_storefront_page
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "catalog/home.html", selectors.home_page_data())
+    data = selectors.home_page_data()
+    # New arrivals and featured products: any product published or unpublished anywhere.
+    versions.depends_on(versions.ASSORTMENT_KEY, *versions.card_keys([*data["featured"], *data["new_arrivals"]]))
+    return render(request, "catalog/home.html", data)
 
 
 def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None = None) -> dict:
@@ -39,6 +42,7 @@ def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None
         page = Paginator(selectors.sorted_listing(filtered, filters.sort), PER_PAGE).get_page(page_number)
         page.object_list = list(page.object_list)
     pick_card_pictures(page.object_list, filters)
+    versions.depends_on(*versions.card_keys(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -58,6 +62,8 @@ def category(request: HttpRequest, path: str) -> HttpResponse:
     tree = selectors.category_tree()
     node = selectors.category_by_path(path)
     base = selectors.published_products().filter(category_id__in=tree.descendant_ids(node))
+    # Which products, in which order, with which counts: bumped for the whole chain of a change.
+    versions.depends_on(versions.listing_key(node.id))
     context = _listing_context(request, base)
     context.update(category=node, breadcrumbs=tree.ancestors(node), subcategories=node.children)
     template = "catalog/_listing_results.html" if wants_fragment(request) else "catalog/category.html"
@@ -69,6 +75,11 @@ def category(request: HttpRequest, path: str) -> HttpResponse:
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     selection = {key: value for key, value in request.GET.items() if len(key) <= 60 and len(value) <= 60}
     page = selectors.product_page(slug=slug, selection=selection)
+    versions.depends_on(
+        versions.product_key(page.product.pk),
+        versions.members_key(page.product.category_id),  # "more from this category"
+        *versions.card_keys(page.related),
+    )
     template = "catalog/_product_purchase.html" if wants_fragment(request) else "catalog/product.html"
     context = {
         "page": page,
@@ -88,13 +99,21 @@ def search(request: HttpRequest) -> HttpResponse:
     if result and result.ids:
         context["corrected"] = result.corrected
         base = selectors.published_products().filter(pk__in=result.ids)
+        # Matches come and go with the assortment; their prices and stock (sort, filters, facets)
+        # move with the listings of their categories.
+        versions.depends_on(
+            versions.ASSORTMENT_KEY,
+            *map(versions.listing_key, selectors.categories_of(base)),
+        )
         context.update(_listing_context(request, base, ranked_ids=result.ids))
         fragment = "catalog/_listing_results.html"
     elif result:
         # Nothing found: never an empty page, but what shoppers buy most, and a likelier query.
+        popular_products = selectors.popular_products()
+        versions.depends_on(versions.ASSORTMENT_KEY, *versions.card_keys(popular_products))
         context.update(
             no_results=True, products=[],
-            popular_categories=selectors.popular_categories(), popular_products=selectors.popular_products(),
+            popular_categories=selectors.popular_categories(), popular_products=popular_products,
         )
         if result.suggestion:
             context["suggestion"] = result.suggestion
@@ -114,4 +133,5 @@ def suggestions(request: HttpRequest) -> HttpResponse:
     """Search-as-you-type: a small list of matching products (htmx)."""
     query = search_query(request.GET)
     items = product_search.suggest(query) if len(query) >= 2 else []
+    versions.depends_on(versions.ASSORTMENT_KEY)  # titles of published products
     return render(request, "catalog/_suggestions.html", {"query": query, "suggestions": items})

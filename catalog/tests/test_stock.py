@@ -7,12 +7,12 @@ from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
-from catalog import stock
-from catalog.cache import catalog_version
+from catalog import stock, versions
 from catalog.exceptions import AllocationMismatch, OutOfStock
 from catalog.models import Location, StockLevel
 from catalog.stock import Allocation, StockRequest
 
+from . import versioning
 from .factories import LocationFactory, StockLevelFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +148,7 @@ def test_nothing_requested_reserves_nothing_without_a_query(django_assert_num_qu
         assert stock.reserve(requests=[]) == []
 
 
-def test_reserving_costs_two_queries_whatever_the_number_of_lines(places, django_assert_num_queries):
+def test_reserving_costs_three_queries_whatever_the_number_of_lines(places, django_assert_num_queries):
     requests = []
     for _ in range(12):
         variant = VariantFactory()
@@ -157,9 +157,10 @@ def test_reserving_costs_two_queries_whatever_the_number_of_lines(places, django
         requests.append(StockRequest(variant_id=variant.pk, quantity=2))
 
     with transaction.atomic():
-        with django_assert_num_queries(2):  # lock, update
+        # lock, update, and what sold out (catalog/invalidation.py decides what the storefront redraws)
+        with django_assert_num_queries(3):
             allocations = stock.reserve(requests=requests)
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(3):
             stock.fulfil(allocations=allocations)
 
     assert len(allocations) == 24
@@ -312,9 +313,10 @@ def test_restock_at_raises_on_hand_creating_missing_rows_and_locks_once(places):
     assert ids == {kept.pk: level.pk, new.pk: created.pk}
     assert levels(level, created) == [(3, 1), (3, 0)]
     locks = [q["sql"] for q in queries.captured_queries if "FOR" in q["sql"] or "catalog_stocklevel" in q["sql"]]
-    # Location check, missing rows inserted, every row locked in one statement, one UPDATE.
+    # Location check, missing rows inserted, every row locked in one statement, one UPDATE, and
+    # whether a product came back in stock (for the storefront cache).
     assert len(queries.captured_queries) - sum(q["sql"].startswith(("SAVEPOINT", "RELEASE")) for q in
-                                               queries.captured_queries) == 4, locks
+                                               queries.captured_queries) == 5, locks
 
 
 def test_restock_at_refuses_without_a_transaction_a_bad_quantity_or_an_inactive_location(places):
@@ -370,7 +372,7 @@ def test_locations_with_everything_lists_pickup_places_where_the_whole_order_fit
 # --- The storefront shows the new availability --------------------------------------------------
 
 
-def test_changes_bump_the_catalog_version_on_commit_only(django_capture_on_commit_callbacks):
+def test_changes_bump_the_product_page_version_on_commit_only(django_capture_on_commit_callbacks):
     level = StockLevelFactory(on_hand=5)
     request = StockRequest(variant_id=level.variant_id, quantity=2)
 
@@ -380,15 +382,15 @@ def test_changes_bump_the_catalog_version_on_commit_only(django_capture_on_commi
         allocations = reserve(requests=[request])
 
     assert (len(refused), len(reserved)) == (0, 1)
-    version = catalog_version()
+    product_id = level.variant.product_id
     for writer in (
         lambda: stock.release(allocations=allocations[:1]),
         lambda: stock.restock(stock_level_id=level.pk, quantity=1),
     ):
+        before = versioning.read(versions.product_key(product_id), versions.VERSION_KEY)
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
             writer()
-        assert catalog_version() > version
-        version = catalog_version()
+        assert versioning.moved(before) == {versions.product_key(product_id)}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -422,7 +424,8 @@ def test_reserve_counting_tells_what_is_left_everywhere_from_the_rows_it_locked(
                                                        StockRequest(variant_id=other.pk, quantity=2)])
     assert reservation.available_after == {variant.pk: 2, other.pk: 0}
     assert stock.can_reserve(requests=[StockRequest(variant_id=variant.pk, quantity=1)]) == {variant.pk: 2}
-    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 2
+    # lock, update, what sold out
+    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 3
 
     with transaction.atomic():
         pickup = stock.reserve_counting(requests=[StockRequest(variant_id=variant.pk, quantity=1)],
