@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop.db import analyze
 from shop.money import quantize
 
 from . import importing, invalidation
@@ -248,7 +249,9 @@ def import_catalog_file(*, kind: str, file: IO[bytes] | bytes, file_format: str)
     SKU, stock by SKU and location code), so importing the same file twice updates rather than
     duplicates. Option and attribute values named in a file are created as needed, inside the
     transaction. Stock goes through `set_stock_levels` (row locks, reserved units respected).
-    Saved rows bump the storefront versions on commit through the model signals.
+    Saved rows bump the storefront versions on commit through the model signals. After a load
+    that wrote rows, the planner statistics of the tables it filled are refreshed
+    (`shop.db.analyze`), so the storefront's queries are not planned for the tables as they were.
     """
     report = ImportReport(kind=kind)
     content = file if isinstance(file, bytes) else file.read()
@@ -287,7 +290,19 @@ def import_catalog_file(*, kind: str, file: IO[bytes] | bytes, file_format: str)
     report.created = result.totals["new"]
     report.updated = result.totals["update"]
     report.unchanged = result.totals["skip"]
+    if report.created or report.updated:
+        _refresh_statistics(resource)
     return report
+
+
+def _refresh_statistics(resource: importing.CatalogResource) -> list[str]:
+    from .search import index_tables
+
+    model = resource._meta.model
+    tables = [model, *(field.remote_field.through for field in model._meta.local_many_to_many)]
+    if model is Product:
+        tables += index_tables()
+    return analyze(*tables)
 
 
 def _merge_by_line(errors: list[RowError]) -> list[RowError]:
