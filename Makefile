@@ -57,9 +57,13 @@ worker: install
 	@test -n "$${REDIS_URL}$${CELERY_BROKER_URL}" || { echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) first."; exit 1; }
 	PORT=$(PORT) $(VENV)/bin/celery -A shop worker --beat --schedule var/celerybeat-schedule --loglevel=info --concurrency=2
 
-# Needs wrk (Debian: apt-get install wrk); installed here when running as root.
+# Needs wrk (Debian/Ubuntu: apt-get install wrk); installed here when running as root, otherwise
+# it stops with how to install it. BENCH_ARGS passes options to bench/run.py, e.g.
+#   make bench BENCH_ARGS="--database-url postgres://postgres@127.0.0.1:5432/shop_bench --redis-url redis://127.0.0.1:6379/14 --workers 4 --scale-workers 1,2,4 --celery"
+# (`bench/run.py --help` lists them all: durations, URL count, order rate, parts to skip).
 bench: install-dev
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null 2>&1; } || true
+	@command -v wrk >/dev/null || { echo "make bench needs wrk, which is not installed. Debian/Ubuntu: sudo apt-get install wrk (others: https://github.com/wg/wrk)."; exit 1; }
 	$(PY) bench/run.py --products $(PRODUCTS) $(BENCH_ARGS)
 
 # Only the checkout part of `make bench`: add-to-cart and checkout throughput and the query count

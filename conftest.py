@@ -121,11 +121,20 @@ def pytest_runtest_teardown(item, nextitem):
     return result
 
 
+def _needs_database(item) -> bool:
+    # What pytest-django looks at to decide which test databases to create.
+    return "_django_db_helper" in getattr(item, "fixturenames", ()) or item.get_closest_marker("django_db") is not None
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _migration_data(django_db_setup, django_db_blocker):
+def _migration_data(request, django_db_setup, django_db_blocker):
     # With --reuse-db an earlier run may have ended on a flush.
     from django.contrib.auth.models import Group
 
+    if not any(_needs_database(item) for item in request.session.items):
+        # No test database was created, so the connection still names the configured database
+        # (the developer's own): never read or write it.
+        return
     with django_db_blocker.unblock():
         if not Group.objects.filter(name="Support").exists():
             restore_migration_data()
@@ -356,6 +365,10 @@ def storefront_catalog(db):
         Product.objects.filter(pk=product.pk).update(created_at=now - datetime.timedelta(days=days_old))
     for product, sold in ((tee, 100), (shell, 50), (parka, 5)):
         Product.objects.filter(pk=product.pk).update(units_sold=sold)
+    # Those updates bypass the signals that keep the listing index true, as a raw load would.
+    from catalog.listing_index import invalidate_categories
+
+    invalidate_categories()
 
     return SimpleNamespace(
         clothing=clothing, jackets=jackets, rain=rain, shirts=shirts, gear=gear, archive=archive,

@@ -18,6 +18,15 @@ with --redis-url): the default local-memory cache would give each worker its own
 
 The target (issue 2): every page at one third of the bare view's requests/s or better.
 
+Then realistic traffic (bench/traffic.py, issue 9): wrk at random over --urls (2,000) storefront
+URLs taken from the store (products, categories with facets, sorts and page 2, searches with
+title words), as an anonymous visitor, as a shopper with a cart, and as that shopper while
+bench/place_orders.py places --order-rate (1) orders per second; each mix next to the bare view
+measured just before it, with the same cookie and side process. Then the anonymous mix on 1 and 2
+gunicorn workers (--scale-workers) to show how throughput grows. With --celery (needs
+--redis-url) a Celery worker runs beside gunicorn and tasks go through Redis to it, as in
+production. `--no-pages` / `--no-traffic` / `--scale-workers ""` skip parts.
+
 Then, on the same database, the checkout: add-to-cart and orders per second and the SQL queries
 of each checkout step for a cart of 1 line and of 10 (bench/checkout.py, which `make
 bench-checkout` runs alone; in process, one worker; the target, issue 3: every step under 25
@@ -80,7 +89,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--checkout-seconds", type=float, default=5.0,
                         help="per checkout throughput measure (default 5)")
     parser.add_argument("--checkout-lines", type=int, default=3, help="cart lines per order measured (default 3)")
-    return parser.parse_args()
+    parser.add_argument("--no-pages", action="store_true", help="skip the per-page table")
+    parser.add_argument("--no-traffic", action="store_true", help="skip the realistic traffic mixes and scale-out")
+    parser.add_argument("--urls", type=int, default=2000, help="distinct URLs in the realistic mixes (default 2,000)")
+    parser.add_argument("--traffic-seconds", type=int, default=20,
+                        help="measured seconds of each realistic mix and scale-out step (default 20)")
+    parser.add_argument("--bare-seconds", type=int, default=5,
+                        help="seconds of the bare view measured before each mix (default 5)")
+    parser.add_argument("--warmup-seconds", type=int, default=5,
+                        help="unmeasured seconds of each mix before it is measured (default 5; 0 for none)")
+    parser.add_argument("--order-rate", type=float, default=1.0, help="orders per second in the third mix (default 1)")
+    parser.add_argument("--scale-workers", default="1,2",
+                        help='gunicorn worker counts for the scale-out table (default "1,2"; "" skips it)')
+    parser.add_argument("--celery", action="store_true",
+                        help="run a Celery worker (with beat) and send tasks to it through Redis (needs --redis-url)")
+    args = parser.parse_args()
+    if args.celery and not args.redis_url:
+        parser.error("--celery needs --redis-url (the broker)")
+    try:
+        args.scale_workers = [int(n) for n in args.scale_workers.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--scale-workers takes worker counts separated by commas, e.g. 1,2,4")
+    return args
 
 
 def bench_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -93,6 +123,8 @@ def bench_environment(args: argparse.Namespace) -> dict[str, str]:
         DATABASE_URL=args.database_url or f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}",
         DJANGO_DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        # Emails (the orders' confirmations) are sent into memory, not printed or mailed.
+        EMAIL_URL="memorymail://",
         # "testserver" is the test client's host, used to count queries in this process.
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         SECURE_SSL_REDIRECT="false",
@@ -103,6 +135,11 @@ def bench_environment(args: argparse.Namespace) -> dict[str, str]:
     )
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
+        if args.celery:
+            # Tasks are published to Redis (from each gunicorn worker's background thread) and run
+            # by the Celery worker, not in the web processes. The broker is the cache's Redis
+            # database, as in production by default (so the worker starts after the last flush).
+            env["CELERY_TASK_ALWAYS_EAGER"] = "false"
     else:
         env["CACHE_URL"] = f"filecache://{BENCH_DIR / 'cache'}"
     return env
@@ -312,10 +349,149 @@ def round_seconds(args: argparse.Namespace) -> int:
     return max(1, round(args.duration / args.rounds))
 
 
+WRK_MISSING = (
+    "wrk is not installed, and `make bench` drives it. On Debian or Ubuntu: sudo apt-get install wrk "
+    "(elsewhere: https://github.com/wg/wrk)."
+)
+
+
+def start_celery(env: dict[str, str]) -> subprocess.Popen:
+    """A Celery worker with beat embedded, as `make worker` runs it, on the bench's broker."""
+    celery = shutil.which("celery", path=str(Path(PYTHON).parent)) or "celery"
+    return subprocess.Popen(
+        [celery, "-A", "shop", "worker", "--beat", "--schedule", str(BENCH_DIR / "celerybeat-schedule"),
+         "--concurrency", "1", "--loglevel", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+
+
+@dataclass
+class Traffic:
+    """What the realistic mixes need, collected before gunicorn starts (SQLite: one writer)."""
+
+    urls_file: Path
+    urls: list[str]
+    cart_item: tuple[str, int, int]
+
+
+def prepare_traffic(args: argparse.Namespace) -> Traffic:
+    from collections import Counter
+
+    from django.db import connection
+
+    from bench import traffic
+
+    print("Collecting storefront URLs ...", flush=True)
+    sample = traffic.collect_sample()
+    urls = traffic.build_urls(sample, count=args.urls)
+    kinds = Counter(traffic.url_kind(url) for url in urls)
+    print(f"{len(urls):,} URLs: " + ", ".join(f"{n:,} {kind}" for kind, n in sorted(kinds.items())), flush=True)
+    if len(urls) < args.urls:
+        print(f"  ! the catalog gives only {len(urls):,} distinct URLs of {args.urls:,} asked", flush=True)
+    urls_file = BENCH_DIR / "urls.txt"
+    traffic.write_urls(urls, urls_file)
+    item = traffic.cart_item()
+    connection.close()
+    return Traffic(urls_file=urls_file, urls=urls, cart_item=item)
+
+
+def measure_mix(name: str, base: str, prepared: Traffic, args: argparse.Namespace, *,
+                headers: dict | None = None, connections: int | None = None):
+    """Warm up, the bare view, then the mix: one row of the table."""
+    from bench import traffic
+
+    connections = connections or args.connections
+    bare_file = BENCH_DIR / "bare.txt"
+    traffic.write_urls([traffic.BARE_PATH], bare_file)
+    common = dict(connections=connections, threads=args.threads, headers=headers)
+    # Each run starts once gunicorn has served what the previous one left queued.
+    if args.warmup_seconds:
+        print(f"{name}: warming up for {args.warmup_seconds} s ...", flush=True)
+        traffic.run_wrk(base, prepared.urls_file, seconds=args.warmup_seconds, **common)
+        traffic.settle(base, connections=connections)
+    print(f"{name}: bare view for {args.bare_seconds} s ...", flush=True)
+    bare = traffic.run_wrk(base, bare_file, seconds=args.bare_seconds, **common)
+    print(f"{name}: {args.traffic_seconds} s ...", flush=True)
+    store = traffic.run_wrk(base, prepared.urls_file, seconds=args.traffic_seconds, **common)
+    traffic.settle(base, connections=connections)
+    return traffic.MixResult(name=name, store=store, bare=bare)
+
+
+def run_mixes(base: str, prepared: Traffic, args: argparse.Namespace, env: dict[str, str]) -> list:
+    from bench import traffic
+
+    anonymous = dict(traffic.PROXY_HEADERS)
+    traffic.check_urls(base, prepared.urls, headers=anonymous)
+    product_path, variant_id, product_id = prepared.cart_item
+    cookie = {**anonymous, "Cookie": traffic.shopper_cookie(base, product_path=product_path, variant_id=variant_id,
+                                                            product_id=product_id)}
+    traffic.check_urls(base, prepared.urls, sample=10, headers=cookie)
+    results = [measure_mix("anonymous", base, prepared, args, headers=anonymous)]
+    results.append(measure_mix("shopper with a cart", base, prepared, args, headers=cookie))
+    stream = traffic.OrderStream(env, rate=args.order_rate)
+    try:
+        result = measure_mix(f"cart + orders at {args.order_rate:g}/s", base, prepared, args, headers=cookie)
+    finally:
+        result_note = stream.stop()
+    result.note = result_note
+    results.append(result)
+    return results
+
+
+def run_scale_out(prepared: Traffic, args: argparse.Namespace, env: dict[str, str]) -> list:
+    """The anonymous mix on a fresh gunicorn of each size in --scale-workers."""
+    from bench import traffic
+
+    steps = []
+    for workers in args.scale_workers:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_gunicorn(env, port=port, workers=workers)
+        try:
+            wait_until_serving(base, server)
+            # Enough connections to keep every worker busy.
+            result = measure_mix(f"{workers} worker(s), anonymous", base, prepared, args,
+                                 headers=dict(traffic.PROXY_HEADERS), connections=max(args.connections, 2 * workers))
+        finally:
+            stop(server)
+        steps.append((workers, result))
+    return steps
+
+
+def report_traffic(mixes: list, steps: list, prepared: Traffic, args: argparse.Namespace,
+                   env: dict[str, str]) -> None:
+    from django.db import connection
+
+    from bench import traffic
+
+    postgres = connection.vendor == "postgresql"
+    cache = "Redis" if env.get("REDIS_URL") else "file cache"
+    tasks = "Celery worker through Redis" if args.celery else "in each web process's background thread"
+    print(
+        f"\nRealistic traffic: {args.products:,} products on {connection.vendor}, page cache: {cache}, tasks: {tasks}, "
+        f"wrk -t{args.threads} at random over {len(prepared.urls):,} URLs, {args.traffic_seconds} s per mix after "
+        f"{args.warmup_seconds} s of warm-up; the bare view for {args.bare_seconds} s just before each, "
+        f"with the same cookie and side process; {os.cpu_count()} CPUs\n"
+    )
+    if mixes:
+        print(f"gunicorn {args.workers} sync workers, wrk -c{args.connections}")
+        print(traffic.format_mixes(mixes))
+        limit = 150 if postgres else 100
+        met = all(mix.share >= 0.10 and mix.store.p99_ms <= limit and not mix.store.error_text for mix in mixes)
+        print(
+            f"Target (issue 9): every mix at 10% of the bare view or better, p99 at most {limit} ms: "
+            + ("met." if met else "not met.")
+        )
+    if steps:
+        print("\nScale-out, anonymous mix, a fresh gunicorn per row:")
+        print(traffic.format_scale(steps))
+    print(f"URLs: {prepared.urls_file} (one path a line)")
+
+
 def main() -> int:
     args = parse_args()
     if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed (apt-get install wrk)")
+        raise SystemExit(WRK_MISSING)
     env = bench_environment(args)
     prepare(args, env)
 
@@ -324,25 +500,47 @@ def main() -> int:
     import django
 
     django.setup()
-    pages = pick_pages()
-    count_queries(pages, profile=args.profile)
+    pages = [] if args.no_pages else pick_pages()
+    if pages:
+        count_queries(pages, profile=args.profile)
+    prepared = None if args.no_traffic else prepare_traffic(args)
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # A TERM (or Ctrl-C) must still reach the `finally` that stops gunicorn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    server = start_gunicorn(env, port=port, workers=args.workers)
+    celery = None
+    mixes, steps = [], []
     try:
-        wait_until_serving(base, server)
-        # Rounds interleave the pages, so a burst of other work on the machine hits one round
-        # of each rather than all of one page; each page keeps its best round.
-        for number in range(1, args.rounds + 1):
-            for page in pages:
-                print(f"Round {number}/{args.rounds}: {page.name} for {round_seconds(args)} s ...", flush=True)
-                load(page, base, args, round_seconds(args))
+        server = start_gunicorn(env, port=port, workers=args.workers)
+        try:
+            wait_until_serving(base, server)
+            # Rounds interleave the pages, so a burst of other work on the machine hits one round
+            # of each rather than all of one page; each page keeps its best.
+            for number in range(1, args.rounds + 1) if pages else ():
+                for page in pages:
+                    print(f"Round {number}/{args.rounds}: {page.name} for {round_seconds(args)} s ...", flush=True)
+                    load(page, base, args, round_seconds(args))
+            if prepared:
+                from django.core.cache import cache
+
+                # Every mix starts from the same place: an empty cache, filled by the warm-ups and
+                # the load. Flushing Redis also empties the broker's queues and bindings, so the
+                # Celery worker starts after it.
+                cache.clear()
+                celery = start_celery(env) if args.celery else None
+                mixes = run_mixes(base, prepared, args, env)
+        finally:
+            stop(server)
+        if prepared and args.scale_workers:
+            steps = run_scale_out(prepared, args, env)
     finally:
-        stop(server)
-    report(pages, args, env)
+        if celery is not None:
+            stop(celery)
+    if pages:
+        report(pages, args, env)
+    if prepared:
+        report_traffic(mixes, steps, prepared, args, env)
     if args.no_checkout:
         return 0
     print("\nCheckout ...", flush=True)

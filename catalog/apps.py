@@ -9,3 +9,4 @@ class CatalogConfig(AppConfig):
     def ready(self) -> None:
         from . import signals  # noqa: F401  (cache invalidation receivers)
         from . import search  # noqa: F401  (SQL function the SQLite search triggers call; index repair)
+        from . import listing_index  # noqa: F401  (listing index invalidation receivers)

@@ -374,3 +374,24 @@ class StockLevel(TimeStamped):
     def available(self) -> int:
         return self.on_hand - self.reserved
 
+
+
+class CategoryListingIndex(models.Model):
+    """A category's own published products, compactly, for listings (see catalog/listing_index.py).
+
+    Derived data: `data` is cleared (and `generation` raised) in the same transaction as any change
+    it reflects, and rebuilt by the next listing that needs it.
+    """
+
+    category = models.OneToOneField(
+        Category, on_delete=models.CASCADE, primary_key=True, related_name="listing_index"
+    )
+    generation = models.PositiveBigIntegerField(default=0)
+    data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("category listing index")
+        verbose_name_plural = _("category listing indexes")
+
+    def __str__(self) -> str:
+        return f"listing index of category {self.category_id}"

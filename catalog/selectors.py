@@ -184,11 +184,6 @@ def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
     return [tree.by_id[pk] for pk in ids if pk in tree.by_id]
 
 
-def categories_of(products: QuerySet[Product]) -> list[int]:
-    """The categories `products` are in (one query)."""
-    return list(products.order_by().values_list("category_id", flat=True).distinct())
-
-
 def popular_products(*, limit: int = 4) -> list[Product]:
     """The best-selling published products, card-ready (2 queries)."""
     return list(with_card_data(published_products()).order_by("-units_sold", "pk")[:limit])
@@ -604,3 +599,182 @@ def stock_totals(variant_ids: list[int]) -> dict[int, int]:
         .annotate(available=Sum(F("on_hand") - F("reserved")))
     )
     return {row["variant_id"]: row["available"] or 0 for row in rows}
+
+
+# --- Listings from the listing index (what the storefront pages use) ----------------------------
+
+
+@dataclass
+class Listing:
+    """A listing's products in display order (ids only) and its facets."""
+
+    ids: list[int]
+    facets: Facets
+
+
+def _sort_keys(sort: str, part, chosen: list[int]) -> list[tuple]:
+    """(key, id) for the products at `chosen`, keyed as `SORTS` orders (`pk` last, as in SQL)."""
+    ids = part.ids
+    if sort in ("price_asc", "price_desc"):
+        sign = 1 if sort == "price_asc" else -1
+        low = part.low
+        # No active variant, no price: listed last either way.
+        return [((0, sign * low[p], ids[p]) if low[p] >= 0 else (1, 0, ids[p]), ids[p]) for p in chosen]
+    if sort == "newest":
+        created = part.created
+        return [((-created[p], -ids[p]), ids[p]) for p in chosen]
+    sold = part.sold
+    if sort == "best_selling":
+        return [((-sold[p], ids[p]), ids[p]) for p in chosen]
+    featured, created = part.featured, part.created
+    return [((-((featured >> p) & 1), -sold[p], -created[p], ids[p]), ids[p]) for p in chosen]
+
+
+def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: list[int] | None = None) -> Listing:
+    """The products of `category_ids` (their own, published) that `filters` keep, sorted, with facets.
+
+    Built from the listing index (catalog/listing_index.py): one query when it is fresh, plus
+    three for the labels of the facet values present (brands, option values, attribute values).
+    With `ranked_ids` (search), only those products, and "relevance" keeps their order.
+    Gives the same products, order and counts as `apply_filters`, `sorted_listing` and `facets`
+    over the catalog tables (tests/test_listing_index.py compares them).
+    """
+    from . import listing_index
+
+    tree = category_tree()
+    category_ids = [pk for pk in category_ids if pk in tree.by_id]
+    parts = [listing_index.Part(data) for data in listing_index.load(category_ids)]
+    if ranked_ids is not None:
+        wanted = set(ranked_ids)
+        bases = [listing_index.restrict(part, wanted) for part in parts]
+    else:
+        bases = [part.full for part in parts]
+
+    present = set()
+    for part in parts:
+        present.update(key for key, mask in part.keys.items() if mask)
+    brands = {
+        f"b{pk}": (slug, name)
+        for pk, slug, name in Brand.objects.filter(pk__in=[int(k[1:]) for k in present if k[0] == "b"])
+        .values_list("pk", "slug", "name")
+    }
+    option_values = {
+        f"o{row['pk']}": row for row in OptionValue.objects.filter(pk__in=[int(k[1:]) for k in present if k[0] == "o"])
+        .values("pk", "slug", "value", "position", "swatch", parent_slug=F("option__slug"),
+                parent_name=F("option__name"), parent_position=F("option__position"))
+    }
+    attribute_values = {
+        f"a{row['pk']}": row for row in AttributeValue.objects.filter(pk__in=[int(k[1:]) for k in present if k[0] == "a"])
+        .values("pk", "slug", "value", "position", parent_slug=F("attribute__slug"),
+                parent_name=F("attribute__name"), parent_position=F("attribute__position"))
+    }
+
+    # Each filter as a list of keys (one of which a product must have), named like `apply_filters`' skip.
+    groups: dict[str, list[str]] = {}
+    if filters.brands:
+        groups["brand"] = [key for key, (slug, _name) in brands.items() if slug in filters.brands]
+    for option_slug, values in filters.options.items():
+        if values:
+            groups[f"option:{option_slug}"] = [
+                key for key, row in option_values.items() if row["parent_slug"] == option_slug and row["slug"] in values
+            ]
+    for attribute_slug, values in filters.attributes.items():
+        if values:
+            groups[f"attribute:{attribute_slug}"] = [
+                key for key, row in attribute_values.items()
+                if row["parent_slug"] == attribute_slug and row["slug"] in values
+            ]
+    low = filters.price_min * 100 if filters.price_min is not None else None
+    high = filters.price_max * 100 if filters.price_max is not None else None
+    priced = low is not None or high is not None
+
+    def narrowed(part, base: int, skip: str | None = None) -> int:
+        mask = base
+        for name, keys in groups.items():
+            if name != skip:
+                chosen = 0
+                for key in keys:
+                    chosen |= part.keys.get(key, 0)
+                mask &= chosen
+        if skip != "in_stock" and filters.in_stock:
+            mask &= part.stock
+        if skip != "price" and priced and mask:
+            mask = listing_index.price_mask(part, mask, low, high)
+        return mask
+
+    everything = [narrowed(part, base) for part, base in zip(parts, bases)]
+    # Counts: a facet with a selection is counted without its own filter, the others over `everything`.
+    counts: dict[str, int] = defaultdict(int)
+    own = {name: [narrowed(part, base, skip=name) for part, base in zip(parts, bases)] for name in groups}
+    own["brand"] = own.get("brand") or everything
+    for part, mask_all, index in zip(parts, everything, range(len(parts))):
+        for key, key_mask in part.keys.items():
+            if key[0] == "b":
+                scope = own["brand"][index]
+            else:
+                row = option_values.get(key) if key[0] == "o" else attribute_values.get(key)
+                if row is None:
+                    continue
+                name = f"{'option' if key[0] == 'o' else 'attribute'}:{row['parent_slug']}"
+                scope = own[name][index] if name in own else mask_all
+            n = (key_mask & scope).bit_count()
+            if n:
+                counts[key] += n
+
+    facet_groups: list[Facet] = []
+    brand_values = sorted(
+        (FacetValue(slug, name, counts[key], slug in filters.brands) for key, (slug, name) in brands.items() if counts[key]),
+        key=lambda value: value.label,
+    )
+    if brand_values:
+        facet_groups.append(Facet("brand", str(Brand._meta.verbose_name).capitalize(), brand_values))
+    for rows, prefix, chosen in ((option_values, "o", filters.options), (attribute_values, "a", filters.attributes)):
+        by_parent: dict[str, Facet] = {}
+        for key, row in sorted(
+            ((key, row) for key, row in rows.items() if counts[key]),
+            key=lambda item: (item[1]["parent_position"], item[1]["parent_name"], item[1]["position"], item[1]["value"]),
+        ):
+            facet = by_parent.setdefault(row["parent_slug"], Facet(f"{prefix}_{row['parent_slug']}", row["parent_name"], []))
+            facet.values.append(FacetValue(
+                row["slug"], row["value"], counts[key], row["slug"] in chosen.get(row["parent_slug"], []),
+                row.get("swatch", ""),
+            ))
+        facet_groups += by_parent.values()
+
+    low_price = high_price = None
+    for part, base in zip(parts, bases):
+        chosen = listing_index.positions(narrowed(part, base, skip="price"))
+        lows = [part.low[p] for p in chosen if part.low[p] >= 0]
+        if lows:
+            highs = [part.high[p] for p in chosen]
+            low_price = min(lows) if low_price is None else min(low_price, min(lows))
+            high_price = max(highs) if high_price is None else max(high_price, max(highs))
+    in_stock_count = sum(
+        (narrowed(part, base, skip="in_stock") & part.stock).bit_count() for part, base in zip(parts, bases)
+    )
+
+    if ranked_ids is not None and filters.sort == "relevance":
+        kept = {part.ids[position] for part, mask in zip(parts, everything) for position in listing_index.positions(mask)}
+        ids = [pk for pk in ranked_ids if pk in kept]
+    else:
+        entries = []
+        for part, mask in zip(parts, everything):
+            entries += _sort_keys(filters.sort, part, listing_index.positions(mask))
+        entries.sort()
+        ids = [pk for _key, pk in entries]
+    return Listing(
+        ids=ids,
+        facets=Facets(
+            groups=facet_groups,
+            price_min=Decimal(low_price).scaleb(-2) if low_price is not None else None,
+            price_max=Decimal(high_price).scaleb(-2) if high_price is not None else None,
+            in_stock_count=in_stock_count,
+        ),
+    )
+
+
+def categories_of(product_ids: list[int]) -> list[int]:
+    """The active categories holding these products (one query), for a search's listing."""
+    tree = category_tree()
+    found = Product.objects.filter(pk__in=product_ids).order_by().values_list("category_id", flat=True).distinct()
+    return [pk for pk in found if pk in tree.by_id]

@@ -21,6 +21,7 @@ from shop.db import analyze
 from shop.money import quantize
 
 from . import importing, invalidation
+from .listing_index import invalidate_categories
 from .exceptions import (
     CatalogError,
     NegativePrice,
@@ -53,6 +54,7 @@ def publish_products(*, products: QuerySet[Product]) -> int:
     listings, the assortment).
     """
     has_variant = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
+    invalidate_categories()  # staff's bulk change: rare, so every category
     changing = _selected(products).filter(Exists(has_variant)).exclude(status=Product.Status.ACTIVE)
     ids = invalidation.products_joined_or_left(changing)
     return changing.filter(pk__in=ids).update(status=Product.Status.ACTIVE, updated_at=timezone.now())
@@ -64,6 +66,7 @@ def unpublish_products(*, products: QuerySet[Product]) -> int:
 
     One UPDATE in a transaction; bumps on commit what showed those products.
     """
+    invalidate_categories()  # staff's bulk change: rare, so every category
     changing = _selected(products).exclude(status=Product.Status.DRAFT)
     ids = invalidation.products_joined_or_left(changing)
     return changing.filter(pk__in=ids).update(status=Product.Status.DRAFT, updated_at=timezone.now())
@@ -76,6 +79,7 @@ def move_products_to_category(*, products: QuerySet[Product], category: Category
     One UPDATE in a transaction; bumps on commit the products' pages and cards and the listings of
     the categories they leave and join.
     """
+    invalidate_categories()  # staff's bulk change: rare, so every category
     changing = _selected(products).exclude(category=category)
     ids = invalidation.products_joined_or_left(changing, also_category=category.pk)
     return changing.filter(pk__in=ids).update(category=category, updated_at=timezone.now())
@@ -116,6 +120,7 @@ def change_prices_by_percentage(*, products: QuerySet[Product], percentage: Deci
     if too_large:
         raise PriceTooLarge(percentage=percentage, count=too_large)
     Variant.objects.bulk_update(changed, ["price", "updated_at"], batch_size=500)
+    invalidate_categories()  # staff's bulk change: rare, so every category
     invalidation.products_changed({variant.product_id for variant in changed})
     return len(changed)
 
@@ -194,6 +199,7 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
             StockLevel.objects.filter(pk__in=to_delete).delete()
         count = len(to_create) + len(to_update) + len(to_delete)
         if count:
+            invalidate_categories()  # staff's bulk change: rare, so every category
             invalidation.stock_changed(before)
         return count
 

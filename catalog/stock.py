@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import invalidation
+from .listing_index import invalidate_categories
 from .exceptions import AllocationMismatch, OutOfStock, Shortage
 from .models import Location, StockLevel, Variant
 
@@ -347,10 +348,12 @@ def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> Non
     if reserved:
         fields["reserved"] = F("reserved") + change(reserved)
     StockLevel.objects.filter(pk__in=amounts).update(**fields)
-    # Whether a product sold out or came back decides how much of the storefront to invalidate.
-    invalidation.stock_rows_changed(
-        {pk: (on_hand * amount, reserved * amount) for pk, amount in amounts.items()}
-    )
+    if on_hand != reserved:  # shipping takes from both alike: what is available stays the same
+        invalidate_categories(stock_levels=list(amounts))
+        # Whether a product sold out or came back decides how much of the storefront to invalidate.
+        invalidation.stock_rows_changed(
+            {pk: (on_hand * amount, reserved * amount) for pk, amount in amounts.items()}
+        )
 
 
 def _summed(requests: Sequence[StockRequest]) -> dict[int, int]:

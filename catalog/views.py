@@ -30,17 +30,14 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/home.html", data)
 
 
-def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None = None) -> dict:
-    """Filters, facets and one page of products from `base`; `ranked_ids` orders by relevance."""
+def _listing_context(request: HttpRequest, category_ids: list[int], *, ranked_ids: list[int] | None = None) -> dict:
+    """Filters, facets and one page of the products of `category_ids`; `ranked_ids` (search)
+    narrows to those products and orders by relevance. Counted and sorted from the listing
+    index, then only the page's cards are loaded: no query grows with the catalog."""
     filters, errors = parse_listing_filters(request.GET)
-    filtered = selectors.apply_filters(base, filters)
-    page_number = request.GET.get("page") or 1
-    if ranked_ids is not None and filters.sort == "relevance":
-        page = Paginator(selectors.ranked_matches(filtered, ranked_ids), PER_PAGE).get_page(page_number)
-        page.object_list = selectors.cards_in_order(list(page.object_list))
-    else:
-        page = Paginator(selectors.sorted_listing(filtered, filters.sort), PER_PAGE).get_page(page_number)
-        page.object_list = list(page.object_list)
+    found = selectors.listing(category_ids=category_ids, filters=filters, ranked_ids=ranked_ids)
+    page = Paginator(found.ids, PER_PAGE).get_page(request.GET.get("page") or 1)
+    page.object_list = selectors.cards_in_order(list(page.object_list))
     pick_card_pictures(page.object_list, filters)
     versions.depends_on(*versions.card_keys(page.object_list))
     query = request.GET.copy()
@@ -48,7 +45,7 @@ def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None
     return {
         "filters": filters,
         "filter_errors": errors,
-        "facets": selectors.facets(base, filters),
+        "facets": found.facets,
         "page": page,
         "products": page.object_list,
         "sort_options": [(key, label) for key, label in SORT_LABELS.items()],
@@ -61,10 +58,9 @@ def _listing_context(request: HttpRequest, base, *, ranked_ids: list[int] | None
 def category(request: HttpRequest, path: str) -> HttpResponse:
     tree = selectors.category_tree()
     node = selectors.category_by_path(path)
-    base = selectors.published_products().filter(category_id__in=tree.descendant_ids(node))
     # Which products, in which order, with which counts: bumped for the whole chain of a change.
     versions.depends_on(versions.listing_key(node.id))
-    context = _listing_context(request, base)
+    context = _listing_context(request, tree.descendant_ids(node))
     context.update(category=node, breadcrumbs=tree.ancestors(node), subcategories=node.children)
     template = "catalog/_listing_results.html" if wants_fragment(request) else "catalog/category.html"
     return render(request, template, context)
@@ -98,14 +94,11 @@ def search(request: HttpRequest) -> HttpResponse:
     result = product_search.search(query) if query else None
     if result and result.ids:
         context["corrected"] = result.corrected
-        base = selectors.published_products().filter(pk__in=result.ids)
+        categories = selectors.categories_of(result.ids)
         # Matches come and go with the assortment; their prices and stock (sort, filters, facets)
         # move with the listings of their categories.
-        versions.depends_on(
-            versions.ASSORTMENT_KEY,
-            *map(versions.listing_key, selectors.categories_of(base)),
-        )
-        context.update(_listing_context(request, base, ranked_ids=result.ids))
+        versions.depends_on(versions.ASSORTMENT_KEY, *map(versions.listing_key, categories))
+        context.update(_listing_context(request, categories, ranked_ids=result.ids))
         fragment = "catalog/_listing_results.html"
     elif result:
         # Nothing found: never an empty page, but what shoppers buy most, and a likelier query.

@@ -23,8 +23,9 @@ from catalog.exceptions import OutOfStock
 from customers.selectors.account import account_addresses
 from customers.services import customer_for_user
 from customers.services.addresses import save_checkout_address
-from orders.links import signed_confirmation_url
+from orders.links import signed_confirmation_url, signed_order_url
 from payments.exceptions import OrderNotPayable, ProviderUnavailable
+from payments.links import status_url
 from payments.models import Payment
 from payments.services import open_payment, start_payment
 
@@ -273,10 +274,16 @@ def place(request: HttpRequest) -> HttpResponse:
         _save_to_address_book(user=request.user, details=details)
     try:
         return start_payment(order=order, request=request, payment=opened[0] if opened else None)
-    except OrderNotPayable:
+    except OrderNotPayable as error:
         # A retried POST after the order was paid: show it rather than a second payment page.
-        return redirect(signed_confirmation_url(order))
-    except ProviderUnavailable:
-        messages.error(request, _("The payment service could not be reached. Your order is saved; please try "
-                                  "paying again in a moment."))
-        return redirect(signed_confirmation_url(order))
+        if error.reason == "paid":
+            return redirect(signed_confirmation_url(order))
+        messages.error(request, str(error))
+        return redirect(signed_order_url(order))
+    except ProviderUnavailable as error:
+        # Never the "thank you" page: the order is not paid. Its payment page says so, says nothing
+        # was charged, and offers "Pay now" (this browser started the payment, so it may open it).
+        messages.error(request, _("Your order %(number)s is saved, but it is not paid yet.") % {"number": order.number})
+        if error.payment is not None:
+            return redirect(status_url(error.payment))
+        return redirect(signed_order_url(order))

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from payments import selectors as payment_selectors
 from shop.money import format_money
 
 from .links import order_number_from_token
@@ -65,7 +66,7 @@ def owned_order(*, number: str, user: AbstractBaseUser) -> Order | None:
 def customer_orders(*, user: AbstractBaseUser) -> QuerySet[Order]:
     """`user`'s orders, newest first, each with `item_count` (units bought) and the pick-up shop
     their status box names (`order_status`). One query a page."""
-    return (
+    return payment_selectors.with_latest_attempt(
         Order.objects.filter(user=user)
         .select_related("pickup_location")
         .annotate(item_count=Sum("lines__quantity"))
@@ -175,9 +176,77 @@ _STATUS_TEXT = {
 }
 
 
-def order_status(*, order: Order, now: datetime | None = None) -> StatusView:
-    """What the status box says about `order`. No queries (the pick-up location is joined)."""
+# --- What the payments say about an order that has not kept any (a block of its own) ---------------
+
+_NOT_KEPT = (S.PENDING_PAYMENT, S.EXPIRED, S.CANCELLED)
+
+
+def _attempt(order: Order) -> payment_selectors.Attempt | None:
+    """The payment an unpaid order's box talks about: from `customer_orders`' annotations, else
+    one query; none looked for once the order kept its money."""
+    if order.status not in _NOT_KEPT:
+        return None
+    if hasattr(order, "attempt_status"):
+        return payment_selectors.attempt_from_row(order)
+    return payment_selectors.payment_attempt(order=order)
+
+
+def _until(order: Order) -> str:
+    if order.reservation_expires_at is None:
+        return ""
+    when = timezone.localtime(order.reservation_expires_at).strftime("%H:%M")
+    return " " + _("Your items are reserved until %(time)s.") % {"time": when}
+
+
+def _unpaid_status(order: Order, attempt: payment_selectors.Attempt | None, now: datetime) -> StatusView | None:
+    """The box for an order whose latest payment says more than its status does: money that
+    arrived but was not kept (staff settle it: never "Pay now"), a declined card, a payment page
+    that never opened or was left. None: the order's status says it all."""
+    if attempt is None or (attempt.status == payment_selectors.S.SUCCEEDED and not attempt.holds_money):
+        return None  # money taken and given back: the order's status says where it went
+    P = payment_selectors.S
+    if attempt.holds_money:
+        return StatusView(
+            key=f"{order.status}.review", label=_("Payment being checked"),
+            description=_("We received a payment for this order that does not match it, so the order is not "
+                          "confirmed yet. Our team is checking it and will contact you; please do not pay again."),
+            tone="warn", payment_key="review", payment_label=_("Being checked"), polling=False,
+        )
+    reserved = order.status == S.PENDING_PAYMENT and (
+        order.reservation_expires_at is None or order.reservation_expires_at > now)
+    if not reserved:
+        return None
+    if attempt.status == P.FAILED:
+        reason = attempt.reason or _("Your payment did not go through.")
+        return StatusView(
+            key=f"{order.status}.declined", label=_("Payment declined"),
+            description=" ".join([reason, _("No money was taken and the order is not paid.")]) + _until(order)
+            + " " + _("You can pay again now."),
+            tone="warn", payment_key="declined", payment_label=_("Declined"), polling=False, can_pay=True,
+        )
+    # A payment page that never opened (the provider unreachable), closed unpaid, or a demo card
+    # form never sent: nothing is on its way.
+    if attempt.status == P.CANCELLED or (attempt.status == P.PENDING and attempt.provider == "demo"):
+        return StatusView(
+            key=f"{order.status}.not_paid", label=_("Not paid yet"),
+            description=_("We have not received a payment for this order, and nothing was charged.") + _until(order)
+            + " " + _("Pay now to complete your order."),
+            tone="warn", payment_key="not_paid", payment_label=_("Not paid"), polling=False, can_pay=True,
+        )
+    return None
+
+
+_FETCH = object()
+
+
+def order_status(*, order: Order, now: datetime | None = None, attempt=_FETCH) -> StatusView:
+    """What the status box says about `order`. No queries for an order that kept its money (the
+    pick-up location is joined); for one that has not, one to read its payments (`_attempt`),
+    unless `attempt` is given."""
     now = now or timezone.now()
+    unpaid = _unpaid_status(order, _attempt(order) if attempt is _FETCH else attempt, now)
+    if unpaid is not None:
+        return unpaid
     payment_key, payment_label = _payment_state(order, now)
     pickup = order.pickup_location
     if order.status == S.PENDING_PAYMENT and payment_key == "processing":
@@ -259,6 +328,10 @@ def _timeline(
             items = _returned_items(event.data or {}, lines)
             entries.append(TimelineEntry(event.created_at, _("Return received"), items))
             continue
+        if event.kind == OrderEvent.Kind.PAYMENT:
+            # A declined attempt (payments.services): the provider's reason, nothing else of the event.
+            entries.append(TimelineEntry(event.created_at, _("Payment declined"), (event.data or {}).get("reason", "")))
+            continue
         amount = _amount(event.data or {})
         refund = format_money(amount, order.currency) if amount is not None else ""
         label = {
@@ -277,7 +350,8 @@ def _timeline(
 
 def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
     """Everything the order page shows. Four queries whatever the size of the order:
-    lines, shipments, their lines, and the customer-facing events (returns included).
+    lines, shipments, their lines, and the customer-facing events (returns and declined payments
+    included); a fifth for the payments of an order that has not kept any (`order_status`).
     """
     money = lambda amount: format_money(amount, order.currency)  # noqa: E731
     lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
@@ -291,6 +365,7 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
         .filter(
             Q(kind=OrderEvent.Kind.STATUS, to_status__in=CUSTOMER_STATUS_EVENTS)
             | Q(kind__in=(OrderEvent.Kind.SHIPMENT, OrderEvent.Kind.RETURN))
+            | Q(kind=OrderEvent.Kind.PAYMENT, data__outcome="declined")
         )
         .order_by("created_at", "pk")
     )

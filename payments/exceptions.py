@@ -14,7 +14,8 @@ class PaymentError(Exception):
 
 class OrderNotPayable(PaymentError):
     """Nothing was charged. `reason` picks the sentence: "paid", "cancelled", "expired" (closed, or
-    its reservation ran out), or "" for the general one."""
+    its reservation ran out), "review" (a payment of it took money staff must settle first), or "" for the
+    general one."""
 
     def __init__(self, *, number: str, reason: str = "") -> None:
         self.reason = reason
@@ -23,16 +24,22 @@ class OrderNotPayable(PaymentError):
             "cancelled": _("Order %(number)s was cancelled, so it cannot be paid. Nothing was charged."),
             "expired": _("Order %(number)s was not paid in time and its items are no longer reserved, so it cannot "
                          "be paid now. Nothing was charged; please place a new order."),
+            "review": _("We have received a payment for order %(number)s that does not match it, and our team is "
+                        "checking it. Nothing more was charged; we will contact you."),
         }
         default = _("Order %(number)s is no longer waiting for payment, so it cannot be paid now.")
         super().__init__(sentences.get(reason, default) % {"number": number})
 
 
 class ProviderUnavailable(PaymentError):
-    """The provider could not be reached or refused the request; nothing was charged or refunded."""
+    """The provider could not be reached or refused the request; nothing was charged or refunded.
+
+    `payment`: when raised by `services.start_payment`, the attempt it could not open (cancelled,
+    its status page offers to pay again)."""
 
     def __init__(self, *, detail: str = "") -> None:
         self.detail = detail
+        self.payment = None
         super().__init__(_("The payment service could not be reached. Nothing was charged; please try again."))
 
 

@@ -33,6 +33,10 @@ class Payment(models.Model):
         FAILED = "failed", _("Failed")  # declined; the shopper may try again on the same payment
         CANCELLED = "cancelled", _("Cancelled")  # abandoned: the provider's session expired
 
+    # The failure_message of an attempt whose payment page the provider could not open (network
+    # down, timeout): nothing was charged, and the shopper is told so and offered to pay again.
+    NOT_OPENED = "The provider could not open a payment page."
+
     order = models.ForeignKey(
         "orders.Order", verbose_name=_("order"), on_delete=models.PROTECT, related_name="payments"
     )

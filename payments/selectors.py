@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from orders.models import PAID_STATUSES, Order
 
 from .links import payment_id_from_token, started_here
-from .models import Payment, Provider
+from .models import Payment, Provider, Refund
 
 S = Payment.Status
 O = Order.Status
@@ -38,7 +41,7 @@ def payment_for_visitor(*, token: str, request: HttpRequest) -> Payment | None:
 
 @dataclass(frozen=True)
 class PaymentState:
-    key: str  # paid | processing | not_paid | failed | cancelled | not_kept
+    key: str  # paid | processing | not_paid | failed | unavailable | cancelled | not_kept
     title: str
     message: str
     polling: bool  # still waiting for the provider: the page keeps asking
@@ -53,15 +56,25 @@ def payment_state(*, payment: Payment, left: bool = False) -> PaymentState:
     if payment.status == S.SUCCEEDED and order.status in KEPT:
         return PaymentState("paid", _("Payment received"), _("Thank you: your order is confirmed."), False, False)
     if payment.status == S.SUCCEEDED:
-        return PaymentState(
-            "not_kept", _("We could not complete your order"),
-            _("Your payment arrived, but we could not confirm the order with it. It is refunded in full, or our "
-              "team will contact you about it shortly."), False, False,
-        )
+        # Say a refund only when there is one: a payment of a different amount waits for staff.
+        if payment.refunds.exclude(status=Refund.Status.FAILED).exists():
+            message = _("Your payment arrived, but we could not confirm the order with it, so it is being refunded "
+                        "in full. Refunds can take a few days to reach your account.")
+        else:
+            message = _("Your payment arrived, but it does not match this order, so the order is not confirmed "
+                        "yet. Our team is checking it and will contact you; please do not pay again.")
+        return PaymentState("not_kept", _("We could not complete your order"), message, False, False)
     if payment.status == S.FAILED:
         return PaymentState(
             "failed", _("Payment failed"),
             payment.failure_message or _("Your payment did not go through. No money was taken."), False, can_retry,
+        )
+    if payment.status == S.CANCELLED and payment.failure_message == Payment.NOT_OPENED and can_retry:
+        # start_payment could not open the provider's page: the provider was never reached.
+        return PaymentState(
+            "unavailable", _("Your order is not paid yet"),
+            _("We could not reach the payment service, so nothing was charged. Your order is saved and its items "
+              "are reserved for a little while: press Pay now to try again."), False, True,
         )
     if payment.status == S.CANCELLED or not can_retry:
         return PaymentState(
@@ -79,3 +92,84 @@ def payment_state(*, payment: Payment, left: bool = False) -> PaymentState:
         _("We are waiting for the payment provider to confirm your payment. This page updates by itself."),
         True, False,
     )
+
+
+# --- Money an order holds but did not keep -------------------------------------------------------
+
+# SQLite adds decimals up as floating point numbers: compare sums with half a cent of slack.
+_HALF_CENT = Value(Decimal("0.005"), output_field=DecimalField(max_digits=12, decimal_places=3))
+
+
+def holds_unkept_money() -> Q:
+    """On Order rows: the order took money it did not keep, and nobody has given it back yet.
+
+    A payment succeeded (the provider took the money), the order is not in a paid status (a
+    different amount or currency was never marked paid; a late payment for an expired or
+    cancelled order), and that payment is not refunded in full (succeeded and pending refunds
+    count: money on its way back is in the provider's hands). Such an order is staff's to settle:
+    expiry leaves it alone (`orders.services.expiry`), the shopper cannot pay it a second time
+    (`services.start_payment`), and the back office lists it as needing attention
+    (`orders.admin.filters.NeedsAttentionFilter`, the banner on the admin index). An EXISTS on
+    the `payment_order_status` index: cheap on the whole order table.
+    """
+    return ~Q(status__in=PAID_STATUSES) & Q(Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))))
+
+
+def _unreturned(payments: QuerySet[Payment]) -> QuerySet[Payment]:
+    """The succeeded ones of `payments` not refunded in full (pending refunds count as returned)."""
+    money = DecimalField(max_digits=12, decimal_places=2)
+    returned = (
+        Refund.objects.filter(payment=OuterRef("pk"), status__in=(Refund.Status.SUCCEEDED, Refund.Status.PENDING))
+        .order_by().values("payment").annotate(s=Sum("amount")).values("s")
+    )
+    return payments.filter(status=S.SUCCEEDED).alias(
+        returned=Coalesce(Subquery(returned), Value(Decimal("0"), output_field=money))
+    ).filter(amount__gt=F("returned") + _HALF_CENT)
+
+
+def orders_needing_attention() -> QuerySet[Order]:
+    """Orders holding money they did not keep (`holds_unkept_money`), oldest first."""
+    return Order.objects.filter(holds_unkept_money()).order_by("created_at", "pk")
+
+
+# --- What the shopper's order page says about the latest payment ----------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The payment an unpaid order's page talks about: money that arrived, else the latest try."""
+
+    status: str  # a Payment.Status value
+    provider: str
+    reason: str = ""  # why it failed, as the provider told the shopper (never card data)
+    holds_money: bool = False  # it succeeded and was not refunded: money the order holds
+
+
+def payment_attempt(*, order: Order) -> Attempt | None:
+    """What the order's payments say for its page: one that took money not given back first,
+    else its latest attempt; None when it has none. One query (an order has a few payments)."""
+    attempts = list(Payment.objects.filter(order=order).annotate(
+        holds=Exists(_unreturned(Payment.objects.filter(pk=OuterRef("pk"))))
+    ).order_by("-pk").values_list("status", "provider", "failure_message", "holds"))
+    if not attempts:
+        return None
+    status, provider, reason, holds = next((a for a in attempts if a[3]), attempts[0])
+    return Attempt(status=status, provider=provider, reason=reason if status == S.FAILED else "", holds_money=holds)
+
+
+def with_latest_attempt(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """`orders` annotated for a list of them (the shopper's history): `attempt_status` and
+    `attempt_provider` of each one's latest payment, `attempt_holds_money` when one took money
+    not given back; read back with `attempt_from_row`. No extra query."""
+    latest = Payment.objects.filter(order=OuterRef("pk")).order_by("-pk")
+    return orders.annotate(
+        attempt_status=Subquery(latest.values("status")[:1]),
+        attempt_provider=Subquery(latest.values("provider")[:1]),
+        attempt_holds_money=Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))),
+    )
+
+
+def attempt_from_row(order: Order) -> Attempt | None:
+    if order.attempt_holds_money:
+        return Attempt(status=S.SUCCEEDED, provider=order.attempt_provider or "", holds_money=True)
+    return Attempt(status=order.attempt_status, provider=order.attempt_provider or "") if order.attempt_status else None

@@ -86,7 +86,8 @@ def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None
     is used as it is, without that transaction and its lock.
 
     Raises OrderNotPayable when the order is not pending payment, its reservation has run out
-    (its stock is about to be released), or it has nothing to pay, and ProviderUnavailable when
+    (its stock is about to be released), it has nothing to pay, or a payment of it already took
+    money that staff must settle first (a different amount), and ProviderUnavailable when
     the provider cannot be reached (nothing charged; the shopper can try again).
     """
     provider = get_provider(payment.provider if payment is not None else None)
@@ -98,7 +99,11 @@ def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None
                 raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked.status))
             if locked.reservation_expires_at is not None and locked.reservation_expires_at <= timezone.now():
                 raise OrderNotPayable(number=locked.number, reason="expired")
-            processing, reusable = _earlier_attempts(locked, provider.name)
+            processing, reusable, holds_money = _earlier_attempts(locked, provider.name)
+            if holds_money:
+                # A payment already took money the order did not keep (a different amount): staff
+                # settle it first (payments.selectors.holds_unkept_money); never a second charge.
+                raise OrderNotPayable(number=locked.number, reason="review")
             payment = processing or reusable or _new_payment(locked, provider)
     elif payment.order_id != order.pk:
         raise ValueError(f"Payment {payment.pk} is not order {order.number}'s.")
@@ -108,15 +113,17 @@ def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None
     else:
         try:
             response = provider.start(payment, request)
-        except ProviderUnavailable:
+        except ProviderUnavailable as error:
             # Stripe replays a stored error for the same idempotency key for a day, so the next
             # try must be a new payment (a new key), not this one again.
             # A provider's session that exists may still be paid, so only one never opened goes
             # (the demo names its session itself before start(), so its id proves nothing).
             Payment.objects.filter(Q(provider_session_id="") | Q(provider=Provider.DEMO), pk=payment.pk).update(
-                status=S.CANCELLED, failure_message="The provider could not open a payment page.",
+                status=S.CANCELLED, failure_message=Payment.NOT_OPENED,
                 updated_at=timezone.now(),
             )
+            payment.status, payment.failure_message = S.CANCELLED, Payment.NOT_OPENED
+            error.payment = payment
             raise
     if getattr(request, "htmx", False) and response.has_header("Location"):
         return HttpResponseClientRedirect(response["Location"])
@@ -129,20 +136,25 @@ def _not_payable_reason(status: str) -> str:
     return {O.CANCELLED: "cancelled", O.EXPIRED: "expired"}.get(status, "")
 
 
-def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Payment | None]:
+def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Payment | None, bool]:
     """The order's payment still processing (a bank debit on its way: paying again could take the
-    money twice), and its latest attempt with `provider` that can still be paid (page open)."""
-    attempts = Payment.objects.filter(order=order, status__in=(S.PROCESSING, S.PENDING, S.FAILED)).order_by("-pk")
+    money twice), its latest attempt with `provider` that can still be paid (page open), and
+    whether one of its payments already succeeded (the order, still pending, did not keep it)."""
+    attempts = Payment.objects.filter(
+        order=order, status__in=(S.PROCESSING, S.PENDING, S.FAILED, S.SUCCEEDED)).order_by("-pk")
     processing = reusable = None
+    holds_money = False
     now = timezone.now()
     for attempt in attempts:
         attempt.order = order
-        if attempt.status == S.PROCESSING:
+        if attempt.status == S.SUCCEEDED:
+            holds_money = True
+        elif attempt.status == S.PROCESSING:
             processing = processing or attempt
         elif reusable is None and attempt.provider == provider and attempt.amount == order.total \
                 and attempt.currency == order.currency and not (attempt.expires_at and attempt.expires_at <= now):
             reusable = attempt
-    return processing, reusable
+    return processing, reusable, holds_money
 
 
 # --- The demo card ------------------------------------------------------------------------------
@@ -171,6 +183,8 @@ def pay_with_demo_card(*, payment_id: int, card_number: str, user: AbstractBaseU
             payment.status = S.FAILED
             payment.failure_message = charge.message
             payment.save(update_fields=["status", "failure_message", "updated_at"])
+            _record_decline(payment, reason=charge.message, code="card_declined", actor=OrderEvent.Actor.CUSTOMER,
+                            user=user)
             return payment
         actor = OrderEvent.Actor.CUSTOMER
         _settle_success(payment=payment, amount=payment.amount, reference=charge.reference, actor=actor, user=user)
@@ -450,7 +464,7 @@ def _on_session_expired(session: dict) -> str:
     return "payment cancelled"
 
 
-def _mark_failed(payment: Payment, *, intent: str, message: str) -> str:
+def _mark_failed(payment: Payment, *, intent: str, message: str, code: str = "") -> str:
     if payment.status not in (S.PENDING, S.PROCESSING, S.FAILED):
         # A late failure after the payment succeeded (or its page closed) changes nothing.
         return f"ignored: payment already {payment.status}"
@@ -458,6 +472,7 @@ def _mark_failed(payment: Payment, *, intent: str, message: str) -> str:
     payment.failure_message = message
     payment.provider_payment_id = payment.provider_payment_id or intent
     payment.save(update_fields=["status", "failure_message", "provider_payment_id", "updated_at"])
+    _record_decline(payment, reason=message, code=code, actor=OrderEvent.Actor.WEBHOOK)
     return "payment failed"
 
 
@@ -465,15 +480,41 @@ def _on_intent_failed(intent: dict) -> str:
     payment = _locked_stripe_payment(intent_id=intent["id"], metadata=intent.get("metadata"))
     if payment is None:
         return f"ignored: no payment for {intent['id']}"
+    # Only Stripe's words and codes are kept: the error's payment_method (card brand, last
+    # digits, fingerprint) stays out of the payment row and the order's history.
     error = intent.get("last_payment_error") or {}
-    return _mark_failed(payment, intent=intent["id"], message=error.get("message") or "")
+    code = error.get("decline_code") or error.get("code") or ""
+    return _mark_failed(payment, intent=intent["id"], message=error.get("message") or "", code=str(code))
 
 
 def _on_async_payment_failed(session: dict) -> str:
     payment = _locked_stripe_payment(session_id=session["id"], metadata=session.get("metadata"))
     if payment is None:
         return f"ignored: no payment for session {session['id']}"
-    return _mark_failed(payment, intent=expandable_id(session.get("payment_intent")), message="")
+    return _mark_failed(payment, intent=expandable_id(session.get("payment_intent")),
+                        message=_DELAYED_FAILED, code="async_payment_failed")
+
+
+# What the shopper and staff read when a delayed method (a bank debit) failed: Stripe's event says no more.
+_DELAYED_FAILED = "Your bank did not complete the payment. No money was taken."
+
+
+def _record_decline(payment: Payment, *, reason: str, code: str, actor: str,
+                    user: AbstractBaseUser | None = None) -> None:
+    """Write a declined attempt in the order's history: the provider's reason and code, no card data.
+
+    The shopper's order page shows it ("Payment declined" and the reason: orders.selectors).
+    Precondition: inside the transaction that marked `payment` failed.
+    """
+    reason = (reason or "").strip()[:500]
+    amount = format_money(payment.amount, payment.currency)
+    OrderEvent.objects.create(
+        order_id=payment.order_id, kind=OrderEvent.Kind.PAYMENT, actor=actor,
+        user=user if user is not None and user.is_authenticated else None,
+        message=f"Payment of {amount} declined by {payment.get_provider_display()}"
+                + (f": {reason}" if reason else "") + (f" ({code})" if code else ""),
+        data={"outcome": "declined", "payment": payment.pk, "reason": reason, "code": code},
+    )
 
 
 def _on_charge_refunded(charge: dict) -> str:

@@ -25,6 +25,7 @@ from shop.db import analyze
 
 from .. import images as renditions
 from ..cache import bump_catalog_version
+from ..listing_index import invalidate_categories
 from ..models import (
     Attribute,
     AttributeValue,
@@ -600,6 +601,7 @@ def seed_demo_catalog(
             progress(f"{start + len(batch)}/{len(listings)}")
     if report.created or report.images:
         analyze_catalog_tables()
+    invalidate_categories()
     bump_catalog_version()
     report.seconds = time.perf_counter() - started
     return report

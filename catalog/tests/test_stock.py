@@ -157,10 +157,11 @@ def test_reserving_costs_three_queries_whatever_the_number_of_lines(places, djan
         requests.append(StockRequest(variant_id=variant.pk, quantity=2))
 
     with transaction.atomic():
-        # lock, update, and what sold out (catalog/invalidation.py decides what the storefront redraws)
-        with django_assert_num_queries(3):
+        # lock, update, mark the categories' listing index stale, and what sold out (for the
+        # storefront cache: catalog/invalidation.py)
+        with django_assert_num_queries(4):
             allocations = stock.reserve(requests=requests)
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(2):  # shipping leaves availability (and the listing index) as it was
             stock.fulfil(allocations=allocations)
 
     assert len(allocations) == 24
@@ -313,10 +314,11 @@ def test_restock_at_raises_on_hand_creating_missing_rows_and_locks_once(places):
     assert ids == {kept.pk: level.pk, new.pk: created.pk}
     assert levels(level, created) == [(3, 1), (3, 0)]
     locks = [q["sql"] for q in queries.captured_queries if "FOR" in q["sql"] or "catalog_stocklevel" in q["sql"]]
-    # Location check, missing rows inserted, every row locked in one statement, one UPDATE, and
-    # whether a product came back in stock (for the storefront cache).
+    # Location check, missing rows inserted, every row locked in one statement, one UPDATE, the
+    # listing index of the products' categories marked stale, and whether a product came back in
+    # stock (for the storefront cache).
     assert len(queries.captured_queries) - sum(q["sql"].startswith(("SAVEPOINT", "RELEASE")) for q in
-                                               queries.captured_queries) == 5, locks
+                                               queries.captured_queries) == 6, locks
 
 
 def test_restock_at_refuses_without_a_transaction_a_bad_quantity_or_an_inactive_location(places):
@@ -424,8 +426,8 @@ def test_reserve_counting_tells_what_is_left_everywhere_from_the_rows_it_locked(
                                                        StockRequest(variant_id=other.pk, quantity=2)])
     assert reservation.available_after == {variant.pk: 2, other.pk: 0}
     assert stock.can_reserve(requests=[StockRequest(variant_id=variant.pk, quantity=1)]) == {variant.pk: 2}
-    # lock, update, what sold out
-    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 3
+    # lock, update, listing index marked stale, what sold out
+    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 4
 
     with transaction.atomic():
         pickup = stock.reserve_counting(requests=[StockRequest(variant_id=variant.pk, quantity=1)],

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Location
+from payments.selectors import holds_unkept_money
 
 from .payment_state import PaymentState, payment_state_condition
 
@@ -41,4 +42,21 @@ class PickupLocationFilter(admin.SimpleListFilter):
             return queryset.filter(pickup_location__isnull=True)
         if value and value.isdigit():
             return queryset.filter(pickup_location_id=int(value))
+        return queryset
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    """Orders holding money they did not keep (a payment of a different amount or currency, never
+    marked paid): staff refund it or settle it. Expiry leaves these orders alone, and the admin
+    index counts them (payments/templatetags/payments_admin.py links here)."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("money", _("Holds money it did not keep"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "money":
+            return queryset.filter(holds_unkept_money())
         return queryset

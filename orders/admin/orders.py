@@ -34,8 +34,9 @@ from ..forms import CancelForm, NoteForm, RefundForm, ReturnForm, ShipmentForm
 from ..models import Order, OrderEvent
 from ..status import can_transition
 from . import payment_state
+from .bulk import BulkActions
 from .documents import document_context
-from .filters import PaymentStateFilter, PickupLocationFilter
+from .filters import NeedsAttentionFilter, PaymentStateFilter, PickupLocationFilter
 from .inlines import OrderLineInline, ShipmentInline
 
 S = Order.Status
@@ -76,10 +77,10 @@ def _money_field(name: str, description: str, *, ordering: str | None = None):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(BulkActions, admin.ModelAdmin):
     list_display = ("number", "created_at", "buyer", "status", "payment", "total_display", "delivery")
     list_filter = (
-        "status", PaymentStateFilter, ("shipping_method_name", admin.AllValuesFieldListFilter), PickupLocationFilter,
+        NeedsAttentionFilter, "status", PaymentStateFilter, ("shipping_method_name", admin.AllValuesFieldListFilter), PickupLocationFilter,
     )
     date_hierarchy = "created_at"
     list_select_related = ("pickup_location",)

@@ -41,7 +41,7 @@ def release_outstanding(order: Order) -> int:
     return sum(plan.quantity for _row, plan in pending)
 
 
-def alert_staff(*, order_id: int, actor: str, subject: str, message: str) -> OrderEvent:
+def alert_staff(*, order_id: int, actor: str, subject: str, message: str, data: dict | None = None) -> OrderEvent:
     """Record an alert in the order's history and email it to staff once, after commit.
 
     For money or goods staff must act on. Call it inside the transaction that found the problem:
@@ -51,7 +51,8 @@ def alert_staff(*, order_id: int, actor: str, subject: str, message: str) -> Ord
     headline, `message` the history entry, which the email repeats. Staff only: the shopper's
     order page never shows alerts.
     """
-    event = OrderEvent.objects.create(order_id=order_id, kind=OrderEvent.Kind.ALERT, actor=actor, message=message)
+    event = OrderEvent.objects.create(order_id=order_id, kind=OrderEvent.Kind.ALERT, actor=actor, message=message,
+                                      data=data or {})
     # Imported here: notifications imports the orders models.
     from notifications.services import enqueue_staff_alert
 

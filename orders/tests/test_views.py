@@ -386,6 +386,7 @@ def test_tax_is_a_line_of_its_own_when_prices_exclude_it(client, catalog, settin
 
 def test_the_confirmation_page_thanks_and_links_to_the_order(client, catalog):
     order = _place(catalog)
+    _pay(order)
 
     response = client.get(links.signed_confirmation_url(order))
 
@@ -393,6 +394,16 @@ def test_the_confirmation_page_thanks_and_links_to_the_order(client, catalog):
     assert "Thank you for your order" in response.content.decode()
     assert order.number in response.content.decode()
     assert html_tags(response.content, "a", href=links.signed_order_url(order))
+
+
+def test_the_confirmation_page_of_an_unpaid_order_says_it_is_not_paid_and_thanks_for_nothing(client, catalog):
+    order = _place(catalog)
+
+    response = client.get(links.signed_confirmation_url(order))
+
+    text = response.content.decode()
+    assert "Your order is not paid yet" in text and "Thank you for your order" not in text
+    assert not html_tags(response.content, "svg", **{"class": "icon order-confirmation-icon"})
 
 
 # --- Waiting for the payment ---------------------------------------------------------------

@@ -1,0 +1,219 @@
+"""The listing index gives what the catalog tables give, and is never stale after a write.
+
+`selectors.listing` (filter, count and sort from the index) is compared with the SQL reference
+(`apply_filters`, `sorted_listing`, `facets` over the catalog tables) for many filter mixes; then
+each kind of change, made the way the store makes it, shows in the next listing at once.
+"""
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from catalog import selectors, services, stock
+from catalog.listing_index import invalidate_categories
+from catalog.models import CategoryListingIndex, Location, Product, StockLevel
+from catalog.selectors import ListingFilters
+from catalog.tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def _ids(node_slug: str) -> list[int]:
+    tree = selectors.category_tree()
+    return tree.descendant_ids(tree.by_path[node_slug])
+
+
+def _reference(category_ids: list[int], filters: ListingFilters):
+    base = selectors.published_products().filter(category_id__in=category_ids)
+    ids = list(selectors.sorted_listing(selectors.apply_filters(base, filters), filters.sort).values_list("pk", flat=True))
+    return ids, selectors.facets(base, filters)
+
+
+def _facet_tuples(facets) -> tuple:
+    groups = [(g.key, g.label, [(v.slug, v.label, v.count, v.selected, v.swatch) for v in g.values]) for g in facets.groups]
+    low = None if facets.price_min is None else Decimal(facets.price_min)
+    high = None if facets.price_max is None else Decimal(facets.price_max)
+    return groups, low, high, facets.in_stock_count
+
+
+FILTERS = [
+    ListingFilters(),
+    ListingFilters(sort="price_asc"),
+    ListingFilters(sort="price_desc"),
+    ListingFilters(sort="newest"),
+    ListingFilters(sort="best_selling"),
+    ListingFilters(brands=["northwind"]),
+    ListingFilters(brands=["northwind", "summit"], sort="price_asc"),
+    ListingFilters(options={"colour": ["red"]}),
+    ListingFilters(options={"colour": ["red", "blue"], "size": ["s"]}),
+    ListingFilters(options={"size": ["l"]}, attributes={"material": ["wool"]}),
+    ListingFilters(attributes={"material": ["cotton"]}),
+    ListingFilters(in_stock=True),
+    ListingFilters(in_stock=True, options={"colour": ["blue"]}),
+    ListingFilters(price_min=Decimal("100"), price_max=Decimal("150")),
+    ListingFilters(price_min=Decimal("125")),
+    ListingFilters(price_max=Decimal("19.99")),
+    ListingFilters(options={"colour": ["nonexistent"]}),
+    ListingFilters(options={"nosuchoption": ["red"]}),
+    ListingFilters(brands=["northwind"], options={"size": ["m"]}, in_stock=True, price_max=Decimal("500")),
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=repr)
+@pytest.mark.parametrize("category", ["clothing", "clothing/jackets", "gear"])
+def test_listing_matches_the_catalog_tables(storefront_catalog, category, filters):
+    # given the index built from scratch
+    invalidate_categories()
+    ids = _ids(category)
+
+    # when
+    found = selectors.listing(category_ids=ids, filters=filters)
+
+    # then: the same products in the same order, and the same counts
+    expected_ids, expected_facets = _reference(ids, filters)
+    assert found.ids == expected_ids
+    assert _facet_tuples(found.facets) == _facet_tuples(expected_facets)
+
+
+def test_a_search_keeps_its_rank_order_and_counts_only_its_matches(storefront_catalog):
+    ranked = [storefront_catalog.tee.pk, storefront_catalog.draft.pk, storefront_catalog.shell.pk]
+
+    found = selectors.listing(
+        category_ids=selectors.categories_of(ranked), filters=ListingFilters(), ranked_ids=ranked
+    )
+
+    assert found.ids == [storefront_catalog.tee.pk, storefront_catalog.shell.pk]  # the draft is not published
+    brands = {v.slug: v.count for g in found.facets.groups if g.key == "brand" for v in g.values}
+    assert brands == {"northwind": 2}
+
+
+def _listed(category: str = "clothing", **filters) -> list[int]:
+    return selectors.listing(category_ids=_ids(category), filters=ListingFilters(**filters)).ids
+
+
+def _in_stock_count(category: str = "clothing") -> int:
+    return selectors.listing(category_ids=_ids(category), filters=ListingFilters()).facets.in_stock_count
+
+
+def test_a_price_change_reorders_and_refilters_at_once(storefront_catalog):
+    assert _listed(price_max=Decimal("50")) == [storefront_catalog.tee.pk]
+    tee_variant = storefront_catalog.tee.variants.get()
+
+    tee_variant.price = Decimal("500.00")
+    tee_variant.save()
+
+    assert _listed(price_max=Decimal("50")) == []
+    assert _listed(sort="price_desc")[0] == storefront_catalog.tee.pk
+
+
+def test_a_bulk_price_change_shows_at_once(storefront_catalog):
+    _listed()  # the index is built
+
+    services.change_prices_by_percentage(products=Product.objects.filter(pk=storefront_catalog.tee.pk), percentage=Decimal("1000"))
+
+    assert storefront_catalog.tee.pk in _listed(price_min=Decimal("200"))
+
+
+def test_selling_out_and_restocking_show_at_once(storefront_catalog):
+    parka = storefront_catalog.parka
+    assert parka.pk in _listed(in_stock=True)
+    before = _in_stock_count()
+    variant = parka.variants.get()
+
+    # when the last units are reserved by an order
+    with transaction.atomic():
+        stock.reserve(requests=[stock.StockRequest(variant_id=variant.pk, quantity=2)])
+
+    # then
+    assert parka.pk not in _listed(in_stock=True)
+    assert _in_stock_count() == before - 1
+
+    # when staff restock it
+    level = StockLevel.objects.get(variant=variant, location=storefront_catalog.warehouse)
+    with transaction.atomic():
+        stock.restock(stock_level_id=level.pk, quantity=5)
+
+    assert parka.pk in _listed(in_stock=True)
+    assert _in_stock_count() == before
+
+
+def test_a_stock_level_edited_in_the_admin_shows_at_once(storefront_catalog):
+    tee = storefront_catalog.tee
+    assert tee.pk not in _listed(in_stock=True)
+
+    level = StockLevel.objects.get(variant__product=tee)
+    level.on_hand = 4
+    level.save()
+
+    assert tee.pk in _listed(in_stock=True)
+
+
+def test_closing_a_location_takes_its_stock_out_at_once(storefront_catalog):
+    assert storefront_catalog.parka.pk in _listed(in_stock=True)
+
+    warehouse = Location.objects.get(code="warehouse")
+    warehouse.is_active = False
+    warehouse.save()
+
+    # the parka was only there; the shell's blue one is still in the shop
+    assert storefront_catalog.parka.pk not in _listed(in_stock=True)
+    assert storefront_catalog.shell.pk in _listed(in_stock=True)
+
+
+def test_publish_unpublish_and_new_products_show_at_once(storefront_catalog):
+    draft = storefront_catalog.draft
+    assert draft.pk not in _listed()
+
+    services.publish_products(products=Product.objects.filter(pk=draft.pk))
+    assert draft.pk in _listed()
+
+    services.unpublish_products(products=Product.objects.filter(pk=draft.pk))
+    assert draft.pk not in _listed()
+
+    new = f.ProductFactory(title="New Tee", slug="new-tee", category=storefront_catalog.shirts)
+    f.VariantFactory(product=new, sku="NEW-1", price=Decimal("9.00"))
+    assert new.pk in _listed("clothing/shirts")
+
+
+def test_moving_a_product_takes_it_out_of_the_old_category(storefront_catalog):
+    tee = storefront_catalog.tee
+    _listed("gear"), _listed("clothing")  # both built
+
+    tee.category = storefront_catalog.gear
+    tee.save()
+
+    assert tee.pk not in _listed("clothing")
+    assert tee.pk in _listed("gear")
+
+    services.move_products_to_category(products=Product.objects.filter(pk=tee.pk), category=storefront_catalog.shirts)
+    assert tee.pk in _listed("clothing") and tee.pk not in _listed("gear")
+
+
+def test_options_and_attributes_added_show_in_the_counts(storefront_catalog):
+    tee = storefront_catalog.tee
+    assert tee.pk not in _listed(attributes={"material": ["wool"]})
+
+    tee.attribute_values.add(storefront_catalog.wool)
+    tee.variants.get().option_values.add(storefront_catalog.l)
+
+    assert tee.pk in _listed(attributes={"material": ["wool"]})
+    assert tee.pk in _listed(options={"size": ["l"]})
+
+
+def test_a_build_from_before_a_change_is_not_stored(storefront_catalog):
+    """A listing that read the generation before a change committed must not store its build."""
+    ids = _ids("clothing/shirts")
+    selectors.listing(category_ids=ids, filters=ListingFilters())
+    row = CategoryListingIndex.objects.get(category=storefront_catalog.shirts)
+    invalidate_categories([storefront_catalog.shirts.pk])
+    generation_read = row.generation + 1
+
+    # a change commits meanwhile
+    invalidate_categories([storefront_catalog.shirts.pk])
+
+    # the late build's conditional store then matches no row
+    stored = CategoryListingIndex.objects.filter(
+        category=storefront_catalog.shirts, generation=generation_read, data__isnull=True
+    ).update(data={"stale": True})
+    assert stored == 0
+    assert CategoryListingIndex.objects.get(category=storefront_catalog.shirts).data is None
