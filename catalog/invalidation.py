@@ -23,23 +23,33 @@ from dataclasses import dataclass
 from django.db.models import Exists, QuerySet
 
 from . import versions
-from .models import Product, StockLevel
+from .models import Category, Product, StockLevel
 
 
 def _category_chains(category_ids: Iterable[int]) -> set[int]:
-    """The categories and all their ancestors, from the cached tree of active categories (no query).
+    """The categories and all their ancestors.
 
-    A category missing from it shows no listing (hidden), or is being created, moved or shown in
-    this transaction: that change bumps the structure version, and with it every page, on commit.
+    From the cached tree when there is one (no query). Never built here: a writer runs inside its
+    transaction, and a tree built there would put uncommitted categories in the shared cache.
+    Without it, one query over the category table (a few hundred rows). A category created, moved
+    or shown in this very transaction may be missing from the cached tree: that change bumps the
+    structure version, and with it every page, on commit.
     """
-    from .selectors import category_tree
+    from .selectors import cached_category_tree
 
-    tree = category_tree()
+    wanted = set(category_ids) - {None}
+    if not wanted:
+        return set()
+    tree = cached_category_tree()
+    if tree is not None:
+        parents = {node.id: node.parent_id for node in tree.by_id.values()}
+    else:
+        parents = dict(Category.objects.values_list("pk", "parent_id").order_by())
     chain: set[int] = set()
-    for category_id in set(category_ids):
-        node = tree.by_id.get(category_id)
-        if node is not None:
-            chain.update(ancestor.id for ancestor in tree.ancestors(node))
+    for category_id in wanted:
+        while category_id is not None and category_id not in chain:
+            chain.add(category_id)
+            category_id = parents.get(category_id)
     return chain
 
 

@@ -112,6 +112,11 @@ def category_tree() -> CategoryTree:
     return tree
 
 
+def cached_category_tree() -> CategoryTree | None:
+    """The category tree if the cache holds it; never builds it (for writers, see invalidation.py)."""
+    return cache.get(versioned_key("category-tree"))
+
+
 def category_by_path(path: str) -> CategoryNode:
     node = category_tree().by_path.get(path.strip("/"))
     if node is None:

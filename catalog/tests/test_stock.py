@@ -143,12 +143,21 @@ def test_a_quantity_below_one_or_not_whole_is_refused(quantity):
     assert levels(level) == [(5, 0)]
 
 
+@pytest.fixture
+def tree_cached():
+    """As in a running store, the category tree is in the cache: what sells out finds its
+    categories' ancestors there (without it, one more query: catalog/invalidation.py)."""
+    from catalog.selectors import category_tree
+
+    category_tree()
+
+
 def test_nothing_requested_reserves_nothing_without_a_query(django_assert_num_queries):
     with transaction.atomic(), django_assert_num_queries(0):
         assert stock.reserve(requests=[]) == []
 
 
-def test_reserving_costs_three_queries_whatever_the_number_of_lines(places, django_assert_num_queries):
+def test_reserving_costs_four_queries_whatever_the_number_of_lines(places, tree_cached, django_assert_num_queries):
     requests = []
     for _ in range(12):
         variant = VariantFactory()
@@ -303,7 +312,7 @@ def test_restock_puts_units_back_on_the_shelf_even_at_an_inactive_location():
         stock.restock(stock_level_id=level.pk + 1000, quantity=1)
 
 
-def test_restock_at_raises_on_hand_creating_missing_rows_and_locks_once(places):
+def test_restock_at_raises_on_hand_creating_missing_rows_and_locks_once(places, tree_cached):
     kept, new = VariantFactory(), VariantFactory()
     level = StockLevelFactory(variant=kept, location=places["north"], on_hand=1, reserved=1)
 
@@ -416,7 +425,7 @@ def test_a_cached_product_page_shows_the_new_availability(client, storefront_cat
     assert client.get("/p/camp-lamp/")["X-Cache"] == "hit"
 
 
-def test_reserve_counting_tells_what_is_left_everywhere_from_the_rows_it_locked(places):
+def test_reserve_counting_tells_what_is_left_everywhere_from_the_rows_it_locked(places, tree_cached):
     variant, other = VariantFactory(), VariantFactory()
     StockLevelFactory(variant=variant, location=places["north"], on_hand=4)
     StockLevelFactory(variant=variant, location=places["shop"], on_hand=3)
