@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db.models import Prefetch, Q, Sum
+from django.core.cache import cache
+from django.db.models import Max, Prefetch, Q, Sum
 from django.utils.translation import gettext as _
 
 from catalog.models import OptionValue, Product, ProductImage, Variant
@@ -18,6 +19,7 @@ from catalog.pictures import pick_picture
 from catalog.selectors import category_tree, stock_totals
 from shop.money import format_money, quantize
 
+from . import cache as cart_cache
 from .exceptions import ItemUnavailable
 from .models import Cart, CartLine
 
@@ -93,13 +95,41 @@ class MiniCart:
     item_count: int
 
 
-def mini_cart(*, user, session: SessionBase) -> MiniCart:
-    """How many units are in the shopper's cart (one query; none for a guest without a cart)."""
-    owner = _owner_filter(user=user, session=session, prefix="cart__")
-    if owner is None:
+def mini_cart(*, user, session: SessionBase, fresh: bool = False) -> MiniCart:
+    """How many units are in the shopper's cart, from the cache when it knows (see carts/cache.py).
+
+    No query when the cache knows the count (and, for a customer, which cart is theirs) or a guest
+    has no cart; otherwise one query per missing entry, and the answer is kept. `fresh` counts
+    in the database whatever the cache says, and keeps that.
+    """
+    if user is not None and user.is_authenticated:
+        key = cart_cache.user_cart_key(user.pk)
+        cart_id = None if fresh else cache.get(key)
+        if cart_id is None:
+            # Which cart and how many units, in one query (a customer has one cart at most). An
+            # empty cart counts as none: adding to it forgets this entry.
+            row = CartLine.objects.filter(cart__user=user).aggregate(units=Sum("quantity"), cart=Max("cart_id"))
+            cart_id, count = row["cart"] or cart_cache.NO_CART, row["units"] or 0
+            cart_cache.remember({key: cart_id, **({cart_cache.item_count_key(cart_id): count} if cart_id else {})})
+            return MiniCart(item_count=count)
+        owner = Q(cart_id=cart_id, cart__user=user)
+    else:
+        cart_id = guest_cart_id(session)
+        owner = Q(cart_id=cart_id, cart__user__isnull=True)
+    if not cart_id:
         return MiniCart(item_count=0)
-    total = CartLine.objects.filter(owner).aggregate(units=Sum("quantity"))["units"]
-    return MiniCart(item_count=total or 0)
+    key = cart_cache.item_count_key(cart_id)
+    count = None if fresh else cache.get(key)
+    if count is None:
+        count = CartLine.objects.filter(owner).aggregate(units=Sum("quantity"))["units"] or 0
+        cart_cache.remember({key: count})
+    return MiniCart(item_count=count)
+
+
+def remember_item_count(*, cart_id: int | None, item_count: int) -> None:
+    """Keep a count just read in full (the cart page's), so the header agrees with it at once."""
+    if cart_id:
+        cart_cache.remember({cart_cache.item_count_key(cart_id): item_count})
 
 
 # --- The cart's contents ------------------------------------------------------------------------

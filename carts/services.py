@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from catalog.selectors import stock_totals
 
 from . import selectors
+from .cache import forget_cart_counts
 from .exceptions import LineLimitExceeded, LineNotFound, NotEnoughStock
 from .models import Cart, CartLine
 from .selectors import CART_SESSION_KEY, CartContents, LineStatus
@@ -66,6 +67,7 @@ def add_to_cart(
             line.unit_price = variant.price
             line.save(update_fields=["quantity", "unit_price", "updated_at"])
         Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+        forget_cart_counts(cart_ids=[cart.pk], user_ids=[cart.user_id])
     if cart.user_id is None:
         session[CART_SESSION_KEY] = cart.pk
     line.variant = variant
@@ -109,6 +111,7 @@ def set_line_quantity(*, user: AbstractBaseUser | None, session: SessionBase, li
         line.quantity = quantity
         line.unit_price = variant.price
         line.save(update_fields=["quantity", "unit_price", "updated_at"])
+        forget_cart_counts(cart_ids=[line.cart_id])
     return line
 
 
@@ -120,6 +123,7 @@ def remove_line(*, user: AbstractBaseUser | None, session: SessionBase, line_id:
     with transaction.atomic():
         line = _locked_line(user=user, session=session, line_id=line_id)
         line.delete()
+        forget_cart_counts(cart_ids=[line.cart_id])
     return line
 
 
@@ -174,6 +178,8 @@ def reconcile_cart(*, contents: CartContents) -> list[CartNotice]:
                 CartLine.objects.filter(
                     pk=item.line_id, quantity=item.quantity, unit_price=item.price_when_added
                 ).update(**changes)
+                if "quantity" in changes:
+                    forget_cart_counts(cart_ids=[contents.cart_id])
     return notices
 
 
@@ -204,6 +210,8 @@ def merge_guest_cart(*, guest_cart_id: int, user: AbstractBaseUser) -> MergeResu
         )
         guest = next((c for c in carts if c.pk == guest_cart_id and c.user_id is None), None)
         own = next((c for c in carts if c.user_id == user.pk), None)
+        # Lines move into the customer's cart, or the guest cart becomes theirs.
+        forget_cart_counts(cart_ids=[guest_cart_id, own and own.pk], user_ids=[user.pk])
         if guest is None:
             return MergeResult(cart=own)
         if own is None:
@@ -245,4 +253,5 @@ def remove_ordered_lines(*, cart_id: int, line_ids: list[int]) -> int:
     Lines added meanwhile (another tab) stay. One DELETE; no lock needed, as nothing is read first.
     """
     deleted, _per_model = CartLine.objects.filter(cart_id=cart_id, pk__in=line_ids).delete()
+    forget_cart_counts(cart_ids=[cart_id])
     return deleted

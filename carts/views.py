@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+import analytics
+
 from . import selectors, services
 from .exceptions import CartError
 from .forms import AddToCartForm, QuantityForm, first_error, safe_next
@@ -36,6 +38,7 @@ def _shown_cart(request: HttpRequest) -> dict:
     notices = services.reconcile_cart(contents=contents) if contents.warnings else []
     if any(notice.kind in ("price_changed", "quantity_reduced") for notice in notices):
         contents = selectors.cart_contents(user=request.user, session=request.session)
+    selectors.remember_item_count(cart_id=contents.cart_id, item_count=contents.item_count)
     return {
         "cart": contents,
         "notices": notices,
@@ -57,7 +60,8 @@ def mini(request: HttpRequest) -> HttpResponse:
     Rendered without the request's context processors: the link needs only the count, not the
     category menu every page carries.
     """
-    summary = selectors.mini_cart(user=request.user, session=request.session)
+    # Fresh: htmx asks right after a change, and the count it gets is kept for cached pages.
+    summary = selectors.mini_cart(user=request.user, session=request.session, fresh=True)
     return HttpResponse(render_to_string("carts/_mini_cart.html", {"mini_cart": summary}))
 
 
@@ -87,6 +91,8 @@ def add(request: HttpRequest) -> HttpResponse:
         except CartError as exc:
             error = exc.message
     if line is not None:
+        analytics.record(request, "added_to_cart", product_id=line.variant.product_id, variant_id=line.variant_id,
+                         quantity=form.cleaned_data["quantity"])
         text = _("Added %(quantity)d × %(title)s to your cart.") % {
             "quantity": form.cleaned_data["quantity"], "title": line.variant.product.title,
         }
@@ -110,6 +116,7 @@ def _line_action(request: HttpRequest, *, line_id: int, remove: bool) -> HttpRes
     if remove:
         try:
             line = services.remove_line(user=request.user, session=request.session, line_id=line_id)
+            analytics.record(request, "removed_from_cart", product_id=line.variant.product_id, variant_id=line.variant_id)
             text = _("Removed %(title)s from your cart.") % {"title": line.variant.product.title}
         except CartError as exc:
             error = exc.message

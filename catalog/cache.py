@@ -14,15 +14,18 @@ the same ones. The local-memory default is private to one process, which is what
 from __future__ import annotations
 
 import hashlib
-from functools import wraps
+from functools import lru_cache, wraps
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
-from django.utils.cache import patch_vary_headers
+from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 
 from . import versions
@@ -74,41 +77,152 @@ def wants_fragment(request: HttpRequest) -> bool:
     return bool(htmx) and not htmx.history_restore_request
 
 
+# --- The page cache -----------------------------------------------------------------------------
+#
+# A page is rendered once for everyone, as an anonymous visitor without a session would see it,
+# with a marker where each personal bit goes (`{% personal %}` in templates/base.html) and a
+# placeholder for the CSRF token. That copy is stored; every response, the miss that stored it
+# included, gets the visitor's own bits in place of the markers, rendered from cheap per-request
+# data: signed in or not (the session and the user: the only queries), the cart count (the cache,
+# see carts/cache.py) and the flash messages waiting for them.
+
+# Each personal bit and the small template that renders it, from the context named in
+# `_personal_context` only (so a snippet is the same for everyone in the same state).
+PERSONAL_SNIPPETS = {
+    "account": "customers/_account_link.html",
+    "mini_cart": "carts/_mini_cart.html",
+    "messages": "_messages.html",
+}
+
+
+def personal_marker(name: str) -> str:
+    # An HTML comment: rich text loses its comments to the sanitiser, and escaped text cannot hold
+    # one, so only the layout's `{% personal %}` writes it.
+    return f"<!--personal:{name}:sharedpagepersonalbit-->"
+
+
 def _cacheable(request: HttpRequest) -> bool:
-    # Only anonymous visitors without a session see the same page as everyone else: a session
-    # carries a cart and messages that are theirs alone, and so does the cookie messages are kept
-    # in until they are shown (e.g. a guest's refused "add to cart" before any session exists).
-    return (
-        request.method in ("GET", "HEAD")
-        and settings.SESSION_COOKIE_NAME not in request.COOKIES
-        and CookieStorage.cookie_name not in request.COOKIES
-    )
+    return request.method in ("GET", "HEAD")
 
 
-def shared_page_csrf_token(request: HttpRequest) -> dict:
-    """Context processor: `{% csrf_token %}` writes a placeholder in a page rendered for the cache.
+def _is_personal(request: HttpRequest) -> bool:
+    """A session (a cart, a sign-in) or messages waiting in their cookie: bits that are theirs."""
+    return settings.SESSION_COOKIE_NAME in request.COOKIES or CookieStorage.cookie_name in request.COOKIES
 
-    Without it the first visitor's token would be stored in the page and served to everyone.
+
+def shared_page(request: HttpRequest) -> dict:
+    """Context processor: a page rendered for the cache gets markers, not anyone's data.
+
+    `{% csrf_token %}` writes a placeholder (else the first visitor's token would be served to
+    everyone), `{% personal %}` a marker, and `messages` is empty, so nothing can show (and use
+    up) the visitor's messages in the shared copy.
     """
     if getattr(request, _SHARED_RENDER, False):
-        return {"csrf_token": CSRF_PLACEHOLDER}
+        return {"csrf_token": CSRF_PLACEHOLDER, "messages": (), "shared_page": True}
     return {}
 
 
-def _with_visitor_csrf_token(response: HttpResponse, request: HttpRequest) -> HttpResponse:
-    """Put this visitor's own CSRF token where the shared page has the placeholder.
+def render_personal(name: str, context: dict) -> str:
+    """One personal bit for a shopper, from the context `_personal_context` describes."""
+    if name == "messages":
+        return render_to_string(PERSONAL_SNIPPETS[name], context).strip() if context["messages"] else ""
+    # The account link and the cart count depend only on these values: render each once.
+    state = context["signed_in"] if name == "account" else context["mini_cart"].item_count
+    if settings.DEBUG:  # templates edited under runserver show at once
+        return _rendered_snippet.__wrapped__(name, get_language(), state)
+    return _rendered_snippet(name, get_language(), state)
+
+
+@lru_cache(maxsize=512)
+def _rendered_snippet(name: str, language: str | None, state: object) -> str:
+    if name == "account":
+        return render_to_string(PERSONAL_SNIPPETS[name], {"signed_in": state}).strip()
+    return render_to_string(PERSONAL_SNIPPETS[name], {"mini_cart": MiniCartCount(item_count=state)}).strip()
+
+
+class MiniCartCount:
+    """What `carts/_mini_cart.html` reads: the count alone."""
+
+    __slots__ = ("item_count",)
+
+    def __init__(self, *, item_count: int) -> None:
+        self.item_count = item_count
+
+
+def _personal_context(request: HttpRequest, names: list[str]) -> dict:
+    """The data the bits in `names` need, for this request: no query without a session."""
+    context: dict = {}
+    if not _is_personal(request):
+        # No session and no messages cookie: the same bits as everyone without them.
+        context.update(signed_in=False, mini_cart=MiniCartCount(item_count=0), messages=())
+        return context
+    if "account" in names:
+        context["signed_in"] = request.user.is_authenticated
+    if "mini_cart" in names:
+        from carts.selectors import mini_cart  # carts imports the catalog, not the other way round
+
+        context["mini_cart"] = mini_cart(user=request.user, session=request.session)
+    if "messages" in names:
+        # Iterating marks them shown: the message middleware then drops them, so they appear once.
+        context["messages"] = list(messages.get_messages(request))
+    return context
+
+
+def _with_visitor_bits(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    """Put this visitor's own bits and CSRF token where the shared page has markers.
 
     `get_token` also makes CsrfViewMiddleware set the visitor's CSRF cookie on the way out, and a
-    fresh mask per response keeps the token safe from compression side channels (BREACH).
+    fresh mask per response keeps the token safe from compression side channels (BREACH). A
+    response that got anything of the visitor's is `Cache-Control: private`: no shared proxy
+    keeps it. Messages are only read (and so used up) when the page has a place to show them:
+    an htmx fragment leaves them for the next full page.
     """
+    if response.streaming:
+        return response
+    content = response.content
+    names = [name for name in PERSONAL_SNIPPETS if personal_marker(name).encode() in content]
+    filled = _is_personal(request)
+    if names:
+        context = _personal_context(request, names)
+        for name in names:
+            content = content.replace(personal_marker(name).encode(), render_personal(name, context).encode(), 1)
     placeholder = CSRF_PLACEHOLDER.encode()
-    if not response.streaming and placeholder in response.content:
-        response.content = response.content.replace(placeholder, get_token(request).encode())
+    if placeholder in content:
+        content = content.replace(placeholder, get_token(request).encode())
+        filled = True
+    response.content = content
+    if filled:
+        patch_cache_control(response, private=True)
+    return response
+
+
+def _render_shared(view, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """Render the page as a visitor with no session, no sign-in and no messages would get it.
+
+    The request's user and session are swapped for anonymous, empty ones while the view and its
+    templates run, so nothing of this visitor can reach the copy every visitor will be served,
+    whatever a template reads; they are put back before the response leaves.
+    """
+    user, session = getattr(request, "user", None), getattr(request, "session", None)
+    request.user = AnonymousUser()
+    if session is not None:
+        request.session = type(session)()  # no key: empty, and never loaded or saved
+    setattr(request, _SHARED_RENDER, True)
+    try:
+        response = view(request, *args, **kwargs)
+        if hasattr(response, "render") and callable(response.render):
+            response = response.render()
+    finally:
+        setattr(request, _SHARED_RENDER, False)
+        if user is not None:
+            request.user = user
+        if session is not None:
+            request.session = session
     return response
 
 
 def cache_storefront_page(view):
-    """Serve a whole rendered page from the cache for anonymous visitors.
+    """Serve a whole rendered page from the shared cache to every visitor, personal bits filled in.
 
     The key is the language, whether htmx asked for a fragment, and the absolute URL with its
     query string (filters live in the URL; the scheme and host are in the canonical URL and the
@@ -116,8 +230,10 @@ def cache_storefront_page(view):
     what the page shows (catalog/versions.py), checked on a hit: two round trips (the entry, then
     its versions in one MGET on Redis), and an entry any of whose versions moved is a miss.
 
-    A page rendered for the cache carries a placeholder instead of a CSRF token; every response
-    served from this path, the miss that stores the page included, gets the visitor's own token.
+    The stored page is rendered as for an anonymous visitor without a session (`_render_shared`)
+    and holds markers and a CSRF placeholder; every response served from this path, the miss
+    that stores the page included, gets the visitor's own account link, cart count, messages and
+    token (`_with_visitor_bits`). The view itself therefore never sees who asks.
     """
 
     @wraps(view)
@@ -136,13 +252,10 @@ def cache_storefront_page(view):
             response = HttpResponse(content, status=status, content_type=content_type)
             response["X-Cache"] = "hit"
         else:
-            setattr(request, _SHARED_RENDER, True)
             # The view says what the page shows (versions.depends_on); the stamp is None when
             # anything was bumped while it rendered, and such a page is not stored.
             with versions.recording(seq=found.get(SEQ_KEY)) as shown:
-                response = view(request, *args, **kwargs)
-                if hasattr(response, "render") and callable(response.render):
-                    response = response.render()
+                response = _render_shared(view, request, *args, **kwargs)
             if response.status_code == 200 and not response.streaming and not response.cookies:
                 stamp = shown.stamp()
                 if stamp is not None:
@@ -152,7 +265,7 @@ def cache_storefront_page(view):
                         settings.STOREFRONT_CACHE_SECONDS,
                     )
             response["X-Cache"] = "miss"
-        _with_visitor_csrf_token(response, request)
+        _with_visitor_bits(response, request)
         patch_vary_headers(response, VARY)
         return response
 

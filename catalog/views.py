@@ -9,6 +9,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+import analytics
 from shop.site import absolute_url
 
 from . import search as product_search
@@ -92,6 +93,8 @@ def search(request: HttpRequest) -> HttpResponse:
     query = search_query(request.GET)
     context: dict = {"query": query}
     result = product_search.search(query) if query else None
+    if result is not None:
+        analytics.note_search_results(request, query=query, results=len(result.ids))
     if result and result.ids:
         context["corrected"] = result.corrected
         categories = selectors.categories_of(result.ids)

@@ -19,6 +19,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
+import analytics
 from catalog.exceptions import OutOfStock
 from customers.selectors.account import account_addresses
 from customers.services import customer_for_user
@@ -146,6 +147,8 @@ def details(request: HttpRequest) -> HttpResponse:
         cart = services.checkout_cart(user=request.user, session=request.session)
     except CheckoutError as error:
         return _back_to_cart(request, error)
+    if request.method == "GET":
+        analytics.record(request, "checkout_started")
     book = account_addresses(user=request.user)
     contact, shipping, billing = _initial(request, _saved(request), book)
     posted = request.POST if request.method == "POST" else None
@@ -228,6 +231,7 @@ def review(request: HttpRequest) -> HttpResponse:
     taxes = services.tax_table(country=services.tax_country(option=option, address_country=details.country))
     summary = services.checkout_summary(cart=cart, shipping=option, tax_rate=taxes.rate_for)
     form = PlaceOrderForm(initial={"idempotency_key": secrets.token_urlsafe(24)})
+    analytics.record(request, "checkout_step", step="review")
     context = {
         "summary": summary, "details": details, "option": option, "form": form,
         "billing_same": details.billing_address == details.shipping_address,
@@ -269,6 +273,7 @@ def place(request: HttpRequest) -> HttpResponse:
                 "available": max(shortage.available, 0),
             })
         return redirect("carts:detail")
+    analytics.record(request, "order_placed", order_id=order.pk, total=str(order.total), customer_id=order.customer_id)
     request.session.pop(SESSION_KEY, None)
     if request.session.pop(SAVE_ADDRESS_KEY, False) and request.user.is_authenticated and details is not None:
         _save_to_address_book(user=request.user, details=details)

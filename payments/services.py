@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
+import analytics
 from orders.models import PAID_STATUSES, Order, OrderEvent
 from orders.services import PaymentOutcome, alert_staff, confirm_payment, record_refund, record_refund_failure
 from orders.status import can_transition
@@ -213,6 +214,7 @@ def _settle_success(
                                 "updated_at"])
     outcome = confirm_payment(order_id=payment.order_id, amount=amount, actor=actor, reference=reference, user=user)
     if outcome is PaymentOutcome.PAID:
+        analytics.record_on_commit(None, "order_paid", order_id=payment.order_id, amount=str(amount))
         return "paid"
     if outcome is PaymentOutcome.AMOUNT_MISMATCH:
         return "amount mismatch: not marked paid, staff alerted"

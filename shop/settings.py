@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "payments",
     "checkout",
     "marketing",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +87,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Counts storefront page views (cached ones too) into the analytics buffer: no SQL.
+    "analytics.middleware.AnalyticsMiddleware",
 ]
 
 # The benchmark swaps in a urlconf that adds a bare view to compare against (bench/urls.py).
@@ -103,7 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "catalog.context_processors.storefront",
-                "catalog.cache.shared_page_csrf_token",
+                "catalog.cache.shared_page",
                 "carts.context_processors.mini_cart",
             ],
         },
@@ -171,6 +174,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.optimize_search_index_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Storefront events buffered in the cache, written in batches (analytics/recorder.py).
+    "flush-analytics-events": {"task": "analytics.tasks.flush_events_task", "schedule": 60.0},
+    # Yesterday's figures (late events and refunds land there) and any day never rolled up; hourly,
+    # so the store's midnight is caught whatever its time zone.
+    "rollup-analytics": {"task": "analytics.tasks.rollup_recent_days_task", "schedule": crontab(minute=23)},
+    "purge-analytics-events": {"task": "analytics.tasks.purge_events_task", "schedule": crontab(hour=4, minute=7)},
     # Every customer's order figures, then the RFM scores and built-in segments.
     "score-customers": {
         "task": "customers.tasks.score_customers_task",
@@ -285,6 +294,8 @@ STORE_PRICES_INCLUDE_TAX = env.bool("STORE_PRICES_INCLUDE_TAX", default=True)
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=30)
 # How long a rendered storefront page may be reused; any catalog change invalidates it sooner.
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600)
+# How long raw storefront events are kept (13 months); the daily figures stay.
+ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=396)
 # The most units of one variant a cart line may hold (stock permitting).
 CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=20)
 

@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.db import IntegrityError, transaction
+from django.test import Client
 
 from carts.models import Cart, CartLine
 from carts.selectors import CART_SESSION_KEY
@@ -48,7 +49,11 @@ def test_a_plain_post_adds_redirects_back_and_says_so(client, storefront_catalog
     [mini] = html_tags(page.content, "a", id="mini-cart")
     assert mini["href"] == "/cart/"
     assert b'data-count="2"' in page.content
-    assert "X-Cache" not in page  # a shopper with a cart gets pages rendered for them
+    assert page["X-Cache"] == "miss"  # the shared page, with this shopper's count and message
+    assert "private" in page["Cache-Control"]
+    again = client.get(response["Location"])
+    assert again["X-Cache"] == "hit" and b'data-count="2"' in again.content
+    assert "Added 2" not in again.content.decode()  # the message was shown once
 
 
 def test_an_htmx_add_answers_with_a_fragment_and_announces_the_change(client, storefront_catalog):
@@ -96,8 +101,10 @@ def test_an_add_refused_for_a_guest_still_shows_its_message(client, storefront_c
     page = client.get(response["Location"])
 
     assert "Enter a quantity of at least 1" in page.content.decode()
-    assert "X-Cache" not in page  # the message cookie keeps the shared page cache out of the way
     assert "sessionid" not in client.cookies  # and no session was made for nothing
+    # The message came from its cookie, filled into the shared page; the cached copy has none.
+    assert "Enter a quantity" not in Client().get(response["Location"]).content.decode()
+    assert "Enter a quantity" not in client.get(response["Location"]).content.decode()  # shown once
 
 
 @pytest.mark.parametrize(

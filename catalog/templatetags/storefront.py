@@ -1,4 +1,4 @@
-"""Template helpers for the storefront: money, sanitised rich text, images, query strings."""
+"""Template helpers for the storefront: personal bits, money, sanitised rich text, images, query strings."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,29 @@ from django.utils.text import Truncator
 from shop.html import plain_text, sanitize_html
 from shop.money import format_money
 
+from ..cache import MiniCartCount, personal_marker, render_personal
+
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def personal(context, name: str) -> str:
+    """{% personal "account" %}: a bit of the layout that is the shopper's own.
+
+    In a page rendered for the shared cache it is a marker, which `catalog.cache` replaces with the
+    visitor's own bit in every response; in any other page, the bit itself. Names and templates:
+    `catalog.cache.PERSONAL_SNIPPETS` ("account", "mini_cart", "messages").
+    """
+    if context.get("shared_page"):
+        return mark_safe(personal_marker(name))
+    if name == "account":
+        user = context.get("user")
+        data = {"signed_in": bool(user is not None and user.is_authenticated)}
+    elif name == "mini_cart":
+        data = {"mini_cart": context.get("mini_cart") or MiniCartCount(item_count=0)}
+    else:
+        data = {"messages": context.get("messages") or ()}
+    return mark_safe(render_personal(name, data))
 
 
 @register.filter

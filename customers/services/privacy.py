@@ -291,9 +291,11 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
         customer.save()
 
         if user is not None:
+            from carts.cache import forget_cart_counts
             from carts.models import Cart
 
             Cart.objects.filter(user=user).delete()
+            forget_cart_counts(user_ids=[user.pk])
             _end_sessions(user_id=user.pk)
             self_repr = f"the customer (user #{user.pk})"
             # Earlier audit entries name the account by its username: keep the fact, not the name.

@@ -1,0 +1,49 @@
+"""The back office's first page (the dashboard) and read-only lists of events and daily figures."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest, HttpResponse
+
+from shop.admin import ReadOnlyAdmin
+
+from . import selectors
+from .models import DailyMetric, Event
+
+REPORTS_PERMISSION = "analytics.view_reports"
+
+
+def install_dashboard(site: AdminSite) -> None:
+    """Show the dashboard above the list of apps on `site`'s index, to staff with the Reports
+    permission; everyone else sees the plain index. Runs when the admin modules load, before
+    shop/urls.py builds the site's URLs from `site.index`."""
+    plain_index = site.index
+
+    def index(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if request.user.has_perm(REPORTS_PERMISSION):
+            extra_context = {**(extra_context or {}), "dashboard": selectors.dashboard()}
+        return plain_index(request, extra_context)
+
+    site.index = index
+
+
+install_dashboard(admin.site)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "name", "visitor_id", "customer", "device", "channel", "utm_campaign")
+    list_filter = ("name", "device", "channel")
+    list_select_related = ("customer",)
+    list_per_page = 100
+    # Millions of rows: no exact count under the filters.
+    show_full_result_count = False
+    search_fields = ("=visitor_id",)
+
+
+@admin.register(DailyMetric)
+class DailyMetricAdmin(ReadOnlyAdmin):
+    list_display = ("day", "channel", "metric", "value", "computed_at")
+    list_filter = ("metric", "channel")
+    date_hierarchy = "day"
+    list_per_page = 100

@@ -1,0 +1,91 @@
+"""Raw storefront events (kept ANALYTICS_EVENT_RETENTION_DAYS) and their daily rollup.
+
+Events are written only in batches by `services.flush_events` from the buffer the recorder fills;
+the dashboard reads `DailyMetric` rows (one per day, channel and metric) and never scans events
+for a past day.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Every event and order is "web" until sales channels arrive (issue 10: store it now).
+WEB = "web"
+
+
+class Event(models.Model):
+    class Device(models.TextChoices):
+        MOBILE = "mobile", _("Mobile")
+        TABLET = "tablet", _("Tablet")
+        DESKTOP = "desktop", _("Desktop")
+
+    # Made by the recorder: a batch written twice (a flush retried after a crash) inserts once.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("event"), max_length=40)
+    occurred_at = models.DateTimeField(_("when"))
+    # The first-party visitor cookie's random id; empty for events no browser made (a payment webhook).
+    visitor_id = models.CharField(_("visitor"), max_length=32, blank=True)
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    device = models.CharField(_("device"), max_length=10, choices=Device.choices, blank=True)
+    utm_source = models.CharField(_("campaign source"), max_length=100, blank=True)
+    utm_medium = models.CharField(_("campaign medium"), max_length=100, blank=True)
+    utm_campaign = models.CharField(_("campaign"), max_length=100, blank=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [
+            # The rollup reads one day of one event name at a time; the purge deletes by age.
+            models.Index(fields=["occurred_at", "name"], name="analytics_event_when_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class DailyMetric(models.Model):
+    """One figure for one store-time-zone day and channel, written by `services.rollup_day`.
+
+    A day's rows are replaced as a whole in one transaction, so re-running a day gives the same rows.
+    """
+
+    class Metric(models.TextChoices):
+        CHARGED = "charged", _("Charged")
+        REFUNDED = "refunded", _("Refunded")
+        NET_SALES = "net_sales", _("Net sales")
+        ORDERS = "orders", _("Orders")
+        ORDER_VALUE = "order_value", _("Order value")  # sum of paid orders' totals (AOV's numerator)
+        UNITS = "units", _("Units")
+        NEW_CUSTOMERS = "new_customers", _("New customers")
+        RETURNING_CUSTOMERS = "returning_customers", _("Returning customers")
+        VISITORS = "visitors", _("Visitors")
+        CONVERTED_VISITORS = "converted_visitors", _("Visitors who ordered")
+        PRODUCT_VIEWS = "product_views", _("Product views")
+        ADDS_TO_CART = "adds_to_cart", _("Adds to cart")
+        CHECKOUTS = "checkouts", _("Checkouts started")
+
+    day = models.DateField(_("day"))
+    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    metric = models.CharField(_("figure"), max_length=30, choices=Metric.choices)
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=2)
+    computed_at = models.DateTimeField(_("computed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("daily figure")
+        verbose_name_plural = _("daily figures")
+        ordering = ["-day", "channel", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "channel", "metric"], name="daily_metric_once"),
+        ]
+        permissions = [("view_reports", _("Can see the reports and the dashboard"))]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.metric}: {self.value}"

@@ -1,0 +1,149 @@
+"""Record a storefront event without touching the database.
+
+`record()` costs two cache round trips (an INCR for the event's number, a SET of the event under
+it) and no SQL: the page never waits on an INSERT. `services.flush_events`, run every minute by the
+beat schedule, reads the numbered entries back in order and writes them with one `bulk_create` per
+batch. The buffer is the shared cache (Redis in production), so every web process and worker sees
+the same one; with the local-memory default, `make run`'s single process does.
+
+Nothing is recorded for a browser that sends "Do Not Track" (`DNT: 1`) or Global Privacy Control
+(`Sec-GPC: 1`), nor for crawlers; see docs/privacy.md. A cache that is down loses the event and
+never fails the request.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import uuid
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+SEQ_KEY = "analytics:seq"
+EVENT_KEY = "analytics:event:{}"
+SEARCH_RESULTS_KEY = "analytics:search-results:{}"
+# An event not flushed within a day is dropped by the cache rather than letting memory grow while
+# the flush task is down.
+EVENT_TTL = 60 * 60 * 24
+VISITOR_COOKIE = "sv"
+VISITOR_COOKIE_AGE = 60 * 60 * 24 * 395  # 13 months, as long as the events it links
+_VISITOR_RE = re.compile(r"^[0-9a-f]{32}$")
+_NEW_VISITOR = "_analytics_new_visitor"
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+
+_BOT_RE = re.compile(r"bot|crawl|spider|slurp|facebookexternalhit|preview|monitor|curl|wget|python-requests",
+                     re.IGNORECASE)
+_TABLET_RE = re.compile(r"ipad|tablet|kindle|silk|playbook|android(?!.*mobile)", re.IGNORECASE)
+_MOBILE_RE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile", re.IGNORECASE)
+
+
+def tracking_allowed(request: HttpRequest) -> bool:
+    """False for "Do Not Track", Global Privacy Control and crawlers: nothing is recorded for them."""
+    headers = request.headers
+    if headers.get("DNT") == "1" or headers.get("Sec-GPC") == "1":
+        return False
+    return not _BOT_RE.search(headers.get("User-Agent", ""))
+
+
+def device_class(user_agent: str) -> str:
+    """mobile, tablet or desktop from the User-Agent, by simple rules (tablets first: an iPad or an
+    Android without "Mobile" is a tablet)."""
+    if not user_agent:
+        return ""
+    if _TABLET_RE.search(user_agent):
+        return "tablet"
+    if _MOBILE_RE.search(user_agent):
+        return "mobile"
+    return "desktop"
+
+
+def visitor_id(request: HttpRequest) -> str:
+    """The visitor cookie's random id, or a new one (the middleware then sets the cookie)."""
+    known = getattr(request, "analytics_visitor", None)
+    if known:
+        return known
+    value = request.COOKIES.get(VISITOR_COOKIE, "")
+    if not _VISITOR_RE.match(value):
+        value = secrets.token_hex(16)
+        setattr(request, _NEW_VISITOR, True)
+    request.analytics_visitor = value
+    return value
+
+
+def is_new_visitor(request: HttpRequest) -> bool:
+    return getattr(request, _NEW_VISITOR, False)
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    # Only a user the request has already loaded: asking `request.user` here could cost the
+    # session and user queries on a page that never needed them (a cached page never does).
+    user = getattr(request, "_cached_user", None)
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def build_event(request: HttpRequest | None, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "uid": uuid.uuid4().hex, "name": name, "at": timezone.now().isoformat(), "properties": properties,
+    }
+    if request is not None:
+        event.update(
+            visitor=visitor_id(request), user=_user_id(request),
+            device=device_class(request.headers.get("User-Agent", "")),
+            **{field: request.GET.get(field, "")[:100] for field in UTM_FIELDS if request.GET.get(field)},
+        )
+    return event
+
+
+def append(event: dict[str, Any]) -> None:
+    """Put `event` in the buffer: number it with INCR, store it under its number."""
+    try:
+        try:
+            number = cache.incr(SEQ_KEY)
+        except ValueError:  # first event, or the counter was evicted
+            cache.add(SEQ_KEY, 0, timeout=None)
+            number = cache.incr(SEQ_KEY)
+        cache.set(EVENT_KEY.format(number), event, EVENT_TTL)
+    except Exception:  # the cache is down: the event is lost, the page is not
+        logger.warning("Analytics event %s not recorded: cache unavailable", event.get("name"), exc_info=True)
+
+
+def record(request: HttpRequest | None, name: str, /, **properties: Any) -> None:
+    """Note that `name` happened (product_viewed, added_to_cart, order_placed...), for this
+    visitor when `request` is given. No SQL; JSON-serialisable `properties` only. Nothing is
+    recorded when the browser asks not to be tracked."""
+    if request is not None and not tracking_allowed(request):
+        return
+    append(build_event(request, name, properties))
+
+
+def record_on_commit(request: HttpRequest | None, name: str, /, **properties: Any) -> None:
+    """`record()` once the surrounding transaction commits (for hooks inside services)."""
+    if request is not None and not tracking_allowed(request):
+        return
+    event = build_event(request, name, properties)
+    transaction.on_commit(lambda: append(event), robust=True)
+
+
+def search_results_key(query: str) -> str:
+    return SEARCH_RESULTS_KEY.format(hashlib.sha256(query.strip().lower().encode()).hexdigest()[:32])
+
+
+def note_search_results(request: HttpRequest, *, query: str, results: int) -> None:
+    """Called by the search view when it runs: the number of results for `query`.
+
+    The middleware puts it on this request's search event; a page served from the cache never
+    runs the view, so the count is also kept in the cache, where the flush finds it for events
+    that arrived without one.
+    """
+    request.analytics_search_results = results
+    try:
+        cache.set(search_results_key(query), results, EVENT_TTL)
+    except Exception:
+        logger.warning("Search result count not kept: cache unavailable", exc_info=True)
