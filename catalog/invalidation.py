@@ -10,10 +10,15 @@ it needs now, inside the caller's transaction (a product's category *before* a m
 | a unit sold, reserved, shipped or restocked, product stays available (or unavailable) | its page |
 | the same, product sells out or comes back | its page, its card, listings of its category chain |
 | price, variant, option values | page, card, listings of its category chain |
-| image | page, card |
+| image | page, card, listings of its category chain |
 | attributes | page, listings of its category chain |
 | product saved, published, unpublished, created, deleted, moved | page, card, listings and members of the old and new category chains, the assortment |
 | category, brand, option, attribute, location | the structure: everything |
+
+Every change that bumps a card also bumps the listings of the product's category chain, so a
+listing or search page depends on its listing versions alone, not on the 24 cards it shows:
+two keys to check on a hit instead of 26 (a cached category page hit cost 1.8 ms instead of
+1.0 ms in process with the cards).
 """
 from __future__ import annotations
 
@@ -69,6 +74,7 @@ def product_keys(
     """
     ids = set(product_ids)
     keys = {versions.product_key(pk) for pk in ids}
+    listings = listings or card  # listing pages do not check their cards (module docstring)
     if card:
         keys.update(versions.card_key(pk) for pk in ids)
     if listings or members:

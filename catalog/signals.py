@@ -80,8 +80,8 @@ def _variant_changed(sender, instance, raw=False, **kwargs) -> None:
 def _image_changed(sender, instance, raw=False, **kwargs) -> None:
     if raw:
         return
-    product_id, _category_id = _product_id_and_category(instance)
-    invalidation.products_changed([product_id], listings=False)
+    product_id, category_id = _product_id_and_category(instance)
+    invalidation.products_changed([product_id], categories=None if category_id is None else {category_id})
 
 
 @receiver(post_save, sender=models.StockLevel, dispatch_uid="catalog-version-save-StockLevel")

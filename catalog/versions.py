@@ -8,10 +8,12 @@ while every one of them is unchanged. The versions (cache keys, values that only
   (`catalog.cache.bump_catalog_version`, also after a bulk load) invalidates everything at once.
 - `product_key(id)`: everything the product's own page shows, down to the units left per location.
 - `card_key(id)`: what the product's card shows (title, brand, price range, sale, picture, in or
-  out of stock). Units selling without the product selling out leave it alone.
+  out of stock), where cards appear outside a listing (home, a product page's neighbours). Units
+  selling without the product selling out leave it alone.
 - `listing_key(category id)`: which products a listing of that category (its subtree included)
-  shows, in which order, with which facet counts. Bumped for a product's category and every
-  ancestor when a product joins or leaves, changes price, sells out or comes back.
+  shows, in which order, with which facet counts, and their cards. Bumped for a product's category
+  and every ancestor when a product joins or leaves, changes price, sells out or comes back, or
+  anything else on its card changes.
 - `members_key(category id)`: which published products are in exactly that category (the "more
   from this category" on a product page); only joining and leaving bump it.
 - `ASSORTMENT_KEY`: the published assortment as a whole and its searchable text (home page,

@@ -40,7 +40,6 @@ def _listing_context(request: HttpRequest, category_ids: list[int], *, ranked_id
     page = Paginator(found.ids, PER_PAGE).get_page(request.GET.get("page") or 1)
     page.object_list = selectors.cards_in_order(list(page.object_list))
     pick_card_pictures(page.object_list, filters)
-    versions.depends_on(*versions.card_keys(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return {
