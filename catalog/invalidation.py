@@ -7,12 +7,14 @@ it needs now, inside the caller's transaction (a product's category *before* a m
 
 | change | bumps |
 | --- | --- |
-| a unit sold, reserved, shipped or restocked, product stays available (or unavailable) | its page |
+| a unit reserved, released or restocked, product stays available (or unavailable) | its page |
 | the same, product sells out or comes back | its page, its card, listings of its category chain |
+| a shipment (on hand and reserved drop alike: nothing a shopper sees changes) | nothing |
 | price, variant, option values | page, card, listings of its category chain |
 | image | page, card, listings of its category chain |
 | attributes | page, listings of its category chain |
-| product saved, published, unpublished, created, deleted, moved | page, card, listings and members of the old and new category chains, the assortment |
+| product saved, published, unpublished, created, deleted, moved | page, card, listings and members |
+| (old and new categories on a move) | of its categories, the assortment |
 | category, brand, option, attribute, location | the structure: everything |
 
 Every change that bumps a card also bumps the listings of the product's category chain, so a

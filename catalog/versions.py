@@ -35,7 +35,6 @@ an old entry was stamped with.
 from __future__ import annotations
 
 import contextvars
-import logging
 import secrets
 import time
 from collections.abc import Iterable
@@ -43,8 +42,6 @@ from contextlib import contextmanager
 
 from django.core.cache import cache
 from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 VERSION_KEY = "catalog:version"
 SEQ_KEY = "catalog:v:seq"
@@ -104,7 +101,9 @@ def bump_on_commit(keys: Iterable[str]) -> None:
 
 # --- What a page depends on -----------------------------------------------------------------------
 
-_recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar("catalog_versions_recording", default=None)
+_recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
+    "catalog_versions_recording", default=None
+)
 
 
 class Recording:

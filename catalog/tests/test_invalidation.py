@@ -57,7 +57,9 @@ def reserve(variant_sku: str, quantity: int):
         return stock.reserve(requests=[StockRequest(variant_id=variant.pk, quantity=quantity)])
 
 
-UNRELATED_TO_THE_LAMP = ["/p/storm-shell/", "/p/harbour-parka/", "/c/clothing/", "/c/clothing/jackets/", "/search/?q=shell"]
+UNRELATED_TO_THE_LAMP = [
+    "/p/storm-shell/", "/p/harbour-parka/", "/c/clothing/", "/c/clothing/jackets/", "/search/?q=shell",
+]
 
 
 # --- Stock --------------------------------------------------------------------------------------
@@ -132,7 +134,9 @@ def test_a_stock_count_typed_in_the_back_office_shows_at_once(client, storefront
     warm(client, "/p/camp-lamp/", "/c/gear/")
     lamp = StockLevel.objects.get(variant__sku="LAMP-1")
 
-    services.set_stock_levels(changes=[services.StockChange(variant_id=lamp.variant_id, location_id=lamp.location_id, on_hand=0)])
+    services.set_stock_levels(
+        changes=[services.StockChange(variant_id=lamp.variant_id, location_id=lamp.location_id, on_hand=0)]
+    )
 
     assert client.get("/p/camp-lamp/").context["page"].status == "out_of_stock"
     assert sold_out_cards(body(client, "/c/gear/")) == 1
