@@ -175,7 +175,7 @@ def test_a_price_saved_on_a_variant_reorders_the_price_sorted_listing(client, st
 
 
 def test_publishing_shows_the_product_in_its_listings_searches_home_and_neighbours(client, storefront_catalog):
-    pages = ["/", "/c/clothing/jackets/", "/search/?q=prototype", "/p/harbour-parka/"]
+    pages = ["/", "/c/clothing/jackets/", "/search/?q=prototype", "/search/suggest/?q=prototype", "/p/harbour-parka/"]
     warm(client, *pages)
     assert client.get("/p/secret-prototype/").status_code == 404
 
@@ -187,7 +187,7 @@ def test_publishing_shows_the_product_in_its_listings_searches_home_and_neighbou
 
 
 def test_unpublishing_takes_the_product_off_every_page(client, storefront_catalog):
-    pages = ["/", "/c/clothing/", "/c/clothing/jackets/rain/", "/search/?q=shell"]
+    pages = ["/", "/c/clothing/", "/c/clothing/jackets/rain/", "/search/?q=shell", "/search/suggest/?q=storm"]
     warm(client, *pages, "/p/storm-shell/")
 
     services.unpublish_products(products=Product.objects.filter(slug="storm-shell"))
