@@ -1,22 +1,20 @@
 """Storefront caching that never shows a stale price.
 
-Every cached storefront value belongs to a *catalog version*, a counter in the cache that is
-bumped after any commit that changes a product, variant, price, image, category or stock level
-(see catalog/signals.py; services that use `QuerySet.update()` bump it themselves). Fragments are
-keyed by it; whole pages carry it in the entry. Bumping makes every older entry useless at once,
-so invalidation is a single increment, not a key hunt.
+Every cached storefront page is stamped with the versions of what it shows (catalog/versions.py):
+the catalog's structure, the products and cards on it, the listings it draws from. A change bumps
+only the versions it touches, after commit (catalog/invalidation.py, called from the model signals
+and from the services that write with `QuerySet.update()`), so an order that sells one unit makes
+that product's page render again, not every page of the store. Fragments shared by many pages
+(the category tree) are keyed by the structure version; bumping it invalidates everything at once.
 
-The counter lives in the shared cache: with Redis (production) or a file cache every process sees
-the same version. The local-memory default is private to one process, which is what `make run`
+The versions live in the shared cache: with Redis (production) or a file cache every process sees
+the same ones. The local-memory default is private to one process, which is what `make run`
 (a single runserver process) needs.
 """
 from __future__ import annotations
 
 import hashlib
-import time
-from functools import wraps
-
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -30,7 +28,9 @@ from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 
-VERSION_KEY = "catalog:version"
+from . import versions
+from .versions import SEQ_KEY, VERSION_KEY
+
 VARY = ["HX-Request", "HX-History-Restore-Request", "Cookie"]
 
 # What `{% csrf_token %}` writes into a page rendered for everyone; each response gets the
@@ -40,26 +40,25 @@ _SHARED_RENDER = "_renders_shared_storefront_page"
 
 
 def catalog_version() -> int:
+    """The structure version (see catalog/versions.py), which every page and fragment depends on."""
     version = cache.get(VERSION_KEY)
     if version is None:
         # Start from the clock so a flushed cache can never bring back an old version number.
-        version = time.time_ns() // 1000
+        version = versions.new_value()
         cache.add(VERSION_KEY, version, timeout=None)
         version = cache.get(VERSION_KEY, version)
     return version
 
 
 def bump_catalog_version() -> None:
-    """Invalidate every cached storefront page and fragment now."""
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:  # the key was evicted or never set
-        cache.set(VERSION_KEY, time.time_ns() // 1000, timeout=None)
+    """Invalidate every cached storefront page and fragment now (structure changes, bulk loads)."""
+    versions.bump([VERSION_KEY])
 
 
 def bump_catalog_version_on_commit() -> None:
     """Bump once the surrounding transaction commits (immediately outside one).
 
+    For what changes everything; a change to some products bumps less (catalog/invalidation.py).
     Bumping before commit would let a concurrent request cache the old data under the new version.
     Robust: a cache that is down after the change committed is logged, and neither fails the
     request nor stops the callbacks queued after this one (the order emails, say); entries cached
@@ -227,9 +226,9 @@ def cache_storefront_page(view):
 
     The key is the language, whether htmx asked for a fragment, and the absolute URL with its
     query string (filters live in the URL; the scheme and host are in the canonical URL and the
-    structured data, so a page is never shared between hosts). The catalog version the page was
-    rendered at is stored *in* the entry, and the current version and the entry are read together
-    (one MGET on Redis): a hit costs one round trip, and an entry from an older version is a miss.
+    structured data, so a page is never shared between hosts). The entry carries the versions of
+    what the page shows (catalog/versions.py), checked on a hit: two round trips (the entry, then
+    its versions in one MGET on Redis), and an entry any of whose versions moved is a miss.
 
     The stored page is rendered as for an anonymous visitor without a session (`_render_shared`)
     and holds markers and a CSRF placeholder; every response served from this path, the miss
@@ -246,25 +245,25 @@ def cache_storefront_page(view):
         path_hash = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:32]
         fragment = "htmx" if wants_fragment(request) else "page"
         key = f"catalog:page:{get_language()}:{fragment}:{path_hash}"
-        found = cache.get_many([VERSION_KEY, key])
-        version = found.get(VERSION_KEY)
-        if version is None:
-            version = catalog_version()
+        found = cache.get_many([key, SEQ_KEY])
         hit = found.get(key)
-        if hit is not None and hit[0] == version:
-            _version, status, content_type, content = hit
+        if hit is not None and versions.is_current(hit[0]):
+            _stamp, status, content_type, content = hit
             response = HttpResponse(content, status=status, content_type=content_type)
             response["X-Cache"] = "hit"
         else:
-            response = _render_shared(view, request, *args, **kwargs)
+            # The view says what the page shows (versions.depends_on); the stamp is None when
+            # anything was bumped while it rendered, and such a page is not stored.
+            with versions.recording(seq=found.get(SEQ_KEY)) as shown:
+                response = _render_shared(view, request, *args, **kwargs)
             if response.status_code == 200 and not response.streaming and not response.cookies:
-                # Stored under the version read *before* rendering: if the catalog changed while
-                # we rendered, the entry is already outdated and the next request renders again.
-                cache.set(
-                    key,
-                    (version, response.status_code, response["Content-Type"], response.content),
-                    settings.STOREFRONT_CACHE_SECONDS,
-                )
+                stamp = shown.stamp()
+                if stamp is not None:
+                    cache.set(
+                        key,
+                        (stamp, response.status_code, response["Content-Type"], response.content),
+                        settings.STOREFRONT_CACHE_SECONDS,
+                    )
             response["X-Cache"] = "miss"
         _with_visitor_bits(response, request)
         patch_vary_headers(response, VARY)

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
+from . import versions
 from .cache import versioned_key
 from .pictures import pictures_in_order
 from .models import (
@@ -111,6 +112,11 @@ def category_tree() -> CategoryTree:
     return tree
 
 
+def cached_category_tree() -> CategoryTree | None:
+    """The category tree if the cache holds it; never builds it (for writers, see invalidation.py)."""
+    return cache.get(versioned_key("category-tree"))
+
+
 def category_by_path(path: str) -> CategoryNode:
     node = category_tree().by_path.get(path.strip("/"))
     if node is None:
@@ -169,7 +175,7 @@ def home_page_data(*, limit: int = 8) -> dict:
 def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
     """The categories whose published products sold the most (one query, cached until the
     catalog changes), for a page that has nothing better to offer, such as a search that found nothing."""
-    key = versioned_key(f"popular-categories:{limit}")
+    key = versions.fragment_key(f"popular-categories:{limit}", versions=[versions.ASSORTMENT_KEY])
     ids = cache.get(key)
     if ids is None:
         ids = list(

@@ -2,7 +2,7 @@
 
 Each function is the one entry point for its use case; the admin, management commands and tests
 all call these. Writes that bypass model signals (QuerySet.update(), bulk_create/bulk_update)
-bump the storefront's catalog version after commit themselves.
+bump the storefront versions of what they change after commit themselves (catalog/invalidation.py).
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop.db import analyze
 from shop.money import quantize
 
-from . import importing
-from .cache import bump_catalog_version_on_commit
+from . import importing, invalidation
 from .listing_index import invalidate_categories
 from .exceptions import (
     CatalogError,
@@ -50,50 +50,39 @@ def publish_products(*, products: QuerySet[Product]) -> int:
     """Make the draft products among `products` active; return how many changed.
 
     A product without an active variant has no price to show, so it stays a draft. One UPDATE in
-    a transaction; bumps the catalog version on commit.
+    a transaction; bumps on commit what shows those products (their pages, cards, category
+    listings, the assortment).
     """
     has_variant = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
-    count = (
-        _selected(products)
-        .filter(Exists(has_variant))
-        .exclude(status=Product.Status.ACTIVE)
-        .update(status=Product.Status.ACTIVE, updated_at=timezone.now())
-    )
     invalidate_categories()  # staff's bulk change: rare, so every category
-    bump_catalog_version_on_commit()
-    return count
+    changing = _selected(products).filter(Exists(has_variant)).exclude(status=Product.Status.ACTIVE)
+    ids = invalidation.products_joined_or_left(changing)
+    return changing.filter(pk__in=ids).update(status=Product.Status.ACTIVE, updated_at=timezone.now())
 
 
 @transaction.atomic
 def unpublish_products(*, products: QuerySet[Product]) -> int:
     """Turn the active products among `products` back into drafts; return how many changed.
 
-    One UPDATE in a transaction; bumps the catalog version on commit.
+    One UPDATE in a transaction; bumps on commit what showed those products.
     """
-    count = (
-        _selected(products)
-        .exclude(status=Product.Status.DRAFT)
-        .update(status=Product.Status.DRAFT, updated_at=timezone.now())
-    )
     invalidate_categories()  # staff's bulk change: rare, so every category
-    bump_catalog_version_on_commit()
-    return count
+    changing = _selected(products).exclude(status=Product.Status.DRAFT)
+    ids = invalidation.products_joined_or_left(changing)
+    return changing.filter(pk__in=ids).update(status=Product.Status.DRAFT, updated_at=timezone.now())
 
 
 @transaction.atomic
 def move_products_to_category(*, products: QuerySet[Product], category: Category) -> int:
     """Put `products` in `category`; return how many moved.
 
-    One UPDATE in a transaction; bumps the catalog version on commit.
+    One UPDATE in a transaction; bumps on commit the products' pages and cards and the listings of
+    the categories they leave and join.
     """
-    count = (
-        _selected(products)
-        .exclude(category=category)
-        .update(category=category, updated_at=timezone.now())
-    )
     invalidate_categories()  # staff's bulk change: rare, so every category
-    bump_catalog_version_on_commit()
-    return count
+    changing = _selected(products).exclude(category=category)
+    ids = invalidation.products_joined_or_left(changing, also_category=category.pk)
+    return changing.filter(pk__in=ids).update(category=category, updated_at=timezone.now())
 
 
 @transaction.atomic
@@ -104,15 +93,15 @@ def change_prices_by_percentage(*, products: QuerySet[Product], percentage: Deci
     Compare-at prices are left alone. Runs in one transaction and locks the variant rows
     (select_for_update, in primary-key order) so an edit made meanwhile is not overwritten.
     Raises NegativePrice or PriceTooLarge, changing nothing, if any new price would be below zero
-    or too large to store. Bumps the catalog version on commit. Returns how many variants' prices
-    changed.
+    or too large to store. Bumps on commit the pages, cards and category listings of the products
+    whose prices changed. Returns how many variants' prices changed.
     """
     factor = (Decimal(100) + Decimal(percentage)) / Decimal(100)
     variants = list(
         Variant.objects.select_for_update()
         .filter(product__in=_selected(products))
         .order_by("pk")
-        .only("pk", "price")
+        .only("pk", "price", "product_id")
     )
     now = timezone.now()
     changed, negative, too_large = [], 0, 0
@@ -132,7 +121,7 @@ def change_prices_by_percentage(*, products: QuerySet[Product], percentage: Deci
         raise PriceTooLarge(percentage=percentage, count=too_large)
     Variant.objects.bulk_update(changed, ["price", "updated_at"], batch_size=500)
     invalidate_categories()  # staff's bulk change: rare, so every category
-    bump_catalog_version_on_commit()
+    invalidation.products_changed({variant.product_id for variant in changed})
     return len(changed)
 
 
@@ -166,7 +155,8 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
     `expected_on_hand` of changes that give one; otherwise it raises StockBelowReserved,
     StockStillReserved or StockChangedMeanwhile and writes nothing. A negative quantity raises
     ValueError. When several changes name the same variant and location, the last one wins.
-    Bumps the catalog version on commit. Returns how many rows were created, changed or removed.
+    Bumps on commit the pages of the products whose stock changed, and the cards and listings of
+    those that sold out or came back. Returns how many rows were created, changed or removed.
     """
     latest = {(change.variant_id, change.location_id): change for change in changes}
     if not latest:
@@ -181,6 +171,7 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
             (level.variant_id, level.location_id): level
             for level in StockLevel.objects.select_for_update().filter(variant_id__in=variant_ids).order_by("pk")
         }
+        before = invalidation.stock_snapshot(Product.objects.filter(variants__pk__in=variant_ids))
         now = timezone.now()
         to_create, to_update, to_delete = [], [], []
         for key, change in latest.items():
@@ -209,7 +200,7 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
         count = len(to_create) + len(to_update) + len(to_delete)
         if count:
             invalidate_categories()  # staff's bulk change: rare, so every category
-            bump_catalog_version_on_commit()
+            invalidation.stock_changed(before)
         return count
 
 
@@ -264,7 +255,9 @@ def import_catalog_file(*, kind: str, file: IO[bytes] | bytes, file_format: str)
     SKU, stock by SKU and location code), so importing the same file twice updates rather than
     duplicates. Option and attribute values named in a file are created as needed, inside the
     transaction. Stock goes through `set_stock_levels` (row locks, reserved units respected).
-    Saved rows bump the catalog version on commit through the model signals.
+    Saved rows bump the storefront versions on commit through the model signals. After a load
+    that wrote rows, the planner statistics of the tables it filled are refreshed
+    (`shop.db.analyze`), so the storefront's queries are not planned for the tables as they were.
     """
     report = ImportReport(kind=kind)
     content = file if isinstance(file, bytes) else file.read()
@@ -303,7 +296,19 @@ def import_catalog_file(*, kind: str, file: IO[bytes] | bytes, file_format: str)
     report.created = result.totals["new"]
     report.updated = result.totals["update"]
     report.unchanged = result.totals["skip"]
+    if report.created or report.updated:
+        _refresh_statistics(resource)
     return report
+
+
+def _refresh_statistics(resource: importing.CatalogResource) -> list[str]:
+    from .search import index_tables
+
+    model = resource._meta.model
+    tables = [model, *(field.remote_field.through for field in model._meta.local_many_to_many)]
+    if model is Product:
+        tables += index_tables()
+    return analyze(*tables)
 
 
 def _merge_by_line(errors: list[RowError]) -> list[RowError]:

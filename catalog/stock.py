@@ -15,7 +15,9 @@ Rules every writer here follows, and every caller must know:
   must take all the stock rows it needs in one call (reserve every line at once), because locks
   taken by two separate calls are no longer in one global order.
 - It checks everything before writing anything: a refusal changes nothing.
-- It bumps the storefront's catalog version on commit, since availability shown to shoppers changed.
+- It bumps on commit the storefront versions of the products whose availability it changed: their
+  pages, and the cards and category listings of those that sold out or came back
+  (catalog/invalidation.py), never the whole store.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .cache import bump_catalog_version_on_commit
+from . import invalidation
 from .listing_index import invalidate_categories
 from .exceptions import AllocationMismatch, OutOfStock, Shortage
 from .models import Location, StockLevel, Variant
@@ -90,7 +92,7 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
     (select_for_update, primary-key order, one statement; see the module docstring), then checks
     that each variant has enough available units over those locations. If any does not, raises
     OutOfStock naming every short variant with the units wanted and available, and changes nothing.
-    Otherwise adds the units to `reserved` in one UPDATE and bumps the catalog version on commit.
+    Otherwise adds the units to `reserved` in one UPDATE and bumps the storefront versions on commit.
 
     `location_ids` are the locations allowed to supply, in order of preference (inactive ones are
     ignored). None means every active location: warehouses first, then shops, each by position
@@ -153,8 +155,8 @@ def release(*, allocations: Sequence[Allocation]) -> None:
     (e.g. while holding its order's row lock, in the same transaction as the status change).
     Locks the stock rows in primary-key order, checks every allocation still fits (its row exists,
     belongs to the same variant and location, and holds at least that many reserved units), and
-    raises AllocationMismatch, changing nothing, if one does not. One UPDATE; bumps the catalog
-    version on commit.
+    raises AllocationMismatch, changing nothing, if one does not. One UPDATE; bumps the storefront
+    versions on commit.
     """
     _give_back(allocations=allocations, shipped=False)
 
@@ -163,7 +165,7 @@ def fulfil(*, allocations: Sequence[Allocation]) -> None:
     """The reserved goods leave the building: `on_hand` and `reserved` both drop by the quantity.
 
     Same contract as `release` (transaction required, rows locked in pk order, AllocationMismatch
-    changing nothing, one UPDATE, catalog version bumped on commit). A partial shipment passes only
+    changing nothing, one UPDATE, storefront versions bumped on commit). A partial shipment passes only
     the allocations (or smaller quantities of them) that shipped.
     """
     _give_back(allocations=allocations, shipped=True)
@@ -174,7 +176,7 @@ def restock(*, stock_level_id: int, quantity: int) -> None:
 
     Precondition: the caller is inside `transaction.atomic()`. Locks the row (pk order, like every
     stock writer), raises StockLevel.DoesNotExist if it is gone and ValueError for a quantity
-    below 1. Bumps the catalog version on commit.
+    below 1. Bumps the storefront versions on commit.
     """
     _check_quantity(quantity)
     if not _lock_rows(StockLevel.objects.filter(pk=stock_level_id), writer="restock"):
@@ -190,8 +192,8 @@ def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, 
     units; inserted in variant-id order, so concurrent restocks never deadlock); then every row
     is locked in one statement in primary-key order, like every stock writer, and raised in one
     UPDATE. Raises ValueError for a quantity below 1 and
-    Location.DoesNotExist for a missing or inactive location, changing nothing. Bumps the catalog
-    version on commit. Returns variant id -> stock level id.
+    Location.DoesNotExist for a missing or inactive location, changing nothing. Bumps the storefront
+    versions on commit. Returns variant id -> stock level id.
     """
     _require_transaction("restock_at")
     for quantity in quantities.values():
@@ -348,7 +350,10 @@ def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> Non
     StockLevel.objects.filter(pk__in=amounts).update(**fields)
     if on_hand != reserved:  # shipping takes from both alike: what is available stays the same
         invalidate_categories(stock_levels=list(amounts))
-    bump_catalog_version_on_commit()
+        # Whether a product sold out or came back decides how much of the storefront to invalidate.
+        invalidation.stock_rows_changed(
+            {pk: (on_hand * amount, reserved * amount) for pk, amount in amounts.items()}
+        )
 
 
 def _summed(requests: Sequence[StockRequest]) -> dict[int, int]:

@@ -13,7 +13,7 @@ import analytics
 from shop.site import absolute_url
 
 from . import search as product_search
-from . import selectors
+from . import selectors, versions
 from .cache import cache_storefront_page, wants_fragment
 from .forms import SORT_LABELS, parse_listing_filters, search_query
 from .pictures import pick_card_pictures
@@ -25,7 +25,10 @@ PER_PAGE = 24
 @require_safe
 @cache_storefront_page
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "catalog/home.html", selectors.home_page_data())
+    data = selectors.home_page_data()
+    # New arrivals and featured products: any product published or unpublished anywhere.
+    versions.depends_on(versions.ASSORTMENT_KEY, *versions.card_keys([*data["featured"], *data["new_arrivals"]]))
+    return render(request, "catalog/home.html", data)
 
 
 def _listing_context(request: HttpRequest, category_ids: list[int], *, ranked_ids: list[int] | None = None) -> dict:
@@ -55,6 +58,8 @@ def _listing_context(request: HttpRequest, category_ids: list[int], *, ranked_id
 def category(request: HttpRequest, path: str) -> HttpResponse:
     tree = selectors.category_tree()
     node = selectors.category_by_path(path)
+    # Which products, in which order, with which counts: bumped for the whole chain of a change.
+    versions.depends_on(versions.listing_key(node.id))
     context = _listing_context(request, tree.descendant_ids(node))
     context.update(category=node, breadcrumbs=tree.ancestors(node), subcategories=node.children)
     template = "catalog/_listing_results.html" if wants_fragment(request) else "catalog/category.html"
@@ -66,6 +71,11 @@ def category(request: HttpRequest, path: str) -> HttpResponse:
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     selection = {key: value for key, value in request.GET.items() if len(key) <= 60 and len(value) <= 60}
     page = selectors.product_page(slug=slug, selection=selection)
+    versions.depends_on(
+        versions.product_key(page.product.pk),
+        versions.members_key(page.product.category_id),  # "more from this category"
+        *versions.card_keys(page.related),
+    )
     template = "catalog/_product_purchase.html" if wants_fragment(request) else "catalog/product.html"
     context = {
         "page": page,
@@ -86,13 +96,19 @@ def search(request: HttpRequest) -> HttpResponse:
         analytics.note_search_results(request, query=query, results=len(result.ids))
     if result and result.ids:
         context["corrected"] = result.corrected
-        context.update(_listing_context(request, selectors.categories_of(result.ids), ranked_ids=result.ids))
+        categories = selectors.categories_of(result.ids)
+        # Matches come and go with the assortment; their prices and stock (sort, filters, facets)
+        # move with the listings of their categories.
+        versions.depends_on(versions.ASSORTMENT_KEY, *map(versions.listing_key, categories))
+        context.update(_listing_context(request, categories, ranked_ids=result.ids))
         fragment = "catalog/_listing_results.html"
     elif result:
         # Nothing found: never an empty page, but what shoppers buy most, and a likelier query.
+        popular_products = selectors.popular_products()
+        versions.depends_on(versions.ASSORTMENT_KEY, *versions.card_keys(popular_products))
         context.update(
             no_results=True, products=[],
-            popular_categories=selectors.popular_categories(), popular_products=selectors.popular_products(),
+            popular_categories=selectors.popular_categories(), popular_products=popular_products,
         )
         if result.suggestion:
             context["suggestion"] = result.suggestion
@@ -112,4 +128,5 @@ def suggestions(request: HttpRequest) -> HttpResponse:
     """Search-as-you-type: a small list of matching products (htmx)."""
     query = search_query(request.GET)
     items = product_search.suggest(query) if len(query) >= 2 else []
+    versions.depends_on(versions.ASSORTMENT_KEY)  # titles of published products
     return render(request, "catalog/_suggestions.html", {"query": query, "suggestions": items})

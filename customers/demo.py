@@ -27,6 +27,7 @@ from catalog.models import Category, Variant
 from orders.models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine, new_order_number
 from orders.status import FULFILMENT, PAYMENT, PLACED
 from payments.models import Payment, Provider, Refund
+from shop.db import analyze
 from shop.money import currency_code
 
 from .models import ConsentRecord, Customer, Note, Segment, Tag
@@ -143,7 +144,8 @@ def _status(rng: random.Random, days_ago: float) -> tuple[str, str]:
 def seed_demo_customers(*, count: int = 300, seed: int = 1, now: datetime | None = None) -> DemoCustomersReport:
     """Make sure demo customers 0..count-1 exist, each with its orders; then refresh the figures and
     scores. Needs the demo catalog (orders are made of its variants); without products, customers
-    are created without orders. One transaction for the writes."""
+    are created without orders. One transaction for the writes, then the planner statistics of the
+    tables filled are refreshed (`shop.db.analyze`)."""
     started = time.perf_counter()
     report = DemoCustomersReport()
     now = now or timezone.now()
@@ -159,6 +161,10 @@ def seed_demo_customers(*, count: int = 300, seed: int = 1, now: datetime | None
             refresh_customer_stats(customer_ids=list(
                 Customer.objects.filter(email__in=[email for _i, email in missing]).values_list("pk", flat=True)
             ))
+        analyze(
+            get_user_model(), Customer, ConsentRecord, Customer.tags.through, Note, Order, OrderLine, OrderEvent,
+            Payment, Refund, Shipment, ShipmentLine,
+        )
     score_customers(now=now)
     report.seconds = time.perf_counter() - started
     return report

@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from carts.models import CartLine
-from catalog.cache import CSRF_PLACEHOLDER, VERSION_KEY, personal_marker
+from catalog import versions
+from catalog.cache import CSRF_PLACEHOLDER, personal_marker
 
 from conftest import html_tags
 
@@ -22,8 +23,8 @@ URL = "/p/camp-lamp/"
 
 def _cached_entry(url: str = URL, *, fragment: str = "page") -> bytes:
     path_hash = hashlib.sha256(f"http://testserver{url}".encode()).hexdigest()[:32]
-    version, _status, _type, content = cache.get(f"catalog:page:en:{fragment}:{path_hash}")
-    assert version == cache.get(VERSION_KEY)
+    stamp, _status, _type, content = cache.get(f"catalog:page:en:{fragment}:{path_hash}")
+    assert versions.is_current(stamp)
     return content
 
 

@@ -21,6 +21,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from shop.db import analyze
+
 from .. import images as renditions
 from ..cache import bump_catalog_version
 from ..listing_index import invalidate_categories
@@ -556,7 +558,8 @@ def seed_demo_catalog(
     with itself: two runs could both find a product missing, and the second would then fail on
     the unique slug, leaving what the first created.
     Writes bypass model signals (bulk_create, plain INSERTs), so the catalog version is bumped
-    once at the end.
+    once at the end. When anything was written, the planner statistics of the tables filled are
+    refreshed (`shop.db.analyze`): straight after a bulk load PostgreSQL would plan for empty tables.
     """
     started = time.perf_counter()
     report = SeedReport(requested=products)
@@ -596,7 +599,19 @@ def seed_demo_catalog(
                 report.images += _add_images(unpictured, ids, ref, pool)
         if progress:
             progress(f"{start + len(batch)}/{len(listings)}")
+    if report.created or report.images:
+        analyze_catalog_tables()
     invalidate_categories()
     bump_catalog_version()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def analyze_catalog_tables() -> list[str]:
+    """Refresh the statistics of every table a catalog bulk load fills (see `shop.db.analyze`)."""
+    from ..search import index_tables
+
+    return analyze(
+        Product, Variant, StockLevel, ProductImage, Variant.option_values.through,
+        Product.attribute_values.through, *index_tables(),
+    )

@@ -39,7 +39,7 @@ from . import postgres, sqlite
 from .folding import fold
 from .query import clean, comparable, correct, words
 
-__all__ = ["SearchResult", "search", "suggest", "rebuild_index", "optimize_index"]
+__all__ = ["SearchResult", "search", "suggest", "rebuild_index", "optimize_index", "index_tables"]
 
 BACKENDS: dict[str, ModuleType] = {"sqlite": sqlite, "postgresql": postgres}
 
@@ -128,6 +128,14 @@ def optimize_index(*, using: str = "default") -> None:
     conn = connections[using]
     with transaction.atomic(using=using):
         backend_for(conn).optimize(conn)
+
+
+def index_tables(*, using: str = "default") -> list[str]:
+    """The index's plain tables, whose planner statistics a bulk load should refresh (PostgreSQL;
+    SQLite's full-text tables keep their own)."""
+    if connections[using].vendor == "postgresql":
+        return [postgres.TABLE, postgres.DOCUMENTS, postgres.WORDS]
+    return []
 
 
 def _repair_after_migrate(sender, *, using: str, verbosity: int = 1, stdout=None, **kwargs) -> None:

@@ -384,3 +384,33 @@ def test_xlsx_with_numbers_typed_as_numbers_is_read(variants):
 
     assert errors_by_line(report) == {4: "on_hand: “2.5” is not a whole number."}
     assert not StockLevel.objects.exists()
+
+
+# --- Planner statistics -------------------------------------------------------------------------
+
+
+def _analyzed(queries) -> str:
+    return " ".join(q["sql"] for q in queries.captured_queries if q["sql"].upper().startswith("ANALYZE"))
+
+
+def test_an_import_that_wrote_rows_refreshes_the_statistics_of_the_tables_it_filled(catalog):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        report = run_import(ImportKind.PRODUCTS, "products.csv")
+
+    assert report.ok, report.errors
+    analyzed = _analyzed(queries)
+    assert '"catalog_product"' in analyzed and '"catalog_product_attribute_values"' in analyzed, analyzed
+
+
+def test_a_refused_import_analyzes_nothing(catalog):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        report = run_import(ImportKind.PRODUCTS, "products_one_bad.csv")
+
+    assert not report.ok
+    assert _analyzed(queries) == ""

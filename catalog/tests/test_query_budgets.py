@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db
 # attribute value labels, page's cards + images), and 13 right after a change to one of its
 # categories, when the listing index is rebuilt on the way (5 reads and one write, for any number
 # of stale categories). Search is that plus the categories of the matches and the backend's own
-# lookups, which may still change.
+# lookups, which may still change (the categories are also what its cache entry is checked against:
+# catalog/versions.py).
 BUDGET = {"home": 5, "category": 13, "category_filtered": 13, "product": 9, "search": 17}
 FRESH_INDEX_BUDGET = {"category": 7, "category_filtered": 7}
 

@@ -164,3 +164,42 @@ def test_seeding_invalidates_cached_pages():
 
     assert catalog_version() != before
     assert "2 products created" in output
+
+
+def test_seeding_refreshes_the_planner_statistics_of_the_tables_it_filled():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        _seed(3)
+
+    analyzed = " ".join(q["sql"] for q in queries.captured_queries if q["sql"].upper().startswith("ANALYZE"))
+    for table in ("catalog_product", "catalog_variant", "catalog_stocklevel", "catalog_variant_option_values"):
+        assert f'"{table}"' in analyzed, analyzed
+
+    with CaptureQueriesContext(connection) as again:
+        _seed(3)  # nothing new: nothing to analyze
+    assert not [q for q in again.captured_queries if q["sql"].upper().startswith("ANALYZE")]
+
+
+@pytest.mark.postgres
+def test_after_seeding_postgresql_has_statistics_for_the_catalog_tables():
+    from django.db import connection
+
+    def last_analyze() -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+                [["catalog_product", "catalog_variant", "catalog_stocklevel", "catalog_product_search"]],
+            )
+            return dict(cursor.fetchall())
+
+    before = last_analyze()
+
+    _seed(3)
+
+    after = last_analyze()
+    assert set(after) == {"catalog_product", "catalog_variant", "catalog_stocklevel", "catalog_product_search"}
+    for table, analyzed_at in after.items():
+        assert analyzed_at is not None and analyzed_at != before.get(table), table
