@@ -217,6 +217,9 @@ def _eager_celery(settings):
 def _fresh_cache():
     from django.core.cache import cache
 
+    from analytics import recorder
+
+    recorder._pending.clear()  # events a previous test left in this process's analytics batch
     cache.clear()
     yield
     cache.clear()

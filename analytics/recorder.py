@@ -1,9 +1,12 @@
 """Record a storefront event without touching the database.
 
-`record()` costs two cache round trips (an INCR for the event's number, a SET of the event under
-it) and no SQL: the page never waits on an INSERT. `services.flush_events`, run every minute by the
-beat schedule, reads the numbered entries back in order and writes them with one `bulk_create` per
-batch. The buffer is the shared cache (Redis in production), so every web process and worker sees
+`record()` costs no SQL and, almost always, no cache round trip either: each process gathers its
+events in memory and puts them in the shared cache as one numbered entry (an INCR for the number, a
+SET of the list under it) every ANALYTICS_BUFFER_EVENTS events or ANALYTICS_BUFFER_SECONDS seconds,
+whichever comes first (checked when an event arrives), and when the process ends. One key per
+event made every request write to the cache, and with a file cache (CACHE_URL) that culled the
+shared page cache. `services.flush_events`, run every minute by the beat schedule, reads the
+numbered entries back in order and writes them with one `bulk_create` per batch. The buffer is the shared cache (Redis in production), so every web process and worker sees
 the same one; with the local-memory default, `make run`'s single process does.
 
 Nothing is recorded for a browser that sends "Do Not Track" (`DNT: 1`) or Global Privacy Control
@@ -12,13 +15,17 @@ never fails the request.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import re
 import secrets
+import threading
+import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
@@ -101,17 +108,51 @@ def build_event(request: HttpRequest | None, name: str, properties: dict[str, An
     return event
 
 
+# This process's events not yet in the shared buffer, and when the oldest of them arrived.
+_pending: list[dict[str, Any]] = []
+_pending_since = 0.0
+_pending_lock = threading.Lock()
+
+
 def append(event: dict[str, Any]) -> None:
-    """Put `event` in the buffer: number it with INCR, store it under its number."""
+    """Keep `event` with this process's others; hand them to the shared buffer when there are
+    enough of them or the oldest has waited long enough."""
+    global _pending_since
+    with _pending_lock:
+        if not _pending:
+            _pending_since = time.monotonic()
+        _pending.append(event)
+        if (len(_pending) < settings.ANALYTICS_BUFFER_EVENTS
+                and time.monotonic() - _pending_since < settings.ANALYTICS_BUFFER_SECONDS):
+            return
+        batch = _pending[:]
+        _pending.clear()
+    _push(batch)
+
+
+def push_pending() -> None:
+    """Hand this process's waiting events to the shared buffer now (before a flush, at exit)."""
+    with _pending_lock:
+        batch = _pending[:]
+        _pending.clear()
+    if batch:
+        _push(batch)
+
+
+atexit.register(push_pending)
+
+
+def _push(batch: list[dict[str, Any]]) -> None:
+    """Number `batch` with INCR and store it under its number."""
     try:
         try:
             number = cache.incr(SEQ_KEY)
-        except ValueError:  # first event, or the counter was evicted
+        except ValueError:  # first entry, or the counter was evicted
             cache.add(SEQ_KEY, 0, timeout=None)
             number = cache.incr(SEQ_KEY)
-        cache.set(EVENT_KEY.format(number), event, EVENT_TTL)
-    except Exception:  # the cache is down: the event is lost, the page is not
-        logger.warning("Analytics event %s not recorded: cache unavailable", event.get("name"), exc_info=True)
+        cache.set(EVENT_KEY.format(number), batch, EVENT_TTL)
+    except Exception:  # the cache is down: the events are lost, the page is not
+        logger.warning("%d analytics event(s) not recorded: cache unavailable", len(batch), exc_info=True)
 
 
 def record(request: HttpRequest | None, name: str, /, **properties: Any) -> None:

@@ -40,6 +40,7 @@ def flush_events(*, batch: int = BATCH) -> int:
     process died, or the cache evicted it) and skipped. One flush at a time (a cache lock); a batch
     written twice inserts once (unique `uid`, conflicts ignored).
     """
+    recorder.push_pending()  # this process's own, so a single process (make run) never waits on them
     if not cache.add(LOCK_KEY, 1, timeout=300):
         return 0
     written = 0
@@ -54,8 +55,9 @@ def flush_events(*, batch: int = BATCH) -> int:
             found = cache.get_many(keys)
             payloads, stop, gap = [], numbers[-1], False
             for number, key in zip(numbers, keys):
-                if key in found:
-                    payloads.append(found[key])
+                if key in found:  # a list of one process's events (a single event before batching)
+                    entry = found[key]
+                    payloads.extend(entry if isinstance(entry, list) else [entry])
                 elif cache.get(GAP_KEY) == number:
                     logger.warning("Analytics event %s lost before it was flushed", number)
                 else:

@@ -142,6 +142,10 @@ else:
     # CACHE_URL lets a multi-process server without Redis share a cache (e.g. filecache:///path);
     # the local-memory default is private to one process, which is right for `make run`.
     CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://shop")}
+    # Django's caches keep 300 entries unless told: far fewer than a store's pages, so every new
+    # page would evict others (the file cache culls a third at once). Room for a whole catalog's
+    # pages and fragments unless CACHE_URL says otherwise (?max_entries=).
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", env.int("CACHE_MAX_ENTRIES", default=50_000))
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -296,6 +300,9 @@ ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=30)
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600)
 # How long raw storefront events are kept (13 months); the daily figures stay.
 ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=396)
+# Each process hands its events to the shared buffer in lists of this many, or after this long.
+ANALYTICS_BUFFER_EVENTS = env.int("ANALYTICS_BUFFER_EVENTS", default=50)
+ANALYTICS_BUFFER_SECONDS = env.float("ANALYTICS_BUFFER_SECONDS", default=2.0)
 # The most units of one variant a cart line may hold (stock permitting).
 CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=20)
 
