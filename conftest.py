@@ -135,10 +135,20 @@ def _migration_data(request, django_db_setup, django_db_blocker):
     if not any(_needs_database(item) for item in request.session.items):
         # No test database was created, so the connection still names the configured database
         # (the developer's own): never read or write it.
+        yield
         return
     with django_db_blocker.unblock():
         if not Group.objects.filter(name="Support").exists():
             restore_migration_data()
+    yield
+    # Before pytest-django drops the test database: a connection some thread kept (CONN_MAX_AGE)
+    # would make PostgreSQL refuse the DROP and leave the database behind for the next run.
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 def pytest_sessionfinish(session):
