@@ -30,6 +30,24 @@ def install_dashboard(site: AdminSite) -> None:
 install_dashboard(admin.site)
 
 
+def install_reports(site: AdminSite) -> None:
+    """Add the Reports section under /admin/reports/ to `site` (admin_view: signed-in staff; the
+    view itself checks the Reports permission). Like the dashboard, before the site's URLs are built."""
+    from django.urls import path
+
+    from . import views
+
+    plain_urls = site.get_urls
+
+    def get_urls():
+        return [path("reports/sales/", site.admin_view(views.sales), name="reports_sales"), *plain_urls()]
+
+    site.get_urls = get_urls
+
+
+install_reports(admin.site)
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ("occurred_at", "name", "visitor_id", "customer", "device", "channel", "utm_campaign")

@@ -1,0 +1,164 @@
+"""The back office's Reports section (admin URLs added by analytics/admin.py): Sales over time.
+
+The page works without JavaScript: a GET form picks the range, the grain and the dimension; the
+chart is SVG drawn here (its bars link to the orders behind them); the table beside it holds the
+same numbers; the CSV is that table.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from orders.admin.export import safe_text
+
+from . import reports
+from .services import store_today
+
+REPORTS_PERMISSION = "analytics.view_reports"
+ORDERS_PERMISSION = "orders.view_order"
+DEFAULT_DAYS = 30
+# Longest range per grain: a table and a chart people can still read (and a bounded page).
+MAX_BUCKETS = {reports.DAY: 366, reports.WEEK: 260, reports.MONTH: 120}
+# Dimension values drawn in the chart; the rest are one "Other" series (the table has them all).
+CHART_SERIES = 6
+# Okabe–Ito: told apart by people with the common colour blindnesses.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999")
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 720, 240, 8
+
+
+class SalesForm(forms.Form):
+    first = forms.DateField(label=gettext_lazy("From"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    grain = forms.ChoiceField(label=gettext_lazy("By"), choices=reports.GRAINS, required=False)
+    dimension = forms.ChoiceField(label=gettext_lazy("Split by"), choices=reports.DIMENSIONS, required=False)
+
+    def clean(self):
+        data = super().clean()
+        today = store_today()
+        data["last"] = data.get("last") or today
+        data["first"] = data.get("first") or data["last"] - datetime.timedelta(days=DEFAULT_DAYS - 1)
+        data["grain"] = data.get("grain") or reports.DAY
+        data["dimension"] = data.get("dimension") or "category"
+        if data["first"] > data["last"]:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        count = len(reports.buckets(data["first"], data["last"], data["grain"]))
+        if count > MAX_BUCKETS[data["grain"]]:
+            raise forms.ValidationError(
+                _("That range has %(count)s %(grain)s periods; at most %(most)s fit in one report: pick a "
+                  "shorter range or a longer period.")
+                % {"count": count, "grain": data["grain"], "most": MAX_BUCKETS[data["grain"]]})
+        return data
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str
+    link: str
+
+
+def chart_bars(report: reports.SalesReport) -> tuple[list[Bar], list[tuple[str, str]], float]:
+    """Stacked bars of net sales per period, one colour per dimension value (the largest
+    CHART_SERIES, then "Other"): gains stack up from zero, refund-heavy negatives down. Returns
+    the bars, the legend (colour, label) and the zero line's y."""
+    shown = report.rows[:CHART_SERIES]
+    rest = report.rows[CHART_SERIES:]
+    series = [(row.label, PALETTE[i], row.cells) for i, row in enumerate(shown)]
+    if rest:
+        other = [reports.Cell(net_sales=sum((r.cells[i].net_sales for r in rest), reports.ZERO))
+                 for i in range(len(report.buckets))]
+        series.append((_("Other"), PALETTE[-1], other))
+    ups = [sum((c[i].net_sales for _l, _c, c in series if c[i].net_sales > 0), reports.ZERO)
+           for i in range(len(report.buckets))]
+    downs = [sum((c[i].net_sales for _l, _c, c in series if c[i].net_sales < 0), reports.ZERO)
+             for i in range(len(report.buckets))]
+    high, low = float(max(ups, default=0) or 0), float(min(downs, default=0) or 0)
+    span = (high - low) or 1.0
+    inner = CHART_HEIGHT - 2 * CHART_PAD
+    zero = CHART_PAD + high / span * inner
+    slot = CHART_WIDTH / max(len(report.buckets), 1)
+    width = max(slot * 0.8, 1.0)
+    bars = []
+    for i, bucket in enumerate(report.buckets):
+        up, down = zero, zero
+        for label, colour, cells in series:
+            amount = float(cells[i].net_sales)
+            if not amount:
+                continue
+            height = abs(amount) / span * inner
+            if amount > 0:
+                up -= height
+                y = up
+            else:
+                y = down
+                down += height
+            bars.append(Bar(round(i * slot + (slot - width) / 2, 1), round(y, 1), round(width, 1), round(height, 1),
+                            colour, f"{bucket.label}, {label}: {cells[i].net_sales}", cells[i].net_link))
+    return bars, [(colour, label) for label, colour, _c in series], round(zero, 1)
+
+
+def sales(request: HttpRequest) -> HttpResponse:
+    """Sales over time (admin_view: staff only); only with the Reports permission."""
+    if not request.user.has_perm(REPORTS_PERMISSION):
+        raise PermissionDenied
+    form = SalesForm(request.GET)  # every field optional: no parameters is the last 30 days by category
+    report = None
+    if form.is_valid():
+        data = form.cleaned_data
+        report = reports.sales_over_time(first=data["first"], last=data["last"], grain=data["grain"],
+                                         dimension=data["dimension"],
+                                         links=request.user.has_perm(ORDERS_PERMISSION))
+        if request.GET.get("format") == "csv":
+            return sales_csv(report)
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Sales over time"),
+        "form": form,
+        "report": report,
+        "csv_query": _csv_query(request),
+    }
+    if report:
+        bars, legend, zero = chart_bars(report)
+        periods = [(bucket, [(row, row.cells[i]) for row in report.rows if not row.cells[i].empty], report.totals[i])
+                   for i, bucket in enumerate(report.buckets)]
+        context.update(periods=periods, bars=bars, legend=legend, zero=zero, chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT)
+    return TemplateResponse(request, "analytics/reports/sales.html", context)
+
+
+def _csv_query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query["format"] = "csv"
+    return query.urlencode()
+
+
+def sales_csv(report: reports.SalesReport) -> HttpResponse:
+    """The table as CSV: one row per period and dimension value with figures, then the totals.
+    Names go through safe_text (a product called "=cmd()" stays text); amounts are plain decimals."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"sales-{report.dimension}-{report.grain}-{report.first}-{report.last}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow([_("Period start"), _("Period end"), str(report.dimension_label), _("Net sales"), _("Orders"),
+                     _("Units")])
+    for i, bucket in enumerate(report.buckets):
+        for row in report.rows:
+            cell = row.cells[i]
+            if not cell.empty:
+                writer.writerow([bucket.first, bucket.last, safe_text(row.label), cell.net_sales, cell.orders, cell.units])
+        total = report.totals[i]
+        writer.writerow([bucket.first, bucket.last, _("All"), total.net_sales, total.orders, total.units])
+    return response
