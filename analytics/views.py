@@ -42,13 +42,22 @@ class SalesForm(forms.Form):
     grain = forms.ChoiceField(label=gettext_lazy("By"), choices=reports.GRAINS, required=False)
     dimension = forms.ChoiceField(label=gettext_lazy("Split by"), choices=reports.DIMENSIONS, required=False)
 
+    @classmethod
+    def with_defaults(cls, query) -> SalesForm:
+        """The form bound to `query`, a missing field taking its default (the last DEFAULT_DAYS
+        store days, by day, split by category), so the page shows what it reports on."""
+        data = query.copy()
+        today = store_today()
+        for name, default in (("last", today), ("first", today - datetime.timedelta(days=DEFAULT_DAYS - 1)),
+                              ("grain", reports.DAY), ("dimension", "category")):
+            if not data.get(name):
+                data[name] = str(default)
+        return cls(data)
+
     def clean(self):
         data = super().clean()
-        today = store_today()
-        data["last"] = data.get("last") or today
-        data["first"] = data.get("first") or data["last"] - datetime.timedelta(days=DEFAULT_DAYS - 1)
-        data["grain"] = data.get("grain") or reports.DAY
-        data["dimension"] = data.get("dimension") or "category"
+        if not all(data.get(name) for name in ("first", "last", "grain", "dimension")):
+            return data  # a field's own error says which
         if data["first"] > data["last"]:
             raise forms.ValidationError(_("The start date is after the end date."))
         count = len(reports.buckets(data["first"], data["last"], data["grain"]))
@@ -115,7 +124,7 @@ def sales(request: HttpRequest) -> HttpResponse:
     """Sales over time (admin_view: staff only); only with the Reports permission."""
     if not request.user.has_perm(REPORTS_PERMISSION):
         raise PermissionDenied
-    form = SalesForm(request.GET)  # every field optional: no parameters is the last 30 days by category
+    form = SalesForm.with_defaults(request.GET)
     report = None
     if form.is_valid():
         data = form.cleaned_data
@@ -142,7 +151,7 @@ def sales(request: HttpRequest) -> HttpResponse:
 def _csv_query(request: HttpRequest) -> str:
     query = request.GET.copy()
     query["format"] = "csv"
-    return query.urlencode()
+    return f"{request.path}?{query.urlencode()}"
 
 
 def sales_csv(report: reports.SalesReport) -> HttpResponse:
