@@ -44,6 +44,26 @@ def install_reports(site: AdminSite) -> None:
 
     site.get_urls = get_urls
 
+    plain_app_list = site.get_app_list
+
+    def get_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """Django's apps, and for staff with the Reports permission a "Reports" section listing
+        the reports (on the index and in the admin's side bar)."""
+        apps = plain_app_list(request, app_label)
+        if app_label is None and request.user.has_perm(REPORTS_PERMISSION):
+            from django.urls import reverse
+            from django.utils.translation import gettext
+
+            url = reverse(f"{site.name}:reports_sales")
+            apps.append({"name": gettext("Reports"), "app_label": "reports", "app_url": url,
+                         "has_module_perms": True,
+                         "models": [{"name": gettext("Sales over time"), "object_name": "SalesOverTime",
+                                     "admin_url": url, "add_url": None, "view_only": True,
+                                     "perms": {"view": True}}]})
+        return apps
+
+    site.get_app_list = get_app_list
+
 
 install_reports(admin.site)
 

@@ -306,6 +306,7 @@ def test_csv_is_the_table_with_names_made_inert(admin_app, sales):
 @pytest.mark.django_db
 def test_only_the_reports_permission_opens_the_report(django_app, sales):
     django_app.set_user(staff("support", "Support"))
+    assert django_app.get("/admin/").html.select_one("#reports-salesovertime") is None
     assert django_app.get(URL, expect_errors=True).status_code == 403
     assert django_app.get(URL, {"format": "csv"}, expect_errors=True).status_code == 403
     # Reports alone: the figures, but no way into the orders (that is Support's permission)
@@ -313,8 +314,10 @@ def test_only_the_reports_permission_opens_the_report(django_app, sales):
     page = django_app.get(URL, {"first": "2024-06-03", "last": "2024-06-04"})
     assert page.html.select_one('#sales-totals tfoot td[data-figure="net_sales"]')["data-value"] == "100.00"
     assert page.html.select("#sales-table a, #sales-totals a, #sales-chart a") == []
-    # the dashboard lists the report
-    assert django_app.get("/admin/").html.select_one("#reports-nav a")["href"] == URL
+    # the dashboard and the list of apps (and so the side bar) list the report
+    index = django_app.get("/admin/")
+    assert index.html.select_one("#reports-nav a")["href"] == URL
+    assert index.html.select_one("#reports-salesovertime a")["href"] == URL
     # with Support too, the figures link to the orders
     django_app.set_user(staff("both", "Reports", "Support"))
     page = django_app.get(URL, {"first": "2024-06-03", "last": "2024-06-04"})
@@ -329,3 +332,19 @@ def test_the_page_costs_the_same_queries_whatever_the_range(client, sales, djang
                    {"first": "2022-01-01", "last": "2024-06-04", "grain": "week", "dimension": "country"}]:
         with django_assert_max_num_queries(10):
             assert client.get(URL, params).status_code == 200
+
+
+@pytest.mark.django_db
+def test_drill_down_by_shipping_method_includes_orders_without_one(admin_app):
+    variant = VariantFactory()
+    picked_up, _ = order(at=at(JUNE_3, 9), lines=[(variant, 1, "5.00")], paid="5.00", method="", country="")
+    sent, _ = order(at=at(JUNE_3, 10), lines=[(variant, 1, "8.00")], paid="8.00")
+    page = admin_app.get(URL, {"first": "2024-06-03", "last": "2024-06-03", "dimension": "shipping"})
+    none = page.html.select_one('#sales-totals tr[data-key="none"]')
+    assert none.select_one('td[data-figure="net_sales"]')["data-value"] == "5.00"
+    orders = admin_app.get(none.select_one('td[data-figure="orders"] a')["href"])
+    assert len(orders.html.select("#result_list tbody tr")) == 1
+    assert picked_up.number in numbers(orders)
+    page = admin_app.get(URL, {"first": "2024-06-03", "last": "2024-06-03", "dimension": "country"})
+    orders = admin_app.get(page.html.select_one('#sales-totals tr[data-key="none"] td[data-figure="orders"] a')["href"])
+    assert numbers(orders) & {picked_up.number, sent.number} == {picked_up.number}
