@@ -209,8 +209,9 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
 
     fields = _line_fields(dimension)
     lines_by_order: dict[int, list[tuple[str, str, int, Decimal]]] = defaultdict(list)
-    lines = (OrderLine.objects.filter(Q(order__in=payments.values("order_id")) | Q(order__in=refunds.values("payment__order_id"))
-                                      | Q(order__paid_at__gte=start, order__paid_at__lt=end))
+    behind = (Q(order__in=payments.values("order_id")) | Q(order__in=refunds.values("payment__order_id"))
+              | Q(order__paid_at__gte=start, order__paid_at__lt=end))
+    lines = (OrderLine.objects.filter(behind)
              .order_by("order_id", "pk").values_list("order_id", "quantity", "line_total", *fields))
     for order_id, quantity, line_total, *values in lines:
         key, label = _line_key(dimension, tuple(values))

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from orders.admin.export import safe_text
 
 from . import reports
-from .services import store_today
+from .services import store_today, store_zone
 
 REPORTS_PERMISSION = "analytics.view_reports"
 ORDERS_PERMISSION = "orders.view_order"
@@ -139,12 +139,14 @@ def sales(request: HttpRequest) -> HttpResponse:
         "form": form,
         "report": report,
         "csv_query": _csv_query(request),
+        "zone": store_zone().key,
     }
     if report:
         bars, legend, zero = chart_bars(report)
         periods = [(bucket, [(row, row.cells[i]) for row in report.rows if not row.cells[i].empty], report.totals[i])
                    for i, bucket in enumerate(report.buckets)]
-        context.update(periods=periods, bars=bars, legend=legend, zero=zero, chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT)
+        context.update(periods=periods, bars=bars, legend=legend, zero=zero, chart_width=CHART_WIDTH,
+                       chart_height=CHART_HEIGHT)
     return TemplateResponse(request, "analytics/reports/sales.html", context)
 
 
@@ -167,7 +169,8 @@ def sales_csv(report: reports.SalesReport) -> HttpResponse:
         for row in report.rows:
             cell = row.cells[i]
             if not cell.empty:
-                writer.writerow([bucket.first, bucket.last, safe_text(row.label), cell.net_sales, cell.orders, cell.units])
+                writer.writerow([bucket.first, bucket.last, safe_text(row.label), cell.net_sales, cell.orders,
+                                 cell.units])
         total = report.totals[i]
         writer.writerow([bucket.first, bucket.last, _("All"), total.net_sales, total.orders, total.units])
     return response
