@@ -144,10 +144,28 @@ class SalesReport:
     rows: list[Row]  # largest net sales over the range first
     totals: list[Cell]  # per bucket, every order once
     total: Cell
+    # Kept to count an "Other" row's orders (each once): {order: bucket}, {order: {values}}.
+    paid_in: dict[int, int] = field(default_factory=dict, repr=False)
+    keys_of: dict[int, set[str]] = field(default_factory=dict, repr=False)
 
     @property
     def dimension_label(self) -> str:
         return dict(DIMENSIONS)[self.dimension]
+
+    def top(self, count: int) -> tuple[list[Row], Row | None]:
+        """The `count` largest rows, and the rest as one "Other" row (None when nothing is left):
+        its net sales and units are the rest's sums, its orders the orders with a line in any of
+        them, each once. It has no links: no filter picks "none of the largest"."""
+        shown, rest = self.rows[:count], self.rows[count:]
+        if not rest:
+            return shown, None
+        keys = {row.key for row in rest}
+        cells = [Cell(net_sales=sum((row.cells[i].net_sales for row in rest), ZERO),
+                      units=sum(row.cells[i].units for row in rest)) for i in range(len(self.buckets))]
+        for order_id, i in self.paid_in.items():
+            if self.keys_of.get(order_id, set()) & keys:
+                cells[i].orders += 1
+        return shown, Row("", str(_("Other (%(count)s)") % {"count": len(rest)}), cells, _sum(cells))
 
 
 def _line_fields(dimension: str) -> tuple[str, ...]:
@@ -242,7 +260,8 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
         row = Row(key, labels[key], row_cells, _sum(row_cells))
         rows.append(row)
     rows.sort(key=lambda r: (-r.total.net_sales, -r.total.orders, r.label.lower()))
-    report = SalesReport(first, last, grain, dimension, spans, rows, totals, _sum(totals))
+    keys_of = {order_id: {key for key, *_rest in order_lines} for order_id, order_lines in lines_by_order.items()}
+    report = SalesReport(first, last, grain, dimension, spans, rows, totals, _sum(totals), paid_in, keys_of)
     if links:
         _fill_links(report)
     return report
@@ -253,26 +272,29 @@ def _sum(cells: list[Cell]) -> Cell:
 
 
 def order_list_url(*, basis: str, first: datetime.date, last: datetime.date, dimension: str = "",
-                   key: str = "") -> str:
+                   key: str = "", base: str = "") -> str:
     """The admin's order list filtered to the orders behind a figure: `basis` "moved" (money
     moved on a store day from `first` to `last`: net sales) or "paid" (paid then: orders, units),
     and, when given, a line (or the order) with the dimension's value `key`."""
     query = {basis: f"{first.isoformat()}..{last.isoformat()}"}
     if dimension:
         query[FILTER_PARAMETER[dimension]] = "" if (dimension == "shipping" and key == NONE) else key
-    return f"{reverse('admin:orders_order_changelist')}?{urlencode(query)}"
+    return f"{base or reverse('admin:orders_order_changelist')}?{urlencode(query)}"
 
 
 def _fill_links(report: SalesReport) -> None:
+    base = reverse("admin:orders_order_changelist")  # once: thousands of cells on a long range
+
+    def link(cell: Cell, first: datetime.date, last: datetime.date, dimension: str = "", key: str = "") -> None:
+        if cell.empty:
+            return
+        cell.net_link = order_list_url(basis="moved", first=first, last=last, dimension=dimension, key=key, base=base)
+        cell.orders_link = order_list_url(basis="paid", first=first, last=last, dimension=dimension, key=key, base=base)
+
     for row in report.rows:
         for bucket, cell in zip(report.buckets, row.cells):
-            _link(cell, bucket.first, bucket.last, report.dimension, row.key)
-        _link(row.total, report.first, report.last, report.dimension, row.key)
+            link(cell, bucket.first, bucket.last, report.dimension, row.key)
+        link(row.total, report.first, report.last, report.dimension, row.key)
     for bucket, cell in zip(report.buckets, report.totals):
-        _link(cell, bucket.first, bucket.last)
-    _link(report.total, report.first, report.last)
-
-
-def _link(cell: Cell, first: datetime.date, last: datetime.date, dimension: str = "", key: str = "") -> None:
-    cell.net_link = order_list_url(basis="moved", first=first, last=last, dimension=dimension, key=key)
-    cell.orders_link = order_list_url(basis="paid", first=first, last=last, dimension=dimension, key=key)
+        link(cell, bucket.first, bucket.last)
+    link(report.total, report.first, report.last)

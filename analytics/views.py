@@ -30,6 +30,8 @@ DEFAULT_DAYS = 30
 MAX_BUCKETS = {reports.DAY: 366, reports.WEEK: 260, reports.MONTH: 120}
 # Dimension values drawn in the chart; the rest are one "Other" series (the table has them all).
 CHART_SERIES = 6
+# Rows in the whole-range table; the rest are one "Other" row (the CSV has them all).
+TABLE_ROWS = 50
 # Okabe–Ito: told apart by people with the common colour blindnesses.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999")
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 720, 240, 8
@@ -84,13 +86,10 @@ def chart_bars(report: reports.SalesReport) -> tuple[list[Bar], list[tuple[str, 
     """Stacked bars of net sales per period, one colour per dimension value (the largest
     CHART_SERIES, then "Other"): gains stack up from zero, refund-heavy negatives down. Returns
     the bars, the legend (colour, label) and the zero line's y."""
-    shown = report.rows[:CHART_SERIES]
-    rest = report.rows[CHART_SERIES:]
+    shown, other = report.top(CHART_SERIES)
     series = [(row.label, PALETTE[i], row.cells) for i, row in enumerate(shown)]
-    if rest:
-        other = [reports.Cell(net_sales=sum((r.cells[i].net_sales for r in rest), reports.ZERO))
-                 for i in range(len(report.buckets))]
-        series.append((_("Other"), PALETTE[-1], other))
+    if other:
+        series.append((other.label, PALETTE[-1], other.cells))
     ups = [sum((c[i].net_sales for _l, _c, c in series if c[i].net_sales > 0), reports.ZERO)
            for i in range(len(report.buckets))]
     downs = [sum((c[i].net_sales for _l, _c, c in series if c[i].net_sales < 0), reports.ZERO)
@@ -143,9 +142,13 @@ def sales(request: HttpRequest) -> HttpResponse:
     }
     if report:
         bars, legend, zero = chart_bars(report)
-        periods = [(bucket, [(row, row.cells[i]) for row in report.rows if not row.cells[i].empty], report.totals[i])
+        # The period table is the chart's text: the same series, "Other" included.
+        shown, other = report.top(CHART_SERIES)
+        series = shown + ([other] if other else [])
+        periods = [(bucket, [(row, row.cells[i]) for row in series if not row.cells[i].empty], report.totals[i])
                    for i, bucket in enumerate(report.buckets)]
-        context.update(periods=periods, bars=bars, legend=legend, zero=zero, chart_width=CHART_WIDTH,
+        table_rows, table_other = report.top(TABLE_ROWS)
+        context.update(periods=periods, table_rows=table_rows, table_other=table_other, bars=bars, legend=legend, zero=zero, chart_width=CHART_WIDTH,
                        chart_height=CHART_HEIGHT)
     return TemplateResponse(request, "analytics/reports/sales.html", context)
 

@@ -177,6 +177,18 @@ def test_figures_by_the_other_dimensions(sales):
 
 
 @pytest.mark.django_db
+def test_the_rest_of_the_values_are_one_other_row_counting_each_order_once(sales):
+    report = reports.sales_over_time(first=JUNE_3, last=JUNE_4, grain=reports.MONTH, dimension="product")
+    shown, other = report.top(1)
+    assert [row.label for row in shown] == ["Storm Shell"]
+    # Hiker and the clog: o1 (a Hiker line) and o2 (a Hiker and a clog line: once)
+    assert (other.label, other.total.net_sales, other.total.orders, other.total.units) == (
+        "Other (2)", Decimal("29.67"), 2, 4)
+    assert other.total.net_sales + shown[0].total.net_sales == report.total.net_sales
+    assert report.top(3) == (report.rows, None)
+
+
+@pytest.mark.django_db
 def test_the_report_reconciles_with_the_daily_rollup(sales):
     # given more days of sales and refunds rolled up
     variant = VariantFactory()
