@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from orders.admin.export import safe_text
+from shop.money import format_money
 
 from . import reports
 from .services import store_today, store_zone
@@ -82,10 +83,23 @@ class Bar:
     link: str
 
 
-def chart_bars(report: reports.SalesReport) -> tuple[list[Bar], list[tuple[str, str]], float]:
+@dataclass
+class Chart:
+    bars: list[Bar]
+    legend: list[tuple[str, str]]  # (colour, label)
+    zero: float  # the zero line's y
+    high: str  # the top of the scale, as money
+    low: str  # its bottom (below zero when refunds outweigh sales in a period)
+    first: str  # the first and last periods, under the bars
+    last: str
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+    axis_y: int = CHART_HEIGHT + 14
+
+
+def chart_bars(report: reports.SalesReport) -> Chart:
     """Stacked bars of net sales per period, one colour per dimension value (the largest
-    CHART_SERIES, then "Other"): gains stack up from zero, refund-heavy negatives down. Returns
-    the bars, the legend (colour, label) and the zero line's y."""
+    CHART_SERIES, then "Other"): gains stack up from zero, refund-heavy negatives down."""
     shown, other = report.top(CHART_SERIES)
     series = [(row.label, PALETTE[i], row.cells) for i, row in enumerate(shown)]
     if other:
@@ -115,8 +129,11 @@ def chart_bars(report: reports.SalesReport) -> tuple[list[Bar], list[tuple[str, 
                 y = down
                 down += height
             bars.append(Bar(round(i * slot + (slot - width) / 2, 1), round(y, 1), round(width, 1), round(height, 1),
-                            colour, f"{bucket.label}, {label}: {cells[i].net_sales}", cells[i].net_link))
-    return bars, [(colour, label) for label, colour, _c in series], round(zero, 1)
+                            colour, f"{bucket.label}, {label}: {format_money(cells[i].net_sales)}",
+                            cells[i].net_link))
+    return Chart(bars, [(colour, label) for label, colour, _c in series], round(zero, 1),
+                 format_money(max(ups, default=reports.ZERO)), format_money(min(downs, default=reports.ZERO)),
+                 report.buckets[0].label, report.buckets[-1].label)
 
 
 def sales(request: HttpRequest) -> HttpResponse:
@@ -141,15 +158,13 @@ def sales(request: HttpRequest) -> HttpResponse:
         "zone": store_zone().key,
     }
     if report:
-        bars, legend, zero = chart_bars(report)
         # The period table is the chart's text: the same series, "Other" included.
         shown, other = report.top(CHART_SERIES)
         series = shown + ([other] if other else [])
         periods = [(bucket, [(row, row.cells[i]) for row in series if not row.cells[i].empty], report.totals[i])
                    for i, bucket in enumerate(report.buckets)]
         table_rows, table_other = report.top(TABLE_ROWS)
-        context.update(periods=periods, table_rows=table_rows, table_other=table_other, bars=bars, legend=legend, zero=zero, chart_width=CHART_WIDTH,
-                       chart_height=CHART_HEIGHT)
+        context.update(periods=periods, table_rows=table_rows, table_other=table_other, chart=chart_bars(report))
     return TemplateResponse(request, "analytics/reports/sales.html", context)
 
 
