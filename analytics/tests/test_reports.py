@@ -367,3 +367,17 @@ def test_drill_down_by_shipping_method_includes_orders_without_one(admin_app):
     page = admin_app.get(URL, {"first": "2024-06-03", "last": "2024-06-03", "dimension": "country"})
     orders = admin_app.get(page.html.select_one('#sales-totals tr[data-key="none"] td[data-figure="orders"] a')["href"])
     assert numbers(orders) & {picked_up.number, sent.number} == {picked_up.number}
+
+
+@pytest.mark.django_db
+def test_a_clock_change_day_is_one_store_day():
+    # 10 March 2024: New York's clocks went forward (a 23-hour day)
+    variant = VariantFactory()
+    day = datetime.date(2024, 3, 10)
+    order(at=at(day, 0, 30), lines=[(variant, 1, "1.00")], paid="1.00")
+    order(at=at(day, 23, 30), lines=[(variant, 1, "2.00")], paid="2.00")
+    order(at=at(day + datetime.timedelta(days=1), 0, 30), lines=[(variant, 1, "4.00")], paid="4.00")
+    report = reports.sales_over_time(first=day - datetime.timedelta(days=1), last=day + datetime.timedelta(days=1),
+                                     grain=reports.DAY, dimension="channel")
+    assert [(t.net_sales, t.orders) for t in report.totals] == [
+        (Decimal("0"), 0), (Decimal("3.00"), 2), (Decimal("4.00"), 1)]
