@@ -30,6 +30,44 @@ def install_dashboard(site: AdminSite) -> None:
 install_dashboard(admin.site)
 
 
+def install_reports(site: AdminSite) -> None:
+    """Add the Reports section under /admin/reports/ to `site` (admin_view: signed-in staff; the
+    view itself checks the Reports permission). Like the dashboard, before the site's URLs are built."""
+    from django.urls import path
+
+    from . import views
+
+    plain_urls = site.get_urls
+
+    def get_urls():
+        return [path("reports/sales/", site.admin_view(views.sales), name="reports_sales"), *plain_urls()]
+
+    site.get_urls = get_urls
+
+    plain_app_list = site.get_app_list
+
+    def get_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """Django's apps, and for staff with the Reports permission a "Reports" section listing
+        the reports (on the index and in the admin's side bar)."""
+        apps = plain_app_list(request, app_label)
+        if app_label is None and request.user.has_perm(REPORTS_PERMISSION):
+            from django.urls import reverse
+            from django.utils.translation import gettext
+
+            url = reverse(f"{site.name}:reports_sales")
+            apps.append({"name": gettext("Reports"), "app_label": "reports", "app_url": url,
+                         "has_module_perms": True,
+                         "models": [{"name": gettext("Sales over time"), "object_name": "SalesOverTime",
+                                     "admin_url": url, "add_url": None, "view_only": True,
+                                     "perms": {"view": True}}]})
+        return apps
+
+    site.get_app_list = get_app_list
+
+
+install_reports(admin.site)
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ("occurred_at", "name", "visitor_id", "customer", "device", "channel", "utm_campaign")

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Location
+from catalog.models import Brand, Category, Location, Product
 from payments.selectors import holds_unkept_money
 
 DELIVERY = "delivery"
@@ -45,3 +46,151 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         if self.value() == "money":
             return queryset.filter(holds_unkept_money())
         return queryset
+
+
+# --- The Sales report's drill-down (analytics/reports.py links here) ------------------------------
+# Each shows in the sidebar only while it is in use (naming what it filters on), since their
+# values come from the report's links rather than from a list to pick in.
+
+NONE = "none"
+
+
+def _store_days(value: str | None):
+    """`YYYY-MM-DD..YYYY-MM-DD` as the [start, end) instants of those store days, or None."""
+    import datetime
+
+    from analytics.services import day_bounds
+
+    try:
+        first, last = (datetime.date.fromisoformat(part) for part in (value or "").split(".."))
+    except ValueError:
+        return None
+    return day_bounds(first)[0], day_bounds(last)[1]
+
+
+class _ReportFilter(admin.SimpleListFilter):
+    def label(self, value: str) -> str:
+        return value
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, self.label(value))] if value else []
+
+
+class MoneyMovedFilter(_ReportFilter):
+    """Orders whose money moved on the given store days: a payment succeeded or a refund was made
+    (the report's net sales)."""
+
+    title = _("money moved (store days)")
+    parameter_name = "moved"
+
+    def queryset(self, request, queryset):
+        from payments.models import Payment, Refund
+
+        bounds = _store_days(self.value())
+        if self.value() and bounds is None:
+            return queryset.none()
+        if bounds is None:
+            return queryset
+        start, end = bounds
+        payments = Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED,
+                                          succeeded_at__gte=start, succeeded_at__lt=end)
+        refunds = Refund.objects.filter(payment__order=OuterRef("pk"), status=Refund.Status.SUCCEEDED,
+                                        created_at__gte=start, created_at__lt=end)
+        return queryset.filter(Exists(payments) | Exists(refunds))
+
+
+class PaidOnFilter(_ReportFilter):
+    """Orders paid on the given store days (the report's orders and units)."""
+
+    title = _("paid (store days)")
+    parameter_name = "paid"
+
+    def queryset(self, request, queryset):
+        bounds = _store_days(self.value())
+        if self.value() and bounds is None:
+            return queryset.none()
+        if bounds is None:
+            return queryset
+        return queryset.filter(paid_at__gte=bounds[0], paid_at__lt=bounds[1])
+
+
+class _LineFilter(_ReportFilter):
+    """Orders with a line whose product has the given `field` (a pk, or "none")."""
+
+    field = ""
+    model = None
+
+    def label(self, value: str) -> str:
+        if value == NONE or not value.isdigit():
+            return str(_("None"))
+        return str(self.model.objects.filter(pk=int(value)).values_list(self.name_field, flat=True).first() or value)
+
+    def queryset(self, request, queryset):
+        from ..models import OrderLine
+
+        value = self.value()
+        if not value:
+            return queryset
+        lines = OrderLine.objects.filter(order=OuterRef("pk"))
+        if value == NONE:
+            lines = lines.filter(Q(variant__isnull=True) | Q(**{f"variant__product__{self.field}__isnull": True}))
+        elif value.isdigit():
+            lines = lines.filter(**{f"variant__product__{self.field}": int(value)})
+        else:
+            return queryset.none()
+        return queryset.filter(Exists(lines))
+
+
+class LineCategoryFilter(_LineFilter):
+    title = _("category (of a line)")
+    parameter_name = "line_category"
+    field = "category_id"
+    name_field = "name"
+    model = Category
+
+
+class LineBrandFilter(_LineFilter):
+    title = _("brand (of a line)")
+    parameter_name = "line_brand"
+    field = "brand_id"
+    name_field = "name"
+    model = Brand
+
+
+class LineProductFilter(_LineFilter):
+    title = _("product (of a line)")
+    parameter_name = "line_product"
+    field = "id"
+    name_field = "title"
+    model = Product
+
+
+class CountryFilter(_ReportFilter):
+    """The shipping address's country ("none": no country, such as a pick-up)."""
+
+    title = _("country")
+    parameter_name = "country"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value == NONE:
+            return queryset.filter(Q(shipping_address__country__isnull=True) | Q(shipping_address__country=""))
+        return queryset.filter(shipping_address__country=value)
+
+
+class ChannelFilter(_ReportFilter):
+    """Every order is "web" until orders carry a channel (issue 10); any other channel has none."""
+
+    title = _("channel")
+    parameter_name = "channel"
+
+    def queryset(self, request, queryset):
+        from analytics.models import WEB
+
+        value = self.value()
+        if not value or value == WEB:
+            return queryset
+        return queryset.none()

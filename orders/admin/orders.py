@@ -36,7 +36,17 @@ from ..status import can_cancel, can_pay, can_ship, label
 from . import payment_state
 from .bulk import BulkActions
 from .documents import document_context
-from .filters import NeedsAttentionFilter, PickupLocationFilter
+from .filters import (
+    ChannelFilter,
+    CountryFilter,
+    LineBrandFilter,
+    LineCategoryFilter,
+    LineProductFilter,
+    MoneyMovedFilter,
+    NeedsAttentionFilter,
+    PaidOnFilter,
+    PickupLocationFilter,
+)
 from .inlines import OrderLineInline, ShipmentInline
 
 STAFF = OrderEvent.Actor.STAFF
@@ -82,6 +92,9 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     list_filter = (
         NeedsAttentionFilter, "payment_status", "fulfilment_status", ("shipping_method_name", admin.AllValuesFieldListFilter),
         PickupLocationFilter,
+        # The Sales report's drill-down (analytics/reports.py): shown only while in use.
+        MoneyMovedFilter, PaidOnFilter, LineCategoryFilter, LineBrandFilter, LineProductFilter, CountryFilter,
+        ChannelFilter,
     )
     date_hierarchy = "created_at"
     list_select_related = ("pickup_location",)
