@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 SEQ_KEY = "analytics:seq"
 EVENT_KEY = "analytics:event:{}"
 SEARCH_RESULTS_KEY = "analytics:search-results:{}"
+# A person erased (customers/services/privacy.erase_customer): their account, customer row and
+# visitor ids, so a buffered event of theirs that reaches the flush later is dropped, not written.
+FORGOTTEN_KEY = "analytics:forgotten:{}:{}"
 # An event not flushed within a day is dropped by the cache rather than letting memory grow while
 # the flush task is down.
 EVENT_TTL = 60 * 60 * 24
@@ -170,6 +173,50 @@ def record_on_commit(request: HttpRequest | None, name: str, /, **properties: An
         return
     event = build_event(request, name, properties)
     transaction.on_commit(lambda: append(event), robust=True)
+
+
+# --- Erasure: events still in a buffer -----------------------------------------------------------
+#
+# An erasure deletes the person's events from the database, but some may still be on their way:
+# in the shared buffer (written by the next flush), or in a process's own batch (`_pending`,
+# handed over within ANALYTICS_BUFFER_SECONDS of its next event, or at exit). `forget` marks the
+# account, the customer row and the visitor ids in the shared cache; `drop_forgotten`, run by the
+# flush on every batch, drops any event carrying one of them. A mark lasts as long as the visitor
+# cookie (the browser may go on sending it after the account is gone): the few marks an erasure
+# makes are not personal data by themselves (a random id, a row number).
+
+
+def forget(*, user_ids: set[int] = frozenset(), customer_ids: set[int] = frozenset(),
+           visitor_ids: set[str] = frozenset()) -> None:
+    """Mark these so the flush drops their buffered events (see above). Raises if the cache is
+    down: an erasure must not pretend it reached the buffer."""
+    marks = {FORGOTTEN_KEY.format("user", pk): 1 for pk in user_ids if pk}
+    marks |= {FORGOTTEN_KEY.format("customer", pk): 1 for pk in customer_ids if pk}
+    marks |= {FORGOTTEN_KEY.format("visitor", value): 1 for value in visitor_ids if value}
+    if marks:
+        cache.set_many(marks, VISITOR_COOKIE_AGE)
+
+
+def _marks(payload: dict[str, Any]) -> list[str]:
+    properties = payload.get("properties") or {}
+    return [key for key in (
+        FORGOTTEN_KEY.format("user", payload["user"]) if payload.get("user") else None,
+        FORGOTTEN_KEY.format("customer", properties["customer_id"]) if properties.get("customer_id") else None,
+        FORGOTTEN_KEY.format("visitor", payload["visitor"]) if payload.get("visitor") else None,
+    ) if key]
+
+
+def drop_forgotten(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`payloads` without the events of anyone erased (one cache round trip for the batch)."""
+    keys = {key for payload in payloads for key in _marks(payload)}
+    if not keys:
+        return payloads
+    forgotten = cache.get_many(list(keys))
+    if not forgotten:
+        return payloads
+    kept = [payload for payload in payloads if not any(key in forgotten for key in _marks(payload))]
+    logger.info("%d buffered analytics event(s) of erased customers dropped", len(payloads) - len(kept))
+    return kept
 
 
 def search_results_key(query: str) -> str:

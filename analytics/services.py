@@ -78,6 +78,7 @@ def flush_events(*, batch: int = BATCH) -> int:
 def write_events(payloads: list[dict]) -> int:
     """Turn recorder payloads into Event rows: one query for the customers behind the signed-in
     users, one for the viewed products' ids, then one INSERT."""
+    payloads = recorder.drop_forgotten(payloads)  # erased customers' events still in the buffer
     if not payloads:
         return 0
     from catalog.models import Product

@@ -6,6 +6,7 @@ account (customers.views.privacy) or staff erase a customer from the back office
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -19,6 +20,8 @@ from django.utils.translation import gettext as _
 from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, WishlistItem
 from . import record_activity, record_audit
 from .consent import set_marketing_consent
+
+logger = logging.getLogger(__name__)
 
 ERASED_TEXT = "[erased]"
 
@@ -196,6 +199,55 @@ def _scrub_admin_history(*, customer: Customer, needles: list[str]) -> None:
     LogEntry.objects.bulk_update(entries, ["object_repr", "change_message"])
 
 
+def events_of(customer: Customer) -> Q:
+    """The customer's storefront events (analytics.Event): linked to them, or made by a browser
+    (visitor id) that was ever signed in as them and linked to nobody else.
+
+    Another customer's events are never included, even from a browser two people shared.
+    """
+    from analytics.models import Event
+
+    visitors = Event.objects.filter(customer=customer).exclude(visitor_id="").values("visitor_id")
+    return Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=visitors)
+
+
+def _flush_buffered_events() -> None:
+    """Write the events waiting in the analytics buffer first, so the person's are in the
+    database (and their visitor ids linked to them) when the erasure deletes them. Never fails
+    the erasure: the marks `_erase_events` leaves catch what this could not write."""
+    from analytics import services as analytics
+
+    try:
+        analytics.flush_events()
+    except Exception:  # the cache or the flush is down; the marks still stop the events
+        logger.warning("Analytics buffer not flushed before an erasure", exc_info=True)
+
+
+def _erase_events(*, customer: Customer, user) -> int:
+    """Delete the person's storefront events, and stop the ones still buffered from being written.
+
+    Deleted rather than unlinked: an event's visitor id, times, products, searches and order
+    numbers single the person out even without the customer link (docs/privacy.md). Daily
+    figures already rolled up (DailyMetric) name nobody and stay.
+    """
+    from analytics import recorder
+    from analytics.models import Event
+
+    events = Event.objects.filter(events_of(customer))
+    visitors = set(events.exclude(visitor_id="").values_list("visitor_id", flat=True).distinct())
+    recorder.forget(user_ids={user.pk} if user is not None else set(), customer_ids={customer.pk},
+                    visitor_ids=visitors)
+    deleted, _ = events.delete()
+
+    def again() -> None:
+        # A flush that read the buffer before the marks were set may have written after the
+        # delete above: delete what arrived for these ids meanwhile.
+        Event.objects.filter(Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=visitors)).delete()
+
+    transaction.on_commit(again, robust=True)
+    return deleted
+
+
 _DATABASE_SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
 
 
@@ -240,6 +292,9 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
       erased address instead), name, phone, the account link and every address field except the
       country (tax reporting); order history texts, outbox recipients, payment provider records
       and webhook payloads lose the person's details too;
+    - their storefront events (analytics.Event, `events_of`) are deleted, after a flush of the
+      analytics buffer; the account, customer row and visitor ids are marked so an event of theirs
+      still buffered is dropped when it is flushed (analytics.recorder.forget);
     - the account's stored sessions on every device are deleted (they hold its id and what
       checkout kept);
     - the sign-in account is deleted (its allauth email addresses go with it). Deleting, not just
@@ -252,6 +307,7 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
     Erasing an already erased customer does nothing. Raises ErasureRefused for a staff account:
     someone must take its staff rights away first, on purpose.
     """
+    _flush_buffered_events()  # before the transaction: a rollback must not lose the buffer
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         if customer.erased_at is not None:
@@ -271,6 +327,7 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
         orders_kept = _anonymise_orders(customer=customer, user=user, old_email=old_email, needles=needles)
         _scrub_campaign_messages(customer=customer, needles=needles)
         _scrub_admin_history(customer=customer, needles=needles)
+        _erase_events(customer=customer, user=user)
 
         Address.objects.filter(customer=customer).delete()
         WishlistItem.objects.filter(customer=customer).delete()
