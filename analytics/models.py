@@ -36,6 +36,9 @@ class Event(models.Model):
     utm_source = models.CharField(_("campaign source"), max_length=100, blank=True)
     utm_medium = models.CharField(_("campaign medium"), max_length=100, blank=True)
     utm_campaign = models.CharField(_("campaign"), max_length=100, blank=True)
+    # The three utm_* above came from a link the store signed (a campaign or order email, analytics/
+    # utm.py): only such a visit is attributed to a campaign. Unsigned or tampered ones are kept, False.
+    utm_verified = models.BooleanField(_("campaign link verified"), default=False)
     properties = models.JSONField(_("properties"), default=dict, blank=True)
 
     class Meta:

@@ -31,6 +31,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from . import utm
+
 logger = logging.getLogger(__name__)
 
 SEQ_KEY = "analytics:seq"
@@ -46,7 +48,7 @@ VISITOR_COOKIE = "sv"
 VISITOR_COOKIE_AGE = 60 * 60 * 24 * 395  # 13 months, as long as the events it links
 _VISITOR_RE = re.compile(r"^[0-9a-f]{32}$")
 _NEW_VISITOR = "_analytics_new_visitor"
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+UTM_FIELDS = utm.FIELDS
 
 _BOT_RE = re.compile(r"bot|crawl|spider|slurp|facebookexternalhit|preview|monitor|curl|wget|python-requests",
                      re.IGNORECASE)
@@ -108,6 +110,9 @@ def build_event(request: HttpRequest | None, name: str, properties: dict[str, An
             device=device_class(request.headers.get("User-Agent", "")),
             **{field: request.GET.get(field, "")[:100] for field in UTM_FIELDS if request.GET.get(field)},
         )
+        if any(event.get(field) for field in UTM_FIELDS):
+            # Only a link the store signed attributes the visit to a campaign or email (utm.py).
+            event["utm_verified"] = utm.verified(request.GET)
     return event
 
 

@@ -102,7 +102,8 @@ def write_events(payloads: list[dict]) -> int:
             visitor_id=p.get("visitor", ""), customer_id=properties.pop("customer_id", None) or customers.get(p.get("user")),
             channel=p.get("channel", WEB), device=p.get("device", ""),
             utm_source=p.get("utm_source", ""), utm_medium=p.get("utm_medium", ""),
-            utm_campaign=p.get("utm_campaign", ""), properties=properties,
+            utm_campaign=p.get("utm_campaign", ""), utm_verified=bool(p.get("utm_verified")),
+            properties=properties,
         ))
     Event.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)

@@ -190,7 +190,7 @@ def _export_events(customer: Customer) -> list[dict]:
         {"event": event.name, "at": event.occurred_at, "visitor_id": event.visitor_id,
          "signed_in": event.customer_id == customer.pk, "channel": event.channel, "device": event.device,
          "utm_source": event.utm_source, "utm_medium": event.utm_medium, "utm_campaign": event.utm_campaign,
-         "details": event.properties}
+         "campaign_link_signed_by_the_store": event.utm_verified, "details": event.properties}
         for event in Event.objects.filter(events_of(customer)).order_by("occurred_at", "pk")
     ]
 
