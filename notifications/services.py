@@ -395,7 +395,8 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
     lines = list(order.lines.all())
     # Links back to the store carry the email's signed UTM parameters (analytics/utm.py), so a
     # visit that follows one is attributed to this kind of order email.
-    tag = utm.tagger(origin=links.absolute_url("/"), source=utm.ORDER_EMAIL_SOURCE, medium=utm.EMAIL, campaign=kind)
+    tag = utm.tagger(origin=links.absolute_url("/"), source=utm.ORDER_EMAIL_SOURCE, medium=utm.EMAIL,
+                     campaign=f"order_{kind}")
     context = {
         **_base_context(),
         "site_url": tag(links.absolute_url("/")),
