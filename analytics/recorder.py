@@ -89,6 +89,12 @@ def visitor_id(request: HttpRequest) -> str:
     return value
 
 
+def visitor_cookie(request: HttpRequest) -> str:
+    """The visitor id this browser sent, or "" (none, or not one of ours); never makes one."""
+    value = request.COOKIES.get(VISITOR_COOKIE, "")
+    return value if _VISITOR_RE.match(value) else ""
+
+
 def is_new_visitor(request: HttpRequest) -> bool:
     return getattr(request, _NEW_VISITOR, False)
 

@@ -7,6 +7,7 @@ account (customers.views.privacy) or staff erase a customer from the back office
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -223,7 +224,7 @@ def _flush_buffered_events() -> None:
         logger.warning("Analytics buffer not flushed before an erasure", exc_info=True)
 
 
-def _erase_events(*, customer: Customer, user) -> int:
+def _erase_events(*, customer: Customer, user, visitor_ids: Collection[str] = ()) -> int:
     """Delete the person's storefront events, and stop the ones still buffered from being written.
 
     Deleted rather than unlinked: an event's visitor id, times, products, searches and order
@@ -233,16 +234,17 @@ def _erase_events(*, customer: Customer, user) -> int:
     from analytics import recorder
     from analytics.models import Event
 
-    events = Event.objects.filter(events_of(customer))
-    visitors = set(events.exclude(visitor_id="").values_list("visitor_id", flat=True).distinct())
+    linked = Event.objects.filter(events_of(customer)).exclude(visitor_id="")
+    visitors = set(linked.values_list("visitor_id", flat=True).distinct()) | {v for v in visitor_ids if v}
     recorder.forget(user_ids={user.pk} if user is not None else set(), customer_ids={customer.pk},
                     visitor_ids=visitors)
-    deleted, _ = events.delete()
+    theirs = Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=visitors)
+    deleted, _ = Event.objects.filter(theirs).delete()
 
     def again() -> None:
         # A flush that read the buffer before the marks were set may have written after the
         # delete above: delete what arrived for these ids meanwhile.
-        Event.objects.filter(Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=visitors)).delete()
+        Event.objects.filter(theirs).delete()
 
     transaction.on_commit(again, robust=True)
     return deleted
@@ -278,7 +280,8 @@ def _end_sessions(*, user_id: int) -> int:
     return len(keys)
 
 
-def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason: str = "") -> Customer:
+def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason: str = "",
+                   visitor_ids: Collection[str] = ()) -> Customer:
     """Forget the person behind `customer`, keeping what the accounts must keep.
 
     In one transaction, holding the customer's row lock:
@@ -294,7 +297,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
       and webhook payloads lose the person's details too;
     - their storefront events (analytics.Event, `events_of`) are deleted, after a flush of the
       analytics buffer; the account, customer row and visitor ids are marked so an event of theirs
-      still buffered is dropped when it is flushed (analytics.recorder.forget);
+      still buffered is dropped when it is flushed (analytics.recorder.forget); `visitor_ids`
+      adds browsers known to be theirs (the one they delete their account from), linked or not;
     - the account's stored sessions on every device are deleted (they hold its id and what
       checkout kept);
     - the sign-in account is deleted (its allauth email addresses go with it). Deleting, not just
@@ -327,7 +331,7 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
         orders_kept = _anonymise_orders(customer=customer, user=user, old_email=old_email, needles=needles)
         _scrub_campaign_messages(customer=customer, needles=needles)
         _scrub_admin_history(customer=customer, needles=needles)
-        _erase_events(customer=customer, user=user)
+        _erase_events(customer=customer, user=user, visitor_ids=visitor_ids)
 
         Address.objects.filter(customer=customer).delete()
         WishlistItem.objects.filter(customer=customer).delete()
