@@ -197,15 +197,15 @@ def record_on_commit(request: HttpRequest | None, name: str, /, **properties: An
 # makes are not personal data by themselves (a random id, a row number).
 
 
-def forget(*, user_ids: set[int] = frozenset(), customer_ids: set[int] = frozenset(),
-           visitor_ids: set[str] = frozenset()) -> None:
-    """Mark these so the flush drops their buffered events (see above). Raises if the cache is
-    down: an erasure must not pretend it reached the buffer."""
-    marks = {FORGOTTEN_KEY.format("user", pk): 1 for pk in user_ids if pk}
-    marks |= {FORGOTTEN_KEY.format("customer", pk): 1 for pk in customer_ids if pk}
-    marks |= {FORGOTTEN_KEY.format("visitor", value): 1 for value in visitor_ids if value}
-    if marks:
-        cache.set_many(marks, VISITOR_COOKIE_AGE)
+def forget(*, customer_id: int, user_ids: set[int] = frozenset(), visitor_ids: set[str] = frozenset()) -> None:
+    """Mark the erased customer's account, row and visitor ids so the flush drops their buffered
+    events (see above). Each mark holds the customer's id, and counts only once that customer is
+    erased in the database: an erasure rolled back leaves marks that drop nothing. Raises if the
+    cache is down: an erasure must not pretend it reached the buffer."""
+    marks = {FORGOTTEN_KEY.format("user", pk): customer_id for pk in user_ids if pk}
+    marks[FORGOTTEN_KEY.format("customer", customer_id)] = customer_id
+    marks |= {FORGOTTEN_KEY.format("visitor", value): customer_id for value in visitor_ids if value}
+    cache.set_many(marks, VISITOR_COOKIE_AGE)
 
 
 def _marks(payload: dict[str, Any]) -> list[str]:
@@ -218,15 +218,22 @@ def _marks(payload: dict[str, Any]) -> list[str]:
 
 
 def drop_forgotten(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`payloads` without the events of anyone erased (one cache round trip for the batch)."""
+    """`payloads` without the events of anyone erased: one cache round trip for the batch, and one
+    query when a mark is found (is its customer really erased?)."""
     keys = {key for payload in payloads for key in _marks(payload)}
     if not keys:
         return payloads
-    forgotten = cache.get_many(list(keys))
-    if not forgotten:
+    marks = cache.get_many(list(keys))
+    if not marks:
         return payloads
+    from customers.models import Customer
+
+    erased = set(Customer.objects.filter(pk__in=set(marks.values()), erased_at__isnull=False)
+                 .values_list("pk", flat=True))
+    forgotten = {key for key, customer_id in marks.items() if customer_id in erased}
     kept = [payload for payload in payloads if not any(key in forgotten for key in _marks(payload))]
-    logger.info("%d buffered analytics event(s) of erased customers dropped", len(payloads) - len(kept))
+    if len(kept) < len(payloads):
+        logger.info("%d buffered analytics event(s) of erased customers dropped", len(payloads) - len(kept))
     return kept
 
 

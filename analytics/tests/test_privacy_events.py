@@ -108,3 +108,20 @@ def test_a_buffered_event_flushed_after_the_erasure_is_not_relinked(histories):
     assert late_signed_in["user"] == user_id
     # the rest of the batch is written
     assert Event.objects.filter(visitor_id=STRANGER, name="search").exists()
+
+
+def test_an_erasure_that_rolled_back_leaves_no_mark_that_drops_the_customers_events(histories):
+    from django.db import transaction
+
+    ada, _bob = histories
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        erase_customer(customer=ada, actor=None)
+        raise RuntimeError("the erasure's transaction fails after the marks were set")
+    recorder.record(browser_request(ADA_BROWSER, user=ada.user), "checkout_started")
+    services.flush_events()
+
+    ada.refresh_from_db()
+    assert ada.erased_at is None
+    assert Event.objects.filter(customer=ada, name="checkout_started", visitor_id=ADA_BROWSER).exists()
+    assert Event.objects.filter(customer=ada).count() == 3

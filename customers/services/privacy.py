@@ -236,7 +236,7 @@ def _erase_events(*, customer: Customer, user, visitor_ids: Collection[str] = ()
 
     linked = Event.objects.filter(events_of(customer)).exclude(visitor_id="")
     visitors = set(linked.values_list("visitor_id", flat=True).distinct()) | {v for v in visitor_ids if v}
-    recorder.forget(user_ids={user.pk} if user is not None else set(), customer_ids={customer.pk},
+    recorder.forget(customer_id=customer.pk, user_ids={user.pk} if user is not None else set(),
                     visitor_ids=visitors)
     theirs = Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=visitors)
     deleted, _ = Event.objects.filter(theirs).delete()
