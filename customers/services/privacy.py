@@ -200,16 +200,26 @@ def _scrub_admin_history(*, customer: Customer, needles: list[str]) -> None:
     LogEntry.objects.bulk_update(entries, ["object_repr", "change_message"])
 
 
-def events_of(customer: Customer) -> Q:
-    """The customer's storefront events (analytics.Event): linked to them, or made by a browser
-    (visitor id) that was ever signed in as them and linked to nobody else.
-
-    Another customer's events are never included, even from a browser two people shared.
-    """
+def visitors_of(customer: Customer, *, also: Collection[str] = ()) -> set[str]:
+    """The visitor ids (browsers) ever linked to the customer's events, and those in `also`."""
     from analytics.models import Event
 
-    visitors = Event.objects.filter(customer=customer).exclude(visitor_id="").values("visitor_id")
-    return Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=visitors)
+    linked = Event.objects.filter(customer=customer).exclude(visitor_id="").values_list("visitor_id", flat=True)
+    return set(linked.distinct()) | {value for value in also if value}
+
+
+def events_of(customer: Customer, *, visitors: Collection[str] | None = None) -> Q:
+    """The customer's storefront events (analytics.Event): linked to them, or made by one of
+    their browsers (`visitors`, by default `visitors_of`) and linked to nobody else. Another
+    customer's events are never included, even from a browser two people shared.
+
+    The visitor ids are read first (one query), so the condition is a list the visitor index
+    answers: as a subquery, PostgreSQL scanned every event (630 ms at 2 million events, against
+    about 1 ms).
+    """
+    if visitors is None:
+        visitors = visitors_of(customer)
+    return Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=sorted(visitors))
 
 
 def _flush_buffered_events() -> None:
@@ -234,11 +244,10 @@ def _erase_events(*, customer: Customer, user, visitor_ids: Collection[str] = ()
     from analytics import recorder
     from analytics.models import Event
 
-    linked = Event.objects.filter(events_of(customer)).exclude(visitor_id="")
-    visitors = set(linked.values_list("visitor_id", flat=True).distinct()) | {v for v in visitor_ids if v}
+    visitors = visitors_of(customer, also=visitor_ids)
     recorder.forget(customer_id=customer.pk, user_ids={user.pk} if user is not None else set(),
                     visitor_ids=visitors)
-    theirs = Q(customer=customer) | Q(customer__isnull=True, visitor_id__in=visitors)
+    theirs = events_of(customer, visitors=visitors)
     deleted, _ = Event.objects.filter(theirs).delete()
 
     def again() -> None:
