@@ -125,3 +125,20 @@ def test_an_erasure_that_rolled_back_leaves_no_mark_that_drops_the_customers_eve
     assert ada.erased_at is None
     assert Event.objects.filter(customer=ada, name="checkout_started", visitor_id=ADA_BROWSER).exists()
     assert Event.objects.filter(customer=ada).count() == 3
+
+
+def test_with_the_cache_down_the_erasure_changes_nothing_rather_than_leave_buffered_events_behind(
+    histories, monkeypatch
+):
+    ada, _bob = histories
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache unavailable")
+
+    monkeypatch.setattr(recorder.cache, "set_many", down)
+    with pytest.raises(ConnectionError):
+        erase_customer(customer=ada, actor=None)
+
+    ada.refresh_from_db()
+    assert ada.erased_at is None and ada.email == "ada@example.com"
+    assert Event.objects.filter(customer=ada).count() == 2
