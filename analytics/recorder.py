@@ -209,11 +209,14 @@ def forget(*, customer_id: int, user_ids: set[int] = frozenset(), visitor_ids: s
 
 
 def _marks(payload: dict[str, Any]) -> list[str]:
+    """The marks that would drop this event. The visitor id counts only for an event of nobody
+    signed in: a browser the erased person shared goes on counting the other person's visits."""
     properties = payload.get("properties") or {}
+    user, customer = payload.get("user"), properties.get("customer_id")
     return [key for key in (
-        FORGOTTEN_KEY.format("user", payload["user"]) if payload.get("user") else None,
-        FORGOTTEN_KEY.format("customer", properties["customer_id"]) if properties.get("customer_id") else None,
-        FORGOTTEN_KEY.format("visitor", payload["visitor"]) if payload.get("visitor") else None,
+        FORGOTTEN_KEY.format("user", user) if user else None,
+        FORGOTTEN_KEY.format("customer", customer) if customer else None,
+        FORGOTTEN_KEY.format("visitor", payload["visitor"]) if payload.get("visitor") and not (user or customer) else None,
     ) if key]
 
 

@@ -142,3 +142,16 @@ def test_with_the_cache_down_the_erasure_changes_nothing_rather_than_leave_buffe
     ada.refresh_from_db()
     assert ada.erased_at is None and ada.email == "ada@example.com"
     assert Event.objects.filter(customer=ada).count() == 2
+
+
+def test_after_an_erasure_the_other_person_on_a_shared_browser_is_still_counted(histories):
+    ada, bob = histories
+
+    erase_customer(customer=ada, actor=None)
+    recorder.record(browser_request(SHARED_BROWSER, user=bob.user), "added_to_cart", product_id=3)
+    recorder.record(browser_request(SHARED_BROWSER), "product_viewed", slug="lamp")  # nobody signed in
+    services.flush_events()
+
+    assert sorted(Event.objects.filter(visitor_id=SHARED_BROWSER).values_list("customer", "name")) == [
+        (bob.pk, "added_to_cart"), (bob.pk, "search"),
+    ]
