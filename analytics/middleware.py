@@ -3,7 +3,8 @@
 The page cache (catalog/cache.py) answers a hit without running the view, so the view cannot
 record its own view. This middleware records after the response, from the URL's name and
 arguments: a product by its slug, a listing by its category path, a search by its query (the
-flush looks the product up and adds the result count). It costs no SQL.
+flush looks the product up and adds the result count), and a "campaign_click" for any page
+reached through a link with UTM parameters (analytics/utm.py). It costs no SQL.
 """
 from __future__ import annotations
 
@@ -19,6 +20,22 @@ PAGE_EVENTS = {
     "catalog:category": "listing_viewed",
     "catalog:search": "search",
 }
+
+
+def _campaign_click(request: HttpRequest, response: HttpResponse) -> tuple[str, dict] | None:
+    """A full page reached through a link with UTM parameters (a campaign or order email's signed
+    link, or anyone's hand-made one): one "campaign_click" per arrival, on any page (an order
+    email links to the order's page, which records nothing else). The recorder adds the
+    parameters and whether the store signed them."""
+    match = request.resolver_match
+    if match is None or request.method != "GET" or response.status_code != 200:
+        return None
+    if not any(request.GET.get(field) for field in recorder.UTM_FIELDS):
+        return None
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        return None
+    return "campaign_click", {"page": match.view_name}
 
 
 def _page_event(request: HttpRequest, response: HttpResponse) -> tuple[str, dict] | None:
@@ -53,9 +70,9 @@ class AnalyticsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         try:
-            event = _page_event(request, response)
-            if event is not None:
-                recorder.record(request, event[0], **event[1])
+            for event in (_campaign_click(request, response), _page_event(request, response)):
+                if event is not None:
+                    recorder.record(request, event[0], **event[1])
         except Exception:  # never let counting break a page
             recorder.logger.warning("Page view not recorded", exc_info=True)
         if recorder.is_new_visitor(request):

@@ -31,11 +31,16 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from . import utm
+
 logger = logging.getLogger(__name__)
 
 SEQ_KEY = "analytics:seq"
 EVENT_KEY = "analytics:event:{}"
 SEARCH_RESULTS_KEY = "analytics:search-results:{}"
+# A person erased (customers/services/privacy.erase_customer): their account, customer row and
+# visitor ids, so a buffered event of theirs that reaches the flush later is dropped, not written.
+FORGOTTEN_KEY = "analytics:forgotten:{}:{}"
 # An event not flushed within a day is dropped by the cache rather than letting memory grow while
 # the flush task is down.
 EVENT_TTL = 60 * 60 * 24
@@ -43,7 +48,7 @@ VISITOR_COOKIE = "sv"
 VISITOR_COOKIE_AGE = 60 * 60 * 24 * 395  # 13 months, as long as the events it links
 _VISITOR_RE = re.compile(r"^[0-9a-f]{32}$")
 _NEW_VISITOR = "_analytics_new_visitor"
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+UTM_FIELDS = utm.FIELDS
 
 _BOT_RE = re.compile(r"bot|crawl|spider|slurp|facebookexternalhit|preview|monitor|curl|wget|python-requests",
                      re.IGNORECASE)
@@ -84,6 +89,12 @@ def visitor_id(request: HttpRequest) -> str:
     return value
 
 
+def visitor_cookie(request: HttpRequest) -> str:
+    """The visitor id this browser sent, or "" (none, or not one of ours); never makes one."""
+    value = request.COOKIES.get(VISITOR_COOKIE, "")
+    return value if _VISITOR_RE.match(value) else ""
+
+
 def is_new_visitor(request: HttpRequest) -> bool:
     return getattr(request, _NEW_VISITOR, False)
 
@@ -105,6 +116,9 @@ def build_event(request: HttpRequest | None, name: str, properties: dict[str, An
             device=device_class(request.headers.get("User-Agent", "")),
             **{field: request.GET.get(field, "")[:100] for field in UTM_FIELDS if request.GET.get(field)},
         )
+        if any(event.get(field) for field in UTM_FIELDS):
+            # Only a link the store signed attributes the visit to a campaign or email (utm.py).
+            event["utm_verified"] = utm.verified(request.GET)
     return event
 
 
@@ -170,6 +184,60 @@ def record_on_commit(request: HttpRequest | None, name: str, /, **properties: An
         return
     event = build_event(request, name, properties)
     transaction.on_commit(lambda: append(event), robust=True)
+
+
+# --- Erasure: events still in a buffer -----------------------------------------------------------
+#
+# An erasure deletes the person's events from the database, but some may still be on their way:
+# in the shared buffer (written by the next flush), or in a process's own batch (`_pending`,
+# handed over within ANALYTICS_BUFFER_SECONDS of its next event, or at exit). `forget` marks the
+# account, the customer row and the visitor ids in the shared cache; `drop_forgotten`, run by the
+# flush on every batch, drops any event carrying one of them. A mark lasts as long as the visitor
+# cookie (the browser may go on sending it after the account is gone): the few marks an erasure
+# makes are not personal data by themselves (a random id, a row number).
+
+
+def forget(*, customer_id: int, user_ids: set[int] = frozenset(), visitor_ids: set[str] = frozenset()) -> None:
+    """Mark the erased customer's account, row and visitor ids so the flush drops their buffered
+    events (see above). Each mark holds the customer's id, and counts only once that customer is
+    erased in the database: an erasure rolled back leaves marks that drop nothing. Raises if the
+    cache is down: an erasure must not pretend it reached the buffer."""
+    marks = {FORGOTTEN_KEY.format("user", pk): customer_id for pk in user_ids if pk}
+    marks[FORGOTTEN_KEY.format("customer", customer_id)] = customer_id
+    marks |= {FORGOTTEN_KEY.format("visitor", value): customer_id for value in visitor_ids if value}
+    cache.set_many(marks, VISITOR_COOKIE_AGE)
+
+
+def _marks(payload: dict[str, Any]) -> list[str]:
+    """The marks that would drop this event. The visitor id counts only for an event of nobody
+    signed in: a browser the erased person shared goes on counting the other person's visits."""
+    properties = payload.get("properties") or {}
+    user, customer = payload.get("user"), properties.get("customer_id")
+    return [key for key in (
+        FORGOTTEN_KEY.format("user", user) if user else None,
+        FORGOTTEN_KEY.format("customer", customer) if customer else None,
+        FORGOTTEN_KEY.format("visitor", payload["visitor"]) if payload.get("visitor") and not (user or customer) else None,
+    ) if key]
+
+
+def drop_forgotten(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`payloads` without the events of anyone erased: one cache round trip for the batch, and one
+    query when a mark is found (is its customer really erased?)."""
+    keys = {key for payload in payloads for key in _marks(payload)}
+    if not keys:
+        return payloads
+    marks = cache.get_many(list(keys))
+    if not marks:
+        return payloads
+    from customers.models import Customer
+
+    erased = set(Customer.objects.filter(pk__in=set(marks.values()), erased_at__isnull=False)
+                 .values_list("pk", flat=True))
+    forgotten = {key for key, customer_id in marks.items() if customer_id in erased}
+    kept = [payload for payload in payloads if not any(key in forgotten for key in _marks(payload))]
+    if len(kept) < len(payloads):
+        logger.info("%d buffered analytics event(s) of erased customers dropped", len(payloads) - len(kept))
+    return kept
 
 
 def search_results_key(query: str) -> str:

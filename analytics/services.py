@@ -78,6 +78,7 @@ def flush_events(*, batch: int = BATCH) -> int:
 def write_events(payloads: list[dict]) -> int:
     """Turn recorder payloads into Event rows: one query for the customers behind the signed-in
     users, one for the viewed products' ids, then one INSERT."""
+    payloads = recorder.drop_forgotten(payloads)  # erased customers' events still in the buffer
     if not payloads:
         return 0
     from catalog.models import Product
@@ -101,7 +102,8 @@ def write_events(payloads: list[dict]) -> int:
             visitor_id=p.get("visitor", ""), customer_id=properties.pop("customer_id", None) or customers.get(p.get("user")),
             channel=p.get("channel", WEB), device=p.get("device", ""),
             utm_source=p.get("utm_source", ""), utm_medium=p.get("utm_medium", ""),
-            utm_campaign=p.get("utm_campaign", ""), properties=properties,
+            utm_campaign=p.get("utm_campaign", ""), utm_verified=bool(p.get("utm_verified")),
+            properties=properties,
         ))
     Event.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)

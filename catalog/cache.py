@@ -22,11 +22,13 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
+
+from analytics.utm import without_tracking
 
 from . import versions
 from .versions import SEQ_KEY, VERSION_KEY
@@ -225,7 +227,8 @@ def cache_storefront_page(view):
     """Serve a whole rendered page from the shared cache to every visitor, personal bits filled in.
 
     The key is the language, whether htmx asked for a fragment, and the absolute URL with its
-    query string (filters live in the URL; the scheme and host are in the canonical URL and the
+    query string less any utm_* parameter (filters live in the URL; campaign parameters do not
+    change the page, see `wrapped`; the scheme and host are in the canonical URL and the
     structured data, so a page is never shared between hosts). The entry carries the versions of
     what the page shows (catalog/versions.py), checked on a hit: two round trips (the entry, then
     its versions in one MGET on Redis), and an entry any of whose versions moved is a miss.
@@ -242,6 +245,24 @@ def cache_storefront_page(view):
             response = view(request, *args, **kwargs)
             patch_vary_headers(response, VARY)
             return response
+        query = request.META.get("QUERY_STRING", "")
+        clean = without_tracking(query)
+        if clean == query:
+            return serve(request, *args, **kwargs)
+        # Campaign parameters (utm_*, analytics/utm.py) change nothing on the page: the page is
+        # looked up and rendered as for the URL without them, so one entry serves every link and
+        # no link's parameters end up in the copy everyone gets (a form's `next`, a listing's
+        # hidden filters). The analytics middleware reads them after the parameters are back.
+        params = request.GET
+        request.META["QUERY_STRING"] = clean
+        request.GET = QueryDict(clean, encoding=request.encoding)
+        try:
+            return serve(request, *args, **kwargs)
+        finally:
+            request.META["QUERY_STRING"] = query
+            request.GET = params
+
+    def serve(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         path_hash = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:32]
         fragment = "htmx" if wants_fragment(request) else "page"
         key = f"catalog:page:{get_language()}:{fragment}:{path_hash}"

@@ -9,7 +9,7 @@ store's email layout (`templates/emails/campaign.html`), which adds the unsubscr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 
+from analytics import utm
 from customers.models import Customer
 from customers.unsubscribe import unsubscribe_url as customer_unsubscribe_url
 from notifications.links import absolute_url
@@ -128,25 +129,44 @@ def render_for_customers(
     # An unsaved sample customer (a preview for an empty segment) is 0: no history, best-sellers.
     picks = picks_for_customers(customer_ids=[customer.pk or 0 for customer in customers])
     with translation.override(settings.LANGUAGE_CODE):
-        return {
-            customer.pk: render_one(compiled=compiled, customer=customer, picks=picks[customer.pk or 0],
-                                    unsubscribe_url=unsubscribe_url(customer))
-            for customer in customers
-        }
+        emails = {}
+        for customer in customers:
+            unsubscribe = unsubscribe_url(customer)
+            emails[customer.pk] = render_one(compiled=compiled, customer=customer, picks=picks[customer.pk or 0],
+                                             unsubscribe_url=unsubscribe, tag=campaign_link_tagger(campaign, unsubscribe))
+        return emails
 
 
-def render_one(*, compiled: CompiledCampaign, customer: Customer, picks: Picks, unsubscribe_url: str) -> RenderedEmail:
+def campaign_link_tagger(campaign: Campaign, unsubscribe_url: str) -> Callable[[str], str]:
+    """Signs the campaign's links to the store with its UTM parameters (analytics/utm.py:
+    source "campaign", medium "email", campaign its id), so a click is attributed to it. The
+    unsubscribe link and links elsewhere are left alone; an unsaved campaign tags nothing."""
+    if campaign.pk is None:
+        return _same
+    return utm.tagger(origin=absolute_url("/"), source=utm.CAMPAIGN_SOURCE, medium=utm.EMAIL,
+                      campaign=str(campaign.pk), leave=frozenset({unsubscribe_url}))
+
+
+def _same(url: str) -> str:
+    return url
+
+
+def render_one(*, compiled: CompiledCampaign, customer: Customer, picks: Picks, unsubscribe_url: str,
+               tag: Callable[[str], str] = _same) -> RenderedEmail:
+    """One customer's copy; `tag` rewrites each link (`campaign_link_tagger`): those staff wrote,
+    the picks and the store's address, in the HTML and the text alike."""
     context = campaign_context(customer=customer, picks=picks, unsubscribe_url=unsubscribe_url)
     subject = " ".join(compiled.subject.render(Context(context, autoescape=False)).split())
     # Sanitised after rendering, so what the context adds is covered as well as what staff wrote.
     html_context = campaign_context(customer=customer, picks=picks, unsubscribe_url=unsubscribe_url, html=True)
-    rendered_html = compiled.html_body.render(Context(html_context))
+    rendered_html = utm.tag_hrefs(compiled.html_body.render(Context(html_context)), tag)
     body_html = sanitize_html(rendered_html)
     if compiled.text_body is not None:
-        body_text = compiled.text_body.render(Context(context, autoescape=False))
+        body_text = utm.tag_text_links(compiled.text_body.render(Context(context, autoescape=False)),
+                                       origin=absolute_url("/"), tag=tag)
     else:
         body_text = html_to_text(rendered_html)
-    layout = {"store_name": settings.STORE_NAME, "site_url": absolute_url("/"), "subject": subject,
+    layout = {"store_name": settings.STORE_NAME, "site_url": tag(absolute_url("/")), "subject": subject,
               "body_html": body_html, "body_text": body_text, "unsubscribe_url": unsubscribe_url}
     return RenderedEmail(
         subject=subject,

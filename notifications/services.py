@@ -24,6 +24,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from analytics import utm
 from catalog.models import StockLevel
 from orders.models import Order, OrderEvent, Shipment
 from shop.money import format_money
@@ -392,11 +393,16 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
         return format_money(value, order.currency)
 
     lines = list(order.lines.all())
+    # Links back to the store carry the email's signed UTM parameters (analytics/utm.py), so a
+    # visit that follows one is attributed to this kind of order email.
+    tag = utm.tagger(origin=links.absolute_url("/"), source=utm.ORDER_EMAIL_SOURCE, medium=utm.EMAIL,
+                     campaign=f"order_{kind}")
     context = {
         **_base_context(),
+        "site_url": tag(links.absolute_url("/")),
         "kind": kind,
         "order": order,
-        "order_url": links.order_url(order),
+        "order_url": tag(links.order_url(order)),
         "lines": [
             {
                 "title": line.product_title, "options": line.options, "sku": line.sku, "quantity": line.quantity,

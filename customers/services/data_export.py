@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from ..models import Activity, Address, AuditLog, ConsentRecord, Customer, Note, PendingSignup, WishlistItem
 from ..selectors.crm import segments_of_customer
 from . import record_activity, record_audit
-from .privacy import orders_of
+from .privacy import events_of, orders_of
 
 EXPORT_FORMAT = "northwind-customer-data/2"
 
@@ -179,6 +179,22 @@ def _export_campaign_emails(customer: Customer) -> list[dict]:
     ]
 
 
+def _export_events(customer: Customer) -> list[dict]:
+    """Their storefront events (analytics.Event, see `privacy.events_of`): what they viewed,
+    searched, put in the cart and ordered, with the visitor id and the campaign link that brought
+    them. `signed_in` says whether the event was linked to them or only to a browser they used.
+    Events still in the analytics buffer (written within a minute) are not in yet."""
+    from analytics.models import Event
+
+    return [
+        {"event": event.name, "at": event.occurred_at, "visitor_id": event.visitor_id,
+         "signed_in": event.customer_id == customer.pk, "channel": event.channel, "device": event.device,
+         "utm_source": event.utm_source, "utm_medium": event.utm_medium, "utm_campaign": event.utm_campaign,
+         "campaign_link_signed_by_the_store": event.utm_verified, "details": event.properties}
+        for event in Event.objects.filter(events_of(customer)).order_by("occurred_at", "pk")
+    ]
+
+
 def _export_record_changes(customer: Customer) -> list[dict]:
     """The back office's change history of the customer's record (Django admin's LogEntry)."""
     from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
@@ -260,6 +276,8 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
             for entry in AuditLog.objects.filter(customer=customer).order_by("created_at", "pk")
         ],
         "record_changes": _export_record_changes(customer),
+        # What they did on the storefront (analytics): their events and their browsers' events.
+        "storefront_events": _export_events(customer),
         # Kept as a key so programs reading the file need not change when chat arrives.
         "chat_history": [],
     }

@@ -298,3 +298,29 @@ def test_no_unsent_email_to_the_erased_customer_is_left_to_send(two_customers, s
     assert OutboundEmail.objects.get(key=f"order:{ada.order.pk}:shipped:1").status == OutboundEmail.Status.SKIPPED
     # What was sent stays a record of having been sent.
     assert OutboundEmail.objects.get(key=f"order:{ada.order.pk}:confirmation").status == OutboundEmail.Status.SENT
+
+
+def test_deleting_the_account_takes_this_browsers_events_and_cookie_even_never_signed_in_ones(client, two_customers):
+    """The browser they delete their account from is theirs: its events go, those from before
+    they ever signed in on it included (linked to nobody), and the visitor cookie is dropped."""
+    from django.test import RequestFactory
+
+    from analytics import recorder, services as analytics
+    from analytics.models import Event
+
+    ada, _bob = two_customers
+    browser, stranger = "d" * 32, "e" * 32
+    for visitor in (browser, stranger):
+        request = RequestFactory().get("/p/lamp/")
+        request.COOKIES[recorder.VISITOR_COOKIE] = visitor
+        recorder.record(request, "product_viewed", slug="lamp")
+    analytics.flush_events()
+    client.cookies[recorder.VISITOR_COOKIE] = browser
+    client.force_login(ada.user)
+    _reauthenticate(client)
+
+    response = client.post(reverse("customers:privacy-delete"), {"confirm": "on"})
+
+    assert response.status_code == 302
+    assert response.cookies[recorder.VISITOR_COOKIE].value == ""  # deleted
+    assert list(Event.objects.values_list("visitor_id", flat=True)) == [stranger]

@@ -25,6 +25,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from analytics import recorder
+
 from ..services import customer_for_user
 from ..services.data_export import export_customer_data
 from ..services.privacy import ErasureRefused, erase_customer, unsubscribe
@@ -109,13 +111,19 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
-            erase_customer(customer=customer, actor=request.user, reason="Deleted by the customer from their account")
+            # This browser is theirs: its analytics events go too, signed in or not (docs/privacy.md).
+            visitor = recorder.visitor_cookie(request)
+            erase_customer(customer=customer, actor=request.user, reason="Deleted by the customer from their account",
+                           visitor_ids=[visitor] if visitor else [])
         except ErasureRefused as exc:
             error = exc.message
         else:
             # The account is gone; end this session (and with it the cart id and any messages).
             logout(request)
-            return redirect("customers:privacy-deleted")
+            response = redirect("customers:privacy-deleted")
+            # and the visitor id its events were under: the browser starts afresh.
+            response.delete_cookie(recorder.VISITOR_COOKIE, samesite="Lax")
+            return response
     return render(request, "customers/privacy_delete.html", {"form": form, "customer": customer, "error": error})
 
 

@@ -2,6 +2,7 @@
 rendering a batch in a fixed number of queries."""
 from __future__ import annotations
 
+import html
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,7 @@ from django.db import connection
 from django.template import TemplateSyntaxError
 from django.test.utils import CaptureQueriesContext
 
+from analytics import utm
 from catalog.models import Product
 from catalog.tests.factories import CategoryFactory, product_with_stock
 from customers.tests.factories import CustomerFactory, UserFactory, paid_order_for
@@ -107,7 +109,10 @@ def test_each_message_carries_the_customers_name_and_picks(shelves, settings):
     assert email.subject == "Ada, new tents"
     assert "Dear Ada Lovelace" in email.html and "Dear Ada Lovelace" in email.text
     assert "Dome Tent" in email.html and "Dome Tent" in email.text  # text made from the HTML
-    assert f'href="https://shop.example{shelves["dome"].get_absolute_url()}"' in email.html
+    # the store's links carry the campaign's signed parameters (analytics/utm.py)
+    dome = utm.tag_url(f"https://shop.example{shelves['dome'].get_absolute_url()}",
+                       source="campaign", medium="email", campaign=str(campaign.pk))
+    assert f'href="{html.escape(dome)}"' in email.html
     assert "Owned Tent" not in email.html
     assert email.unsubscribe_url.startswith("https://shop.example/account/unsubscribe/")
     assert email.unsubscribe_url in email.text and email.unsubscribe_url in email.html
@@ -190,7 +195,8 @@ def test_the_text_made_from_the_html_keeps_each_line_and_list_item(shelves, sett
     email = render_for_customers(campaign=campaign, customers=[wen])[wen.pk]
 
     lines = [line.strip() for line in email.text.splitlines() if line.strip()]
-    dome = f"https://shop.example{shelves['dome'].get_absolute_url()}"
+    dome = utm.tag_url(f"https://shop.example{shelves['dome'].get_absolute_url()}",
+                       source="campaign", medium="email", campaign=str(campaign.pk))
     assert lines[:2] == ["Hello Wen", "Our picks for you:"]
     picks = [line for line in lines if line.startswith("* ")]
     assert len(picks) == 4 and any(line.startswith(f"* Dome Tent ({dome}) $199.00") for line in picks)
