@@ -11,7 +11,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Concat
 from django.http import Http404
 
 from . import versions
@@ -165,10 +166,34 @@ def published_products() -> QuerySet[Product]:
     return Product.objects.published()
 
 
+def top_cards(queryset: QuerySet[Product], *order: str, limit: int) -> list[Product]:
+    """Card-ready products: the first `limit` of `queryset` in `order` (two queries).
+
+    The products are chosen in a subquery, so the card's price and stock subqueries run for those
+    few rows only; annotating first made the database compute them for every candidate before
+    sorting (home: ~10,000 products).
+    """
+    chosen = queryset.order_by(*order).values("pk")[:limit]
+    return list(with_card_data(Product.objects.filter(pk__in=chosen)).order_by(*order))
+
+
+def _published_in_index_order() -> QuerySet[Product]:
+    """`published_products()` for the store-wide "newest" and "best-selling" picks.
+
+    The same products, but filtered on expressions no index covers, so SQLite walks the
+    `product_created` / `product_units_sold` index and stops at the LIMIT instead of reading every
+    published product through `product_status_category` and sorting them all (at 10,000 products,
+    10 ms -> 0.3 ms). PostgreSQL's planner reads it the same way.
+    """
+    return Product.objects.alias(
+        listed_status=Concat(F("status"), Value("")), listed_category=F("category_id") + 0,
+    ).filter(listed_status=Product.Status.ACTIVE, listed_category__in=list(category_tree().by_id))
+
+
 def home_page_data(*, limit: int = 8) -> dict:
     """Featured products, new arrivals and top categories for the home page (5 queries)."""
-    featured = list(with_card_data(published_products().filter(is_featured=True)).order_by("-units_sold", "pk")[:limit])
-    new_arrivals = list(with_card_data(published_products()).order_by("-created_at", "-pk")[:limit])
+    featured = top_cards(published_products().filter(is_featured=True), "-units_sold", "pk", limit=limit)
+    new_arrivals = top_cards(_published_in_index_order(), "-created_at", "-pk", limit=limit)
     return {"featured": featured, "new_arrivals": new_arrivals, "top_categories": category_tree().roots}
 
 
@@ -191,7 +216,7 @@ def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
 
 def popular_products(*, limit: int = 4) -> list[Product]:
     """The best-selling published products, card-ready (2 queries)."""
-    return list(with_card_data(published_products()).order_by("-units_sold", "pk")[:limit])
+    return top_cards(_published_in_index_order(), "-units_sold", "pk", limit=limit)
 
 
 # --- Listings: filters, facets, sorting ---------------------------------------------------------
@@ -585,9 +610,8 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     node = tree.by_id.get(product.category_id)
     breadcrumbs = tree.ancestors(node) if node else []
 
-    related = list(
-        with_card_data(published_products().filter(category_id=product.category_id).exclude(pk=product.pk))
-        .order_by("-units_sold", "pk")[:4]
+    related = top_cards(
+        published_products().filter(category_id=product.category_id).exclude(pk=product.pk), "-units_sold", "pk", limit=4
     )
     return ProductPage(
         product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
