@@ -502,6 +502,7 @@ class ProductPage:
     breadcrumbs: list[CategoryNode]
     attributes: list[AttributeValue]
     related: list[Product]
+    stock: dict[int, int] = field(default_factory=dict)  # units available per variant id (active locations)
 
 
 def _variant_available(variant: Variant) -> int:
@@ -616,7 +617,7 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     return ProductPage(
         product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
         locations=locations, available=available, status=availability_status(available),
-        breadcrumbs=breadcrumbs, attributes=list(product.attribute_values.all()), related=related,
+        breadcrumbs=breadcrumbs, attributes=list(product.attribute_values.all()), related=related, stock=stock,
     )
 
 

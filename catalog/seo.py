@@ -14,10 +14,8 @@ def product_structured_data(page: ProductPage) -> dict:
     product = page.product
     offers = []
     for variant in page.variants:
-        # Same rule as the page's own availability: stock at an inactive location cannot be sold.
-        available = sum(
-            max(level.on_hand - level.reserved, 0) for level in variant.stock_levels.all() if level.location.is_active
-        )
+        # The page's own availability (stock at an inactive location cannot be sold), computed once.
+        available = page.stock[variant.pk]
         offers.append(
             {
                 "@type": "Offer",
