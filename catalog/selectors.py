@@ -5,6 +5,7 @@ annotated querysets plus one prefetch for images, and the category tree comes fr
 """
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -642,22 +643,51 @@ class Listing:
     facets: Facets
 
 
-def _sort_keys(sort: str, part, chosen: list[int]) -> list[tuple]:
-    """(key, id) for the products at `chosen`, keyed as `SORTS` orders (`pk` last, as in SQL)."""
-    ids = part.ids
+def _sorted_ids(sort: str, parts, masks: list[int]) -> list[int]:
+    """The ids of the products at `masks` (one per part), ordered as `SORTS` orders them (`pk` last,
+    as in SQL).
+
+    Sorted key by key, least significant first (Python's sort is stable, `reverse=True` too), each
+    pass keyed by a list's `__getitem__`: no tuple per product, which cost ~5 ms for 4,800
+    products on every cold category page.
+    """
+    from .listing_index import positions
+
+    ids: list[int] = []
+    columns: dict[str, list[int]] = defaultdict(list)
+    featured: list[bool] = []
+    for part, mask in zip(parts, masks):
+        chosen = positions(mask)
+        ids += map(part.ids.__getitem__, chosen)
+        if sort in ("price_asc", "price_desc"):
+            columns["low"] += map(part.low.__getitem__, chosen)
+        elif sort == "newest":
+            columns["created"] += map(part.created.__getitem__, chosen)
+        else:
+            columns["sold"] += map(part.sold.__getitem__, chosen)
+            if sort != "best_selling":
+                columns["created"] += map(part.created.__getitem__, chosen)
+                flags = part.featured & mask
+                featured += [bool((flags >> p) & 1) for p in chosen] if flags else [False] * len(chosen)
+    order = list(range(len(ids)))
     if sort in ("price_asc", "price_desc"):
-        sign = 1 if sort == "price_asc" else -1
-        low = part.low
-        # No active variant, no price: listed last either way.
-        return [((0, sign * low[p], ids[p]) if low[p] >= 0 else (1, 0, ids[p]), ids[p]) for p in chosen]
-    if sort == "newest":
-        created = part.created
-        return [((-created[p], -ids[p]), ids[p]) for p in chosen]
-    sold = part.sold
-    if sort == "best_selling":
-        return [((-sold[p], ids[p]), ids[p]) for p in chosen]
-    featured, created = part.featured, part.created
-    return [((-((featured >> p) & 1), -sold[p], -created[p], ids[p]), ids[p]) for p in chosen]
+        low = columns["low"]
+        if sort == "price_asc" and min(low, default=0) < 0:
+            # No active variant, no price (-1): listed last either way (price_desc puts -1 last).
+            low = [cents if cents >= 0 else sys.maxsize for cents in low]
+        order.sort(key=ids.__getitem__)
+        order.sort(key=low.__getitem__, reverse=sort == "price_desc")
+    elif sort == "newest":
+        order.sort(key=ids.__getitem__, reverse=True)
+        order.sort(key=columns["created"].__getitem__, reverse=True)
+    else:
+        order.sort(key=ids.__getitem__)
+        if sort != "best_selling":
+            order.sort(key=columns["created"].__getitem__, reverse=True)
+        order.sort(key=columns["sold"].__getitem__, reverse=True)
+        if sort != "best_selling" and any(featured):
+            order.sort(key=featured.__getitem__, reverse=True)
+    return list(map(ids.__getitem__, order))
 
 
 def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: list[int] | None = None) -> Listing:
@@ -787,11 +817,7 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
         kept = {part.ids[position] for part, mask in zip(parts, everything) for position in listing_index.positions(mask)}
         ids = [pk for pk in ranked_ids if pk in kept]
     else:
-        entries = []
-        for part, mask in zip(parts, everything):
-            entries += _sort_keys(filters.sort, part, listing_index.positions(mask))
-        entries.sort()
-        ids = [pk for _key, pk in entries]
+        ids = _sorted_ids(filters.sort, parts, everything)
     return Listing(
         ids=ids,
         facets=Facets(
