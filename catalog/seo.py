@@ -12,6 +12,7 @@ from .selectors import ProductPage
 
 def product_structured_data(page: ProductPage) -> dict:
     product = page.product
+    url = absolute_url(product.get_absolute_url())
     offers = []
     for variant in page.variants:
         # The page's own availability (stock at an inactive location cannot be sold), computed once.
@@ -23,7 +24,7 @@ def product_structured_data(page: ProductPage) -> dict:
                 "price": str(quantize(variant.price)),
                 "priceCurrency": settings.STORE_CURRENCY,
                 "availability": "https://schema.org/InStock" if available > 0 else "https://schema.org/OutOfStock",
-                "url": absolute_url(product.get_absolute_url()),
+                "url": url,
             }
         )
     data = {
@@ -31,7 +32,7 @@ def product_structured_data(page: ProductPage) -> dict:
         "@type": "Product",
         "name": product.title,
         "description": plain_text(product.description)[:5000],
-        "url": absolute_url(product.get_absolute_url()),
+        "url": url,
         "image": [absolute_url(image.image.url) for image in page.images[:5]],
         "offers": offers[0] if len(offers) == 1 else {
             "@type": "AggregateOffer",
