@@ -5,13 +5,15 @@ annotated querysets plus one prefetch for images, and the category tree comes fr
 """
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Concat
 from django.http import Http404
 
 from . import versions
@@ -165,10 +167,34 @@ def published_products() -> QuerySet[Product]:
     return Product.objects.published()
 
 
+def top_cards(queryset: QuerySet[Product], *order: str, limit: int) -> list[Product]:
+    """Card-ready products: the first `limit` of `queryset` in `order` (two queries).
+
+    The products are chosen in a subquery, so the card's price and stock subqueries run for those
+    few rows only; annotating first made the database compute them for every candidate before
+    sorting (home: ~10,000 products).
+    """
+    chosen = queryset.order_by(*order).values("pk")[:limit]
+    return list(with_card_data(Product.objects.filter(pk__in=chosen)).order_by(*order))
+
+
+def _published_in_index_order() -> QuerySet[Product]:
+    """`published_products()` for the store-wide "newest" and "best-selling" picks.
+
+    The same products, but filtered on expressions no index covers, so SQLite walks the
+    `product_created` / `product_units_sold` index and stops at the LIMIT instead of reading every
+    published product through `product_status_category` and sorting them all (at 10,000 products,
+    10 ms -> 0.3 ms). PostgreSQL's planner reads it the same way.
+    """
+    return Product.objects.alias(
+        listed_status=Concat(F("status"), Value("")), listed_category=F("category_id") + 0,
+    ).filter(listed_status=Product.Status.ACTIVE, listed_category__in=list(category_tree().by_id))
+
+
 def home_page_data(*, limit: int = 8) -> dict:
     """Featured products, new arrivals and top categories for the home page (5 queries)."""
-    featured = list(with_card_data(published_products().filter(is_featured=True)).order_by("-units_sold", "pk")[:limit])
-    new_arrivals = list(with_card_data(published_products()).order_by("-created_at", "-pk")[:limit])
+    featured = top_cards(published_products().filter(is_featured=True), "-units_sold", "pk", limit=limit)
+    new_arrivals = top_cards(_published_in_index_order(), "-created_at", "-pk", limit=limit)
     return {"featured": featured, "new_arrivals": new_arrivals, "top_categories": category_tree().roots}
 
 
@@ -191,7 +217,7 @@ def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
 
 def popular_products(*, limit: int = 4) -> list[Product]:
     """The best-selling published products, card-ready (2 queries)."""
-    return list(with_card_data(published_products()).order_by("-units_sold", "pk")[:limit])
+    return top_cards(_published_in_index_order(), "-units_sold", "pk", limit=limit)
 
 
 # --- Listings: filters, facets, sorting ---------------------------------------------------------
@@ -477,6 +503,7 @@ class ProductPage:
     breadcrumbs: list[CategoryNode]
     attributes: list[AttributeValue]
     related: list[Product]
+    stock: dict[int, int] = field(default_factory=dict)  # units available per variant id (active locations)
 
 
 def _variant_available(variant: Variant) -> int:
@@ -585,14 +612,13 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     node = tree.by_id.get(product.category_id)
     breadcrumbs = tree.ancestors(node) if node else []
 
-    related = list(
-        with_card_data(published_products().filter(category_id=product.category_id).exclude(pk=product.pk))
-        .order_by("-units_sold", "pk")[:4]
+    related = top_cards(
+        published_products().filter(category_id=product.category_id).exclude(pk=product.pk), "-units_sold", "pk", limit=4
     )
     return ProductPage(
         product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
         locations=locations, available=available, status=availability_status(available),
-        breadcrumbs=breadcrumbs, attributes=list(product.attribute_values.all()), related=related,
+        breadcrumbs=breadcrumbs, attributes=list(product.attribute_values.all()), related=related, stock=stock,
     )
 
 
@@ -617,22 +643,51 @@ class Listing:
     facets: Facets
 
 
-def _sort_keys(sort: str, part, chosen: list[int]) -> list[tuple]:
-    """(key, id) for the products at `chosen`, keyed as `SORTS` orders (`pk` last, as in SQL)."""
-    ids = part.ids
+def _sorted_ids(sort: str, parts, masks: list[int]) -> list[int]:
+    """The ids of the products at `masks` (one per part), ordered as `SORTS` orders them (`pk` last,
+    as in SQL).
+
+    Sorted key by key, least significant first (Python's sort is stable, `reverse=True` too), each
+    pass keyed by a list's `__getitem__`: no tuple per product, which cost ~5 ms for 4,800
+    products on every cold category page.
+    """
+    from .listing_index import positions
+
+    ids: list[int] = []
+    columns: dict[str, list[int]] = defaultdict(list)
+    featured: list[bool] = []
+    for part, mask in zip(parts, masks):
+        chosen = positions(mask)
+        ids += map(part.ids.__getitem__, chosen)
+        if sort in ("price_asc", "price_desc"):
+            columns["low"] += map(part.low.__getitem__, chosen)
+        elif sort == "newest":
+            columns["created"] += map(part.created.__getitem__, chosen)
+        else:
+            columns["sold"] += map(part.sold.__getitem__, chosen)
+            if sort != "best_selling":
+                columns["created"] += map(part.created.__getitem__, chosen)
+                flags = part.featured & mask
+                featured += [bool((flags >> p) & 1) for p in chosen] if flags else [False] * len(chosen)
+    order = list(range(len(ids)))
     if sort in ("price_asc", "price_desc"):
-        sign = 1 if sort == "price_asc" else -1
-        low = part.low
-        # No active variant, no price: listed last either way.
-        return [((0, sign * low[p], ids[p]) if low[p] >= 0 else (1, 0, ids[p]), ids[p]) for p in chosen]
-    if sort == "newest":
-        created = part.created
-        return [((-created[p], -ids[p]), ids[p]) for p in chosen]
-    sold = part.sold
-    if sort == "best_selling":
-        return [((-sold[p], ids[p]), ids[p]) for p in chosen]
-    featured, created = part.featured, part.created
-    return [((-((featured >> p) & 1), -sold[p], -created[p], ids[p]), ids[p]) for p in chosen]
+        low = columns["low"]
+        if sort == "price_asc" and min(low, default=0) < 0:
+            # No active variant, no price (-1): listed last either way (price_desc puts -1 last).
+            low = [cents if cents >= 0 else sys.maxsize for cents in low]
+        order.sort(key=ids.__getitem__)
+        order.sort(key=low.__getitem__, reverse=sort == "price_desc")
+    elif sort == "newest":
+        order.sort(key=ids.__getitem__, reverse=True)
+        order.sort(key=columns["created"].__getitem__, reverse=True)
+    else:
+        order.sort(key=ids.__getitem__)
+        if sort != "best_selling":
+            order.sort(key=columns["created"].__getitem__, reverse=True)
+        order.sort(key=columns["sold"].__getitem__, reverse=True)
+        if sort != "best_selling" and any(featured):
+            order.sort(key=featured.__getitem__, reverse=True)
+    return list(map(ids.__getitem__, order))
 
 
 def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: list[int] | None = None) -> Listing:
@@ -762,11 +817,7 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
         kept = {part.ids[position] for part, mask in zip(parts, everything) for position in listing_index.positions(mask)}
         ids = [pk for pk in ranked_ids if pk in kept]
     else:
-        entries = []
-        for part, mask in zip(parts, everything):
-            entries += _sort_keys(filters.sort, part, listing_index.positions(mask))
-        entries.sort()
-        ids = [pk for _key, pk in entries]
+        ids = _sorted_ids(filters.sort, parts, everything)
     return Listing(
         ids=ids,
         facets=Facets(

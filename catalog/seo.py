@@ -12,12 +12,11 @@ from .selectors import ProductPage
 
 def product_structured_data(page: ProductPage) -> dict:
     product = page.product
+    url = absolute_url(product.get_absolute_url())
     offers = []
     for variant in page.variants:
-        # Same rule as the page's own availability: stock at an inactive location cannot be sold.
-        available = sum(
-            max(level.on_hand - level.reserved, 0) for level in variant.stock_levels.all() if level.location.is_active
-        )
+        # The page's own availability (stock at an inactive location cannot be sold), computed once.
+        available = page.stock[variant.pk]
         offers.append(
             {
                 "@type": "Offer",
@@ -25,7 +24,7 @@ def product_structured_data(page: ProductPage) -> dict:
                 "price": str(quantize(variant.price)),
                 "priceCurrency": settings.STORE_CURRENCY,
                 "availability": "https://schema.org/InStock" if available > 0 else "https://schema.org/OutOfStock",
-                "url": absolute_url(product.get_absolute_url()),
+                "url": url,
             }
         )
     data = {
@@ -33,7 +32,7 @@ def product_structured_data(page: ProductPage) -> dict:
         "@type": "Product",
         "name": product.title,
         "description": plain_text(product.description)[:5000],
-        "url": absolute_url(product.get_absolute_url()),
+        "url": url,
         "image": [absolute_url(image.image.url) for image in page.images[:5]],
         "offers": offers[0] if len(offers) == 1 else {
             "@type": "AggregateOffer",

@@ -12,6 +12,7 @@ from django.utils.text import Truncator
 from shop.html import plain_text, sanitize_html
 from shop.money import format_money
 
+from .. import cards
 from ..cache import MiniCartCount, personal_marker, render_personal
 
 register = template.Library()
@@ -97,15 +98,6 @@ def swatch(colour: str, size: str = "") -> str:
     )
 
 
-@register.filter
-def card_picture(product):
-    """A card's picture: the one a colour-filtered listing chose (`card_image`), else the main one."""
-    if hasattr(product, "card_image"):
-        return product.card_image
-    images = getattr(product, "ordered_images", None)
-    return images[0] if images else None
-
-
 @register.inclusion_tag("catalog/_picture.html")
 def picture(
     image, sizes: str = "(min-width: 60rem) 25vw, 50vw", loading: str = "lazy", css: str = "", alt: str | None = None,
@@ -132,3 +124,9 @@ def picture(
         "image": image, "src": src, "srcset": srcset, "sizes": sizes, "loading": loading or "lazy", "css": css,
         "alt": alt, "fetchpriority": fetchpriority,
     }
+
+
+@register.filter
+def product_cards(products):
+    """{% for card in products|product_cards %}: every card's values, computed once (catalog/cards.py)."""
+    return cards.product_cards(products)

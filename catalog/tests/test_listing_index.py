@@ -217,3 +217,22 @@ def test_a_build_from_before_a_change_is_not_stored(storefront_catalog):
     ).update(data={"stale": True})
     assert stored == 0
     assert CategoryListingIndex.objects.get(category=storefront_catalog.shirts).data is None
+
+
+@pytest.mark.parametrize("sort", ["price_asc", "price_desc", "newest", "best_selling", "relevance"])
+def test_a_product_without_a_price_sorts_as_in_sql(storefront_catalog, sort):
+    # given: a published product whose only variant is inactive (no price), and ties on price
+    unpriced = f.ProductFactory(title="Bare Hanger", slug="bare-hanger", category=storefront_catalog.shirts)
+    f.VariantFactory(product=unpriced, price=Decimal("20.00"), is_active=False)
+    twin = f.ProductFactory(title="Twin Tee", slug="twin-tee", category=storefront_catalog.shirts, is_featured=True)
+    f.VariantFactory(product=twin, price=Decimal("20.00"))
+    filters = ListingFilters(sort=sort)
+
+    listed = selectors.listing(category_ids=_ids("clothing"), filters=filters).ids
+
+    # then: the order of the SQL reference, except that a product without a price is listed last
+    # either way when sorting by price (SQL puts NULL first or last depending on the database)
+    reference = _reference(_ids("clothing"), filters)[0]
+    if sort.startswith("price"):
+        reference = [pk for pk in reference if pk != unpriced.pk] + [unpriced.pk]
+    assert listed == reference
