@@ -40,7 +40,9 @@ def test_a_listings_first_row_loads_at_once_and_the_rest_lazily(client, demo, mo
 
     assert len(images) > 4, url
     assert [img["loading"] for img in images] == ["eager"] * 4 + ["lazy"] * (len(images) - 4)
-    assert [img.get("fetchpriority") for img in images] == ["high"] + [None] * (len(images) - 1)
+    # The first row's pictures are the same size: whichever the browser paints first is the
+    # largest paint, so each of them is fetched first (one alone made the browser test flaky).
+    assert [img.get("fetchpriority") for img in images] == ["high"] * 4 + [None] * (len(images) - 4)
 
 
 def test_the_product_pages_main_picture_loads_first_and_related_products_lazily(client, demo):

@@ -55,7 +55,7 @@ def test_cards_show_prices_sales_stock_and_the_first_row_eagerly(client, storefr
     assert '<p class="product-card-brand">Summit</p>' in parka
     # a card without a picture shows the placeholder; the first row loads at once
     assert '<span class="product-card-image image-placeholder" aria-hidden="true"></span>' in tee
-    assert 'loading="eager"' in shell and 'fetchpriority' not in shell
+    assert 'loading="eager"' in shell and 'fetchpriority="high"' in shell
 
 
 def test_a_colour_filtered_card_links_to_and_shows_that_colour(client, storefront_catalog):
