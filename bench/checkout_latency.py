@@ -27,6 +27,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
 import secrets
 import statistics
 import subprocess
@@ -51,6 +52,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", default="",
                         help="profile one step with cProfile: cart, details, details_post, review, place, "
                              "account, history, order")
+    parser.add_argument("--save-html", default="",
+                        help="write each page's last HTML to this directory (CSRF tokens and keys blanked)")
     parser.add_argument("--who", default="guest", choices=("guest", "customer"), help="whose step --profile profiles")
     return parser.parse_args()
 
@@ -187,6 +190,12 @@ def child(args: argparse.Namespace) -> int:
         assert response.status_code in expect, (who, name, response.status_code)
         wall.setdefault((who, name), []).append(elapsed)
         queries[(who, name)] = len(captured)
+        if args.save_html and response.status_code == 200:
+            target = Path(args.save_html)
+            target.mkdir(parents=True, exist_ok=True)
+            html = re.sub(r'(name="(?:csrfmiddlewaretoken|idempotency_key)" value=")[^"]+', r"\1-",
+                          response.content.decode())
+            (target / f"{who}-{step}.html").write_text(html)
         return response
 
     def checkout_round(who: str, client) -> None:
@@ -254,7 +263,7 @@ def main() -> int:
     print(f"Preparing {env['DATABASE_URL']} with {args.products:,} products ...", flush=True)
     prepare(args, env)
     command = [PYTHON, str(Path(__file__).resolve()), "--products", str(args.products), "--repeat", str(args.repeat),
-               "--profile", args.profile, "--who", args.who]
+               "--profile", args.profile, "--who", args.who, "--save-html", args.save_html]
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 

