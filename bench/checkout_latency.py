@@ -57,6 +57,7 @@ def parse_args() -> argparse.Namespace:
                              "account, history, order")
     parser.add_argument("--save-html", default="",
                         help="write each page's last HTML to this directory (CSRF tokens and keys blanked)")
+    parser.add_argument("--callees", default="", help="with --profile: also print what functions matching this call")
     parser.add_argument("--who", default="guest", choices=("guest", "customer"), help="whose step --profile profiles")
     return parser.parse_args()
 
@@ -256,6 +257,9 @@ def child(args: argparse.Namespace) -> int:
           "the list shows 10 a page)")
     if args.profile:
         print(f"\n--- {args.who} {args.profile}: {profiled[0]} calls, top functions by cumulative time")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(str(ROOT), 40)
+        if args.callees:
+            pstats.Stats(profiler).sort_stats("cumulative").print_callees(args.callees)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     return 0 if ok else 1
@@ -271,7 +275,7 @@ def main() -> int:
     print(f"Preparing {env['DATABASE_URL']} with {args.products:,} products ...", flush=True)
     prepare(args, env)
     command = [PYTHON, str(Path(__file__).resolve()), "--products", str(args.products), "--repeat", str(args.repeat),
-               "--profile", args.profile, "--who", args.who, "--save-html", args.save_html]
+               "--profile", args.profile, "--who", args.who, "--save-html", args.save_html, "--callees", args.callees]
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 

@@ -144,7 +144,7 @@ def details(request: HttpRequest) -> HttpResponse:
     details in the session and goes on to the review.
     """
     try:
-        cart = services.checkout_cart(user=request.user, session=request.session)
+        cart = services.checkout_cart(user=request.user, session=request.session, images=False)
     except CheckoutError as error:
         return _back_to_cart(request, error)
     if request.method == "GET":
@@ -196,7 +196,7 @@ def details(request: HttpRequest) -> HttpResponse:
 def delivery_options(request: HttpRequest) -> HttpResponse:
     """The delivery choices for `?shipping-country=`, as the fragment htmx swaps into step 1."""
     try:
-        cart = services.checkout_cart(user=request.user, session=request.session)
+        cart = services.checkout_cart(user=request.user, session=request.session, images=False)
     except CheckoutError:
         return HttpResponse(status=204)
     country = _country(request.GET.get("shipping-country"), selectors.default_country())
@@ -217,7 +217,7 @@ def review(request: HttpRequest) -> HttpResponse:
     (a double click, a retried request) gives the order the first post created.
     """
     try:
-        cart = services.checkout_cart(user=request.user, session=request.session)
+        cart = services.checkout_cart(user=request.user, session=request.session, images=False)
     except CheckoutError as error:
         return _back_to_cart(request, error)
     details = _saved(request)
