@@ -260,6 +260,7 @@ def child(args: argparse.Namespace) -> int:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(str(ROOT), 40)
         if args.callees:
             pstats.Stats(profiler).sort_stats("cumulative").print_callees(args.callees)
+            pstats.Stats(profiler).sort_stats("cumulative").print_callers(args.callees)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     return 0 if ok else 1
