@@ -17,7 +17,8 @@ warehouse, a pick-up shop, a US shipping zone, a US tax rate); the database's na
   - checkout: details page, details form, review, place order (stock reserved, payment started),
     for a cart of --lines lines, orders per second;
   - queries: each checkout step for a cart of 1 line and of 10, cold cache (the target, issue 3:
-    under 25 whatever the number of lines), counted as checkout/tests/test_query_budgets.py
+    under 25 whatever the number of lines; 27 since placing marks the listing index stale and reads
+    what it sold out), counted as checkout/tests/test_query_budgets.py
     counts them: inside a wrapping transaction, as pytest-django runs a test, so each of the
     step's own transactions shows as a SAVEPOINT/RELEASE pair and work queued for after the commit
     is not the step's. The "as run" column is the same 10-line step in autocommit, as a server
@@ -47,7 +48,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "var" / "bench"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/shop_checkout_bench"
-BUDGET = 25
+BUDGET = 27  # checkout/tests/test_query_budgets.py: placing is 26 since the listing index and sell-out check
 STEPS = ("details", "details_post", "review", "place")
 KEY_INPUT = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
