@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -178,8 +179,9 @@ class CartItem:
         """Counts towards the subtotal: on sale and in stock (a LOW line is bought at what is left)."""
         return self.status in (LineStatus.OK, LineStatus.LOW)
 
-    @property
+    @cached_property
     def url(self) -> str:
+        """The product page (a cart line links to it twice)."""
         return self.product.get_absolute_url()
 
 
@@ -205,13 +207,13 @@ class CartContents:
         return bool(self.items) and all(item.status == LineStatus.OK and not item.price_changed for item in self.items)
 
 
-def _option_labels(variant: Variant) -> list[str]:
-    return [f"{value.option.name}: {value.value}" for value in variant.option_values.all()]
+def _option_labels(values: list[OptionValue]) -> list[str]:
+    return [f"{value.option.name}: {value.value}" for value in values]
 
 
-def _image_for(variant: Variant) -> ProductImage | None:
+def _image_for(variant: Variant, values: list[OptionValue]) -> ProductImage | None:
     """The variant's colour's picture (pictures follow the option that changes the look)."""
-    return pick_picture(list(variant.product.images.all()), {value.pk for value in variant.option_values.all()})
+    return pick_picture(list(variant.product.images.all()), {value.pk for value in values})
 
 
 def _warnings(
@@ -271,6 +273,8 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
     items = []
     for line in lines:
         variant, product = line.variant, line.variant.product
+        # Prefetched; read once (each `.option_values` makes a new related manager, not free).
+        values = list(variant.option_values.all())
         available = max(stock.get(variant.pk, 0), 0)
         on_sale = (
             variant.is_active and product.status == Product.Status.ACTIVE and product.category_id in shown_categories
@@ -286,10 +290,10 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
         items.append(
             CartItem(
                 line_id=line.pk, variant=variant, product=product, title=product.title, sku=variant.sku,
-                option_labels=_option_labels(variant), quantity=line.quantity, unit_price=variant.price,
+                option_labels=_option_labels(values), quantity=line.quantity, unit_price=variant.price,
                 price_when_added=line.unit_price, line_total=quantize(variant.price * line.quantity),
                 available=available, max_quantity=min(available, limit), status=status, weight=variant.weight,
-                image=_image_for(variant) if images else None,
+                image=_image_for(variant, values) if images else None,
                 warnings=_warnings(
                     title=product.title, quantity=line.quantity, status=status, available=available,
                     was=line.unit_price, now=variant.price,

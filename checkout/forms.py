@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors
@@ -48,6 +49,18 @@ def _input(autocomplete: str, **attrs) -> forms.TextInput:
     return forms.TextInput(attrs={"class": "input", "autocomplete": autocomplete, **attrs})
 
 
+class _CountryChoices(BaseChoiceIterator):
+    """`selectors.country_choices()` (cached per language) as the field's choices: read in the
+    language active when iterated, and, being a choice iterator, not normalized again into a new
+    list of ~250 pairs each time a form is made (two or three forms a checkout request)."""
+
+    def __iter__(self):
+        return iter(selectors.country_choices())
+
+
+COUNTRY_CHOICES = _CountryChoices()
+
+
 class AddressForm(forms.Form):
     """A postal address. Postal code required where the country has one; a state or province for
     the US and Canada (code or name, stored as the code).
@@ -70,7 +83,7 @@ class AddressForm(forms.Form):
     def __init__(self, *args, street_required: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.street_required = street_required
-        self.fields["country"].choices = selectors.country_choices()
+        self.fields["country"].choices = COUNTRY_CHOICES
 
     def clean(self):
         data = super().clean()

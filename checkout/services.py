@@ -241,7 +241,8 @@ class CheckoutDetails:
 def checkout_cart(*, user, session: SessionBase, images: bool = True) -> CartContents:
     """The shopper's cart, ready to be bought as it stands; EmptyCart or CartNotReady otherwise.
 
-    `images=False` when nothing is shown (placing the order): one query less.
+    `images=False` when no picture is shown (the checkout pages list lines as text; placing the
+    order shows nothing): one query less.
     """
     cart = cart_contents(user=user, session=session, images=images)
     if cart.is_empty:

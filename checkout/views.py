@@ -144,14 +144,22 @@ def details(request: HttpRequest) -> HttpResponse:
     details in the session and goes on to the review.
     """
     try:
-        cart = services.checkout_cart(user=request.user, session=request.session)
+        cart = services.checkout_cart(user=request.user, session=request.session, images=False)
     except CheckoutError as error:
         return _back_to_cart(request, error)
     if request.method == "GET":
         analytics.record(request, "checkout_started")
-    book = account_addresses(user=request.user)
-    contact, shipping, billing = _initial(request, _saved(request), book)
     posted = request.POST if request.method == "POST" else None
+    # A form is bound (and so checked, and shows its errors) only when the shopper pressed Continue.
+    data = posted if posted is not None and "refresh" not in posted else None
+    if data is not None and _country(data.get("shipping-country"), ""):
+        # Continue, with a country we deliver to: every form is bound to what was posted, so the
+        # initial values (address book, last order: two queries for a customer) are not read;
+        # the book is, should the page be shown again with errors.
+        book, contact, shipping, billing = None, {}, {}, {}
+    else:
+        book = account_addresses(user=request.user)
+        contact, shipping, billing = _initial(request, _saved(request), book)
     if posted is not None:
         typed_contact, typed_shipping, typed_billing = _typed(posted)
         billing = typed_billing
@@ -159,8 +167,6 @@ def details(request: HttpRequest) -> HttpResponse:
             # Only new delivery options: what was typed comes back as typed, unchecked (a form
             # bound to it would be validated, and its errors named by the fields' aria attributes).
             contact, shipping = typed_contact, typed_shipping
-    # A form is bound (and so checked, and shows its errors) only when the shopper pressed Continue.
-    data = posted if posted is not None and "refresh" not in posted else None
     country = _country(posted.get("shipping-country") if posted else None, shipping.get("country") or
                        selectors.default_country())
     pickup = selectors.pickup_availability(cart=cart)
@@ -182,6 +188,8 @@ def details(request: HttpRequest) -> HttpResponse:
             if request.user.is_authenticated:
                 request.session[SAVE_ADDRESS_KEY] = bool(data.get("save_address"))
             return redirect("checkout:review")
+    if book is None:
+        book = account_addresses(user=request.user)
     context = {
         "cart": cart, "form": form, "shipping_form": shipping_form, "billing_form": billing_form,
         "billing_same": billing_same, "country": country, "options": options,
@@ -196,7 +204,7 @@ def details(request: HttpRequest) -> HttpResponse:
 def delivery_options(request: HttpRequest) -> HttpResponse:
     """The delivery choices for `?shipping-country=`, as the fragment htmx swaps into step 1."""
     try:
-        cart = services.checkout_cart(user=request.user, session=request.session)
+        cart = services.checkout_cart(user=request.user, session=request.session, images=False)
     except CheckoutError:
         return HttpResponse(status=204)
     country = _country(request.GET.get("shipping-country"), selectors.default_country())
@@ -217,7 +225,7 @@ def review(request: HttpRequest) -> HttpResponse:
     (a double click, a retried request) gives the order the first post created.
     """
     try:
-        cart = services.checkout_cart(user=request.user, session=request.session)
+        cart = services.checkout_cart(user=request.user, session=request.session, images=False)
     except CheckoutError as error:
         return _back_to_cart(request, error)
     details = _saved(request)

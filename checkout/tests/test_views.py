@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
+from django.utils.html import escape
 
 from carts.models import CartLine
 from catalog.models import StockLevel
@@ -67,6 +68,34 @@ def test_details_list_priced_options_and_which_shops_have_everything(client, sto
     assert "Old" not in page
     fragment = client.get("/checkout/delivery-options/", {"shipping-country": "DE"}).content.decode()
     assert "EU" in fragment and "$12.00" in fragment and "Standard" not in fragment
+
+
+def test_the_country_selects_list_every_country_once_with_the_chosen_one_selected(client, storefront_catalog, shipping):
+    """The ~250 options are written by a filter (customers/templatetags/account_forms.py), not the
+    widget: every country once, escaped, the chosen one `selected`; a page shown again with errors
+    keeps the posted country (and still lists the shopper's address book, read only then)."""
+    from checkout import selectors
+
+    fill_cart(client, ("LAMP-1", 1))
+    countries = selectors.country_choices()
+
+    def selects(html: str) -> dict[str, list[tuple[str, str, bool]]]:
+        found = {}
+        for name, body in re.findall(r'<select name="(\w+-country)"[^>]*>(.*?)</select>', html, re.S):
+            found[name] = [(code, label, bool(sel)) for code, sel, label in
+                           re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', body)]
+        return found
+
+    page = selects(client.get("/checkout/").content.decode())
+    assert set(page) == {"shipping-country", "billing-country"}
+    for options in page.values():
+        assert [(code, label) for code, label, _ in options] == [(code, escape(name)) for code, name in countries]
+        assert [code for code, _, chosen in options if chosen] == ["US"]
+
+    again = client.post("/checkout/", address(delivery=f"method:{shipping.standard.pk}",
+                                              **{"shipping-country": "FR", "shipping-postal_code": ""}))
+    assert again.status_code == 200 and "A postal code is required for this country." in again.content.decode()
+    assert [code for code, _, chosen in selects(again.content.decode())["shipping-country"] if chosen] == ["FR"]
 
 
 def test_country_rules_postal_code_and_region(client, storefront_catalog, shipping):
