@@ -67,17 +67,11 @@ def _product_changed(sender, instance, raw=False, **kwargs) -> None:
 
 @receiver(post_save, sender=models.Variant, dispatch_uid="catalog-version-save-Variant")
 @receiver(post_delete, sender=models.Variant, dispatch_uid="catalog-version-delete-Variant")
-def _variant_changed(sender, instance, raw=False, **kwargs) -> None:
-    # Price, compare-at price, active or not: the page, the card and where listings sort and filter it.
-    if raw:
-        return
-    product_id, category_id = _product_id_and_category(instance)
-    invalidation.products_changed([product_id], categories=None if category_id is None else {category_id})
-
-
 @receiver(post_save, sender=models.ProductImage, dispatch_uid="catalog-version-save-ProductImage")
 @receiver(post_delete, sender=models.ProductImage, dispatch_uid="catalog-version-delete-ProductImage")
-def _image_changed(sender, instance, raw=False, **kwargs) -> None:
+def _variant_or_image_changed(sender, instance, raw=False, **kwargs) -> None:
+    # Price, compare-at price, active or not, a picture: the page, the card and where listings
+    # sort and filter it.
     if raw:
         return
     product_id, category_id = _product_id_and_category(instance)
