@@ -3,11 +3,13 @@
 A failed send is recorded on its outbox row with the time of its next attempt (1, 2, 4 … minutes,
 then hourly; see notifications.delivery), and the retry loop, `send_due_emails_task`, sends it
 then. So these tasks do not retry themselves: one schedule, the row's, visible to staff. A mail
-server error is logged here, not raised (it is on the row already); anything else propagates.
+server error is not raised (notifications.delivery has logged it and put it on the row, with the
+time of the next attempt); anything else propagates.
 """
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from smtplib import SMTPException
 
 from celery import shared_task
@@ -17,6 +19,9 @@ from orders.models import Order
 from . import services
 
 logger = logging.getLogger(__name__)
+
+# A mail server that failed: delivery has logged it and scheduled the retry on the outbox row.
+MAIL_ERRORS = (SMTPException, OSError)
 
 
 @shared_task
@@ -29,32 +34,28 @@ def send_order_email_task(
     key: str | None = None,
 ) -> None:
     try:
-        services.send_order_email(
-            order_id=order_id, kind=kind, shipment_id=shipment_id, refund_id=refund_id, amount=amount, key=key
-        )
+        with suppress(*MAIL_ERRORS):
+            services.send_order_email(
+                order_id=order_id, kind=kind, shipment_id=shipment_id, refund_id=refund_id, amount=amount, key=key
+            )
     except Order.DoesNotExist:
         # Deleted between the commit that enqueued us and now (its outbox row went with it).
         logger.info("Order %s no longer exists; its %s email is not sent", order_id, kind)
-    except (SMTPException, OSError):
-        pass  # recorded on the outbox row, which says when it is tried again
 
 
 @shared_task
 def send_low_stock_alert_task(key: str, stock_level_ids: list[int]) -> None:
-    try:
+    with suppress(*MAIL_ERRORS):
         services.send_low_stock_alert(key=key, stock_level_ids=stock_level_ids)
-    except (SMTPException, OSError):
-        pass  # recorded on the outbox row
 
 
 @shared_task
 def send_staff_alert_task(key: str, subject: str, order_id: int | None, message: str) -> None:
     try:
-        services.send_staff_alert(key=key, subject=subject, order_id=order_id, message=message)
+        with suppress(*MAIL_ERRORS):
+            services.send_staff_alert(key=key, subject=subject, order_id=order_id, message=message)
     except Order.DoesNotExist:
         logger.info("Order %s no longer exists; staff alert %s is not sent", order_id, key)
-    except (SMTPException, OSError):
-        pass  # recorded on the outbox row
 
 
 @shared_task
