@@ -202,14 +202,9 @@ def step_queries(variants, method, lines: int, *, as_run: bool = False) -> dict[
 
 def child(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT))
-    import django
+    from bench import setup_django
 
-    django.setup()
-    import logging
-
-    # Eager Celery (no broker) builds a producer for each task it runs in place, and kombu warns
-    # that the empty broker URL means localhost; nothing connects.
-    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+    setup_django()
     from django.conf import settings
     from django.db import connection
     from django.test import Client

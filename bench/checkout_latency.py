@@ -137,12 +137,9 @@ def customer(email: str):
 
 def child(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT))
-    import django
+    from bench import setup_django
 
-    django.setup()
-    import logging
-
-    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+    setup_django()
     from django.conf import settings
     from django.db import connection
     from django.test import Client

@@ -36,14 +36,9 @@ def main() -> int:
         sys.exit("Refusing to place orders: DATABASE_URL must name a bench database.")
     os.environ["EMAIL_URL"] = "memorymail://"
     sys.path.insert(0, str(ROOT))
-    import django
+    from bench import setup_django
 
-    django.setup()
-    import logging
-
-    # Eager Celery (no broker) still builds a producer for each task it runs in place, and kombu
-    # warns that the empty broker URL means localhost; nothing connects. Not the bench's news.
-    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+    setup_django()
     from catalog import selectors
     from catalog.exceptions import OutOfStock
     from catalog.models import Variant
