@@ -22,33 +22,39 @@ PAGE_EVENTS = {
 }
 
 
+def _answered_get(request: HttpRequest, response: HttpResponse) -> bool:
+    """A GET the URLconf resolved that answered 200: the only responses that count."""
+    return request.resolver_match is not None and request.method == "GET" and response.status_code == 200
+
+
+def _htmx_fragment(request: HttpRequest) -> bool:
+    """An htmx swap inside a page already shown (a history restore is a full page again)."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
 def _campaign_click(request: HttpRequest, response: HttpResponse) -> tuple[str, dict] | None:
     """A full page reached through a link with UTM parameters (a campaign or order email's signed
     link, or anyone's hand-made one): one "campaign_click" per arrival, on any page (an order
     email links to the order's page, which records nothing else). The recorder adds the
     parameters and whether the store signed them."""
-    match = request.resolver_match
-    if match is None or request.method != "GET" or response.status_code != 200:
+    if not _answered_get(request, response) or _htmx_fragment(request):
         return None
     if not any(request.GET.get(field) for field in recorder.UTM_FIELDS):
         return None
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.history_restore_request:
-        return None
-    return "campaign_click", {"page": match.view_name}
+    return "campaign_click", {"page": request.resolver_match.view_name}
 
 
 def _page_event(request: HttpRequest, response: HttpResponse) -> tuple[str, dict] | None:
-    match = request.resolver_match
-    if match is None or request.method != "GET" or response.status_code != 200:
+    if not _answered_get(request, response):
         return None
+    match = request.resolver_match
     name = PAGE_EVENTS.get(match.view_name)
     if name is None:
         return None
-    htmx = getattr(request, "htmx", None)
     if name == "product_viewed":
         # Choosing a size or colour swaps the purchase box in (htmx): the same view, not a new one.
-        if htmx and not htmx.history_restore_request:
+        if _htmx_fragment(request):
             return None
         return name, {"slug": match.kwargs.get("slug", "")}
     if name == "listing_viewed":
