@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from orders.admin.export import safe_text
+from shop.spreadsheets import safe_text
 from shop.money import format_money
 
 from . import reports

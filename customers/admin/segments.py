@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shop.money import format_money
+from shop.spreadsheets import safe_text
 
 from ..models import AuditLog, Customer, Segment
 from ..selectors.segments import SegmentFigures, segment_customers, segment_figures
@@ -87,12 +88,6 @@ class SegmentChangeList(ChangeList):
 
 def _share(figures: SegmentFigures) -> str:
     return f"{figures.revenue_share * 100:.1f} %"
-
-
-def _csv_safe(value) -> str:
-    """A cell a spreadsheet will not run as a formula (names and emails are typed by shoppers)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class _Echo:
@@ -251,7 +246,7 @@ class SegmentAdmin(admin.ModelAdmin):
             chunk = Customer.objects.filter(pk__in=ids[start:start + EXPORT_CHUNK]).order_by("pk")
             for c in chunk:
                 yield writer.writerow([
-                    _csv_safe(c.email), _csv_safe(c.first_name), _csv_safe(c.last_name), c.order_count,
+                    safe_text(c.email), safe_text(c.first_name), safe_text(c.last_name), c.order_count,
                     c.total_spent, c.last_order_at.isoformat() if c.last_order_at else "", c.recency_score,
                     c.frequency_score, c.monetary_score, c.rfm_segment, "yes" if c.accepts_marketing else "no",
                 ])

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shop.money import format_money
+from shop.spreadsheets import safe_text
 
 from ..models import Activity, Address, ConsentRecord, Customer, Note, Segment, WishlistItem
 from .segments import segment_customers
@@ -212,14 +213,6 @@ EXPORT_COLUMNS = (
 )
 
 
-def _cell(text: str) -> str:
-    """Text a spreadsheet will not run: a leading =, +, -, @ (or tab/CR) would start a formula in
-    Excel or LibreOffice, and names and phone numbers come from shoppers."""
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
 def customer_export_lines(customers: QuerySet[Customer], *, chunk_size: int = 5000) -> Iterator[str]:
     """The CSV text of `customers`, a chunk of lines at a time, for a streamed download.
 
@@ -256,8 +249,8 @@ def customer_export_lines(customers: QuerySet[Customer], *, chunk_size: int = 50
         for (pk, email, first, last, phone, user_id, consent, count, spent, first_at, last_at, rfm,
              created) in chunk:
             writer.writerow([
-                _cell(email), _cell(first), _cell(last), _cell(phone), "yes" if user_id else "no",
+                safe_text(email), safe_text(first), safe_text(last), safe_text(phone), "yes" if user_id else "no",
                 "yes" if consent else "no", count, spent, first_at.isoformat() if first_at else "",
-                last_at.isoformat() if last_at else "", rfm, _cell(";".join(tags.get(pk, ()))), created.isoformat(),
+                last_at.isoformat() if last_at else "", rfm, safe_text(";".join(tags.get(pk, ()))), created.isoformat(),
             ])
         yield flush()

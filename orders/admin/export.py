@@ -1,12 +1,11 @@
 """The order list as a CSV file: the selected orders, or the whole filtered list, streamed.
 
-One query whatever the number of orders: the items count is computed in it, and rows are written as the database cursor yields them, so an
-export of 100,000 orders neither waits nor holds them all in memory.
+One query whatever the number of orders: the items count is computed in it, and rows are
+written as the database cursor yields them, so an export of 100,000 orders neither waits nor
+holds them all in memory.
 
-Spreadsheets run a cell that starts with = + - @ (or a tab or carriage return) as a formula: a
-customer named "=HYPERLINK(...)" would otherwise run when staff open the file. Such text cells are
-prefixed with an apostrophe (OWASP's advice), which spreadsheets show but do not run. Amounts are
-written by us as plain decimals ("1234.50", never negative) and are left alone.
+Text cells go through shop.spreadsheets.safe_text (a customer named "=HYPERLINK(...)" stays
+text); amounts are written as plain decimals ("1234.50", never negative) and are left alone.
 """
 from __future__ import annotations
 
@@ -19,16 +18,12 @@ from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from shop.spreadsheets import safe_text
+
 from ..models import Order, OrderLine
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Rows fetched per round trip while streaming (a server-side cursor on PostgreSQL).
 CHUNK = 2000
-
-
-def safe_text(value: str) -> str:
-    """`value`, made inert for spreadsheets if it would start a formula."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def _when(value) -> str:
@@ -77,7 +72,7 @@ def _cell(value) -> str:
         return f"{value:f}"
     if isinstance(value, int):
         return str(value)
-    return safe_text(str(value or ""))
+    return safe_text(value or "")
 
 
 def rows(orders: Iterable[Order]) -> Iterator[list[str]]:
