@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_noop
 
 from shop.admin import ReadOnlyAdmin
 
@@ -11,6 +12,12 @@ from . import selectors
 from .models import DailyMetric, Event
 
 REPORTS_PERMISSION = "analytics.view_reports"
+# The Reports section of the admin's list of apps: (name, object name: the row's id, URL name).
+REPORTS = [
+    (gettext_noop("Sales over time"), "SalesOverTime", "reports_sales"),
+    (gettext_noop("Funnel"), "Funnel", "reports_funnel"),
+    (gettext_noop("Products"), "Products", "reports_products"),
+]
 
 
 def install_dashboard(site: AdminSite) -> None:
@@ -35,12 +42,15 @@ def install_reports(site: AdminSite) -> None:
     view itself checks the Reports permission). Like the dashboard, before the site's URLs are built."""
     from django.urls import path
 
-    from . import views
+    from . import funnel_views, product_views, views
 
     plain_urls = site.get_urls
 
     def get_urls():
-        return [path("reports/sales/", site.admin_view(views.sales), name="reports_sales"), *plain_urls()]
+        return [path("reports/sales/", site.admin_view(views.sales), name="reports_sales"),
+                path("reports/funnel/", site.admin_view(funnel_views.funnel_page), name="reports_funnel"),
+                path("reports/products/", site.admin_view(product_views.products_page), name="reports_products"),
+                *plain_urls()]
 
     site.get_urls = get_urls
 
@@ -57,9 +67,10 @@ def install_reports(site: AdminSite) -> None:
             url = reverse(f"{site.name}:reports_sales")
             apps.append({"name": gettext("Reports"), "app_label": "reports", "app_url": url,
                          "has_module_perms": True,
-                         "models": [{"name": gettext("Sales over time"), "object_name": "SalesOverTime",
-                                     "admin_url": url, "add_url": None, "view_only": True,
-                                     "perms": {"view": True}}]})
+                         "models": [{"name": gettext(name), "object_name": object_name,
+                                     "admin_url": reverse(f"{site.name}:{url_name}"), "add_url": None,
+                                     "view_only": True, "perms": {"view": True}}
+                                    for name, object_name, url_name in REPORTS]})
         return apps
 
     site.get_app_list = get_app_list

@@ -95,3 +95,34 @@ class DailyMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel} {self.metric}: {self.value}"
+
+
+class FunnelDay(models.Model):
+    """One store day's sessions for one channel and device class, and how many of them reached
+    each step of the funnel; written by `funnel.rollup_funnel_day` (a day's rows replaced as a whole).
+
+    A session is one visitor's run of events with no gap over `funnel.SESSION_GAP`, cut at the
+    store day's midnight. A step is reached when the session holds its event; "paid" when it
+    placed an order that was paid by the time the day was rolled up.
+    """
+
+    day = models.DateField(_("day"))
+    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    device = models.CharField(_("device"), max_length=10, choices=Event.Device.choices, blank=True)
+    sessions = models.PositiveIntegerField(_("sessions"), default=0)
+    product_views = models.PositiveIntegerField(_("with a product view"), default=0)
+    carts = models.PositiveIntegerField(_("with an add to cart"), default=0)
+    checkouts = models.PositiveIntegerField(_("with a checkout started"), default=0)
+    paid = models.PositiveIntegerField(_("with an order paid"), default=0)
+    computed_at = models.DateTimeField(_("computed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("daily funnel")
+        verbose_name_plural = _("daily funnels")
+        ordering = ["-day", "channel", "device"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "channel", "device"], name="funnel_day_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.device or '?'}: {self.sessions} sessions"

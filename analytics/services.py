@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from . import recorder
-from .models import WEB, DailyMetric, Event
+from .models import WEB, DailyMetric, Event, FunnelDay
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,10 @@ def write_events(payloads: list[dict]) -> int:
     if not payloads:
         return 0
     from catalog.models import Product
+
+    from .funnel import carry_placement_device
+
+    carry_placement_device(payloads)  # a paid order splits by the device that placed it
     from customers.models import Customer
 
     user_ids = {p["user"] for p in payloads if p.get("user")}
@@ -218,6 +222,9 @@ def rollup_day(*, day: datetime.date) -> int:
         DailyMetric(day=day, channel=channel, metric=metric, value=value)
         for (channel, metric), value in sorted(figures.items())
     )
+    from .funnel import rollup_funnel_day  # the funnel's own rows (FunnelDay), in this transaction
+
+    rollup_funnel_day(day=day)
     return len(figures)
 
 
@@ -227,6 +234,7 @@ def rollup_recent(*, now: datetime.datetime | None = None, backfill_days: int = 
     today = store_today(now)
     first = today - datetime.timedelta(days=backfill_days)
     done = set(DailyMetric.objects.filter(day__gte=first, day__lt=today).values_list("day", flat=True).distinct())
+    done &= set(FunnelDay.objects.filter(day__gte=first, day__lt=today).values_list("day", flat=True))
     yesterday = today - datetime.timedelta(days=1)
     days = sorted({yesterday} | {first + datetime.timedelta(days=i) for i in range(backfill_days)} - done)
     for day in days:

@@ -149,6 +149,7 @@ def details(request: HttpRequest) -> HttpResponse:
         return _back_to_cart(request, error)
     if request.method == "GET":
         analytics.record(request, "checkout_started")
+        analytics.record(request, "checkout_step", step="details")
     posted = request.POST if request.method == "POST" else None
     # A form is bound (and so checked, and shows its errors) only when the shopper pressed Continue.
     data = posted if posted is not None and "refresh" not in posted else None

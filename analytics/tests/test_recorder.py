@@ -98,7 +98,7 @@ def test_cart_and_checkout_hooks(client, storefront_catalog):
     client.post(reverse("carts:remove-line", args=[line.pk]))
     services.flush_events()
     names = list(Event.objects.order_by("occurred_at", "pk").values_list("name", flat=True))
-    assert names == ["added_to_cart", "checkout_started", "removed_from_cart"]
+    assert names == ["added_to_cart", "checkout_started", "checkout_step", "removed_from_cart"]
     added = Event.objects.get(name="added_to_cart")
     assert added.properties == {"product_id": variant.product_id, "variant_id": variant.pk, "quantity": 2}
     assert len({e.visitor_id for e in Event.objects.all()}) == 1

@@ -115,6 +115,25 @@ class PaidOnFilter(_ReportFilter):
         return queryset.filter(paid_at__gte=bounds[0], paid_at__lt=bounds[1])
 
 
+class ReturnedOnFilter(_ReportFilter):
+    """Orders with a return recorded on the given store days (the Products report's returns)."""
+
+    title = _("returned (store days)")
+    parameter_name = "returned"
+
+    def queryset(self, request, queryset):
+        from ..models import OrderEvent
+
+        bounds = _store_days(self.value())
+        if self.value() and bounds is None:
+            return queryset.none()
+        if bounds is None:
+            return queryset
+        returns = OrderEvent.objects.filter(order=OuterRef("pk"), kind=OrderEvent.Kind.RETURN,
+                                            created_at__gte=bounds[0], created_at__lt=bounds[1])
+        return queryset.filter(Exists(returns))
+
+
 class _LineFilter(_ReportFilter):
     """Orders with a line whose product has the given `field` (a pk, or "none")."""
 

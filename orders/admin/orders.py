@@ -46,6 +46,7 @@ from .filters import (
     NeedsAttentionFilter,
     PaidOnFilter,
     PickupLocationFilter,
+    ReturnedOnFilter,
 )
 from .inlines import OrderLineInline, ShipmentInline
 
@@ -94,7 +95,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         PickupLocationFilter,
         # The Sales report's drill-down (analytics/reports.py): shown only while in use.
         MoneyMovedFilter, PaidOnFilter, LineCategoryFilter, LineBrandFilter, LineProductFilter, CountryFilter,
-        ChannelFilter,
+        ChannelFilter, ReturnedOnFilter,
     )
     date_hierarchy = "created_at"
     list_select_related = ("pickup_location",)
