@@ -137,7 +137,11 @@ class StepFigure:
     label: str
     count: int
     of_sessions: Decimal | None  # percent of the segment's sessions
-    drop_off: Decimal | None  # percent lost since the step before (None for sessions)
+    drop_off: Decimal | None  # percent lost since the step before (None for sessions); negative: gained
+
+    @property
+    def gained(self) -> Decimal | None:
+        return -self.drop_off if self.drop_off is not None and self.drop_off < 0 else None
 
 
 @dataclass

@@ -104,11 +104,12 @@ class Links:
     def product(self, product_id) -> str:
         return self.product_base.format(product_id) if self.product_base and product_id else ""
 
-    def orders(self, basis: str, product_key: str, first: datetime.date | None = None) -> str:
+    def orders(self, basis: str, product_key: str, first: datetime.date | None = None,
+               last: datetime.date | None = None) -> str:
         if not self.orders_base or not product_key:
             return ""
-        return reports.order_list_url(basis=basis, first=first or self.first, last=self.last, dimension="product",
-                                      key=product_key, base=self.orders_base)
+        return reports.order_list_url(basis=basis, first=first or self.first, last=last or self.last,
+                                      dimension="product", key=product_key, base=self.orders_base)
 
 
 def products_report(*, first: datetime.date, last: datetime.date, now: datetime.datetime | None = None,
@@ -324,7 +325,9 @@ def _stock_tables(*, now: datetime.datetime, links: Links) -> list[Table]:
                           [*columns, str(_("Reorder units"))])
     for cover, sku, title, product_id, available, units, per_day, reorder in found:
         link = links.product(product_id)
-        row = [Cell(sku, sku, link), Cell(title, title, link), _count(available), _count(units),
+        sold_link = links.orders("paid", str(product_id), first=today - datetime.timedelta(days=COVER_RATE_DAYS - 1),
+                                 last=today)
+        row = [Cell(sku, sku, link), Cell(title, title, link), _count(available), _count(units, sold_link),
                Cell(str(per_day.quantize(Decimal("0.01"), ROUND_HALF_UP)), per_day.quantize(Decimal("0.01"))),
                Cell(str(cover), cover)]
         if len(cover_table.rows) < ROWS * 2:

@@ -205,6 +205,10 @@ def test_the_page_shows_each_chart_with_its_table(django_app, june):
     assert row == {"sessions": ("2", ""), "product_views": ("1", "50.0"), "carts": ("1", "0.0"),
                    "checkouts": ("1", "0.0"), "paid": ("1", "0.0")}
     assert page.html.select_one("#missing-days") is None
+    # more sessions checked out (2) than added to cart (1): said as a gain, not hidden
+    checkouts = page.html.select_one('#funnel-table td[data-step="checkouts"]')
+    assert checkouts["data-drop-off"] == "-100.0"
+    assert "100.0% more than the step before" in checkouts.get_text(" ", strip=True)
 
 
 def test_csv_holds_every_segment_and_step(django_app, june):

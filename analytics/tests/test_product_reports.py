@@ -217,6 +217,11 @@ def test_each_figure_clicks_through_to_the_orders_or_product_behind_it(admin_app
     orders = admin_app.get(hiker.select_one('td[data-column="1"] a')["href"])
     assert len(orders.html.select("#result_list tbody tr")) == 1
     assert shop["o1"].number in listed_orders(orders)
+    # the boots sold in the last 30 days (stock cover): o1 and o3, whatever the range picked
+    hiker = row_of(page, "stock_cover", "SKU-Hike")
+    orders = admin_app.get(hiker.select_one('td[data-column="3"] a')["href"])
+    assert listed_orders(orders) >= {shop["o1"].number, shop["o3"].number}
+    assert len(orders.html.select("#result_list tbody tr")) == 2
     # a search with no results opens the storefront's search for it
     raincoat = row_of(page, "no_results", "raincoat")
     assert raincoat.th.a["href"] == "/search/?q=raincoat"
