@@ -175,6 +175,17 @@ class FunnelReport:
     missing_days: list[datetime.date] = field(default_factory=list)  # before today, never rolled up
 
 
+def not_rolled_up(first: datetime.date, last: datetime.date, today: datetime.date,
+                  rolled: set[datetime.date] | None = None) -> list[datetime.date]:
+    """The days from `first` to `last` before today that have no FunnelDay row (every rolled-up
+    day has one, zeros included): their figures are missing, not zero. One query unless `rolled`."""
+    end = min(last, today - datetime.timedelta(days=1))
+    if rolled is None:
+        rolled = set(FunnelDay.objects.filter(day__gte=first, day__lte=end).values_list("day", flat=True))
+    return [first + datetime.timedelta(days=n) for n in range((end - first).days + 1)
+            if first + datetime.timedelta(days=n) not in rolled]
+
+
 def funnel_report(*, first: datetime.date, last: datetime.date, now: datetime.datetime | None = None) -> FunnelReport:
     """The funnel for the store days `first`..`last`: past days from FunnelDay (one query),
     today live from its events (two more) when the range holds it."""
@@ -189,12 +200,7 @@ def funnel_report(*, first: datetime.date, last: datetime.date, now: datetime.da
     if first <= today <= last:
         for segment, steps in day_sessions(today, until=now).items():
             by_segment[segment].add(steps)
-    missing = []
-    day = first
-    while day <= min(last, today - datetime.timedelta(days=1)):
-        if day not in rolled:
-            missing.append(day)
-        day += datetime.timedelta(days=1)
+    missing = not_rolled_up(first, last, today, rolled)
 
     total, devices, channels = Steps(), defaultdict(Steps), defaultdict(Steps)
     for (channel, device), steps in by_segment.items():

@@ -126,3 +126,28 @@ class FunnelDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel} {self.device or '?'}: {self.sessions} sessions"
+
+
+class ProductDay(models.Model):
+    """One store day's storefront events for one product: views, adds to cart, removals; written
+    by `product_reports.rollup_product_day` (a day's rows replaced as a whole) so the Products
+    report reads a few thousand rows, not a month of events. No row for a product with none."""
+
+    day = models.DateField(_("day"))
+    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    # Not a foreign key: a deleted product keeps its past figures, and the rollup locks nothing.
+    product_id = models.BigIntegerField(_("product"))
+    views = models.PositiveIntegerField(_("views"), default=0)
+    adds = models.PositiveIntegerField(_("added to cart"), default=0)
+    removals = models.PositiveIntegerField(_("removed from cart"), default=0)
+
+    class Meta:
+        verbose_name = _("daily product figure")
+        verbose_name_plural = _("daily product figures")
+        ordering = ["-day", "product_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "channel", "product_id"], name="product_day_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} product {self.product_id}: {self.views} views"

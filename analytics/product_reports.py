@@ -6,7 +6,7 @@ Every figure is over store days (`TIME_ZONE`) and follows the rest of the report
 - **best sellers**: units of orders paid in the range (by `paid_at`) and net revenue, the payments
   ledger by the day money moved, split across order lines (`reports.sales_over_time` by product,
   so they reconcile with Sales over time);
-- **most viewed, low conversion**: `product_viewed` events against orders paid in the range with
+- **most viewed, low conversion**: `product_viewed` events (ProductDay) against orders paid in the range with
   the product; listed when viewed at least LOW_CONVERSION_MIN_VIEWS times and converting below the
   store's average (all orders with a line / all product views);
 - **most abandoned in carts**: lines still in carts last changed in the range and not touched for
@@ -20,7 +20,9 @@ Every figure is over store days (`TIME_ZONE`) and follows the rest of the report
   units that bring them to REORDER_TARGET_DAYS.
 
 The figures carry no customer data (no names, no per-customer rows); search queries are the text
-shoppers typed, shown as text. Cost: a fixed number of queries whatever the range (13).
+shoppers typed, shown as text. Views, adds and removals come from the daily `ProductDay` rollup (`rollup_product_day`, run by
+`services.rollup_day`), today from its events. Cost: a fixed number of queries whatever the range
+(15 with today in it).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
+from django.db import transaction
 from django.db.models import Count, Max, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
@@ -41,7 +44,7 @@ from django.utils.translation import gettext_lazy as _
 from shop.money import format_money
 
 from . import reports
-from .models import Event
+from .models import Event, ProductDay
 from .services import day_bounds, store_today
 
 ROWS = 20
@@ -74,6 +77,7 @@ class ProductsReport:
     last: datetime.date
     tables: list[Table]
     best_sellers: list[tuple[str, int, str]]  # (title, units, orders link) for the chart
+    missing_days: list[datetime.date] = field(default_factory=list)  # before today, never rolled up
 
     def table(self, key: str) -> Table:
         return next(table for table in self.tables if table.key == key)
@@ -125,13 +129,7 @@ def products_report(*, first: datetime.date, last: datetime.date, now: datetime.
     sales = reports.sales_over_time(first=first, last=last, grain=reports.MONTH, dimension="product", links=False)
     sold = {row.key: row for row in sales.rows}
 
-    counted = defaultdict(lambda: defaultdict(int))  # {event name: {product id: count}}
-    events = (Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end,
-                                   name__in=["product_viewed", "added_to_cart", "removed_from_cart"])
-              .values_list("name", "properties__product_id").annotate(n=Count("pk")).order_by())
-    for name, product_id, n in events:
-        if product_id:
-            counted[name][str(product_id)] += n
+    counted = product_events(first=first, last=last, now=now)
 
     abandoned = _abandoned(start=start, end=min(end, now - ABANDONED_AFTER))
     returned = _returned(start=start, end=end)
@@ -159,7 +157,55 @@ def products_report(*, first: datetime.date, last: datetime.date, now: datetime.
     best = [(row.label, row.total.units, links.orders("paid", row.key) if row.key != reports.NONE else "")
             for row in sorted(sales.rows, key=lambda r: (-r.total.units, -r.total.net_sales, r.label.lower()))[:10]
             if row.total.units]
-    return ProductsReport(first, last, tables, best)
+    from .funnel import not_rolled_up
+
+    return ProductsReport(first, last, tables, best, not_rolled_up(first, last, store_today(now)))
+
+
+COUNTED = {"product_viewed": "views", "added_to_cart": "adds", "removed_from_cart": "removals"}
+
+
+def _count_events(start: datetime.datetime, end: datetime.datetime) -> dict[tuple[str, int], dict[str, int]]:
+    """{(channel, product id): {"views": n, "adds": n, "removals": n}} of the events in [start, end)."""
+    found: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTED.values(), 0))
+    rows = (Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end, name__in=COUNTED)
+            .values_list("channel", "name", "properties__product_id").annotate(n=Count("pk")).order_by())
+    for channel, name, product_id, n in rows:
+        if isinstance(product_id, int):
+            found[(channel, product_id)][COUNTED[name]] += n
+    return found
+
+
+@transaction.atomic
+def rollup_product_day(*, day: datetime.date) -> int:
+    """Replace `day`'s ProductDay rows (store day) in one transaction; idempotent. One grouped
+    query over the day's events, one DELETE, one INSERT. Returns the row count."""
+    start, end = day_bounds(day)
+    found = _count_events(start, end)
+    ProductDay.objects.filter(day=day).delete()
+    ProductDay.objects.bulk_create(ProductDay(day=day, channel=channel, product_id=product_id, **figures)
+                                   for (channel, product_id), figures in sorted(found.items()))
+    return len(found)
+
+
+def product_events(*, first: datetime.date, last: datetime.date, now: datetime.datetime) -> dict[str, dict[str, int]]:
+    """{"product_viewed"|"added_to_cart"|"removed_from_cart": {product id (str): count}} over the
+    store days: past days from ProductDay (one query), today live from its events (one more)."""
+    today = store_today(now)
+    counted: dict[str, dict[str, int]] = {name: defaultdict(int) for name in COUNTED}
+    names = {figure: name for name, figure in COUNTED.items()}
+    rows = (ProductDay.objects.filter(day__gte=first, day__lte=min(last, today - datetime.timedelta(days=1)))
+            .values_list("product_id").annotate(*(Sum(figure) for figure in COUNTED.values())).order_by())
+    for product_id, *sums in rows:
+        for figure, value in zip(COUNTED.values(), sums):
+            if value:
+                counted[names[figure]][str(product_id)] += value
+    if first <= today <= last:
+        for (_channel, product_id), figures in _count_events(day_bounds(today)[0], now).items():
+            for figure, value in figures.items():
+                if value:
+                    counted[names[figure]][str(product_id)] += value
+    return counted
 
 
 def _best_sellers(sales: reports.SalesReport, links: Links, product_link) -> Table:

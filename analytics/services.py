@@ -222,9 +222,11 @@ def rollup_day(*, day: datetime.date) -> int:
         DailyMetric(day=day, channel=channel, metric=metric, value=value)
         for (channel, metric), value in sorted(figures.items())
     )
-    from .funnel import rollup_funnel_day  # the funnel's own rows (FunnelDay), in this transaction
+    from .funnel import rollup_funnel_day  # the funnel's and the products' own rows, in this transaction
+    from .product_reports import rollup_product_day
 
     rollup_funnel_day(day=day)
+    rollup_product_day(day=day)
     return len(figures)
 
 
