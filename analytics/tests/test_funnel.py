@@ -256,3 +256,47 @@ def test_the_page_costs_the_same_queries_whatever_the_range(client, june, django
                 assert client.get(URL, params).status_code == 200
             counts.append(len(queries))
     assert len(set(counts)) == 1, counts
+
+
+# --- The rules combined ------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Minutes from June 3 20:00 New York (June 4 00:00 UTC) over the next eight hours: midnight in New
+# York falls inside, at minute 240.
+START = at(JUNE_3, 20)
+# Five-minute steps, so gaps of exactly 30 minutes (still one session) come up often.
+visits = st.lists(st.tuples(st.sampled_from("abc"), st.integers(min_value=0, max_value=96).map(lambda n: n * 5),
+                            st.sampled_from(["listing_viewed", "product_viewed", "added_to_cart", "checkout_started"])),
+                  max_size=25)
+
+
+def reference_sessions(events) -> dict[datetime.date, int]:
+    """Sessions per store day, written out the plain way: per visitor, in time order, a new session
+    after more than 30 minutes or on a new New York day."""
+    found: dict[datetime.date, int] = {}
+    for visitor in {v for v, _m, _n in events}:
+        times = sorted(START + datetime.timedelta(minutes=m) for v, m, _n in events if v == visitor)
+        for i, when in enumerate(times):
+            before = times[i - 1] if i else None
+            if (before is None or when - before > funnel.SESSION_GAP
+                    or before.astimezone(NY).date() != when.astimezone(NY).date()):
+                found[when.astimezone(NY).date()] = found.get(when.astimezone(NY).date(), 0) + 1
+    return found
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=visits)
+def test_sessions_follow_the_gap_and_the_store_s_midnight(events):
+    Event.objects.all().delete()
+    for visitor, minutes, name in events:
+        event(visitor, name, START + datetime.timedelta(minutes=minutes))
+    expected = reference_sessions(events)
+    for day in (JUNE_3, JUNE_4):
+        found = funnel.day_sessions(day)
+        sessions = sum(s.sessions for s in found.values())
+        assert sessions == expected.get(day, 0)
+        # no step is reached by more sessions than there are
+        for steps_of in found.values():
+            assert all(count <= steps_of.sessions for count in steps_of.values())
