@@ -144,7 +144,9 @@ def products_report(*, first: datetime.date, last: datetime.date, now: datetime.
             else str(_("Unknown (product deleted)"))
 
     def product_link(key: str) -> str:
-        return links.product(int(key)) if key.isdigit() else ""
+        # Only a product that still exists (a deleted one's views and returns are still counted).
+        exists = key.isdigit() and (key in sold or int(key) in titles)
+        return links.product(int(key)) if exists else ""
 
     tables = [
         _best_sellers(sales, links, product_link),

@@ -299,3 +299,12 @@ def test_the_page_costs_the_same_queries_whatever_the_range(client, shop, django
                 assert client.get(URL, params).status_code == 200
             counts.append(len(queries))
     assert len(set(counts)) == 1, counts
+
+
+def test_a_deleted_product_keeps_its_figures_without_a_link(shop):
+    # given the sock's views rolled up, then the sock deleted
+    roll_up()
+    shop["sock"].delete()
+    report = product_reports.products_report(first=JUNE_3, last=JUNE_4, now=NOW)
+    row = report.table("low_conversion").rows[0]
+    assert (row[0].shown, row[1].value, row[0].link, row[1].link) == ("Unknown (product deleted)", 25, "", "")
