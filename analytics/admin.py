@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_noop
 
 from shop.admin import ReadOnlyAdmin
 
@@ -11,6 +12,12 @@ from . import selectors
 from .models import DailyMetric, Event
 
 REPORTS_PERMISSION = "analytics.view_reports"
+# The Reports section's entries: (name, object name: the row's id "reports-<lower>", URL name).
+REPORTS = [
+    (gettext_noop("Sales over time"), "SalesOverTime", "reports_sales"),
+    (gettext_noop("Customers"), "Customers", "reports_customers"),
+    (gettext_noop("Marketing"), "Marketing", "reports_marketing"),
+]
 
 
 def install_dashboard(site: AdminSite) -> None:
@@ -35,12 +42,17 @@ def install_reports(site: AdminSite) -> None:
     view itself checks the Reports permission). Like the dashboard, before the site's URLs are built."""
     from django.urls import path
 
-    from . import views
+    from . import report_pages, views
 
     plain_urls = site.get_urls
 
     def get_urls():
-        return [path("reports/sales/", site.admin_view(views.sales), name="reports_sales"), *plain_urls()]
+        return [path("reports/sales/", site.admin_view(views.sales), name="reports_sales"),
+                path("reports/customers/", site.admin_view(report_pages.customers), name="reports_customers"),
+                path("reports/customers/members/", site.admin_view(report_pages.customer_members), name="reports_customers_members"),
+                path("reports/marketing/", site.admin_view(report_pages.marketing), name="reports_marketing"),
+                path("reports/marketing/orders/", site.admin_view(report_pages.marketing_orders), name="reports_marketing_orders"),
+                *plain_urls()]
 
     site.get_urls = get_urls
 
@@ -57,9 +69,10 @@ def install_reports(site: AdminSite) -> None:
             url = reverse(f"{site.name}:reports_sales")
             apps.append({"name": gettext("Reports"), "app_label": "reports", "app_url": url,
                          "has_module_perms": True,
-                         "models": [{"name": gettext("Sales over time"), "object_name": "SalesOverTime",
-                                     "admin_url": url, "add_url": None, "view_only": True,
-                                     "perms": {"view": True}}]})
+                         "models": [{"name": gettext(name), "object_name": object_name,
+                                     "admin_url": reverse(f"{site.name}:{url_name}"), "add_url": None,
+                                     "view_only": True, "perms": {"view": True}}
+                                    for name, object_name, url_name in REPORTS]})
         return apps
 
     site.get_app_list = get_app_list
