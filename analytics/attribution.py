@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce
 from .services import day_bounds
 
 ZERO = Decimal("0")
+CENT = Decimal("0.01")
 NOT_ATTRIBUTED = ""
 # An order's order_placed event is written as it is placed; a little slack for clocks and buffering.
 PLACED_SLACK = datetime.timedelta(hours=1)
@@ -158,7 +159,7 @@ def marketing_report(*, first: datetime.date, last: datetime.date) -> MarketingR
         key = campaign_key(best[1], best[2]) if best else NOT_ATTRIBUTED
         if best:
             pairs.add((best[1], best[2]))
-        attributed.append(Attributed(order_id, number, placed_at, paid_at, took - gave, key,
+        attributed.append(Attributed(order_id, number, placed_at, paid_at, (Decimal(took) - Decimal(gave)).quantize(CENT), key,
                                      best[0] if best else None))
 
     # Marketing campaigns sent in the range show even with nothing attributed to them.
