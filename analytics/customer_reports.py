@@ -22,7 +22,9 @@ Definitions (the same as the rest of analytics, in the store's time zone):
   customers are left out, as the CRM leaves them out of segments.
 
 Cost: a fixed number of queries whatever the range or the number of customers (`customers_report`
-makes 7); the buckets are made in Python.
+makes 7: the paid orders, payments, refunds, the customers' browsers, their signed clicks, the
+campaigns' names, the refunds for RFM); the buckets and the scores are made in Python, so the time
+grows with the paid orders and, for RFM, with customers x months (see docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -174,7 +176,7 @@ class CustomersReport:
 
 def customers_report(*, first: datetime.date, last: datetime.date, now: datetime.datetime | None = None,
                      members: bool = False) -> CustomersReport:
-    """The report for the cohorts of the months from `first`'s to `last`'s; 7 queries.
+    """The report for the cohorts of the months from `first`'s to `last`'s; 6 or 7 queries.
     `members`: keep the customer ids behind each cohort cell and source (for the drill-down)."""
     from orders.models import Order, paid_orders
     from payments.models import Payment, Refund
@@ -189,13 +191,19 @@ def customers_report(*, first: datetime.date, last: datetime.date, now: datetime
         return month_start(instant.astimezone(zone).date())
 
     kept = Order.objects.filter(paid_orders(), customer__isnull=False, paid_at__isnull=False)
-    firsts = kept.values("customer_id").annotate(first=Min("paid_at")).order_by()
-    in_range = firsts.filter(first__gte=start, first__lt=end)
-    first_paid = {customer: at for customer, at in in_range.values_list("customer_id", "first")}
-    ids = in_range.values("customer_id")
+    # Every paid order up to the end of the range, once, in paid order: cohorts and RFM both read it.
+    paid = list(kept.filter(paid_at__lt=end).order_by("paid_at", "pk")
+                .values_list("paid_at", "customer_id", "created_at", "total", "customer__erased_at"))
+    first_paid: dict[int, datetime.datetime] = {}
+    for at, customer, *_rest in paid:
+        first_paid.setdefault(customer, at)
+    first_paid = {customer: at for customer, at in first_paid.items() if at >= start}
+    # The same customers as a subquery, for the ledger and the events (no list of ids in the SQL).
+    ids = (kept.values("customer_id").annotate(first=Min("paid_at")).order_by()
+           .filter(first__gte=start, first__lt=end).values("customer_id"))
 
     cohort_of = {customer: month_of(at) for customer, at in first_paid.items()}
-    orders = list(kept.filter(customer_id__in=ids, paid_at__lt=end).values_list("customer_id", "paid_at"))
+    orders = [(customer, at) for at, customer, *_rest in paid if customer in cohort_of]
     money = [(customer, amount, at) for customer, amount, at in Payment.objects.filter(
         status=Payment.Status.SUCCEEDED, order__customer_id__in=ids, succeeded_at__lt=end,
     ).values_list("order__customer_id", "amount", "succeeded_at")]
@@ -229,8 +237,9 @@ def customers_report(*, first: datetime.date, last: datetime.date, now: datetime
         spent[customer] += amount
 
     sources, source_members = _sources(ids, first_paid, order_count, spent)
+    living = [(at, customer, placed, total) for at, customer, placed, total, erased in paid if erased is None]
     report = CustomersReport(first, last, list(cohorts.values()), sources,
-                             rfm_over_time(first=first, last=last, now=now), _segment_labels())
+                             rfm_over_time(first=first, last=last, now=now, orders=living), _segment_labels())
     if members:
         report.cohort_members = dict(cohort_members)
         report.cohort_members.update({(month, -1): {c for c, m in cohort_of.items() if m == month}
@@ -299,9 +308,12 @@ def _segment_labels() -> list[tuple[str, str]]:
     return [(value, str(label)) for value, label in RFMSegment.choices]
 
 
-def rfm_over_time(*, first: datetime.date, last: datetime.date, now: datetime.datetime) -> list[SegmentMonth]:
+def rfm_over_time(*, first: datetime.date, last: datetime.date, now: datetime.datetime,
+                  orders: list[tuple] | None = None) -> list[SegmentMonth]:
     """How many customers were in each built-in RFM segment at the end of each month from
-    `first`'s to `last`'s (now, for a month not over yet; none for a month not begun); 2 queries."""
+    `first`'s to `last`'s (now, for a month not over yet; none for a month not begun); 2 queries,
+    1 when the caller passes `orders`: every paid order of a customer not erased, paid before the
+    last month's end, as (paid_at, customer_id, created_at, total) in paid order."""
     from customers.services.rfm import Figures, score_figures
     from orders.models import Order, paid_orders
     from payments.models import Refund
@@ -315,12 +327,13 @@ def rfm_over_time(*, first: datetime.date, last: datetime.date, now: datetime.da
         return []
     until = ends[-1][1]
     living = Q(customer__isnull=False, customer__erased_at__isnull=True)
-    orders = sorted(Order.objects.filter(paid_orders(), living, paid_at__isnull=False, paid_at__lt=until)
-                    .values_list("paid_at", "customer_id", "created_at", "total"))
-    refunds = sorted(Refund.objects.filter(paid_orders("payment__order__"), status=Refund.Status.SUCCEEDED,
-                                           created_at__lt=until, payment__order__customer__isnull=False,
-                                           payment__order__customer__erased_at__isnull=True)
-                     .values_list("created_at", "payment__order__customer_id", "amount"))
+    if orders is None:
+        orders = list(Order.objects.filter(paid_orders(), living, paid_at__isnull=False, paid_at__lt=until)
+                      .order_by("paid_at", "pk").values_list("paid_at", "customer_id", "created_at", "total"))
+    refunds = list(Refund.objects.filter(paid_orders("payment__order__"), status=Refund.Status.SUCCEEDED,
+                                         created_at__lt=until, payment__order__customer__isnull=False,
+                                         payment__order__customer__erased_at__isnull=True)
+                   .order_by("created_at", "pk").values_list("created_at", "payment__order__customer_id", "amount"))
     count: Counter[int] = Counter()
     gross: dict[int, Decimal] = defaultdict(lambda: ZERO)
     refunded: dict[int, Decimal] = defaultdict(lambda: ZERO)
