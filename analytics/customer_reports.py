@@ -19,7 +19,9 @@ Definitions (the same as the rest of analytics, in the store's time zone):
   with a paid order by then is scored by the same rules the CRM uses
   (`customers.services.rfm.score_figures`) on their figures as of then: paid orders placed and
   paid by then, their totals minus the refunds made by then, first and last order. Erased
-  customers are left out, as the CRM leaves them out of segments.
+  customers are left out, as the CRM leaves them out of segments. A closed month's counts are
+  kept in the cache for a day (`CLOSED_MONTH_SECONDS`): an old order cancelled, or a customer
+  erased, moves a past month's count the next day; the month in progress is always live.
 
 Cost: a fixed number of queries whatever the range or the number of customers (`customers_report`
 makes 7: the paid orders, payments, refunds, the customers' browsers, their signed clicks, the
@@ -33,6 +35,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,6 +45,9 @@ from .services import day_bounds, store_zone
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 DIRECT = "direct"
+# A closed month's RFM counts are kept this long (scoring every customer at every month end is the
+# report's one cost that grows with customers x months); the month in progress is always live.
+CLOSED_MONTH_SECONDS = 24 * 3600
 
 
 def month_start(day: datetime.date) -> datetime.date:
@@ -341,6 +347,8 @@ def rfm_over_time(*, first: datetime.date, last: datetime.date, now: datetime.da
     last_at: dict[int, datetime.datetime] = {}
     o = r = 0
     found = []
+    known = cache.get_many([_segments_key(as_of) for _month, as_of in ends if as_of < now])
+    fresh = {}
     for month, as_of in ends:  # each month adds what happened since the one before
         while o < len(orders) and orders[o][0] < as_of:
             _paid, customer, placed, total = orders[o]
@@ -352,11 +360,22 @@ def rfm_over_time(*, first: datetime.date, last: datetime.date, now: datetime.da
         while r < len(refunds) and refunds[r][0] < as_of:
             refunded[refunds[r][1]] += refunds[r][2]
             r += 1
-        figures = {c: Figures(n, max(gross[c] - refunded[c], ZERO).quantize(CENT), first_at[c], last_at[c])
-                   for c, n in count.items()}
-        scores = score_figures(figures, now=as_of) if figures else {}
-        found.append(SegmentMonth(month, as_of, dict(Counter(segment for *_rfm, segment in scores.values()))))
+        key = _segments_key(as_of)
+        if key not in known:  # scoring every customer is the cost: a closed month is scored once a day
+            figures = {c: Figures(n, max(gross[c] - refunded[c], ZERO).quantize(CENT), first_at[c], last_at[c])
+                       for c, n in count.items()}
+            scores = score_figures(figures, now=as_of) if figures else {}
+            known[key] = dict(Counter(segment for *_rfm, segment in scores.values()))
+            if as_of < now:
+                fresh[key] = known[key]
+        found.append(SegmentMonth(month, as_of, known[key]))
+    if fresh:
+        cache.set_many(fresh, CLOSED_MONTH_SECONDS)
     return found
+
+
+def _segments_key(as_of: datetime.datetime) -> str:
+    return f"analytics:rfm-month-end:{as_of.isoformat()}"
 
 
 # --- Drill-down --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -163,6 +164,25 @@ def test_rfm_segments_at_each_month_end_by_the_crm_rules(shop):
     stored = Counter(Customer.objects.exclude(rfm_segment="").values_list("rfm_segment", flat=True))
     assert months["2024-06"].counts == dict(stored)
     assert months["2024-06"].total == 4  # eve never paid
+
+
+@pytest.mark.django_db
+def test_a_closed_months_segments_are_scored_once_a_day(shop, monkeypatch):
+    stored = []
+    set_many = cache.set_many
+    monkeypatch.setattr(cache, "set_many", lambda values, timeout: (
+        stored.append(({key.split("rfm-month-end:")[1][:10] for key in values}, timeout)), set_many(values, timeout))[1])
+    report()
+    # an order paid in March, found later (a late manual payment): March is as it was for the day,
+    # June (the month in progress) counts it at once
+    bought(CustomerFactory(), ny(2024, 3, 20), "5.00")
+    months = {m.label: m for m in report().segments}
+    assert months["2024-03"].total == 3
+    assert months["2024-06"].total == 5
+    # once the entry expires (a day), March is scored again
+    assert stored == [({"2024-04-01", "2024-05-01", "2024-06-01"}, 24 * 3600)]  # closed months, kept a day
+    cache.clear()
+    assert report().segments[0].total == 4
 
 
 @pytest.mark.django_db
