@@ -17,6 +17,8 @@ REPORTS = [
     (gettext_noop("Sales over time"), "SalesOverTime", "reports_sales"),
     (gettext_noop("Funnel"), "Funnel", "reports_funnel"),
     (gettext_noop("Products"), "Products", "reports_products"),
+    (gettext_noop("Customers"), "Customers", "reports_customers"),
+    (gettext_noop("Marketing"), "Marketing", "reports_marketing"),
 ]
 
 
@@ -42,7 +44,7 @@ def install_reports(site: AdminSite) -> None:
     view itself checks the Reports permission). Like the dashboard, before the site's URLs are built."""
     from django.urls import path
 
-    from . import funnel_views, product_views, views
+    from . import funnel_views, product_views, report_pages, views
 
     plain_urls = site.get_urls
 
@@ -50,6 +52,10 @@ def install_reports(site: AdminSite) -> None:
         return [path("reports/sales/", site.admin_view(views.sales), name="reports_sales"),
                 path("reports/funnel/", site.admin_view(funnel_views.funnel_page), name="reports_funnel"),
                 path("reports/products/", site.admin_view(product_views.products_page), name="reports_products"),
+                path("reports/customers/", site.admin_view(report_pages.customers), name="reports_customers"),
+                path("reports/customers/members/", site.admin_view(report_pages.customer_members), name="reports_customers_members"),
+                path("reports/marketing/", site.admin_view(report_pages.marketing), name="reports_marketing"),
+                path("reports/marketing/orders/", site.admin_view(report_pages.marketing_orders), name="reports_marketing_orders"),
                 *plain_urls()]
 
     site.get_urls = get_urls

@@ -189,6 +189,8 @@ def day_figures(day: datetime.date) -> dict[tuple[str, str], Decimal]:
 
     figures[(WEB, M.CHARGED)] = charged
     figures[(WEB, M.REFUNDED)] = refunded
+    # Returns and (once promotions exist) discounts are already in these: a return's money goes
+    # back by refund, a payment takes the discounted total. A discounts *figure* would be added here.
     figures[(WEB, M.NET_SALES)] = charged - refunded
     figures[(WEB, M.ORDERS)] = Decimal(orders["count"])
     figures[(WEB, M.ORDER_VALUE)] = orders["value"]

@@ -303,6 +303,8 @@ ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", defau
 # Each process hands its events to the shared buffer in lists of this many, or after this long.
 ANALYTICS_BUFFER_EVENTS = env.int("ANALYTICS_BUFFER_EVENTS", default=50)
 ANALYTICS_BUFFER_SECONDS = env.float("ANALYTICS_BUFFER_SECONDS", default=2.0)
+# The marketing report gives an order to the last verified campaign click this many days before it.
+ANALYTICS_ATTRIBUTION_WINDOW_DAYS = env.int("ANALYTICS_ATTRIBUTION_WINDOW_DAYS", default=7)
 # The most units of one variant a cart line may hold (stock permitting).
 CART_MAX_LINE_QUANTITY = env.int("CART_MAX_LINE_QUANTITY", default=20)
 

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -71,6 +73,30 @@ def rfm_segment_for(*, recency: int, frequency: int, monetary: int, first_order_
     return RFMSegment.OTHER
 
 
+class Figures(NamedTuple):
+    """What a customer is scored on (stored on Customer by stats.refresh_customer_stats, or
+    computed as of an earlier day by analytics/customer_reports.py)."""
+    order_count: int
+    total_spent: Decimal
+    first_order_at: datetime | None
+    last_order_at: datetime
+
+
+def score_figures(figures: dict[int, Figures], *, now: datetime) -> dict[int, tuple[int, int, int, str]]:
+    """(R, F, M, segment) for each key of `figures`: the quintiles among them and the built-in
+    segment, as of `now`. The one place the rules are applied: `score_customers` stores the result;
+    the customers report (analytics) counts it at past month ends."""
+    recency = quintile_scores({pk: (now - f.last_order_at).days for pk, f in figures.items()}, higher_is_better=False)
+    frequency = quintile_scores({pk: f.order_count for pk, f in figures.items()})
+    monetary = quintile_scores({pk: f.total_spent for pk, f in figures.items()})
+    return {
+        pk: (recency[pk], frequency[pk], monetary[pk],
+             rfm_segment_for(recency=recency[pk], frequency=frequency[pk], monetary=monetary[pk],
+                             first_order_at=f.first_order_at, now=now))
+        for pk, f in figures.items()
+    }
+
+
 def score_customers(*, now: datetime | None = None) -> dict:
     """Score every customer and store recency/frequency/monetary_score, rfm_segment and
     rfm_scored_at; record an Activity (SEGMENT) for each customer whose segment changed.
@@ -88,17 +114,14 @@ def score_customers(*, now: datetime | None = None) -> dict:
     with transaction.atomic():
         rows = list(scored.only("pk", "order_count", "total_spent", "first_order_at", "last_order_at",
                                 *SCORE_FIELDS).order_by("pk"))
-        recency = quintile_scores({c.pk: (now - c.last_order_at).days for c in rows}, higher_is_better=False)
-        frequency = quintile_scores({c.pk: c.order_count for c in rows})
-        monetary = quintile_scores({c.pk: c.total_spent for c in rows})
+        scores = score_figures(
+            {c.pk: Figures(c.order_count, c.total_spent, c.first_order_at, c.last_order_at) for c in rows}, now=now)
 
         changed: list[Customer] = []
         activities: list[Activity] = []
         segments: Counter[str] = Counter()
         for customer in rows:
-            r, f, m = recency[customer.pk], frequency[customer.pk], monetary[customer.pk]
-            segment = rfm_segment_for(recency=r, frequency=f, monetary=m, first_order_at=customer.first_order_at,
-                                      now=now)
+            r, f, m, segment = scores[customer.pk]
             segments[segment] += 1
             if segment != customer.rfm_segment:
                 activities.append(_segment_activity(customer, segment))
