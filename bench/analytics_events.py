@@ -36,8 +36,10 @@ import argparse
 import cProfile
 import datetime
 import io
+import json
 import os
 import pstats
+import signal
 import statistics
 import sys
 import time
@@ -50,6 +52,8 @@ CHUNK = 500_000
 # Past the retention, for the purge: about a month at the same rate.
 EXTRA_DAYS = 30
 STAFF = "analytics-bench-staff"
+# The event table's index definitions, saved before a load drops them (see _restore_indexes).
+INDEXES_FILE = ROOT / "var" / "bench" / "analytics_event_indexes.json"
 
 # (share per thousand, event name): the storefront's mix, roughly as a small shop's.
 MIX = ((450, "product_viewed"), (250, "listing_viewed"), (80, "search"), (80, "added_to_cart"),
@@ -145,12 +149,35 @@ def _secondary_indexes(cursor) -> tuple[list[tuple[str, str]], list[tuple[str, s
     return constraints, cursor.fetchall()
 
 
+def _restore_indexes(cursor) -> None:
+    """Put back any index or unique constraint a load dropped and could not build again (a run
+    killed mid-load), from the definitions it saved first: without them the rollup scans the
+    whole table for each day."""
+    if not INDEXES_FILE.exists():
+        return
+    saved = json.loads(INDEXES_FILE.read_text())
+    constraints, indexes = _secondary_indexes(cursor)
+    have = {name for name, _d in constraints + indexes}
+    cursor.execute("SET maintenance_work_mem = '256MB'")
+    for name, definition in saved["constraints"]:
+        if name not in have:
+            print(f"  restoring {name}", flush=True)
+            cursor.execute(f'ALTER TABLE analytics_event ADD CONSTRAINT "{name}" {definition}')
+    for name, definition in saved["indexes"]:
+        if name not in have:
+            print(f"  restoring {name}", flush=True)
+            cursor.execute(definition)
+
+
 def write_events(*, total: int, start: datetime.datetime, span: datetime.timedelta, tag: str) -> None:
     """`total` events evenly from `start` over `span`; `tag` keeps their uids apart from another call's."""
     from django.db import connection, transaction
 
     with connection.cursor() as cursor:
+        _restore_indexes(cursor)
         constraints, indexes = _secondary_indexes(cursor)
+        INDEXES_FILE.parent.mkdir(parents=True, exist_ok=True)
+        INDEXES_FILE.write_text(json.dumps({"constraints": constraints, "indexes": indexes}))
         # Loading into a table without its secondary indexes and building them once afterwards is
         # several times faster than keeping a random uuid index up to date row by row.
         for name, _definition in constraints:
@@ -165,11 +192,7 @@ def write_events(*, total: int, start: datetime.datetime, span: datetime.timedel
                                             "span": f"{span.total_seconds()} seconds"})
                 print(f"  {high + 1:,} / {total:,} events", flush=True)
         finally:
-            cursor.execute("SET maintenance_work_mem = '256MB'")
-            for name, definition in constraints:
-                cursor.execute(f'ALTER TABLE analytics_event ADD CONSTRAINT "{name}" {definition}')
-            for _name, definition in indexes:
-                cursor.execute(definition)
+            _restore_indexes(cursor)
 
 
 def build_events(total: int) -> None:
@@ -179,6 +202,8 @@ def build_events(total: int) -> None:
 
     from analytics.models import Event
 
+    with connection.cursor() as cursor:
+        _restore_indexes(cursor)
     retention = datetime.timedelta(days=settings.ANALYTICS_EVENT_RETENTION_DAYS)
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     cutoff = now - retention
@@ -226,7 +251,7 @@ def build_orders(per_day: int) -> None:
         Payment.objects.filter(order__in=generated).delete()
         generated.delete()
     with step(f"Writing about {per_day} paid orders a day from {first} to {today}"):
-        made = generated_sales(first=first, last=today, per_day=per_day, prefix=f"bench{per_day}")
+        made = generated_sales(first=first, last=today, per_day=per_day, prefix="bench")
     print(f"  {made.orders:,} orders, {made.payments:,} payments, {made.refunds:,} refunds")
 
 
@@ -293,6 +318,8 @@ def reports_staff():
 
 def main() -> None:
     args = parse_args()
+    # Killed mid-load, still build the indexes again (the `finally` in write_events).
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit("Stopped."))
     prepare_database(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
     if args.redis_url:

@@ -28,21 +28,23 @@ class GeneratedSales:
 
 
 def generated_catalog(*, categories: int = 12, brands: int = 8, products: int = 60, prefix: str = "gen") -> list:
-    """`products` products (one variant each) spread over `categories` categories and `brands` brands."""
+    """`products` products (one variant each) spread over `categories` categories and `brands`
+    brands; those already made with the same `prefix` are reused (a benchmark's second run)."""
     from catalog.models import Brand, Category, Product, Variant
 
-    made_categories = [Category.objects.create(name=f"Category {i:02d}", slug=f"{prefix}-category-{i}")
+    made_categories = [Category.objects.get_or_create(slug=f"{prefix}-category-{i}", parent=None,
+                                                      defaults={"name": f"Category {i:02d}"})[0]
                        for i in range(categories)]
-    made_brands = [Brand.objects.create(name=f"Brand {i:02d}", slug=f"{prefix}-brand-{i}") for i in range(brands)]
-    made_products = Product.objects.bulk_create([
-        Product(title=f"Product {i:03d}", slug=f"{prefix}-product-{i}", category=made_categories[i % categories],
-                brand=made_brands[i % brands], status=Product.Status.ACTIVE, description="<p>Generated.</p>")
-        for i in range(products)
-    ])
-    return Variant.objects.bulk_create([
-        Variant(product=product, sku=f"{prefix.upper()}-{product.pk}", price=Decimal(10 + (i * 7) % 190))
-        for i, product in enumerate(made_products)
-    ])
+    made_brands = [Brand.objects.get_or_create(slug=f"{prefix}-brand-{i}", defaults={"name": f"Brand {i:02d}"})[0]
+                   for i in range(brands)]
+    variants = []
+    for i in range(products):
+        product, _created = Product.objects.get_or_create(slug=f"{prefix}-product-{i}", defaults={
+            "title": f"Product {i:03d}", "category": made_categories[i % categories],
+            "brand": made_brands[i % brands], "status": Product.Status.ACTIVE, "description": "<p>Generated.</p>"})
+        variants.append(Variant.objects.get_or_create(sku=f"{prefix.upper()}-{i}", defaults={
+            "product": product, "price": Decimal(10 + (i * 7) % 190)})[0])
+    return variants
 
 
 def generated_sales(*, first: datetime.date, last: datetime.date, per_day: int, variants: list | None = None,
