@@ -165,14 +165,15 @@ def _money(queryset, field: str) -> Decimal:
     )["total"]
 
 
-def day_figures(day: datetime.date) -> dict[tuple[str, str], Decimal]:
+def day_figures(day: datetime.date, *, events: bool = True) -> dict[tuple[str, str], Decimal]:
     """Every figure for `day` (store time zone), keyed by (channel, metric).
 
     Money comes from the payments ledger, by the day it moved: charged = succeeded payments by
     `succeeded_at`, refunded = succeeded refunds by `created_at` (a refund has no separate
     completion time), net sales = charged - refunded. Orders, their value and units are orders by
     `paid_at` (never by status). Visitors and conversion come from the events. Orders and money
-    have no channel yet: they are "web".
+    have no channel yet: they are "web". `events=False`: the ledger's figures only (the dashboard's
+    today, whose event figures it reads from the rollup `flush_events_task` keeps).
     """
     from orders.models import Order, OrderLine
     from payments.models import Payment, Refund
@@ -205,6 +206,8 @@ def day_figures(day: datetime.date) -> dict[tuple[str, str], Decimal]:
     figures[(WEB, M.UNITS)] = Decimal(units)
     figures[(WEB, M.NEW_CUSTOMERS)] = Decimal(len(new))
     figures[(WEB, M.RETURNING_CUSTOMERS)] = Decimal(len(returning - new))
+    if not events:
+        return dict(figures)
 
     events = Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end).exclude(visitor_id="")
     for row in events.values("channel").annotate(visitors=Count("visitor_id", distinct=True)):
