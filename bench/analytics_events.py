@@ -19,7 +19,8 @@ made-up events and orders). What it does, each step timed:
    about nine events per visitor, on mobile, desktop and tablet. A second run reuses what is there.
 2. Orders: --orders-per-day paid orders over the same 14 months with lines over 12 categories,
    8 brands and 60 products, one in 12 partly refunded (analytics/tests/generated.py).
-3. The rollup: `services.rollup_day` for the last --rollup-days days (the dashboard reads 180).
+3. The rollup: `services.rollup_day` for the last --rollup-days days (the dashboard reads 180)
+   and today so far (which the flush task keeps up to date).
 4. The pages: the admin index with the dashboard, and the sales report for 7, 30 and 90 days by
    day and by category: "first" is the first load in this process (templates compiled, a new
    database connection, the cache empty), "cold" a later load after emptying the cache and
@@ -350,7 +351,9 @@ def main() -> None:
         cursor.execute("ANALYZE")
 
     today = services.store_today()
-    days = [today - datetime.timedelta(days=n) for n in range(args.rollup_days, 0, -1)]
+    # The last --rollup-days days, and today so far (as the flush task keeps it: the dashboard
+    # reads today's visitors from it).
+    days = [today - datetime.timedelta(days=n) for n in range(args.rollup_days, -1, -1)]
     with step(f"Rolling up {len(days)} days") as rollup:
         for day in days:
             services.rollup_day(day=day)
