@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # The newest Python 3.11+ on the machine.
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
 
-.PHONY: run test test-services worker bench bench-checkout install install-dev migrate demo clean lint
+.PHONY: run test test-services worker bench bench-checkout bench-analytics install install-dev migrate demo clean lint
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)."; exit 1; }
@@ -71,6 +71,13 @@ bench: install-dev
 # time against issue 9's targets on a 10,000-product SQLite catalog (bench/checkout_latency.py).
 bench-checkout: install-dev
 	$(PY) bench/checkout.py $(BENCH_ARGS)
+
+# The dashboard and the sales report over 10 million generated storefront events on PostgreSQL,
+# cold and warm, the rollup and the purge (bench/analytics_events.py; the first run writes the
+# events in a few minutes, later ones reuse them). BENCH_ARGS passes options, e.g.
+#   make bench-analytics BENCH_ARGS="--database-url postgres://postgres@127.0.0.1:5432/shop_analytics_bench --events 1000000"
+bench-analytics: install-dev
+	$(PY) bench/analytics_events.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

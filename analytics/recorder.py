@@ -126,15 +126,42 @@ def build_event(request: HttpRequest | None, name: str, properties: dict[str, An
 _pending: list[dict[str, Any]] = []
 _pending_since = 0.0
 _pending_lock = threading.Lock()
+# In a web process, hands the waiting events over once the first has waited its time (below).
+_timer: threading.Timer | None = None
+
+
+def _in_web_process() -> bool:
+    """A process serving requests with its background thread on (shop/background.py): not a
+    worker or a command (their flush or exit hands events over), nor a test."""
+    from shop import background
+
+    return background.takes_tasks()
+
+
+def _hand_over_later() -> None:
+    """Hand this process's events over within ANALYTICS_BUFFER_SECONDS even if no event follows.
+
+    Otherwise a web process's last events (a cached page viewed once, then a quiet night) would
+    wait in its memory for its next event or its exit, and the flush, which runs in a worker,
+    would not see them: the view would count a day late, after its day was rolled up. One timer
+    at a time; the caller holds _pending_lock."""
+    global _timer
+    if (_timer is not None and _timer.is_alive()) or not _in_web_process():
+        return
+    _timer = threading.Timer(settings.ANALYTICS_BUFFER_SECONDS, push_pending)
+    _timer.daemon = True
+    _timer.start()
 
 
 def append(event: dict[str, Any]) -> None:
     """Keep `event` with this process's others; hand them to the shared buffer when there are
-    enough of them or the oldest has waited long enough."""
+    enough of them or the oldest has waited long enough (in a web process, a timer sees to that
+    even when no other event arrives)."""
     global _pending_since
     with _pending_lock:
         if not _pending:
             _pending_since = time.monotonic()
+            _hand_over_later()
         _pending.append(event)
         if (len(_pending) < settings.ANALYTICS_BUFFER_EVENTS
                 and time.monotonic() - _pending_since < settings.ANALYTICS_BUFFER_SECONDS):
@@ -145,8 +172,12 @@ def append(event: dict[str, Any]) -> None:
 
 
 def push_pending() -> None:
-    """Hand this process's waiting events to the shared buffer now (before a flush, at exit)."""
+    """Hand this process's waiting events to the shared buffer now (before a flush, at exit, or
+    from the timer)."""
+    global _timer
     with _pending_lock:
+        if threading.current_thread() is _timer:
+            _timer = None  # an event arriving while this one writes starts a timer of its own
         batch = _pending[:]
         _pending.clear()
     if batch:

@@ -241,7 +241,10 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
     for order_id, amount, i in money:
         order_lines = lines_by_order.get(order_id) or [(NONE, str(_("No lines")), 0, ZERO)]
         totals[i].net_sales += amount
-        for (key, label, _q, _t), part in zip(order_lines, split_proportionally(amount, [t for *_r, t in order_lines])):
+        # Most orders have one line: it takes the whole amount (what the split would give), and the
+        # split's arithmetic is most of this loop's time on a long range.
+        parts = [amount] if len(order_lines) == 1 else split_proportionally(amount, [t for *_r, t in order_lines])
+        for (key, label, _q, _t), part in zip(order_lines, parts):
             labels[key] = label
             cells[key][i].net_sales += part
     for order_id, i in paid_in.items():

@@ -1,8 +1,9 @@
 """Reads for the back office's dashboard: Today and the last 7/30/90 days against the period before.
 
-Past days come from `DailyMetric` (one query for 180 days); today is computed live from the ledger
-and the events (`services.day_figures`, a fixed handful of queries), so the page costs the same
-however many orders or events there are.
+Past days come from `DailyMetric` (one query for 180 days); today's money, orders and customers are
+computed live from the ledger (`services.day_figures(events=False)`, a fixed handful of queries)
+and today's visitors from the rollup the flush task keeps, so the page costs the same however many
+orders or events there are, and never reads a raw event.
 """
 from __future__ import annotations
 
@@ -117,16 +118,21 @@ def orders_url(first: datetime.date, last: datetime.date) -> str:
 
 
 def daily_totals(first: datetime.date, last: datetime.date, *, now: datetime.datetime | None = None) -> dict:
-    """{metric: {day: value}} over every channel, rolled-up days from DailyMetric, today live."""
+    """{metric: {day: value}} over every channel, from DailyMetric; today's money, orders, units
+    and customers live from the ledger (a few indexed queries), today's event figures (visitors,
+    conversion) from the rows `flush_events_task` rolls up after each flush (a minute behind,
+    at most), so no page load counts raw events: at 10 million events that cost a second."""
     today = store_today(now)
     totals: dict[str, dict[datetime.date, Decimal]] = defaultdict(dict)
-    rows = (DailyMetric.objects.filter(day__gte=first, day__lte=min(last, today - datetime.timedelta(days=1)))
+    live = day_figures(today, events=False) if first <= today <= last else {}
+    live_metrics = {metric for _channel, metric in live}
+    rows = (DailyMetric.objects.filter(day__gte=first, day__lte=min(last, today))
             .values_list("day", "metric").annotate(total=Sum("value")).order_by())
     for day, metric, total in rows:
-        totals[metric][day] = total
-    if first <= today <= last:
-        for (_channel, metric), value in day_figures(today).items():
-            totals[metric][today] = totals[metric].get(today, ZERO) + value
+        if day != today or metric not in live_metrics:
+            totals[metric][day] = total
+    for (_channel, metric), value in live.items():
+        totals[metric][today] = totals[metric].get(today, ZERO) + value
     return totals
 
 

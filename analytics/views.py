@@ -85,7 +85,7 @@ class Bar:
 
 @dataclass
 class Chart:
-    bars: list[Bar]
+    bars: list[Bar]  # series by series, so each series' bars share one <g fill> (a lighter page)
     legend: list[tuple[str, str]]  # (colour, label)
     zero: float  # the zero line's y
     high: str  # the top of the scale, as money
@@ -96,11 +96,20 @@ class Chart:
     height: int = CHART_HEIGHT
     axis_y: int = CHART_HEIGHT + 14
 
+    @property
+    def groups(self) -> list[tuple[str, list[Bar]]]:
+        """The bars by colour, in the legend's order: one <g fill> each instead of a fill per bar."""
+        found: dict[str, list[Bar]] = {}
+        for bar in self.bars:
+            found.setdefault(bar.colour, []).append(bar)
+        return list(found.items())
 
-def chart_bars(report: reports.SalesReport) -> Chart:
+
+def chart_bars(report: reports.SalesReport, top: tuple[list[reports.Row], reports.Row | None] | None = None) -> Chart:
     """Stacked bars of net sales per period, one colour per dimension value (the largest
-    CHART_SERIES, then "Other"): gains stack up from zero, refund-heavy negatives down."""
-    shown, other = report.top(CHART_SERIES)
+    CHART_SERIES, then "Other"): gains stack up from zero, refund-heavy negatives down.
+    `top`: `report.top(CHART_SERIES)` when the caller has it already (it counts "Other"'s orders)."""
+    shown, other = top or report.top(CHART_SERIES)
     series = [(row.label, PALETTE[i], row.cells) for i, row in enumerate(shown)]
     if other:
         series.append((other.label, PALETTE[-1], other.cells))
@@ -114,20 +123,22 @@ def chart_bars(report: reports.SalesReport) -> Chart:
     zero = CHART_PAD + high / span * inner
     slot = CHART_WIDTH / max(len(report.buckets), 1)
     width = max(slot * 0.8, 1.0)
+    stacks = [(zero, zero) for _bucket in report.buckets]  # (top of the gains, bottom of the losses)
     bars = []
-    for i, bucket in enumerate(report.buckets):
-        up, down = zero, zero
-        for label, colour, cells in series:
+    for label, colour, cells in series:
+        for i, bucket in enumerate(report.buckets):
             amount = float(cells[i].net_sales)
             if not amount:
                 continue
             height = abs(amount) / span * inner
+            up, down = stacks[i]
             if amount > 0:
                 up -= height
                 y = up
             else:
                 y = down
                 down += height
+            stacks[i] = (up, down)
             bars.append(Bar(round(i * slot + (slot - width) / 2, 1), round(y, 1), round(width, 1), round(height, 1),
                             colour, f"{bucket.label}, {label}: {format_money(cells[i].net_sales)}",
                             cells[i].net_link))
@@ -158,13 +169,17 @@ def sales(request: HttpRequest) -> HttpResponse:
         "zone": store_zone().key,
     }
     if report:
-        # The period table is the chart's text: the same series, "Other" included.
-        shown, other = report.top(CHART_SERIES)
-        series = shown + ([other] if other else [])
-        periods = [(bucket, [(row, row.cells[i]) for row in series if not row.cells[i].empty], report.totals[i])
+        # The period table is the chart's text: a row per period, a column per series ("Other"
+        # included) with its net sales, then the period's totals. Orders and units by value and
+        # period are in the CSV: as a long table (a row per period and value) 90 days weighed
+        # 480 KB, most of it links (test_page_weight.py holds the page under 300 KB).
+        top = report.top(CHART_SERIES)
+        series = top[0] + ([top[1]] if top[1] else [])
+        periods = [(bucket, [(row.key or "other", row.cells[i]) for row in series], report.totals[i])
                    for i, bucket in enumerate(report.buckets)]
         table_rows, table_other = report.top(TABLE_ROWS)
-        context.update(periods=periods, table_rows=table_rows, table_other=table_other, chart=chart_bars(report))
+        context.update(series=series, periods=periods, table_rows=table_rows, table_other=table_other,
+                       chart=chart_bars(report, top))
     return TemplateResponse(request, "analytics/reports/sales.html", context)
 
 

@@ -54,6 +54,7 @@ def sales():
     for visitor, name in [("a" * 32, "product_viewed"), ("a" * 32, "order_placed"), ("b" * 32, "product_viewed"),
                           ("c" * 32, "search")]:
         Event.objects.create(name=name, visitor_id=visitor, occurred_at=at(TODAY, 8))
+    services.rollup_day(day=TODAY)  # today so far, as the flush task keeps it
     for n in range(1, 181):
         services.rollup_day(day=days_ago(n))
 

@@ -156,6 +156,19 @@ def test_events_past_the_retention_are_purged(settings):
     assert Event.objects.count() == 2
 
 
+def test_the_purge_deletes_in_batches_and_keeps_the_rest(settings, django_assert_num_queries):
+    settings.ANALYTICS_EVENT_RETENTION_DAYS = 30
+    now = timezone.now()
+    kept = [Event.objects.create(name="search", occurred_at=now - datetime.timedelta(days=days)) for days in (0, 29)]
+    for hours in range(5):
+        Event.objects.create(name="search", occurred_at=now - datetime.timedelta(days=31, hours=hours))
+    # batches of 2: 2, 2, then 1 (fewer than a batch: done); one DELETE each
+    with django_assert_num_queries(3) as queries:
+        assert services.purge_events(now=now, batch=2) == 5
+    assert all(query["sql"].startswith("DELETE") and "LIMIT 2" in query["sql"] for query in queries.captured_queries)
+    assert list(Event.objects.order_by("pk")) == kept
+
+
 def test_paid_is_recorded_after_commit_without_a_visitor(django_capture_on_commit_callbacks):
     analytics.record_on_commit(None, "order_paid", order_id=5, amount="10.00")
     assert services.flush_events() == 0
