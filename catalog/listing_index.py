@@ -23,7 +23,13 @@ without data builds it from the catalog tables (a few queries over that category
 stores it only if the generation is still the one it read (`UPDATE ... WHERE generation = g`): a
 change committed meanwhile makes that a no-op, so a build from an older snapshot is never kept.
 Rows exist for every category (a migration creates them, a new category gets one, readers add
-missing ones) so a writer always has a row to bump.
+missing ones) so a writer always has a row to bump. After the commit, the stale rows are rebuilt
+in the background (`rebuild_after_commit`, a Celery task) so that shoppers rarely meet one.
+
+Stock, the frequent write (every order), does not make rows stale: the only thing the index holds
+about stock is one bit per product, so a sale that leaves units on the shelf does nothing here and
+a sell-out or a comeback sets or clears that product's bit in place (`stock_flipped`), in the
+sale's transaction.
 
 Prices and stock on the cards themselves still come from the catalog tables (`with_card_data`),
 in the same request; the index decides which products are listed and in which order, which is
@@ -38,6 +44,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Iterable
 
+from django.db import transaction
 from django.db.models import Case, F, JSONField, Q, Value, When
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
@@ -77,7 +84,87 @@ def invalidate_categories(category_ids: Iterable[int] | None = None, *, products
         if not category_ids:
             return
         rows = rows.filter(category_id__in=category_ids)
-    rows.update(generation=F("generation") + 1, data=None)
+    if rows.update(generation=F("generation") + 1, data=None):
+        rebuild_after_commit()
+
+
+def rebuild_stale() -> list[int]:
+    """Build and store every stale row now (5 queries for all of them, 1 when none is stale).
+
+    Idempotent, and safe against writers: a row changed meanwhile is left stale (see `load`).
+    Returns the categories built.
+    """
+    stale = list(CategoryListingIndex.objects.filter(data__isnull=True).values_list("category_id", flat=True))
+    if stale:
+        load(stale)
+    return stale
+
+
+def _enqueue_rebuild() -> None:
+    from .tasks import rebuild_listing_index_task
+
+    rebuild_listing_index_task.delay()
+
+
+def rebuild_after_commit() -> None:
+    """Once the caller's transaction commits, rebuild the stale rows in the background (a Celery
+    task; in the web process itself when tasks run eagerly, the default without a broker), so that
+    the next shopper's listing finds them built. Queued once per transaction however many changes
+    it makes. A reader finding a row still stale builds it itself (`load`): never stale, only slower.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        # Autocommit: "after commit" would be now, in the middle of the change (a product's save
+        # marks its old category stale before the row is written). The next reader builds it.
+        return
+    # One still queued runs at this same commit: a savepoint rolled back drops its callbacks, and
+    # every savepoint still open encloses this change, so it would drop this change too.
+    if any(func is _enqueue_rebuild for _savepoints, func, _robust in connection.run_on_commit):
+        return
+    transaction.on_commit(_enqueue_rebuild, robust=True)
+
+
+def stock_flipped(flipped: dict[int, tuple[int, bool]]) -> None:
+    """Products that sold out or came back in the caller's transaction, as product id ->
+    (category id, in stock now): set or clear their bit in their categories' `stock` mask, in place.
+
+    Two queries, only when something flipped: the rows are locked (category order, so two sales
+    never wait for each other crosswise) and read, then written back in one UPDATE. The lock makes
+    the read-modify-write safe against another sale of the same category (a sale locks its stock
+    rows first, then these, as its stale-marking UPDATE did before). `generation + 1` on every row touched, stale ones included, so a
+    reader's build from a snapshot before this change is not stored over it (module docstring).
+    """
+    if not flipped:
+        return
+    by_category: dict[int, dict[int, bool]] = defaultdict(dict)
+    for product_id, (category_id, in_stock) in flipped.items():
+        by_category[category_id][product_id] = in_stock
+    rows = (
+        CategoryListingIndex.objects.filter(category_id__in=by_category)
+        .select_for_update().order_by("category_id").values_list("category_id", "data")
+    )
+    updated: dict[int, dict] = {}
+    for category_id, data in rows:
+        if data is None:  # stale: the next build reads the new stock anyway
+            continue
+        ids = _numbers(data["ids"])
+        where = {pk: position for position, pk in enumerate(ids)} if len(by_category[category_id]) > 1 else None
+        mask = int(data["stock"], 16)
+        for product_id, in_stock in by_category[category_id].items():
+            try:
+                position = where[product_id] if where is not None else ids.index(product_id)
+            except (KeyError, ValueError):  # not published: not listed
+                continue
+            mask = mask | (1 << position) if in_stock else mask & ~(1 << position)
+        updated[category_id] = {**data, "stock": format(mask, "x")}
+    changes: dict = {"generation": F("generation") + 1}
+    if updated:
+        changes["data"] = Case(
+            *[When(category_id=pk, then=Value(data, JSONField())) for pk, data in updated.items()],
+            default=F("data"),
+            output_field=JSONField(),
+        )
+    CategoryListingIndex.objects.filter(category_id__in=by_category).update(**changes)
 
 
 def _raw(kwargs) -> bool:
