@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -637,9 +638,9 @@ def stock_totals(variant_ids: list[int]) -> dict[int, int]:
 
 @dataclass
 class Listing:
-    """A listing's products in display order (ids only) and its facets."""
+    """A listing's products in display order (ids only, sorted as far as they are read) and its facets."""
 
-    ids: list[int]
+    ids: Sequence[int]
     facets: Facets
 
 
@@ -817,7 +818,8 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
         kept = {part.ids[position] for part, mask in zip(parts, everything) for position in listing_index.positions(mask)}
         ids = [pk for pk in ranked_ids if pk in kept]
     else:
-        ids = _sorted_ids(filters.sort, parts, everything)
+        ids = listing_index.SortedIds(filters.sort if filters.sort in listing_index.SORTS else "relevance",
+                                      parts, everything)
     return Listing(
         ids=ids,
         facets=Facets(
