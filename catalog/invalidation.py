@@ -161,15 +161,17 @@ def stock_changed(snapshot: StockSnapshot) -> None:
     versions.bump_on_commit(keys)
 
 
-def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> None:
+def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> dict[int, tuple[int, bool]]:
     """After an UPDATE that added `(on_hand, reserved)` deltas to these stock rows, in the same
     transaction: bump on commit as `stock_changed` does, from one query.
 
     Reads every stock row of the products concerned as it is now; as it was before is now minus
-    the deltas, so no query is needed before the write.
+    the deltas, so no query is needed before the write. Returns the products that sold out or came
+    back, as product id -> (category id, in stock now), for the listing index
+    (`listing_index.stock_flipped`).
     """
     if not deltas:
-        return
+        return {}
     owners = Product.objects.filter(variants__stock_levels__pk__in=list(deltas)).values("pk")
     rows = StockLevel.objects.filter(variant__product__in=owners).values_list(
         "pk", "variant__product_id", "variant__product__category_id", "on_hand", "reserved",
@@ -191,3 +193,4 @@ def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> None:
     if flipped:
         keys |= product_keys(flipped, categories={categories[pk] for pk in flipped})
     versions.bump_on_commit(keys)
+    return {pk: (categories[pk], after[pk]) for pk in flipped}

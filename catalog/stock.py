@@ -17,7 +17,8 @@ Rules every writer here follows, and every caller must know:
 - It checks everything before writing anything: a refusal changes nothing.
 - It bumps on commit the storefront versions of the products whose availability it changed: their
   pages, and the cards and category listings of those that sold out or came back
-  (catalog/invalidation.py), never the whole store.
+  (catalog/invalidation.py), never the whole store; for those that sold out or came back it also
+  flips their in-stock bit in the listing index in place (catalog/listing_index.py).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import invalidation
-from .listing_index import invalidate_categories
+from . import listing_index
 from .exceptions import AllocationMismatch, OutOfStock, Shortage
 from .models import Location, StockLevel, Variant
 
@@ -349,11 +350,13 @@ def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> Non
         fields["reserved"] = F("reserved") + change(reserved)
     StockLevel.objects.filter(pk__in=amounts).update(**fields)
     if on_hand != reserved:  # shipping takes from both alike: what is available stays the same
-        invalidate_categories(stock_levels=list(amounts))
-        # Whether a product sold out or came back decides how much of the storefront to invalidate.
-        invalidation.stock_rows_changed(
+        # Whether a product sold out or came back decides how much of the storefront to invalidate,
+        # and is all the listing index knows of stock: a sale that leaves units on the shelf does
+        # not touch it, a sell-out flips one bit in place (no rebuild).
+        flipped = invalidation.stock_rows_changed(
             {pk: (on_hand * amount, reserved * amount) for pk, amount in amounts.items()}
         )
+        listing_index.stock_flipped(flipped)
 
 
 def _summed(requests: Sequence[StockRequest]) -> dict[int, int]:

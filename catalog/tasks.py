@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from . import images, search
+from . import images, listing_index, search
 from .models import ProductImage
 
 logger = logging.getLogger(__name__)
@@ -25,3 +25,9 @@ def build_image_renditions_task(image_id: int) -> None:
 def optimize_search_index_task() -> None:
     """Compact the search index (scheduled nightly by beat; safe to run at any time)."""
     search.optimize_index()
+
+
+@shared_task
+def rebuild_listing_index_task() -> None:
+    """Build the listing index rows a catalog change left stale (see listing_index.rebuild_after_commit)."""
+    listing_index.rebuild_stale()

@@ -7,9 +7,10 @@ each kind of change, made the way the store makes it, shows in the next listing 
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from catalog import selectors, services, stock
+from catalog import listing_index
 from catalog.listing_index import invalidate_categories
 from catalog.models import CategoryListingIndex, Location, Product, StockLevel
 from catalog.selectors import ListingFilters
@@ -135,6 +136,89 @@ def test_selling_out_and_restocking_show_at_once(storefront_catalog):
 
     assert parka.pk in _listed(in_stock=True)
     assert _in_stock_count() == before
+
+
+def _stored(category) -> tuple[int, dict | None]:
+    return CategoryListingIndex.objects.values_list("generation", "data").get(category=category)
+
+
+def test_a_sale_leaves_the_index_alone_and_a_sell_out_flips_one_bit_in_place(storefront_catalog):
+    parka, jackets = storefront_catalog.parka, storefront_catalog.parka.category
+    _listed()  # the index is built
+    level = StockLevel.objects.get(variant__product=parka, location=storefront_catalog.warehouse)
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=3)
+    built = _stored(jackets)
+
+    # when one unit sells and two are left: nothing the index holds changed
+    with transaction.atomic():
+        stock.reserve(requests=[stock.StockRequest(variant_id=level.variant_id, quantity=1)])
+    assert _stored(jackets) == built
+
+    # when the last two sell: the row is updated, not cleared, and equals a build from scratch
+    with transaction.atomic():
+        stock.reserve(requests=[stock.StockRequest(variant_id=level.variant_id, quantity=2)])
+    generation, data = _stored(jackets)
+    assert generation == built[0] + 1 and data is not None
+    assert data == listing_index.build([jackets.pk])[jackets.pk]
+    assert parka.pk not in _listed(in_stock=True)
+
+    # and back in stock, the same
+    with transaction.atomic():
+        stock.restock(stock_level_id=level.pk, quantity=1)
+    assert _stored(jackets)[1] == listing_index.build([jackets.pk])[jackets.pk]
+    assert parka.pk in _listed(in_stock=True)
+
+
+def test_a_sell_out_in_a_stale_category_moves_its_generation(storefront_catalog):
+    """A reader building from before the sale must not store its build over it."""
+    parka, jackets = storefront_catalog.parka, storefront_catalog.parka.category
+    invalidate_categories([jackets.pk])
+    generation_read = _stored(jackets)[0]
+
+    with transaction.atomic():
+        stock.reserve(requests=[stock.StockRequest(variant_id=parka.variants.get().pk, quantity=2)])
+
+    assert _stored(jackets) == (generation_read + 1, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stale_rows_are_rebuilt_after_commit_in_the_background(storefront_catalog):
+    # given every row built
+    _listed("clothing"), _listed("gear")
+
+    # when staff change a price (two saves in one transaction)
+    with transaction.atomic():
+        variant = storefront_catalog.tee.variants.get()
+        variant.price = Decimal("31.00")
+        variant.save()
+        storefront_catalog.tee.save()
+        # not before commit: a build there would hold uncommitted data
+        assert _stored(storefront_catalog.shirts)[1] is None
+
+    # then the task (eager here) built the row again, with the new price
+    data = _stored(storefront_catalog.shirts)[1]
+    assert data == listing_index.build([storefront_catalog.shirts.pk])[storefront_catalog.shirts.pk]
+    assert not CategoryListingIndex.objects.filter(data__isnull=True).exists()
+    assert listing_index.rebuild_stale() == []
+
+
+def test_the_rebuild_is_queued_once_per_transaction(storefront_catalog):
+    def queued() -> int:
+        return sum(func is listing_index._enqueue_rebuild for _sids, func, _robust in connection.run_on_commit)
+
+    with transaction.atomic():
+        invalidate_categories([storefront_catalog.shirts.pk])
+        invalidate_categories()
+        storefront_catalog.tee.save()
+        assert queued() == 1
+        try:  # a change in a savepoint rolled back takes its own rebuild with it, not the others'
+            with transaction.atomic():
+                invalidate_categories()
+                assert queued() == 1
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert queued() == 1
 
 
 def test_a_stock_level_edited_in_the_admin_shows_at_once(storefront_catalog):

@@ -157,23 +157,28 @@ def test_nothing_requested_reserves_nothing_without_a_query(django_assert_num_qu
         assert stock.reserve(requests=[]) == []
 
 
-def test_reserving_costs_four_queries_whatever_the_number_of_lines(places, tree_cached, django_assert_num_queries):
+def test_reserving_costs_three_queries_and_five_on_a_sell_out_whatever_the_number_of_lines(
+    places, tree_cached, django_assert_num_queries
+):
     requests = []
     for _ in range(12):
         variant = VariantFactory()
-        StockLevelFactory(variant=variant, location=places["north"], on_hand=1)
+        StockLevelFactory(variant=variant, location=places["north"], on_hand=2)
         StockLevelFactory(variant=variant, location=places["shop"], on_hand=1)
-        requests.append(StockRequest(variant_id=variant.pk, quantity=2))
+        requests.append(StockRequest(variant_id=variant.pk, quantity=1))
 
     with transaction.atomic():
-        # lock, update, mark the categories' listing index stale, and what sold out (for the
-        # storefront cache: catalog/invalidation.py)
-        with django_assert_num_queries(4):
-            allocations = stock.reserve(requests=requests)
+        # lock, update, and whether a product sold out (for the storefront cache and the listing
+        # index: catalog/invalidation.py); units left on the shelf leave the listing index alone
+        with django_assert_num_queries(3):
+            first = stock.reserve(requests=requests)
+        # the last units: the listing index rows of their categories are locked and updated in place
+        with django_assert_num_queries(5):
+            last = stock.reserve(requests=[StockRequest(variant_id=r.variant_id, quantity=2) for r in requests])
         with django_assert_num_queries(2):  # shipping leaves availability (and the listing index) as it was
-            stock.fulfil(allocations=allocations)
+            stock.fulfil(allocations=first + last)
 
-    assert len(allocations) == 24
+    assert (len(first), len(last)) == (12, 24)
     assert set(StockLevel.objects.values_list("on_hand", "reserved")) == {(0, 0)}
 
 
@@ -323,11 +328,11 @@ def test_restock_at_raises_on_hand_creating_missing_rows_and_locks_once(places, 
     assert ids == {kept.pk: level.pk, new.pk: created.pk}
     assert levels(level, created) == [(3, 1), (3, 0)]
     locks = [q["sql"] for q in queries.captured_queries if "FOR" in q["sql"] or "catalog_stocklevel" in q["sql"]]
-    # Location check, missing rows inserted, every row locked in one statement, one UPDATE, the
-    # listing index of the products' categories marked stale, and whether a product came back in
-    # stock (for the storefront cache).
+    # Location check, missing rows inserted, every row locked in one statement, one UPDATE, whether
+    # a product came back in stock (for the storefront cache), and, as the new one did, its
+    # category's listing index row locked and updated in place.
     assert len(queries.captured_queries) - sum(q["sql"].startswith(("SAVEPOINT", "RELEASE")) for q in
-                                               queries.captured_queries) == 6, locks
+                                               queries.captured_queries) == 7, locks
 
 
 def test_restock_at_refuses_without_a_transaction_a_bad_quantity_or_an_inactive_location(places):
@@ -436,8 +441,9 @@ def test_reserve_counting_tells_what_is_left_everywhere_from_the_rows_it_locked(
                                                        StockRequest(variant_id=other.pk, quantity=2)])
     assert reservation.available_after == {variant.pk: 2, other.pk: 0}
     assert stock.can_reserve(requests=[StockRequest(variant_id=variant.pk, quantity=1)]) == {variant.pk: 2}
-    # lock, update, listing index marked stale, what sold out
-    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 4
+    # lock, update, what sold out, and as `other` did, its category's listing index row locked and
+    # updated in place
+    assert len([q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 5
 
     with transaction.atomic():
         pickup = stock.reserve_counting(requests=[StockRequest(variant_id=variant.pk, quantity=1)],

@@ -18,9 +18,9 @@ from .test_views import KEY_INPUT
 
 pytestmark = pytest.mark.django_db
 
-# Placing: 26, whatever the number of lines, since a reservation also marks its categories' listing
-# index stale (one UPDATE, catalog/listing_index.py) and reads which variants it sold out (one
-# SELECT, catalog/invalidation.py: a sell-out changes cards and listings, a sale only the page).
+# Placing: 25, whatever the number of lines, since a reservation also reads which products it sold
+# out (one SELECT, catalog/invalidation.py: a sell-out changes cards and listings, a sale only the
+# page); a sell-out also updates its categories' listing index rows in place (two more).
 BUDGET = 27
 
 
