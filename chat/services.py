@@ -287,6 +287,9 @@ def resolve(*, conversation: Conversation, by: AbstractBaseUser | None) -> None:
             body=_("This conversation is resolved. How did we do?"), payload={"ask_rating": True},
         )
         _publish_message(message, locked)
+        if locked.customer_id:
+            Activity.objects.create(customer_id=locked.customer_id, kind=Activity.Kind.CHAT,
+                                    message=_("Conversation resolved"), data={"conversation": locked.pk})
         freed = locked.assignee
     conversation.refresh_from_db()
     if freed is not None:
