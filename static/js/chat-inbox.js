@@ -116,7 +116,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("chat-inbox");
     if (root && window.EventSource) inbox(root);
-    var page = document.getElementById("chat-conversation");
+    var page = document.getElementById("chat-thread");
     if (page && window.EventSource) conversation(page);
   });
 })();
