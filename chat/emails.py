@@ -24,7 +24,7 @@ def email_reply(*, message_id: int) -> bool:
     first run sent does not send again, and one that failed before sending rolls the claim back.
     Plain text only: what staff typed is never HTML."""
     with transaction.atomic():
-        message = (Message.objects.select_for_update().select_related("conversation", "author")
+        message = (Message.objects.select_for_update(of=("self",)).select_related("conversation", "author")
                    .filter(pk=message_id, emailed_at__isnull=True, is_note=False).first())
         if message is None or not message.conversation.email:
             return False
