@@ -109,3 +109,21 @@ def customer_panel(*, conversation: Conversation) -> CustomerPanel:
     lines = list(CartLine.objects.filter(cart_q).select_related("variant__product").order_by("pk"))
     total = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
     return CustomerPanel(customer=customer, orders=orders, cart_lines=lines, cart_total=total)
+
+
+def export_for_customer(customer) -> list[dict]:
+    """A customer's conversations for their data download: every message, staff's internal notes
+    included (the right of access covers them), authors as roles, not names. Two queries."""
+    conversations = Conversation.objects.filter(customer=customer).prefetch_related("messages").order_by("created_at", "pk")
+    return [
+        {
+            "channel": c.channel, "status": c.status, "started_at": c.created_at, "email": c.email,
+            "rating": c.rating, "rating_comment": c.rating_comment, "page": c.page_url,
+            "messages": [
+                {"from": "staff" if m.sender == Message.Sender.AGENT else m.sender, "text": m.body,
+                 "internal_note": m.is_note, "at": m.created_at}
+                for m in c.messages.all()
+            ],
+        }
+        for c in conversations
+    ]

@@ -337,3 +337,10 @@ def open_counts_by_agent(agent_ids: list[int]) -> dict[int, int]:
     counts.update({row["assignee_id"]: row["n"] for row in rows})
     return counts
 
+
+
+def erase_for_customer(*, customer: Customer) -> int:
+    """Erasure: the customer's conversations and every message in them are deleted (what they
+    wrote and what was written to them is about them). Call inside the erasure's transaction."""
+    deleted, _per_model = Conversation.objects.filter(customer=customer).delete()
+    return deleted
