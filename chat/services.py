@@ -154,7 +154,7 @@ def add_agent_message(
 
     A reply stops the assistant, ends the wait, puts the conversation on the customer's turn and
     assigns it to its author if nobody had it. A shopper who is not connected and gave an email
-    is emailed the reply after commit (`tasks.email_reply_task`, once per message).
+    is emailed the reply through the outbox (`emails.enqueue_reply_email`, once per message).
     """
     text = clean_body(body)
     with transaction.atomic():
@@ -180,10 +180,9 @@ def add_agent_message(
         locked.save(update_fields=fields)
         _publish_message(message, locked)
         if not is_note and locked.email and not presence.shopper_online(locked.pk):
-            from .tasks import email_reply_task
+            from .emails import enqueue_reply_email
 
-            message_id = message.pk
-            transaction.on_commit(lambda: email_reply_task.delay(message_id=message_id), robust=True)
+            enqueue_reply_email(message=message)
     conversation.refresh_from_db()
     return message
 

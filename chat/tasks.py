@@ -1,14 +1,19 @@
 """Chat's background work. Thin: each task calls one function and is safe to run twice."""
-from smtplib import SMTPException
+from contextlib import suppress
 
 from celery import shared_task
 
 
-@shared_task(autoretry_for=(SMTPException, OSError), retry_backoff=True, max_retries=5)
+@shared_task
 def email_reply_task(message_id: int) -> bool:
-    from .emails import email_reply
+    """A mail server error is recorded on the outbox row, whose retry loop sends it later."""
+    from notifications.tasks import MAIL_ERRORS
 
-    return email_reply(message_id=message_id)
+    from .emails import send_reply_email
+
+    with suppress(*MAIL_ERRORS):
+        return send_reply_email(message_id=message_id)
+    return False
 
 
 @shared_task

@@ -227,9 +227,10 @@ def test_the_contact_form_starts_a_conversation_answered_by_email(client, django
     other_device.post(link, {"message": "Thanks!"})
     assert conversation.messages.filter(sender="shopper", body="Thanks!").exists()
     # Sending again is a no-op (the task is safe to retry).
-    from chat.emails import email_reply
+    from chat.emails import send_reply_email
 
-    assert email_reply(message_id=conversation.messages.get(body="Yes, in three steps.").pk) is False
+    assert send_reply_email(message_id=conversation.messages.get(body="Yes, in three steps.").pk) is False
+    assert conversation.messages.get(body="Yes, in three steps.").emailed_at is not None
 
 
 def test_the_contact_form_says_what_is_wrong(client):
@@ -259,3 +260,48 @@ def test_rating_once_resolved(client):
 
     conversation.refresh_from_db()
     assert (conversation.rating, conversation.rating_comment) == (4, "quick")
+
+
+def test_a_reply_email_that_failed_is_sent_by_the_outbox_retry_loop(client, django_capture_on_commit_callbacks,
+                                                                      monkeypatch):
+    import datetime
+    from smtplib import SMTPServerDisconnected
+
+    from django.core.mail.backends.locmem import EmailBackend
+    from django.utils import timezone
+
+    from notifications.models import OutboundEmail
+    from notifications.services import send_due_emails
+
+    conversation = Conversation.objects.create(visitor_key="v", email="bo@example.com", bot_active=False)
+    broken = {"on": True}
+    real_send = EmailBackend.send_messages
+
+    def send_messages(self, messages):
+        if broken["on"]:
+            raise SMTPServerDisconnected("down")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", send_messages)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = services.add_agent_message(conversation=conversation, author=None, body="Back in stock Monday")
+    assert mail.outbox == []
+
+    broken["on"] = False
+    send_due_emails(now=timezone.now() + datetime.timedelta(hours=1))
+    send_due_emails(now=timezone.now() + datetime.timedelta(hours=2))  # and not twice
+
+    assert [m.to for m in mail.outbox] == [["bo@example.com"]]
+    assert OutboundEmail.objects.get(key=f"chat.reply:{reply.pk}").status == "sent"
+
+
+def test_no_email_while_the_shopper_is_in_the_chat(django_capture_on_commit_callbacks):
+    from chat import presence
+
+    conversation = Conversation.objects.create(visitor_key="v", email="bo@example.com", bot_active=False)
+    presence.shopper_seen(conversation.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.add_agent_message(conversation=conversation, author=None, body="Hello")
+
+    assert mail.outbox == []
