@@ -312,6 +312,10 @@ def send_outbox(*, outbox: OutboundEmail, due_by: datetime.datetime | None = Non
     if outbox.kind.startswith("order.") and outbox.order_id is not None:
         return send_order_email(order_id=outbox.order_id, kind=outbox.kind.removeprefix("order."), key=outbox.key,
                                 due_by=due_by, **params)
+    if outbox.kind == "chat.reply":  # chat/emails.py: a staff reply to a shopper not in the chat
+        from chat.emails import send_reply_email
+
+        return send_reply_email(message_id=params.get("message_id"), due_by=due_by)
     logger.warning("Outbound email %s has kind %r, which nothing sends", outbox.key, outbox.kind)
     return False
 
@@ -332,6 +336,10 @@ def enqueue_again(*, outbox: OutboundEmail) -> None:
         send_order_email_task.delay(
             order_id=outbox.order_id, kind=outbox.kind.removeprefix("order."), key=outbox.key, **outbox.params
         )
+    elif outbox.kind == "chat.reply":
+        from chat.tasks import email_reply_task
+
+        email_reply_task.delay(message_id=outbox.params.get("message_id"))
     else:
         logger.warning("Outbound email %s has kind %r, which nothing sends", outbox.key, outbox.kind)
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "checkout",
     "marketing",
     "analytics",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -298,6 +299,20 @@ STORE_PRICES_INCLUDE_TAX = env.bool("STORE_PRICES_INCLUDE_TAX", default=True)
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=30)
 # How long a rendered storefront page may be reused; any catalog change invalidates it sooner.
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600)
+
+# --- Chat (chat/) ---------------------------------------------------------------------------------
+# Live events between processes go through Redis pub/sub; empty: within the one process (runserver).
+CHAT_BROKER_URL = env.str("CHAT_BROKER_URL", default=REDIS_URL)
+# A live stream ends after this long and the browser reconnects (with the last message id it has),
+# so a sync worker thread is never held for longer.
+CHAT_STREAM_SECONDS = env.int("CHAT_STREAM_SECONDS", default=25)
+# When people answer, in TIME_ZONE: "days hours", e.g. "mon-fri 09:00-17:00"; empty: always.
+CHAT_OPENING_HOURS = env.str("CHAT_OPENING_HOURS", default="mon-fri 09:00-17:00")
+# Open conversations an agent is given at most by the round robin.
+CHAT_AGENT_LIMIT = env.int("CHAT_AGENT_LIMIT", default=5)
+# Messages a visitor may send: per minute and per hour.
+CHAT_RATE_PER_MINUTE = env.int("CHAT_RATE_PER_MINUTE", default=12)
+CHAT_RATE_PER_HOUR = env.int("CHAT_RATE_PER_HOUR", default=120)
 # How long raw storefront events are kept (13 months); the daily figures stay.
 ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=396)
 # Each process hands its events to the shared buffer in lists of this many, or after this long.

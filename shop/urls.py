@@ -32,6 +32,7 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("payments/", include("payments.urls")),
     path("checkout/", include("checkout.urls")),
+    path("", include("chat.urls")),
     path("", include("catalog.urls")),
 ]
 

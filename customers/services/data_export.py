@@ -278,8 +278,8 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
         "record_changes": _export_record_changes(customer),
         # What they did on the storefront (analytics): their events and their browsers' events.
         "storefront_events": _export_events(customer),
-        # Kept as a key so programs reading the file need not change when chat arrives.
-        "chat_history": [],
+        # Their conversations with the store (chat, contact form), every message.
+        "chat_history": _export_chat(customer),
     }
     actor = actor if actor is not None else customer.user
     with transaction.atomic():
@@ -287,3 +287,9 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
         record_audit(action=AuditLog.Action.DATA_EXPORT, actor=actor, customer=customer,
                      detail=f"customer #{customer.pk}")
     return _json(data)
+
+
+def _export_chat(customer: Customer) -> list[dict]:
+    from chat.selectors import export_for_customer
+
+    return export_for_customer(customer)

@@ -296,7 +296,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
     In one transaction, holding the customer's row lock:
     - the customer's name, phone and email go (email becomes `erased-<pk>@invalid`), with their
       language, tags, manual segment memberships and marketing consent;
-    - addresses, wishlist and carts are deleted; the consent history becomes one final withdrawal
+    - addresses, wishlist, carts and chat conversations (with their messages) are deleted; the
+      consent history becomes one final withdrawal
       (source "erasure"), so the record shows marketing may never resume for this row;
     - note bodies and activity details are erased (the rows stay, so the timeline's shape and
       counts stay true);
@@ -348,6 +349,9 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
         ConsentRecord.objects.create(customer=customer, granted=False, source=ConsentRecord.Source.ERASURE)
         Note.objects.filter(customer=customer).update(body=ERASED_TEXT)
         Activity.objects.filter(customer=customer).update(message="", data={})
+        from chat.services import erase_for_customer
+
+        erase_for_customer(customer=customer)
         customer.tags.clear()
         customer.manual_segments.clear()
 

@@ -1,0 +1,320 @@
+"""The staff inbox in the back office.
+
+- The conversation list is the inbox: tabs by status (open, waiting on the customer, resolved),
+  unassigned, with the assistant, mine; by channel; unread counts and waiting time; it refreshes
+  itself when anything changes (a live stream of inbox events; `static/js/chat-inbox.js`).
+- A conversation's page: its messages (internal notes marked), the customer beside them (orders,
+  lifetime value, segment, their cart now, the page they wrote from), a reply form with canned
+  replies and placeholders, an internal note, a product card or an order link to send, assign,
+  tags, resolve. New messages and typing arrive live.
+Reading needs `view_conversation` (Support); answering `reply_conversation` (Support); assigning
+someone else and editing the FAQ and canned replies are the Support managers'.
+"""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+
+from shop.admin import ReadOnlyAdmin
+
+from . import presence, selectors, services
+from .exceptions import ChatError
+from .models import Channel, Conversation, CannedReply, FaqEntry, Message, Tag
+
+TABS = [
+    ("open", _("Open")), ("waiting", _("Waiting on customer")), ("unassigned", _("Unassigned")),
+    ("bot", _("With the assistant")), ("mine", _("Mine")), ("resolved", _("Resolved")),
+]
+
+
+def can_reply(user) -> bool:
+    return user.has_perm("chat.reply_conversation")
+
+
+def can_manage(user) -> bool:
+    return user.has_perm("chat.manage_chat")
+
+
+def fill_placeholders(text: str, *, conversation: Conversation, agent) -> str:
+    """{first_name}, {agent_name}, {store_name}, {last_order} for this conversation; unknown
+    braces stay as typed (format_map is not used: staff text is not a format string)."""
+    from django.conf import settings
+
+    customer = conversation.customer
+    last_order = ""
+    if customer is not None:
+        last_order = customer.orders.order_by("-created_at").values_list("number", flat=True).first() or ""
+    values = {
+        "first_name": (customer.first_name if customer else "") or conversation.name or _("there"),
+        "agent_name": getattr(agent, "first_name", "") or agent.get_username(),
+        "store_name": settings.STORE_NAME,
+        "last_order": last_order,
+    }
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_per_page = 100
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("stream/", wrap(self.inbox_stream_view), name="chat_inbox_stream"),
+            path("<int:pk>/stream/", wrap(self.stream_view), name="chat_conversation_stream"),
+            path("<int:pk>/messages/", wrap(self.messages_view), name="chat_conversation_messages"),
+            path("<int:pk>/act/", wrap(self.act_view), name="chat_conversation_act"),
+            path("<int:pk>/typing/", wrap(self.typing_view), name="chat_conversation_typing"),
+            *super().get_urls(),
+        ]
+
+    # --- The inbox ------------------------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        tab = request.GET.get("tab", "open")
+        tab = tab if tab in dict(TABS) else "open"
+        channel = request.GET.get("channel", "")
+        channel = channel if channel in Channel.values else ""
+        view = "open" if tab == "mine" else tab
+        conversations = list(selectors.inbox(view=view, user=request.user, channel=channel, mine=tab == "mine"))
+        counts = selectors.inbox_counts(user=request.user)
+        if can_reply(request.user):
+            presence.agent_seen(request.user.pk)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": _("Chat inbox"),
+            "tabs": [(key, label, counts.get(key)) for key, label in TABS], "tab": tab,
+            "channels": Channel.choices, "channel": channel, "conversations": conversations,
+            "unread_total": counts["unread"], "now": None,
+            "stream_url": reverse("admin:chat_inbox_stream"),
+        }
+        template = "admin/chat/_inbox_list.html" if request.GET.get("fragment") else "admin/chat/inbox.html"
+        return TemplateResponse(request, template, context)
+
+    def inbox_stream_view(self, request: HttpRequest) -> HttpResponse:
+        """Inbox events (a conversation changed) for the list to refresh itself; keeps the agent
+        "online" for the round robin while it is open, and hands them queued conversations."""
+        from django.conf import settings
+        from django.http import StreamingHttpResponse
+
+        from . import assignment, realtime
+        from .views import sse
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        agent_id = request.user.pk if can_reply(request.user) else None
+        if agent_id:
+            presence.agent_seen(agent_id)
+            assignment.assign_queued()
+
+        def events():
+            import time
+
+            listener = realtime.listen([realtime.INBOX_CHANNEL])
+            try:
+                yield "retry: 2000\n\n"
+                deadline = time.monotonic() + settings.CHAT_STREAM_SECONDS
+                while (remaining := deadline - time.monotonic()) > 0:
+                    if agent_id:
+                        presence.agent_seen(agent_id)
+                    got = listener.get(timeout=min(5.0, remaining))
+                    if got:
+                        yield sse({"type": "inbox", "ids": [e.get("id") for e in got]}, with_id=False)
+                    else:
+                        yield ": still here\n\n"
+            finally:
+                listener.close()
+
+        response = StreamingHttpResponse(events(), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache, no-store, private"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+    # --- One conversation -----------------------------------------------------------------
+
+    def _conversation(self, request: HttpRequest, pk) -> Conversation:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        conversation = Conversation.objects.select_related("customer", "assignee").filter(pk=pk).first()
+        if conversation is None:
+            raise Http404
+        return conversation
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None) -> HttpResponse:
+        try:
+            pk = int(object_id)
+        except ValueError:
+            raise Http404 from None
+        conversation = self._conversation(request, pk)
+        thread = selectors.staff_messages(conversation=conversation)
+        if thread and can_reply(request.user):
+            services.mark_seen(conversation=conversation, by="agent", up_to_id=thread[-1].pk)
+            presence.agent_seen(request.user.pk)
+        from .assignment import agents_who_answer
+
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": conversation,
+            "title": str(conversation), "conversation": conversation, "thread": thread,
+            "last_id": thread[-1].pk if thread else 0, "panel": selectors.customer_panel(conversation=conversation),
+            "waiting": selectors.waiting_for(conversation), "can_reply": can_reply(request.user),
+            "can_manage": can_manage(request.user), "canned": list(CannedReply.objects.all()),
+            "agents": list(agents_who_answer()) if can_manage(request.user) else [],
+            "tags": ", ".join(conversation.tags.values_list("name", flat=True)),
+            "act_url": reverse("admin:chat_conversation_act", args=[conversation.pk]),
+            "stream_url": reverse("admin:chat_conversation_stream", args=[conversation.pk]),
+            "messages_url": reverse("admin:chat_conversation_messages", args=[conversation.pk]),
+            "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
+        }
+        return TemplateResponse(request, "admin/chat/conversation.html", context)
+
+    def stream_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from .views import stream_response
+
+        conversation = self._conversation(request, pk)
+        return stream_response(request, conversation, staff=True)
+
+    def messages_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The messages after `?after=`, as the page's list items (the live stream's catch-up)."""
+        conversation = self._conversation(request, pk)
+        try:
+            after = max(0, int(request.GET.get("after", 0)))
+        except ValueError:
+            after = 0
+        thread = selectors.staff_messages(conversation=conversation, after=after)
+        if thread and can_reply(request.user):
+            services.mark_seen(conversation=conversation, by="agent", up_to_id=thread[-1].pk)
+        return render(request, "admin/chat/_messages.html", {"thread": thread})
+
+    def typing_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        conversation = self._conversation(request, pk)
+        if not can_reply(request.user):
+            raise PermissionDenied
+        services.typing(conversation=conversation, by="agent")
+        return HttpResponse(status=204)
+
+    def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Every button of the conversation page posts here with `do`: reply, note, card, order,
+        assign, tags, resolve, reopen. Each needs `reply_conversation`; assigning another agent
+        needs `manage_chat`."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        conversation = self._conversation(request, pk)
+        if not can_reply(request.user):
+            raise PermissionDenied
+        do = request.POST.get("do", "")
+        back = HttpResponseRedirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
+        wants_json = request.headers.get("Accept") == "application/json"
+        try:
+            self._act(request, conversation, do)
+        except ChatError as error:
+            if wants_json:
+                return HttpResponse(str(error), status=400, content_type="text/plain")
+            messages.error(request, str(error))
+        if wants_json:
+            return HttpResponse(status=204)
+        return back
+
+    def _act(self, request: HttpRequest, conversation: Conversation, do: str) -> None:
+        user = request.user
+        post = request.POST
+        if do in ("reply", "note"):
+            body = post.get("body", "")
+            canned = post.get("canned", "")
+            if canned and not body.strip():
+                reply = CannedReply.objects.filter(shortcut=canned).first()
+                body = reply.body if reply else ""
+            body = fill_placeholders(body, conversation=conversation, agent=user)
+            services.add_agent_message(conversation=conversation, author=user, body=body, is_note=do == "note")
+        elif do == "card":
+            from catalog.models import Product
+
+            from .assistant import _price_text
+            from catalog.selectors import with_card_data
+
+            slug = post.get("product", "").strip().rstrip("/").rsplit("/", 1)[-1]
+            product = with_card_data(Product.objects.published().filter(slug=slug)).first()
+            if product is None:
+                raise ChatError(_("No published product with that address or slug."))
+            services.add_agent_message(
+                conversation=conversation, author=user, body=post.get("body", "").strip() or product.title,
+                payload={"cards": [{"title": product.title, "url": product.get_absolute_url(),
+                                    "price": _price_text(product.price), "in_stock": bool(product.in_stock)}]},
+            )
+        elif do == "order":
+            from orders.links import signed_order_url
+            from orders.models import Order
+
+            order = Order.objects.filter(number=post.get("order", "").strip().upper(),
+                                         customer__isnull=False, customer=conversation.customer).first()
+            if order is None:
+                raise ChatError(_("That is not one of this customer's orders."))
+            services.add_agent_message(
+                conversation=conversation, author=user, body=_("Your order %(number)s") % {"number": order.number},
+                payload={"orders": [{"number": order.number, "url": signed_order_url(order),
+                                     "status": order.get_state_display()}]},
+            )
+        elif do == "assign":
+            target = post.get("agent", "")
+            if target == "me":
+                agent = user
+            elif target == "":
+                agent = None
+            else:
+                if not can_manage(user):
+                    raise PermissionDenied
+                from .assignment import agents_who_answer
+
+                agent = agents_who_answer().filter(pk=target).first() if target.isdigit() else None
+                if agent is None:
+                    raise ChatError(_("That person cannot answer chat."))
+            if agent is None and conversation.assignee_id not in (None, user.pk) and not can_manage(user):
+                raise PermissionDenied
+            services.assign(conversation=conversation, agent=agent, by=user)
+        elif do == "tags":
+            services.set_tags(conversation=conversation, names=post.get("tags", "").split(","))
+        elif do == "resolve":
+            services.resolve(conversation=conversation, by=user)
+        else:
+            raise ChatError(_("Unknown action."))
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ["conversation", "sender", "body", "is_note", "created_at"]
+    list_select_related = ["conversation"]
+    list_per_page = 100
+
+
+@admin.register(FaqEntry)
+class FaqEntryAdmin(admin.ModelAdmin):
+    list_display = ["question", "is_active", "times_used", "updated_at"]
+    search_fields = ["question", "variants", "answer"]
+    list_filter = ["is_active"]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "body"]
+    search_fields = ["shortcut", "body"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+

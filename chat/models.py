@@ -1,0 +1,194 @@
+"""Chat: conversations on every channel, their messages, and what staff write for the assistant.
+
+One conversation model for every channel (the web launcher, the contact form, later WhatsApp,
+Messenger and email); one status per question: `status` says whose turn it is, `assignee` who
+answers, `bot_active` whether the assistant still answers first.
+"""
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from shop.models import TimeStamped
+
+MESSAGE_MAX_LENGTH = 2000
+
+
+def new_public_id() -> str:
+    # 128 random bits: a conversation's address cannot be guessed, and it is still checked
+    # against the visitor (or customer) on every request.
+    return secrets.token_urlsafe(16)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web chat")
+    EMAIL = "email", _("Email")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    MESSENGER = "messenger", _("Messenger")
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=40, unique=True)
+
+    class Meta:
+        verbose_name = _("chat tag")
+        verbose_name_plural = _("chat tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConversationQuerySet(models.QuerySet):
+    def for_visitor(self, *, visitor_key: str, user=None) -> ConversationQuerySet:
+        """The conversations this browser may read: its own (by the signed visitor cookie) and,
+        signed in, its customer's."""
+        q = Q(visitor_key=visitor_key) if visitor_key else Q(pk__in=[])
+        if user is not None and user.is_authenticated:
+            q |= Q(customer__user=user)
+        return self.filter(q)
+
+
+class Conversation(TimeStamped):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")  # the store's turn
+        WAITING = "waiting", _("Waiting on customer")
+        RESOLVED = "resolved", _("Resolved")
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    visitor_key = models.CharField(_("visitor"), max_length=40, blank=True, db_index=True, editable=False)
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    email = models.EmailField(_("reply-to email"), blank=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices, default=Channel.WEB)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="chat_conversations",
+    )
+    bot_active = models.BooleanField(_("assistant answering"), default=True)
+    # Answers the shopper did not accept in a row; at two the assistant offers a person.
+    bot_misses = models.PositiveSmallIntegerField(default=0, editable=False)
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="conversations")
+    page_url = models.CharField(_("page"), max_length=300, blank=True)
+    # The shopper's cart when they last wrote (a guest's lives in their session, out of staff's
+    # reach otherwise); a customer's is found through their account.
+    cart = models.ForeignKey("carts.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             editable=False)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+    # When the shopper's oldest unanswered message was written (null: nobody is waiting).
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    first_reply_at = models.DateTimeField(_("first reply"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    agent_last_seen_id = models.BigIntegerField(default=0, editable=False)
+    shopper_last_seen_id = models.BigIntegerField(default=0, editable=False)
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    rating_comment = models.CharField(_("rating comment"), max_length=500, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        ordering = ["-last_message_at", "-pk"]
+        permissions = [
+            ("reply_conversation", "Can answer chat conversations"),
+            ("manage_chat", "Can manage chat: FAQ, canned replies, other agents' conversations"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-last_message_at"], name="chat_conv_status_last"),
+            models.Index(fields=["assignee", "status"], name="chat_conv_assignee_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                                   name="chat_rating_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.name or self.email or (self.customer.email if self.customer_id else _("Visitor"))
+        return f"{who} ({self.get_channel_display()})"
+
+
+class Message(models.Model):
+    class Sender(models.TextChoices):
+        SHOPPER = "shopper", _("Shopper")
+        AGENT = "agent", _("Staff")
+        BOT = "bot", _("Assistant")
+        SYSTEM = "system", _("System")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(_("from"), max_length=8, choices=Sender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    # Plain text; links are found when shown. Never HTML.
+    body = models.TextField(_("message"), max_length=MESSAGE_MAX_LENGTH)
+    # An internal note: staff only, never sent to the shopper's stream or email.
+    is_note = models.BooleanField(_("internal note"), default=False)
+    # What the assistant or an agent attached: product cards, quick replies, an order link.
+    payload = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.WEB)
+    # The messaging app's own id, so a webhook delivered twice is stored once.
+    external_id = models.CharField(max_length=200, blank=True)
+    seen_at = models.DateTimeField(_("seen"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("emailed"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["conversation", "id"], name="chat_message_conv_id")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], condition=~Q(external_id=""),
+                                    name="chat_message_external_id_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_sender_display()}: {self.body[:60]}"
+
+
+class FaqEntry(TimeStamped):
+    """A question the assistant answers: its ways of asking (one per line) and the answer."""
+
+    question = models.CharField(_("question"), max_length=200)
+    variants = models.TextField(_("other ways to ask"), blank=True,
+                                help_text=_("One per line. The assistant matches words, not exact sentences."))
+    answer = models.TextField(_("answer"), max_length=MESSAGE_MAX_LENGTH, help_text=_("Plain text; links are allowed."))
+    is_active = models.BooleanField(_("active"), default=True)
+    times_used = models.PositiveIntegerField(_("times used"), default=0, editable=False)
+
+    class Meta:
+        verbose_name = _("FAQ entry")
+        verbose_name_plural = _("FAQ entries")
+        ordering = ["question"]
+
+    def __str__(self) -> str:
+        return self.question
+
+    def phrasings(self) -> list[str]:
+        return [self.question, *(line.strip() for line in self.variants.splitlines() if line.strip())]
+
+
+class CannedReply(TimeStamped):
+    """A reply staff insert with its shortcut; {first_name}, {agent_name}, {store_name} and
+    {last_order} are filled in for the conversation."""
+
+    shortcut = models.SlugField(_("shortcut"), max_length=40, unique=True)
+    body = models.TextField(_("text"), max_length=MESSAGE_MAX_LENGTH)
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ["shortcut"]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

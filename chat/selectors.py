@@ -1,0 +1,129 @@
+"""Reads for chat: a conversation's messages as the shopper or staff see them, the inbox, and
+what the store knows about the customer beside a conversation."""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from .models import Conversation, Message
+
+
+def message_data(message: Message) -> dict:
+    """A message as the live stream and the page's script get it (plain text; the script
+    makes links of URLs and never reads it as HTML)."""
+    author = ""
+    if message.sender == Message.Sender.AGENT and message.author_id:
+        author = message.author.first_name or message.author.get_username()
+    return {
+        "type": "message", "id": message.pk, "sender": message.sender, "author": author,
+        "body": message.body, "payload": message.payload or {}, "note": message.is_note,
+        "created_at": message.created_at.isoformat(), "seen": message.seen_at is not None,
+    }
+
+
+def shopper_messages(*, conversation: Conversation, after: int = 0, limit: int = 200) -> list[Message]:
+    """What the shopper sees: every message but staff's internal notes, oldest first, after
+    message id `after` (the cursor a reconnecting client sends)."""
+    return list(
+        conversation.messages.filter(is_note=False, pk__gt=after).select_related("author").order_by("pk")[:limit]
+    )
+
+
+def staff_messages(*, conversation: Conversation, after: int = 0) -> list[Message]:
+    return list(conversation.messages.filter(pk__gt=after).select_related("author").order_by("pk"))
+
+
+INBOX_VIEWS = {
+    "open": Q(status=Conversation.Status.OPEN),
+    "waiting": Q(status=Conversation.Status.WAITING),
+    "resolved": Q(status=Conversation.Status.RESOLVED),
+    "unassigned": Q(assignee__isnull=True, bot_active=False) & ~Q(status=Conversation.Status.RESOLVED),
+    "bot": Q(bot_active=True) & ~Q(status=Conversation.Status.RESOLVED),
+    "all": Q(),
+}
+
+
+def inbox(*, view: str, user, channel: str = "", mine: bool = False, limit: int = 100) -> QuerySet[Conversation]:
+    """Conversations for the inbox list, newest activity first, each with `unread` (the shopper's
+    messages after staff last looked) and its customer: two queries whatever the length."""
+    unread = Count("messages", filter=Q(messages__sender=Message.Sender.SHOPPER,
+                                        messages__pk__gt=F("agent_last_seen_id")))
+    queryset = (Conversation.objects.filter(INBOX_VIEWS.get(view, INBOX_VIEWS["open"]))
+                .select_related("customer", "assignee").annotate(unread=unread))
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    if mine:
+        queryset = queryset.filter(assignee=user)
+    last = Message.objects.filter(conversation=OuterRef("pk"), is_note=False).order_by("-pk").values("body")[:1]
+    return queryset.annotate(preview=Subquery(last)).order_by(F("last_message_at").desc(nulls_last=True), "-pk")[:limit]
+
+
+def inbox_counts(*, user) -> dict[str, int]:
+    """How many in each list, and how many conversations have unread messages: one query."""
+    open_q = ~Q(status=Conversation.Status.RESOLVED)
+    has_unread = Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.SHOPPER,
+                                               pk__gt=OuterRef("agent_last_seen_id")))
+    return Conversation.objects.annotate(has_unread=has_unread).aggregate(
+        open=Count("pk", filter=INBOX_VIEWS["open"]),
+        waiting=Count("pk", filter=INBOX_VIEWS["waiting"]),
+        unassigned=Count("pk", filter=INBOX_VIEWS["unassigned"]),
+        bot=Count("pk", filter=INBOX_VIEWS["bot"]),
+        mine=Count("pk", filter=open_q & Q(assignee=user)),
+        unread=Count("pk", filter=open_q & Q(has_unread=True)),
+    )
+
+
+def waiting_for(conversation: Conversation, now: datetime.datetime | None = None) -> datetime.timedelta | None:
+    if conversation.waiting_since is None:
+        return None
+    return (now or timezone.now()) - conversation.waiting_since
+
+
+@dataclass
+class CustomerPanel:
+    customer: object | None
+    orders: list
+    cart_lines: list
+    cart_total: object
+
+
+def customer_panel(*, conversation: Conversation) -> CustomerPanel:
+    """What the store knows beside the conversation: the customer (lifetime value and segment
+    are columns on it), their last five orders, and what is in their cart now. A fixed number
+    of queries."""
+    from decimal import Decimal
+
+    from carts.models import CartLine
+    from orders.models import Order
+
+    customer = conversation.customer
+    orders = []
+    if customer is not None:
+        orders = list(Order.objects.filter(customer=customer).order_by("-created_at", "-pk")[:5])
+    cart_q = Q(cart_id=conversation.cart_id) if conversation.cart_id else Q(pk__in=[])
+    if customer is not None and customer.user_id:
+        cart_q |= Q(cart__user_id=customer.user_id)
+    lines = list(CartLine.objects.filter(cart_q).select_related("variant__product").order_by("pk"))
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    return CustomerPanel(customer=customer, orders=orders, cart_lines=lines, cart_total=total)
+
+
+def export_for_customer(customer) -> list[dict]:
+    """A customer's conversations for their data download: every message, staff's internal notes
+    included (the right of access covers them), authors as roles, not names. Two queries."""
+    conversations = Conversation.objects.filter(customer=customer).prefetch_related("messages").order_by("created_at", "pk")
+    return [
+        {
+            "channel": c.channel, "status": c.status, "started_at": c.created_at, "email": c.email,
+            "rating": c.rating, "rating_comment": c.rating_comment, "page": c.page_url,
+            "messages": [
+                {"from": "staff" if m.sender == Message.Sender.AGENT else m.sender, "text": m.body,
+                 "internal_note": m.is_note, "at": m.created_at}
+                for m in c.messages.all()
+            ],
+        }
+        for c in conversations
+    ]

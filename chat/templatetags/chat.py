@@ -1,0 +1,22 @@
+"""{{ body|chat_text }}: a message's plain text with its web links made clickable, nothing else."""
+import re
+
+from django import template
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+@register.filter
+def chat_text(body: str) -> str:
+    parts, at = [], 0
+    for found in LINK.finditer(body or ""):
+        url = found.group().rstrip(".,;:!?)")
+        parts.append(escape(body[at:found.start()]))
+        parts.append(format_html('<a href="{}" rel="nofollow noopener" target="_blank">{}</a>', url, url))
+        at = found.start() + len(url)
+    parts.append(escape((body or "")[at:]))
+    return mark_safe("".join(parts))

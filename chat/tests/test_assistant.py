@@ -1,0 +1,158 @@
+"""The built-in assistant, driven as the launcher drives it (text and quick-reply actions)."""
+import datetime
+
+import pytest
+import time_machine
+from django.test import Client
+
+from chat import assistant, services
+from chat.models import Conversation, FaqEntry, Message
+from orders.tests.factories import OrderFactory
+
+from .factories import FaqEntryFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def start(client, body, **extra):
+    data = client.post("/chat/start/", {"body": body, **extra}).json()
+    return data, Conversation.objects.get(public_id=data["conversation"]["id"])
+
+
+def say(client, data, body="", action="", value=""):
+    return client.post(data["conversation"]["urls"]["send"], {"body": body, "action": action, "value": value}).json()
+
+
+def last_bot(conversation) -> Message:
+    return conversation.messages.filter(sender__in=["bot", "system"], is_note=False).order_by("-pk").first()
+
+
+@pytest.mark.parametrize("asked", [
+    "can i return an item?", "How do I send something back", "whats your returns policy", "retrun policy?",
+])
+def test_a_faq_answers_the_ways_people_ask(client, asked):
+    FaqEntryFactory()
+    FaqEntryFactory(question="Do you ship abroad?", variants="international shipping", answer="We ship to the EU.")
+
+    _data, conversation = start(client, asked)
+
+    assert last_bot(conversation).body.startswith("You can return anything")
+    assert FaqEntry.objects.get(question__startswith="What is").times_used == 1
+
+
+def test_below_the_threshold_it_says_it_is_not_sure(client):
+    FaqEntryFactory()
+
+    _data, conversation = start(client, "is the moon made of cheese")
+
+    assert "not sure" in last_bot(conversation).body
+
+
+def test_two_unaccepted_answers_offer_a_person(client, settings):
+    settings.CHAT_OPENING_HOURS = ""
+    data, conversation = start(client, "blorp")  # not understood: one miss
+    say(client, data, "No that's wrong", action="reject")  # two
+
+    offer = last_bot(conversation)
+    assert [r["action"] for r in offer.payload["quick_replies"]] == ["person", "menu"]
+    say(client, data, "Yes, a person please", action="person")
+    conversation.refresh_from_db()
+    assert conversation.bot_active is False
+    assert conversation.messages.filter(is_note=True, body__startswith="Handed to a person").exists()
+
+
+def test_talk_to_a_person_any_time_by_words(client, settings):
+    settings.CHAT_OPENING_HOURS = ""
+    _data, conversation = start(client, "I want to talk to a real person")
+
+    conversation.refresh_from_db()
+    assert conversation.bot_active is False
+
+
+@time_machine.travel(datetime.datetime(2026, 12, 5, 22, 0, tzinfo=datetime.UTC), tick=False)  # a Saturday night
+def test_out_of_hours_it_says_when_and_asks_for_an_email(client, settings):
+    settings.CHAT_OPENING_HOURS = "mon-fri 09:00-17:00"
+    data, conversation = start(client, "talk to a person")
+
+    told = last_bot(conversation)
+    assert "Monday 09:00" in told.body and told.payload["ask_email"] is True
+    say(client, data, "it's bo@example.com thanks")
+    conversation.refresh_from_db()
+    assert conversation.email == "bo@example.com"
+
+
+def test_a_signed_in_shopper_picks_from_their_orders(client):
+    from customers.tests.helpers import verified_account
+
+    user, customer = verified_account("ada@example.com")
+    mine = OrderFactory(user=user, customer=customer, email="ada@example.com")
+    theirs = OrderFactory(email="other@example.com")
+    client.force_login(user)
+    data, conversation = start(client, "Where is my order?")
+
+    offered = last_bot(conversation).payload["quick_replies"]
+    assert [r["value"] for r in offered] == [mine.number]
+    say(client, data, mine.number, action="order_pick", value=mine.number)
+    assert last_bot(conversation).payload["orders"][0]["url"] == f"/orders/number/{mine.number}/"
+    say(client, data, theirs.number, action="order_pick", value=theirs.number)
+    assert "could not find" in last_bot(conversation).body
+
+
+def test_a_guest_needs_the_number_and_the_email_and_a_wrong_pair_reveals_nothing(client):
+    order = OrderFactory(email="bo@example.com")
+    other = OrderFactory(email="cy@example.com")
+    data, conversation = start(client, "where is my order")
+    assert last_bot(conversation).payload["expect"] == "order_lookup"
+
+    say(client, data, f"{order.number} cy@example.com")  # a real number, another order's email
+    wrong_pair = last_bot(conversation).body
+    say(client, data, f"ZZZZ-ZZZZ bo@example.com")  # no such number
+    assert last_bot(conversation).body == wrong_pair
+    assert other.number not in wrong_pair and "orders" not in last_bot(conversation).payload
+
+    say(client, data, f"it is {order.number.lower()}, BO@example.com")
+    found = last_bot(conversation)
+    assert found.payload["orders"][0]["number"] == order.number
+    assert found.payload["orders"][0]["url"].startswith("/orders/")  # the signed link
+
+
+def test_guest_order_lookups_are_limited(client):
+    order = OrderFactory(email="bo@example.com")
+    data, conversation = start(client, "order status")
+    for _ in range(assistant.ORDER_LOOKUPS_PER_HOUR):
+        say(client, data, "AAAA-AAAA x@example.com")
+
+    say(client, data, f"{order.number} bo@example.com")  # right, but too late
+
+    assert "Too many tries" in last_bot(conversation).body
+
+
+def test_finding_products_with_a_price_and_a_size(client, storefront_catalog):
+    data, conversation = start(client, "Find a product", action="find_products")
+
+    say(client, data, "waterproof jacket under 150 in M")
+
+    cards = last_bot(conversation).payload["cards"]
+    assert [c["url"] for c in cards] == ["/p/storm-shell/"]
+    say(client, data, "", action="find_products")
+    say(client, data, "waterproof jacket under 100")
+    assert "found nothing" in last_bot(conversation).body
+
+
+def test_the_query_parser_reads_price_and_options(storefront_catalog):
+    query, filters = assistant.parse_product_query("red shell under $125.50 in M")
+
+    assert query == "shell"
+    assert str(filters.price_max) == "125.50"
+    assert {k: sorted(v) for k, v in filters.options.items()} == {"colour": ["red"], "size": ["m"]}
+
+
+def test_after_a_hand_off_the_assistant_is_silent(client, settings, django_user_model):
+    settings.CHAT_OPENING_HOURS = ""
+    data, conversation = start(client, "talk to a person")
+    count = conversation.messages.count()
+
+    say(client, data, "hello?")
+
+    assert conversation.messages.count() == count + 1
+    assert conversation.messages.order_by("-pk").first().sender == "shopper"

@@ -1,0 +1,88 @@
+"""Chat in two real Chromium contexts: a guest asks the assistant about an order, asks for a
+person, and a staff member answers from the back office's inbox; the shopper sees the answer
+appear without reloading, and staff see the shopper's next message the same way.
+
+Same launch settings as catalog/tests/test_browser.py (Debian's Chromium through Playwright,
+never a downloaded browser); every wait is on a condition (`expect`), never on a clock.
+"""
+import re
+
+import pytest
+
+from conftest import sign_in_to_admin
+from orders.tests.factories import OrderFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_shopper_asks_about_an_order_then_a_person_answers_live(new_page, storefront_catalog, django_user_model,
+                                                                   settings):
+    from playwright.sync_api import expect
+
+    settings.CHAT_OPENING_HOURS = ""  # people are in whenever the test runs
+    # Streams end every 3 s and the browsers reconnect with their cursor: the test crosses several
+    # reconnections, and nothing may be lost or shown twice across them.
+    settings.CHAT_STREAM_SECONDS = 3
+    order = OrderFactory(email="bo@example.com")
+
+    # Staff open the inbox first: that makes them "online" for the round robin.
+    admin = sign_in_to_admin(new_page, django_user_model)
+    admin.goto("/admin/chat/conversation/")
+    expect(admin.locator("#chat-inbox-table")).to_contain_text("Nothing here.")
+
+    # A guest on a product page opens the launcher: the assistant greets with quick replies.
+    shopper = new_page()
+    shopper.goto("/p/camp-lamp/")
+    shopper.get_by_role("link", name="Chat with us").click()
+    panel = shopper.locator("#chat-panel")
+    expect(panel).to_be_visible()
+    shopper.get_by_role("button", name="Where is my order?").click()
+    expect(panel.locator(".chat-from-bot").last).to_contain_text("order number")
+
+    # The order number and the email on it: the status and a link to the order.
+    shopper.locator("#chat-input").fill(f"{order.number} bo@example.com")
+    shopper.locator("#chat-input").press("Enter")
+    expect(panel.locator(".chat-order")).to_contain_text(order.number)
+
+    # A person, please: the conversation goes to the staff member who is online.
+    shopper.get_by_role("button", name="Talk to a person").last.click()
+    expect(panel.locator(".chat-from-system").last).to_contain_text("will answer you here")
+
+    # The inbox lists it without a reload; staff open it and answer.
+    row = admin.locator("#chat-inbox-table tr[data-conversation]")
+    expect(row).to_have_count(1)
+    row.get_by_role("link").click()
+    expect(admin.locator("#chat-messages")).to_contain_text(f"{order.number} bo@example.com")
+    admin.locator("#chat-reply-body").fill("Hi! It leaves our warehouse today.")
+    admin.get_by_role("button", name="Send reply").click()
+
+    # The shopper sees it live, on the same page (no reload).
+    shopper.evaluate("window.__sameDocument = true")
+    expect(panel.locator(".chat-from-agent")).to_contain_text("It leaves our warehouse today.")
+    assert shopper.evaluate("window.__sameDocument === true")
+
+    # And staff see the shopper's answer live, with no duplicate.
+    shopper.locator("#chat-input").fill("Great, thank you!")
+    shopper.locator("#chat-input").press("Enter")
+    expect(panel.locator(".chat-message", has_text="Great, thank you!")).to_have_count(1)
+    expect(admin.locator("#chat-messages .chat-from-shopper").last).to_contain_text("Great, thank you!")
+    expect(admin.locator("#chat-messages li", has_text="Great, thank you!")).to_have_count(1)
+    expect(admin.locator("#chat-messages li", has_text="It leaves our warehouse today.")).to_have_count(1)
+
+    # The conversation follows the visitor to another page.
+    shopper.goto("/p/storm-shell/")
+    expect(shopper.locator("#chat-panel .chat-from-agent")).to_contain_text("It leaves our warehouse today.")
+    assert re.search(r"/p/storm-shell/$", shopper.url)
+
+
+def test_without_javascript_the_launcher_is_the_contact_form(new_page, storefront_catalog):
+    from playwright.sync_api import expect
+
+    tab = new_page(java_script_enabled=False)
+    tab.goto("/p/camp-lamp/")
+    tab.get_by_role("link", name="Chat with us").click()
+    expect(tab).to_have_url(re.compile(r"/contact/$"))
+    tab.get_by_label("Your email").fill("bo@example.com")
+    tab.locator("#id_message").fill("Is the lamp dimmable?")
+    tab.get_by_role("button", name="Send").click()
+    expect(tab.locator("#chat-transcript")).to_contain_text("Is the lamp dimmable?")

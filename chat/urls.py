@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("contact/", views.contact, name="contact"),
+    path("chat/state/", views.state, name="state"),
+    path("chat/start/", views.start, name="start"),
+    path("chat/c/<str:token>/", views.conversation_page, name="conversation"),
+    path("chat/<str:public_id>/messages/", views.messages, name="messages"),
+    path("chat/<str:public_id>/send/", views.send, name="send"),
+    path("chat/<str:public_id>/stream/", views.stream, name="stream"),
+    path("chat/<str:public_id>/typing/", views.typing_view, name="typing"),
+    path("chat/<str:public_id>/seen/", views.seen, name="seen"),
+    path("chat/<str:public_id>/rate/", views.rate_view, name="rate"),
+    path("chat/<str:public_id>/email/", views.email_view, name="email"),
+    path("account/messages/", views.account_messages, name="account-messages"),
+]

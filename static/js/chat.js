@@ -1,0 +1,302 @@
+/* The chat launcher: the same markup on every page (shared page cache); this script fetches the
+ * visitor's own conversation when it is opened and keeps it live with server-sent events.
+ *
+ * Nothing lost, nothing twice: every message has an id; the stream replays what came after the
+ * last id this page has (EventSource resends it as Last-Event-ID when it reconnects), and a
+ * message whose id is already shown is dropped. Text is only ever set as text; links are made
+ * from URLs by building <a> elements, never from HTML.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("chat");
+  if (!root || !window.EventSource || !window.fetch) return; // the button stays a link to /contact/
+
+  var OPEN_KEY = "chat:open";
+  var panel = document.getElementById("chat-panel");
+  var openButton = document.getElementById("chat-open");
+  var log = document.getElementById("chat-log");
+  var form = document.getElementById("chat-form");
+  var input = document.getElementById("chat-input");
+  var typingNote = document.getElementById("chat-typing");
+  var errorNote = document.getElementById("chat-error");
+  var state = { csrf: "", conversation: null, seen: {}, lastId: 0, stream: null, loaded: false, greeting: "", menu: [] };
+  var typingTimer = null;
+  var lastTypingSent = 0;
+
+  function post(url, data) {
+    var body = new URLSearchParams();
+    Object.keys(data).forEach(function (key) { body.append(key, data[key]); });
+    return fetch(url, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "X-CSRFToken": state.csrf, "Accept": "application/json" },
+    });
+  }
+
+  function showError(text) {
+    errorNote.textContent = text || "";
+    errorNote.hidden = !text;
+  }
+
+  function appendText(parent, text) {
+    var pattern = /https?:\/\/[^\s<>"']+/g;
+    var at = 0;
+    var found;
+    while ((found = pattern.exec(text)) !== null) {
+      var url = found[0].replace(/[.,;:!?)]+$/, "");
+      parent.appendChild(document.createTextNode(text.slice(at, found.index)));
+      var link = document.createElement("a");
+      link.href = url;
+      link.rel = "nofollow noopener";
+      link.target = "_blank";
+      link.textContent = url;
+      parent.appendChild(link);
+      at = found.index + url.length;
+      pattern.lastIndex = at;
+    }
+    parent.appendChild(document.createTextNode(text.slice(at)));
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function authorName(message) {
+    if (message.sender === "shopper") return "You";
+    if (message.sender === "agent") return message.author || "Staff";
+    if (message.sender === "bot") return "Assistant";
+    return "";
+  }
+
+  function clearQuickReplies() {
+    Array.prototype.forEach.call(log.querySelectorAll(".chat-quick-replies, .chat-rating"), function (node) {
+      node.remove();
+    });
+  }
+
+  function renderPayload(item, message) {
+    var payload = message.payload || {};
+    (payload.cards || []).forEach(function (card) {
+      var box = el("p", "chat-card");
+      var link = el("a", "chat-card-title", card.title);
+      link.href = card.url;
+      box.appendChild(link);
+      box.appendChild(el("span", "chat-card-price", card.price));
+      item.appendChild(box);
+    });
+    (payload.orders || []).forEach(function (order) {
+      var box = el("p", "chat-card chat-order");
+      var link = el("a", "", "Order " + order.number);
+      link.href = order.url;
+      box.appendChild(link);
+      box.appendChild(el("span", "chat-order-status", order.status));
+      item.appendChild(box);
+    });
+  }
+
+  function renderQuickReplies(message) {
+    var payload = message.payload || {};
+    if (payload.quick_replies && payload.quick_replies.length) {
+      var row = el("li", "chat-quick-replies");
+      payload.quick_replies.forEach(function (reply) {
+        var button = el("button", "button button-quiet button-small chat-quick-reply", reply.label);
+        button.type = "button";
+        button.addEventListener("click", function () {
+          say(reply.label, reply.action, reply.value || "");
+        });
+        row.appendChild(button);
+      });
+      log.appendChild(row);
+    }
+    if (payload.ask_rating && state.conversation && state.conversation.status === "resolved" && !state.conversation.rating) {
+      renderRating();
+    }
+  }
+
+  function renderRating() {
+    var box = el("li", "chat-rating");
+    box.appendChild(el("p", "", "Rate this conversation:"));
+    var comment = el("input", "input chat-rating-comment");
+    comment.type = "text";
+    comment.maxLength = 500;
+    comment.placeholder = "Comment (optional)";
+    comment.setAttribute("aria-label", "Comment");
+    [1, 2, 3, 4, 5].forEach(function (stars) {
+      var button = el("button", "button button-quiet button-small", String(stars));
+      button.type = "button";
+      button.setAttribute("aria-label", stars + " of 5");
+      button.addEventListener("click", function () {
+        post(state.conversation.urls.rate, { rating: stars, comment: comment.value }).then(function (response) {
+          return response.json();
+        }).then(function (data) {
+          if (data.error) { showError(data.error); return; }
+          state.conversation = data.conversation;
+          box.replaceWith(el("li", "chat-rated", "Thank you for your rating."));
+        });
+      });
+      box.appendChild(button);
+    });
+    box.appendChild(comment);
+    log.appendChild(box);
+  }
+
+  function addMessage(message) {
+    if (message.note || state.seen[message.id]) return false;
+    state.seen[message.id] = true;
+    state.lastId = Math.max(state.lastId, message.id);
+    clearQuickReplies();
+    var item = el("li", "chat-message chat-from-" + message.sender);
+    item.dataset.messageId = message.id;
+    var name = authorName(message);
+    if (name) item.appendChild(el("p", "chat-author", name));
+    var body = el("p", "chat-body");
+    appendText(body, message.body);
+    item.appendChild(body);
+    renderPayload(item, message);
+    if (message.sender === "shopper") {
+      var mark = el("span", "chat-seen", message.seen ? "Seen" : "");
+      item.appendChild(mark);
+    }
+    log.appendChild(item);
+    renderQuickReplies(message);
+    log.scrollTop = log.scrollHeight;
+    return true;
+  }
+
+  function markSeen() {
+    if (!state.conversation || panel.hidden || document.hidden || !state.lastId) return;
+    post(state.conversation.urls.seen, { up_to: state.lastId });
+  }
+
+  function showGreeting() {
+    log.textContent = "";
+    addMessage({ id: -1, sender: "bot", body: state.greeting, payload: { quick_replies: state.menu } });
+  }
+
+  function takeConversation(data) {
+    var changed = !state.conversation || state.conversation.id !== data.conversation.id;
+    if (changed && state.conversation === null) {
+      log.textContent = ""; // the greeting shown before there was a conversation
+      state.seen = {};
+    }
+    state.conversation = data.conversation;
+    var added = false;
+    (data.messages || []).forEach(function (message) { added = addMessage(message) || added; });
+    if (changed) connect();
+    if (added) markSeen();
+  }
+
+  function connect() {
+    if (state.stream) state.stream.close();
+    var source = new EventSource(state.conversation.urls.stream + "?after=" + state.lastId);
+    state.stream = source;
+    source.addEventListener("message", function (event) {
+      var message = JSON.parse(event.data);
+      typingNote.hidden = true;
+      if (addMessage(message) && message.sender !== "shopper") markSeen();
+      if (message.payload && message.payload.ask_rating) refresh();
+    });
+    source.addEventListener("typing", function () {
+      typingNote.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(function () { typingNote.hidden = true; }, 4000);
+    });
+    source.addEventListener("seen", function (event) {
+      var upTo = JSON.parse(event.data).up_to;
+      Array.prototype.forEach.call(log.querySelectorAll(".chat-from-shopper"), function (item) {
+        if (Number(item.dataset.messageId) <= upTo) item.querySelector(".chat-seen").textContent = "Seen";
+      });
+    });
+    source.addEventListener("error", function () {
+      // EventSource reconnects by itself (with Last-Event-ID); only a refused stream stays closed.
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(function () { if (state.stream === source) connect(); }, 3000);
+      }
+    });
+  }
+
+  function refresh() {
+    fetch(state.conversation.urls.messages + "?after=" + state.lastId, { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        state.conversation = data.conversation;
+        data.messages.forEach(addMessage);
+        if (data.conversation.status === "resolved" && !data.conversation.rating && !log.querySelector(".chat-rating")) {
+          renderRating();
+        }
+      });
+  }
+
+  function load() {
+    if (state.loaded) return Promise.resolve();
+    state.loaded = true;
+    return fetch(root.dataset.stateUrl, { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        state.csrf = data.csrf;
+        state.greeting = data.greeting;
+        state.menu = data.menu;
+        if (data.conversation) {
+          takeConversation(data);
+          if (data.conversation.status === "resolved" && !data.conversation.rating && !log.querySelector(".chat-rating")) {
+            renderRating();
+          }
+        } else {
+          showGreeting();
+        }
+      });
+  }
+
+  function say(text, action, value) {
+    showError("");
+    var data = { body: text, action: action || "", value: value || "", page: location.pathname };
+    var url = state.conversation ? state.conversation.urls.send : root.dataset.startUrl;
+    return post(url, data).then(function (response) {
+      return response.json().then(function (json) { return { ok: response.ok, json: json }; });
+    }).then(function (result) {
+      if (!result.ok) { showError(result.json.error || "Sorry, that did not send. Please try again."); return; }
+      takeConversation(result.json);
+    });
+  }
+
+  function setOpen(open) {
+    panel.hidden = !open;
+    openButton.setAttribute("aria-expanded", open ? "true" : "false");
+    try { localStorage.setItem(OPEN_KEY, open ? "1" : "0"); } catch (e) { /* private mode */ }
+    if (open) {
+      load().then(function () { input.focus(); markSeen(); });
+    }
+  }
+
+  openButton.addEventListener("click", function (event) {
+    event.preventDefault();
+    setOpen(panel.hidden);
+  });
+  document.getElementById("chat-close").addEventListener("click", function () { setOpen(false); });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    say(text, "", "");
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener("input", function () {
+    if (!state.conversation || Date.now() - lastTypingSent < 2000) return;
+    lastTypingSent = Date.now();
+    post(state.conversation.urls.typing, {});
+  });
+  document.addEventListener("visibilitychange", markSeen);
+
+  var wasOpen = false;
+  try { wasOpen = localStorage.getItem(OPEN_KEY) === "1"; } catch (e) { /* private mode */ }
+  if (wasOpen) setOpen(true);
+})();
