@@ -23,6 +23,7 @@ from typing import Callable
 from django.core.files.storage import default_storage
 from django.db import connections, router
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.urls import reverse
 
 from .models import Product, ProductImage, Variant
 
@@ -90,6 +91,9 @@ class CardProduct:
     @property
     def id(self) -> int:
         return self.pk
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:product", kwargs={"slug": self.slug})
 
 
 def _products(ids: list[int]) -> QuerySet:
