@@ -26,6 +26,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.db.models import Q
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -213,17 +214,19 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
             index_of[day] = i
             day += datetime.timedelta(days=1)
 
-    def bucket_of(instant: datetime.datetime) -> int:
-        return index_of[instant.astimezone(zone).date()]
+    def day_of(field: str) -> TruncDate:
+        # The store day in SQL: a date per row is cheaper to read than an aware datetime to
+        # convert (tens of thousands of rows on a long range).
+        return TruncDate(field, tzinfo=zone)
 
     payments = Payment.objects.filter(status=Payment.Status.SUCCEEDED, succeeded_at__gte=start, succeeded_at__lt=end)
     refunds = Refund.objects.filter(status=Refund.Status.SUCCEEDED, created_at__gte=start, created_at__lt=end)
     paid = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
-    money = [(order_id, amount, bucket_of(at)) for order_id, amount, at in
-             payments.values_list("order_id", "amount", "succeeded_at")]
-    money += [(order_id, -amount, bucket_of(at)) for order_id, amount, at in
-              refunds.values_list("payment__order_id", "amount", "created_at")]
-    paid_in = {order_id: bucket_of(at) for order_id, at in paid.values_list("pk", "paid_at")}
+    money = [(order_id, amount, index_of[day]) for order_id, amount, day in
+             payments.order_by().values_list("order_id", "amount", day_of("succeeded_at"))]
+    money += [(order_id, -amount, index_of[day]) for order_id, amount, day in
+              refunds.order_by().values_list("payment__order_id", "amount", day_of("created_at"))]
+    paid_in = {order_id: index_of[day] for order_id, day in paid.order_by().values_list("pk", day_of("paid_at"))}
 
     fields = _line_fields(dimension)
     lines_by_order: dict[int, list[tuple[str, str, int, Decimal]]] = defaultdict(list)
