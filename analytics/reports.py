@@ -145,9 +145,9 @@ class SalesReport:
     rows: list[Row]  # largest net sales over the range first
     totals: list[Cell]  # per bucket, every order once
     total: Cell
-    # Kept to count an "Other" row's orders (each once): {order: bucket}, {order: {values}}.
+    # Kept to count an "Other" row's orders (each once): {order: bucket}, {order: [(value, ...) per line]}.
     paid_in: dict[int, int] = field(default_factory=dict, repr=False)
-    keys_of: dict[int, set[str]] = field(default_factory=dict, repr=False)
+    lines_of: dict[int, list[tuple]] = field(default_factory=dict, repr=False)
 
     @property
     def dimension_label(self) -> str:
@@ -164,7 +164,7 @@ class SalesReport:
         cells = [Cell(net_sales=sum((row.cells[i].net_sales for row in rest), ZERO),
                       units=sum(row.cells[i].units for row in rest)) for i in range(len(self.buckets))]
         for order_id, i in self.paid_in.items():
-            if self.keys_of.get(order_id, set()) & keys:
+            if any(line[0] in keys for line in self.lines_of.get(order_id, ())):
                 cells[i].orders += 1
         return shown, Row("", str(_("Other (%(count)s)") % {"count": len(rest)}), cells, _sum(cells))
 
@@ -266,8 +266,7 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
         row = Row(key, labels[key], row_cells, _sum(row_cells))
         rows.append(row)
     rows.sort(key=lambda r: (-r.total.net_sales, -r.total.orders, r.label.lower()))
-    keys_of = {order_id: {key for key, *_rest in order_lines} for order_id, order_lines in lines_by_order.items()}
-    report = SalesReport(first, last, grain, dimension, spans, rows, totals, _sum(totals), paid_in, keys_of)
+    report = SalesReport(first, last, grain, dimension, spans, rows, totals, _sum(totals), paid_in, lines_by_order)
     if links:
         _fill_links(report)
     return report
