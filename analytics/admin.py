@@ -1,9 +1,15 @@
 """The back office's first page (the dashboard) and read-only lists of events and daily figures."""
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin
 from django.contrib.admin import AdminSite
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from shop.admin import ReadOnlyAdmin
@@ -85,14 +91,54 @@ def install_reports(site: AdminSite) -> None:
 install_reports(admin.site)
 
 
+# The events list counts at most this many rows (newest first): an exact count of 10 million
+# events took a second, and the list is read from its first pages, narrowed by the filters.
+EVENT_LIST_COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    @cached_property
+    def count(self) -> int:
+        # COUNT(*) over the first CAP rows in the list's order (an index scan), not the table.
+        return self.object_list[:EVENT_LIST_COUNT_CAP].count()
+
+
+class RecentValuesFilter(admin.SimpleListFilter):
+    """Offers the values of `field` seen in the last day's events (an index range scan), not
+    Django's SELECT DISTINCT over every event (3 s each at 10 million); any value still filters."""
+
+    field = ""
+
+    def lookups(self, request, model_admin):
+        since = timezone.now() - datetime.timedelta(days=1)
+        values = set(Event.objects.filter(occurred_at__gte=since).order_by().values_list(self.field, flat=True).distinct())
+        if self.value():
+            values.add(self.value())
+        return [(value, value) for value in sorted(values) if value]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class EventNameFilter(RecentValuesFilter):
+    title = _("event")
+    parameter_name = field = "name"
+
+
+class EventChannelFilter(RecentValuesFilter):
+    title = _("channel")
+    parameter_name = field = "channel"
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ("occurred_at", "name", "visitor_id", "customer", "device", "channel", "utm_campaign")
-    list_filter = ("name", "device", "channel")
+    list_filter = (EventNameFilter, "device", EventChannelFilter)
     list_select_related = ("customer",)
     list_per_page = 100
-    # Millions of rows: no exact count under the filters.
+    # Millions of rows: no exact count, with or without filters (bench/analytics_events.py).
     show_full_result_count = False
+    paginator = CappedCountPaginator
     search_fields = ("=visitor_id",)
 
 
