@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from shop.money import format_money
 
 from .models import DailyMetric
-from .services import day_bounds, day_figures, store_today
+from .services import day_figures, store_today
 
 M = DailyMetric.Metric
 ZERO = Decimal("0")
@@ -109,11 +109,12 @@ def _ratio(numerator: Decimal, denominator: Decimal, scale: int = 1) -> Decimal 
     return (numerator * scale / denominator).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def orders_url(first: datetime.date, last: datetime.date) -> str:
-    """The admin's order list filtered to the orders paid from `first` to `last` (store days)."""
-    start, _ = day_bounds(first)
-    _, end = day_bounds(last)
-    query = urlencode({"paid_at__gte": start.isoformat(), "paid_at__lt": end.isoformat()})
+def orders_url(first: datetime.date, last: datetime.date, *, money_moved: bool = False) -> str:
+    """The admin's order list filtered to the orders paid from `first` to `last` (store days), or,
+    with `money_moved`, to the orders whose money moved then (a payment or a refund: what net sales
+    count, so a refund today of an order paid last month is among today's net-sales orders)."""
+    key = "moved" if money_moved else "paid"
+    query = urlencode({key: f"{first.isoformat()}..{last.isoformat()}"})
     return f"{reverse('admin:orders_order_changelist')}?{query}"
 
 
@@ -165,7 +166,8 @@ def dashboard(*, now: datetime.datetime | None = None) -> list[Period]:
             return [_ratio(totals[numerator].get(d, ZERO), totals[denominator].get(d, ZERO), scale) for d in trend]
 
         figures = [
-            Figure("net_sales", _("Net sales"), *both(M.NET_SALES), "money", per_day(M.NET_SALES, trend), link),
+            Figure("net_sales", _("Net sales"), *both(M.NET_SALES), "money", per_day(M.NET_SALES, trend),
+                   orders_url(days[0], days[-1], money_moved=True)),
             Figure("orders", _("Orders"), *both(M.ORDERS), "count", per_day(M.ORDERS, trend), link),
             Figure("aov", _("Average order value"), ratio(M.ORDER_VALUE, M.ORDERS),
                    ratio(M.ORDER_VALUE, M.ORDERS, over=previous), "money", ratio_series(M.ORDER_VALUE, M.ORDERS), link),

@@ -175,3 +175,21 @@ def test_the_dashboard_costs_the_same_queries_however_much_data(client, django_a
     with time_machine.travel(NOW, tick=False), django_assert_max_num_queries(25):
         client.get("/admin/")
     assert DailyMetric.objects.filter(day=days_ago(180)).exists()
+
+
+def test_net_sales_lead_to_the_orders_whose_money_moved_including_an_older_order_refunded_now(django_app, sales):
+    # given an order paid 20 days ago and refunded today: today's net sales lose its refund
+    _, old_payment = paid_order(at=at(days_ago(20), 12), total="25.00")
+    refund(old_payment, amount="5.00", at=at(TODAY, 12))
+    django_app.set_user(reports_staff(groups=("Reports", "Support")))
+    with time_machine.travel(NOW, tick=False):
+        page = django_app.get("/admin/")
+        # when staff follow today's net sales
+        net = page.html.select_one("#period-today tr[data-figure=net_sales] td a")
+        orders = django_app.get(net["href"])
+        # and, for comparison, today's orders
+        paid = django_app.get(page.html.select_one("#period-today tr[data-figure=orders] td a")["href"])
+    # then the list holds the two orders paid today and the older one refunded today: the orders
+    # behind the figure, not only the orders paid today
+    assert len(orders.html.select("#result_list tbody tr")) == 3
+    assert len(paid.html.select("#result_list tbody tr")) == 2
