@@ -307,6 +307,29 @@ class FaqEntryAdmin(admin.ModelAdmin):
     search_fields = ["question", "variants", "answer"]
     list_filter = ["is_active"]
 
+    def get_urls(self):
+        return [
+            path("unanswered/", self.admin_site.admin_view(self.unanswered_view), name="chat_faqentry_unanswered"),
+            *super().get_urls(),
+        ]
+
+    def unanswered_view(self, request: HttpRequest) -> HttpResponse:
+        """What the assistant could not answer, grouped and counted, each with a link to a new FAQ
+        entry filled in with the ways it was asked."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        from urllib.parse import urlencode
+
+        groups = selectors.unanswered_questions()
+        add_url = reverse("admin:chat_faqentry_add")
+        rows = [{"group": g, "add_url": f"{add_url}?" + urlencode({"question": g.example[:200],
+                                                                   "variants": "\n".join(g.variants[1:])})}
+                for g in groups]
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "rows": rows,
+                   "title": _("Questions the assistant could not answer"),
+                   "can_add": self.has_add_permission(request)}
+        return TemplateResponse(request, "admin/chat/unanswered.html", context)
+
 
 @admin.register(CannedReply)
 class CannedReplyAdmin(admin.ModelAdmin):

@@ -127,3 +127,37 @@ def export_for_customer(customer) -> list[dict]:
         }
         for c in conversations
     ]
+
+
+@dataclass
+class Unanswered:
+    key: str  # the question's meaningful words, folded and sorted: how questions are grouped
+    count: int
+    example: str
+    last_asked: datetime.datetime
+    variants: list[str]
+
+
+def unanswered_questions(*, days: int = 30, limit: int = 2000) -> list[Unanswered]:
+    """What the assistant could not answer in the last `days`, grouped by their meaningful words
+    (the assistant's own folding: "Do you ship to Canada?" and "ship to canada" are one), most
+    asked first. One query over at most `limit` answers."""
+    from .assistant import _meaningful
+
+    since = timezone.now() - datetime.timedelta(days=days)
+    rows = (Message.objects.filter(sender=Message.Sender.BOT, created_at__gte=since, payload__has_key="unanswered")
+            .order_by("-pk").values_list("payload", "created_at")[:limit])
+    groups: dict[str, Unanswered] = {}
+    for payload, created_at in rows:
+        text = str(payload.get("unanswered", "")).strip()
+        key = " ".join(sorted(_meaningful(text)))
+        if not key:
+            continue
+        group = groups.get(key)
+        if group is None:
+            groups[key] = Unanswered(key=key, count=1, example=text, last_asked=created_at, variants=[text])
+        else:
+            group.count += 1
+            if text not in group.variants and len(group.variants) < 5:
+                group.variants.append(text)
+    return sorted(groups.values(), key=lambda g: (-g.count, -g.last_asked.timestamp()))

@@ -241,3 +241,22 @@ def test_away_agents_get_nothing(settings):
     conversation.refresh_from_db()
     assert conversation.assignee is None
     assert Message.objects.filter(conversation=conversation, sender="system", is_note=False).exists()
+
+
+def test_staff_see_what_the_assistant_could_not_answer_grouped_and_make_it_an_faq(client):
+    from django.test import Client
+
+    for text in ("Do you ship to Canada?", "ship to canada", "Is there a student discount"):
+        shopper = Client()
+        shopper.post("/chat/start/", {"body": text})
+    staff_in(client, "Support managers")
+
+    response = client.get("/admin/chat/faqentry/unanswered/")
+
+    rows = response.context["rows"]
+    assert [(r["group"].count, r["group"].example) for r in rows] == [
+        (2, "ship to canada"), (1, "Is there a student discount"),
+    ]
+    add = client.get(rows[0]["add_url"])
+    assert add.context["adminform"].form.initial["question"] == "ship to canada"
+    assert add.context["adminform"].form.initial["variants"] == "Do you ship to Canada?"
