@@ -281,13 +281,30 @@ def find_products(text: str, *, limit: int = 3) -> list[dict]:
     if not ids:
         return []
     matching = ranked_matches(apply_filters(published_products(), filters), ids)[:limit]
+    variants = _variants_to_add(matching, filters)
     cards = []
     for product in cards_in_order(matching):
-        cards.append({
+        card = {
             "title": product.title, "url": product.get_absolute_url(),
             "price": _price_text(product.price), "in_stock": bool(product.in_stock),
-        })
+        }
+        if product.pk in variants:  # one variant fits what was asked: it can go to the cart from the chat
+            card.update(product=product.pk, variant=variants[product.pk])
+        cards.append(card)
     return cards
+
+
+def _variants_to_add(product_ids: list[int], filters) -> dict[int, int]:
+    """For each product, its one active variant that has every option value asked for (none when
+    several fit: the shopper picks on the product page). One query and one prefetch."""
+    from catalog.models import Variant
+
+    fitting: dict[int, list[int]] = {}
+    for variant in Variant.objects.filter(product_id__in=product_ids, is_active=True).prefetch_related("option_values__option"):
+        values = {(v.option.slug, v.slug) for v in variant.option_values.all()}
+        if all(any((option, slug) in values for slug in slugs) for option, slugs in filters.options.items()):
+            fitting.setdefault(variant.product_id, []).append(variant.pk)
+    return {product: ids[0] for product, ids in fitting.items() if len(ids) == 1}
 
 
 def _price_text(price) -> str:

@@ -134,6 +134,11 @@ def test_finding_products_with_a_price_and_a_size(client, storefront_catalog):
 
     cards = last_bot(conversation).payload["cards"]
     assert [c["url"] for c in cards] == ["/p/storm-shell/"]
+    # red/m is the one Storm Shell in M: it can go to the cart from the chat
+    from catalog.models import Variant
+
+    red_m = Variant.objects.get(product__slug="storm-shell", option_values__slug="m")
+    assert (cards[0]["variant"], cards[0]["product"]) == (red_m.pk, red_m.product_id)
     say(client, data, "", action="find_products")
     say(client, data, "waterproof jacket under 100")
     assert "found nothing" in last_bot(conversation).body

@@ -24,13 +24,12 @@
   var typingTimer = null;
   var lastTypingSent = 0;
 
-  function post(url, data) {
+  function post(url, data, extraHeaders) {
     var body = new URLSearchParams();
     Object.keys(data).forEach(function (key) { body.append(key, data[key]); });
-    return fetch(url, {
-      method: "POST", body: body, credentials: "same-origin",
-      headers: { "X-CSRFToken": state.csrf, "Accept": "application/json" },
-    });
+    var headers = { "X-CSRFToken": state.csrf, "Accept": "application/json" };
+    Object.keys(extraHeaders || {}).forEach(function (key) { headers[key] = extraHeaders[key]; });
+    return fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: headers });
   }
 
   function showError(text) {
@@ -85,6 +84,7 @@
       link.href = card.url;
       box.appendChild(link);
       box.appendChild(el("span", "chat-card-price", card.price));
+      if (card.variant && card.in_stock) box.appendChild(addToCartButton(card));
       item.appendChild(box);
     });
     (payload.orders || []).forEach(function (order) {
@@ -95,6 +95,23 @@
       box.appendChild(el("span", "chat-order-status", order.status));
       item.appendChild(box);
     });
+  }
+
+  function addToCartButton(card) {
+    var button = el("button", "button button-small chat-add-to-cart", "Add to cart");
+    button.type = "button";
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      post(root.dataset.cartAddUrl, { variant: card.variant, product: card.product, quantity: 1 }, { "HX-Request": "true" })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          // The cart's own answer (an htmx fragment), read as text only.
+          var answer = new DOMParser().parseFromString(html, "text/html").body.textContent.trim();
+          button.replaceWith(el("span", "chat-added", answer));
+          document.body.dispatchEvent(new CustomEvent("cart-changed")); // the header's count refreshes
+        });
+    });
+    return button;
   }
 
   function renderQuickReplies(message) {
