@@ -74,6 +74,7 @@ class ConversationAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("stream/", wrap(self.inbox_stream_view), name="chat_inbox_stream"),
+            path("figures/", wrap(self.figures_view), name="chat_figures"),
             path("<int:pk>/stream/", wrap(self.stream_view), name="chat_conversation_stream"),
             path("<int:pk>/messages/", wrap(self.messages_view), name="chat_conversation_messages"),
             path("<int:pk>/act/", wrap(self.act_view), name="chat_conversation_act"),
@@ -143,6 +144,13 @@ class ConversationAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-cache, no-store, private"
         response["X-Accel-Buffering"] = "no"
         return response
+
+    def figures_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "title": _("Chat figures"),
+                   "figures": selectors.chat_figures(days=30)}
+        return TemplateResponse(request, "admin/chat/figures.html", context)
 
     # --- One conversation -----------------------------------------------------------------
 

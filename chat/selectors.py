@@ -161,3 +161,55 @@ def unanswered_questions(*, days: int = 30, limit: int = 2000) -> list[Unanswere
             if text not in group.variants and len(group.variants) < 5:
                 group.variants.append(text)
     return sorted(groups.values(), key=lambda g: (-g.count, -g.last_asked.timestamp()))
+
+
+@dataclass
+class Figures:
+    days: list[dict]  # {"day", "total", "by_channel": {channel: n}}
+    channels: list[tuple[str, str]]
+    conversations: int
+    first_response_median: datetime.timedelta | None
+    resolution_median: datetime.timedelta | None
+    assistant_only_share: float | None
+    rating_average: float | None
+    ratings: int
+    satisfied_share: float | None
+    busiest: int
+
+
+def _median(values: list[datetime.timedelta]) -> datetime.timedelta | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def chat_figures(*, days: int = 30) -> Figures:
+    """The last `days` of conversations: how many a day by channel, the median time to a person's
+    first reply and to resolution, the share the assistant handled alone (never handed to a person,
+    no staff reply), and satisfaction (average rating, share of 4 and 5). Two queries."""
+    from django.db.models.functions import TruncDate
+
+    from .models import Channel
+
+    since = timezone.now() - datetime.timedelta(days=days)
+    recent = Conversation.objects.filter(created_at__gte=since)
+    per_day: dict = {}
+    for row in recent.annotate(day=TruncDate("created_at")).values("day", "channel").annotate(n=Count("pk")):
+        entry = per_day.setdefault(row["day"], {"day": row["day"], "total": 0, "by_channel": {}})
+        entry["by_channel"][row["channel"]] = row["n"]
+        entry["total"] += row["n"]
+    rows = list(recent.values_list("created_at", "first_reply_at", "resolved_at", "bot_active", "rating"))
+    first = [reply - created for created, reply, _r, _b, _x in rows if reply]
+    resolution = [resolved - created for created, _f, resolved, _b, _x in rows if resolved]
+    alone = sum(1 for _c, reply, _r, bot, _x in rows if bot and reply is None)
+    ratings = [rating for *_rest, rating in rows if rating]
+    ordered = [per_day[day] for day in sorted(per_day)]
+    return Figures(
+        days=ordered, channels=list(Channel.choices), conversations=len(rows),
+        first_response_median=_median(first), resolution_median=_median(resolution),
+        assistant_only_share=alone / len(rows) if rows else None,
+        rating_average=sum(ratings) / len(ratings) if ratings else None, ratings=len(ratings),
+        satisfied_share=sum(1 for r in ratings if r >= 4) / len(ratings) if ratings else None,
+        busiest=max((d["total"] for d in ordered), default=0),
+    )

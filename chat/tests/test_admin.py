@@ -260,3 +260,34 @@ def test_staff_see_what_the_assistant_could_not_answer_grouped_and_make_it_an_fa
     add = client.get(rows[0]["add_url"])
     assert add.context["adminform"].form.initial["question"] == "ship to canada"
     assert add.context["adminform"].form.initial["variants"] == "Do you ship to Canada?"
+
+
+def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfaction(client, settings):
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    staff_in(client, "Support")
+    agent = get_user_model().objects.create_user("anna", is_staff=True)
+    start = timezone.now() - datetime.timedelta(days=2)
+    with time_machine.travel(start, tick=False):
+        answered = shopper_conversation(channel="email")
+        alone = Conversation.objects.create(visitor_key="bot-only")  # the assistant alone
+    with time_machine.travel(start + datetime.timedelta(minutes=4), tick=False):
+        services.add_agent_message(conversation=answered, author=agent, body="Hello")
+    with time_machine.travel(start + datetime.timedelta(minutes=30), tick=False):
+        services.resolve(conversation=answered, by=agent)
+    services.rate(conversation=Conversation.objects.get(pk=answered.pk), rating=5)
+
+    response = client.get(f"{INBOX}figures/")
+
+    figures = response.context["figures"]
+    assert figures.conversations == 2
+    assert figures.first_response_median == datetime.timedelta(minutes=4)
+    assert figures.resolution_median == datetime.timedelta(minutes=30)
+    assert figures.assistant_only_share == 0.5
+    assert (figures.rating_average, figures.satisfied_share) == (5, 1)
+    [day] = figures.days
+    assert day["by_channel"] == {"email": 1, "web": 1}
+    assert alone.pk
