@@ -175,6 +175,27 @@ class Figures:
     ratings: int
     satisfied_share: float | None
     busiest: int
+    attributed_orders: int = 0
+    attributed_revenue: object = 0
+
+
+ATTRIBUTION_DAYS = 7
+
+
+def attributed_orders(*, since: datetime.datetime):
+    """Paid orders placed since `since` that follow a conversation: by the conversation's
+    customer, within ATTRIBUTION_DAYS after it started. Decided when read, so a rule change
+    applies to past figures too; a guest's web chat counts once it is known to be theirs
+    (signed in, the contact form's email)."""
+    from orders.models import Order
+
+    window = datetime.timedelta(days=ATTRIBUTION_DAYS)
+    followed = Conversation.objects.filter(
+        customer_id=OuterRef("customer_id"), created_at__lte=OuterRef("created_at"),
+        created_at__gte=OuterRef("created_at") - window,
+    )
+    return (Order.objects.filter(created_at__gte=since, customer__isnull=False)
+            .exclude(payment_status=Order.PaymentStatus.UNPAID).filter(Exists(followed)))
 
 
 def _median(values: list[datetime.timedelta]) -> datetime.timedelta | None:
@@ -187,7 +208,8 @@ def _median(values: list[datetime.timedelta]) -> datetime.timedelta | None:
 def chat_figures(*, days: int = 30) -> Figures:
     """The last `days` of conversations: how many a day by channel, the median time to a person's
     first reply and to resolution, the share the assistant handled alone (never handed to a person,
-    no staff reply), and satisfaction (average rating, share of 4 and 5). Two queries."""
+    no staff reply), satisfaction (average rating, share of 4 and 5), and the paid orders that
+    followed a conversation with their revenue (`attributed_orders`). Three queries."""
     from django.db.models.functions import TruncDate
 
     from .models import Channel
@@ -205,7 +227,13 @@ def chat_figures(*, days: int = 30) -> Figures:
     alone = sum(1 for _c, reply, _r, bot, _x in rows if bot and reply is None)
     ratings = [rating for *_rest, rating in rows if rating]
     ordered = [per_day[day] for day in sorted(per_day)]
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    attributed = attributed_orders(since=since).aggregate(n=Count("pk"), revenue=Sum("total"))
     return Figures(
+        attributed_orders=attributed["n"], attributed_revenue=attributed["revenue"] or Decimal("0"),
         days=ordered, channels=list(Channel.choices), conversations=len(rows),
         first_response_median=_median(first), resolution_median=_median(resolution),
         assistant_only_share=alone / len(rows) if rows else None,

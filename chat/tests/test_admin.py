@@ -1,5 +1,7 @@
 """The staff inbox: lists and counts, the conversation page, every action as the page posts it,
 who may do what, and the round robin."""
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -271,14 +273,19 @@ def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfa
     staff_in(client, "Support")
     agent = get_user_model().objects.create_user("anna", is_staff=True)
     start = timezone.now() - datetime.timedelta(days=2)
+    customer = CustomerFactory()
     with time_machine.travel(start, tick=False):
-        answered = shopper_conversation(channel="email")
+        answered = shopper_conversation(channel="email", customer=customer)
         alone = Conversation.objects.create(visitor_key="bot-only")  # the assistant alone
     with time_machine.travel(start + datetime.timedelta(minutes=4), tick=False):
         services.add_agent_message(conversation=answered, author=agent, body="Hello")
     with time_machine.travel(start + datetime.timedelta(minutes=30), tick=False):
         services.resolve(conversation=answered, by=agent)
     services.rate(conversation=Conversation.objects.get(pk=answered.pk), rating=5)
+    with time_machine.travel(start + datetime.timedelta(days=1), tick=False):
+        paid_order_for(customer, total=Decimal("80.00"))  # the day after: attributed
+    with time_machine.travel(start - datetime.timedelta(days=1), tick=False):
+        paid_order_for(customer, total=Decimal("15.00"))  # before the conversation: not
 
     response = client.get(f"{INBOX}figures/")
 
@@ -290,4 +297,6 @@ def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfa
     assert (figures.rating_average, figures.satisfied_share) == (5, 1)
     [day] = figures.days
     assert day["by_channel"] == {"email": 1, "web": 1}
+    assert (figures.attributed_orders, figures.attributed_revenue) == (1, Decimal("80.00"))
+    assert b"$80.00" in response.content
     assert alone.pk
