@@ -24,7 +24,7 @@ from shop.admin import ReadOnlyAdmin
 
 from . import presence, selectors, services
 from .exceptions import ChatError
-from .models import Channel, Conversation, CannedReply, FaqEntry, Message, Tag
+from .models import CannedReply, Channel, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
 
 TABS = [
     ("open", _("Open")), ("waiting", _("Waiting on customer")), ("unassigned", _("Unassigned")),
@@ -349,3 +349,8 @@ class CannedReplyAdmin(admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
+
+@admin.register(ProactiveTrigger)
+class ProactiveTriggerAdmin(admin.ModelAdmin):
+    list_display = ["name", "page_type", "seconds_on_page", "min_cart_items", "returning_only", "is_active"]
+    list_filter = ["is_active", "page_type"]

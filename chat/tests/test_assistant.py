@@ -161,3 +161,14 @@ def test_after_a_hand_off_the_assistant_is_silent(client, settings, django_user_
 
     assert conversation.messages.count() == count + 1
     assert conversation.messages.order_by("-pk").first().sender == "shopper"
+
+
+def test_the_demo_faq_answers_common_questions_and_seeding_twice_adds_nothing(client):
+    from chat.demo import seed_demo_chat
+
+    assert seed_demo_chat() == (4, 3)
+    assert seed_demo_chat() == (0, 0)
+
+    _data, conversation = start(client, "can i collect my order in store?")
+
+    assert last_bot(conversation).body.startswith("Yes: choose pick-up")

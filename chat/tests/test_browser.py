@@ -108,3 +108,27 @@ def test_a_product_found_in_the_chat_goes_to_the_cart_from_the_chat(page, storef
 
     expect(card).to_contain_text("Added 1 × Camp Lamp to your cart.")
     expect(page.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
+
+
+def test_a_proactive_message_opens_the_launcher_once_and_never_after_it_was_closed(page, storefront_catalog):
+    from playwright.sync_api import expect
+
+    from chat.models import ProactiveTrigger
+
+    ProactiveTrigger.objects.create(name="Product help", message="Need help choosing a size?", page_type="product",
+                                    seconds_on_page=0)
+    page.goto("/")  # not a product page: nothing
+    page.goto("/p/storm-shell/")
+    panel = page.locator("#chat-panel")
+    expect(panel).to_contain_text("Need help choosing a size?")
+
+    page.get_by_role("button", name="Close").click()
+    page.goto("/p/camp-lamp/")
+    page.evaluate("localStorage.removeItem('chat:proactive')")  # even on another day...
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if "/chat/triggers/" in request.url else None)
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    expect(panel).to_be_hidden()  # ...a visitor who closed it is left alone
+    assert asked == []
+    assert page.evaluate("localStorage.getItem('chat:closed')") == "1"
