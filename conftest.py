@@ -89,6 +89,7 @@ SEEDED_BY_MIGRATIONS = [
     ("checkout.migrations.0002_default_shipping", "create_defaults"),
     ("analytics.migrations.0001_events_daily_figures_reports_group", "create_reports_group"),
     ("chat.migrations.0002_support_permissions", "grant"),
+    ("chat.migrations.0003_proactive_triggers", "grant"),
 ]
 
 

@@ -241,11 +241,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], *, port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], *, port: int, workers: int, worker_class: str = "sync",
+                   threads: int = 1) -> subprocess.Popen:
     gunicorn = shutil.which("gunicorn", path=str(Path(PYTHON).parent)) or "gunicorn"
     return subprocess.Popen(
         [gunicorn, "shop.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "sync", "--log-level", "warning"],
+         "--worker-class", worker_class, "--threads", str(threads), "--log-level", "warning"],
         cwd=ROOT, env=env, start_new_session=True,
     )
 

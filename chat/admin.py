@@ -24,7 +24,7 @@ from shop.admin import ReadOnlyAdmin
 
 from . import presence, selectors, services
 from .exceptions import ChatError
-from .models import Channel, Conversation, CannedReply, FaqEntry, Message, Tag
+from .models import CannedReply, Channel, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
 
 TABS = [
     ("open", _("Open")), ("waiting", _("Waiting on customer")), ("unassigned", _("Unassigned")),
@@ -74,6 +74,7 @@ class ConversationAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("stream/", wrap(self.inbox_stream_view), name="chat_inbox_stream"),
+            path("figures/", wrap(self.figures_view), name="chat_figures"),
             path("<int:pk>/stream/", wrap(self.stream_view), name="chat_conversation_stream"),
             path("<int:pk>/messages/", wrap(self.messages_view), name="chat_conversation_messages"),
             path("<int:pk>/act/", wrap(self.act_view), name="chat_conversation_act"),
@@ -143,6 +144,13 @@ class ConversationAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-cache, no-store, private"
         response["X-Accel-Buffering"] = "no"
         return response
+
+    def figures_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "title": _("Chat figures"),
+                   "figures": selectors.chat_figures(days=30)}
+        return TemplateResponse(request, "admin/chat/figures.html", context)
 
     # --- One conversation -----------------------------------------------------------------
 
@@ -307,6 +315,29 @@ class FaqEntryAdmin(admin.ModelAdmin):
     search_fields = ["question", "variants", "answer"]
     list_filter = ["is_active"]
 
+    def get_urls(self):
+        return [
+            path("unanswered/", self.admin_site.admin_view(self.unanswered_view), name="chat_faqentry_unanswered"),
+            *super().get_urls(),
+        ]
+
+    def unanswered_view(self, request: HttpRequest) -> HttpResponse:
+        """What the assistant could not answer, grouped and counted, each with a link to a new FAQ
+        entry filled in with the ways it was asked."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        from urllib.parse import urlencode
+
+        groups = selectors.unanswered_questions()
+        add_url = reverse("admin:chat_faqentry_add")
+        rows = [{"group": g, "add_url": f"{add_url}?" + urlencode({"question": g.example[:200],
+                                                                   "variants": "\n".join(g.variants[1:])})}
+                for g in groups]
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "rows": rows,
+                   "title": _("Questions the assistant could not answer"),
+                   "can_add": self.has_add_permission(request)}
+        return TemplateResponse(request, "admin/chat/unanswered.html", context)
+
 
 @admin.register(CannedReply)
 class CannedReplyAdmin(admin.ModelAdmin):
@@ -318,3 +349,8 @@ class CannedReplyAdmin(admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
+
+@admin.register(ProactiveTrigger)
+class ProactiveTriggerAdmin(admin.ModelAdmin):
+    list_display = ["name", "page_type", "seconds_on_page", "min_cart_items", "returning_only", "is_active"]
+    list_filter = ["is_active", "page_type"]

@@ -102,7 +102,7 @@ def respond(*, conversation: Conversation, turn: Turn, user=None, rate_key: str 
     elif PRODUCT.search(turn.text) or PRICE_MAX.search(turn.text):
         _products(conversation, turn, user=user, rate_key=rate_key)
     else:
-        _not_sure(conversation)
+        _not_sure(conversation, turn.text)
 
 
 def _expecting(conversation: Conversation) -> str:
@@ -140,23 +140,28 @@ def _accept(conversation, turn, **kwargs) -> None:
 
 
 def _reject(conversation, turn, **kwargs) -> None:
-    _missed(conversation, _("Sorry about that."))
+    # The question the rejected answer was for: the shopper's message before this one.
+    asked = (conversation.messages.filter(sender=Message.Sender.SHOPPER).order_by("-pk")
+             .values_list("body", flat=True)[1:2].first())
+    _missed(conversation, _("Sorry about that."), unanswered=asked or "")
 
 
-def _missed(conversation: Conversation, opening: str) -> None:
-    """An answer the shopper did not accept: at the second in a row, offer a person."""
+def _missed(conversation: Conversation, opening: str, *, unanswered: str = "") -> None:
+    """An answer the shopper did not accept: at the second in a row, offer a person. The question
+    it could not answer is kept on the message (`unanswered`) for staff's list."""
+    extra = {"unanswered": unanswered[:300]} if unanswered.strip() else {}
     Conversation.objects.filter(pk=conversation.pk).update(bot_misses=conversation.bot_misses + 1)
     conversation.refresh_from_db()
     if conversation.bot_misses >= 2:
         _say(conversation, opening + " " + _("Shall I bring in a person from our team?"),
-             quick_replies=quick_replies((_("Yes, a person please"), "person"), (_("No, thanks"), "menu")))
+             quick_replies=quick_replies((_("Yes, a person please"), "person"), (_("No, thanks"), "menu")), **extra)
     else:
         _say(conversation, opening + " " + _("Could you say it another way, or pick one of these?"),
-             quick_replies=menu())
+             quick_replies=menu(), **extra)
 
 
-def _not_sure(conversation: Conversation) -> None:
-    _missed(conversation, _("I am not sure I understood."))
+def _not_sure(conversation: Conversation, text: str) -> None:
+    _missed(conversation, _("I am not sure I understood."), unanswered=text)
 
 
 # --- Orders ----------------------------------------------------------------------------------
@@ -276,13 +281,30 @@ def find_products(text: str, *, limit: int = 3) -> list[dict]:
     if not ids:
         return []
     matching = ranked_matches(apply_filters(published_products(), filters), ids)[:limit]
+    variants = _variants_to_add(matching, filters)
     cards = []
     for product in cards_in_order(matching):
-        cards.append({
+        card = {
             "title": product.title, "url": product.get_absolute_url(),
             "price": _price_text(product.price), "in_stock": bool(product.in_stock),
-        })
+        }
+        if product.pk in variants:  # one variant fits what was asked: it can go to the cart from the chat
+            card.update(product=product.pk, variant=variants[product.pk])
+        cards.append(card)
     return cards
+
+
+def _variants_to_add(product_ids: list[int], filters) -> dict[int, int]:
+    """For each product, its one active variant that has every option value asked for (none when
+    several fit: the shopper picks on the product page). One query and one prefetch."""
+    from catalog.models import Variant
+
+    fitting: dict[int, list[int]] = {}
+    for variant in Variant.objects.filter(product_id__in=product_ids, is_active=True).prefetch_related("option_values__option"):
+        values = {(v.option.slug, v.slug) for v in variant.option_values.all()}
+        if all(any((option, slug) in values for slug in slugs) for option, slugs in filters.options.items()):
+            fitting.setdefault(variant.product_id, []).append(variant.pk)
+    return {product: ids[0] for product, ids in fitting.items() if len(ids) == 1}
 
 
 def _price_text(price) -> str:
@@ -294,7 +316,7 @@ def _price_text(price) -> str:
 def _products(conversation, turn, **kwargs) -> None:
     cards = find_products(turn.text)
     if not cards:
-        _missed(conversation, _("I found nothing matching that."))
+        _missed(conversation, _("I found nothing matching that."), unanswered=turn.text)
         return
     _say(conversation, _("Here is what I found:"), cards=cards,
          quick_replies=quick_replies((_("That helped"), "accept"), (_("Not what I want"), "reject")))

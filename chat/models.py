@@ -192,3 +192,33 @@ class CannedReply(TimeStamped):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class ProactiveTrigger(TimeStamped):
+    """A message the launcher opens with by itself, when a visitor matches: the kind of page, time
+    on it, items in the cart, a returning visitor. The browser decides (nothing is sent about the
+    visitor), at most once a day per visitor, never for one who closed the chat."""
+
+    class PageType(models.TextChoices):
+        ANY = "any", _("Any page")
+        HOME = "home", _("Home page")
+        PRODUCT = "product", _("Product page")
+        CATEGORY = "category", _("Category page")
+        SEARCH = "search", _("Search results")
+        CART = "cart", _("Cart")
+
+    name = models.CharField(_("name"), max_length=100)
+    message = models.CharField(_("message"), max_length=300)
+    page_type = models.CharField(_("page"), max_length=10, choices=PageType.choices, default=PageType.ANY)
+    seconds_on_page = models.PositiveIntegerField(_("seconds on the page"), default=20)
+    min_cart_items = models.PositiveIntegerField(_("at least this many items in the cart"), default=0)
+    returning_only = models.BooleanField(_("returning visitors only"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("proactive message")
+        verbose_name_plural = _("proactive messages")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -86,7 +86,10 @@ class _RedisBroker:
     def __init__(self, url: str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url)
+        # Each open stream holds one pub/sub connection (redis-py's pool stops at 100 by default,
+        # fewer than the streams one process may hold). One shared subscriber per process fanning
+        # out to its streams would use one: the next step if connections become the limit.
+        self._redis = redis.Redis.from_url(url, max_connections=10_000, socket_connect_timeout=2)
 
     def publish(self, channel: str, event: dict) -> None:
         self._redis.publish(channel, json.dumps(event))

@@ -127,3 +127,117 @@ def export_for_customer(customer) -> list[dict]:
         }
         for c in conversations
     ]
+
+
+@dataclass
+class Unanswered:
+    key: str  # the question's meaningful words, folded and sorted: how questions are grouped
+    count: int
+    example: str
+    last_asked: datetime.datetime
+    variants: list[str]
+
+
+def unanswered_questions(*, days: int = 30, limit: int = 2000) -> list[Unanswered]:
+    """What the assistant could not answer in the last `days`, grouped by their meaningful words
+    (the assistant's own folding: "Do you ship to Canada?" and "ship to canada" are one), most
+    asked first. One query over at most `limit` answers."""
+    from .assistant import _meaningful
+
+    since = timezone.now() - datetime.timedelta(days=days)
+    rows = (Message.objects.filter(sender=Message.Sender.BOT, created_at__gte=since, payload__has_key="unanswered")
+            .order_by("-pk").values_list("payload", "created_at")[:limit])
+    groups: dict[str, Unanswered] = {}
+    for payload, created_at in rows:
+        text = str(payload.get("unanswered", "")).strip()
+        key = " ".join(sorted(_meaningful(text)))
+        if not key:
+            continue
+        group = groups.get(key)
+        if group is None:
+            groups[key] = Unanswered(key=key, count=1, example=text, last_asked=created_at, variants=[text])
+        else:
+            group.count += 1
+            if text not in group.variants and len(group.variants) < 5:
+                group.variants.append(text)
+    return sorted(groups.values(), key=lambda g: (-g.count, -g.last_asked.timestamp()))
+
+
+@dataclass
+class Figures:
+    days: list[dict]  # {"day", "total", "by_channel": {channel: n}}
+    channels: list[tuple[str, str]]
+    conversations: int
+    first_response_median: datetime.timedelta | None
+    resolution_median: datetime.timedelta | None
+    assistant_only_share: float | None
+    rating_average: float | None
+    ratings: int
+    satisfied_share: float | None
+    busiest: int
+    attributed_orders: int = 0
+    attributed_revenue: object = 0
+
+
+ATTRIBUTION_DAYS = 7
+
+
+def attributed_orders(*, since: datetime.datetime):
+    """Paid orders placed since `since` that follow a conversation: by the conversation's
+    customer, within ATTRIBUTION_DAYS after it started. Decided when read, so a rule change
+    applies to past figures too; a guest's web chat counts once it is known to be theirs
+    (signed in, the contact form's email)."""
+    from orders.models import Order
+
+    window = datetime.timedelta(days=ATTRIBUTION_DAYS)
+    followed = Conversation.objects.filter(
+        customer_id=OuterRef("customer_id"), created_at__lte=OuterRef("created_at"),
+        created_at__gte=OuterRef("created_at") - window,
+    )
+    return (Order.objects.filter(created_at__gte=since, customer__isnull=False)
+            .exclude(payment_status=Order.PaymentStatus.UNPAID).filter(Exists(followed)))
+
+
+def _median(values: list[datetime.timedelta]) -> datetime.timedelta | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def chat_figures(*, days: int = 30) -> Figures:
+    """The last `days` of conversations: how many a day by channel, the median time to a person's
+    first reply and to resolution, the share the assistant handled alone (never handed to a person,
+    no staff reply), satisfaction (average rating, share of 4 and 5), and the paid orders that
+    followed a conversation with their revenue (`attributed_orders`). Three queries."""
+    from django.db.models.functions import TruncDate
+
+    from .models import Channel
+
+    since = timezone.now() - datetime.timedelta(days=days)
+    recent = Conversation.objects.filter(created_at__gte=since)
+    per_day: dict = {}
+    for row in recent.annotate(day=TruncDate("created_at")).values("day", "channel").annotate(n=Count("pk")):
+        entry = per_day.setdefault(row["day"], {"day": row["day"], "total": 0, "by_channel": {}})
+        entry["by_channel"][row["channel"]] = row["n"]
+        entry["total"] += row["n"]
+    rows = list(recent.values_list("created_at", "first_reply_at", "resolved_at", "bot_active", "rating"))
+    first = [reply - created for created, reply, _r, _b, _x in rows if reply]
+    resolution = [resolved - created for created, _f, resolved, _b, _x in rows if resolved]
+    alone = sum(1 for _c, reply, _r, bot, _x in rows if bot and reply is None)
+    ratings = [rating for *_rest, rating in rows if rating]
+    ordered = [per_day[day] for day in sorted(per_day)]
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    attributed = attributed_orders(since=since).aggregate(n=Count("pk"), revenue=Sum("total"))
+    return Figures(
+        attributed_orders=attributed["n"], attributed_revenue=attributed["revenue"] or Decimal("0"),
+        days=ordered, channels=list(Channel.choices), conversations=len(rows),
+        first_response_median=_median(first), resolution_median=_median(resolution),
+        assistant_only_share=alone / len(rows) if rows else None,
+        rating_average=sum(ratings) / len(ratings) if ratings else None, ratings=len(ratings),
+        satisfied_share=sum(1 for r in ratings if r >= 4) / len(ratings) if ratings else None,
+        busiest=max((d["total"] for d in ordered), default=0),
+    )

@@ -7,6 +7,7 @@ app_name = "chat"
 urlpatterns = [
     path("contact/", views.contact, name="contact"),
     path("chat/state/", views.state, name="state"),
+    path("chat/triggers/", views.triggers, name="triggers"),
     path("chat/start/", views.start, name="start"),
     path("chat/c/<str:token>/", views.conversation_page, name="conversation"),
     path("chat/<str:public_id>/messages/", views.messages, name="messages"),

@@ -65,6 +65,19 @@ def _page(request: HttpRequest) -> str:
     return page if page.startswith("/") and url_has_allowed_host_and_scheme(page, allowed_hosts=None) else ""
 
 
+@require_safe
+def triggers(request: HttpRequest) -> JsonResponse:
+    """The active proactive messages: the same for everyone (no cookie read or set), so browsers
+    and proxies may keep it five minutes. The launcher's script decides which applies."""
+    from .models import ProactiveTrigger
+
+    rows = ProactiveTrigger.objects.filter(is_active=True).values(
+        "id", "message", "page_type", "seconds_on_page", "min_cart_items", "returning_only")
+    response = JsonResponse({"triggers": list(rows)})
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 @never_cache
 @require_safe
 def state(request: HttpRequest) -> JsonResponse:
@@ -89,9 +102,15 @@ def _turn(request: HttpRequest) -> assistant.Turn:
 
 def _shopper_says(request: HttpRequest, conversation: Conversation, turn: assistant.Turn, rate_key: str) -> None:
     services.add_shopper_message(conversation=conversation, body=turn.text, rate_key=rate_key)
-    cart_id = _cart_id(request)
+    # What staff see beside the conversation: the page the shopper is on now, and their cart.
+    updates = {}
+    cart_id, page = _cart_id(request), _page(request)
     if cart_id and conversation.cart_id != cart_id:
-        Conversation.objects.filter(pk=conversation.pk).update(cart_id=cart_id)
+        updates["cart_id"] = cart_id
+    if page and conversation.page_url != page:
+        updates["page_url"] = page
+    if updates:
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
     assistant.respond(conversation=conversation, turn=turn, user=request.user, rate_key=rate_key)
 
 

@@ -1,5 +1,7 @@
 """The staff inbox: lists and counts, the conversation page, every action as the page posts it,
 who may do what, and the round robin."""
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -241,3 +243,60 @@ def test_away_agents_get_nothing(settings):
     conversation.refresh_from_db()
     assert conversation.assignee is None
     assert Message.objects.filter(conversation=conversation, sender="system", is_note=False).exists()
+
+
+def test_staff_see_what_the_assistant_could_not_answer_grouped_and_make_it_an_faq(client):
+    from django.test import Client
+
+    for text in ("Do you ship to Canada?", "ship to canada", "Is there a student discount"):
+        shopper = Client()
+        shopper.post("/chat/start/", {"body": text})
+    staff_in(client, "Support managers")
+
+    response = client.get("/admin/chat/faqentry/unanswered/")
+
+    rows = response.context["rows"]
+    assert [(r["group"].count, r["group"].example) for r in rows] == [
+        (2, "ship to canada"), (1, "Is there a student discount"),
+    ]
+    add = client.get(rows[0]["add_url"])
+    assert add.context["adminform"].form.initial["question"] == "ship to canada"
+    assert add.context["adminform"].form.initial["variants"] == "Do you ship to Canada?"
+
+
+def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfaction(client, settings):
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    staff_in(client, "Support")
+    agent = get_user_model().objects.create_user("anna", is_staff=True)
+    start = timezone.now() - datetime.timedelta(days=2)
+    customer = CustomerFactory()
+    with time_machine.travel(start, tick=False):
+        answered = shopper_conversation(channel="email", customer=customer)
+        alone = Conversation.objects.create(visitor_key="bot-only")  # the assistant alone
+    with time_machine.travel(start + datetime.timedelta(minutes=4), tick=False):
+        services.add_agent_message(conversation=answered, author=agent, body="Hello")
+    with time_machine.travel(start + datetime.timedelta(minutes=30), tick=False):
+        services.resolve(conversation=answered, by=agent)
+    services.rate(conversation=Conversation.objects.get(pk=answered.pk), rating=5)
+    with time_machine.travel(start + datetime.timedelta(days=1), tick=False):
+        paid_order_for(customer, total=Decimal("80.00"))  # the day after: attributed
+    with time_machine.travel(start - datetime.timedelta(days=1), tick=False):
+        paid_order_for(customer, total=Decimal("15.00"))  # before the conversation: not
+
+    response = client.get(f"{INBOX}figures/")
+
+    figures = response.context["figures"]
+    assert figures.conversations == 2
+    assert figures.first_response_median == datetime.timedelta(minutes=4)
+    assert figures.resolution_median == datetime.timedelta(minutes=30)
+    assert figures.assistant_only_share == 0.5
+    assert (figures.rating_average, figures.satisfied_share) == (5, 1)
+    [day] = figures.days
+    assert day["by_channel"] == {"email": 1, "web": 1}
+    assert (figures.attributed_orders, figures.attributed_revenue) == (1, Decimal("80.00"))
+    assert b"$80.00" in response.content
+    assert alone.pk

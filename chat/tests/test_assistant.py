@@ -134,6 +134,11 @@ def test_finding_products_with_a_price_and_a_size(client, storefront_catalog):
 
     cards = last_bot(conversation).payload["cards"]
     assert [c["url"] for c in cards] == ["/p/storm-shell/"]
+    # red/m is the one Storm Shell in M: it can go to the cart from the chat
+    from catalog.models import Variant
+
+    red_m = Variant.objects.get(product__slug="storm-shell", option_values__slug="m")
+    assert (cards[0]["variant"], cards[0]["product"]) == (red_m.pk, red_m.product_id)
     say(client, data, "", action="find_products")
     say(client, data, "waterproof jacket under 100")
     assert "found nothing" in last_bot(conversation).body
@@ -156,3 +161,14 @@ def test_after_a_hand_off_the_assistant_is_silent(client, settings, django_user_
 
     assert conversation.messages.count() == count + 1
     assert conversation.messages.order_by("-pk").first().sender == "shopper"
+
+
+def test_the_demo_faq_answers_common_questions_and_seeding_twice_adds_nothing(client):
+    from chat.demo import seed_demo_chat
+
+    assert seed_demo_chat() == (4, 3)
+    assert seed_demo_chat() == (0, 0)
+
+    _data, conversation = start(client, "can i collect my order in store?")
+
+    assert last_bot(conversation).body.startswith("Yes: choose pick-up")

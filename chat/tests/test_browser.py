@@ -15,14 +15,19 @@ from orders.tests.factories import OrderFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _short_streams(settings):
+    # Streams end every 3 s and the browsers reconnect with their cursor: the tests cross several
+    # reconnections (nothing may be lost or shown twice across them), and no stream outlives its
+    # test by long.
+    settings.CHAT_STREAM_SECONDS = 3
+
+
 def test_a_shopper_asks_about_an_order_then_a_person_answers_live(new_page, storefront_catalog, django_user_model,
                                                                    settings):
     from playwright.sync_api import expect
 
     settings.CHAT_OPENING_HOURS = ""  # people are in whenever the test runs
-    # Streams end every 3 s and the browsers reconnect with their cursor: the test crosses several
-    # reconnections, and nothing may be lost or shown twice across them.
-    settings.CHAT_STREAM_SECONDS = 3
     order = OrderFactory(email="bo@example.com")
 
     # Staff open the inbox first: that makes them "online" for the round robin.
@@ -86,3 +91,44 @@ def test_without_javascript_the_launcher_is_the_contact_form(new_page, storefron
     tab.locator("#id_message").fill("Is the lamp dimmable?")
     tab.get_by_role("button", name="Send").click()
     expect(tab.locator("#chat-transcript")).to_contain_text("Is the lamp dimmable?")
+
+
+def test_a_product_found_in_the_chat_goes_to_the_cart_from_the_chat(page, storefront_catalog):
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    page.get_by_role("link", name="Chat with us").click()
+    page.get_by_role("button", name="Find a product").click()
+    page.locator("#chat-input").fill("camp lamp under 50")
+    page.locator("#chat-input").press("Enter")
+    card = page.locator("#chat-panel .chat-card", has_text="Camp Lamp")
+    expect(card.get_by_role("link", name="Camp Lamp")).to_have_attribute("href", "/p/camp-lamp/")
+
+    card.get_by_role("button", name="Add to cart").click()
+
+    expect(card).to_contain_text("Added 1 × Camp Lamp to your cart.")
+    expect(page.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
+
+
+def test_a_proactive_message_opens_the_launcher_once_and_never_after_it_was_closed(page, storefront_catalog):
+    from playwright.sync_api import expect
+
+    from chat.models import ProactiveTrigger
+
+    ProactiveTrigger.objects.create(name="Product help", message="Need help choosing a size?", page_type="product",
+                                    seconds_on_page=0)
+    page.goto("/")  # not a product page: nothing
+    page.goto("/p/storm-shell/")
+    panel = page.locator("#chat-panel")
+    expect(panel).to_contain_text("Need help choosing a size?")
+
+    page.get_by_role("button", name="Close").click()
+    page.goto("/p/camp-lamp/")
+    page.evaluate("localStorage.removeItem('chat:proactive')")  # even on another day...
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if "/chat/triggers/" in request.url else None)
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    expect(panel).to_be_hidden()  # ...a visitor who closed it is left alone
+    assert asked == []
+    assert page.evaluate("localStorage.getItem('chat:closed')") == "1"

@@ -42,11 +42,15 @@ def test_the_first_message_starts_a_conversation_for_this_browser_only(client):
     assert data["messages"][1]["body"] == "hi, do you ship to Canada?"
     assert identity.COOKIE in response.cookies
     assert conversation.page_url == "/p/storm-shell/"
+    client.post(data["conversation"]["urls"]["send"], {"body": "and this one?", "page": "/p/camp-lamp/"})
+    client.post(data["conversation"]["urls"]["send"], {"body": "x", "page": "https://evil.example/"})
+    conversation.refresh_from_db()
+    assert conversation.page_url == "/p/camp-lamp/"  # where they are now; only this site's pages
     assert conversation.channel == Channel.WEB and conversation.customer is None
     # The same browser finds it again when the launcher opens on another page.
     state = client.get("/chat/state/").json()
     assert state["conversation"]["id"] == conversation.public_id
-    assert [m["id"] for m in state["messages"]] == [m["id"] for m in data["messages"]]
+    assert [m["id"] for m in state["messages"]][:len(data["messages"])] == [m["id"] for m in data["messages"]]
 
 
 def test_another_visitor_can_read_nothing_of_it(client, django_app_factory=None):
@@ -305,3 +309,18 @@ def test_no_email_while_the_shopper_is_in_the_chat(django_capture_on_commit_call
         services.add_agent_message(conversation=conversation, author=None, body="Hello")
 
     assert mail.outbox == []
+
+
+def test_proactive_messages_are_the_same_for_everyone_and_cacheable(client, django_assert_max_num_queries):
+    from chat.models import ProactiveTrigger
+
+    ProactiveTrigger.objects.create(name="Cart help", message="Questions about your cart?", page_type="cart",
+                                    seconds_on_page=10, min_cart_items=1)
+    ProactiveTrigger.objects.create(name="Off", message="x", is_active=False)
+
+    with django_assert_max_num_queries(1):
+        response = client.get("/chat/triggers/")
+
+    assert response["Cache-Control"] == "public, max-age=300"
+    assert not response.cookies
+    assert [t["message"] for t in response.json()["triggers"]] == ["Questions about your cart?"]

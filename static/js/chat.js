@@ -24,13 +24,12 @@
   var typingTimer = null;
   var lastTypingSent = 0;
 
-  function post(url, data) {
+  function post(url, data, extraHeaders) {
     var body = new URLSearchParams();
     Object.keys(data).forEach(function (key) { body.append(key, data[key]); });
-    return fetch(url, {
-      method: "POST", body: body, credentials: "same-origin",
-      headers: { "X-CSRFToken": state.csrf, "Accept": "application/json" },
-    });
+    var headers = { "X-CSRFToken": state.csrf, "Accept": "application/json" };
+    Object.keys(extraHeaders || {}).forEach(function (key) { headers[key] = extraHeaders[key]; });
+    return fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: headers });
   }
 
   function showError(text) {
@@ -85,6 +84,7 @@
       link.href = card.url;
       box.appendChild(link);
       box.appendChild(el("span", "chat-card-price", card.price));
+      if (card.variant && card.in_stock) box.appendChild(addToCartButton(card));
       item.appendChild(box);
     });
     (payload.orders || []).forEach(function (order) {
@@ -95,6 +95,23 @@
       box.appendChild(el("span", "chat-order-status", order.status));
       item.appendChild(box);
     });
+  }
+
+  function addToCartButton(card) {
+    var button = el("button", "button button-small chat-add-to-cart", "Add to cart");
+    button.type = "button";
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      post(root.dataset.cartAddUrl, { variant: card.variant, product: card.product, quantity: 1 }, { "HX-Request": "true" })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          // The cart's own answer (an htmx fragment), read as text only.
+          var answer = new DOMParser().parseFromString(html, "text/html").body.textContent.trim();
+          button.replaceWith(el("span", "chat-added", answer));
+          document.body.dispatchEvent(new CustomEvent("cart-changed")); // the header's count refreshes
+        });
+    });
+    return button;
   }
 
   function renderQuickReplies(message) {
@@ -275,7 +292,10 @@
     event.preventDefault();
     setOpen(panel.hidden);
   });
-  document.getElementById("chat-close").addEventListener("click", function () { setOpen(false); });
+  document.getElementById("chat-close").addEventListener("click", function () {
+    stored("chat:closed", "1"); // no proactive message opens it again for this visitor
+    setOpen(false);
+  });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
@@ -299,4 +319,55 @@
   var wasOpen = false;
   try { wasOpen = localStorage.getItem(OPEN_KEY) === "1"; } catch (e) { /* private mode */ }
   if (wasOpen) setOpen(true);
+  else proactive();
+
+  /* Proactive messages: staff's triggers, decided here from what the browser knows (nothing about
+   * the visitor is sent): at most one a day, never for a visitor who closed the chat. */
+  function stored(key, value) {
+    try {
+      if (value === undefined) return localStorage.getItem(key);
+      localStorage.setItem(key, value);
+    } catch (e) { return null; }
+    return value;
+  }
+
+  function pageType() {
+    var path = location.pathname;
+    if (path === "/") return "home";
+    if (path.indexOf("/p/") === 0) return "product";
+    if (path.indexOf("/c/") === 0) return "category";
+    if (path.indexOf("/search/") === 0) return "search";
+    if (path.indexOf("/cart/") === 0) return "cart";
+    return "other";
+  }
+
+  function proactive() {
+    var today = new Date().toISOString().slice(0, 10);
+    if (!sessionStorage.getItem("chat:visit")) {
+      sessionStorage.setItem("chat:visit", "1");
+      stored("chat:visits", String(Number(stored("chat:visits") || 0) + 1));
+    }
+    if (stored("chat:closed") === "1" || stored("chat:proactive") === today) return;
+    fetch(root.dataset.triggersUrl, { credentials: "omit" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        var count = document.querySelector("#mini-cart .cart-count");
+        var items = count ? Number(count.dataset.count) || 0 : 0;
+        var returning = Number(stored("chat:visits") || 0) > 1;
+        var here = pageType();
+        var trigger = data.triggers.filter(function (t) {
+          return (t.page_type === "any" || t.page_type === here) && items >= t.min_cart_items &&
+            (!t.returning_only || returning);
+        })[0];
+        if (!trigger) return;
+        setTimeout(function () {
+          if (!panel.hidden || stored("chat:proactive") === today || stored("chat:closed") === "1") return;
+          stored("chat:proactive", today);
+          setOpen(true);
+          load().then(function () {
+            if (!state.conversation) addMessage({ id: -2, sender: "bot", body: trigger.message, payload: {} });
+          });
+        }, trigger.seconds_on_page * 1000);
+      });
+  }
 })();

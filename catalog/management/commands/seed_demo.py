@@ -49,3 +49,9 @@ class Command(BaseCommand):
                     "orders": people.orders, "seconds": people.seconds,
                 }
             ))
+        from chat.demo import seed_demo_chat
+
+        faq, canned = seed_demo_chat()
+        self.stdout.write(self.style.SUCCESS(
+            _("Demo chat: %(faq)d FAQ entries and %(canned)d canned replies created.") % {"faq": faq, "canned": canned}
+        ))
