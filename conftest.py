@@ -88,6 +88,7 @@ SEEDED_BY_MIGRATIONS = [
     ("payments.migrations.0002_staff_permissions", "grant"),
     ("checkout.migrations.0002_default_shipping", "create_defaults"),
     ("analytics.migrations.0001_events_daily_figures_reports_group", "create_reports_group"),
+    ("saleschannels.migrations.0001_initial", "create_channels"),
 ]
 
 

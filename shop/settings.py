@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "checkout",
     "marketing",
     "analytics",
+    "saleschannels",
+    "inventory",
 ]
 
 MIDDLEWARE = [

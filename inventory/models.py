@@ -1,0 +1,1 @@
+"""Stock across locations: the movement ledger, adjustments, counts, transfers and routing."""
