@@ -207,6 +207,20 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture
+def stock_ledger_checked(db):
+    """After the test, the stock movement ledger must add up to every stock level (inventory).
+
+    Test modules that change stock use it for every test (`pytestmark`); runs before the database
+    is emptied, so transactional tests are checked too.
+    """
+    yield
+    from inventory.selectors import ledger_discrepancies
+
+    wrong = ledger_discrepancies()
+    assert not wrong, "the stock ledger does not add up: " + "; ".join(map(str, wrong))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     """Uploaded files go to a throw-away folder, never into var/media."""

@@ -15,6 +15,8 @@ Rules every writer here follows, and every caller must know:
   must take all the stock rows it needs in one call (reserve every line at once), because locks
   taken by two separate calls are no longer in one global order.
 - It checks everything before writing anything: a refusal changes nothing.
+- Every change to `on_hand` writes its movements to the ledger (`inventory.ledger.record`) in the
+  same transaction, with the caller's `cause` (who, why, which order or transfer).
 - It bumps on commit the storefront versions of the products whose availability it changed: their
   pages, and the cards and category listings of those that sold out or came back
   (catalog/invalidation.py), never the whole store.
@@ -30,6 +32,10 @@ from django.db.models import Case, F, IntegerField, QuerySet, Sum, Value, When
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from inventory import ledger
+from inventory.ledger import Cause
+from inventory.models import Reason
 
 from . import invalidation
 from .listing_index import invalidate_categories
@@ -161,17 +167,18 @@ def release(*, allocations: Sequence[Allocation]) -> None:
     _give_back(allocations=allocations, shipped=False)
 
 
-def fulfil(*, allocations: Sequence[Allocation]) -> None:
+def fulfil(*, allocations: Sequence[Allocation], cause: Cause | None = None) -> None:
     """The reserved goods leave the building: `on_hand` and `reserved` both drop by the quantity.
 
     Same contract as `release` (transaction required, rows locked in pk order, AllocationMismatch
     changing nothing, one UPDATE, storefront versions bumped on commit). A partial shipment passes only
-    the allocations (or smaller quantities of them) that shipped.
+    the allocations (or smaller quantities of them) that shipped. The units leave the ledger as
+    `cause` (default: a sale with no order named).
     """
-    _give_back(allocations=allocations, shipped=True)
+    _give_back(allocations=allocations, shipped=True, cause=cause or Cause(reason=Reason.SALE))
 
 
-def restock(*, stock_level_id: int, quantity: int) -> None:
+def restock(*, stock_level_id: int, quantity: int, cause: Cause | None = None) -> None:
     """Put returned units back on the shelf: `on_hand` += quantity.
 
     Precondition: the caller is inside `transaction.atomic()`. Locks the row (pk order, like every
@@ -179,12 +186,15 @@ def restock(*, stock_level_id: int, quantity: int) -> None:
     below 1. Bumps the storefront versions on commit.
     """
     _check_quantity(quantity)
-    if not _lock_rows(StockLevel.objects.filter(pk=stock_level_id), writer="restock"):
+    locked = _lock_rows(StockLevel.objects.filter(pk=stock_level_id), writer="restock")
+    if not locked:
         raise StockLevel.DoesNotExist(f"stock level {stock_level_id} does not exist")
     _add({stock_level_id: quantity}, on_hand=+1)
+    ledger.record(cause=cause or Cause(reason=Reason.RETURN),
+                  changes=[(locked[0].variant_id, locked[0].location_id, quantity)])
 
 
-def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, int]:
+def restock_at(*, location_id: int, quantities: Mapping[int, int], cause: Cause | None = None) -> dict[int, int]:
     """Put returned units of several variants back on the shelf at one location: `on_hand` +=.
 
     `quantities` maps variant id -> units. Precondition: the caller is inside
@@ -212,6 +222,8 @@ def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, 
     )
     level_ids = {level.variant_id: level.pk for level in _lock_rows(rows, writer="restock_at")}
     _add({level_ids[variant_id]: quantity for variant_id, quantity in quantities.items()}, on_hand=+1)
+    ledger.record(cause=cause or Cause(reason=Reason.RETURN),
+                  changes=[(variant_id, location_id, quantity) for variant_id, quantity in quantities.items()])
     return level_ids
 
 
@@ -290,7 +302,7 @@ def _require_transaction(writer: str) -> None:
         )
 
 
-def _give_back(*, allocations: Sequence[Allocation], shipped: bool) -> None:
+def _give_back(*, allocations: Sequence[Allocation], shipped: bool, cause: Cause | None = None) -> None:
     amounts = _per_row(allocations)
     locked = {level.pk: level for level in _lock_rows(
         StockLevel.objects.filter(pk__in=amounts), writer="fulfil" if shipped else "release"
@@ -307,6 +319,9 @@ def _give_back(*, allocations: Sequence[Allocation], shipped: bool) -> None:
         )
     if shipped:
         _add(amounts, on_hand=-1, reserved=-1)
+        ledger.record(cause=cause, changes=[
+            (locked[pk].variant_id, locked[pk].location_id, -quantity) for pk, quantity in amounts.items()
+        ])
     else:
         _add(amounts, reserved=-1)
 

@@ -1,1 +1,58 @@
-"""Stock across locations: the movement ledger, adjustments, counts, transfers and routing."""
+"""Stock across locations: the movement ledger, and (below) adjustments, counts and transfers.
+
+`StockMovement` is the append-only history of on-hand stock: every change to a
+`catalog.StockLevel.on_hand` is one row here, written in the same transaction as the change
+(`inventory.ledger.record`, called by every stock writer), so for each variant and location the
+movements add up to what is on hand (`selectors.ledger_discrepancies`, `manage.py check_stock_ledger`).
+Reservations are not movements: reserved units are still on the shelf.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Reason(models.TextChoices):
+    OPENING = "opening", _("Opening balance")
+    SET = "set", _("Set by staff")
+    IMPORT = "import", _("Stock file imported")
+    SALE = "sale", _("Shipped to a customer")
+    RETURN = "return", _("Returned by a customer")
+    COUNT = "count", _("Stock count")
+    DAMAGE = "damage", _("Damaged")
+    THEFT = "theft", _("Theft or loss")
+    FOUND = "found", _("Found")
+    TRANSFER_OUT = "transfer_out", _("Sent on a transfer")
+    TRANSFER_IN = "transfer_in", _("Received from a transfer")
+    REALLOCATION = "reallocation", _("Allocation moved")
+
+
+class StockMovement(models.Model):
+    """`quantity` units (signed) added to the on-hand stock of a variant at a location, and why."""
+
+    # A deleted variant takes its stock rows, and so its history, with it; a variant that ever sold
+    # cannot be deleted (its allocations protect its stock rows), and locations are never deleted.
+    variant = models.ForeignKey("catalog.Variant", verbose_name=_("variant"), on_delete=models.CASCADE,
+                                related_name="stock_movements")
+    location = models.ForeignKey("catalog.Location", verbose_name=_("location"), on_delete=models.PROTECT,
+                                 related_name="stock_movements")
+    quantity = models.IntegerField(_("units"))
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    order = models.ForeignKey("orders.Order", verbose_name=_("order"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="stock_movements")
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["variant", "location"], name="movement_variant_location")]
+        constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="movement_quantity_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity:+d} {self.get_reason_display()}"
