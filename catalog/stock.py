@@ -39,7 +39,7 @@ from inventory.models import Reason
 
 from . import invalidation
 from .listing_index import invalidate_categories
-from .exceptions import AllocationMismatch, OutOfStock, Shortage
+from .exceptions import AllocationMismatch, OutOfStock, Shortage, StockBelowReserved, StockChangedMeanwhile
 from .models import Location, StockLevel, Variant
 
 
@@ -225,6 +225,59 @@ def restock_at(*, location_id: int, quantities: Mapping[int, int], cause: Cause 
     ledger.record(cause=cause or Cause(reason=Reason.RETURN),
                   changes=[(variant_id, location_id, quantity) for variant_id, quantity in quantities.items()])
     return level_ids
+
+
+def adjust(
+    *, location_id: int, deltas: Mapping[int, int], cause: Cause, expected: Mapping[int, int] | None = None
+) -> dict[int, tuple[int, int]]:
+    """Add `deltas[variant_id]` units (negative: take away) to what one location has on hand.
+
+    For stock adjustments, counts and transfers: units that arrive, leave or turn out missing
+    without an order. Precondition: the caller is inside `transaction.atomic()`. Works in a
+    savepoint: rows created for variants the location did not stock (positive deltas only;
+    inserted in variant-id order, like `restock_at`) and every change roll back on refusal. Locks
+    the location's rows of these variants in one statement, in pk order, like every stock writer.
+    Refuses, changing nothing, with Location.DoesNotExist for a missing or inactive location,
+    StockChangedMeanwhile when a row no longer holds `expected[variant_id]` on hand (the figure
+    staff saw), and StockBelowReserved when on hand would drop below the units reserved for
+    orders (so taking units away never takes promised ones). Writes the movements as `cause` and
+    bumps the storefront versions on commit. Returns variant id -> (on hand before, after).
+    """
+    _require_transaction("adjust")
+    deltas = {variant_id: delta for variant_id, delta in deltas.items() if delta}
+    if not deltas:
+        return {}
+    location = Location.objects.filter(pk=location_id, is_active=True).first()
+    if location is None:
+        raise Location.DoesNotExist(f"location {location_id} does not exist or is not active")
+    with transaction.atomic():
+        StockLevel.objects.bulk_create(
+            [StockLevel(variant_id=variant_id, location_id=location_id, on_hand=0)
+             for variant_id in sorted(deltas) if deltas[variant_id] > 0],
+            ignore_conflicts=True,
+        )
+        locked = {level.variant_id: level for level in _lock_rows(
+            StockLevel.objects.filter(location_id=location_id, variant_id__in=deltas), writer="adjust"
+        )}
+        result = {}
+        for variant_id, delta in deltas.items():
+            level = locked.get(variant_id)
+            before = level.on_hand if level else 0
+            if expected is not None and variant_id in expected and before != expected[variant_id]:
+                raise StockChangedMeanwhile(**_described(variant_id, location), expected=expected[variant_id],
+                                            current=before)
+            reserved = level.reserved if level else 0
+            if before + delta < reserved:
+                raise StockBelowReserved(**_described(variant_id, location), on_hand=before + delta, reserved=reserved)
+            result[variant_id] = (before, before + delta)
+        _add({locked[variant_id].pk: delta for variant_id, delta in deltas.items()}, on_hand=+1)
+        ledger.record(cause=cause, changes=[(variant_id, location_id, delta) for variant_id, delta in deltas.items()])
+    return result
+
+
+def _described(variant_id: int, location: Location) -> dict:
+    sku = Variant.objects.filter(pk=variant_id).values_list("sku", flat=True).first() or str(variant_id)
+    return {"variant_id": variant_id, "location_id": location.pk, "sku": sku, "location": location.name}
 
 
 # --- Reads (no locks: a snapshot for display; `reserve` decides under lock) ---------------------

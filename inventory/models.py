@@ -44,6 +44,8 @@ class StockMovement(models.Model):
                               on_delete=models.SET_NULL, related_name="+")
     order = models.ForeignKey("orders.Order", verbose_name=_("order"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="stock_movements")
+    adjustment = models.ForeignKey("inventory.Adjustment", verbose_name=_("adjustment"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="movements")
     note = models.CharField(_("note"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
@@ -56,3 +58,46 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity:+d} {self.get_reason_display()}"
+
+
+class Adjustment(models.Model):
+    """Stock found, lost or counted at one location, with why and who: the audit record.
+
+    Written only by `inventory.services.adjust_stock` / `apply_stock_count`, together with its
+    lines, the stock change and the ledger's movements, in one transaction; never edited.
+    """
+
+    REASONS = [Reason.COUNT, Reason.DAMAGE, Reason.THEFT, Reason.FOUND]
+
+    location = models.ForeignKey("catalog.Location", verbose_name=_("location"), on_delete=models.PROTECT,
+                                 related_name="adjustments")
+    reason = models.CharField(_("reason"), max_length=20, choices=[(r.value, r.label) for r in REASONS])
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("stock adjustment")
+        verbose_name_plural = _("stock adjustments")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} at {self.location} #{self.pk}"
+
+
+class AdjustmentLine(models.Model):
+    adjustment = models.ForeignKey(Adjustment, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey("catalog.Variant", verbose_name=_("variant"), on_delete=models.PROTECT,
+                                related_name="+")
+    quantity = models.IntegerField(_("units"))
+    on_hand_before = models.IntegerField(_("on hand before"))
+    on_hand_after = models.IntegerField(_("on hand after"))
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="adjustment_line_quantity_not_zero"),
+            models.CheckConstraint(condition=Q(on_hand_after=models.F("on_hand_before") + models.F("quantity")),
+                                   name="adjustment_line_adds_up"),
+        ]

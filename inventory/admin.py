@@ -1,0 +1,149 @@
+"""The stock back office: movements (read only), adjustments and stock counts."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+
+from catalog.exceptions import CatalogError
+from catalog.models import Location
+from shop.admin import ReadOnlyAdmin
+
+from . import services
+from .counts import read_stock_count
+from .exceptions import InventoryError
+from .forms import AdjustmentForm, AdjustmentLineFormSet, StockCountForm
+from .models import Adjustment, AdjustmentLine, StockMovement
+
+COUNT_SALT = "inventory.stock-count"
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "variant", "location", "quantity", "reason", "actor", "order", "adjustment")
+    list_filter = ("reason", "location")
+    list_select_related = ("variant", "location", "actor", "order", "adjustment__location")
+    search_fields = ("=variant__sku",)
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    show_full_result_count = False
+
+
+class AdjustmentLineInline(admin.TabularInline):
+    model = AdjustmentLine
+    fields = ("variant", "on_hand_before", "quantity", "on_hand_after")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Adjustment)
+class AdjustmentAdmin(admin.ModelAdmin):
+    """Adjustments are added through their two forms below and never edited or deleted."""
+
+    list_display = ("__str__", "reason", "location", "created_by", "created_at", "units")
+    list_filter = ("reason", "location")
+    list_select_related = ("location", "created_by")
+    fields = ("location", "reason", "note", "created_by", "created_at")
+    readonly_fields = fields
+    inlines = [AdjustmentLineInline]
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(admin_units=Sum("lines__quantity"))
+
+    @admin.display(description=_("units"))
+    def units(self, obj: Adjustment) -> int:
+        return obj.admin_units or 0
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        return [
+            path("count/", self.admin_site.admin_view(self.count_view), name="inventory_adjustment_count"),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request: HttpRequest, title: str) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title}
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        """Damage, theft or found: a location, a reason, and units per SKU."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = AdjustmentForm(request.POST or None)
+        lines = AdjustmentLineFormSet(request.POST or None, prefix="lines")
+        if request.method == "POST" and form.is_valid() and lines.is_valid():
+            requests = [services.AdjustmentRequest(variant_id=line["variant_id"], quantity=line["quantity"])
+                        for line in lines.cleaned_data if line.get("variant_id")]
+            try:
+                adjustment = services.adjust_stock(
+                    location_id=form.cleaned_data["location"].pk, reason=form.cleaned_data["reason"],
+                    lines=requests, note=form.cleaned_data["note"], user=request.user,
+                )
+            except (InventoryError, CatalogError, Location.DoesNotExist) as error:
+                form.add_error(None, str(error))
+            else:
+                self.log_addition(request, adjustment, [{"added": {}}])
+                self.message_user(request, _("Stock adjusted: %(adjustment)s.") % {"adjustment": adjustment},
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:inventory_adjustment_change", args=[adjustment.pk]))
+        context = {**self._context(request, _("Adjust stock")), "form": form, "lines": lines}
+        return TemplateResponse(request, "admin/inventory/adjustment/adjust.html", context)
+
+    def count_view(self, request: HttpRequest):
+        """A stock count file: upload, preview the differences, confirm (signed, refused if stock moved)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        context = self._context(request, _("Import a stock count"))
+        if request.method == "POST" and "confirm" in request.POST:
+            return self._confirm_count(request)
+        form = StockCountForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            location = form.cleaned_data["location"]
+            preview = read_stock_count(location=location, content=form.cleaned_data["file"].read())
+            context["preview"] = preview
+            if not preview.errors:
+                context["payload"] = signing.dumps({
+                    "location": location.pk, "note": form.cleaned_data["note"],
+                    "counted": {str(k): v for k, v in preview.counted.items()},
+                    "expected": {str(k): v for k, v in preview.expected.items()},
+                }, salt=COUNT_SALT, compress=True)
+        context["form"] = form
+        return TemplateResponse(request, "admin/inventory/adjustment/count.html", context)
+
+    def _confirm_count(self, request: HttpRequest):
+        try:
+            data = signing.loads(request.POST.get("payload", ""), salt=COUNT_SALT, max_age=6 * 3600)
+        except signing.BadSignature:
+            self.message_user(request, _("This count preview is too old or was altered; import the file again."),
+                              messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:inventory_adjustment_count"))
+        try:
+            adjustment = services.apply_stock_count(
+                location_id=data["location"], counted={int(k): v for k, v in data["counted"].items()},
+                expected={int(k): v for k, v in data["expected"].items()}, note=data["note"], user=request.user,
+            )
+        except (InventoryError, CatalogError, Location.DoesNotExist) as error:
+            self.message_user(request, _("%(error)s Import the file again to see today's figures.") % {"error": error},
+                              messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:inventory_adjustment_count"))
+        self.log_addition(request, adjustment, [{"added": {}}])
+        self.message_user(request, _("Stock count applied: %(count)d difference(s).") % {
+            "count": adjustment.lines.count()}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:inventory_adjustment_change", args=[adjustment.pk]))

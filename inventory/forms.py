@@ -1,0 +1,57 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import Location, Variant
+
+from .models import Reason
+
+MAX_COUNT_FILE_BYTES = 2 * 1024 * 1024
+
+
+def active_locations():
+    return Location.objects.filter(is_active=True).order_by("position", "name")
+
+
+class AdjustmentForm(forms.Form):
+    location = forms.ModelChoiceField(label=_("Location"), queryset=active_locations())
+    reason = forms.ChoiceField(label=_("Reason"), choices=[
+        (reason.value, reason.label) for reason in (Reason.DAMAGE, Reason.THEFT, Reason.FOUND)
+    ])
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AdjustmentLineForm(forms.Form):
+    sku = forms.CharField(label=_("SKU"), max_length=64, required=False)
+    quantity = forms.IntegerField(label=_("Units"), required=False,
+                                  help_text=_("Below 0 for damage or theft, above 0 for found."))
+
+    def clean(self):
+        data = super().clean()
+        sku, quantity = (data.get("sku") or "").strip(), data.get("quantity")
+        if not sku and quantity in (None, 0):
+            return data  # an empty row
+        if not sku:
+            self.add_error("sku", _("Give the SKU of these units."))
+        elif quantity in (None, 0):
+            self.add_error("quantity", _("Give a number of units other than 0."))
+        else:
+            data["variant_id"] = Variant.objects.filter(sku=sku).values_list("pk", flat=True).first()
+            if data["variant_id"] is None:
+                self.add_error("sku", _("No variant has the SKU “%(sku)s”.") % {"sku": sku})
+        return data
+
+
+AdjustmentLineFormSet = forms.formset_factory(AdjustmentLineForm, extra=6, max_num=200, validate_max=True)
+
+
+class StockCountForm(forms.Form):
+    location = forms.ModelChoiceField(label=_("Location"), queryset=active_locations())
+    file = forms.FileField(label=_("Count file (CSV)"),
+                           help_text=_("Columns “sku” and “counted”, one row per variant counted."))
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_COUNT_FILE_BYTES:
+            raise forms.ValidationError(_("The file is larger than 2 MB: split it."))
+        return upload
