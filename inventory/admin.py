@@ -17,8 +17,8 @@ from shop.admin import ReadOnlyAdmin
 from . import services
 from .counts import read_stock_count
 from .exceptions import InventoryError
-from .forms import AdjustmentForm, AdjustmentLineFormSet, StockCountForm
-from .models import Adjustment, AdjustmentLine, StockMovement
+from .forms import AdjustmentForm, AdjustmentLineFormSet, ReceiveForm, StockCountForm, TransferForm
+from .models import Adjustment, AdjustmentLine, StockMovement, Transfer, TransferEvent, TransferLine
 
 COUNT_SALT = "inventory.stock-count"
 
@@ -147,3 +147,117 @@ class AdjustmentAdmin(admin.ModelAdmin):
         self.message_user(request, _("Stock count applied: %(count)d difference(s).") % {
             "count": adjustment.lines.count()}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:inventory_adjustment_change", args=[adjustment.pk]))
+
+
+class TransferLineInline(admin.TabularInline):
+    model = TransferLine
+    fields = ("variant", "quantity", "quantity_received", "quantity_missing")
+    readonly_fields = ("quantity_received", "quantity_missing")
+    autocomplete_fields = ("variant",)
+    extra = 3
+
+
+class TransferEventInline(admin.TabularInline):
+    model = TransferEvent
+    fields = ("created_at", "kind", "message", "user")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("History")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    """Drafts are edited here; shipping, receiving and cancelling are buttons that call the services."""
+
+    form = TransferForm
+    list_display = ("__str__", "source", "destination", "status", "created_at", "shipped_at", "received_at")
+    list_filter = ("status", "source", "destination")
+    list_select_related = ("source", "destination")
+    fields = ("source", "destination", "note", "status", "created_by", "shipped_at", "received_at")
+    readonly_fields = ("status", "created_by", "shipped_at", "received_at")
+    inlines = [TransferLineInline, TransferEventInline]
+    change_form_template = "admin/inventory/transfer/change_form.html"
+    list_per_page = 50
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Only a draft's lines are typed in; afterwards the buttons are the only way on.
+        return super().has_change_permission(request, obj) and (obj is None or obj.status == Transfer.Status.DRAFT)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source", "destination", "created_by")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        services.record_draft_edit(transfer=form.instance, user=request.user, created=not change)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/ship/", view(self.ship_view), name="inventory_transfer_ship"),
+            path("<int:pk>/receive/", view(self.receive_view), name="inventory_transfer_receive"),
+            path("<int:pk>/cancel/", view(self.cancel_view), name="inventory_transfer_cancel"),
+            *super().get_urls(),
+        ]
+
+    def _may_act(self, request: HttpRequest) -> None:
+        if request.method != "POST" and request.resolver_match.url_name != "inventory_transfer_receive":
+            raise PermissionDenied
+        if not super().has_change_permission(request):
+            raise PermissionDenied
+
+    def _back(self, pk: int) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:inventory_transfer_change", args=[pk]))
+
+    def _act(self, request: HttpRequest, pk: int, action, done: str):
+        self._may_act(request)
+        try:
+            action(transfer_id=pk, user=request.user)
+        except (InventoryError, CatalogError, Location.DoesNotExist) as error:
+            self.message_user(request, str(error), messages.ERROR)
+        else:
+            self.message_user(request, done, messages.SUCCESS)
+        return self._back(pk)
+
+    def ship_view(self, request: HttpRequest, pk: int):
+        return self._act(request, pk, services.ship_transfer, _("Shipped: the units are in transit."))
+
+    def cancel_view(self, request: HttpRequest, pk: int):
+        return self._act(request, pk, services.cancel_transfer, _("Transfer cancelled."))
+
+    def receive_view(self, request: HttpRequest, pk: int):
+        self._may_act(request)
+        transfer = Transfer.objects.select_related("source", "destination").filter(pk=pk).first()
+        if transfer is None:
+            raise PermissionDenied
+        lines = list(transfer.lines.select_related("variant").order_by("pk"))
+        form = ReceiveForm(request.POST or None, lines=lines)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.receive_transfer(transfer_id=pk, received=form.received(),
+                                          close=form.cleaned_data["close"], user=request.user)
+            except (InventoryError, CatalogError, Location.DoesNotExist) as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, _("Receipt recorded."), messages.SUCCESS)
+                return self._back(pk)
+        context = {**self._context(request, _("Receive %(transfer)s") % {"transfer": transfer}),
+                   "transfer": transfer, "form": form, "lines": lines}
+        return TemplateResponse(request, "admin/inventory/transfer/receive.html", context)
+
+    def _context(self, request: HttpRequest, title: str) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title}

@@ -55,3 +55,35 @@ class StockCountForm(forms.Form):
         if upload.size > MAX_COUNT_FILE_BYTES:
             raise forms.ValidationError(_("The file is larger than 2 MB: split it."))
         return upload
+
+
+class TransferForm(forms.ModelForm):
+    class Meta:
+        from .models import Transfer
+
+        model = Transfer
+        fields = ("source", "destination", "note")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("source") and data.get("source") == data.get("destination"):
+            self.add_error("destination", _("A transfer goes from one location to another: choose two different ones."))
+        return data
+
+
+class ReceiveForm(forms.Form):
+    """One "units arrived" field per line still expected, and "close: the rest is missing"."""
+
+    close = forms.BooleanField(label=_("Close the transfer: whatever has not arrived is missing"), required=False)
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = [line for line in lines if line.outstanding]
+        for line in self.lines:
+            self.fields[f"line_{line.pk}"] = forms.IntegerField(
+                label=line.variant.sku, min_value=0, max_value=line.outstanding, required=False,
+                help_text=_("%(left)d expected") % {"left": line.outstanding},
+            )
+
+    def received(self) -> dict[int, int]:
+        return {line.pk: self.cleaned_data.get(f"line_{line.pk}") or 0 for line in self.lines}

@@ -48,7 +48,6 @@ def record(*, cause: Cause, changes: Iterable[tuple[int, int, int]]) -> int:
 
 
 def _links(cause: Cause) -> dict:
-    # The adjustment and transfer links exist once their tables do (inventory 0002, 0003).
     links = {}
     if cause.adjustment_id is not None:
         links["adjustment_id"] = cause.adjustment_id

@@ -46,6 +46,8 @@ class StockMovement(models.Model):
                               on_delete=models.SET_NULL, related_name="stock_movements")
     adjustment = models.ForeignKey("inventory.Adjustment", verbose_name=_("adjustment"), null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="movements")
+    transfer = models.ForeignKey("inventory.Transfer", verbose_name=_("transfer"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="movements")
     note = models.CharField(_("note"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
@@ -101,3 +103,91 @@ class AdjustmentLine(models.Model):
             models.CheckConstraint(condition=Q(on_hand_after=models.F("on_hand_before") + models.F("quantity")),
                                    name="adjustment_line_adds_up"),
         ]
+
+
+class Transfer(models.Model):
+    """Stock sent from one location to another: draft -> shipped (in transit) -> received.
+
+    Shipping takes the units off the source's on-hand stock (never reserved ones); until received
+    they are on hand nowhere, so no order can be promised them. Receiving, in one go or several,
+    puts what arrived on the destination's stock; closing a receipt records what never arrived.
+    Every step is a `TransferEvent`; only `inventory.services.transfers` writes these rows.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SHIPPED = "shipped", _("In transit")
+        PARTIALLY_RECEIVED = "partially_received", _("Partly received")
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    source = models.ForeignKey("catalog.Location", verbose_name=_("from"), on_delete=models.PROTECT,
+                               related_name="transfers_out")
+    destination = models.ForeignKey("catalog.Location", verbose_name=_("to"), on_delete=models.PROTECT,
+                                    related_name="transfers_in")
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT,
+                              editable=False)
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+", editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True, editable=False)
+    received_at = models.DateTimeField(_("received"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("stock transfer")
+        verbose_name_plural = _("stock transfers")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=models.F("destination")), name="transfer_between_two_places"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Transfer #%(pk)s") % {"pk": self.pk}
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey("catalog.Variant", verbose_name=_("variant"), on_delete=models.PROTECT,
+                                related_name="+")
+    quantity = models.PositiveIntegerField(_("units sent"))
+    quantity_received = models.PositiveIntegerField(_("received"), default=0, editable=False)
+    # Units that never arrived, recorded when a receipt is closed short.
+    quantity_missing = models.PositiveIntegerField(_("missing"), default=0, editable=False)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["transfer", "variant"], name="transfer_line_one_per_variant"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=models.F("quantity_received") + models.F("quantity_missing")),
+                name="transfer_line_within_sent",
+            ),
+        ]
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.quantity_received - self.quantity_missing
+
+
+class TransferEvent(models.Model):
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        EDITED = "edited", _("Draft edited")
+        SHIPPED = "shipped", _("Shipped")
+        RECEIVED = "received", _("Received")
+        CLOSED = "closed", _("Closed short")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)
+    message = models.TextField(_("message"), blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]

@@ -32,8 +32,9 @@ def ledger_discrepancies() -> list[Discrepancy]:
     sees one already), so stock changing meanwhile cannot make a false alarm. Four queries at most
     (two, plus names only when something is wrong).
     """
+    outermost = not connection.in_atomic_block  # inside a caller's transaction, it decides
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         on_hand = {
@@ -56,3 +57,21 @@ def ledger_discrepancies() -> list[Discrepancy]:
                     ledger.get((variant_id, location_id), 0))
         for variant_id, location_id in wrong
     ]
+
+
+def in_transit(*, variant_ids: list[int] | None = None) -> dict[tuple[int, int], int]:
+    """Units shipped and not yet received or written off, per (variant id, destination id)."""
+    from django.db.models import F
+
+    from .models import Transfer, TransferLine
+
+    lines = TransferLine.objects.filter(transfer__status__in=[Transfer.Status.SHIPPED,
+                                                               Transfer.Status.PARTIALLY_RECEIVED])
+    if variant_ids is not None:
+        lines = lines.filter(variant_id__in=variant_ids)
+    totals: dict[tuple[int, int], int] = {}
+    for variant_id, destination_id, units in lines.annotate(
+        left=F("quantity") - F("quantity_received") - F("quantity_missing")
+    ).values_list("variant_id", "transfer__destination_id", "left"):
+        totals[(variant_id, destination_id)] = totals.get((variant_id, destination_id), 0) + units
+    return {key: units for key, units in totals.items() if units}
