@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import router, transaction
-from django.db.models import Case, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,6 +87,8 @@ class Reservation:
     # Units still available per requested variant over every active location, counted from the
     # rows locked for the reservation; None when those were not all of them (`location_ids` given).
     available_after: dict[int, int] | None
+    # With `whole_first`: the location that held every request (None: split, or not asked).
+    whole_at: int | None = None
 
 
 def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> list[Allocation]:
@@ -109,12 +111,21 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
     return reserve_counting(requests=requests, location_ids=location_ids).allocations
 
 
-def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> Reservation:
+def reserve_counting(
+    *, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None, whole_first: bool = False,
+    may_split: Callable[[], bool] | None = None,
+) -> Reservation:
     """`reserve`, also telling how many units of each variant are left (no extra query).
 
     Same contract as `reserve`. Without `location_ids` the locked rows are every active row of the
     variants, so `available_after` is exact (the rows stay locked until the caller commits); with
     them it is None and a caller that needs totals reads them (`can_reserve`).
+
+    The fulfilment routing rules (inventory.routing) decide, under the same locks: `whole_first`
+    takes everything from the first location, in preference order, that holds every request
+    (`Reservation.whole_at`); when none does, `may_split()` is asked (only then, so the rule costs
+    nothing for orders one location can ship) and the order is split across locations as above,
+    or, if it says no, refused with OutOfStock naming what the best single location lacks.
     """
     wanted = _summed(requests)
     rows = StockLevel.objects.filter(variant_id__in=wanted, location__is_active=True)
@@ -133,9 +144,18 @@ def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence
     if short:
         raise OutOfStock(shortages=_shortages(short))
 
+    sources, whole_at = by_variant, None
+    if whole_first:
+        whole_at, short = _whole_location(wanted, by_variant)
+        if whole_at is not None:
+            sources = {variant_id: [level for level in levels if level.location_id == whole_at]
+                       for variant_id, levels in by_variant.items()}
+        elif may_split is not None and not may_split():
+            raise OutOfStock(shortages=_shortages(short))
+
     allocations = []
     for variant_id, quantity in wanted.items():
-        for level in by_variant[variant_id]:
+        for level in sources[variant_id]:
             taken = min(level.available, quantity)
             if taken > 0:
                 allocations.append(Allocation(
@@ -151,7 +171,56 @@ def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence
             variant_id: sum(level.available for level in by_variant[variant_id]) - quantity
             for variant_id, quantity in wanted.items()
         }
-    return Reservation(allocations=allocations, available_after=available_after)
+    return Reservation(allocations=allocations, available_after=available_after, whole_at=whole_at)
+
+
+def _whole_location(
+    wanted: dict[int, int], by_variant: dict[int, list[StockLevel]]
+) -> tuple[int | None, dict[int, tuple[int, int]]]:
+    """The first location (rows come in preference order) holding every request, else None and
+    what the location covering the most units lacks (for OutOfStock)."""
+    order: list[int] = []
+    available: dict[int, dict[int, int]] = defaultdict(dict)
+    for variant_id, levels in by_variant.items():
+        for level in levels:
+            available[level.location_id][variant_id] = level.available
+    for levels in by_variant.values():
+        order.extend(level.location_id for level in levels)
+    ranked = sorted(dict.fromkeys(order), key=order.index)
+    for location_id in ranked:
+        if all(available[location_id].get(v, 0) >= q for v, q in wanted.items()):
+            return location_id, {}
+    best = max(ranked, key=lambda loc: sum(min(available[loc].get(v, 0), q) for v, q in wanted.items()))
+    return None, {v: (q, max(available[best].get(v, 0), 0)) for v, q in wanted.items()
+                  if available[best].get(v, 0) < q}
+
+
+def move_reservation(*, allocation: Allocation, to_location_id: int) -> Allocation:
+    """Move reserved units to the same variant's stock at another location (staff re-routing).
+
+    Precondition: the caller is inside `transaction.atomic()` and holds the order's row lock. Locks
+    both stock rows in one statement, in pk order, checks the old row still holds the reserved
+    units (AllocationMismatch) and the new one has them available (OutOfStock), then moves them in
+    one UPDATE. On-hand stock does not change (no ledger movement). Returns the new allocation.
+    """
+    _check_quantity(allocation.quantity)
+    locked = {level.pk: level for level in _lock_rows(
+        StockLevel.objects.filter(Q(pk=allocation.stock_level_id) | Q(
+            variant_id=allocation.variant_id, location_id=to_location_id, location__is_active=True)),
+        writer="move_reservation",
+    )}
+    old = locked.get(allocation.stock_level_id)
+    problem = _misfit(allocation.stock_level_id, allocation.quantity, [allocation], old)
+    if problem:
+        raise AllocationMismatch(stock_level_ids=[allocation.stock_level_id], problems=[problem])
+    new = next((level for level in locked.values() if level.location_id == to_location_id
+                and level.variant_id == allocation.variant_id), None)
+    available = new.available if new is not None else 0
+    if available < allocation.quantity:
+        raise OutOfStock(shortages=_shortages({allocation.variant_id: (allocation.quantity, max(available, 0))}))
+    _add({old.pk: -allocation.quantity, new.pk: allocation.quantity}, reserved=+1)
+    return Allocation(stock_level_id=new.pk, variant_id=allocation.variant_id, location_id=to_location_id,
+                      quantity=allocation.quantity)
 
 
 def release(*, allocations: Sequence[Allocation]) -> None:

@@ -11,14 +11,23 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from catalog.exceptions import CatalogError
-from catalog.models import Location
+from catalog.models import Location, StockLevel
+from orders.models import Allocation as OrderAllocation
 from shop.admin import ReadOnlyAdmin
 
 from . import services
 from .counts import read_stock_count
 from .exceptions import InventoryError
-from .forms import AdjustmentForm, AdjustmentLineFormSet, ReceiveForm, StockCountForm, TransferForm
-from .models import Adjustment, AdjustmentLine, StockMovement, Transfer, TransferEvent, TransferLine
+from .forms import (
+    AdjustmentForm,
+    AdjustmentLineFormSet,
+    MoveAllocationForm,
+    ReceiveForm,
+    RoutingPolicyForm,
+    StockCountForm,
+    TransferForm,
+)
+from .models import Adjustment, AdjustmentLine, RoutingPolicy, StockMovement, Transfer, TransferEvent, TransferLine
 
 COUNT_SALT = "inventory.stock-count"
 
@@ -261,3 +270,72 @@ class TransferAdmin(admin.ModelAdmin):
 
     def _context(self, request: HttpRequest, title: str) -> dict:
         return {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title}
+
+
+@admin.register(RoutingPolicy)
+class RoutingPolicyAdmin(admin.ModelAdmin):
+    """The one routing rule: its list opens the rule itself; saving goes through the service.
+
+    Also hosts "Move…" for an order's allocation (the link on the order page's Fulfilment box).
+    """
+
+    form = RoutingPolicyForm
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not RoutingPolicy.objects.filter(pk=1).exists():
+            services.set_routing_policy(split=RoutingPolicy.Split.WHEN_NEEDED)
+        return HttpResponseRedirect(reverse("admin:inventory_routingpolicy_change", args=[1]))
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.set_routing_policy(split=obj.split)
+
+    def get_urls(self):
+        return [
+            path("move/<int:allocation_id>/", self.admin_site.admin_view(self.move_view),
+                 name="inventory_routingpolicy_move"),
+            *super().get_urls(),
+        ]
+
+    def move_view(self, request: HttpRequest, allocation_id: int):
+        """Move an order line's reserved units to another location (orders.change_order)."""
+        if not request.user.has_perm("orders.change_order"):
+            raise PermissionDenied
+        row = OrderAllocation.objects.select_related("line__order", "stock_level__location").filter(
+            pk=allocation_id).first()
+        if row is None:
+            raise PermissionDenied
+        order = row.line.order
+        back = reverse("admin:orders_order_change", args=[order.pk])
+        available = {
+            location_id: units for location_id, units in StockLevel.objects.filter(
+                variant_id=row.stock_level.variant_id, location__is_active=True,
+            ).exclude(location_id=row.stock_level.location_id).values_list("location_id", "on_hand")
+        }
+        reserved = dict(StockLevel.objects.filter(variant_id=row.stock_level.variant_id).values_list(
+            "location_id", "reserved"))
+        locations = sorted(Location.objects.filter(pk__in=available),
+                           key=lambda loc: (loc.kind != Location.Kind.WAREHOUSE, loc.position, loc.name))
+        choices = [(location, available[location.pk] - reserved.get(location.pk, 0)) for location in locations]
+        form = MoveAllocationForm(request.POST or None, choices=choices)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.move_allocation(allocation_id=row.pk, location_id=form.cleaned_data["location"].pk,
+                                         user=request.user)
+            except (InventoryError, CatalogError) as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, _("Allocation moved."), messages.SUCCESS)
+                return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "title": _("Move %(units)d × %(sku)s of order %(number)s") % {
+                "units": row.outstanding, "sku": row.line.sku, "number": order.number},
+            "form": form, "allocation": row, "order": order, "back": back,
+        }
+        return TemplateResponse(request, "admin/inventory/move_allocation.html", context)

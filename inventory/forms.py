@@ -1,4 +1,5 @@
 from django import forms
+from django.db.models import Case, When
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Location, Variant
@@ -87,3 +88,26 @@ class ReceiveForm(forms.Form):
 
     def received(self) -> dict[int, int]:
         return {line.pk: self.cleaned_data.get(f"line_{line.pk}") or 0 for line in self.lines}
+
+
+class MoveAllocationForm(forms.Form):
+    location = forms.ModelChoiceField(label=_("Move to"), queryset=Location.objects.none())
+
+    def __init__(self, *args, choices, **kwargs):
+        """`choices`: (location, units available there) for every other active location."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["location"]
+        field.queryset = Location.objects.filter(pk__in=[location.pk for location, _units in choices]).order_by(
+            Case(When(kind=Location.Kind.WAREHOUSE, then=0), default=1), "position", "name")
+        labels = {location.pk: _("%(name)s (%(units)d available)") % {"name": location.name, "units": units}
+                  for location, units in choices}
+        field.label_from_instance = lambda location: labels[location.pk]
+
+
+class RoutingPolicyForm(forms.ModelForm):
+    class Meta:
+        from .models import RoutingPolicy
+
+        model = RoutingPolicy
+        fields = ("split",)
+        widgets = {"split": forms.RadioSelect}

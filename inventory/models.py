@@ -26,7 +26,6 @@ class Reason(models.TextChoices):
     FOUND = "found", _("Found")
     TRANSFER_OUT = "transfer_out", _("Sent on a transfer")
     TRANSFER_IN = "transfer_in", _("Received from a transfer")
-    REALLOCATION = "reallocation", _("Allocation moved")
 
 
 class StockMovement(models.Model):
@@ -191,3 +190,26 @@ class TransferEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+
+
+class RoutingPolicy(models.Model):
+    """How online orders are allocated to locations: the one row staff edit (`routing.current_policy`).
+
+    Locations are tried in their order: warehouses first, then shops, each by position (set on
+    the location), inactive ones never. Only the split rule is chosen here.
+    """
+
+    class Split(models.TextChoices):
+        WHEN_NEEDED = "when_needed", _("Ship from one location when one holds everything, else split")
+        NEVER = "never", _("Never split: only a location holding everything may ship the order")
+
+    split = models.CharField(_("split rule"), max_length=20, choices=Split.choices, default=Split.WHEN_NEEDED)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("fulfilment routing rule")
+        verbose_name_plural = _("fulfilment routing rules")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="routing_policy_single_row")]
+
+    def __str__(self) -> str:
+        return str(self.get_split_display())

@@ -7,9 +7,9 @@ from django.db import transaction
 
 from catalog import invalidation
 from catalog.listing_index import invalidate_categories
-from catalog.models import Product
+from catalog.models import Location, Product
 
-from .models import Publication
+from .models import Channel, Publication
 
 
 def set_sold_in(*, product_ids: Iterable[int], sold_in: str) -> int:
@@ -42,3 +42,16 @@ def set_sold_in(*, product_ids: Iterable[int], sold_in: str) -> int:
         if sold_in != Publication.SoldIn.BOTH:
             Publication.objects.bulk_create([Publication(product_id=pk, sold_in=sold_in) for pk in changed])
         return len(changed)
+
+
+def ensure_counter_channels() -> list[Channel]:
+    """A counter channel ("pos-<location code>") for every active shop that has none; returns the new ones."""
+    with transaction.atomic():
+        have = set(Channel.objects.filter(kind=Channel.Kind.POS).values_list("location_id", flat=True))
+        created = [
+            Channel.objects.create(code=f"pos-{shop.code}"[:40], name=f"{shop.name} counter", kind=Channel.Kind.POS,
+                                   location=shop)
+            for shop in Location.objects.filter(kind=Location.Kind.SHOP, is_active=True).order_by("pk")
+            if shop.pk not in have
+        ]
+    return created

@@ -181,6 +181,9 @@ def ensure_reference_data() -> Reference:
             },
         )
         locations[code] = location.pk
+    from saleschannels.services import ensure_counter_channels
+
+    ensure_counter_channels()
 
     return Reference(
         categories=categories, brands=brands, sizes=sizes, colours=colours,

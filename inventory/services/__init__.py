@@ -8,3 +8,4 @@ from .transfers import (  # noqa: F401
     record_draft_edit,
     ship_transfer,
 )
+from .routing import move_allocation, set_routing_policy  # noqa: F401

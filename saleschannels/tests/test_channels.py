@@ -108,3 +108,14 @@ def test_the_web_store_sells_at_catalog_prices_and_a_counter_needs_its_shop():
         web.save()
     with pytest.raises(IntegrityError), transaction.atomic():
         Channel.objects.create(code="pos-nowhere", name="Nowhere", kind=Channel.Kind.POS)
+
+
+def test_every_active_shop_gets_its_counter_channel_once():
+    from saleschannels.services import ensure_counter_channels
+
+    shop = f.LocationFactory(code="harbour", name="Harbour shop", kind="shop")
+    f.LocationFactory(code="central", kind="warehouse")
+    created = ensure_counter_channels()
+    assert [(c.code, c.kind, c.location_id, c.name) for c in created] == [
+        ("pos-harbour", "pos", shop.pk, "Harbour shop counter")]
+    assert ensure_counter_channels() == []
