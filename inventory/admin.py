@@ -34,9 +34,10 @@ COUNT_SALT = "inventory.stock-count"
 
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "variant", "location", "quantity", "reason", "actor", "order", "adjustment")
+    list_display = ("created_at", "variant", "location", "quantity", "reason", "actor", "order", "adjustment",
+                    "transfer")
     list_filter = ("reason", "location")
-    list_select_related = ("variant", "location", "actor", "order", "adjustment__location")
+    list_select_related = ("variant", "location", "actor", "order", "adjustment__location", "transfer")
     search_fields = ("=variant__sku",)
     date_hierarchy = "created_at"
     list_per_page = 100

@@ -136,3 +136,15 @@ def test_opening_balances_open_the_ledger_for_stock_that_predates_it(jacket):
     assert not StockMovement.objects.filter(variant=empty.variant).exists()
     assert ledger_discrepancies() == []
     assert ledger.record_opening_balances() == 0  # nothing left to open
+
+
+def test_the_demo_store_opens_the_ledger_for_the_stock_it_seeds(demo_catalog):
+    from saleschannels.models import Channel
+
+    demo_catalog(products=3)
+
+    assert ledger_discrepancies() == []
+    assert StockMovement.objects.filter(reason=Reason.OPENING).count() == StockLevel.objects.exclude(
+        on_hand=0).count() > 0
+    assert sorted(Channel.objects.filter(kind="pos").values_list("code", flat=True)) == [
+        "pos-shop-harbour-street", "pos-shop-pine-avenue"]

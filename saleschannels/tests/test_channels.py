@@ -119,3 +119,17 @@ def test_every_active_shop_gets_its_counter_channel_once():
     assert [(c.code, c.kind, c.location_id, c.name) for c in created] == [
         ("pos-harbour", "pos", shop.pk, "Harbour shop counter")]
     assert ensure_counter_channels() == []
+
+
+def test_a_wishlist_shows_a_shops_only_product_as_not_for_sale_online(storefront_catalog):
+    from customers.selectors.wishlist import wishlist_entries
+    from customers.services.wishlist import add_to_wishlist
+    from customers.tests.factories import CustomerFactory
+
+    customer = CustomerFactory()
+    add_to_wishlist(customer=customer, product_id=storefront_catalog.lamp.pk)
+    assert [entry.on_sale for entry in wishlist_entries(customer=customer)] == [True]
+
+    services.set_sold_in(product_ids=[storefront_catalog.lamp.pk], sold_in="shops")
+
+    assert [entry.on_sale for entry in wishlist_entries(customer=customer)] == [False]
