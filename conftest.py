@@ -90,6 +90,7 @@ SEEDED_BY_MIGRATIONS = [
     ("analytics.migrations.0001_events_daily_figures_reports_group", "create_reports_group"),
     ("chat.migrations.0002_support_permissions", "grant"),
     ("chat.migrations.0003_proactive_triggers", "grant"),
+    ("saleschannels.migrations.0001_initial", "create_channels"),
 ]
 
 
@@ -206,6 +207,20 @@ def missing_service(reason: str) -> None:
     if ON_CI:
         pytest.fail(f"{reason} (CI=true: every service must be available)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def stock_ledger_checked(db):
+    """After the test, the stock movement ledger must add up to every stock level (inventory).
+
+    Test modules that change stock use it for every test (`pytestmark`); runs before the database
+    is emptied, so transactional tests are checked too.
+    """
+    yield
+    from inventory.selectors import ledger_discrepancies
+
+    wrong = ledger_discrepancies()
+    assert not wrong, "the stock ledger does not add up: " + "; ".join(map(str, wrong))
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from catalog.models import OptionValue, Product, ProductImage, Variant
 from catalog.pictures import pick_picture
 from catalog.selectors import category_tree, stock_totals
+from saleschannels.selectors import sold_online
 from shop.money import format_money, quantize
 
 from . import cache as cart_cache
@@ -263,7 +264,7 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
         )
     lines = list(
         CartLine.objects.filter(owner)
-        .select_related("variant__product")
+        .select_related("variant__product__publication")
         .prefetch_related(*prefetches)
         .order_by("created_at", "pk")
     )
@@ -278,6 +279,7 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
         available = max(stock.get(variant.pk, 0), 0)
         on_sale = (
             variant.is_active and product.status == Product.Status.ACTIVE and product.category_id in shown_categories
+            and sold_online(product)
         )
         if not on_sale:
             status = LineStatus.UNAVAILABLE

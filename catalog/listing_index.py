@@ -292,8 +292,10 @@ def _micros(moment) -> int:
 def build(category_ids: list[int]) -> dict[int, dict]:
     """The index data of each category in `category_ids`, from the catalog tables (5 queries)."""
     published = Q(status=Product.Status.ACTIVE, category_id__in=category_ids)
+    from saleschannels.selectors import not_sold_online
+
     products = list(
-        Product.objects.filter(published).order_by("pk")
+        Product.objects.filter(published).exclude(pk__in=not_sold_online()).order_by("pk")
         .values_list("pk", "category_id", "brand_id", "is_featured", "units_sold", "created_at")
     )
     where: dict[int, tuple[int, int]] = {}  # product id -> (category id, position)
@@ -320,23 +322,31 @@ def build(category_ids: list[int]) -> dict[int, dict]:
     for product_id, price in Variant.objects.filter(
         is_active=True, product__status=Product.Status.ACTIVE, product__category_id__in=category_ids
     ).values_list("product_id", "price"):
+        if product_id not in where:  # sold in shops only (saleschannels)
+            continue
         category_id, position = where[product_id]
         data[category_id]["prices"][position].append(int(price * 100))
     for product_id, value_id in (
         Variant.option_values.through.objects.filter(active_variants)
         .values_list("variant__product_id", "optionvalue_id").distinct()
     ):
+        if product_id not in where:  # sold in shops only (saleschannels)
+            continue
         category_id, position = where[product_id]
         keys[category_id][f"o{value_id}"].append(position)
     for product_id, value_id in Product.attribute_values.through.objects.filter(
         product__status=Product.Status.ACTIVE, product__category_id__in=category_ids
     ).values_list("product_id", "attributevalue_id"):
+        if product_id not in where:  # sold in shops only (saleschannels)
+            continue
         category_id, position = where[product_id]
         keys[category_id][f"a{value_id}"].append(position)
     for (product_id,) in (
         StockLevel.objects.filter(active_variants, location__is_active=True, on_hand__gt=F("reserved"))
         .values_list("variant__product_id").distinct()
     ):
+        if product_id not in where:  # sold in shops only (saleschannels)
+            continue
         category_id, position = where[product_id]
         stock[category_id].append(position)
 

@@ -157,7 +157,17 @@ class AttributeValue(models.Model):
 
 class ProductQuerySet(models.QuerySet):
     def published(self) -> ProductQuerySet:
-        """Products a shopper may see: active, in a category whose whole ancestry is active.
+        """Products a shopper may see on the web store: on sale, and not sold in shops only.
+
+        The web channel's publication (saleschannels.Publication) is a subquery in the same
+        statement, so no page pays a query for it.
+        """
+        from saleschannels.selectors import not_sold_online
+
+        return self.on_sale_anywhere().exclude(pk__in=not_sold_online())
+
+    def on_sale_anywhere(self) -> ProductQuerySet:
+        """Active products in a category whose whole ancestry is active, whatever the channel.
 
         A hidden category hides its subtree, so the test is membership of the cached active tree
         rather than the product's own category flag.

@@ -17,6 +17,9 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from inventory import ledger
+from inventory.ledger import Cause
+from inventory.models import Reason
 from shop.db import analyze
 from shop.money import quantize
 
@@ -144,7 +147,7 @@ class StockChange:
     expected_on_hand: int | None = None
 
 
-def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
+def set_stock_levels(*, changes: Sequence[StockChange], cause: Cause | None = None) -> int:
     """Set how many units variants hold at locations, creating or removing stock rows.
 
     The one writer of on-hand quantities (orders own `reserved`). Runs in one transaction and
@@ -155,6 +158,8 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
     `expected_on_hand` of changes that give one; otherwise it raises StockBelowReserved,
     StockStillReserved or StockChangedMeanwhile and writes nothing. A negative quantity raises
     ValueError. When several changes name the same variant and location, the last one wins.
+    Each difference is written to the stock ledger in the same transaction, as `cause` (default:
+    set by staff, nobody named).
     Bumps on commit the pages of the products whose stock changed, and the cards and listings of
     those that sold out or came back. Returns how many rows were created, changed or removed.
     """
@@ -173,7 +178,7 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
         }
         before = invalidation.stock_snapshot(Product.objects.filter(variants__pk__in=variant_ids))
         now = timezone.now()
-        to_create, to_update, to_delete = [], [], []
+        to_create, to_update, to_delete, moved = [], [], [], []
         for key, change in latest.items():
             level = existing.get(key)
             current = level.on_hand if level else 0
@@ -185,11 +190,14 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
                 if level.reserved:
                     raise StockStillReserved(**_describe(key), reserved=level.reserved)
                 to_delete.append(level.pk)
+                moved.append((*key, -level.on_hand))
             elif level is None:
                 to_create.append(StockLevel(variant_id=key[0], location_id=key[1], on_hand=change.on_hand))
+                moved.append((*key, change.on_hand))
             elif level.on_hand != change.on_hand:
                 if change.on_hand < level.reserved:
                     raise StockBelowReserved(**_describe(key), on_hand=change.on_hand, reserved=level.reserved)
+                moved.append((*key, change.on_hand - level.on_hand))
                 level.on_hand = change.on_hand
                 level.updated_at = now
                 to_update.append(level)
@@ -197,6 +205,7 @@ def set_stock_levels(*, changes: Sequence[StockChange]) -> int:
         StockLevel.objects.bulk_update(to_update, ["on_hand", "updated_at"], batch_size=500)
         if to_delete:
             StockLevel.objects.filter(pk__in=to_delete).delete()
+        ledger.record(cause=cause or Cause(reason=Reason.SET), changes=moved)
         count = len(to_create) + len(to_update) + len(to_delete)
         if count:
             invalidate_categories()  # staff's bulk change: rare, so every category
@@ -383,7 +392,7 @@ def _save_stock(resource: importing.StockLevelResource, parsed: importing.Parsed
     changes = [StockChange(variant_id=item.variant_id, location_id=item.location_id, on_hand=item.on_hand)
                for item in resource.pending]
     try:
-        set_stock_levels(changes=changes)
+        set_stock_levels(changes=changes, cause=Cause(reason=Reason.IMPORT))
     except (StockBelowReserved, StockStillReserved) as error:
         # Orders reserved more units between the row's validation and the lock: still its line.
         return [RowError(line=lines.get((error.variant_id, error.location_id)), messages=(str(error),))]

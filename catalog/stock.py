@@ -15,6 +15,8 @@ Rules every writer here follows, and every caller must know:
   must take all the stock rows it needs in one call (reserve every line at once), because locks
   taken by two separate calls are no longer in one global order.
 - It checks everything before writing anything: a refusal changes nothing.
+- Every change to `on_hand` writes its movements to the ledger (`inventory.ledger.record`) in the
+  same transaction, with the caller's `cause` (who, why, which order or transfer).
 - It bumps on commit the storefront versions of the products whose availability it changed: their
   pages, and the cards and category listings of those that sold out or came back
   (catalog/invalidation.py), never the whole store; for those that sold out or came back it also
@@ -27,14 +29,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import router, transaction
-from django.db.models import Case, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from inventory import ledger
+from inventory.ledger import Cause
+from inventory.models import Reason
+
 from . import invalidation
 from . import listing_index
-from .exceptions import AllocationMismatch, OutOfStock, Shortage
+from .exceptions import AllocationMismatch, OutOfStock, Shortage, StockBelowReserved, StockChangedMeanwhile
 from .models import Location, StockLevel, Variant
 
 
@@ -82,6 +88,8 @@ class Reservation:
     # Units still available per requested variant over every active location, counted from the
     # rows locked for the reservation; None when those were not all of them (`location_ids` given).
     available_after: dict[int, int] | None
+    # With `whole_first`: the location that held every request (None: split, or not asked).
+    whole_at: int | None = None
 
 
 def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> list[Allocation]:
@@ -104,12 +112,21 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
     return reserve_counting(requests=requests, location_ids=location_ids).allocations
 
 
-def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> Reservation:
+def reserve_counting(
+    *, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None, whole_first: bool = False,
+    may_split: Callable[[], bool] | None = None,
+) -> Reservation:
     """`reserve`, also telling how many units of each variant are left (no extra query).
 
     Same contract as `reserve`. Without `location_ids` the locked rows are every active row of the
     variants, so `available_after` is exact (the rows stay locked until the caller commits); with
     them it is None and a caller that needs totals reads them (`can_reserve`).
+
+    The fulfilment routing rules (inventory.routing) decide, under the same locks: `whole_first`
+    takes everything from the first location, in preference order, that holds every request
+    (`Reservation.whole_at`); when none does, `may_split()` is asked (only then, so the rule costs
+    nothing for orders one location can ship) and the order is split across locations as above,
+    or, if it says no, refused with OutOfStock naming what the best single location lacks.
     """
     wanted = _summed(requests)
     rows = StockLevel.objects.filter(variant_id__in=wanted, location__is_active=True)
@@ -128,9 +145,18 @@ def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence
     if short:
         raise OutOfStock(shortages=_shortages(short))
 
+    sources, whole_at = by_variant, None
+    if whole_first:
+        whole_at, short = _whole_location(wanted, by_variant)
+        if whole_at is not None:
+            sources = {variant_id: [level for level in levels if level.location_id == whole_at]
+                       for variant_id, levels in by_variant.items()}
+        elif may_split is not None and not may_split():
+            raise OutOfStock(shortages=_shortages(short))
+
     allocations = []
     for variant_id, quantity in wanted.items():
-        for level in by_variant[variant_id]:
+        for level in sources[variant_id]:
             taken = min(level.available, quantity)
             if taken > 0:
                 allocations.append(Allocation(
@@ -146,7 +172,56 @@ def reserve_counting(*, requests: Sequence[StockRequest], location_ids: Sequence
             variant_id: sum(level.available for level in by_variant[variant_id]) - quantity
             for variant_id, quantity in wanted.items()
         }
-    return Reservation(allocations=allocations, available_after=available_after)
+    return Reservation(allocations=allocations, available_after=available_after, whole_at=whole_at)
+
+
+def _whole_location(
+    wanted: dict[int, int], by_variant: dict[int, list[StockLevel]]
+) -> tuple[int | None, dict[int, tuple[int, int]]]:
+    """The first location (rows come in preference order) holding every request, else None and
+    what the location covering the most units lacks (for OutOfStock)."""
+    order: list[int] = []
+    available: dict[int, dict[int, int]] = defaultdict(dict)
+    for variant_id, levels in by_variant.items():
+        for level in levels:
+            available[level.location_id][variant_id] = level.available
+    for levels in by_variant.values():
+        order.extend(level.location_id for level in levels)
+    ranked = sorted(dict.fromkeys(order), key=order.index)
+    for location_id in ranked:
+        if all(available[location_id].get(v, 0) >= q for v, q in wanted.items()):
+            return location_id, {}
+    best = max(ranked, key=lambda loc: sum(min(available[loc].get(v, 0), q) for v, q in wanted.items()))
+    return None, {v: (q, max(available[best].get(v, 0), 0)) for v, q in wanted.items()
+                  if available[best].get(v, 0) < q}
+
+
+def move_reservation(*, allocation: Allocation, to_location_id: int) -> Allocation:
+    """Move reserved units to the same variant's stock at another location (staff re-routing).
+
+    Precondition: the caller is inside `transaction.atomic()` and holds the order's row lock. Locks
+    both stock rows in one statement, in pk order, checks the old row still holds the reserved
+    units (AllocationMismatch) and the new one has them available (OutOfStock), then moves them in
+    one UPDATE. On-hand stock does not change (no ledger movement). Returns the new allocation.
+    """
+    _check_quantity(allocation.quantity)
+    locked = {level.pk: level for level in _lock_rows(
+        StockLevel.objects.filter(Q(pk=allocation.stock_level_id) | Q(
+            variant_id=allocation.variant_id, location_id=to_location_id, location__is_active=True)),
+        writer="move_reservation",
+    )}
+    old = locked.get(allocation.stock_level_id)
+    problem = _misfit(allocation.stock_level_id, allocation.quantity, [allocation], old)
+    if problem:
+        raise AllocationMismatch(stock_level_ids=[allocation.stock_level_id], problems=[problem])
+    new = next((level for level in locked.values() if level.location_id == to_location_id
+                and level.variant_id == allocation.variant_id), None)
+    available = new.available if new is not None else 0
+    if available < allocation.quantity:
+        raise OutOfStock(shortages=_shortages({allocation.variant_id: (allocation.quantity, max(available, 0))}))
+    _add({old.pk: -allocation.quantity, new.pk: allocation.quantity}, reserved=+1)
+    return Allocation(stock_level_id=new.pk, variant_id=allocation.variant_id, location_id=to_location_id,
+                      quantity=allocation.quantity)
 
 
 def release(*, allocations: Sequence[Allocation]) -> None:
@@ -162,17 +237,18 @@ def release(*, allocations: Sequence[Allocation]) -> None:
     _give_back(allocations=allocations, shipped=False)
 
 
-def fulfil(*, allocations: Sequence[Allocation]) -> None:
+def fulfil(*, allocations: Sequence[Allocation], cause: Cause | None = None) -> None:
     """The reserved goods leave the building: `on_hand` and `reserved` both drop by the quantity.
 
     Same contract as `release` (transaction required, rows locked in pk order, AllocationMismatch
     changing nothing, one UPDATE, storefront versions bumped on commit). A partial shipment passes only
-    the allocations (or smaller quantities of them) that shipped.
+    the allocations (or smaller quantities of them) that shipped. The units leave the ledger as
+    `cause` (default: a sale with no order named).
     """
-    _give_back(allocations=allocations, shipped=True)
+    _give_back(allocations=allocations, shipped=True, cause=cause or Cause(reason=Reason.SALE))
 
 
-def restock(*, stock_level_id: int, quantity: int) -> None:
+def restock(*, stock_level_id: int, quantity: int, cause: Cause | None = None) -> None:
     """Put returned units back on the shelf: `on_hand` += quantity.
 
     Precondition: the caller is inside `transaction.atomic()`. Locks the row (pk order, like every
@@ -180,12 +256,15 @@ def restock(*, stock_level_id: int, quantity: int) -> None:
     below 1. Bumps the storefront versions on commit.
     """
     _check_quantity(quantity)
-    if not _lock_rows(StockLevel.objects.filter(pk=stock_level_id), writer="restock"):
+    locked = _lock_rows(StockLevel.objects.filter(pk=stock_level_id), writer="restock")
+    if not locked:
         raise StockLevel.DoesNotExist(f"stock level {stock_level_id} does not exist")
     _add({stock_level_id: quantity}, on_hand=+1)
+    ledger.record(cause=cause or Cause(reason=Reason.RETURN),
+                  changes=[(locked[0].variant_id, locked[0].location_id, quantity)])
 
 
-def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, int]:
+def restock_at(*, location_id: int, quantities: Mapping[int, int], cause: Cause | None = None) -> dict[int, int]:
     """Put returned units of several variants back on the shelf at one location: `on_hand` +=.
 
     `quantities` maps variant id -> units. Precondition: the caller is inside
@@ -213,7 +292,62 @@ def restock_at(*, location_id: int, quantities: Mapping[int, int]) -> dict[int, 
     )
     level_ids = {level.variant_id: level.pk for level in _lock_rows(rows, writer="restock_at")}
     _add({level_ids[variant_id]: quantity for variant_id, quantity in quantities.items()}, on_hand=+1)
+    ledger.record(cause=cause or Cause(reason=Reason.RETURN),
+                  changes=[(variant_id, location_id, quantity) for variant_id, quantity in quantities.items()])
     return level_ids
+
+
+def adjust(
+    *, location_id: int, deltas: Mapping[int, int], cause: Cause, expected: Mapping[int, int] | None = None
+) -> dict[int, tuple[int, int]]:
+    """Add `deltas[variant_id]` units (negative: take away) to what one location has on hand.
+
+    For stock adjustments, counts and transfers: units that arrive, leave or turn out missing
+    without an order. Precondition: the caller is inside `transaction.atomic()`. Works in a
+    savepoint: rows created for variants the location did not stock (positive deltas only;
+    inserted in variant-id order, like `restock_at`) and every change roll back on refusal. Locks
+    the location's rows of these variants in one statement, in pk order, like every stock writer.
+    Refuses, changing nothing, with Location.DoesNotExist for a missing or inactive location,
+    StockChangedMeanwhile when a row no longer holds `expected[variant_id]` on hand (the figure
+    staff saw), and StockBelowReserved when on hand would drop below the units reserved for
+    orders (so taking units away never takes promised ones). Writes the movements as `cause` and
+    bumps the storefront versions on commit. Returns variant id -> (on hand before, after).
+    """
+    _require_transaction("adjust")
+    deltas = {variant_id: delta for variant_id, delta in deltas.items() if delta}
+    if not deltas:
+        return {}
+    location = Location.objects.filter(pk=location_id, is_active=True).first()
+    if location is None:
+        raise Location.DoesNotExist(f"location {location_id} does not exist or is not active")
+    with transaction.atomic():
+        StockLevel.objects.bulk_create(
+            [StockLevel(variant_id=variant_id, location_id=location_id, on_hand=0)
+             for variant_id in sorted(deltas) if deltas[variant_id] > 0],
+            ignore_conflicts=True,
+        )
+        locked = {level.variant_id: level for level in _lock_rows(
+            StockLevel.objects.filter(location_id=location_id, variant_id__in=deltas), writer="adjust"
+        )}
+        result = {}
+        for variant_id, delta in deltas.items():
+            level = locked.get(variant_id)
+            before = level.on_hand if level else 0
+            if expected is not None and variant_id in expected and before != expected[variant_id]:
+                raise StockChangedMeanwhile(**_described(variant_id, location), expected=expected[variant_id],
+                                            current=before)
+            reserved = level.reserved if level else 0
+            if before + delta < reserved:
+                raise StockBelowReserved(**_described(variant_id, location), on_hand=before + delta, reserved=reserved)
+            result[variant_id] = (before, before + delta)
+        _add({locked[variant_id].pk: delta for variant_id, delta in deltas.items()}, on_hand=+1)
+        ledger.record(cause=cause, changes=[(variant_id, location_id, delta) for variant_id, delta in deltas.items()])
+    return result
+
+
+def _described(variant_id: int, location: Location) -> dict:
+    sku = Variant.objects.filter(pk=variant_id).values_list("sku", flat=True).first() or str(variant_id)
+    return {"variant_id": variant_id, "location_id": location.pk, "sku": sku, "location": location.name}
 
 
 # --- Reads (no locks: a snapshot for display; `reserve` decides under lock) ---------------------
@@ -291,7 +425,7 @@ def _require_transaction(writer: str) -> None:
         )
 
 
-def _give_back(*, allocations: Sequence[Allocation], shipped: bool) -> None:
+def _give_back(*, allocations: Sequence[Allocation], shipped: bool, cause: Cause | None = None) -> None:
     amounts = _per_row(allocations)
     locked = {level.pk: level for level in _lock_rows(
         StockLevel.objects.filter(pk__in=amounts), writer="fulfil" if shipped else "release"
@@ -308,6 +442,9 @@ def _give_back(*, allocations: Sequence[Allocation], shipped: bool) -> None:
         )
     if shipped:
         _add(amounts, on_hand=-1, reserved=-1)
+        ledger.record(cause=cause, changes=[
+            (locked[pk].variant_id, locked[pk].location_id, -quantity) for pk, quantity in amounts.items()
+        ])
     else:
         _add(amounts, reserved=-1)
 

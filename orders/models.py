@@ -85,6 +85,20 @@ class Order(models.Model):
         "catalog.Location", verbose_name=_("pick-up location"), null=True, blank=True,
         on_delete=models.PROTECT, related_name="pickup_orders",
     )
+    # Where the order was taken (saleschannels): the web store unless a staff flow says otherwise;
+    # a sale at a shop's counter also names the shop and the staff member who made it.
+    channel = models.ForeignKey(
+        "saleschannels.Channel", verbose_name=_("sales channel"), default="web", on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    sale_location = models.ForeignKey(
+        "catalog.Location", verbose_name=_("sold at"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="counter_orders",
+    )
+    sold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sold by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # Sent with the checkout form: a double-click or a retried POST finds the order it created.
     idempotency_key = models.CharField(max_length=64, unique=True, editable=False)
     reservation_expires_at = models.DateTimeField(_("reservation expires"), null=True, blank=True)

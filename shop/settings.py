@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "marketing",
     "analytics",
     "chat",
+    "saleschannels",
+    "inventory",
 ]
 
 MIDDLEWARE = [

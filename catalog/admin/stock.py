@@ -11,6 +11,9 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from inventory.ledger import Cause
+from inventory.models import Reason
+
 from .. import services
 from ..exceptions import CatalogError
 from ..models import Location, Product, StockLevel, Variant
@@ -72,7 +75,12 @@ class StockLevelForm(forms.ModelForm):
         return on_hand
 
 
-def save_stock_formset(formset) -> None:
+def staff_cause(request: HttpRequest) -> Cause:
+    """A stock figure typed by a staff member, for the ledger."""
+    return Cause(reason=Reason.SET, actor_id=request.user.pk)
+
+
+def save_stock_formset(formset, *, request: HttpRequest | None = None) -> None:
     """Save an inline formset of stock levels through `services.set_stock_levels`."""
     variant = formset.instance
     formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
@@ -99,7 +107,7 @@ def save_stock_formset(formset) -> None:
                 formset.changed_objects.append((form.instance, form.changed_data))
             else:
                 formset.new_objects.append(form.instance)
-    services.set_stock_levels(changes=changes)
+    services.set_stock_levels(changes=changes, cause=staff_cause(request) if request else None)
 
 
 class StockLevelInline(nested_admin.NestedTabularInline):
@@ -150,7 +158,7 @@ class VariantAdmin(CatalogErrorsAsMessages, nested_admin.NestedModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         if formset.model is StockLevel:
-            save_stock_formset(formset)
+            save_stock_formset(formset, request=request)
             return
         super().save_formset(request, form, formset, change)
 
@@ -198,7 +206,7 @@ class StockLevelAdmin(CatalogErrorsAsMessages, admin.ModelAdmin):
                 variant_id=obj.variant_id, location_id=obj.location_id, on_hand=obj.on_hand,
                 expected_on_hand=form.shown_on_hand(),
             )
-        ])
+        ], cause=staff_cause(request))
         if obj.pk is None:
             # The admin goes on to log and redirect to the saved row: give it the one just created.
             obj.pk = StockLevel.objects.get(variant_id=obj.variant_id, location_id=obj.location_id).pk
@@ -207,13 +215,13 @@ class StockLevelAdmin(CatalogErrorsAsMessages, admin.ModelAdmin):
     def delete_model(self, request, obj):
         services.set_stock_levels(changes=[
             services.StockChange(variant_id=obj.variant_id, location_id=obj.location_id, remove=True)
-        ])
+        ], cause=staff_cause(request))
 
     def delete_queryset(self, request, queryset):
         services.set_stock_levels(changes=[
             services.StockChange(variant_id=variant_id, location_id=location_id, remove=True)
             for variant_id, location_id in queryset.values_list("variant_id", "location_id")
-        ])
+        ], cause=staff_cause(request))
 
     def changelist_view(self, request, extra_context=None):
         try:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from .. import services
 from ..exceptions import CatalogError
 from ..models import Location, OptionValue, Product, StockLevel, Variant
-from .stock import shown_figure
+from .stock import shown_figure, staff_cause
 
 
 @dataclass
@@ -185,7 +185,7 @@ def _save(model_admin, request: HttpRequest, grid: StockGrid, changes: list[serv
         return
     try:
         with transaction.atomic():
-            services.set_stock_levels(changes=changes)
+            services.set_stock_levels(changes=changes, cause=staff_cause(request))
             model_admin.log_change(request, grid.product, describe_changes(grid, changes))
     except CatalogError as error:
         model_admin.message_user(request, str(error), messages.ERROR)

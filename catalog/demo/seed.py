@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from inventory.models import Reason, StockMovement
 from shop.db import analyze
 
 from .. import images as renditions
@@ -180,6 +181,9 @@ def ensure_reference_data() -> Reference:
             },
         )
         locations[code] = location.pk
+    from saleschannels.services import ensure_counter_channels
+
+    ensure_counter_channels()
 
     return Reference(
         categories=categories, brands=brands, sizes=sizes, colours=colours,
@@ -519,6 +523,12 @@ def _create_products(specs: list[ProductSpec], ref: Reference, now: datetime) ->
         now=now,
     )
     insert_rows(StockLevel, stock_rows, now=now)
+    # Every unit on hand starts in the stock ledger (inventory), in the same transaction.
+    insert_rows(StockMovement, [
+        {"variant_id": row["variant_id"], "location_id": row["location_id"], "quantity": row["on_hand"],
+         "reason": Reason.OPENING, "actor_id": None, "order_id": None}
+        for row in stock_rows if row["on_hand"]
+    ], now=now)
     return product_ids, len(variant_ids), len(stock_rows)
 
 

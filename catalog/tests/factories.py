@@ -103,11 +103,22 @@ class LocationFactory(DjangoModelFactory):
 class StockLevelFactory(DjangoModelFactory):
     class Meta:
         model = models.StockLevel
+        skip_postgeneration_save = True
 
     variant = factory.SubFactory(VariantFactory)
     location = factory.SubFactory(LocationFactory)
     on_hand = 10
     reserved = 0
+
+    @factory.post_generation
+    def opening_balance(level, create, extracted, **kwargs):
+        # Stock made for a test starts in the ledger as real stock does (inventory 0001), so the
+        # ledger check holds after tests that then move it through the services.
+        if create and level.on_hand:
+            from inventory.models import Reason, StockMovement
+
+            StockMovement.objects.create(variant_id=level.variant_id, location_id=level.location_id,
+                                         quantity=level.on_hand, reason=Reason.OPENING)
 
 
 def product_with_stock(*, price: Decimal = Decimal("25.00"), on_hand: int = 10, **product_fields) -> models.Product:

@@ -15,7 +15,7 @@ from catalog.tests import versioning
 
 from .factories import CategoryFactory, LocationFactory, ProductFactory, StockLevelFactory, VariantFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 
 def product_with_prices(*prices, **fields):

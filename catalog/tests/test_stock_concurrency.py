@@ -27,7 +27,7 @@ from catalog.stock import StockRequest
 
 from .factories import LocationFactory, StockLevelFactory, VariantFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stock_ledger_checked")]
 
 JOIN_SECONDS = 60
 

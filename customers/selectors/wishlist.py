@@ -13,6 +13,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 
 from catalog.models import Product, Variant
 from catalog.selectors import category_tree, with_card_data
+from saleschannels.selectors import sold_online
 
 from ..models import Customer, WishlistItem
 
@@ -31,8 +32,9 @@ def _with_wishlist_data(queryset: QuerySet[Product]) -> QuerySet[Product]:
 
 def _is_on_sale(product: Product) -> bool:
     """What `Product.objects.published()` asks, for a product already loaded (no query: the
-    category tree is cached)."""
-    return product.status == Product.Status.ACTIVE and product.category_id in category_tree().by_id
+    category tree is cached; the publication is joined)."""
+    return (product.status == Product.Status.ACTIVE and product.category_id in category_tree().by_id
+            and sold_online(product))
 
 
 @dataclass
@@ -76,7 +78,9 @@ def wishlist_entries(*, customer: Customer) -> list[WishlistEntry]:
         return []
     products = {
         product.pk: product
-        for product in _with_wishlist_data(Product.objects.filter(pk__in=[item.product_id for item in items]))
+        for product in _with_wishlist_data(
+            Product.objects.filter(pk__in=[item.product_id for item in items]).select_related("publication")
+        )
     }
     entries = []
     for item in items:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.models import Location
+from inventory.order_admin import fulfilment_routing
 from payments.exceptions import PaymentError
 from payments.models import Provider
 from payments.services import record_manual_payment, refund_payment
@@ -91,7 +92,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     list_display = ("number", "created_at", "buyer", "payment_status", "fulfilment_status", "total_display",
                     "delivery")
     list_filter = (
-        NeedsAttentionFilter, "payment_status", "fulfilment_status", ("shipping_method_name", admin.AllValuesFieldListFilter),
+        NeedsAttentionFilter, "payment_status", "fulfilment_status", "channel", ("shipping_method_name", admin.AllValuesFieldListFilter),
         PickupLocationFilter,
         # The Sales report's drill-down (analytics/reports.py): shown only while in use.
         MoneyMovedFilter, PaidOnFilter, LineCategoryFilter, LineBrandFilter, LineProductFilter, CountryFilter,
@@ -106,10 +107,10 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     search_help_text = gettext_lazy("An order number, an email address, or words from the customer's name.")
     fieldsets = (
         (None, {"fields": ("number", ("payment_status", "paid_at"), "fulfilment_status",
-                           ("created_at", "reservation_expires_at"))}),
+                           ("created_at", "reservation_expires_at"), ("channel", "sale_location", "sold_by"))}),
         (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"))}),
         (gettext_lazy("Delivery"), {"fields": (("shipping_method_name", "pickup_location"), "shipping_address_display",
-                                               "billing_address_display")}),
+                                               "billing_address_display", fulfilment_routing)}),
         (gettext_lazy("Totals"), {"fields": (("subtotal_display", "shipping_total_display"),
                                              ("tax_total_display", "total_display"), "prices_include_tax")}),
     )
@@ -117,7 +118,8 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         "number", "payment_status", "fulfilment_status", "paid_at", "created_at", "reservation_expires_at",
         "customer_name", "customer", "email", "phone", "user", "shipping_method_name", "pickup_location",
         "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
-        "tax_total_display", "total_display", "prices_include_tax",
+        "tax_total_display", "total_display", "prices_include_tax", "channel", "sale_location", "sold_by",
+        fulfilment_routing,
     )
     inlines = [OrderLineInline, ShipmentInline, payment_state.PaymentInline]
     change_form_template = "admin/orders/order/change_form.html"

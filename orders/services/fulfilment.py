@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from catalog import stock
+from inventory.ledger import Cause
+from inventory.models import Reason
 
 from ..exceptions import IllegalTransition, OrderError
 from ..models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine
@@ -63,7 +65,9 @@ def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBa
             to_fulfil.append((row, stock.Allocation(stock_level_id=plan.stock_level_id, variant_id=plan.variant_id,
                                                      location_id=plan.location_id, quantity=take)))
             remaining[row.line_id] -= take
-    stock.fulfil(allocations=[plan for _row, plan in to_fulfil])
+    stock.fulfil(allocations=[plan for _row, plan in to_fulfil], cause=Cause(
+        reason=Reason.SALE, order_id=order.pk, actor_id=user.pk if user is not None and user.is_authenticated else None,
+    ))
     for row, plan in to_fulfil:
         row.quantity_fulfilled += plan.quantity
         row.save(update_fields=["quantity_fulfilled"])

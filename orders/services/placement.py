@@ -16,6 +16,7 @@ from catalog import stock
 from catalog.exceptions import OutOfStock
 from catalog.models import OptionValue, Variant
 from customers.services import customer_for_order
+from inventory import routing
 from shop.money import currency_code, quantize
 
 from ..models import Allocation, Order, OrderEvent, OrderLine
@@ -170,9 +171,10 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         subtotal=quantize(subtotal), tax_total=quantize(tax_total), shipping_total=quantize(shipping.price),
         total=quantize(subtotal + shipping.price),
     )
+    route = routing.route(location_ids=shipping.location_ids)  # staff's fulfilment rule (inventory)
     reservation = stock.reserve_counting(
         requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(quantities.items())],
-        location_ids=shipping.location_ids,
+        location_ids=shipping.location_ids, **route.reserve_options,
     )
     for line in new_lines:
         line.order = order
@@ -186,6 +188,7 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, to_status=PLACED,
         actor=OrderEvent.Actor.CUSTOMER, user=order.user, message="Order placed; stock reserved.",
+        data={"routing": route.record(reservation)},
     )
     from notifications.services import enqueue_order_email
 

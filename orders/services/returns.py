@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from catalog import stock
+from inventory.ledger import Cause
+from inventory.models import Reason
 from catalog.models import Location
 
 from ..exceptions import OrderError
@@ -64,7 +66,8 @@ def record_return(
         location = None
         if restock:
             location = _restock(order=order, lines=[locked[line_id] for line_id in wanted], wanted=wanted,
-                                location_id=location_id)
+                                location_id=location_id,
+                                actor_id=user.pk if user is not None and user.is_authenticated else None)
         for line_id, qty in wanted.items():
             locked[line_id].quantity_returned += qty
         OrderLine.objects.bulk_update([locked[line_id] for line_id in wanted], ["quantity_returned"])
@@ -82,7 +85,8 @@ def record_return(
         )
 
 
-def _restock(*, order: Order, lines: list[OrderLine], wanted: Mapping[int, int], location_id: int) -> Location:
+def _restock(*, order: Order, lines: list[OrderLine], wanted: Mapping[int, int], location_id: int,
+             actor_id: int | None = None) -> Location:
     location = Location.objects.filter(pk=location_id, is_active=True).first()
     if location is None:
         raise OrderError(_("That location does not exist or is not active; nothing was recorded."))
@@ -93,5 +97,6 @@ def _restock(*, order: Order, lines: list[OrderLine], wanted: Mapping[int, int],
     per_variant: dict[int, int] = {}
     for line in lines:
         per_variant[line.variant_id] = per_variant.get(line.variant_id, 0) + wanted[line.pk]
-    stock.restock_at(location_id=location.pk, quantities=per_variant)
+    stock.restock_at(location_id=location.pk, quantities=per_variant,
+                     cause=Cause(reason=Reason.RETURN, order_id=order.pk, actor_id=actor_id))
     return location

@@ -18,7 +18,7 @@ from orders.services import cancel_order, create_shipment, ShipmentRequest
 from orders.shipping_csv import read_shipments
 from orders.tests.test_admin import DELIVERY, collect_at_shop, jacket, lamp, pay, place, staff_groups  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 P = Order.PaymentStatus
 F = Order.FulfilmentStatus
 CHANGELIST = "/admin/orders/order/"

@@ -13,7 +13,7 @@ from conftest import run_together
 from orders.models import Order
 from orders.services import PlacementLine, ShippingChoice, place_order
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stock_ledger_checked")]
 DELIVERY = ShippingChoice(name="Standard", price=Decimal("0"))
 JOIN_SECONDS = 60
 

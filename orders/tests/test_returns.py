@@ -13,7 +13,7 @@ from orders.services import ShipmentRequest, create_shipment, record_return
 
 from .test_admin import messages_of, pay, place, staff_groups, staff_in, url  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 STAFF = OrderEvent.Actor.STAFF
 
 

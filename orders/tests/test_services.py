@@ -26,7 +26,7 @@ from orders.services import (
     record_refund,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 P = Order.PaymentStatus
 FS = Order.FulfilmentStatus
 DELIVERY = ShippingChoice(name="Standard", price=Decimal("4.95"))
