@@ -110,7 +110,10 @@ def holds_unkept_money() -> Q:
     (`orders.admin.filters.NeedsAttentionFilter`, the banner on the admin index). An EXISTS on
     the `payment_order_status` index: cheap on the whole order table.
     """
-    return ~paid_orders() & Q(Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))))
+    # Gift card payments are left out: an unpaid order gives them back itself when it expires or is
+    # cancelled (`services.release_gift_card_payments`).
+    return ~paid_orders() & Q(Exists(_unreturned(
+        Payment.objects.filter(order=OuterRef("pk")).exclude(provider=Provider.GIFT_CARD))))
 
 
 def _unreturned(payments: QuerySet[Payment]) -> QuerySet[Payment]:

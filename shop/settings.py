@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "checkout",
     "marketing",
     "analytics",
+    "giftcards",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +179,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.optimize_search_index_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Gift cards whose delivery date has come (and any whose immediate delivery was lost).
+    "deliver-due-gift-cards": {"task": "giftcards.tasks.deliver_due_gift_cards_task", "schedule": 60.0},
     # Storefront events buffered in the cache, written in batches (analytics/recorder.py).
     "flush-analytics-events": {"task": "analytics.tasks.flush_events_task", "schedule": 60.0},
     # Yesterday's figures (late events and refunds land there) and any day never rolled up; hourly,

@@ -32,6 +32,7 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("payments/", include("payments.urls")),
     path("checkout/", include("checkout.urls")),
+    path("gift-cards/", include("giftcards.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -27,6 +27,7 @@ from ..links import remember_payment, status_url
 from ..models import Payment, Provider
 from ..providers import get_provider
 from ..providers.demo import DemoProvider
+from .gift_cards import amount_due, gift_cards_paid
 from .refunds import refund_locked
 
 S = Payment.Status
@@ -36,7 +37,7 @@ F = Order.FulfilmentStatus
 # --- Starting a payment -------------------------------------------------------------------------
 
 
-def open_payment(*, order: Order) -> Payment | None:
+def open_payment(*, order: Order, gift_cards: Decimal | None = None) -> Payment | None:
     """The first payment of an order created in the caller's transaction (checkout calls it
     through `place_order(on_placed=...)`); None when there is nothing to pay.
 
@@ -47,14 +48,19 @@ def open_payment(*, order: Order) -> Payment | None:
     """
     if not order.is_awaiting_payment or order.total <= 0:
         return None
-    return _new_payment(order, get_provider())
+    # Less what gift cards paid (`gift_cards.pay_with_gift_cards`, just before): the caller says how
+    # much when it knows (checkout does: a query less), else it is summed here.
+    due = amount_due(order) if gift_cards is None else max(order.total - gift_cards, Decimal("0"))
+    if due <= 0:
+        return None
+    return _new_payment(order, get_provider(), due)
 
 
-def _new_payment(order: Order, provider) -> Payment:
+def _new_payment(order: Order, provider, amount: Decimal) -> Payment:
     # The demo's "session" is ours to name: naming it here saves its start() an UPDATE.
     session_id = DemoProvider.new_session_id() if provider.name == Provider.DEMO else ""
     return Payment.objects.create(
-        order=order, provider=provider.name, amount=order.total, currency=order.currency,
+        order=order, provider=provider.name, amount=amount, currency=order.currency,
         provider_session_id=session_id,
     )
 
@@ -84,16 +90,17 @@ def start_payment(*, order: Order, request: HttpRequest, payment: Payment | None
     if payment is None:
         with transaction.atomic():
             locked = Order.objects.select_for_update().get(pk=order.pk)
-            if not locked.is_awaiting_payment or locked.total <= 0:
+            due = amount_due(locked) if locked.is_awaiting_payment else Decimal("0")
+            if due <= 0:
                 raise OrderNotPayable(number=locked.number, reason=_not_payable_reason(locked))
             if locked.reservation_expires_at is not None and locked.reservation_expires_at <= timezone.now():
                 raise OrderNotPayable(number=locked.number, reason="expired")
-            processing, reusable, holds_money = _earlier_attempts(locked, provider.name)
+            processing, reusable, holds_money = _earlier_attempts(locked, provider.name, due)
             if holds_money:
                 # A payment already took money the order did not keep (a different amount): staff
                 # settle it first (payments.selectors.holds_unkept_money); never a second charge.
                 raise OrderNotPayable(number=locked.number, reason="review")
-            payment = processing or reusable or _new_payment(locked, provider)
+            payment = processing or reusable or _new_payment(locked, provider, due)
     elif payment.order_id != order.pk:
         raise ValueError(f"Payment {payment.pk} is not order {order.number}'s.")
     remember_payment(request, payment)
@@ -125,12 +132,13 @@ def _not_payable_reason(order: Order) -> str:
     return {F.CANCELLED: "cancelled", F.EXPIRED: "expired"}.get(order.fulfilment_status, "")
 
 
-def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Payment | None, bool]:
+def _earlier_attempts(order: Order, provider: str, due: Decimal) -> tuple[Payment | None, Payment | None, bool]:
     """The order's payment still processing (a bank debit on its way: paying again could take the
     money twice), its latest attempt with `provider` that can still be paid (page open), and
     whether one of its payments already succeeded (the order, still pending, did not keep it)."""
     attempts = Payment.objects.filter(
-        order=order, status__in=(S.PROCESSING, S.PENDING, S.FAILED, S.SUCCEEDED)).order_by("-pk")
+        order=order, status__in=(S.PROCESSING, S.PENDING, S.FAILED, S.SUCCEEDED)).exclude(
+        provider=Provider.GIFT_CARD).order_by("-pk")
     processing = reusable = None
     holds_money = False
     now = timezone.now()
@@ -140,7 +148,7 @@ def _earlier_attempts(order: Order, provider: str) -> tuple[Payment | None, Paym
             holds_money = True
         elif attempt.status == S.PROCESSING:
             processing = processing or attempt
-        elif reusable is None and attempt.provider == provider and attempt.amount == order.total \
+        elif reusable is None and attempt.provider == provider and attempt.amount == due \
                 and attempt.currency == order.currency and not (attempt.expires_at and attempt.expires_at <= now):
             reusable = attempt
     return processing, reusable, holds_money
@@ -200,7 +208,9 @@ def settle_success(
     payment.provider_payment_id = reference or payment.provider_payment_id
     payment.save(update_fields=["status", "amount", "succeeded_at", "failure_message", "provider_payment_id",
                                 "updated_at"])
-    outcome = confirm_payment(order_id=payment.order_id, amount=amount, actor=actor, reference=reference, user=user)
+    # The order's total is this payment and what gift cards paid of it at placement.
+    outcome = confirm_payment(order_id=payment.order_id, amount=amount + gift_cards_paid(payment.order_id),
+                              actor=actor, reference=reference, user=user)
     if outcome is PaymentOutcome.PAID:
         analytics.record_on_commit(None, "order_paid", order_id=payment.order_id, amount=str(amount))
         return "paid"
@@ -213,7 +223,7 @@ def settle_success(
     # ALREADY_PAID: the order moved on without this payment.
     # A manual payment is staff's word, not money the store saw arrive: left to them (below).
     paid_by_another = Payment.objects.filter(order_id=payment.order_id, status=S.SUCCEEDED).exclude(
-        pk=payment.pk).exclude(provider=Provider.MANUAL)
+        pk=payment.pk).exclude(provider__in=(Provider.MANUAL, Provider.GIFT_CARD))
     if paid_by_another.exists():
         refund = refund_locked(payment=payment, amount=amount, user=None, actor=actor,
                                 reason="Automatic: the order was already paid by another payment.")
@@ -244,10 +254,11 @@ def record_manual_payment(*, order_id: int, user: AbstractBaseUser) -> tuple[Pay
         order = Order.objects.select_for_update().get(pk=order_id)
         outcome = confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.STAFF,
                                   reference="manual", user=user)
-        if outcome is not PaymentOutcome.PAID or order.total <= 0:
+        due = amount_due(order)  # what gift cards did not pay
+        if outcome is not PaymentOutcome.PAID or due <= 0:
             return outcome, None  # nothing to record (a free order has nothing to refund either)
         payment = Payment.objects.create(
-            order=order, provider=Provider.MANUAL, status=S.SUCCEEDED, amount=order.total, currency=order.currency,
+            order=order, provider=Provider.MANUAL, status=S.SUCCEEDED, amount=due, currency=order.currency,
             succeeded_at=timezone.now(), created_by=user if user.is_authenticated else None,
         )
     return outcome, payment
