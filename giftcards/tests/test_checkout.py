@@ -287,3 +287,18 @@ def test_a_gift_card_bought_without_choosing_a_recipient_goes_to_the_order_email
     [email] = [m for m in mail.outbox if m.to == ["sam@example.com"] and "gift card" in m.subject]
     assert card.is_active and card.balance == Decimal("25.00") and card.recipient_email == "sam@example.com"
     assert card.display_code[-4:] in email.body
+
+
+def test_the_code_box_posts_stay_within_their_query_budgets(client, storefront_catalog, issue, checkout_rules,
+                                                            django_assert_max_num_queries):
+    card, code = issue("10.00")
+    fill_cart(client, ("LAMP-1", 1))
+    to_review(client, checkout_rules)
+
+    with django_assert_max_num_queries(5):  # the session, the card by its hash, the session saved
+        apply(client, code)
+    with django_assert_max_num_queries(4):  # the session read and saved (in a savepoint)
+        client.post(f"/gift-cards/remove/{card.pk}/")
+    with django_assert_max_num_queries(4):  # the session read and saved (in a savepoint)
+        client.post("/gift-cards/recipient/", {"email": "grace@example.com"})
+    assert client.session[selectors.RECIPIENT_SESSION_KEY]["email"] == "grace@example.com"

@@ -177,3 +177,22 @@ def test_the_ledger_check_finds_a_balance_changed_behind_its_back(issue):
     GiftCard.objects.filter(pk=card.pk).update(balance=Decimal("25"))
 
     assert list(selectors.ledger_mismatches()) == [card]
+
+
+def test_the_embedded_default_delivers_a_card_on_its_day_from_the_background_schedule(staff, settings):
+    """Without a broker the web process's thread runs the beat schedule (shop/background.py): a card
+    due today is emailed by its tick, as a worker's beat would."""
+    from shop.background import Runner
+
+    later = timezone.now() + timedelta(days=2)
+    services.issue_gift_card(amount=Decimal("30"), user=staff, reason="Birthday", recipient_email="ada@example.com",
+                             deliver_at=later)
+    start = timezone.now()
+    runner = Runner(beat_schedule=settings.CELERY_BEAT_SCHEDULE, clock=lambda: start)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: later + timedelta(minutes=1))
+        ran = runner.tick(now=start + timedelta(minutes=2))
+
+    assert "deliver-due-gift-cards" in ran
+    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
