@@ -124,3 +124,21 @@ def test_cards_pay_in_the_order_given_never_more_than_each_holds_or_the_order_co
             assert c.balance == b - t
         assert not selectors.ledger_mismatches().exists()
         transaction.set_rollback(True)
+
+
+def test_the_daily_figures_count_only_the_money_that_came_in(jacket, issue, staff):
+    from analytics.models import DailyMetric
+    from analytics.services import rollup_day, store_today
+    from payments.services import pay_with_demo_card, refund_payment
+
+    card, _code = issue("30.00")
+    order = place_with_cards(jacket, [card])
+    pay_with_demo_card(payment_id=order.payments.get(provider="demo").pk, card_number="4242424242424242")
+    refund_payment(payment_id=order.payments.get(provider="gift_card").pk, amount=Decimal("5.00"), user=staff)
+
+    rollup_day(day=store_today())
+
+    figures = dict(DailyMetric.objects.filter(channel="web").values_list("metric", "value"))
+    assert figures["charged"] == Decimal("54.95")  # the demo card's; the gift card's money came in when it was sold
+    assert figures["refunded"] == Decimal("0.00") and figures["net_sales"] == Decimal("54.95")
+    assert figures["order_value"] == Decimal("84.95")
