@@ -302,3 +302,20 @@ def test_the_code_box_posts_stay_within_their_query_budgets(client, storefront_c
     with django_assert_max_num_queries(4):  # the session read and saved (in a savepoint)
         client.post("/gift-cards/recipient/", {"email": "grace@example.com"})
     assert client.session[selectors.RECIPIENT_SESSION_KEY]["email"] == "grace@example.com"
+
+
+def test_the_demo_gift_cards_can_be_bought(client, storefront_catalog, checkout_rules):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("seed_demo_gift_cards", stdout=out)
+    call_command("seed_demo_gift_cards", stdout=out)  # idempotent
+    assert out.getvalue().splitlines() == ["Demo gift cards: 3 products created.", "Demo gift cards: 0 products created."]
+
+    fill_cart(client, ("GIFT-50", 1))
+    key = to_review(client, checkout_rules)
+    assert "Who gets the gift cards you are buying?" in client.get("/checkout/review/").content.decode()
+    pay_demo(client, client.post("/checkout/place/", {"idempotency_key": key}))
+    assert GiftCard.objects.get().balance == Decimal("50.00")
