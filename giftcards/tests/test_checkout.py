@@ -319,3 +319,25 @@ def test_the_demo_gift_cards_can_be_bought(client, storefront_catalog, checkout_
     assert "Who gets the gift cards you are buying?" in client.get("/checkout/review/").content.decode()
     pay_demo(client, client.post("/checkout/place/", {"idempotency_key": key}))
     assert GiftCard.objects.get().balance == Decimal("50.00")
+
+
+def test_an_unpaid_order_part_paid_by_gift_card_offers_pay_now_for_the_rest(client, storefront_catalog, issue,
+                                                                           checkout_rules):
+    from orders.links import signed_order_url
+
+    card, code = issue("25.00")
+    fill_cart(client, ("LAMP-1", 1))  # 40.00
+    key = to_review(client, checkout_rules)
+    apply(client, code)
+    client.post("/checkout/place/", {"idempotency_key": key})
+    order = Order.objects.get()
+
+    page = client.get(signed_order_url(order)).content.decode()
+
+    assert "Pay now" in page and "checking it" not in page and "do not pay again" not in page
+    pay_now = re.search(r'<form[^>]+action="([^"]+)"[^>]*>\s*<input[^>]+csrfmiddlewaretoken[^>]*>\s*'
+                        r'<button[^>]*>Pay now', page)
+    assert pay_now, page[:3000]
+    response = client.post(pay_now[1])
+    assert response["Location"].startswith("/payments/demo/")
+    assert list(order.payments.filter(provider="demo").values_list("amount", flat=True)) == [Decimal("15.00")]
