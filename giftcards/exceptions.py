@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 
 class GiftCardError(Exception):
@@ -15,11 +16,11 @@ class CardNotFound(GiftCardError):
 
 class CardNotUsable(GiftCardError):
     MESSAGES = {
-        "inactive": "This gift card has been deactivated. Please contact us.",
-        "expired": "This gift card has expired.",
-        "empty": "This gift card has no balance left.",
-        "currency": "This gift card is in another currency and cannot be used in this store.",
-        "not_delivered": "This gift card is not active yet.",
+        "inactive": gettext_noop("This gift card has been deactivated. Please contact us."),
+        "expired": gettext_noop("This gift card has expired."),
+        "empty": gettext_noop("This gift card has no balance left."),
+        "currency": gettext_noop("This gift card is in another currency and cannot be used in this store."),
+        "not_delivered": gettext_noop("This gift card is not active yet."),
     }
 
     def __init__(self, reason: str) -> None:

@@ -26,7 +26,7 @@ from shop.money import currency_code, quantize
 
 from . import codes
 from .exceptions import CardNotFound, CardNotUsable, InsufficientBalance, TooManyAttempts
-from .models import GiftCard, GiftCardProduct, GiftCardTransaction
+from .models import GiftCard, GiftCardTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -367,7 +367,3 @@ def _gift_card_email(card: GiftCard, code: str) -> EmailMultiAlternatives:
     )
     message.attach_alternative(render_to_string("emails/gift_card.html", context), "text/html")
     return message
-
-
-def is_gift_card_product(product_id: int) -> bool:
-    return GiftCardProduct.objects.filter(product_id=product_id).exists()

@@ -12,10 +12,9 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from catalog.tests import factories as f
 from giftcards import selectors
-from giftcards.models import GiftCard
 from orders.models import Order
 from orders.services import PlacementLine, ShippingChoice, place_order
-from payments.models import Payment, Refund
+from payments.models import Refund
 from payments.providers import stripe as stripe_provider
 from payments.services import handle_stripe_event, open_payment, pay_with_gift_cards, start_payment
 from payments.tests.helpers import checkout_session_response, shopper_request

@@ -72,7 +72,7 @@ def pay_with_gift_cards(*, order: Order, card_ids: Sequence[int], user: Abstract
         )
         giftcards.debit(card=card, amount=take, order=order, payment=payment, user=user)
         OrderEvent.objects.create(
-            order=order, kind=OrderEvent.Kind.PAYMENT, actor=OrderEvent.Actor.CUSTOMER, user=giftcards._actor(user),
+            order=order, kind=OrderEvent.Kind.PAYMENT, actor=OrderEvent.Actor.CUSTOMER, user=user if user is not None and user.is_authenticated else None,
             message=f"Paid {format_money(take, order.currency)} with gift card {card.display_code}",
             data={"payment": payment.pk, "gift_card": card.pk, "amount": str(take)},
         )
