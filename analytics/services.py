@@ -185,10 +185,11 @@ def day_figures(day: datetime.date, *, events: bool = True) -> dict[tuple[str, s
     start, end = day_bounds(day)
     figures: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
 
+    # Gift card payments are not money coming in (it came when the card was sold), nor their refunds going out.
     charged = _money(Payment.objects.filter(status=Payment.Status.SUCCEEDED, succeeded_at__gte=start,
-                                            succeeded_at__lt=end), "amount")
+                                            succeeded_at__lt=end).exclude(provider="gift_card"), "amount")
     refunded = _money(Refund.objects.filter(status=Refund.Status.SUCCEEDED, created_at__gte=start,
-                                            created_at__lt=end), "amount")
+                                            created_at__lt=end).exclude(payment__provider="gift_card"), "amount")
     paid = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
     orders = paid.aggregate(
         count=Count("pk"),

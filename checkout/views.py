@@ -22,6 +22,7 @@ from django.views.decorators.http import (
 import analytics
 from catalog.exceptions import OutOfStock
 from customers.selectors.account import account_addresses
+from giftcards import checkout as gift_card_checkout
 from customers.services import customer_for_user
 from customers.services.addresses import save_checkout_address
 from orders.links import signed_confirmation_url, signed_order_url
@@ -267,7 +268,8 @@ def place(request: HttpRequest) -> HttpResponse:
         order = services.place_checkout_order(
             user=request.user, session=request.session, details=details,
             idempotency_key=form.cleaned_data["idempotency_key"],
-            on_placed=lambda new: opened.append(open_payment(order=new)),
+            on_placed=lambda new: opened.append(open_payment(order=new, gift_cards=gift_card_checkout.on_order_placed(
+                order=new, session=request.session, user=request.user))),
         )
     except (EmptyCart, CartNotReady) as error:
         return _back_to_cart(request, error)
@@ -284,6 +286,7 @@ def place(request: HttpRequest) -> HttpResponse:
         return redirect("carts:detail")
     analytics.record(request, "order_placed", order_id=order.pk, total=str(order.total), customer_id=order.customer_id)
     request.session.pop(SESSION_KEY, None)
+    gift_card_checkout.forget(request.session)
     if request.session.pop(SAVE_ADDRESS_KEY, False) and request.user.is_authenticated and details is not None:
         _save_to_address_book(user=request.user, details=details)
     try:

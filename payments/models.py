@@ -18,6 +18,9 @@ class Provider(models.TextChoices):
     # Money staff received outside the store (bank transfer, cash at the shop) and recorded with
     # "Mark paid"; refunds of it are paid back by hand.
     MANUAL = "manual", _("Manual (recorded by staff)")
+    # Part or all of an order paid from a gift card's balance (giftcards app): taken when the order
+    # is placed, given back if it is never paid, refunded to the card.
+    GIFT_CARD = "gift_card", _("Gift card")
 
 
 class Payment(models.Model):

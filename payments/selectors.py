@@ -110,7 +110,10 @@ def holds_unkept_money() -> Q:
     (`orders.admin.filters.NeedsAttentionFilter`, the banner on the admin index). An EXISTS on
     the `payment_order_status` index: cheap on the whole order table.
     """
-    return ~paid_orders() & Q(Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))))
+    # Gift card payments are left out: an unpaid order gives them back itself when it expires or is
+    # cancelled (`services.release_gift_card_payments`).
+    return ~paid_orders() & Q(Exists(_unreturned(
+        Payment.objects.filter(order=OuterRef("pk")).exclude(provider=Provider.GIFT_CARD))))
 
 
 def _unreturned(payments: QuerySet[Payment]) -> QuerySet[Payment]:
@@ -146,7 +149,8 @@ class Attempt:
 def payment_attempt(*, order: Order) -> Attempt | None:
     """What the order's payments say for its page: one that took money not given back first,
     else its latest attempt; None when it has none. One query (an order has a few payments)."""
-    attempts = list(Payment.objects.filter(order=order).annotate(
+    # Gift card payments are not attempts: taken at placement, given back if the order is not paid.
+    attempts = list(Payment.objects.filter(order=order).exclude(provider=Provider.GIFT_CARD).annotate(
         holds=Exists(_unreturned(Payment.objects.filter(pk=OuterRef("pk"))))
     ).order_by("-pk").values_list("status", "provider", "failure_message", "holds"))
     if not attempts:
@@ -159,11 +163,11 @@ def with_latest_attempt(orders: QuerySet[Order]) -> QuerySet[Order]:
     """`orders` annotated for a list of them (the shopper's history): `attempt_status` and
     `attempt_provider` of each one's latest payment, `attempt_holds_money` when one took money
     not given back; read back with `attempt_from_row`. No extra query."""
-    latest = Payment.objects.filter(order=OuterRef("pk")).order_by("-pk")
+    latest = Payment.objects.filter(order=OuterRef("pk")).exclude(provider=Provider.GIFT_CARD).order_by("-pk")
     return orders.annotate(
         attempt_status=Subquery(latest.values("status")[:1]),
         attempt_provider=Subquery(latest.values("provider")[:1]),
-        attempt_holds_money=Exists(_unreturned(Payment.objects.filter(order=OuterRef("pk")))),
+        attempt_holds_money=Exists(_unreturned(latest)),
     )
 
 

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "chat",
     "saleschannels",
     "inventory",
+    "giftcards",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +182,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.tasks.optimize_search_index_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Gift cards whose delivery date has come (and any whose immediate delivery was lost).
+    "deliver-due-gift-cards": {"task": "giftcards.tasks.deliver_due_gift_cards_task", "schedule": 60.0},
     # Storefront events buffered in the cache, written in batches (analytics/recorder.py).
     "flush-analytics-events": {"task": "analytics.tasks.flush_events_task", "schedule": 60.0},
     # Yesterday's figures (late events and refunds land there) and any day never rolled up; hourly,

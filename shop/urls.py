@@ -33,6 +33,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("checkout/", include("checkout.urls")),
     path("", include("chat.urls")),
+    path("gift-cards/", include("giftcards.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import admin
-from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models import Case, DecimalField, OuterRef, Prefetch, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from payments.models import Payment, Refund
+from payments.models import Payment, Provider, Refund
 from shop.money import format_money, quantize
 
 from ..forms import RefundablePayment
@@ -60,7 +60,8 @@ class PaymentInline(ReadOnlyInline):
 
 
 def refundable_payments(order: Order) -> list[RefundablePayment]:
-    """The order's succeeded payments with money left to give back, oldest first (one query).
+    """The order's succeeded payments with money left to give back, oldest first, gift cards last
+    (one query).
 
     A pending refund counts as given back: the provider may still be processing it.
     """
@@ -72,7 +73,8 @@ def refundable_payments(order: Order) -> list[RefundablePayment]:
     payments = (
         Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED)
         .annotate(given_back=Coalesce(Subquery(given_back), Value(Decimal("0")), output_field=money))
-        .order_by("created_at", "pk")
+        # Card payments first, gift cards after: the refund form's first choice is the card.
+        .order_by(Case(When(provider=Provider.GIFT_CARD, then=1), default=0), "created_at", "pk")
     )
     return [
         RefundablePayment(

@@ -52,6 +52,9 @@ def expire_unpaid_orders(*, now: datetime | None = None, batch: int = 200) -> in
             transition(order=order, state=FULFILMENT, to=Order.FulfilmentStatus.EXPIRED, actor=OrderEvent.Actor.TASK,
                        message="Not paid in time; reservation released.")
             release_outstanding(order)
+            from payments.services.gift_cards import release_gift_card_payments  # payments imports orders' services
+
+            release_gift_card_payments(order=order, actor=OrderEvent.Actor.TASK)
             expired += 1
     return expired
 

@@ -70,8 +70,10 @@ def confirm_payment(
     transition(order=order, state=PAYMENT, to=P.PAID, actor=actor, user=user,
                message=f"Paid {format_money(amount, order.currency)}" + (f" ({reference})" if reference else ""),
                data={"reference": reference, "amount": str(amount)})
+    from giftcards.services import activate_sold_cards
     from notifications.services import enqueue_order_email
 
+    activate_sold_cards(order_id=order.pk)  # gift cards bought with it get their value, emailed after commit
     enqueue_order_email(order_id=order.pk, kind="payment_received")
     return PaymentOutcome.PAID
 

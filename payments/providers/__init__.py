@@ -32,6 +32,10 @@ def get_provider(name: str | None = None) -> PaymentProvider:
         from .manual import ManualProvider
 
         return ManualProvider()
+    if name == Provider.GIFT_CARD:
+        from .gift_card import GiftCardProvider
+
+        return GiftCardProvider()
     raise ValueError(f"Unknown payment provider {name!r}.")
 
 

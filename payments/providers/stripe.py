@@ -66,13 +66,17 @@ def from_minor_units(value: int, currency: str) -> Decimal:
     return quantize(Decimal(value).scaleb(-get_currency_precision(currency)), currency)
 
 
-def line_items(order: Order) -> list[dict]:
+def line_items(order: Order, amount: Decimal | None = None) -> list[dict]:
     """What the Checkout page lists: the order's lines and shipping, summing to the order total.
 
     Should they not add up to the total in minor units (a discount the lines do not show), one
-    line for the whole order is sent instead: the amount charged must be the order's total.
+    line for the whole order is sent instead: the amount charged must be the order's total. When
+    the payment is for less than the total (`amount`: gift cards paid the rest), one line says so.
     """
     currency = order.currency.upper()
+    if amount is not None and amount != order.total:
+        return [_item(name=_("Order %(number)s, after gift cards") % {"number": order.number},
+                      unit_amount=to_minor_units(amount, currency), quantity=1, currency=currency)]
     items = []
     for line in order.lines.all():
         unit = line.unit_price if order.prices_include_tax else line.unit_price + line.unit_tax
@@ -123,7 +127,7 @@ class StripeProvider:
         metadata = {"order_id": str(order.pk), "order_number": order.number, "payment_id": str(payment.pk)}
         params = {
             "mode": "payment",
-            "line_items": line_items(order),
+            "line_items": line_items(order, payment.amount),
             "success_url": back,
             "cancel_url": f"{back}?left=1",
             "client_reference_id": order.number,

@@ -484,14 +484,14 @@ def test_a_crash_while_processing_leaves_the_event_to_be_retried(client, payment
     def crash(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "confirm_payment", crash)
+    monkeypatch.setattr(services.flow, "confirm_payment", crash)
     with pytest.raises(RuntimeError):
         post_event(client, event)
     assert not WebhookEvent.objects.exists()
     payment.refresh_from_db()
     assert payment.status == "pending"
 
-    monkeypatch.setattr(services, "confirm_payment", confirm_payment)
+    monkeypatch.setattr(services.flow, "confirm_payment", confirm_payment)
     response = post_event(client, event)  # Stripe's retry
 
     payment.order.refresh_from_db()

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class GiftCardsConfig(AppConfig):
+    name = "giftcards"
+    verbose_name = _("Gift cards")
+
+    def ready(self) -> None:
+        from django.core.cache import cache
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import GiftCardProduct
+        from .selectors import PRODUCT_IDS_CACHE_KEY
+
+        def forget_product_ids(**kwargs) -> None:  # cache invalidation only
+            cache.delete(PRODUCT_IDS_CACHE_KEY)
+
+        post_save.connect(forget_product_ids, sender=GiftCardProduct, weak=False,
+                          dispatch_uid="giftcards.forget_product_ids.save")
+        post_delete.connect(forget_product_ids, sender=GiftCardProduct, weak=False,
+                            dispatch_uid="giftcards.forget_product_ids.delete")

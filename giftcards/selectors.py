@@ -1,0 +1,121 @@
+"""Reads for gift cards: what a checkout's cards would pay, how an order was paid, a shopper's
+cards, and the ledger check."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from shop.money import currency_code
+
+from .exceptions import GiftCardError
+from .models import GiftCard, GiftCardProduct, GiftCardTransaction
+
+SESSION_KEY = "gift_cards"  # the ids of the cards the shopper entered at checkout, in order
+RECIPIENT_SESSION_KEY = "gift_card_recipient"
+MAX_CARDS = 5
+PRODUCT_IDS_CACHE_KEY = "giftcards:product_ids"
+
+
+@dataclass(frozen=True)
+class AppliedCard:
+    card: GiftCard
+    amount: Decimal  # what it would pay of this checkout
+    problem: str = ""  # why it pays nothing now (spent meanwhile, expired), for the shopper
+
+
+@dataclass(frozen=True)
+class CheckoutCards:
+    cards: list[AppliedCard]
+    covered: Decimal
+    due: Decimal  # what is left for the card payment
+
+
+def checkout_cards(*, session, total: Decimal) -> CheckoutCards:
+    """The cards in the checkout session and what each would pay of `total`, in the order entered,
+    each at most its balance (what `payments.services.pay_with_gift_cards` takes at placement). No
+    query when no card was entered; one otherwise."""
+    from .services import check_usable
+
+    ids = [pk for pk in session.get(SESSION_KEY, []) if isinstance(pk, int)]
+    if not ids:
+        return CheckoutCards(cards=[], covered=Decimal("0"), due=total)
+    by_pk = {card.pk: card for card in GiftCard.objects.filter(pk__in=ids)}
+    remaining = total
+    applied = []
+    for pk in ids:
+        card = by_pk.get(pk)
+        if card is None:
+            continue
+        try:
+            check_usable(card, currency=currency_code())
+        except GiftCardError as error:
+            applied.append(AppliedCard(card=card, amount=Decimal("0"), problem=str(error)))
+            continue
+        take = min(card.balance, remaining)
+        remaining -= take
+        applied.append(AppliedCard(card=card, amount=take))
+    return CheckoutCards(cards=applied, covered=total - remaining, due=remaining)
+
+
+def gift_card_product_ids() -> frozenset[int]:
+    """Products sold as gift cards: a handful, read once and cached (cleared when one changes)."""
+    ids = cache.get(PRODUCT_IDS_CACHE_KEY)
+    if ids is None:
+        ids = frozenset(GiftCardProduct.objects.values_list("product_id", flat=True))
+        cache.set(PRODUCT_IDS_CACHE_KEY, ids, 3600)
+    return ids
+
+
+@dataclass(frozen=True)
+class Instrument:
+    label: str  # "Gift card ••••-••••-••••-K7QX", "Card (Demo (test cards))"
+    amount: Decimal
+    currency: str
+    provider: str
+
+
+def order_instruments(*, order) -> list[Instrument]:
+    """How the order was paid: each succeeded payment (gift cards first), one query."""
+    from payments.models import Payment, Provider
+
+    last4 = GiftCardTransaction.objects.filter(
+        payment=OuterRef("pk"), kind=GiftCardTransaction.Kind.DEBIT).values("card__last4")[:1]
+    payments = Payment.objects.filter(order_id=order.pk, status=Payment.Status.SUCCEEDED).annotate(
+        card_last4=Subquery(last4)).order_by("pk")
+    instruments = []
+    for payment in payments:
+        if payment.provider == Provider.GIFT_CARD:
+            from .codes import masked
+
+            label = f"{payment.get_provider_display()} {masked(payment.card_last4 or '')}".strip()
+        else:
+            label = payment.get_provider_display()
+        instruments.append(Instrument(label=label, amount=payment.amount, currency=payment.currency,
+                                      provider=payment.provider))
+    instruments.sort(key=lambda i: i.provider != Provider.GIFT_CARD)
+    return instruments
+
+
+def cards_for_user(*, user) -> QuerySet[GiftCard]:
+    """The signed-in shopper's cards: sent to their email, bought by them, or first used by them."""
+    email = (user.email or "").strip()
+    mine = Q(redeemed_by=user) | Q(order__user=user)
+    if email:
+        mine |= Q(recipient_email__iexact=email)
+    return GiftCard.objects.filter(mine, code_hash__isnull=False).order_by("-created_at", "-pk")
+
+
+def ledger_mismatches() -> QuerySet[GiftCard]:
+    """Cards whose balance is not the sum of their ledger: must always be empty."""
+    money = DecimalField(max_digits=12, decimal_places=2)
+    ledger = GiftCardTransaction.objects.filter(card=OuterRef("pk")).order_by().values("card").annotate(
+        s=Sum("amount")).values("s")
+    # Half a cent apart or more: SQLite adds decimals as floating point (0.03 - 0.01 is not 0.02 there).
+    half_cent = Value(Decimal("0.005"), output_field=money)
+    return GiftCard.objects.alias(
+        ledger=Coalesce(Subquery(ledger), Value(Decimal("0"), output_field=money))
+    ).filter(Q(balance__gt=F("ledger") + half_cent) | Q(balance__lt=F("ledger") - half_cent))

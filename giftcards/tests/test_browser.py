@@ -1,0 +1,64 @@
+"""A guest pays part of an order with a gift card and the rest with the demo card, in a real
+Chromium; the review page, the order page and the "payment received" email show both.
+
+Same set-up as checkout/tests/test_browser.py (Debian's Chromium through conftest's new_page;
+every wait is Playwright's auto-waiting `expect`, never a clock).
+"""
+import re
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+
+from giftcards.models import GiftCard
+from orders.models import Order
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_guest_pays_part_with_a_gift_card_and_the_rest_with_the_demo_card(new_page, storefront_catalog,
+                                                                              checkout_rules, issue):
+    from playwright.sync_api import expect
+
+    card, code = issue("25.00")
+    page = new_page()
+    page.goto("/p/camp-lamp/")
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
+    page.goto("/checkout/")
+    page.get_by_label("Email").fill("guest@example.com")
+    page.locator("#id_shipping-name").fill("Grace Guest")
+    page.locator("#id_shipping-line1").fill("12 Harbour Road")
+    page.locator("#id_shipping-city").fill("Portland")
+    page.locator("#id_shipping-region").fill("OR")
+    page.locator("#id_shipping-postal_code").fill("97201")
+    page.locator("#delivery-options label", has_text="Standard").click()
+    page.get_by_role("button", name="Continue to review").click()
+    expect(page.locator("#review-total")).to_have_text("$40.00")
+
+    page.get_by_label("Gift card code").fill("wrong-code")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("body")).to_contain_text("We could not find a gift card with this code")
+    page.get_by_label("Gift card code").fill(code.lower())
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".gift-card-applied")).to_contain_text("−$25.00")
+    expect(page.locator("#review-due")).to_have_text("$15.00")
+    page.get_by_role("button", name="Place order").click()
+
+    expect(page.locator("#demo-notice")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("$15.00")
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label(re.compile("Expiry")).fill("12/40")
+    page.get_by_label(re.compile("Security code")).fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+    expect(page.locator("h1")).to_have_text("Thank you for your order")
+    page.get_by_role("link", name="View your order").click()
+    instruments = page.locator("#order-instruments")
+    expect(instruments.locator('[data-provider="gift_card"]')).to_contain_text("$25.00")
+    expect(instruments.locator('[data-provider="demo"]')).to_contain_text("$15.00")
+    order = Order.objects.get()
+    assert order.payment_status == Order.PaymentStatus.PAID
+    assert GiftCard.objects.get(pk=card.pk).balance == Decimal("0.00")
+    [received] = [m for m in mail.outbox if order.number in m.subject and "ayment" in m.subject]
+    assert "$25.00" in received.body and "Demo (test cards): $15.00" in received.body

@@ -1,0 +1,21 @@
+"""Writes for payments, one module per role:
+
+- `flow`: the provider-neutral flow: open or start a payment, the demo card, settling a success,
+  a manual payment;
+- `refunds`: money out through the payment's provider, and what the order counts as refunded;
+- `gift_cards`: gift cards as a payment instrument (paid at placement, given back if unpaid);
+- `stripe_events`: Stripe's webhook events, each processed once.
+
+Lock order, everywhere: the payment row first, then the order row (taken by `orders.services`).
+"""
+from .gift_cards import amount_due, pay_with_gift_cards, release_gift_card_payments
+from .flow import open_payment, pay_with_demo_card, record_manual_payment, start_payment
+from .refunds import refund_payment, refundable_amount
+from .stripe_events import RetryLater, handle_stripe_event
+
+__all__ = [
+    "open_payment", "start_payment", "pay_with_demo_card", "record_manual_payment",
+    "refund_payment", "refundable_amount",
+    "amount_due", "pay_with_gift_cards", "release_gift_card_payments",
+    "RetryLater", "handle_stripe_event",
+]
