@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "checkout",
     "marketing",
     "analytics",
+    "promotions",
 ]
 
 MIDDLEWARE = [

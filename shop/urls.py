@@ -32,6 +32,7 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("payments/", include("payments.urls")),
     path("checkout/", include("checkout.urls")),
+    path("promotions/", include("promotions.urls")),
     path("", include("catalog.urls")),
 ]
 

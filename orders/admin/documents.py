@@ -40,7 +40,7 @@ def document_lines(order: Order, lines: list[OrderLine]) -> list[DocumentLine]:
         DocumentLine(
             title=line.product_title, sku=line.sku, options=line.options, quantity=line.quantity,
             shipped=line.quantity_fulfilled, unit_price=format_money(line.unit_price, currency),
-            tax_rate=tax_rate_display(line.tax_rate), tax=format_money(line.unit_tax * line.quantity, currency),
+            tax_rate=tax_rate_display(line.tax_rate), tax=format_money(line.tax_total, currency),
             total=format_money(line.line_total, currency),
         )
         for line in lines

@@ -52,6 +52,7 @@ def expire_unpaid_orders(*, now: datetime | None = None, batch: int = 200) -> in
             transition(order=order, state=FULFILMENT, to=Order.FulfilmentStatus.EXPIRED, actor=OrderEvent.Actor.TASK,
                        message="Not paid in time; reservation released.")
             release_outstanding(order)
+            _release_promotions(order)
             expired += 1
     return expired
 
@@ -89,3 +90,10 @@ def _alert_once(order: Order) -> None:
                 f"the customer.",
         data={"expiry": LEFT_TO_STAFF},
     )
+
+
+def _release_promotions(order: Order) -> None:
+    """Give the order's promotion uses and money back (precondition: the order's row lock)."""
+    from promotions.services import release_for_order  # promotions imports the orders models
+
+    release_for_order(order=order)

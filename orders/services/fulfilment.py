@@ -104,6 +104,9 @@ def cancel_order(*, order_id: int, actor: str, user: AbstractBaseUser | None = N
         raise IllegalTransition(number=order.number, from_status=order.payment_status, to_status=F.CANCELLED)
     transition(order=order, state=FULFILMENT, to=F.CANCELLED, actor=actor, user=user, message=reason)
     released = release_outstanding(order)
+    from promotions.services import release_for_order  # promotions imports the orders models
+
+    release_for_order(order=order)
     order.reservation_expires_at = None
     order.save(update_fields=["reservation_expires_at", "updated_at"])
     if released:
