@@ -194,6 +194,13 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"
 
+    def discount_rows(self, currency: str) -> tuple[tuple[str, str], ...]:
+        """Each promotion taken off this line: (its name, the amount written in `currency`)."""
+        from shop.money import format_money
+
+        return tuple((d.get("name", ""), format_money(Decimal(d.get("amount", "0")), currency))
+                     for d in self.discounts or ())
+
 
 class Allocation(models.Model):
     """Units of a line reserved at one stock level (catalog.stock.reserve's result, kept).

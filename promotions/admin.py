@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from shop.admin import ReadOnlyAdmin
 from shop.money import format_money
 
-from . import services
+from . import labels, services
 from .dryrun import dry_run
 from .forms import DryRunForm, GenerateCodesForm, PromotionForm
 from .models import Code, CodeBatch, Promotion, Redemption
@@ -74,9 +74,17 @@ class PromotionAdmin(admin.ModelAdmin):
                            self._url("generate", promotion), _("Generate codes…"))
 
     def save_related(self, request, form, formsets, change):
+        promotion = form.instance
+        if change:  # the pages its old item list labels
+            labels.bump_products_of([Promotion.objects.get(pk=promotion.pk)])
         super().save_related(request, form, formsets, change)
+        labels.bump_products_of([promotion])
         # Limits may have been set or changed: the counters follow the redemptions so far.
-        services.recount(promotion=form.instance)
+        services.recount(promotion=promotion)
+
+    def delete_model(self, request, obj):
+        labels.bump_products_of([obj])
+        super().delete_model(request, obj)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name

@@ -165,3 +165,38 @@ def test_uses_and_budget_come_back_when_an_order_expires_unpaid_or_is_cancelled(
     promotion.refresh_from_db()
     assert (promotion.uses, promotion.spent) == (0, Decimal("0.00"))
     assert Redemption.objects.filter(released_at__isnull=False).count() == 2
+
+
+def test_the_order_page_confirmation_email_and_invoice_name_each_discount_on_its_line(store, shipping, django_user_model):
+    from django.core import mail
+
+    from notifications.services import send_order_email
+    from orders.links import signed_order_url
+
+    PromotionFactory(name="Shirt week", value=Decimal(20), combines_with_order=True).products.add(store[0].product)
+    CodeFactory(code="TAKE5", promotion=PromotionFactory(name="Five off", trigger=Promotion.Trigger.CODE,
+                                                        reward=Promotion.Reward.FIXED_ORDER, value=Decimal(5),
+                                                        combines_with_product=True))
+    client = Client()
+    fill_cart(client, ("SHIRT", 2), ("LINEN", 1))
+    client.post("/promotions/code/", {"code": "take5", "next": "/cart/"})
+    place(client, review(client, f"method:{shipping.express.pk}"))
+    order = Order.objects.get()
+    # 50.00 - 20% = 40.00; then 5.00 over 40.00 + 12.60 by largest remainder: 3.80 and 1.20.
+    shirt, linen = order.lines.order_by("sku").reverse()
+    assert [d["amount"] for d in shirt.discounts] == ["10.00", "3.80"] and linen.discounts[0]["amount"] == "1.20"
+
+    page = client.get(signed_order_url(order)).content.decode()
+    assert "Shirt week: −$10.00" in page and "Five off: −$3.80" in page and "Five off: −$1.20" in page
+
+    send_order_email(order_id=order.pk, kind="confirmation")  # (after commit, which this test never reaches)
+    body = mail.outbox[-1].body
+    html = mail.outbox[-1].alternatives[0][0]
+    assert "Shirt week: −$10.00" in body and "Five off: −$1.20" in body and "Five off: −$3.80" in html
+
+    staff = django_user_model.objects.create_superuser(username="boss", email="boss@example.com", password="x")
+    client.force_login(staff)
+    from django.urls import reverse
+
+    invoice = client.get(reverse("admin:orders_order_invoice", args=[order.pk])).content.decode()
+    assert "Shirt week: −$10.00" in invoice and 'id="invoice-discounts">−$15.00' in invoice
