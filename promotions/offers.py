@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
 from django.utils import timezone
 
 from . import engine
@@ -63,8 +63,8 @@ def read(promotions) -> Snapshot:
     for name, column in (("products", "product_id"), ("variants", "variant_id"), ("categories", "category_id"),
                          ("brands", "brand_id"), ("attribute_values", "attributevalue_id")):
         through = getattr(Promotion, name).through
-        parts.append(through.objects.filter(promotion_id__in=ids).extra(select={"list": "%s"}, select_params=[name])
-                     .values_list("promotion_id", "list", column))
+        parts.append(through.objects.filter(promotion_id__in=ids).annotate(list=Value(name, output_field=CharField()))
+                     .values_list("promotion_id", "list", column).order_by())
     for promotion_id, name, value in parts[0].union(*parts[1:], all=True):
         lists.setdefault((promotion_id, name), set()).add(value)
     return Snapshot(
