@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 import analytics
+from promotions.selectors import price_cart
 
 from . import selectors, services
 from .exceptions import CartError
@@ -43,6 +44,8 @@ def _shown_cart(request: HttpRequest) -> dict:
         "cart": contents,
         "notices": notices,
         "mini_cart": selectors.MiniCart(item_count=contents.item_count),
+        # The promotions the cart gets now, and the code box's state (promotions.selectors).
+        "pricing": price_cart(cart=contents, user=request.user, session=request.session) if contents.items else None,
     }
 
 

@@ -147,6 +147,9 @@ class CheckoutForm(forms.Form):
 
 
 class PlaceOrderForm(forms.Form):
-    """The review's "Place order" button: only the idempotency key the review page generated."""
+    """The review's "Place order" button: the idempotency key the review page generated, and the
+    discount it showed (never trusted as money: placing refuses an order whose promotions would
+    now give less than the shopper saw, see promotions.services.discounter_for)."""
 
     idempotency_key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{20,64}$", widget=forms.HiddenInput)
+    discount = forms.DecimalField(required=False, min_value=0, max_digits=12, decimal_places=2, widget=forms.HiddenInput)

@@ -23,8 +23,10 @@ from catalog.models import Location, Variant
 from catalog.selectors import category_tree
 from orders.models import Order
 from orders.services import PlacementLine, ShippingChoice, place_order
-# The order's own rounding of tax per unit: the review must show exactly what the order charges.
-from orders.services.placement import line_tax
+# The order's own rounding of tax: the review must show exactly what the order charges.
+from orders.services.placement import priced_line
+from promotions.selectors import Pricing, Shopper, price_lines, session_code
+from promotions.services import discounter_for
 from shop.money import quantize
 
 from . import selectors
@@ -171,6 +173,8 @@ class SummaryLine:
     tax_rate: Decimal
     unit_tax: Decimal
     line_total: Decimal  # what the order will store: with tax added when prices exclude it
+    discount: Decimal = Decimal(0)
+    discounts: tuple[tuple[str, Decimal], ...] = ()  # (promotion name, amount) on this line
 
 
 @dataclass(frozen=True)
@@ -178,13 +182,18 @@ class CheckoutSummary:
     lines: list[SummaryLine]
     items_total: Decimal  # the lines at shelf prices (tax included or not, as the store shows them)
     tax_total: Decimal
-    shipping: Decimal
+    shipping: Decimal  # what delivery costs after its discount
     total: Decimal
     prices_include_tax: bool
+    discount_total: Decimal = Decimal(0)  # lines and shipping
+    shipping_discount: Decimal = Decimal(0)
+    discounts: tuple[tuple[str, Decimal], ...] = ()  # (promotion name, amount), each once
 
 
-def checkout_summary(*, cart: CartContents, shipping: ShippingOption, tax_rate: Callable[[Variant], Decimal]) -> CheckoutSummary:
-    """The review's lines, tax, shipping and total: the same arithmetic as `place_order` (no query).
+def checkout_summary(*, cart: CartContents, shipping: ShippingOption, tax_rate: Callable[[Variant], Decimal],
+                     pricing: Pricing | None = None) -> CheckoutSummary:
+    """The review's lines, discounts, tax, shipping and total: the same arithmetic as `place_order`
+    (`priced_line`; no query). `pricing` is the cart's promotions (`checkout_pricing`).
 
     Only purchasable lines count (a cart that is not ready never reaches the review).
     """
@@ -195,15 +204,38 @@ def checkout_summary(*, cart: CartContents, shipping: ShippingOption, tax_rate: 
             continue
         rate = Decimal(tax_rate(item.variant))
         unit_price = quantize(item.unit_price)
-        unit_tax = line_tax(unit_price, rate, included=included)
-        line_total = quantize((unit_price if included else unit_price + unit_tax) * item.quantity)
-        lines.append(SummaryLine(item=item, tax_rate=rate, unit_tax=unit_tax, line_total=line_total))
+        discount = pricing.line_discount(item.variant.pk) if pricing else Decimal(0)
+        unit_tax, line_tax_total, line_total = priced_line(unit_price, item.quantity, rate, included=included,
+                                                           discount=discount)
+        lines.append(SummaryLine(item=item, tax_rate=rate, unit_tax=unit_tax, line_total=line_total, discount=discount,
+                                 discounts=tuple(pricing.breakdown(item.variant.pk)) if pricing else ()))
         items_total += unit_price * item.quantity
-        tax_total += unit_tax * item.quantity
+        tax_total += line_tax_total
         order_subtotal += line_total
+    shipping_discount = min(pricing.result.shipping_discount, shipping.price) if pricing else Decimal(0)
+    shipping_total = quantize(shipping.price - shipping_discount)
     return CheckoutSummary(
-        lines=lines, items_total=quantize(items_total), tax_total=quantize(tax_total), shipping=shipping.price,
-        total=quantize(order_subtotal + shipping.price), prices_include_tax=included,
+        lines=lines, items_total=quantize(items_total), tax_total=quantize(tax_total), shipping=shipping_total,
+        total=quantize(order_subtotal + shipping_total), prices_include_tax=included,
+        discount_total=quantize(pricing.result.discount_total) if pricing else Decimal(0),
+        shipping_discount=quantize(shipping_discount),
+        discounts=tuple((a.name, a.amount) for a in pricing.applied) if pricing else (),
+    )
+
+
+def checkout_shopper(*, user, details: CheckoutDetails, option: ShippingOption) -> Shopper:
+    """Who buys, for the promotions' conditions: the account, the email typed, where it goes."""
+    country = tax_country(option=option, address_country=details.country)
+    return Shopper(user=user, email=details.email, country=country)
+
+
+def checkout_pricing(*, cart: CartContents, user, session: SessionBase, details: CheckoutDetails,
+                     option: ShippingOption) -> Pricing:
+    """The cart's promotions for the review, with the code in the session and the chosen delivery."""
+    return price_lines(
+        items=[(item.variant, item.quantity) for item in cart.items if item.is_purchasable],
+        shopper=checkout_shopper(user=user, details=details, option=option), code=session_code(session),
+        shipping=option.price,
     )
 
 
@@ -277,7 +309,7 @@ def existing_order(*, idempotency_key: str) -> Order | None:
 
 def place_checkout_order(
     *, user: AbstractBaseUser | None, session: SessionBase, details: CheckoutDetails | None, idempotency_key: str,
-    on_placed: Callable[[Order], object] | None = None,
+    on_placed: Callable[[Order], object] | None = None, shown_discount: Decimal | None = None,
 ) -> Order:
     """Turn the shopper's cart into an order priced, taxed and shipped by the server; empty the cart.
 
@@ -294,6 +326,9 @@ def place_checkout_order(
     The variants the cart read (prices, products, options: checked on sale) are handed to
     `place_order`, which would otherwise read them again. `on_placed` is passed on: it runs in
     the placement transaction for an order created now (checkout opens the payment there).
+    Promotions (live ones and the session's code) are priced and redeemed in that transaction;
+    promotions.exceptions.PromotionUnavailable (nothing written) when a limit ran out meanwhile,
+    or the promotions now give less than `shown_discount` (what the review showed).
     """
     try:
         cart = checkout_cart(user=user, session=session, images=False)
@@ -323,6 +358,10 @@ def place_checkout_order(
         tax_rate_for=taxes.rate_for,
         variants={item.variant.pk: item.variant for item in purchasable},
         on_placed=on_placed,
+        # The promotions are priced inside the order's transaction, from the same variants, and
+        # their uses counted there (promotions.services.redeem: PromotionUnavailable if gone).
+        discounter=discounter_for(shopper=checkout_shopper(user=user, details=details, option=option),
+                                  code=session_code(session), shipping=option.price, shown_discount=shown_discount),
     )
     if order.created_at >= started:
         # Made now (or by a twin request racing this one, over the same lines). An older order

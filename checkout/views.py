@@ -27,6 +27,7 @@ from customers.services import customer_for_user
 from customers.services.addresses import save_checkout_address
 from orders.links import signed_confirmation_url, signed_order_url
 from payments.exceptions import OrderNotPayable, ProviderUnavailable
+from promotions.exceptions import PromotionUnavailable
 from payments.links import status_url
 from payments.models import Payment
 from payments.services import open_payment, start_payment
@@ -239,11 +240,13 @@ def review(request: HttpRequest) -> HttpResponse:
         messages.warning(request, str(error))
         return redirect("checkout:details")
     taxes = services.tax_table(country=services.tax_country(option=option, address_country=details.country))
-    summary = services.checkout_summary(cart=cart, shipping=option, tax_rate=taxes.rate_for)
-    form = PlaceOrderForm(initial={"idempotency_key": secrets.token_urlsafe(24)})
+    pricing = services.checkout_pricing(cart=cart, user=request.user, session=request.session, details=details,
+                                        option=option)
+    summary = services.checkout_summary(cart=cart, shipping=option, tax_rate=taxes.rate_for, pricing=pricing)
+    form = PlaceOrderForm(initial={"idempotency_key": secrets.token_urlsafe(24), "discount": summary.discount_total})
     analytics.record(request, "checkout_step", step="review")
     context = {
-        "summary": summary, "details": details, "option": option, "form": form,
+        "summary": summary, "details": details, "option": option, "form": form, "pricing": pricing,
         "billing_same": details.billing_address == details.shipping_address,
     }
     return render(request, "checkout/review.html", context)
@@ -267,7 +270,7 @@ def place(request: HttpRequest) -> HttpResponse:
     try:
         order = services.place_checkout_order(
             user=request.user, session=request.session, details=details,
-            idempotency_key=form.cleaned_data["idempotency_key"],
+            idempotency_key=form.cleaned_data["idempotency_key"], shown_discount=form.cleaned_data["discount"],
             on_placed=lambda new: opened.append(open_payment(order=new, gift_cards=gift_card_checkout.on_order_placed(
                 order=new, session=request.session, user=request.user))),
         )
@@ -276,6 +279,11 @@ def place(request: HttpRequest) -> HttpResponse:
     except ShippingUnavailable as error:
         messages.warning(request, str(error))
         return redirect("checkout:details")
+    except PromotionUnavailable as error:
+        # A limit ran out between the review and this click: nothing was ordered; the review
+        # shows the new total.
+        messages.error(request, _("%(reason)s Nothing was ordered: please check the new total.") % {"reason": error.reason})
+        return redirect("checkout:review")
     except OutOfStock as error:
         messages.error(request, _("Sorry, some items ran out while you were checking out. Nothing was ordered."))
         for shortage in error.shortages:

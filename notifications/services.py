@@ -415,6 +415,7 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
             {
                 "title": line.product_title, "options": line.options, "sku": line.sku, "quantity": line.quantity,
                 "unit_price": money(line.unit_price), "line_total": money(line.line_total),
+                "discounts": line.discount_rows(order.currency),
             }
             for line in lines
         ],
@@ -424,6 +425,7 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
         "tax_total": money(order.tax_total),
         "has_tax": order.tax_total > 0,
         "total": money(order.total),
+        "discount_total": money(order.discount_total) if order.discount_total else "",
         "shipping_method": order.shipping_method_name,
         "shipping_address": order.shipping_address,
         "pickup_location": order.pickup_location,

@@ -79,6 +79,10 @@ class Order(models.Model):
     shipping_total = models.DecimalField(_("shipping"), max_digits=12, decimal_places=2, default=Decimal("0"))
     tax_total = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=Decimal("0"))
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    # Promotions (promotions app): already taken off `subtotal` (the lines) and `shipping_total`.
+    discount_total = models.DecimalField(_("discounts"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    shipping_discount = models.DecimalField(_("shipping discount"), max_digits=12, decimal_places=2,
+                                            default=Decimal("0"))
 
     shipping_method_name = models.CharField(_("shipping method"), max_length=120, blank=True)
     pickup_location = models.ForeignKey(
@@ -176,6 +180,12 @@ class OrderLine(models.Model):
     tax_rate = models.DecimalField(_("tax rate (%)"), max_digits=5, decimal_places=2, default=Decimal("0"))
     unit_tax = models.DecimalField(_("tax per unit"), max_digits=12, decimal_places=2, default=Decimal("0"))
     line_total = models.DecimalField(_("line total"), max_digits=12, decimal_places=2)
+    # Promotions taken off this line (already out of `line_total`), each with its name and amount:
+    # [{"promotion": id, "name": "Summer sale", "amount": "4.50"}]. Their sum is `discount_total`.
+    discount_total = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    discounts = models.JSONField(_("discounts"), default=list, blank=True)
+    # The line's tax, on its price after discounts (`unit_tax` is one unit's at the shelf price).
+    tax_total = models.DecimalField(_("tax"), max_digits=12, decimal_places=2, default=Decimal("0"))
     quantity_fulfilled = models.PositiveIntegerField(_("shipped"), default=0)
     # Units the customer sent back (orders.services.returns); money goes back separately, by refund.
     quantity_returned = models.PositiveIntegerField(_("returned"), default=0)
@@ -197,6 +207,13 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"
+
+    def discount_rows(self, currency: str) -> tuple[tuple[str, str], ...]:
+        """Each promotion taken off this line: (its name, the amount written in `currency`)."""
+        from shop.money import format_money
+
+        return tuple((d.get("name", ""), format_money(Decimal(d.get("amount", "0")), currency))
+                     for d in self.discounts or ())
 
 
 class Allocation(models.Model):

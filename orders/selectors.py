@@ -104,6 +104,7 @@ class LineView:
     unit_price: str
     line_total: str
     quantity_returned: int = 0  # units staff recorded as sent back (orders.services.record_return)
+    discounts: tuple[tuple[str, str], ...] = ()  # (promotion name, amount) taken off this line
 
 
 @dataclass(frozen=True)
@@ -380,6 +381,10 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
 
     totals = [TotalRow(_("Subtotal"), money(order.subtotal))]
     totals.append(TotalRow(order.shipping_method_name or _("Shipping"), money(order.shipping_total)))
+    if order.shipping_discount:
+        totals.append(TotalRow(_("Shipping discount (included above)"), f"−{money(order.shipping_discount)}"))
+    if order.discount_total:
+        totals.append(TotalRow(_("You saved"), money(order.discount_total)))
     tax_note = ""
     if order.prices_include_tax:
         if order.tax_total:
@@ -396,6 +401,7 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
                 title=line.product_title, options=line.options, sku=line.sku, quantity=line.quantity,
                 quantity_fulfilled=line.quantity_fulfilled, unit_price=money(line.unit_price),
                 line_total=money(line.line_total), quantity_returned=line.quantity_returned,
+                discounts=line.discount_rows(order.currency),
             )
             for line in lines
         ],

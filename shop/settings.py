@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "saleschannels",
     "inventory",
     "giftcards",
+    "promotions",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": 60.0},
     # Emails whose retry time has come (a failed attempt, or a task lost with a broker that was down).
     "send-due-emails": {"task": "notifications.tasks.send_due_emails_task", "schedule": 60.0},
+    # Product pages whose sale label a promotion starting or ending has just changed.
+    "bump-promotion-labels": {"task": "promotions.tasks.bump_due_labels_task", "schedule": 60.0},
     # Compacting the search index keeps lookups fast after a day of catalog edits.
     "optimize-search-index": {
         "task": "catalog.tasks.optimize_search_index_task",

@@ -34,6 +34,7 @@ urlpatterns = [
     path("checkout/", include("checkout.urls")),
     path("", include("chat.urls")),
     path("gift-cards/", include("giftcards.urls")),
+    path("promotions/", include("promotions.urls")),
     path("", include("catalog.urls")),
 ]
 

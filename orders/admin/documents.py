@@ -32,6 +32,7 @@ class DocumentLine:
     tax_rate: str
     tax: str
     total: str
+    discounts: tuple[tuple[str, str], ...] = ()  # (promotion name, amount) taken off this line
 
 
 def document_lines(order: Order, lines: list[OrderLine]) -> list[DocumentLine]:
@@ -40,8 +41,8 @@ def document_lines(order: Order, lines: list[OrderLine]) -> list[DocumentLine]:
         DocumentLine(
             title=line.product_title, sku=line.sku, options=line.options, quantity=line.quantity,
             shipped=line.quantity_fulfilled, unit_price=format_money(line.unit_price, currency),
-            tax_rate=tax_rate_display(line.tax_rate), tax=format_money(line.unit_tax * line.quantity, currency),
-            total=format_money(line.line_total, currency),
+            tax_rate=tax_rate_display(line.tax_rate), tax=format_money(line.tax_total, currency),
+            total=format_money(line.line_total, currency), discounts=line.discount_rows(currency),
         )
         for line in lines
     ]
@@ -63,4 +64,6 @@ def document_context(order: Order) -> dict:
         "shipping_total": format_money(order.shipping_total, order.currency),
         "tax_total": format_money(order.tax_total, order.currency),
         "total": format_money(order.total, order.currency),
+        "discount_total": format_money(order.discount_total, order.currency) if order.discount_total else "",
+        "shipping_discount": format_money(order.shipping_discount, order.currency) if order.shipping_discount else "",
     }

@@ -53,7 +53,7 @@ class OrderLineInline(ReadOnlyInline):
 
     @admin.display(description=gettext_lazy("tax"))
     def tax_display(self, line: OrderLine) -> str:
-        return format_money(line.unit_tax * line.quantity, line.order.currency)
+        return format_money(line.tax_total, line.order.currency)
 
     @admin.display(description=gettext_lazy("line total"))
     def line_total_display(self, line: OrderLine) -> str:

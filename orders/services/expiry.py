@@ -55,6 +55,7 @@ def expire_unpaid_orders(*, now: datetime | None = None, batch: int = 200) -> in
             from payments.services.gift_cards import release_gift_card_payments  # payments imports orders' services
 
             release_gift_card_payments(order=order, actor=OrderEvent.Actor.TASK)
+            _release_promotions(order)
             expired += 1
     return expired
 
@@ -92,3 +93,10 @@ def _alert_once(order: Order) -> None:
                 f"the customer.",
         data={"expiry": LEFT_TO_STAFF},
     )
+
+
+def _release_promotions(order: Order) -> None:
+    """Give the order's promotion uses and money back (precondition: the order's row lock)."""
+    from promotions.services import release_for_order  # promotions imports the orders models
+
+    release_for_order(order=order)

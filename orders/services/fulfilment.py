@@ -111,6 +111,9 @@ def cancel_order(*, order_id: int, actor: str, user: AbstractBaseUser | None = N
     from payments.services.gift_cards import release_gift_card_payments  # payments imports orders' services
 
     release_gift_card_payments(order=order, actor=actor)
+    from promotions.services import release_for_order  # promotions imports the orders models
+
+    release_for_order(order=order)
     order.reservation_expires_at = None
     order.save(update_fields=["reservation_expires_at", "updated_at"])
     if released:

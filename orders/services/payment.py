@@ -65,6 +65,9 @@ def confirm_payment(
     order.reservation_expires_at = None
     order.save(update_fields=["paid_at", "reservation_expires_at", "updated_at"])
     if reopened:
+        from promotions.services import reclaim_for_order  # promotions imports the orders models
+
+        reclaim_for_order(order=order)  # the discount was paid for: its uses count again
         transition(order=order, state=FULFILMENT, to=F.UNFULFILLED, actor=actor, user=user,
                    message="Paid after expiry; stock reserved again.", data={"reference": reference})
     transition(order=order, state=PAYMENT, to=P.PAID, actor=actor, user=user,

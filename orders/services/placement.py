@@ -42,6 +42,30 @@ class ShippingChoice:
     location_ids: Sequence[int] | None = field(default=None)
 
 
+@dataclass(frozen=True)
+class LineDiscount:
+    """One promotion's discount on one line (the whole line, not per unit)."""
+
+    promotion_id: int
+    name: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Discounts:
+    """The promotions an order gets, priced by the caller's `discounter` inside the placement.
+
+    `lines`: variant id -> its discounts; `shipping`: taken off the shipping price. `record(order)`
+    runs in the order's transaction once its lines exist (the promotions app counts the uses and
+    money there with conditional UPDATEs and raises when a limit was reached meanwhile: nothing of
+    the order is then written).
+    """
+
+    lines: Mapping[int, Sequence[LineDiscount]] = field(default_factory=dict)
+    shipping: Decimal = Decimal("0")
+    record: Callable[[Order], object] | None = None
+
+
 def zero_tax(variant: Variant) -> Decimal:
     return Decimal("0")
 
@@ -53,6 +77,23 @@ def line_tax(unit_price: Decimal, rate: Decimal, *, included: bool) -> Decimal:
     if included:
         return quantize(unit_price - unit_price / (1 + rate / 100))
     return quantize(unit_price * rate / 100)
+
+
+def priced_line(unit_price: Decimal, quantity: int, rate: Decimal, *, included: bool,
+                discount: Decimal = Decimal("0")) -> tuple[Decimal, Decimal, Decimal]:
+    """(tax per unit at the shelf price, the line's tax, the line's total) after `discount`.
+
+    Without a discount the tax is one unit's rounded tax times the quantity, as it always was;
+    with one, the tax is computed once on the discounted line amount (tax follows the price paid).
+    Checkout's review and `place_order` both call this: the shopper sees what is charged.
+    """
+    unit_tax = line_tax(unit_price, rate, included=included)
+    if not discount:
+        tax = unit_tax * quantity
+        return unit_tax, quantize(tax), quantize((unit_price if included else unit_price + unit_tax) * quantity)
+    amount = quantize(unit_price * quantity - discount)
+    tax = line_tax(amount, rate, included=included)
+    return unit_tax, tax, amount if included else amount + tax
 
 
 def place_order(
@@ -69,6 +110,7 @@ def place_order(
     tax_rate_for: Callable[[Variant], Decimal] = zero_tax,
     variants: Mapping[int, Variant] | None = None,
     on_placed: Callable[[Order], object] | None = None,
+    discounter: Callable[[dict[int, int], Mapping[int, Variant]], Discounts] | None = None,
 ) -> Order:
     """Create an order, unpaid and unfulfilled, and reserve its stock, in one transaction.
 
@@ -87,6 +129,10 @@ def place_order(
     now (never for one an earlier request made): what must commit with the order, such as its
     first payment.
 
+    `discounter(quantities, variants)` (variant id -> units, variant id -> Variant) prices the
+    order's promotions in the transaction, from the same prices the lines take; its `record` runs
+    after the lines are written and may raise (the order is then not placed).
+
     Raises catalog.exceptions.OutOfStock (nothing written) when any line does not fit, ValueError
     for an empty order or a non-positive quantity, Variant.DoesNotExist for a variant that is not
     for sale. Writes the confirmation email to the outbox in the same transaction; it is sent
@@ -100,6 +146,7 @@ def place_order(
                 lines=lines, email=email, idempotency_key=idempotency_key, shipping=shipping,
                 customer_name=customer_name, phone=phone, shipping_address=shipping_address or {},
                 billing_address=billing_address or {}, user=user, tax_rate_for=tax_rate_for, variants=variants,
+                discounter=discounter,
             )
             if on_placed is not None:
                 on_placed(order)
@@ -132,31 +179,39 @@ def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None
 
 
 def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, shipping_address,
-            billing_address, user, tax_rate_for, variants) -> Order:
+            billing_address, user, tax_rate_for, variants, discounter=None) -> Order:
     quantities: dict[int, int] = {}
     for line in lines:
         if line.quantity < 1:
             raise ValueError("Quantities must be positive.")
         quantities[line.variant_id] = quantities.get(line.variant_id, 0) + line.quantity
     variants = _for_sale(quantities, variants)
+    discounts = discounter(quantities, variants) if discounter is not None else Discounts()
 
     # Priced before the order row exists, so the row is written once with its totals.
     included = settings.STORE_PRICES_INCLUDE_TAX
-    subtotal = tax_total = Decimal("0")
+    subtotal = tax_total = discount_total = Decimal("0")
     new_lines: list[OrderLine] = []
     for variant_id, quantity in quantities.items():
         variant = variants[variant_id]
         rate = Decimal(tax_rate_for(variant))
         unit_price = quantize(variant.price)
-        unit_tax = line_tax(unit_price, rate, included=included)
-        line_total = quantize((unit_price if included else unit_price + unit_tax) * quantity)
+        taken = discounts.lines.get(variant_id, ())
+        discount = quantize(sum((d.amount for d in taken), Decimal("0")))
+        unit_tax, line_tax_total, line_total = priced_line(unit_price, quantity, rate, included=included,
+                                                           discount=discount)
         new_lines.append(OrderLine(
             variant=variant, product_title=variant.product.title, sku=variant.sku,
             options=", ".join(f"{v.option.name}: {v.value}" for v in variant.option_values.all()),
             quantity=quantity, unit_price=unit_price, tax_rate=rate, unit_tax=unit_tax, line_total=line_total,
+            tax_total=line_tax_total, discount_total=discount,
+            discounts=[{"promotion": d.promotion_id, "name": d.name, "amount": str(quantize(d.amount))} for d in taken],
         ))
         subtotal += line_total
-        tax_total += unit_tax * quantity
+        tax_total += line_tax_total
+        discount_total += discount
+    shipping_discount = quantize(min(discounts.shipping, shipping.price))
+    shipping_total = quantize(shipping.price - shipping_discount)
 
     customer = customer_for_order(email=email, user=user, name=customer_name, phone=phone)
     # The unique idempotency key makes this INSERT the replay check (see place_order): it comes
@@ -168,8 +223,9 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         prices_include_tax=included, shipping_method_name=shipping.name,
         pickup_location_id=shipping.pickup_location_id, idempotency_key=idempotency_key,
         reservation_expires_at=timezone.now() + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
-        subtotal=quantize(subtotal), tax_total=quantize(tax_total), shipping_total=quantize(shipping.price),
-        total=quantize(subtotal + shipping.price),
+        subtotal=quantize(subtotal), tax_total=quantize(tax_total), shipping_total=shipping_total,
+        total=quantize(subtotal + shipping_total), discount_total=quantize(discount_total + shipping_discount),
+        shipping_discount=shipping_discount,
     )
     route = routing.route(location_ids=shipping.location_ids)  # staff's fulfilment rule (inventory)
     reservation = stock.reserve_counting(
@@ -184,6 +240,8 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         Allocation(line=order_lines[a.variant_id], stock_level_id=a.stock_level_id, quantity=a.quantity)
         for a in reservation.allocations
     )
+    if discounts.record is not None:
+        discounts.record(order)
     _alert_if_stock_ran_low(quantities, reservation.available_after)
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, to_status=PLACED,
