@@ -18,7 +18,7 @@ def backfill_line_tax(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0006_payment_and_fulfilment_states'),
+        ('orders', '0007_order_channel'),
     ]
 
     operations = [
