@@ -72,7 +72,8 @@ class Channel(TimeStamped):
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     location = models.ForeignKey(
-        "catalog.Location", verbose_name=_("shop"), null=True, blank=True, on_delete=models.PROTECT,
+        # A shop's counter goes with the shop; a shop with orders or stock history cannot be deleted.
+        "catalog.Location", verbose_name=_("shop"), null=True, blank=True, on_delete=models.CASCADE,
         related_name="channels", help_text=_("The shop whose counter this is (shop counters only)."),
     )
     price_list = models.ForeignKey(

@@ -15,7 +15,7 @@ from catalog.stock import Allocation, StockRequest
 from . import versioning
 from .factories import LocationFactory, StockLevelFactory, VariantFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 
 def levels(*stock_levels):
@@ -44,8 +44,9 @@ def places():
 
 def test_reserve_takes_from_warehouses_first_then_shops_each_by_position(places):
     variant = VariantFactory()
-    at = {code: StockLevelFactory(variant=variant, location=place, on_hand=2) for code, place in places.items()}
-    StockLevel.objects.filter(pk=at["south"].pk).update(on_hand=3, reserved=2)  # 1 available
+    at = {code: StockLevelFactory(variant=variant, location=place, on_hand=3 if code == "south" else 2)
+          for code, place in places.items()}
+    StockLevel.objects.filter(pk=at["south"].pk).update(reserved=2)  # 1 available
 
     allocations = reserve(requests=[StockRequest(variant_id=variant.pk, quantity=4)])
 
@@ -175,7 +176,9 @@ def test_reserving_costs_three_queries_and_five_on_a_sell_out_whatever_the_numbe
         # the last units: the listing index rows of their categories are locked and updated in place
         with django_assert_num_queries(5):
             last = stock.reserve(requests=[StockRequest(variant_id=r.variant_id, quantity=2) for r in requests])
-        with django_assert_num_queries(2):  # shipping leaves availability (and the listing index) as it was
+        # shipping leaves availability (and the listing index) as it was: lock, update, and the
+        # ledger's one INSERT for every movement (inventory)
+        with django_assert_num_queries(3):
             stock.fulfil(allocations=first + last)
 
     assert (len(first), len(last)) == (12, 24)
@@ -330,9 +333,10 @@ def test_restock_at_raises_on_hand_creating_missing_rows_and_locks_once(places, 
     locks = [q["sql"] for q in queries.captured_queries if "FOR" in q["sql"] or "catalog_stocklevel" in q["sql"]]
     # Location check, missing rows inserted, every row locked in one statement, one UPDATE, whether
     # a product came back in stock (for the storefront cache), and, as the new one did, its
-    # category's listing index row locked and updated in place.
+    # category's listing index row locked and updated in place; and the ledger's movements in one
+    # INSERT (inventory).
     assert len(queries.captured_queries) - sum(q["sql"].startswith(("SAVEPOINT", "RELEASE")) for q in
-                                               queries.captured_queries) == 7, locks
+                                               queries.captured_queries) == 8, locks
 
 
 def test_restock_at_refuses_without_a_transaction_a_bad_quantity_or_an_inactive_location(places):
