@@ -6,9 +6,15 @@ register = template.Library()
 
 
 @register.inclusion_tag("giftcards/_instruments.html")
-def order_instruments(order, mode="page"):
-    """How `order` was paid, instrument by instrument; `mode` "page", "email" (HTML) or "text". One query."""
-    return {"instruments": selectors.order_instruments(order=order), "mode": mode}
+def order_instruments(order):
+    """How `order` was paid, instrument by instrument, on its page. One query."""
+    return {"instruments": selectors.order_instruments(order=order)}
+
+
+@register.inclusion_tag("emails/_order_instruments.html")
+def email_order_instruments(order, text=False):
+    """The same for the order emails: HTML with inline styles (mail clients need them), or `text`."""
+    return {"instruments": selectors.order_instruments(order=order), "text": text}
 
 
 @register.inclusion_tag("giftcards/_checkout_box.html", takes_context=True)
