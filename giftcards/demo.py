@@ -15,6 +15,8 @@ def seed_demo_gift_cards() -> int:
     """Create the gift card products that are missing (published, in the first top category, with
     stock in the first active location); return how many were created. Idempotent (by slug)."""
     from catalog.models import Category, Location, Product, StockLevel, Variant
+    from inventory import ledger
+    from inventory.models import Reason
 
     from .models import GiftCardProduct
 
@@ -35,6 +37,8 @@ def seed_demo_gift_cards() -> int:
         )
         variant = Variant.objects.create(product=product, sku=f"GIFT-{whole}", price=amount)
         StockLevel.objects.create(variant=variant, location=location, on_hand=STOCK)
+        ledger.record(cause=ledger.Cause(reason=Reason.OPENING, note="Demo gift card"),
+                      changes=[(variant.pk, location.pk, STOCK)])
         GiftCardProduct.objects.create(product=product, valid_months=24)
         created += 1
     return created

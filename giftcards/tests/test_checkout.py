@@ -313,6 +313,9 @@ def test_the_demo_gift_cards_can_be_bought(client, storefront_catalog, checkout_
     call_command("seed_demo_gift_cards", stdout=out)
     call_command("seed_demo_gift_cards", stdout=out)  # idempotent
     assert out.getvalue().splitlines() == ["Demo gift cards: 3 products created.", "Demo gift cards: 0 products created."]
+    from inventory.selectors import ledger_discrepancies
+
+    assert list(ledger_discrepancies()) == []  # their stock is in the ledger (check_stock_ledger passes)
 
     fill_cart(client, ("GIFT-50", 1))
     key = to_review(client, checkout_rules)
