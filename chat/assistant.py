@@ -40,7 +40,9 @@ STOP_WORDS = {
 }
 
 PERSON = re.compile(r"\b(person|human|agent|somebody|someone|staff|real|operator|representative|talk to)\b", re.I)
-ORDER = re.compile(r"\b(where\s+is\s+my\s+order|order\s+status|my\s+order|track|tracking|delivery|parcel|package)\b", re.I)
+# "Where is my order", not every sentence with "my order" in it ("can I collect my order in store?"
+# is a question for the FAQ).
+ORDER = re.compile(r"\b(where\s*(is|'s)\s+my\s+(order|parcel|package)|order\s+status|track(ing)?\s+(my\s+)?order)\b", re.I)
 PRODUCT = re.compile(r"\b(looking for|find|show me|do you have|need|want|buy|under|below|cheaper than)\b", re.I)
 ORDER_NUMBER = re.compile(r"\b([0-9A-Za-z]{4})-([0-9A-Za-z]{4})\b")
 EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")

@@ -20,7 +20,7 @@
   var input = document.getElementById("chat-input");
   var typingNote = document.getElementById("chat-typing");
   var errorNote = document.getElementById("chat-error");
-  var state = { csrf: "", conversation: null, seen: {}, lastId: 0, stream: null, loaded: false, greeting: "", menu: [] };
+  var state = { csrf: "", conversation: null, seen: {}, lastId: 0, stream: null, loading: null, greeting: "", menu: [] };
   var typingTimer = null;
   var lastTypingSent = 0;
 
@@ -248,9 +248,9 @@
   }
 
   function load() {
-    if (state.loaded) return Promise.resolve();
-    state.loaded = true;
-    return fetch(root.dataset.stateUrl, { credentials: "same-origin" })
+    // One fetch, however many callers: each waits for the same answer.
+    if (state.loading) return state.loading;
+    state.loading = fetch(root.dataset.stateUrl, { credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (data) {
         state.csrf = data.csrf;
@@ -265,6 +265,7 @@
           showGreeting();
         }
       });
+    return state.loading;
   }
 
   function say(text, action, value) {
