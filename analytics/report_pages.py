@@ -126,17 +126,17 @@ def _csv_link(request: HttpRequest, table: str) -> str:
 class TriangleCell:
     count: int
     percent: object  # Decimal | None
-    style: str
+    shade: str  # a CSS class, "heat-1" (faint) to "heat-10" (strong), or ""
     link: str
 
 
 def _shade(value, high) -> str:
-    """A cell's background: the Okabe–Ito blue, stronger with the share (the number is printed too)."""
+    """A cell's background: the Okabe–Ito blue, stronger with the share (the number is printed too),
+    as one of ten classes in admin-reports.css (no style attribute: shop/tests/test_templates.py)."""
     if value is None or not high:
         return ""
-    alpha = min(float(value) / float(high), 1.0) * 0.85
-    text = "#fff" if alpha > 0.5 else "inherit"
-    return f"background-color: rgba(0, 114, 178, {alpha:.2f}); color: {text}"
+    step = round(min(float(value) / float(high), 1.0) * 10)
+    return f"heat-{step}" if step else ""
 
 
 @dataclass
