@@ -174,7 +174,7 @@ def _line_fields(dimension: str) -> tuple[str, ...]:
         "category": ("variant__product__category_id", "variant__product__category__name"),
         "brand": ("variant__product__brand_id", "variant__product__brand__name"),
         "product": ("variant__product_id", "variant__product__title"),
-        "channel": (),
+        "channel": ("order__channel_id", "order__channel__name"),
         "shipping": ("order__shipping_method_name",),
         "country": ("order__shipping_address__country",),
     }[dimension]
@@ -182,8 +182,9 @@ def _line_fields(dimension: str) -> tuple[str, ...]:
 
 def _line_key(dimension: str, values: tuple) -> tuple[str, str]:
     """(link value, label) of one line's dimension value."""
-    if dimension == "channel":
-        return WEB, WEB  # every order is "web" until orders carry a channel (issue 10)
+    if dimension == "channel":  # the order's sales channel (saleschannels), by its code
+        code, name = values
+        return code or WEB, name or code or WEB
     if dimension in ("shipping", "country"):
         value = values[0] or ""
         if not value:

@@ -169,14 +169,21 @@ def _money(queryset, field: str) -> Decimal:
     )["total"]
 
 
+def _by_channel(queryset, channel_field: str, field: str) -> dict[str, Decimal]:
+    """{channel code: sum of `field`} over `queryset`, one query."""
+    return {row[channel_field]: row["total"] for row in queryset.values(channel_field).annotate(
+        total=Coalesce(Sum(field), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2))
+    ).order_by()}
+
+
 def day_figures(day: datetime.date, *, events: bool = True) -> dict[tuple[str, str], Decimal]:
     """Every figure for `day` (store time zone), keyed by (channel, metric).
 
     Money comes from the payments ledger, by the day it moved: charged = succeeded payments by
     `succeeded_at`, refunded = succeeded refunds by `created_at` (a refund has no separate
     completion time), net sales = charged - refunded. Orders, their value and units are orders by
-    `paid_at` (never by status). Visitors and conversion come from the events. Orders and money
-    have no channel yet: they are "web". `events=False`: the ledger's figures only (the dashboard's
+    `paid_at` (never by status), each on its order's channel. Visitors and conversion come from
+    the events, each on its event's channel. `events=False`: the ledger's figures only (the dashboard's
     today, whose event figures it reads from the rollup `flush_events_task` keeps).
     """
     from orders.models import Order, OrderLine
@@ -186,33 +193,43 @@ def day_figures(day: datetime.date, *, events: bool = True) -> dict[tuple[str, s
     figures: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
 
     # Gift card payments are not money coming in (it came when the card was sold), nor their refunds going out.
-    charged = _money(Payment.objects.filter(status=Payment.Status.SUCCEEDED, succeeded_at__gte=start,
-                                            succeeded_at__lt=end).exclude(provider="gift_card"), "amount")
-    refunded = _money(Refund.objects.filter(status=Refund.Status.SUCCEEDED, created_at__gte=start,
-                                            created_at__lt=end).exclude(payment__provider="gift_card"), "amount")
+    # Every figure goes to the channel of its order (`Order.channel`, "web" for the web store).
+    charged = _by_channel(Payment.objects.filter(status=Payment.Status.SUCCEEDED, succeeded_at__gte=start,
+                                                 succeeded_at__lt=end).exclude(provider="gift_card"),
+                          "order__channel_id", "amount")
+    refunded = _by_channel(Refund.objects.filter(status=Refund.Status.SUCCEEDED, created_at__gte=start,
+                                                 created_at__lt=end).exclude(payment__provider="gift_card"),
+                           "payment__order__channel_id", "amount")
     paid = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
-    orders = paid.aggregate(
+    orders = {row["channel_id"]: row for row in paid.values("channel_id").annotate(
         count=Count("pk"),
         value=Coalesce(Sum("total"), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2)),
-    )
-    units = OrderLine.objects.filter(order__paid_at__gte=start, order__paid_at__lt=end).aggregate(
-        units=Coalesce(Sum("quantity"), Value(0)))["units"]
-    # A customer is new on the day of their first paid order, returning on any later one.
+    ).order_by()}
+    units = {row["order__channel_id"]: row["units"] for row in OrderLine.objects.filter(
+        order__paid_at__gte=start, order__paid_at__lt=end).values("order__channel_id").annotate(
+        units=Coalesce(Sum("quantity"), Value(0))).order_by()}
+    # A customer is new on the day of their first paid order, returning on any later one (on any
+    # channel: one customer across channels); counted on each channel they bought on that day.
     earlier = Order.objects.filter(customer_id=OuterRef("customer_id"), paid_at__lt=start)
-    buyers = paid.exclude(customer=None).annotate(returning=Exists(earlier)).values("customer_id", "returning").distinct()
-    new = {row["customer_id"] for row in buyers if not row["returning"]}
-    returning = {row["customer_id"] for row in buyers if row["returning"]}
+    buyers = (paid.exclude(customer=None).annotate(returning=Exists(earlier))
+              .values("channel_id", "customer_id", "returning").distinct())
+    new: dict[str, set] = defaultdict(set)
+    returning: dict[str, set] = defaultdict(set)
+    for row in buyers:
+        (returning if row["returning"] else new)[row["channel_id"]].add(row["customer_id"])
 
-    figures[(WEB, M.CHARGED)] = charged
-    figures[(WEB, M.REFUNDED)] = refunded
-    # Returns and (once promotions exist) discounts are already in these: a return's money goes
-    # back by refund, a payment takes the discounted total. A discounts *figure* would be added here.
-    figures[(WEB, M.NET_SALES)] = charged - refunded
-    figures[(WEB, M.ORDERS)] = Decimal(orders["count"])
-    figures[(WEB, M.ORDER_VALUE)] = orders["value"]
-    figures[(WEB, M.UNITS)] = Decimal(units)
-    figures[(WEB, M.NEW_CUSTOMERS)] = Decimal(len(new))
-    figures[(WEB, M.RETURNING_CUSTOMERS)] = Decimal(len(returning - new))
+    # Returns and discounts are already in these: a return's money goes back by refund, a payment
+    # takes the discounted total. A discounts *figure* would be added here.
+    figures[(WEB, M.CHARGED)] = ZERO  # the web store always has its row, zero on a quiet day
+    for channel in {WEB} | set(charged) | set(refunded) | set(orders):
+        figures[(channel, M.CHARGED)] = charged.get(channel, ZERO)
+        figures[(channel, M.REFUNDED)] = refunded.get(channel, ZERO)
+        figures[(channel, M.NET_SALES)] = charged.get(channel, ZERO) - refunded.get(channel, ZERO)
+        figures[(channel, M.ORDERS)] = Decimal(orders[channel]["count"] if channel in orders else 0)
+        figures[(channel, M.ORDER_VALUE)] = orders[channel]["value"] if channel in orders else ZERO
+        figures[(channel, M.UNITS)] = Decimal(units.get(channel, 0))
+        figures[(channel, M.NEW_CUSTOMERS)] = Decimal(len(new[channel]))
+        figures[(channel, M.RETURNING_CUSTOMERS)] = Decimal(len(returning[channel] - new[channel]))
     if not events:
         return dict(figures)
 

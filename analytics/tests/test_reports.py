@@ -173,7 +173,7 @@ def test_figures_by_the_other_dimensions(sales):
                                 '=HYPERLINK("http://x")': (Decimal("-1.67"), 1, 1)}
     assert whole("country") == {"US": (Decimal("90.00"), 2, 4), "DE": (Decimal("10.00"), 1, 3)}
     assert whole("shipping") == {"Standard": (Decimal("90.00"), 2, 4), "Express": (Decimal("10.00"), 1, 3)}
-    assert whole("channel") == {"web": (Decimal("100.00"), 3, 7)}
+    assert whole("channel") == {"Web store": (Decimal("100.00"), 3, 7)}
 
 
 @pytest.mark.django_db
@@ -380,3 +380,29 @@ def test_a_clock_change_day_is_one_store_day():
                                      grain=reports.DAY, dimension="channel")
     assert [(t.net_sales, t.orders) for t in report.totals] == [
         (Decimal("0"), 0), (Decimal("3.00"), 2), (Decimal("4.00"), 1)]
+
+
+@pytest.mark.django_db
+def test_orders_from_another_channel_are_split_out_in_the_report_the_rollup_and_the_drill_down(admin_app):
+    # given a web order and a phone order on the same day (orders carry their channel: saleschannels)
+    variant = VariantFactory()
+    web, _ = order(at=at(JUNE_3, 9), lines=[(variant, 1, "5.00")], paid="5.00")
+    phone, phone_payment = order(at=at(JUNE_3, 10), lines=[(variant, 2, "8.00")], paid="8.00")
+    Order = type(phone)
+    Order.objects.filter(pk=phone.pk).update(channel_id="phone")
+    refund(phone_payment, amount="3.00", at=at(JUNE_3, 11))
+    # then the daily rollup keeps each channel's money, orders and units apart
+    services.rollup_day(day=JUNE_3)
+    rows = {(r.channel, r.metric): r.value for r in DailyMetric.objects.filter(day=JUNE_3)}
+    assert rows[("web", "net_sales")] == Decimal("5.00") and rows[("phone", "net_sales")] == Decimal("5.00")
+    assert rows[("phone", "refunded")] == Decimal("3.00") and rows[("web", "refunded")] == Decimal("0")
+    assert (rows[("web", "orders")], rows[("phone", "orders")]) == (1, 1)
+    assert (rows[("web", "units")], rows[("phone", "units")]) == (1, 2)
+    # and Sales over time by channel has a row for each, named
+    report = reports.sales_over_time(first=JUNE_3, last=JUNE_3, grain=reports.DAY, dimension="channel")
+    assert {row.key: (row.label, row.total.net_sales, row.total.orders) for row in report.rows} == {
+        "web": ("Web store", Decimal("5.00"), 1), "phone": ("Phone and back office", Decimal("5.00"), 1)}
+    # and each channel's orders figure leads to that channel's order only
+    page = admin_app.get(URL, {"first": "2024-06-03", "last": "2024-06-03", "dimension": "channel"})
+    orders = admin_app.get(page.html.select_one('#sales-totals tr[data-key="phone"] td[data-figure="orders"] a')["href"])
+    assert numbers(orders) == {phone.number}

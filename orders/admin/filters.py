@@ -201,15 +201,13 @@ class CountryFilter(_ReportFilter):
 
 
 class ChannelFilter(_ReportFilter):
-    """Every order is "web" until orders carry a channel (issue 10); any other channel has none."""
+    """Orders taken on one sales channel, by its code (the reports' channel figures)."""
 
     title = _("channel")
     parameter_name = "channel"
 
     def queryset(self, request, queryset):
-        from analytics.models import WEB
-
         value = self.value()
-        if not value or value == WEB:
+        if not value:
             return queryset
-        return queryset.none()
+        return queryset.filter(channel_id=value)
