@@ -37,10 +37,10 @@ def test_a_guest_pays_part_with_a_gift_card_and_the_rest_with_the_demo_card(new_
     expect(page.locator("#review-total")).to_have_text("$40.00")
 
     page.get_by_label("Gift card code").fill("wrong-code")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("region", name="Gift cards").get_by_role("button", name="Apply").click()
     expect(page.locator("body")).to_contain_text("We could not find a gift card with this code")
     page.get_by_label("Gift card code").fill(code.lower())
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("region", name="Gift cards").get_by_role("button", name="Apply").click()
     expect(page.locator(".gift-card-applied")).to_contain_text("−$25.00")
     expect(page.locator("#review-due")).to_have_text("$15.00")
     page.get_by_role("button", name="Place order").click()

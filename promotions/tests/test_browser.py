@@ -37,7 +37,7 @@ def test_a_shopper_applies_a_code_then_pays_with_a_gift_card_and_the_demo_card(n
     expect(page.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
     page.goto("/cart/")
     page.get_by_label("Discount code").fill("lamp 10")  # typed case and spaces do not matter
-    page.get_by_role("button", name="Apply").click()
+    page.locator("#promo-code").get_by_role("button", name="Apply").click()
     expect(page.locator("#promo-code")).to_contain_text("Applied.")
     expect(page.locator(".promo-discount")).to_contain_text("Lamp week")
     expect(page.locator(".promo-discount [data-discount]")).to_have_text("−$3.50")
@@ -56,7 +56,7 @@ def test_a_shopper_applies_a_code_then_pays_with_a_gift_card_and_the_demo_card(n
     expect(page.locator("#review-total")).to_have_text("$36.50")
 
     page.get_by_label("Gift card code").fill(code.lower())
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("region", name="Gift cards").get_by_role("button", name="Apply").click()
     expect(page.locator(".gift-card-applied")).to_contain_text("−$25.00")
     expect(page.locator("#review-due")).to_have_text("$11.50")
     page.get_by_role("button", name="Place order").click()
