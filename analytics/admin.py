@@ -25,6 +25,7 @@ REPORTS = [
     (gettext_noop("Products"), "Products", "reports_products"),
     (gettext_noop("Customers"), "Customers", "reports_customers"),
     (gettext_noop("Marketing"), "Marketing", "reports_marketing"),
+    (gettext_noop("Promotions"), "Promotions", "reports_promotions"),
 ]
 
 
@@ -62,6 +63,7 @@ def install_reports(site: AdminSite) -> None:
                 path("reports/customers/members/", site.admin_view(report_pages.customer_members), name="reports_customers_members"),
                 path("reports/marketing/", site.admin_view(report_pages.marketing), name="reports_marketing"),
                 path("reports/marketing/orders/", site.admin_view(report_pages.marketing_orders), name="reports_marketing_orders"),
+                path("reports/promotions/", site.admin_view(report_pages.promotions), name="reports_promotions"),
                 *plain_urls()]
 
     site.get_urls = get_urls

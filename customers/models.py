@@ -348,6 +348,13 @@ class Segment(TimeStamped):
     has_account = models.BooleanField(_("has an account"), null=True, blank=True)
     tag = models.ForeignKey(Tag, verbose_name=_("has tag"), null=True, blank=True, on_delete=models.SET_NULL,
                             related_name="+")
+    # A paid order that used the promotion (any of its codes, or automatically) / this very code.
+    used_promotion = models.ForeignKey(
+        "promotions.Promotion", verbose_name=_("used promotion"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    used_code = models.CharField(_("used code"), max_length=32, blank=True,
+                                 help_text=_("Typed case, spaces and dashes do not matter."))
 
     # Kind.MANUAL: the hand-picked members.
     members = models.ManyToManyField(Customer, verbose_name=_("members"), blank=True,

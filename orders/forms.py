@@ -147,7 +147,10 @@ class RefundForm(forms.Form):
         help_text=_("Kept in the order's history."),
     )
 
-    def __init__(self, *args, payments: Sequence[RefundablePayment], currency: str, **kwargs) -> None:
+    def __init__(self, *args, payments: Sequence[RefundablePayment], currency: str,
+                 returned: Decimal = Decimal("0"), **kwargs) -> None:
+        """`returned`: what returned units not yet refunded are worth after their discounts
+        (`payment_state.returned_not_refunded`); when there is some, it is the proposed amount."""
         super().__init__(*args, **kwargs)
         self.payments = {payment.pk: payment for payment in payments}
         self.currency = currency
@@ -161,6 +164,11 @@ class RefundForm(forms.Form):
             # The usual case is one payment, refunded in full.
             self.fields["payment"].initial = payments[0].pk
             self.fields["amount"].initial = payments[0].refundable
+            if returned > 0:
+                self.fields["amount"].initial = min(returned, payments[0].refundable)
+                self.fields["amount"].help_text = _(
+                    "Proposed: %(amount)s for the returned items, each at the price paid after its share of "
+                    "the discounts.") % {"amount": format_money(returned, currency)}
         if len(payments) == 1:
             self.fields["payment"].widget = forms.HiddenInput()
 

@@ -28,6 +28,7 @@ from payments import selectors as payment_selectors
 from shop.money import format_money
 
 from .links import order_number_from_token
+from .refund_shares import returned_value
 from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine
 from .status import FULFILMENT, PAYMENT, PLACED
 
@@ -105,6 +106,7 @@ class LineView:
     line_total: str
     quantity_returned: int = 0  # units staff recorded as sent back (orders.services.record_return)
     discounts: tuple[tuple[str, str], ...] = ()  # (promotion name, amount) taken off this line
+    returned_value: str = ""  # what the returned units are worth back, after the line's discounts
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,7 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
                 quantity_fulfilled=line.quantity_fulfilled, unit_price=money(line.unit_price),
                 line_total=money(line.line_total), quantity_returned=line.quantity_returned,
                 discounts=line.discount_rows(order.currency),
+                returned_value=money(returned_value(line, order.currency)) if line.quantity_returned else "",
             )
             for line in lines
         ],

@@ -36,6 +36,7 @@ EXPORT_CHUNK = 1000
 RULE_FIELDS = (
     ("min_total_spent", "max_total_spent"), "min_orders", "bought_from_category",
     ("no_order_for_days", "ordered_within_days"), "has_marketing_consent", "has_account", "tag",
+    ("used_promotion", "used_code"),
 )
 EXPORT_COLUMNS = (
     "email", "first_name", "last_name", "orders", "lifetime_value", "last_order", "recency", "frequency",
@@ -62,6 +63,16 @@ class SegmentForm(forms.ModelForm):
         if "kind" in self.fields:
             # Built-in segments come with the store (migration 0003); staff make rule and manual ones.
             self.fields["kind"].choices = [c for c in Segment.Kind.choices if c[0] != Segment.Kind.RFM]
+
+    def clean_used_code(self) -> str:
+        from promotions.models import Code, normalize_code
+
+        typed = self.cleaned_data.get("used_code", "")
+        code = normalize_code(typed)
+        if typed.strip() and not Code.objects.filter(code=code).exists():
+            raise forms.ValidationError(_("There is no code “%(code)s”. Check it on the promotion's page.")
+                                        % {"code": typed.strip()})
+        return code
 
     def clean(self):
         data = super().clean()

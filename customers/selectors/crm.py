@@ -62,7 +62,7 @@ def customer_list() -> QuerySet[Customer]:
 @dataclass(frozen=True)
 class TimelineEntry:
     when: datetime
-    kind: str  # "order", "order_event", "email", "note", "activity": the source, for styling
+    kind: str  # "order", "order_event", "email", "note", "activity", "promotion": the source, for styling
     title: str
     detail: str = ""
     who: str = ""
@@ -85,8 +85,10 @@ def _user_label(user) -> str:
 def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
     """Everything that happened to the customer, newest first, at most `limit` entries.
 
-    Five queries whatever the history's size: the newest `limit` rows of each source (orders,
-    order events, emails of their orders, notes, activity), merged and cut here. Each thing is
+    Six queries whatever the history's size: the newest `limit` rows of each source (orders,
+    order events, emails of their orders, notes, activity, the promotions their orders used),
+    merged and cut here. A promotion on an order is its `promotions.Redemption` row ("used code
+    X" / "promotion Y applied", and whether it was given back), not a copied Activity. Each thing is
     listed once: the placement event of an order is left out (the order's own entry says it was
     placed), and so are the "email sent" order events, since the outbox row lists every email to
     the customer with its state (also one waiting or failed). Staff alerts go to staff, not to the
@@ -95,6 +97,7 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     """
     from notifications.models import OutboundEmail
     from orders.models import Order, OrderEvent
+    from promotions.models import Redemption
 
     entries: list[TimelineEntry] = []
     orders = Order.objects.filter(customer=customer).order_by("-created_at", "-pk")[:limit]
@@ -145,6 +148,23 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     for activity in Activity.objects.filter(customer=customer).order_by("-created_at", "-pk")[:limit]:
         entries.append(TimelineEntry(
             when=activity.created_at, kind="activity", title=activity.get_kind_display(), detail=activity.message,
+        ))
+    redemptions = (
+        Redemption.objects.filter(order__customer=customer).select_related("order", "promotion", "code")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    for redemption in redemptions:
+        if redemption.code is not None:
+            what = _("used code %(code)s (%(promotion)s)") % {"code": redemption.code.code,
+                                                                 "promotion": redemption.promotion.name}
+        else:
+            what = _("promotion %(promotion)s applied") % {"promotion": redemption.promotion.name}
+        detail = _("%(amount)s off") % {"amount": format_money(redemption.amount, redemption.order.currency)}
+        if redemption.released_at is not None:
+            detail += " · " + _("given back: the order was not paid")
+        entries.append(TimelineEntry(
+            when=redemption.created_at, kind="promotion", title=f"{redemption.order.number}: {what}", detail=detail,
+            url=_admin_url("admin:orders_order_change", redemption.order_id),
         ))
     entries.sort(key=lambda entry: entry.when, reverse=True)
     return entries[:limit]

@@ -60,6 +60,8 @@ def segment_filter(segment: Segment, *, now: datetime | None = None,
     - no_order_for_days: no paid order in the last N days, including customers who never had one.
     - ordered_within_days: a paid order in the last N days.
     - has_marketing_consent, has_account, tag: as named.
+    - used_promotion, used_code: a paid, not wholly refunded order whose promotion was not given
+      back (`promotions.Redemption`, `released_at` empty) used the promotion / the code.
     """
     if segment.kind == Segment.Kind.RFM:
         return Q(rfm_segment=segment.rfm_segment)
@@ -90,6 +92,15 @@ def segment_filter(segment: Segment, *, now: datetime | None = None,
         q &= Q(user__isnull=not segment.has_account)
     if segment.tag_id is not None:
         q &= Q(pk__in=Customer.tags.through.objects.filter(tag_id=segment.tag_id).values("customer_id"))
+    if segment.used_promotion_id is not None or segment.used_code:
+        from promotions.models import Redemption
+
+        used = Redemption.objects.filter(bought_orders("order__"), released_at__isnull=True,
+                                         order__customer_id__isnull=False)
+        if segment.used_promotion_id is not None:
+            q &= Q(pk__in=used.filter(promotion_id=segment.used_promotion_id).values("order__customer_id"))
+        if segment.used_code:
+            q &= Q(pk__in=used.filter(code__code=segment.used_code).values("order__customer_id"))
     return q
 
 

@@ -138,7 +138,7 @@ def test_the_timeline_merges_every_source_newest_first(django_assert_num_queries
     someone_else = paid_order_for(CustomerFactory())
     OrderEvent.objects.create(order=someone_else, kind=OrderEvent.Kind.NOTE, actor=OrderEvent.Actor.STAFF)
 
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         timeline = customer_timeline(customer=customer)
 
     assert [entry.kind for entry in timeline] == ["activity", "note", "email", "order_event", "order"]

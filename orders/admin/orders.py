@@ -332,7 +332,8 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
             return self._refuse(request, order, _("Order %(number)s has no payment that can be refunded.")
                                 % {"number": order.number})
         form = RefundForm(request.POST if request.method == "POST" else None, payments=refundable,
-                          currency=order.currency)
+                          currency=order.currency,
+                          returned=payment_state.returned_not_refunded(order) if request.method == "GET" else 0)
         if form.is_valid():
             amount = form.cleaned_data["amount"]
             try:

@@ -3,6 +3,7 @@ them back on a shelf. It never moves money: refunds are their own step (`payment
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -11,10 +12,12 @@ from django.utils.translation import gettext as _
 from catalog import stock
 from inventory.ledger import Cause
 from inventory.models import Reason
+from shop.money import format_money
 from catalog.models import Location
 
 from ..exceptions import OrderError
 from ..models import Order, OrderEvent, OrderLine
+from ..refund_shares import units_value
 from .common import lock_order
 
 
@@ -36,8 +39,9 @@ def record_return(
     With `restock`, the units go back on hand at `location_id` through
     `catalog.stock.restock_at` (stock rows locked in pk order, after the order: the same lock
     order as shipping and cancelling); rows missing there are created. Records a "return" event
-    with `actor`, `user`, the lines and the note. The order's status, totals and payments do not
-    change.
+    with `actor`, `user`, the lines, the note and `refund_due`: what the units are worth after their
+    line's discounts (`orders.refund_shares`), which the staff refund form proposes. The order's
+    status, totals and payments do not change.
 
     Raises OrderError with a message staff can act on, changing nothing, for no units, an unknown
     line, more units than shipped and not yet returned, a restock without an active location, or
@@ -68,6 +72,10 @@ def record_return(
             location = _restock(order=order, lines=[locked[line_id] for line_id in wanted], wanted=wanted,
                                 location_id=location_id,
                                 actor_id=user.pk if user is not None and user.is_authenticated else None)
+        # What these units are worth (after their discounts), counted before they are marked returned.
+        due = sum((units_value(line_total=locked[line_id].line_total, quantity=locked[line_id].quantity,
+                               first=locked[line_id].quantity_returned, count=qty, currency=order.currency)
+                   for line_id, qty in wanted.items()), Decimal("0"))
         for line_id, qty in wanted.items():
             locked[line_id].quantity_returned += qty
         OrderLine.objects.bulk_update([locked[line_id] for line_id in wanted], ["quantity_returned"])
@@ -76,12 +84,15 @@ def record_return(
             summary = _("Returned %(items)s; restocked at %(location)s.") % {"items": items, "location": location.name}
         else:
             summary = _("Returned %(items)s; not restocked.") % {"items": items}
+        if any(locked[line_id].discount_total for line_id in wanted):
+            summary += " " + _("Worth %(amount)s back: the price paid after the discounts.") % {
+                "amount": format_money(due, order.currency)}
         return OrderEvent.objects.create(
             order=order, kind=OrderEvent.Kind.RETURN, actor=actor,
             user=user if user is not None and user.is_authenticated else None,
             message="\n".join(filter(None, [summary, note.strip()])),
             data={"lines": {str(line_id): qty for line_id, qty in wanted.items()}, "restock": restock,
-                  "location": location.pk if location is not None else None},
+                  "location": location.pk if location is not None else None, "refund_due": str(due)},
         )
 
 

@@ -65,7 +65,7 @@ def test_a_return_within_what_shipped_is_recorded_with_who_and_what(boots, manag
     assert line.quantity_returned == 2
     assert ((order.payment_status, order.fulfilment_status), order.total) == (states, total)  # no money, no state
     assert (event.kind, event.actor, event.user) == (OrderEvent.Kind.RETURN, STAFF, manager)
-    assert event.data == {"lines": {str(line.pk): 2}, "restock": False, "location": None}
+    assert event.data == {"lines": {str(line.pk): 2}, "restock": False, "location": None, "refund_due": "120.00"}
     assert event.message == "Returned 2 × BOOT-42; not restocked.\nWrong size."
     assert order.events.filter(kind=OrderEvent.Kind.RETURN).get() == event
 

@@ -5,7 +5,7 @@ budget tests do; their budgets without promotions are in carts/ and checkout/ te
 Promotions add, cold: the offers and their conditions (2), the entered code (1); placing adds
 one conditional UPDATE per limited promotion applied and one for a single-use code, and the
 redemption rows (1 INSERT). Measured: cart 9 (guest) / 10 (customer); review 13 (with the gift card
-box beside the code box: the gift cards entered, one query however many); place 32-33.
+box beside the code box); place 32-33.
 """
 from decimal import Decimal
 
@@ -22,6 +22,8 @@ from .factories import CodeFactory, PromotionFactory
 pytestmark = pytest.mark.django_db
 
 CART_BUDGET = {"guest": 10, "customer": 11}
+# The review is 13 since the gift cards merge: its gift card box reads which products are gift
+# cards (one query, cached, and step_costs clears the cache before every step).
 CHECKOUT_BUDGET = {"details": 10, "delivery_options": 9, "details_post": 12, "review": 13, "place": 33}
 
 
