@@ -60,6 +60,18 @@ def fill_placeholders(text: str, *, conversation: Conversation, agent) -> str:
     return text
 
 
+def _platform_window(conversation: Conversation) -> dict:
+    """WhatsApp/Messenger: whether free text may be sent now (24 hours after the customer's last
+    message) and, when not, whether the approved template can."""
+    if conversation.channel not in (Channel.WHATSAPP, Channel.MESSENGER):
+        return {"platform": False}
+    from .messaging import outbound
+
+    return {"platform": True, "window_open": outbound.window_open(conversation),
+            "window_closes_at": outbound.window_closes_at(conversation),
+            "template_available": outbound.template_available(conversation)}
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_per_page = 100
@@ -186,6 +198,7 @@ class ConversationAdmin(admin.ModelAdmin):
             "stream_url": reverse("admin:chat_conversation_stream", args=[conversation.pk]),
             "messages_url": reverse("admin:chat_conversation_messages", args=[conversation.pk]),
             "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
+            **_platform_window(conversation),
         }
         return TemplateResponse(request, "admin/chat/conversation.html", context)
 
@@ -294,6 +307,10 @@ class ConversationAdmin(admin.ModelAdmin):
             if agent is None and conversation.assignee_id not in (None, user.pk) and not can_manage(user):
                 raise PermissionDenied
             services.assign(conversation=conversation, agent=agent, by=user)
+        elif do == "template":
+            from .messaging import outbound
+
+            outbound.send_template(conversation=conversation, author=user)
         elif do == "tags":
             services.set_tags(conversation=conversation, names=post.get("tags", "").split(","))
         elif do == "resolve":

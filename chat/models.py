@@ -92,6 +92,11 @@ class Conversation(TimeStamped):
     shopper_last_seen_id = models.BigIntegerField(default=0, editable=False)
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
     rating_comment = models.CharField(_("rating comment"), max_length=500, blank=True)
+    # WhatsApp / Messenger: who writes (a phone number in international form, a page-scoped id),
+    # and when they last wrote by the platform's clock (replies are free text for 24 hours after).
+    external_sender = models.CharField(_("sender on the platform"), max_length=64, blank=True, editable=False)
+    last_inbound_at = models.DateTimeField(_("last message from the customer"), null=True, blank=True,
+                                           editable=False)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -110,6 +115,9 @@ class Conversation(TimeStamped):
         constraints = [
             models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
                                    name="chat_rating_1_to_5"),
+            # One conversation per sender per messaging app (concurrent first messages meet here).
+            models.UniqueConstraint(fields=["channel", "external_sender"], condition=~Q(external_sender=""),
+                                    name="chat_conv_external_sender_once"),
         ]
 
     def __str__(self) -> str:

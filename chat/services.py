@@ -106,7 +106,8 @@ def add_shopper_message(*, conversation: Conversation, body: str, rate_key: str,
     RateLimited; nothing is stored then). Reopens a resolved or waiting conversation; starts
     the waiting clock if nobody was waiting."""
     text = clean_body(body)
-    check_rate(who=rate_key)
+    if rate_key:  # messaging apps' webhooks pass none: the platform limits its senders
+        check_rate(who=rate_key)
     with transaction.atomic():
         locked = _locked(conversation)
         message = Message.objects.create(
@@ -157,6 +158,10 @@ def add_agent_message(
     is emailed the reply through the outbox (`emails.enqueue_reply_email`, once per message).
     """
     text = clean_body(body)
+    if not is_note and conversation.channel in (Channel.WHATSAPP, Channel.MESSENGER):
+        from .messaging import outbound
+
+        outbound.check_window(conversation)  # raises MessageRejected outside the 24 hours
     with transaction.atomic():
         locked = _locked(conversation)
         message = Message.objects.create(
@@ -179,7 +184,11 @@ def add_agent_message(
         fields.append("agent_last_seen_id")
         locked.save(update_fields=fields)
         _publish_message(message, locked)
-        if not is_note and locked.email and not presence.shopper_online(locked.pk):
+        if not is_note and locked.channel in (Channel.WHATSAPP, Channel.MESSENGER):
+            from .messaging import outbound
+
+            outbound.send_after_commit(message)
+        elif not is_note and locked.email and not presence.shopper_online(locked.pk):
             from .emails import enqueue_reply_email
 
             enqueue_reply_email(message=message)

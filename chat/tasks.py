@@ -21,3 +21,24 @@ def assign_queued_task() -> int:
     from .assignment import assign_queued
 
     return assign_queued()
+
+
+@shared_task(bind=True, max_retries=3)
+def send_platform_message_task(self, message_id: int) -> bool:
+    """A staff reply to WhatsApp or Messenger. Safe twice: a sent message has the platform's id.
+    Timeouts, 429 and 5xx are retried (by a worker after 30 s, 60 s, 120 s; run eagerly, at once,
+    as Celery's eager retry would raise into the request), then recorded as not delivered."""
+    from .messaging import outbound
+
+    attempts = self.max_retries + 1 if self.request.is_eager else 1
+    for attempt in range(attempts):
+        try:
+            return outbound.deliver(message_id=message_id)
+        except outbound.TransientError as error:
+            retries = self.request.retries + attempt
+            if retries >= self.max_retries:
+                outbound.record_failure(message_id=message_id, error=str(error))
+                return False
+            if not self.request.is_eager:
+                raise self.retry(exc=error, countdown=30 * 2 ** retries) from error
+    return False

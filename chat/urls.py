@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .messaging import views as messaging_views
 
 app_name = "chat"
 
@@ -17,5 +18,7 @@ urlpatterns = [
     path("chat/<str:public_id>/seen/", views.seen, name="seen"),
     path("chat/<str:public_id>/rate/", views.rate_view, name="rate"),
     path("chat/<str:public_id>/email/", views.email_view, name="email"),
+    path("chat/webhooks/whatsapp/", messaging_views.whatsapp_webhook, name="whatsapp-webhook"),
+    path("chat/webhooks/messenger/", messaging_views.messenger_webhook, name="messenger-webhook"),
     path("account/messages/", views.account_messages, name="account-messages"),
 ]

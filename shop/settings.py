@@ -321,6 +321,21 @@ CHAT_AGENT_LIMIT = env.int("CHAT_AGENT_LIMIT", default=5)
 # Messages a visitor may send: per minute and per hour.
 CHAT_RATE_PER_MINUTE = env.int("CHAT_RATE_PER_MINUTE", default=12)
 CHAT_RATE_PER_HOUR = env.int("CHAT_RATE_PER_HOUR", default=120)
+# WhatsApp Business Cloud API and Messenger (chat/messaging/). Without a verify token and an app
+# secret a platform's webhook answers 404; without its access token replies are not sent.
+WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
+WHATSAPP_TOKEN = env.str("WHATSAPP_TOKEN", default="")
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
+# The approved template sent outside the 24-hour window (name and language code as approved).
+WHATSAPP_TEMPLATE_NAME = env.str("WHATSAPP_TEMPLATE_NAME", default="")
+WHATSAPP_TEMPLATE_LANGUAGE = env.str("WHATSAPP_TEMPLATE_LANGUAGE", default="en_US")
+MESSENGER_VERIFY_TOKEN = env.str("MESSENGER_VERIFY_TOKEN", default="")
+MESSENGER_APP_SECRET = env.str("MESSENGER_APP_SECRET", default="")
+MESSENGER_PAGE_TOKEN = env.str("MESSENGER_PAGE_TOKEN", default="")
+GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.facebook.com/v21.0")
+# Seconds a call to the Graph API may take (connect and read) before it is retried later.
+MESSAGING_HTTP_TIMEOUT = env.float("MESSAGING_HTTP_TIMEOUT", default=10.0)
 # How long raw storefront events are kept (13 months); the daily figures stay.
 ANALYTICS_EVENT_RETENTION_DAYS = env.int("ANALYTICS_EVENT_RETENTION_DAYS", default=396)
 # Each process hands its events to the shared buffer in lists of this many, or after this long.

@@ -1,0 +1,58 @@
+"""A webhook's messages into conversations: one conversation per sender and platform, each
+message stored once (its platform id is unique per channel), through `services.add_shopper_message`
+so the inbox hears of it live like any other.
+
+Customers are not matched: the customers app has a phone field, but nobody verifies it, and
+matching a WhatsApp number to whoever typed it would show that customer's orders to the number's
+owner. The sender's number (or Messenger id) is kept on the conversation instead.
+"""
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import services
+from ..models import MESSAGE_MAX_LENGTH, Conversation, Message
+from .common import Inbound
+
+
+def _conversation_for(*, channel: str, item: Inbound) -> Conversation:
+    found = Conversation.objects.filter(channel=channel, external_sender=item.sender).first()
+    if found is not None:
+        return found
+    name = item.name or (f"+{item.sender}" if channel == "whatsapp" else "")
+    try:
+        with transaction.atomic():
+            # The assistant answers on the web launcher only: a person answers here.
+            return Conversation.objects.create(channel=channel, external_sender=item.sender, name=name[:100],
+                                               bot_active=False)
+    except IntegrityError:  # the same sender's first message, delivered concurrently
+        return Conversation.objects.get(channel=channel, external_sender=item.sender)
+
+
+def receive(*, channel: str, items: list[Inbound]) -> int:
+    """Store the messages not stored before; returns how many were new. A replay stores nothing."""
+    stored = 0
+    for item in items:
+        if Message.objects.filter(channel=channel, external_id=item.external_id).exists():
+            continue
+        conversation = _conversation_for(channel=channel, item=item)
+        # The platform's clock, never later than now: the reply window must not be stretched.
+        sent_at = min(item.sent_at, timezone.now())
+        body = (item.text.strip() or "-")[:MESSAGE_MAX_LENGTH]
+        try:
+            with transaction.atomic():
+                message = services.add_shopper_message(conversation=conversation, body=body, rate_key="",
+                                                       external_id=item.external_id)
+                if not item.supported:
+                    Message.objects.filter(pk=message.pk).update(payload={"unsupported": True})
+                Conversation.objects.filter(
+                    Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=sent_at), pk=conversation.pk,
+                ).update(last_inbound_at=sent_at)
+                if item.name and conversation.name != item.name[:100]:
+                    Conversation.objects.filter(pk=conversation.pk).update(name=item.name[:100])
+        except IntegrityError:  # delivered twice at the same moment: the other one stored it
+            continue
+        stored += 1
+    return stored

@@ -1,0 +1,94 @@
+"""WhatsApp Business Cloud API: reading its webhook, sending messages.
+
+Webhook (object "whatsapp_business_account"): entry[].changes[] with field "messages";
+value.messages[] (from, id, timestamp, type, text.body), value.contacts[] (wa_id, profile.name);
+value.statuses[] (delivery receipts) are not messages and are skipped.
+Sending: POST {GRAPH_API_URL}/{WHATSAPP_PHONE_NUMBER_ID}/messages with a bearer token.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from .common import Inbound
+
+OBJECT = "whatsapp_business_account"
+
+
+def configured() -> bool:
+    return bool(settings.WHATSAPP_VERIFY_TOKEN and settings.WHATSAPP_APP_SECRET)
+
+
+def verify_token() -> str:
+    return settings.WHATSAPP_VERIFY_TOKEN
+
+
+def app_secret() -> str:
+    return settings.WHATSAPP_APP_SECRET
+
+
+def _text_of(message: dict) -> tuple[str, bool]:
+    kind = message.get("type", "")
+    if kind == "text":
+        return str((message.get("text") or {}).get("body", "")), True
+    if kind == "button":  # a quick-reply button of a template
+        return str((message.get("button") or {}).get("text", "")), True
+    if kind == "interactive":
+        reply = message.get("interactive") or {}
+        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
+        if chosen.get("title"):
+            return str(chosen["title"]), True
+    return _("[%(kind)s message: not shown here, open WhatsApp to see it]") % {"kind": kind or _("unknown")}, False
+
+
+def parse(payload: dict) -> list[Inbound]:
+    if payload.get("object") != OBJECT:
+        return []
+    found = []
+    for entry in payload.get("entry") or []:
+        for change in entry.get("changes") or []:
+            if change.get("field") != "messages":
+                continue
+            value = change.get("value") or {}
+            names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
+            for message in value.get("messages") or []:
+                sender, external_id = str(message.get("from", "")), str(message.get("id", ""))
+                if not sender or not external_id:
+                    continue
+                try:
+                    sent_at = datetime.fromtimestamp(int(message.get("timestamp")), tz=UTC)
+                except (TypeError, ValueError):
+                    sent_at = datetime.now(tz=UTC)
+                text, supported = _text_of(message)
+                found.append(Inbound(sender=sender, external_id=external_id, sent_at=sent_at, text=text,
+                                     name=str(names.get(sender) or ""), supported=supported))
+    return found
+
+
+def can_send() -> bool:
+    return bool(settings.WHATSAPP_TOKEN and settings.WHATSAPP_PHONE_NUMBER_ID)
+
+
+def endpoint() -> str:
+    return f"{settings.GRAPH_API_URL}/{settings.WHATSAPP_PHONE_NUMBER_ID}/messages"
+
+
+def headers() -> dict:
+    return {"Authorization": f"Bearer {settings.WHATSAPP_TOKEN}"}
+
+
+def text_body(*, to: str, text: str) -> dict:
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
+            "text": {"preview_url": True, "body": text}}
+
+
+def template_body(*, to: str) -> dict:
+    return {"messaging_product": "whatsapp", "to": to, "type": "template",
+            "template": {"name": settings.WHATSAPP_TEMPLATE_NAME,
+                         "language": {"code": settings.WHATSAPP_TEMPLATE_LANGUAGE}}}
+
+
+def sent_id(response_json: dict) -> str:
+    return str(((response_json.get("messages") or [{}])[0]).get("id", ""))
