@@ -92,6 +92,16 @@ def send_template(*, conversation: Conversation, author) -> Message:
     return message
 
 
+def text_with_links(message: Message) -> str:
+    """The reply as the platform shows it: plain text, with the addresses of any product cards or
+    order links staff attached (the inbox shows those as cards; the apps only show text)."""
+    from shop.site import absolute_url
+
+    urls = [item.get("url", "") for key in ("cards", "orders") for item in message.payload.get(key) or []]
+    lines = [message.body] + [absolute_url(url) if url.startswith("/") else url for url in urls if url]
+    return "\n".join(lines)
+
+
 def deliver(*, message_id: int) -> bool:
     """Send one stored staff message; True once the platform took it. Raises TransientError to be
     retried; a refusal is recorded and returns False."""
@@ -108,7 +118,7 @@ def deliver(*, message_id: int) -> bool:
     if message.payload.get("template"):
         body = whatsapp.template_body(to=conversation.external_sender)
     else:
-        body = platform.text_body(to=conversation.external_sender, text=message.body)
+        body = platform.text_body(to=conversation.external_sender, text=text_with_links(message))
     try:
         response = requests.post(platform.endpoint(), json=body, headers=platform.headers(),
                                  timeout=settings.MESSAGING_HTTP_TIMEOUT)

@@ -8,6 +8,7 @@ cannot hold a CSRF token; the signature proves the sender instead).
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 
@@ -25,8 +26,9 @@ def _webhook(request: HttpRequest, *, channel: str, platform) -> HttpResponse:
     if not platform.configured():
         raise Http404
     if request.method == "GET":
-        if (request.GET.get("hub.mode") == "subscribe"
-                and request.GET.get("hub.verify_token", "") == platform.verify_token()):
+        given = request.GET.get("hub.verify_token", "")
+        if request.GET.get("hub.mode") == "subscribe" and hmac.compare_digest(given.encode(),
+                                                                             platform.verify_token().encode()):
             return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
         return HttpResponseForbidden("Wrong verify token.")
     if request.method != "POST":
@@ -41,7 +43,12 @@ def _webhook(request: HttpRequest, *, channel: str, platform) -> HttpResponse:
         return HttpResponse("Not JSON.", status=400)
     if not isinstance(payload, dict):
         return HttpResponse("Not a JSON object.", status=400)
-    stored = inbound.receive(channel=channel, items=platform.parse(payload))
+    try:
+        items = platform.parse(payload)
+    except (AttributeError, TypeError, KeyError) as error:  # signed, but not shaped as documented
+        log.warning("%s webhook: unreadable payload (%s)", channel, error)
+        return HttpResponse("Unexpected payload shape.", status=400)
+    stored = inbound.receive(channel=channel, items=items)
     log.info("%s webhook: %s new message(s)", channel, stored)
     return HttpResponse("OK", content_type="text/plain")
 

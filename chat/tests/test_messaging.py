@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -401,3 +403,56 @@ def test_the_conversation_page_stays_within_its_query_budget(client, django_asse
     support(client)
     with django_assert_max_num_queries(30):
         assert client.get(f"{INBOX}{conversation.pk}/change/").status_code == 200
+
+
+def test_a_product_card_reaches_whatsapp_as_its_address(client, graph, settings, storefront_catalog,
+                                                       django_capture_on_commit_callbacks):
+    from catalog.models import Product
+
+    settings.SITE_URL = "https://shop.example"
+    product = Product.objects.published().first()
+    post_signed(client, WA_URL, wa_payload(), WA_SECRET)
+    conversation = Conversation.objects.get()
+    support(client)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"{INBOX}{conversation.pk}/act/", {"do": "card", "product": product.slug, "body": "This one?"})
+
+    assert graph.calls[0]["json"]["text"]["body"] == f"This one?\nhttps://shop.example{product.get_absolute_url()}"
+
+
+def test_a_signed_payload_of_another_shape_is_400_and_stores_nothing(client):
+    response = post_signed(client, WA_URL, {"object": "whatsapp_business_account", "entry": ["x"]}, WA_SECRET)
+
+    assert response.status_code == 400 and not Message.objects.exists()
+
+
+def test_the_inbox_lists_platform_conversations_within_its_budget(client, django_assert_max_num_queries):
+    for n in range(3):
+        post_signed(client, WA_URL, wa_payload(wamid=f"wamid.{n}", sender=f"4477009001{n}", name=f"Sam {n}"), WA_SECRET)
+    post_signed(client, FB_URL, fb_payload(), FB_SECRET)
+    support(client)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(INBOX, {"channel": "whatsapp"})
+
+    assert {c.name for c in response.context["conversations"]} == {"Sam 0", "Sam 1", "Sam 2"}
+
+
+@given(body=st.binary(max_size=300), secret=st.text(min_size=1, max_size=20), other=st.text(min_size=1, max_size=20))
+def test_a_signature_matches_its_own_body_and_secret_only(body, secret, other):
+    from chat.messaging.common import sign, signature_ok
+
+    header = sign(raw_body=body, secret=secret)
+    assert signature_ok(raw_body=body, header=header, secret=secret)
+    assert signature_ok(raw_body=body, header=header, secret=other) == (other == secret)
+    assert not signature_ok(raw_body=body + b" ", header=header, secret=secret)
+    assert not signature_ok(raw_body=body, header=header, secret="")
+
+
+@given(hours=st.floats(min_value=0, max_value=72, allow_nan=False))
+def test_free_text_is_allowed_exactly_within_24_hours_of_the_last_message(hours):
+    last = timezone.now()
+    conversation = Conversation(channel="whatsapp", last_inbound_at=last)
+
+    assert outbound.window_open(conversation, now=last + timedelta(hours=hours)) == (hours < 24)
