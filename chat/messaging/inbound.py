@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .. import services
 from ..models import MESSAGE_MAX_LENGTH, Conversation, Message
@@ -40,7 +41,7 @@ def receive(*, channel: str, items: list[Inbound]) -> int:
         conversation = _conversation_for(channel=channel, item=item)
         # The platform's clock, never later than now: the reply window must not be stretched.
         sent_at = min(item.sent_at, timezone.now())
-        body = (item.text.strip() or "-")[:MESSAGE_MAX_LENGTH]
+        body = services.CONTROL.sub("", item.text).strip()[:MESSAGE_MAX_LENGTH] or _("[empty message]")
         try:
             with transaction.atomic():
                 message = services.add_shopper_message(conversation=conversation, body=body, rate_key="",

@@ -456,3 +456,20 @@ def test_free_text_is_allowed_exactly_within_24_hours_of_the_last_message(hours)
     conversation = Conversation(channel="whatsapp", last_inbound_at=last)
 
     assert outbound.window_open(conversation, now=last + timedelta(hours=hours)) == (hours < 24)
+
+
+def test_a_message_of_control_characters_only_is_stored_as_empty_not_an_error(client):
+    response = post_signed(client, WA_URL, wa_payload(text="\x00\x07 "), WA_SECRET)
+
+    assert response.status_code == 200
+    assert Message.objects.get().body == "[empty message]"
+
+
+def test_the_conversation_page_names_the_sender_and_the_open_window(client):
+    post_signed(client, WA_URL, wa_payload(), WA_SECRET)
+    support(client)
+
+    text = client.get(f"{INBOX}{Conversation.objects.get().pk}/change/").content.decode()
+
+    assert "Writes on WhatsApp as 16315551181." in text
+    assert "Free-text replies reach the customer until" in text and 'value="template"' not in text
