@@ -488,12 +488,15 @@ def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> Non
     StockLevel.objects.filter(pk__in=amounts).update(**fields)
     if on_hand != reserved:  # shipping takes from both alike: what is available stays the same
         # Whether a product sold out or came back decides how much of the storefront to invalidate,
-        # and is all the listing index knows of stock: a sale that leaves units on the shelf does
-        # not touch it, a sell-out flips one bit in place (no rebuild).
-        flipped = invalidation.stock_rows_changed(
+        # and is all the listing index knows of stock: a sale that leaves units on the row does
+        # not touch it; when a row sells out or comes back, the product's stock is read again
+        # under the listing index lock (a concurrent sale of its other variant may have committed
+        # meanwhile) and its bit set from that read, in place (no rebuild).
+        rows_flipped = invalidation.stock_rows_changed(
             {pk: (on_hand * amount, reserved * amount) for pk, amount in amounts.items()}
         )
-        listing_index.stock_flipped(flipped)
+        if rows_flipped:
+            invalidation.stock_availability_changed(listing_index.stock_flipped(rows_flipped))
 
 
 def _summed(requests: Sequence[StockRequest]) -> dict[int, int]:
