@@ -27,9 +27,9 @@ missing ones) so a writer always has a row to bump. After the commit, the stale 
 in the background (`rebuild_after_commit`, a Celery task) so that shoppers rarely meet one.
 
 Stock, the frequent write (every order), does not make rows stale: the only thing the index holds
-about stock is one bit per product, so a sale that leaves units on the shelf does nothing here and
-a sell-out or a comeback sets or clears that product's bit in place (`stock_flipped`), in the
-sale's transaction.
+about stock is one bit per product, so a sale that leaves units on the shelf does nothing here and,
+when a stock row sells out or comes back, the product's bit is set from its stock read again under
+this row's lock (`stock_flipped`), in place, in the sale's transaction.
 
 Prices and stock on the cards themselves still come from the catalog tables (`with_card_data`),
 in the same request; the index decides which products are listed and in which order, which is

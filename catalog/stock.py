@@ -19,8 +19,10 @@ Rules every writer here follows, and every caller must know:
   same transaction, with the caller's `cause` (who, why, which order or transfer).
 - It bumps on commit the storefront versions of the products whose availability it changed: their
   pages, and the cards and category listings of those that sold out or came back
-  (catalog/invalidation.py), never the whole store; for those that sold out or came back it also
-  flips their in-stock bit in the listing index in place (catalog/listing_index.py).
+  (catalog/invalidation.py), never the whole store. When a stock row sells out or comes back it
+  also sets the product's in-stock bit in the listing index in place (catalog/listing_index.py),
+  from the product's stock read again under the index row's lock, so that two orders selling out
+  two variants of one product at once cannot both miss the sell-out.
 """
 from __future__ import annotations
 
