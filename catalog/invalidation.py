@@ -161,14 +161,19 @@ def stock_changed(snapshot: StockSnapshot) -> None:
     versions.bump_on_commit(keys)
 
 
-def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> dict[int, tuple[int, bool]]:
+def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> dict[int, int]:
     """After an UPDATE that added `(on_hand, reserved)` deltas to these stock rows, in the same
-    transaction: bump on commit as `stock_changed` does, from one query.
+    transaction: bump on commit the pages of the products concerned, and return those with a row
+    whose availability flipped (a variant sold out at a location, or came back there), as product
+    id -> category id. One query.
 
     Reads every stock row of the products concerned as it is now; as it was before is now minus
-    the deltas, so no query is needed before the write. Returns the products that sold out or came
-    back, as product id -> (category id, in stock now), for the listing index
-    (`listing_index.stock_flipped`).
+    the deltas, so no query is needed before the write. A sale that leaves units on the row
+    returns nothing. Whether the *product* sold out or came back is not decided here: this read
+    may not see another order's sale of the product's other variant, not committed yet (READ
+    COMMITTED). The caller passes what this returns to `listing_index.stock_flipped`, which reads
+    the products' stock again under the listing index lock, and what that returns to
+    `stock_availability_changed`.
     """
     if not deltas:
         return {}
@@ -177,20 +182,22 @@ def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> dict[int, tuple[in
         "pk", "variant__product_id", "variant__product__category_id", "on_hand", "reserved",
         "variant__is_active", "location__is_active",
     ).order_by()
-    before: dict[int, bool] = {}
-    after: dict[int, bool] = {}
-    categories: dict[int, int] = {}
+    products: set[int] = set()
+    flipped: dict[int, int] = {}
     for pk, product_id, category_id, on_hand, reserved, variant_active, location_active in rows:
-        categories[product_id] = category_id
-        shown = variant_active and location_active
-        on_hand_delta, reserved_delta = deltas.get(pk, (0, 0))
-        after[product_id] = after.get(product_id, False) or (shown and on_hand > reserved)
-        before[product_id] = before.get(product_id, False) or (
-            shown and on_hand - on_hand_delta > reserved - reserved_delta
-        )
-    flipped = {pk for pk in after if before[pk] != after[pk]}
-    keys = {versions.product_key(pk) for pk in after}
-    if flipped:
-        keys |= product_keys(flipped, categories={categories[pk] for pk in flipped})
-    versions.bump_on_commit(keys)
-    return {pk: (categories[pk], after[pk]) for pk in flipped}
+        products.add(product_id)
+        if pk not in deltas or not (variant_active and location_active):
+            continue
+        on_hand_delta, reserved_delta = deltas[pk]
+        if (on_hand > reserved) != (on_hand - on_hand_delta > reserved - reserved_delta):
+            flipped[product_id] = category_id
+    versions.bump_on_commit(versions.product_key(pk) for pk in products)
+    return flipped
+
+
+def stock_availability_changed(products: dict[int, int]) -> None:
+    """Products that sold out or came back (product id -> category id), as decided under the
+    listing index lock (`listing_index.stock_flipped`): bump on commit their cards and the
+    listings of their category chains (no query with the category tree cached)."""
+    if products:
+        versions.bump_on_commit(product_keys(products, categories=set(products.values())))

@@ -27,9 +27,9 @@ missing ones) so a writer always has a row to bump. After the commit, the stale 
 in the background (`rebuild_after_commit`, a Celery task) so that shoppers rarely meet one.
 
 Stock, the frequent write (every order), does not make rows stale: the only thing the index holds
-about stock is one bit per product, so a sale that leaves units on the shelf does nothing here and
-a sell-out or a comeback sets or clears that product's bit in place (`stock_flipped`), in the
-sale's transaction.
+about stock is one bit per product, so a sale that leaves units on the shelf does nothing here and,
+when a stock row sells out or comes back, the product's bit is set from its stock read again under
+this row's lock (`stock_flipped`), in place, in the sale's transaction.
 
 Prices and stock on the cards themselves still come from the catalog tables (`with_card_data`),
 in the same request; the index decides which products are listed and in which order, which is
@@ -126,47 +126,72 @@ def rebuild_after_commit() -> None:
     transaction.on_commit(_enqueue_rebuild, robust=True)
 
 
-def stock_flipped(flipped: dict[int, tuple[int, bool]]) -> None:
-    """Products that sold out or came back in the caller's transaction, as product id ->
-    (category id, in stock now): set or clear their bit in their categories' `stock` mask, in place.
+def stock_flipped(products: dict[int, int]) -> dict[int, int]:
+    """Products with a stock row that sold out or came back in the caller's transaction, as
+    product id -> category id (`invalidation.stock_rows_changed`): set or clear their bit in their
+    categories' `stock` mask, in place, from their stock as it is *after* the lock. Returns those
+    whose availability changed (or is not known here), product id -> category id, for
+    `invalidation.stock_availability_changed`.
 
-    Two queries, only when something flipped: the rows are locked (category order, so two sales
-    never wait for each other crosswise) and read, then written back in one UPDATE. The lock makes
-    the read-modify-write safe against another sale of the same category (a sale locks its stock
-    rows first, then these, as its stale-marking UPDATE did before). `generation + 1` on every row touched, stale ones included, so a
-    reader's build from a snapshot before this change is not stored over it (module docstring).
+    The rows are locked (category order, so two sales never wait for each other crosswise; a sale
+    locks its stock rows first, then these), then the products' stock is read in a statement of
+    its own: under READ COMMITTED it sees what every sale that held these locks before committed.
+    Two orders taking the last units of two variants of one product each see the other's units
+    still there before the lock, but the second to get the lock sees the first's sale and clears
+    the bit (issue 9; test_stock_concurrency.py). The bit under the lock is what the last such
+    sale committed, so a product whose fresh stock matches it did not change for shoppers.
+
+    Two queries (lock, read), and a third to write back the rows whose mask changed and the stale
+    ones, with `generation + 1`, so a reader's build from a snapshot before this change is not
+    stored over it (module docstring). A product the index does not know (stale row, not listed)
+    is returned as changed: bumping its card costs less than reasoning about it.
     """
-    if not flipped:
-        return
-    by_category: dict[int, dict[int, bool]] = defaultdict(dict)
-    for product_id, (category_id, in_stock) in flipped.items():
-        by_category[category_id][product_id] = in_stock
-    rows = (
-        CategoryListingIndex.objects.filter(category_id__in=by_category)
+    if not products:
+        return {}
+    rows = list(
+        CategoryListingIndex.objects.filter(category_id__in=set(products.values()))
         .select_for_update().order_by("category_id").values_list("category_id", "data")
     )
-    updated: dict[int, dict] = {}
+    in_stock = set(
+        StockLevel.objects.filter(
+            variant__product_id__in=products, variant__is_active=True, location__is_active=True,
+            on_hand__gt=F("reserved"),
+        ).values_list("variant__product_id", flat=True).distinct().order_by()
+    )
+    by_category: dict[int, list[int]] = defaultdict(list)
+    for product_id, category_id in products.items():
+        by_category[category_id].append(product_id)
+    changed = dict(products)  # until the index says otherwise
+    updated: dict[int, dict | None] = {}
     for category_id, data in rows:
         if data is None:  # stale: the next build reads the new stock anyway
+            updated[category_id] = None
             continue
         ids = _numbers(data["ids"])
         where = {pk: position for position, pk in enumerate(ids)} if len(by_category[category_id]) > 1 else None
-        mask = int(data["stock"], 16)
-        for product_id, in_stock in by_category[category_id].items():
+        before = mask = int(data["stock"], 16)
+        for product_id in by_category[category_id]:
             try:
                 position = where[product_id] if where is not None else ids.index(product_id)
             except (KeyError, ValueError):  # not published: not listed
                 continue
-            mask = mask | (1 << position) if in_stock else mask & ~(1 << position)
-        updated[category_id] = {**data, "stock": format(mask, "x")}
-    changes: dict = {"generation": F("generation") + 1}
+            bit = 1 << position
+            if bool(mask & bit) == (product_id in in_stock):
+                del changed[product_id]
+            mask = mask | bit if product_id in in_stock else mask & ~bit
+        if mask != before:
+            updated[category_id] = {**data, "stock": format(mask, "x")}
     if updated:
-        changes["data"] = Case(
-            *[When(category_id=pk, then=Value(data, JSONField())) for pk, data in updated.items()],
-            default=F("data"),
-            output_field=JSONField(),
-        )
-    CategoryListingIndex.objects.filter(category_id__in=by_category).update(**changes)
+        changes: dict = {"generation": F("generation") + 1}
+        written = {pk: data for pk, data in updated.items() if data is not None}
+        if written:
+            changes["data"] = Case(
+                *[When(category_id=pk, then=Value(data, JSONField())) for pk, data in written.items()],
+                default=F("data"),
+                output_field=JSONField(),
+            )
+        CategoryListingIndex.objects.filter(category_id__in=updated).update(**changes)
+    return changed
 
 
 def _raw(kwargs) -> bool:

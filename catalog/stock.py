@@ -19,8 +19,10 @@ Rules every writer here follows, and every caller must know:
   same transaction, with the caller's `cause` (who, why, which order or transfer).
 - It bumps on commit the storefront versions of the products whose availability it changed: their
   pages, and the cards and category listings of those that sold out or came back
-  (catalog/invalidation.py), never the whole store; for those that sold out or came back it also
-  flips their in-stock bit in the listing index in place (catalog/listing_index.py).
+  (catalog/invalidation.py), never the whole store. When a stock row sells out or comes back it
+  also sets the product's in-stock bit in the listing index in place (catalog/listing_index.py),
+  from the product's stock read again under the index row's lock, so that two orders selling out
+  two variants of one product at once cannot both miss the sell-out.
 """
 from __future__ import annotations
 
@@ -488,12 +490,15 @@ def _add(amounts: dict[int, int], *, on_hand: int = 0, reserved: int = 0) -> Non
     StockLevel.objects.filter(pk__in=amounts).update(**fields)
     if on_hand != reserved:  # shipping takes from both alike: what is available stays the same
         # Whether a product sold out or came back decides how much of the storefront to invalidate,
-        # and is all the listing index knows of stock: a sale that leaves units on the shelf does
-        # not touch it, a sell-out flips one bit in place (no rebuild).
-        flipped = invalidation.stock_rows_changed(
+        # and is all the listing index knows of stock: a sale that leaves units on the row does
+        # not touch it; when a row sells out or comes back, the product's stock is read again
+        # under the listing index lock (a concurrent sale of its other variant may have committed
+        # meanwhile) and its bit set from that read, in place (no rebuild).
+        rows_flipped = invalidation.stock_rows_changed(
             {pk: (on_hand * amount, reserved * amount) for pk, amount in amounts.items()}
         )
-        listing_index.stock_flipped(flipped)
+        if rows_flipped:
+            invalidation.stock_availability_changed(listing_index.stock_flipped(rows_flipped))
 
 
 def _summed(requests: Sequence[StockRequest]) -> dict[int, int]:

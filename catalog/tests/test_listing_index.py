@@ -169,6 +169,69 @@ def test_a_sale_leaves_the_index_alone_and_a_sell_out_flips_one_bit_in_place(sto
     assert parka.pk in _listed(in_stock=True)
 
 
+def test_a_variant_selling_out_while_another_is_left_rereads_the_product_under_the_lock(
+    storefront_catalog, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """A row-level flip (the shell's blue one sells out downtown; the red one is still in the
+    warehouse) reads the product's stock again under the index lock, and changes nothing when the
+    index already says what that read says: no write, no card or listing bump (issue 9)."""
+    from catalog import versions
+
+    from . import versioning
+
+    shell, rain = storefront_catalog.shell, storefront_catalog.shell.category
+    _listed()  # the index is built, the category tree cached
+    built = _stored(rain)
+    blue = StockLevel.objects.get(variant__sku="SHELL-BLUE-S")
+    watched = versioning.read(versions.product_key(shell.pk), versions.card_key(shell.pk), versions.listing_key(rain.pk))
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        # lock, update, which stock rows flipped; then the index row locked and the product's
+        # stock read again; nothing written, since the index already has it in stock
+        with django_assert_num_queries(5):
+            stock.reserve(requests=[stock.StockRequest(variant_id=blue.variant_id, quantity=3)])
+
+    assert _stored(rain) == built
+    assert shell.pk in _listed(in_stock=True)
+    assert versioning.moved(watched) == {versions.product_key(shell.pk)}  # its page only
+
+
+def test_a_wrong_in_stock_bit_is_set_right_by_the_next_row_that_flips(
+    storefront_catalog, django_capture_on_commit_callbacks
+):
+    """What the race of issue 9 left behind (two orders selling out two variants at once, neither
+    seeing the other's sale) is read again the next time a row of that product flips: the bit
+    comes from the stock under the lock, not from what this sale changed, and the card and
+    listings showing it are bumped."""
+    from catalog import versions
+
+    from . import versioning
+
+    shell, rain = storefront_catalog.shell, storefront_catalog.shell.category
+    _listed()
+    generation, data = _stored(rain)
+    position = listing_index.Part(data).ids.index(shell.pk)
+    CategoryListingIndex.objects.filter(category=rain).update(
+        data={**data, "stock": format(int(data["stock"], 16) & ~(1 << position), "x")}
+    )  # the index says out of stock; the red one is in the warehouse
+    assert shell.pk not in _listed(in_stock=True)
+    watched = versioning.read(versions.card_key(shell.pk), versions.listing_key(rain.pk))
+
+    # a sale leaving units on its row does not look (it changes no availability)
+    blue = StockLevel.objects.get(variant__sku="SHELL-BLUE-S")
+    with transaction.atomic():
+        stock.reserve(requests=[stock.StockRequest(variant_id=blue.variant_id, quantity=1)])
+    assert shell.pk not in _listed(in_stock=True)
+
+    # the last blue units sell: the product did not change for this sale, but the fresh read does
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        stock.reserve(requests=[stock.StockRequest(variant_id=blue.variant_id, quantity=2)])
+
+    assert shell.pk in _listed(in_stock=True)
+    assert _stored(rain) == (generation + 1, listing_index.build([rain.pk])[rain.pk])
+    assert versioning.moved(watched) == set(watched)
+
+
 def test_a_sell_out_in_a_stale_category_moves_its_generation(storefront_catalog):
     """A reader building from before the sale must not store its build over it."""
     parka, jackets = storefront_catalog.parka, storefront_catalog.parka.category

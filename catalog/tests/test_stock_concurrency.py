@@ -285,3 +285,51 @@ def test_two_returns_restocking_new_rows_in_opposite_order_never_deadlock():
 
     assert unexpected(results) == [], results  # PostgreSQL raises "deadlock detected" otherwise
     assert sorted(StockLevel.objects.filter(location=location).values_list("on_hand", flat=True)) == [2, 2]
+
+
+# --- The listing index's in-stock bit -------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_two_orders_selling_out_two_variants_of_one_product_clear_its_in_stock_bit(monkeypatch):
+    """The last unit of each of a product's two variants, sold at the same moment (issue 9).
+
+    Each order's transaction updates its own variant's row, then reads the product's stock to see
+    whether the product sold out. Under READ COMMITTED each sees the other variant still in stock
+    (not committed yet), so without a fresh read after the listing index lock neither clears the
+    bit, and the "in stock" filter lists a sold-out product until its category changes again. A
+    barrier between the stock UPDATE and that read makes both orders update before either reads,
+    every time.
+    """
+    from catalog import invalidation, listing_index, versions
+
+    from . import versioning
+
+    warehouse = LocationFactory(code="warehouse")
+    red = VariantFactory(sku="TWO-RED")
+    blue = VariantFactory(sku="TWO-BLUE", product=red.product)
+    product = red.product
+    for variant in (red, blue):
+        StockLevelFactory(variant=variant, location=warehouse, on_hand=1)
+    [data] = listing_index.load([product.category_id])  # the index built, the product in stock
+    position = listing_index.Part(data).ids.index(product.pk)
+    assert listing_index.Part(data).stock >> position & 1
+    card = versioning.read(versions.card_key(product.pk), versions.listing_key(product.category_id))
+
+    both_updated = threading.Barrier(2)
+    rows_changed = invalidation.stock_rows_changed
+
+    def after_both_updates(deltas):
+        both_updated.wait(timeout=JOIN_SECONDS)
+        return rows_changed(deltas)
+
+    monkeypatch.setattr(invalidation, "stock_rows_changed", after_both_updates)
+    results, _seconds = run_together(lambda index: buy((red, blue)[index].pk), 2)
+
+    assert unexpected(results) == [], results
+    assert set(StockLevel.objects.values_list("on_hand", "reserved")) == {(1, 1)}
+    [data] = listing_index.load([product.category_id])
+    assert not listing_index.Part(data).stock >> position & 1, "sold out, but the index says in stock"
+    assert data == listing_index.build([product.category_id])[product.category_id]
+    # and the cached card and listings that showed it in stock are thrown away
+    assert versioning.moved(card) == set(card)
