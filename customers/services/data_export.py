@@ -280,6 +280,8 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
         "storefront_events": _export_events(customer),
         # Their conversations with the store (chat, contact form), every message.
         "chat_history": _export_chat(customer),
+        # Gift cards sent to them, bought or used by them: never the code (docs/privacy.md).
+        "gift_cards": _export_gift_cards(customer),
     }
     actor = actor if actor is not None else customer.user
     with transaction.atomic():
@@ -293,3 +295,10 @@ def _export_chat(customer: Customer) -> list[dict]:
     from chat.selectors import export_for_customer
 
     return export_for_customer(customer)
+
+
+def _export_gift_cards(customer: Customer) -> list[dict]:
+    from giftcards.selectors import export_for_customer
+
+    user = customer.user
+    return export_for_customer(customer, emails=[user.email] if user is not None else [])
