@@ -50,17 +50,22 @@ def cards(db):
     # One Ada bought for next month, not delivered yet.
     waiting = _sold(ada.order, to="someone@example.com", sender="Zebedee", message="Happy birthday from Zebedee",
                     delivered=False)
+    # One sent to Ada's old address (still on her account).
+    old_address, _ = issue_gift_card(amount=Decimal("12.00"), user=ada.staff, reason="Goodwill",
+                                     recipient_email="zebedee.old@example.net")
     # Bob's own card: nothing to do with Ada.
     bobs, _ = issue_gift_card(amount=Decimal("15.00"), user=ada.staff, reason="Goodwill for Philomena",
                               recipient_email=bob.email, recipient_name="Philomena", message="For Philomena")
-    return SimpleNamespace(ada=ada, bob=bob, to_ada=to_ada, code=code, for_bob=for_bob, waiting=waiting, bobs=bobs)
+    return SimpleNamespace(ada=ada, bob=bob, old_address=old_address, to_ada=to_ada, code=code, for_bob=for_bob, waiting=waiting, bobs=bobs)
 
 
 def test_the_download_holds_their_gift_cards_with_balance_and_ledger_never_the_code(cards):
     data = export_customer_data(customer=cards.ada.customer)
 
-    assert len(data["gift_cards"]) == 3  # not Bob's own card
-    mine = next(r for r in data["gift_cards"] if r["sent_to_you"])
+    assert len(data["gift_cards"]) == 4  # not Bob's own card
+    assert [r["initial_value"] for r in data["gift_cards"] if r["recipient_email"] == "zebedee.old@example.net"] == [
+        "12.00"]
+    mine = next(r for r in data["gift_cards"] if r["sent_to_you"] and r["used_by_you"])
     assert mine["code"] == cards.to_ada.display_code and mine["balance"] == "20.00"
     assert (mine["used_by_you"], mine["bought_by_you"]) == (True, False)
     assert [(t["kind"], t["amount"], t["balance_after"], t["order"]) for t in mine["ledger"]] == [
@@ -88,6 +93,7 @@ def test_erasure_keeps_the_ledger_and_balances_and_drops_the_person_from_the_car
                                                                        "order")) == ledger_before
     assert dict(GiftCard.objects.values_list("pk", "balance")) == balances_before
     assert not selectors.ledger_mismatches().exists()
+    assert GiftCard.objects.get(pk=cards.old_address.pk).recipient_email == ""
     to_ada = GiftCard.objects.get(pk=cards.to_ada.pk)
     assert (to_ada.recipient_email, to_ada.recipient_name, to_ada.message) == ("", "", "")
     assert "Quillfeather" not in to_ada.reason and "late parcel" in to_ada.reason
