@@ -91,6 +91,7 @@ SEEDED_BY_MIGRATIONS = [
     ("chat.migrations.0002_support_permissions", "grant"),
     ("chat.migrations.0003_proactive_triggers", "grant"),
     ("saleschannels.migrations.0001_initial", "create_channels"),
+    ("giftcards.migrations.0002_staff_permissions", "grant"),
 ]
 
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    BooleanField, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value,
+)
 from django.db.models.functions import Coalesce
 
 from shop.money import currency_code
@@ -119,3 +121,76 @@ def ledger_mismatches() -> QuerySet[GiftCard]:
     return GiftCard.objects.alias(
         ledger=Coalesce(Subquery(ledger), Value(Decimal("0"), output_field=money))
     ).filter(Q(balance__gt=F("ledger") + half_cent) | Q(balance__lt=F("ledger") - half_cent))
+
+
+# --- The customer's data download and erasure (customers/services/data_export.py, privacy.py) ---
+
+def _their_orders(customer, prefix: str) -> Q:
+    """`customers.services.privacy.orders_of`, through `prefix` (a path to an order)."""
+    theirs = Q(**{f"{prefix}__customer": customer})
+    if customer.user_id:
+        theirs |= Q(**{f"{prefix}__user_id": customer.user_id})
+    return theirs
+
+
+def cards_of_customer(customer, *, emails=()) -> QuerySet[GiftCard]:
+    """The cards tied to `customer`: sent to their email (or any of `emails`), bought with one of
+    their orders, or used by them (first used by their account, or paying for one of their
+    orders). Nobody else's card. Annotated with `sent_to_them`, `bought_by_them`, `used_by_them`."""
+    addresses = sorted({e.strip().lower() for e in (customer.email, *emails) if e and e.strip()})
+    sent = Q()
+    for address in addresses:
+        sent |= Q(recipient_email__iexact=address)
+    if not addresses:  # (every customer has an email; an erased one has its `.invalid` address)
+        sent = Q(recipient_email="@")  # matches no card
+    bought = _their_orders(customer, "order")
+    paid_their_order = GiftCardTransaction.objects.filter(
+        _their_orders(customer, "order"), card=OuterRef("pk"), kind=GiftCardTransaction.Kind.DEBIT)
+    used = Exists(paid_their_order)
+    if customer.user_id:
+        used = used | Q(redeemed_by_id=customer.user_id)
+    def flag(condition):
+        return ExpressionWrapper(condition, output_field=BooleanField())
+
+    return (GiftCard.objects.filter(sent | bought | used)
+            .annotate(sent_to_them=flag(sent), bought_by_them=flag(bought), used_by_them=flag(used))
+            .order_by("created_at", "pk"))
+
+
+def export_for_customer(customer, *, emails=()) -> list[dict]:
+    """The customer's gift cards for their data download (docs/privacy.md), two queries.
+
+    Never the code (only its masked last four). A card sent to them or used by them comes with its
+    balance and ledger; a card they bought for someone else with what they bought and wrote, but
+    not the recipient's spending (art. 15(4): another person's data). A ledger row names the order
+    only when the order is theirs.
+    """
+    cards = cards_of_customer(customer, emails=emails).prefetch_related(
+        Prefetch("transactions", queryset=GiftCardTransaction.objects.select_related("order").order_by(
+            "created_at", "pk")))
+    user_id = customer.user_id
+
+    def theirs(order) -> bool:
+        return order is not None and (order.customer_id == customer.pk or (user_id and order.user_id == user_id))
+
+    rows = []
+    for card in cards:
+        row = {
+            "code": card.display_code or None, "source": card.source, "currency": card.currency,
+            "initial_value": card.initial_balance, "created_at": card.created_at, "expires_at": card.expires_at,
+            "active": card.is_active, "sent_to_you": bool(card.sent_to_them),
+            "bought_by_you": bool(card.bought_by_them),
+            "used_by_you": bool(card.used_by_them), "recipient_email": card.recipient_email,
+            "recipient_name": card.recipient_name, "from": card.sender_name, "message": card.message,
+            "deliver_at": card.deliver_at, "delivered_at": card.delivered_at,
+        }
+        if card.sent_to_them or card.used_by_them:
+            row["reason"] = card.reason  # staff's reason for issuing it (as staff notes are included)
+            row["balance"] = card.balance
+            row["ledger"] = [
+                {"kind": t.kind, "amount": t.amount, "balance_after": t.balance_after,
+                 "order": t.order.number if theirs(t.order) else None, "at": t.created_at}
+                for t in card.transactions.all()
+            ]
+        rows.append(row)
+    return rows

@@ -367,3 +367,40 @@ def _gift_card_email(card: GiftCard, code: str) -> EmailMultiAlternatives:
     )
     message.attach_alternative(render_to_string("emails/gift_card.html", context), "text/html")
     return message
+
+
+def erase_for_customer(*, customer, emails=(), scrub=lambda text: text) -> int:
+    """Erase the person from the gift cards tied to `customer` (`selectors.cards_of_customer`),
+    keeping every card, balance and ledger row: they are money records (docs/privacy.md).
+
+    - a card sent to them loses the recipient's email, name and message (it is not delivered any
+      more if it was waiting; its code still works for whoever holds it);
+    - a card they bought loses the sender name and message, and, once delivered, the recipient's
+      details too; a card still waiting to be delivered keeps its recipient, name and message: it
+      is someone else's gift, paid for;
+    - the staff texts (reason, why deactivated) and ledger notes lose the person's details (`scrub`).
+    Called by `customers.services.privacy.erase_customer` inside its transaction, before the
+    account and the customer's email go. Locks the cards in pk order. Returns how many cards.
+    """
+    from .selectors import cards_of_customer
+
+    cards = list(cards_of_customer(customer, emails=emails).select_for_update(of=("self",)).order_by("pk"))
+    ids = [card.pk for card in cards]
+    for card in cards:
+        tied = card
+        waiting = card.delivered_at is None and bool(card.recipient_email)
+        if tied.sent_to_them or not waiting:
+            card.recipient_email = card.recipient_name = card.message = ""
+        if tied.bought_by_them:
+            card.sender_name = ""
+            if not waiting:
+                card.message = ""
+        card.reason = scrub(card.reason)
+        card.deactivation_reason = scrub(card.deactivation_reason)
+    GiftCard.objects.bulk_update(cards, ["recipient_email", "recipient_name", "message", "sender_name", "reason",
+                                         "deactivation_reason"])
+    notes = list(GiftCardTransaction.objects.filter(card_id__in=ids).exclude(note=""))
+    for row in notes:
+        row.note = scrub(row.note)
+    GiftCardTransaction.objects.bulk_update(notes, ["note"])
+    return len(cards)

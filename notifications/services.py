@@ -432,6 +432,17 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
         "shipment": None,
         "refund_amount": money(Decimal(amount)) if amount is not None else "",
     }
+    if kind == "confirmation" and not order.paid_at:
+        # What gift cards already paid and what is left for the card payment: an order part paid
+        # by a gift card is not "not paid, nothing charged" (payments/services/gift_cards.py).
+        from payments.services.gift_cards import gift_cards_paid
+
+        by_gift_cards = gift_cards_paid(order.pk)
+        left = max(order.total - by_gift_cards, Decimal("0"))
+        context.update({"gift_cards_paid": money(by_gift_cards) if by_gift_cards else "",
+                        "left_to_pay": money(left) if left else ""})
+    else:
+        context.update({"gift_cards_paid": "", "left_to_pay": ""})
     if shipment_id is not None:
         shipment = Shipment.objects.prefetch_related("lines__line").get(pk=shipment_id, order=order)
         context["shipment"] = {

@@ -280,7 +280,12 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
         "storefront_events": _export_events(customer),
         # Their conversations with the store (chat, contact form), every message.
         "chat_history": _export_chat(customer),
+        # Gift cards sent to them, bought or used by them: never the code (docs/privacy.md).
+        "gift_cards": None,  # below: it reads the account's addresses
     }
+    account = data["account"] or {}
+    data["gift_cards"] = _export_gift_cards(customer, emails=[
+        account.get("email") or "", *(a["email"] for a in account.get("email_addresses", []))])
     actor = actor if actor is not None else customer.user
     with transaction.atomic():
         record_activity(customer=customer, kind=Activity.Kind.DATA_EXPORTED, message=_("Downloaded their data"))
@@ -293,3 +298,10 @@ def _export_chat(customer: Customer) -> list[dict]:
     from chat.selectors import export_for_customer
 
     return export_for_customer(customer)
+
+
+def _export_gift_cards(customer: Customer, *, emails: list[str]) -> list[dict]:
+    """Cards sent to any of their addresses (the account's, old ones too), bought or used by them."""
+    from giftcards.selectors import export_for_customer
+
+    return export_for_customer(customer, emails=emails)

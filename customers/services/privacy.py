@@ -305,6 +305,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
       erased address instead), name, phone, the account link and every address field except the
       country (tax reporting); order history texts, outbox recipients, payment provider records
       and webhook payloads lose the person's details too;
+    - their gift cards (sent to them, bought or used by them) keep their balance and ledger (money
+      records) but lose recipient and sender details and messages (`giftcards.services.erase_for_customer`);
     - their storefront events (analytics.Event, `events_of`) are deleted, after a flush of the
       analytics buffer; the account, customer row and visitor ids are marked so an event of theirs
       still buffered is dropped when it is flushed (analytics.recorder.forget); `visitor_ids`
@@ -338,6 +340,11 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
             extra_emails = list(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
         needles = _needles(customer, user, extra_emails)
 
+        # Before the orders and the account let go of them: the cards are found through both.
+        from giftcards.services import erase_for_customer as erase_gift_cards
+
+        erase_gift_cards(customer=customer, emails=[old_email, *extra_emails, *([user.email] if user else [])],
+                         scrub=lambda text: _scrub_text(text, needles))
         orders_kept = _anonymise_orders(customer=customer, user=user, old_email=old_email, needles=needles)
         _scrub_campaign_messages(customer=customer, needles=needles)
         _scrub_admin_history(customer=customer, needles=needles)

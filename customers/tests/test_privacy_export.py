@@ -144,10 +144,19 @@ def test_the_export_costs_a_fixed_number_of_queries(two_customers, django_assert
     from orders.models import OrderEvent
     from orders.tests.factories import OrderFactory, OrderLineFactory
 
+    from giftcards.services import debit, issue_gift_card
+
+    def gift_card_spent_on(order):
+        card, _code = issue_gift_card(amount=Decimal("20.00"), user=ada.staff, reason="Goodwill",
+                                      recipient_email=ada.email)
+        debit(card=card, amount=Decimal("5.00"), order=order, payment=None, user=ada.user)
+
     ada, _bob = two_customers
+    gift_card_spent_on(ada.order)
     export_customer_data(customer=ada.customer)
-    # 29 and 30: the storefront events (their browsers, then the events); 1 for chat (2 with conversations).
-    with django_assert_max_num_queries(31):
+    # 29 and 30: the storefront events (their browsers, then the events); 1 for chat (2 with
+    # conversations); 2 for gift cards (the cards, their ledgers).
+    with django_assert_max_num_queries(32):
         export_customer_data(customer=ada.customer)
     with CaptureQueriesContext(connection) as before:
         export_customer_data(customer=ada.customer)
@@ -158,6 +167,7 @@ def test_the_export_costs_a_fixed_number_of_queries(two_customers, django_assert
         OrderLineFactory(order=order)
         OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOTE, actor=OrderEvent.Actor.STAFF, message="x")
         NoteFactory(customer=ada.customer, author=ada.staff)
+        gift_card_spent_on(order)
     with CaptureQueriesContext(connection) as after:
         export_customer_data(customer=ada.customer)
     assert len(after) == len(before)

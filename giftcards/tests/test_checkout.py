@@ -344,3 +344,48 @@ def test_an_unpaid_order_part_paid_by_gift_card_offers_pay_now_for_the_rest(clie
     response = client.post(pay_now[1])
     assert response["Location"].startswith("/payments/demo/")
     assert list(order.payments.filter(provider="demo").values_list("amount", flat=True)) == [Decimal("15.00")]
+
+
+def _confirmation(order):
+    from notifications.services import send_order_email
+
+    send_order_email(order_id=order.pk, kind="confirmation")  # (after commit, which these tests never reach)
+    [email] = [m for m in mail.outbox if m.subject.startswith("Thank you for your order")]
+    return email.body, email.alternatives[0][0]
+
+
+def test_the_confirmation_email_says_what_the_gift_card_paid_and_what_is_left(client, storefront_catalog, issue,
+                                                                              checkout_rules):
+    card, code = issue("25.00")
+    fill_cart(client, ("LAMP-1", 1))  # 35.00 + 5.00
+    key = to_review(client, checkout_rules)
+    apply(client, code)
+    client.post("/checkout/place/", {"idempotency_key": key})
+    order = Order.objects.get()
+    assert order.paid_at is None
+
+    text, html = _confirmation(order)
+
+    for body in (text, html):
+        assert "Paid by gift card: $25.00. Left to pay: $15.00." in body
+        assert "not paid yet" not in body and "nothing was charged" not in body
+        assert "the gift card amount goes back to the card" in body
+    assert f"Gift card {card.display_code}: $25.00" in text  # the summary's "Paid with"
+
+
+def test_the_confirmation_email_of_an_order_the_gift_card_covers_says_nothing_about_paying(
+        client, storefront_catalog, issue, checkout_rules):
+    card, code = issue("100.00")
+    fill_cart(client, ("LAMP-1", 1))
+    key = to_review(client, checkout_rules)
+    apply(client, code)
+    client.post("/checkout/place/", {"idempotency_key": key})
+    order = Order.objects.get()
+
+    text, html = _confirmation(order)
+
+    for body in (text, html):
+        assert "not paid" not in body and "nothing was charged" not in body and "Left to pay" not in body
+        assert "as soon as your payment is confirmed" not in body
+        assert "We have received it and your payment" in body
+    assert f"Gift card {card.display_code}: $40.00" in text

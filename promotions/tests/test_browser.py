@@ -88,4 +88,6 @@ def test_a_shopper_applies_a_code_then_pays_with_a_gift_card_and_the_demo_card(n
     # The confirmation leaves at placement, when the gift card has paid and the card not yet;
     # "payment received" follows the card and names both instruments.
     assert re.search(r"Paid with:\n- Gift card [^\n]*: \$25\.00\n\n", confirmation)
+    assert "Paid by gift card: $25.00. Left to pay: $11.50." in confirmation
+    assert "not paid yet" not in confirmation and "nothing was charged" not in confirmation
     assert re.search(r"Paid with:\n- Gift card [^\n]*: \$25\.00\n- Demo \(test cards\): \$11\.50\n", received)
