@@ -77,22 +77,32 @@ class _ReportFilter(admin.SimpleListFilter):
         return [(value, self.label(value))] if value else []
 
 
-class MoneyMovedFilter(_ReportFilter):
+class _StoreDaysFilter(_ReportFilter):
+    """Orders by what happened on a range of store days (`YYYY-MM-DD..YYYY-MM-DD`); an unreadable
+    range matches nothing. Subclasses say what happened in `in_range(queryset, start, end)`."""
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        bounds = _store_days(self.value())
+        if bounds is None:
+            return queryset.none()
+        return self.in_range(queryset, *bounds)
+
+    def in_range(self, queryset, start, end):
+        raise NotImplementedError
+
+
+class MoneyMovedFilter(_StoreDaysFilter):
     """Orders whose money moved on the given store days: a payment succeeded or a refund was made
     (the report's net sales)."""
 
     title = _("money moved (store days)")
     parameter_name = "moved"
 
-    def queryset(self, request, queryset):
+    def in_range(self, queryset, start, end):
         from payments.models import Payment, Refund
 
-        bounds = _store_days(self.value())
-        if self.value() and bounds is None:
-            return queryset.none()
-        if bounds is None:
-            return queryset
-        start, end = bounds
         payments = Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED,
                                           succeeded_at__gte=start, succeeded_at__lt=end)
         refunds = Refund.objects.filter(payment__order=OuterRef("pk"), status=Refund.Status.SUCCEEDED,
@@ -100,37 +110,27 @@ class MoneyMovedFilter(_ReportFilter):
         return queryset.filter(Exists(payments) | Exists(refunds))
 
 
-class PaidOnFilter(_ReportFilter):
+class PaidOnFilter(_StoreDaysFilter):
     """Orders paid on the given store days (the report's orders and units)."""
 
     title = _("paid (store days)")
     parameter_name = "paid"
 
-    def queryset(self, request, queryset):
-        bounds = _store_days(self.value())
-        if self.value() and bounds is None:
-            return queryset.none()
-        if bounds is None:
-            return queryset
-        return queryset.filter(paid_at__gte=bounds[0], paid_at__lt=bounds[1])
+    def in_range(self, queryset, start, end):
+        return queryset.filter(paid_at__gte=start, paid_at__lt=end)
 
 
-class ReturnedOnFilter(_ReportFilter):
+class ReturnedOnFilter(_StoreDaysFilter):
     """Orders with a return recorded on the given store days (the Products report's returns)."""
 
     title = _("returned (store days)")
     parameter_name = "returned"
 
-    def queryset(self, request, queryset):
+    def in_range(self, queryset, start, end):
         from ..models import OrderEvent
 
-        bounds = _store_days(self.value())
-        if self.value() and bounds is None:
-            return queryset.none()
-        if bounds is None:
-            return queryset
         returns = OrderEvent.objects.filter(order=OuterRef("pk"), kind=OrderEvent.Kind.RETURN,
-                                            created_at__gte=bounds[0], created_at__lt=bounds[1])
+                                            created_at__gte=start, created_at__lt=end)
         return queryset.filter(Exists(returns))
 
 
