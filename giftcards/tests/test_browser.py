@@ -4,12 +4,12 @@ Chromium; the review page, the order page and the "payment received" email show 
 Same set-up as checkout/tests/test_browser.py (Debian's Chromium through conftest's new_page;
 every wait is Playwright's auto-waiting `expect`, never a clock).
 """
-import re
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 
+from checkout.tests.browser_steps import enter_us_details, pay_with_demo_card
 from giftcards.models import GiftCard
 from orders.models import Order
 
@@ -26,14 +26,7 @@ def test_a_guest_pays_part_with_a_gift_card_and_the_rest_with_the_demo_card(new_
     page.get_by_role("button", name="Add to cart").click()
     expect(page.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
     page.goto("/checkout/")
-    page.get_by_label("Email").fill("guest@example.com")
-    page.locator("#id_shipping-name").fill("Grace Guest")
-    page.locator("#id_shipping-line1").fill("12 Harbour Road")
-    page.locator("#id_shipping-city").fill("Portland")
-    page.locator("#id_shipping-region").fill("OR")
-    page.locator("#id_shipping-postal_code").fill("97201")
-    page.locator("#delivery-options label", has_text="Standard").click()
-    page.get_by_role("button", name="Continue to review").click()
+    enter_us_details(page, email="guest@example.com", name="Grace Guest")
     expect(page.locator("#review-total")).to_have_text("$40.00")
 
     page.get_by_label("Gift card code").fill("wrong-code")
@@ -47,10 +40,7 @@ def test_a_guest_pays_part_with_a_gift_card_and_the_rest_with_the_demo_card(new_
 
     expect(page.locator("#demo-notice")).to_be_visible()
     expect(page.locator("body")).to_contain_text("$15.00")
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label(re.compile("Expiry")).fill("12/40")
-    page.get_by_label(re.compile("Security code")).fill("123")
-    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    pay_with_demo_card(page)
 
     expect(page.locator("h1")).to_have_text("Thank you for your order")
     page.get_by_role("link", name="View your order").click()

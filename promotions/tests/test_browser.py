@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
+from checkout.tests.browser_steps import enter_us_details, pay_with_demo_card
 from giftcards.models import GiftCard
 from giftcards.tests.conftest import checkout_rules, issue, staff  # noqa: F401 (fixtures)
 from orders.models import Order
@@ -44,14 +45,7 @@ def test_a_shopper_applies_a_code_then_pays_with_a_gift_card_and_the_demo_card(n
     expect(page.locator("#cart-discounted")).to_have_text("$31.50")
 
     page.goto("/checkout/")
-    page.get_by_label("Email").fill("shopper@example.com")
-    page.locator("#id_shipping-name").fill("Sam Shopper")
-    page.locator("#id_shipping-line1").fill("12 Harbour Road")
-    page.locator("#id_shipping-city").fill("Portland")
-    page.locator("#id_shipping-region").fill("OR")
-    page.locator("#id_shipping-postal_code").fill("97201")
-    page.locator("#delivery-options label", has_text="Standard").click()
-    page.get_by_role("button", name="Continue to review").click()
+    enter_us_details(page, email="shopper@example.com", name="Sam Shopper")
     expect(page.locator(".promo-discount [data-discount]").first).to_have_text("−$3.50")
     expect(page.locator("#review-total")).to_have_text("$36.50")
 
@@ -63,10 +57,7 @@ def test_a_shopper_applies_a_code_then_pays_with_a_gift_card_and_the_demo_card(n
 
     expect(page.locator("#demo-notice")).to_be_visible()
     expect(page.locator("body")).to_contain_text("$11.50")
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label(re.compile("Expiry")).fill("12/40")
-    page.get_by_label(re.compile("Security code")).fill("123")
-    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    pay_with_demo_card(page)
 
     expect(page.locator("h1")).to_have_text("Thank you for your order")
     page.get_by_role("link", name="View your order").click()
