@@ -93,3 +93,26 @@ def test_the_dry_run_counts_orders_cost_and_overlaps_over_paid_orders(staff):
     assert [(o.name, o.orders) for o in result.overlaps] == [("Always on", 1)]
     result = staff.get(f"/admin/promotions/promotion/{draft.pk}/dry-run/", {"days": "90"}).context["result"]
     assert (result.orders, result.touched, result.cost) == (2, 2, Decimal("30.00"))
+
+
+def test_the_promotion_form_as_a_browser_submits_it_then_saved_again_unchanged(admin_app, storefront_catalog):
+    # given the add page as rendered (every field, the codes inline's management form, the token)
+    form = admin_app.get("/admin/promotions/promotion/add/").forms["promotion_form"]
+    form["name"] = "Lamp week"
+    form["trigger"] = "code"
+    form["reward"] = "percent_lines"
+    form["value"] = "10"
+    form["products"].force_value([str(storefront_catalog.lamp.pk)])  # the autocomplete's <select multiple>
+    form["codes-0-code"] = "lamp 10"
+    # when staff save it
+    response = form.submit("_save")
+    # then it is saved with its product and code, and the list shows it
+    assert response.status_code == 302, response.html.select(".errorlist")
+    promotion = Promotion.objects.get()
+    assert list(promotion.products.all()) == [storefront_catalog.lamp]
+    assert list(promotion.codes.values_list("code", flat=True)) == ["LAMP10"]
+    # and opening it and saving it again without a change keeps it as it was
+    again = admin_app.get(f"/admin/promotions/promotion/{promotion.pk}/change/").forms["promotion_form"].submit("_save")
+    assert again.status_code == 302, again.html.select(".errorlist")
+    promotion.refresh_from_db()
+    assert (promotion.name, promotion.value, promotion.codes.count()) == ("Lamp week", Decimal("10"), 1)
