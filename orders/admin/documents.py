@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from shop.money import format_money
 
-from ..models import Order, OrderLine
+from ..models import NEVER_PAID_FULFILMENT, Order, OrderLine
 
 
 def tax_rate_display(rate: Decimal) -> str:
@@ -48,11 +49,27 @@ def document_lines(order: Order, lines: list[OrderLine]) -> list[DocumentLine]:
     ]
 
 
+def packing_hold(order: Order) -> str:
+    """Why this order's goods must not leave the building yet, or "" when they may.
+
+    A slip can be printed for any order (support staff look ahead), but one printed for an unpaid,
+    cancelled or expired order says so in large type, so nobody packs and ships unpaid goods from it.
+    """
+    if order.fulfilment_status in NEVER_PAID_FULFILMENT:
+        return _("%(status)s: do not pack or ship.") % {"status": order.get_fulfilment_status_display()}
+    if order.payment_status == Order.PaymentStatus.UNPAID:
+        return _("Not paid yet: do not ship until the payment is in.")
+    if order.payment_status == Order.PaymentStatus.REFUNDED:
+        return _("Refunded in full: do not ship.")
+    return ""
+
+
 def document_context(order: Order) -> dict:
     """Everything the packing slip and the invoice print (one query for the lines)."""
     lines = list(order.lines.all())
     return {
         "order": order,
+        "hold": packing_hold(order),
         "store_name": settings.STORE_NAME,
         "lines": document_lines(order, lines),
         "units": sum(line.quantity for line in lines),

@@ -21,6 +21,7 @@ from orders.services import (
     PlacementLine,
     ShipmentRequest,
     ShippingChoice,
+    cancel_order,
     confirm_payment,
     create_shipment,
     expire_unpaid_orders,
@@ -701,6 +702,23 @@ def test_the_packing_slip_lists_items_and_address_without_prices(staff, jacket, 
     assert "$" not in page  # no prices, no totals
     assert response.context["units"] == 3
     assert [(line.sku, line.quantity) for line in response.context["lines"]] == [("JKT-M", 2), ("LAMP-1", 1)]
+
+
+def test_a_slip_for_an_order_that_must_not_ship_says_so_and_a_paid_one_does_not(staff, jacket):
+    unpaid = place((jacket, 1))
+    cancelled = place((jacket, 1))
+    cancel_order(order_id=cancelled.pk, actor="staff", reason="Customer asked")
+    paid = pay(place((jacket, 1)))
+
+    def hold(order):
+        response = staff.get(url("packing_slip", order))
+        page = response.content.decode()
+        assert bool(html_tags(page, "p", id="packing-hold")) == bool(response.context["hold"])
+        return response.context["hold"] if response.context["hold"] in page else None
+
+    assert hold(unpaid) == "Not paid yet: do not ship until the payment is in."
+    assert hold(cancelled) == "Cancelled: do not pack or ship."
+    assert hold(paid) == ""
 
 
 def test_the_invoice_shows_seller_lines_tax_totals_and_billing_address(staff, jacket, settings):
