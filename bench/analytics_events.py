@@ -45,9 +45,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.databases import ensure_postgres_database  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/shop_analytics_bench"
 CHUNK = 500_000
 # Past the retention, for the purge: about a month at the same rate.
@@ -74,19 +76,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-purge", action="store_true", help="leave the events past the retention")
     parser.add_argument("--profile", action="store_true")
     return parser.parse_args()
-
-
-def prepare_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        sys.exit(f"Refusing to fill {name!r}: the benchmark database's name must contain 'bench'.")
-    with psycopg.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or None,
-                         password=parts.password or None, dbname="postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def step(label: str):
@@ -321,7 +310,7 @@ def main() -> None:
     args = parse_args()
     # Killed mid-load, still build the indexes again (the `finally` in write_events).
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit("Stopped."))
-    prepare_database(args.database_url)
+    ensure_postgres_database(args.database_url, name_must_contain="bench")
     os.environ["DATABASE_URL"] = args.database_url
     if args.redis_url:
         os.environ["REDIS_URL"] = args.redis_url

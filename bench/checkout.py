@@ -43,9 +43,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.databases import ensure_postgres_database  # noqa: E402
+
 BENCH_DIR = ROOT / "var" / "bench"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/shop_checkout_bench"
 BUDGET = 27  # checkout/tests/test_query_budgets.py: placing is 26 since the listing index and sell-out check
@@ -63,17 +65,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-latency", action="store_true",
                         help="skip the per-page times on a 10,000-product catalog (bench/checkout_latency.py)")
     return parser.parse_args()
-
-
-def ensure_postgres_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(scheme="postgresql", path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def run_child(url: str, args: argparse.Namespace) -> int:

@@ -36,6 +36,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.databases import ensure_postgres_database  # noqa: E402
+
 WORK_DIR = ROOT / "var" / "cold_render"
 PYTHON = sys.executable
 
@@ -76,6 +79,7 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> None:
     def manage(*command: str) -> None:
         subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True)
 
+    ensure_postgres_database(env["DATABASE_URL"])
     manage("migrate", "--noinput", "-v0")
     manage("seed_demo", "--products", str(args.products), "--customers", "0", "-v0")
     # DEBUG off serves static files through the manifest storage, which needs collectstatic.

@@ -26,9 +26,11 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.databases import ensure_postgres_database  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/shop_crm"
 
 
@@ -38,19 +40,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     return parser.parse_args()
-
-
-def prepare_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "crm" not in name:
-        sys.exit(f"Refusing to fill {name!r}: the benchmark database's name must contain 'crm'.")
-    with psycopg.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or None,
-                         password=parts.password or None, dbname="postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def build_dataset(total: int) -> None:
@@ -177,7 +166,7 @@ def measure(client, url: str, rounds: int, method: str = "get") -> tuple[float, 
 
 def main() -> None:
     args = parse_args()
-    prepare_database(args.database_url)
+    ensure_postgres_database(args.database_url, name_must_contain="crm")
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
     sys.path.insert(0, str(ROOT))

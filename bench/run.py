@@ -50,9 +50,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.databases import ensure_postgres_database  # noqa: E402
+
 BENCH_DIR = ROOT / "var" / "bench"
 PYTHON = sys.executable
 TARGET_RATIO = 1 / 3
@@ -143,19 +146,6 @@ def bench_environment(args: argparse.Namespace) -> dict[str, str]:
     else:
         env["CACHE_URL"] = f"filecache://{BENCH_DIR / 'cache'}"
     return env
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the PostgreSQL database named in `url` if it does not exist yet."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(scheme="postgresql", path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"Created database {name}")
 
 
 def manage(env: dict[str, str], *command: str) -> None:
