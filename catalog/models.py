@@ -397,6 +397,9 @@ class CategoryListingIndex(models.Model):
         Category, on_delete=models.CASCADE, primary_key=True, related_name="listing_index"
     )
     generation = models.PositiveBigIntegerField(default=0)
+    # Random, new with every stored build: with the generation, what a process's decoded copy is
+    # checked against (listing_index.parts).
+    stamp = models.BigIntegerField(default=0)
     data = models.JSONField(null=True, blank=True)
 
     class Meta:

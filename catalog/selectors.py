@@ -664,7 +664,7 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
 
     tree = category_tree()
     category_ids = [pk for pk in category_ids if pk in tree.by_id]
-    parts = [listing_index.Part(data) for data in listing_index.load(category_ids)]
+    parts = listing_index.parts(category_ids)
     if ranked_ids is not None:
         wanted = set(ranked_ids)
         bases = [listing_index.restrict(part, wanted) for part in parts]

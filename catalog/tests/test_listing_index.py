@@ -211,8 +211,9 @@ def test_a_wrong_in_stock_bit_is_set_right_by_the_next_row_that_flips(
     _listed()
     generation, data = _stored(rain)
     position = listing_index.Part(data).ids.index(shell.pk)
+    generation += 1  # every write to the index raises it (processes' decoded copies are checked against it)
     CategoryListingIndex.objects.filter(category=rain).update(
-        data={**data, "stock": format(int(data["stock"], 16) & ~(1 << position), "x")}
+        data={**data, "stock": format(int(data["stock"], 16) & ~(1 << position), "x")}, generation=generation
     )  # the index says out of stock; the red one is in the warehouse
     assert shell.pk not in _listed(in_stock=True)
     watched = versioning.read(versions.card_key(shell.pk), versions.listing_key(rain.pk))
@@ -383,3 +384,58 @@ def test_a_product_without_a_price_sorts_as_in_sql(storefront_catalog, sort):
     if sort.startswith("price"):
         reference = [pk for pk in reference if pk != unpriced.pk] + [unpriced.pk]
     assert listed == reference
+
+
+# --- A process keeps what it decoded while the row is unchanged --------------------------------
+
+
+def _decodes(monkeypatch) -> list[int]:
+    """Counts the rows this process decodes from now on."""
+    decoded = []
+    original = listing_index.Part.__init__
+
+    def counting(self, data):
+        decoded.append(1)
+        original(self, data)
+
+    monkeypatch.setattr(listing_index.Part, "__init__", counting)
+    return decoded
+
+
+def test_an_unchanged_row_is_neither_sent_nor_decoded_again(storefront_catalog, monkeypatch):
+    first = _listed()
+    decoded = _decodes(monkeypatch)
+    jackets = storefront_catalog.parka.category
+
+    assert _listed() == first
+    assert decoded == []
+    # the query asked for the data of no row this process already holds
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        _listed()
+    [read] = [q["sql"] for q in queries.captured_queries if "catalog_categorylistingindex" in q["sql"]]
+    assert "CASE WHEN" in read and str(jackets.pk) in read
+
+    # a change raises the generation: that row (and only it) is read and decoded again
+    variant = storefront_catalog.parka.variants.get()
+    variant.price = Decimal("5000.00")
+    variant.save()
+    assert _listed(sort="price_desc")[0] == storefront_catalog.parka.pk
+    assert len(decoded) == 1
+
+
+def test_a_row_stored_again_at_a_generation_seen_before_is_not_mistaken_for_the_old_one(storefront_catalog):
+    """A database restored or reset under a running process (or a rolled-back test) can hold a
+    row at a generation this process saw, with other data: each stored build has its own stamp."""
+    parka, jackets = storefront_catalog.parka, storefront_catalog.parka.category
+    assert parka.pk in _listed()
+    generation = _stored(jackets)[0]
+
+    # the catalog changes behind the index's back, and the row is emptied at the same generation
+    Product.objects.filter(pk=parka.pk).update(status=Product.Status.DRAFT)
+    CategoryListingIndex.objects.filter(category=jackets).update(data=None)
+
+    assert parka.pk not in _listed()
+    assert _stored(jackets)[0] == generation
+    assert parka.pk not in _listed()  # and the copy kept now is the new build's
