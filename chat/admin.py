@@ -24,6 +24,7 @@ from shop.admin import ReadOnlyAdmin
 
 from . import presence, selectors, services
 from .exceptions import ChatError
+from .forms import PresenceForm
 from .models import CannedReply, Channel, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
 
 TABS = [
@@ -87,6 +88,7 @@ class ConversationAdmin(admin.ModelAdmin):
         return [
             path("stream/", wrap(self.inbox_stream_view), name="chat_inbox_stream"),
             path("figures/", wrap(self.figures_view), name="chat_figures"),
+            path("presence/", wrap(self.presence_view), name="chat_presence"),
             path("<int:pk>/stream/", wrap(self.stream_view), name="chat_conversation_stream"),
             path("<int:pk>/messages/", wrap(self.messages_view), name="chat_conversation_messages"),
             path("<int:pk>/act/", wrap(self.act_view), name="chat_conversation_act"),
@@ -106,14 +108,18 @@ class ConversationAdmin(admin.ModelAdmin):
         view = "open" if tab == "mine" else tab
         conversations = list(selectors.inbox(view=view, user=request.user, channel=channel, mine=tab == "mine"))
         counts = selectors.inbox_counts(user=request.user)
+        away = None
         if can_reply(request.user):
             presence.agent_seen(request.user.pk)
+            away = presence.is_away(request.user.pk)
         context = {
             **self.admin_site.each_context(request), "opts": self.opts, "title": _("Chat inbox"),
             "tabs": [(key, label, counts.get(key)) for key, label in TABS], "tab": tab,
             "channels": Channel.choices, "channel": channel, "conversations": conversations,
             "unread_total": counts["unread"], "now": None,
             "stream_url": reverse("admin:chat_inbox_stream"),
+            "away": away, "presence_form": PresenceForm(initial={"status": "away" if away else "online"}),
+            "presence_url": reverse("admin:chat_presence"),
         }
         template = "admin/chat/_inbox_list.html" if request.GET.get("fragment") else "admin/chat/inbox.html"
         return TemplateResponse(request, template, context)
@@ -156,6 +162,27 @@ class ConversationAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-cache, no-store, private"
         response["X-Accel-Buffering"] = "no"
         return response
+
+    def presence_view(self, request: HttpRequest) -> HttpResponse:
+        """The inbox's Online/Away switch (for agents who answer). Away: no new conversations come
+        to them; back online: queued conversations are handed out at once."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not can_reply(request.user):
+            raise PermissionDenied
+        form = PresenceForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose Online or Away."))
+        elif form.cleaned_data["status"] == "away":
+            presence.set_away(request.user.pk, minutes=form.cleaned_data["away_for"])
+            messages.success(request, _("You are away: no new conversations come to you."))
+        else:
+            from . import assignment
+
+            presence.set_online(request.user.pk)
+            assignment.assign_queued()
+            messages.success(request, _("You are online."))
+        return HttpResponseRedirect(reverse("admin:chat_conversation_changelist"))
 
     def figures_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
