@@ -6,7 +6,8 @@
 - A conversation's page: its messages (internal notes marked), the customer beside them (orders,
   lifetime value, segment, their cart now, the page they wrote from), a reply form with canned
   replies and placeholders, an internal note, a product card or an order link to send, assign,
-  tags, resolve. New messages and typing arrive live.
+  tags, resolve; selling (`actions.py`): a cart built for the shopper (into their cart, or as a
+  link that fills it), a discount code, a goodwill gift card. New messages and typing arrive live.
 Reading needs `view_conversation` (Support); answering `reply_conversation` (Support); assigning
 someone else and editing the FAQ and canned replies are the Support managers'.
 """
@@ -71,6 +72,15 @@ def _platform_window(conversation: Conversation) -> dict:
     return {"platform": True, "window_open": outbound.window_open(conversation),
             "window_closes_at": outbound.window_closes_at(conversation),
             "template_available": outbound.template_available(conversation)}
+
+
+def _selling_tools(user) -> dict:
+    """Which of the inbox's selling actions this agent may use (and the promotions to pick from)."""
+    from . import actions
+
+    may_discount = actions.can_send_discount(user)
+    return {"can_discount": may_discount, "can_gift_card": actions.can_send_gift_card(user),
+            "code_promotions": list(actions.code_promotions()) if may_discount else []}
 
 
 @admin.register(Conversation)
@@ -226,6 +236,7 @@ class ConversationAdmin(admin.ModelAdmin):
             "messages_url": reverse("admin:chat_conversation_messages", args=[conversation.pk]),
             "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
             **_platform_window(conversation),
+            **_selling_tools(request.user),
         }
         return TemplateResponse(request, "admin/chat/conversation.html", context)
 
@@ -258,8 +269,9 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Every button of the conversation page posts here with `do`: reply, note, card, order,
-        assign, tags, resolve, reopen. Each needs `reply_conversation`; assigning another agent
-        needs `manage_chat`."""
+        cart_add, cart_link, discount, gift_card, assign, tags, resolve. Each needs
+        `reply_conversation`; assigning another agent needs `manage_chat`; a discount code
+        `promotions.change_promotion` and a gift card `giftcards.add_giftcard` (`actions.py`)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         conversation = self._conversation(request, pk)
@@ -334,6 +346,23 @@ class ConversationAdmin(admin.ModelAdmin):
             if agent is None and conversation.assignee_id not in (None, user.pk) and not can_manage(user):
                 raise PermissionDenied
             services.assign(conversation=conversation, agent=agent, by=user)
+        elif do in ("cart_add", "cart_link"):
+            from . import actions
+
+            lines = actions.parse_cart_lines(post.get("lines", ""))
+            if do == "cart_add":
+                actions.add_to_shopper_cart(conversation=conversation, author=user, lines=lines)
+            else:
+                actions.send_cart_link(conversation=conversation, author=user, lines=lines)
+        elif do == "discount":
+            from . import actions
+
+            actions.send_discount_code(conversation=conversation, author=user, promotion_id=post.get("promotion", ""))
+        elif do == "gift_card":
+            from . import actions
+
+            actions.send_gift_card(conversation=conversation, author=user, amount=post.get("amount", ""),
+                                   reason=post.get("reason", ""))
         elif do == "template":
             from .messaging import outbound
 
