@@ -14,10 +14,11 @@ What it may do and see:
   the model wrote.
 
 Time: every call to the model, the round trips for tools included, must end within
-`CHAT_LLM_TIMEOUT` seconds (2.5 by default) in all. Each call runs in a small thread pool and the
+`CHAT_LLM_TIMEOUT` seconds (2 by default) in all. Each call runs in a small thread pool and the
 shopper's request waits for it at most what is left of that budget, so a model that hangs, or
-trickles its answer byte by byte, cannot hold the request: it is abandoned (its thread ends at
-the HTTP timeout, the same budget) and the built-in responder answers. Failures of any kind
+trickles its answer byte by byte, cannot hold the request: it is abandoned and the built-in
+responder answers. The abandoned thread stops by itself too: it reads the answer in chunks and
+gives up at the same deadline (or past `MAX_BODY` bytes). Failures of any kind
 (refused connection, HTTP error, malformed JSON, an answer of another shape) do the same.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 HISTORY = 8  # recent visible messages the model sees
 MAX_ROUNDS = 3  # model calls per shopper message (tools, then the answer)
 MAX_ANSWER = 1200
+MAX_BODY = 256 * 1024  # bytes of a model's answer read at most
 
 TOOLS = [
     {"type": "function", "function": {
@@ -99,13 +101,21 @@ def enabled() -> bool:
     return bool(settings.CHAT_LLM_URL)
 
 
-def _post(payload: dict, timeout: float) -> dict:
+def _post(payload: dict, deadline: float) -> dict:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if settings.CHAT_LLM_API_KEY:
         headers["Authorization"] = f"Bearer {settings.CHAT_LLM_API_KEY}"
-    response = requests.post(settings.CHAT_LLM_URL, json=payload, headers=headers, timeout=timeout)
-    response.raise_for_status()
-    return response.json()
+    timeout = max(deadline - time.monotonic(), 0.01)
+    with requests.post(settings.CHAT_LLM_URL, json=payload, headers=headers, timeout=timeout, stream=True) as response:
+        response.raise_for_status()
+        body = bytearray()
+        for chunk in response.iter_content(chunk_size=8192):
+            body += chunk
+            if time.monotonic() > deadline:
+                raise ModelUnavailable("the answer took too long to arrive")
+            if len(body) > MAX_BODY:
+                raise ModelUnavailable("the answer is too long")
+    return json.loads(body)
 
 
 def complete(messages: list[dict], *, deadline: float) -> dict:
@@ -117,7 +127,7 @@ def complete(messages: list[dict], *, deadline: float) -> dict:
     payload = {"messages": messages, "tools": TOOLS, "tool_choice": "auto", "temperature": 0.2, "max_tokens": 400}
     if settings.CHAT_LLM_MODEL:
         payload["model"] = settings.CHAT_LLM_MODEL
-    future = _pool.submit(_post, payload, remaining)
+    future = _pool.submit(_post, payload, deadline)
     try:
         data = future.result(timeout=remaining)
     except FutureTimeout:
@@ -125,6 +135,8 @@ def complete(messages: list[dict], *, deadline: float) -> dict:
         raise ModelUnavailable("timed out") from None
     except (requests.RequestException, ValueError) as error:  # ValueError: a body that is not JSON
         raise ModelUnavailable(f"{type(error).__name__}: {error}") from None
+    if not isinstance(data, dict):
+        raise ModelUnavailable("an answer of another shape")
     try:
         message = data["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):

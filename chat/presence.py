@@ -52,11 +52,12 @@ def online_agent_ids() -> list[int]:
 
 def set_away(user_id: int, *, minutes: int | None) -> float:
     """The agent is away for `minutes` (None: until they switch back, at most a day). Returns
-    when the away ends (a timestamp)."""
+    when the away ends (a timestamp). The end is checked when read (the cache's expiry only
+    tidies up), so every cache backend and clock agree on it."""
     seconds = min(minutes * 60, AWAY_MAX_SECONDS) if minutes else AWAY_MAX_SECONDS
     until = time.time() + seconds
-    # "until I switch back" is stored as 0: the shopper is not told a time that means nothing.
-    cache.set(AWAY_KEY.format(user_id), until if minutes else 0, seconds)
+    # `said`: the agent gave a time, so shoppers may be told it; "until I switch back" means nothing to them.
+    cache.set(AWAY_KEY.format(user_id), {"until": until, "said": bool(minutes)}, seconds + 60)
     return until
 
 
@@ -65,14 +66,20 @@ def set_online(user_id: int) -> None:
     agent_seen(user_id)
 
 
+def _away_entries(user_ids) -> dict[int, dict]:
+    keys = {AWAY_KEY.format(uid): uid for uid in user_ids}
+    now = time.time()
+    return {keys[key]: entry for key, entry in cache.get_many(list(keys)).items()
+            if isinstance(entry, dict) and entry.get("until", 0) > now}
+
+
 def is_away(user_id: int) -> bool:
-    return cache.get(AWAY_KEY.format(user_id)) is not None
+    return user_id in _away_entries([user_id])
 
 
 def away_until_by_agent(user_ids) -> dict[int, float]:
     """The agents among `user_ids` who are away: when each is back (0: not said). One cache read."""
-    keys = {AWAY_KEY.format(uid): uid for uid in user_ids}
-    return {keys[key]: until for key, until in cache.get_many(list(keys)).items()}
+    return {uid: entry["until"] if entry.get("said") else 0 for uid, entry in _away_entries(user_ids).items()}
 
 
 def first_back(user_ids) -> datetime.datetime | None:

@@ -328,7 +328,7 @@ CHAT_RATE_PER_HOUR = env.int("CHAT_RATE_PER_HOUR", default=120)
 CHAT_LLM_URL = env.str("CHAT_LLM_URL", default="")
 CHAT_LLM_API_KEY = env.str("CHAT_LLM_API_KEY", default="")
 CHAT_LLM_MODEL = env.str("CHAT_LLM_MODEL", default="")
-CHAT_LLM_TIMEOUT = env.float("CHAT_LLM_TIMEOUT", default=2.5)
+CHAT_LLM_TIMEOUT = env.float("CHAT_LLM_TIMEOUT", default=2.0)
 # Days after delivery a shopper may send items back (what the assistant tells; 0: do not say).
 STORE_RETURN_DAYS = env.int("STORE_RETURN_DAYS", default=30)
 # WhatsApp Business Cloud API and Messenger (chat/messaging/). Without a verify token and an app

@@ -40,6 +40,16 @@ def model(settings):
             if step == "hang":
                 fake.release.wait(timeout=30)  # held until the test ends (bounded)
                 return
+            if step == "trickle":  # headers at once, then a byte every 0.2 s: each read is quick
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                for byte in b'{"choices": [{"message": {"content": "' + b"x" * 100:
+                    if fake.release.wait(timeout=0.2):  # the pace of a slow server; ends with the test
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                return
             if isinstance(step, bytes):
                 raw = step
             else:
@@ -65,7 +75,7 @@ def model(settings):
     settings.CHAT_LLM_URL = f"http://127.0.0.1:{server.server_port}/v1/chat/completions"
     settings.CHAT_LLM_API_KEY = "sk-local-test"
     settings.CHAT_LLM_MODEL = "shop-small"
-    settings.CHAT_LLM_TIMEOUT = 2.5
+    settings.CHAT_LLM_TIMEOUT = 2.0
     try:
         yield fake
     finally:
@@ -188,6 +198,18 @@ def test_a_model_that_hangs_is_abandoned_and_the_built_in_responder_answers_with
     took = time.monotonic() - began
 
     assert model.received.is_set()  # the model was asked, and never answered
+    assert took < 3.0
+    assert last_bot(conversation).body.startswith("You can return anything")
+
+
+def test_a_model_that_trickles_its_answer_is_abandoned_within_3_seconds(client, model):
+    FaqEntryFactory()
+    model.script = ["trickle"]
+
+    began = time.monotonic()
+    conversation = start(client, "can i return an item?")
+    took = time.monotonic() - began
+
     assert took < 3.0
     assert last_bot(conversation).body.startswith("You can return anything")
 
