@@ -43,6 +43,13 @@ def page(django_app, user, conversation):
     return django_app.get(f"{INBOX}{conversation.pk}/change/", user=user)
 
 
+def submit_cart(django_app, conversation, lines: str, do: str):
+    """The agent types `lines` in the page's cart box and presses "Add to their cart" or "Send as a cart link"."""
+    form = page(django_app, agent(), conversation).forms["chat-cart-form"]
+    form["lines"] = lines
+    return form.submit("do", value=do).follow()
+
+
 def last_agent_message(conversation) -> Message:
     return conversation.messages.filter(sender="agent").order_by("-pk").first()
 
@@ -74,24 +81,17 @@ def test_an_agent_fills_a_signed_in_customers_cart_and_it_is_recorded(django_app
 def test_a_guests_recorded_cart_is_the_one_filled(django_app, storefront_catalog):
     guest_cart = Cart.objects.create()
     conversation = conversation_of(cart=guest_cart)
-    anna = agent()
 
-    form = page(django_app, anna, conversation).forms["chat-cart-form"]
-    form["lines"] = "LAMP-1 3"
-    form.submit("do", value="cart_add").follow()
+    submit_cart(django_app, conversation, "LAMP-1 3", "cart_add")
 
     assert list(guest_cart.lines.values_list("variant__sku", "quantity")) == [("LAMP-1", 3)]
     assert Cart.objects.count() == 1
 
 
 def test_a_line_out_of_stock_refuses_the_whole_cart_with_the_carts_own_message(django_app, storefront_catalog):
-    guest_cart = Cart.objects.create()
-    conversation = conversation_of(cart=guest_cart)
-    anna = agent()
+    conversation = conversation_of(cart=Cart.objects.create())
 
-    form = page(django_app, anna, conversation).forms["chat-cart-form"]
-    form["lines"] = "LAMP-1\nTEE-RED-M x 1"
-    shown = form.submit("do", value="cart_add").follow()
+    shown = submit_cart(django_app, conversation, "LAMP-1\nTEE-RED-M x 1", "cart_add")
 
     assert "Sorry, Trail Tee is out of stock." in shown.text
     assert not CartLine.objects.exists()
@@ -107,10 +107,8 @@ def test_a_line_out_of_stock_refuses_the_whole_cart_with_the_carts_own_message(d
 ])
 def test_bad_cart_lines_say_what_is_wrong_and_change_nothing(django_app, storefront_catalog, lines, said):
     conversation = conversation_of(cart=Cart.objects.create())
-    form = page(django_app, agent(), conversation).forms["chat-cart-form"]
-    form["lines"] = lines
 
-    shown = form.submit("do", value="cart_link").follow()
+    shown = submit_cart(django_app, conversation, lines, "cart_link")
 
     assert said in shown.text
     assert last_agent_message(conversation) is None
@@ -118,10 +116,8 @@ def test_bad_cart_lines_say_what_is_wrong_and_change_nothing(django_app, storefr
 
 def test_a_guest_without_a_cart_gets_a_link_instead(django_app, storefront_catalog):
     conversation = conversation_of()
-    form = page(django_app, agent(), conversation).forms["chat-cart-form"]
-    form["lines"] = "LAMP-1"
 
-    shown = form.submit("do", value="cart_add").follow()
+    shown = submit_cart(django_app, conversation, "LAMP-1", "cart_add")
 
     assert "Send a cart link instead" in shown.text
     assert not Cart.objects.exists()
@@ -130,9 +126,7 @@ def test_a_guest_without_a_cart_gets_a_link_instead(django_app, storefront_catal
 def test_a_cart_link_fills_the_cart_of_whoever_opens_it_when_they_press_the_button(
         django_app, storefront_catalog, django_assert_max_num_queries):
     conversation = conversation_of(email="bo@example.com")
-    form = page(django_app, agent(), conversation).forms["chat-cart-form"]
-    form["lines"] = "SHELL-RED-S x 2\nLAMP-1"
-    form.submit("do", value="cart_link").follow()
+    submit_cart(django_app, conversation, "SHELL-RED-S x 2\nLAMP-1", "cart_link")
     said = last_agent_message(conversation)
     path = said.payload["cart"]["url"]
     assert path.startswith("/chat/cart/") and path in said.body
