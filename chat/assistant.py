@@ -103,7 +103,8 @@ def respond(*, conversation: Conversation, turn: Turn, user=None, rate_key: str 
         return
     from . import llm
 
-    if llm.enabled() and llm.answer(conversation=conversation, text=turn.text, user=user, rate_key=rate_key):
+    if (llm.enabled() and not turn.action and turn.text.strip()
+            and llm.answer(conversation=conversation, text=turn.text, user=user, rate_key=rate_key)):
         return
     if ORDER.search(turn.text):
         _order_status(conversation, turn, user=user, rate_key=rate_key)
