@@ -27,5 +27,5 @@ class PresenceForm(forms.Form):
                 ("60", _("1 hour")), ("120", _("2 hours"))]
 
     status = forms.ChoiceField(label=_("I am"), choices=[("online", _("Online")), ("away", _("Away"))])
-    away_for = forms.TypedChoiceField(label=_("away for"), choices=AWAY_FOR, coerce=int, empty_value=None,
+    away_for = forms.TypedChoiceField(label=_("if away, for"), choices=AWAY_FOR, coerce=int, empty_value=None,
                                       required=False)
