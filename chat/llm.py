@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -43,6 +44,8 @@ HISTORY = 8  # recent visible messages the model sees
 MAX_ROUNDS = 3  # model calls per shopper message (tools, then the answer)
 MAX_ANSWER = 1200
 MAX_BODY = 256 * 1024  # bytes of a model's answer read at most
+# Addresses the model writes are dropped: the shopper follows only the tools' own cards and links.
+URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 
 TOOLS = [
     {"type": "function", "function": {
@@ -216,7 +219,8 @@ def _history(conversation: Conversation) -> list[dict]:
 def _clean_answer(content) -> str:
     if not isinstance(content, str):
         return ""
-    return services.CONTROL.sub("", content).strip()[:MAX_ANSWER]
+    text = URL.sub("", services.CONTROL.sub("", content))
+    return re.sub(r"[ \t]{2,}", " ", text).strip()[:MAX_ANSWER]
 
 
 def answer(*, conversation: Conversation, text: str, user=None, rate_key: str = "") -> bool:

@@ -117,6 +117,16 @@ def test_the_model_phrases_a_plain_answer_and_sees_only_the_conversation(client,
     assert [m["role"] for m in sent["messages"][1:]] == ["assistant", "user"]  # the greeting, the question
 
 
+def test_addresses_the_model_writes_are_dropped(client, model):
+    model.script = [{"content": "Pay here: https://evil.example/pay?x=1 or www.evil.example today."}]
+
+    conversation = start(client, "how do i pay?")
+
+    said = last_bot(conversation)
+    assert said.body == "Pay here: or today."
+    assert "evil" not in said.body
+
+
 def test_a_tool_call_runs_the_built_in_search_and_attaches_its_real_cards(client, model, storefront_catalog):
     model.script = [
         {"content": None, "tool_calls": [tool_call("search_products", {"query": "shell jacket under 200"})]},
