@@ -219,6 +219,20 @@ def send_discount_code(*, conversation: Conversation, author, promotion_id) -> M
     return message
 
 
+def gift_card_value(text: str) -> Decimal:
+    """What staff typed as a card's value -> the amount: positive, at most two decimals, below the
+    money fields' limit ("15,50" is 15.50). ChatError otherwise."""
+    try:
+        value = Decimal(str(text).strip().replace(",", "."))
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise ChatError(_("Give the card's value as a positive amount, like 20 or 15.50."))
+    if value >= Decimal("10000000000"):
+        raise ChatError(_("That value is too large."))
+    return value
+
+
 def send_gift_card(*, conversation: Conversation, author, amount: str, reason: str) -> Message:
     """Issue a goodwill gift card of `amount` to the shopper's email address (the conversation's,
     or their customer record's) and say so in the conversation. Needs `giftcards.add_giftcard`
@@ -229,14 +243,7 @@ def send_gift_card(*, conversation: Conversation, author, amount: str, reason: s
 
     if not can_send_gift_card(author):
         raise PermissionDenied
-    try:
-        value = Decimal(str(amount).strip().replace(",", "."))
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise ChatError(_("Give the card's value as a positive amount, like 20 or 15.50."))
-    if value >= Decimal("10000000000"):
-        raise ChatError(_("That value is too large."))
+    value = gift_card_value(amount)
     if not reason.strip():
         raise ChatError(_("Say why the card is given (it is kept with the card)."))
     email = conversation.email or (conversation.customer.email if conversation.customer_id else "")

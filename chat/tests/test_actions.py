@@ -5,12 +5,15 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from carts.models import Cart, CartLine
 from chat import actions, services
+from chat.exceptions import ChatError
 from chat.models import Conversation, Message
 from customers.models import Activity
 from customers.tests.factories import CustomerFactory
@@ -246,6 +249,17 @@ def test_a_bad_gift_card_says_what_is_wrong_and_issues_nothing(client, amount, r
 
     assert said in response.content.decode()
     assert not GiftCard.objects.exists() and last_agent_message(conversation) is None
+
+
+@given(st.decimals(min_value=Decimal("-1000"), max_value=Decimal("100000"), places=3, allow_nan=False))
+def test_a_gift_card_value_is_taken_exactly_or_refused(value):
+    text = str(value)
+    if value > 0 and value == value.quantize(Decimal("0.01")):
+        assert actions.gift_card_value(text) == value
+        assert actions.gift_card_value(text.replace(".", ",")) == value
+    else:
+        with pytest.raises(ChatError):
+            actions.gift_card_value(text)
 
 
 def test_a_gift_card_needs_an_email_address(client):
