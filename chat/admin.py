@@ -6,7 +6,8 @@
 - A conversation's page: its messages (internal notes marked), the customer beside them (orders,
   lifetime value, segment, their cart now, the page they wrote from), a reply form with canned
   replies and placeholders, an internal note, a product card or an order link to send, assign,
-  tags, resolve. New messages and typing arrive live.
+  tags, resolve; selling (`actions.py`): a cart built for the shopper (into their cart, or as a
+  link that fills it), a discount code, a goodwill gift card. New messages and typing arrive live.
 Reading needs `view_conversation` (Support); answering `reply_conversation` (Support); assigning
 someone else and editing the FAQ and canned replies are the Support managers'.
 """
@@ -24,6 +25,7 @@ from shop.admin import ReadOnlyAdmin
 
 from . import presence, selectors, services
 from .exceptions import ChatError
+from .forms import PresenceForm
 from .models import CannedReply, Channel, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
 
 TABS = [
@@ -72,6 +74,15 @@ def _platform_window(conversation: Conversation) -> dict:
             "template_available": outbound.template_available(conversation)}
 
 
+def _selling_tools(user) -> dict:
+    """Which of the inbox's selling actions this agent may use (and the promotions to pick from)."""
+    from . import actions
+
+    may_discount = actions.can_send_discount(user)
+    return {"can_discount": may_discount, "can_gift_card": actions.can_send_gift_card(user),
+            "code_promotions": list(actions.code_promotions()) if may_discount else []}
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_per_page = 100
@@ -87,6 +98,7 @@ class ConversationAdmin(admin.ModelAdmin):
         return [
             path("stream/", wrap(self.inbox_stream_view), name="chat_inbox_stream"),
             path("figures/", wrap(self.figures_view), name="chat_figures"),
+            path("presence/", wrap(self.presence_view), name="chat_presence"),
             path("<int:pk>/stream/", wrap(self.stream_view), name="chat_conversation_stream"),
             path("<int:pk>/messages/", wrap(self.messages_view), name="chat_conversation_messages"),
             path("<int:pk>/act/", wrap(self.act_view), name="chat_conversation_act"),
@@ -106,14 +118,18 @@ class ConversationAdmin(admin.ModelAdmin):
         view = "open" if tab == "mine" else tab
         conversations = list(selectors.inbox(view=view, user=request.user, channel=channel, mine=tab == "mine"))
         counts = selectors.inbox_counts(user=request.user)
+        away = None
         if can_reply(request.user):
             presence.agent_seen(request.user.pk)
+            away = presence.is_away(request.user.pk)
         context = {
             **self.admin_site.each_context(request), "opts": self.opts, "title": _("Chat inbox"),
             "tabs": [(key, label, counts.get(key)) for key, label in TABS], "tab": tab,
             "channels": Channel.choices, "channel": channel, "conversations": conversations,
             "unread_total": counts["unread"], "now": None,
             "stream_url": reverse("admin:chat_inbox_stream"),
+            "away": away, "presence_form": PresenceForm(initial={"status": "away" if away else "online"}),
+            "presence_url": reverse("admin:chat_presence"),
         }
         template = "admin/chat/_inbox_list.html" if request.GET.get("fragment") else "admin/chat/inbox.html"
         return TemplateResponse(request, template, context)
@@ -157,6 +173,27 @@ class ConversationAdmin(admin.ModelAdmin):
         response["X-Accel-Buffering"] = "no"
         return response
 
+    def presence_view(self, request: HttpRequest) -> HttpResponse:
+        """The inbox's Online/Away switch (for agents who answer). Away: no new conversations come
+        to them; back online: queued conversations are handed out at once."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not can_reply(request.user):
+            raise PermissionDenied
+        form = PresenceForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose Online or Away."))
+        elif form.cleaned_data["status"] == "away":
+            presence.set_away(request.user.pk, minutes=form.cleaned_data["away_for"])
+            messages.success(request, _("You are away: no new conversations come to you."))
+        else:
+            from . import assignment
+
+            presence.set_online(request.user.pk)
+            assignment.assign_queued()
+            messages.success(request, _("You are online."))
+        return HttpResponseRedirect(reverse("admin:chat_conversation_changelist"))
+
     def figures_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -199,6 +236,7 @@ class ConversationAdmin(admin.ModelAdmin):
             "messages_url": reverse("admin:chat_conversation_messages", args=[conversation.pk]),
             "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
             **_platform_window(conversation),
+            **_selling_tools(request.user),
         }
         return TemplateResponse(request, "admin/chat/conversation.html", context)
 
@@ -231,8 +269,9 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Every button of the conversation page posts here with `do`: reply, note, card, order,
-        assign, tags, resolve, reopen. Each needs `reply_conversation`; assigning another agent
-        needs `manage_chat`."""
+        cart_add, cart_link, discount, gift_card, assign, tags, resolve. Each needs
+        `reply_conversation`; assigning another agent needs `manage_chat`; a discount code
+        `promotions.change_promotion` and a gift card `giftcards.add_giftcard` (`actions.py`)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         conversation = self._conversation(request, pk)
@@ -307,6 +346,23 @@ class ConversationAdmin(admin.ModelAdmin):
             if agent is None and conversation.assignee_id not in (None, user.pk) and not can_manage(user):
                 raise PermissionDenied
             services.assign(conversation=conversation, agent=agent, by=user)
+        elif do in ("cart_add", "cart_link"):
+            from . import actions
+
+            lines = actions.parse_cart_lines(post.get("lines", ""))
+            if do == "cart_add":
+                actions.add_to_shopper_cart(conversation=conversation, author=user, lines=lines)
+            else:
+                actions.send_cart_link(conversation=conversation, author=user, lines=lines)
+        elif do == "discount":
+            from . import actions
+
+            actions.send_discount_code(conversation=conversation, author=user, promotion_id=post.get("promotion", ""))
+        elif do == "gift_card":
+            from . import actions
+
+            actions.send_gift_card(conversation=conversation, author=user, amount=post.get("amount", ""),
+                                   reason=post.get("reason", ""))
         elif do == "template":
             from .messaging import outbound
 

@@ -7,8 +7,12 @@ It understands quick-reply actions and free text:
   such order was found;
 - finding products: "waterproof jacket under 150 in M" -> the product search, a price limit and
   option values as facets -> up to three product cards;
+- shipping, pick-up and returns, answered from the store's settings (`policies.py`) when no FAQ
+  entry staff wrote answers it better;
 - questions answered by staff's FAQ entries, matched with the search's own word handling (folding,
   words, one-typo tolerance) and a confidence threshold below which it says it is not sure.
+With `CHAT_LLM_URL` set, free text that no quick reply or pending question claims goes to the
+language model first (`llm.py`), which may call only these same functions; it falls back here.
 Whatever it says goes through `services.add_bot_message`, like everyone else's messages.
 """
 from __future__ import annotations
@@ -25,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from catalog.search.query import comparable, edit_distance
 
-from . import services
+from . import policies, services
 from .models import Conversation, FaqEntry, Message
 
 FAQ_THRESHOLD = 0.5
@@ -97,10 +101,17 @@ def respond(*, conversation: Conversation, turn: Turn, user=None, rate_key: str 
     if handler is not None:
         handler(conversation, turn, user=user, rate_key=rate_key)
         return
+    from . import llm
+
+    if (llm.enabled() and not turn.action and turn.text.strip()
+            and llm.answer(conversation=conversation, text=turn.text, user=user, rate_key=rate_key)):
+        return
     if ORDER.search(turn.text):
         _order_status(conversation, turn, user=user, rate_key=rate_key)
     elif _answer_from_faq(conversation, turn.text):
         return
+    elif topic := policies.topic_of(turn.text):
+        _policy(conversation, topic)
     elif PRODUCT.search(turn.text) or PRICE_MAX.search(turn.text):
         _products(conversation, turn, user=user, rate_key=rate_key)
     else:
@@ -169,7 +180,7 @@ def _not_sure(conversation: Conversation, text: str) -> None:
 # --- Orders ----------------------------------------------------------------------------------
 
 
-def _order_card(order, *, signed: bool) -> dict:
+def order_card(order, *, signed: bool) -> dict:
     from orders.links import signed_order_url
 
     url = signed_order_url(order) if signed else reverse("orders:detail", args=[order.number])
@@ -204,33 +215,63 @@ def _order_pick(conversation, turn, *, user=None, **kwargs) -> None:
 
 def _tell_order(conversation: Conversation, order, *, signed: bool) -> None:
     _say(conversation, _("Order %(number)s: %(status)s.") % {"number": order.number, "status": order.get_state_display()},
-         orders=[_order_card(order, signed=signed)],
+         orders=[order_card(order, signed=signed)],
          quick_replies=quick_replies((_("That helped"), "accept"), (_("Talk to a person"), "person")))
+
+
+class TooManyLookups(Exception):
+    """A visitor's order lookups are over the hourly limit."""
+
+
+def verified_order(*, number: str, email: str, user=None, rate_key: str, conversation: Conversation):
+    """The order a shopper may be told about, or None. Signed in: one of their own orders by
+    number. Otherwise number and email must match one order; five tries an hour per visitor
+    (TooManyLookups past that), and a wrong number and a wrong email look the same. Both the
+    built-in responder and the language model's `lookup_order` tool come through here."""
+    from orders.models import Order
+
+    number = number.strip().upper()
+    if user is not None and user.is_authenticated:
+        own = Order.objects.filter(user=user, number=number).first()
+        if own is not None:
+            return own
+    if not number or not email:
+        return None
+    key = f"chat:order-lookups:{rate_key or conversation.pk}"
+    cache.add(key, 0, 3600)
+    if cache.incr(key) > ORDER_LOOKUPS_PER_HOUR:
+        raise TooManyLookups
+    return Order.objects.filter(number=number, email__iexact=email.strip().strip(".,;")).first()
 
 
 def _order_lookup(conversation, turn, *, rate_key: str = "", **kwargs) -> None:
     """A guest's order number and email: both must match one order. Five tries an hour per
     visitor; a wrong pair and an unknown number get the same answer."""
-    from orders.models import Order
-
     number, email = ORDER_NUMBER.search(turn.text), EMAIL.search(turn.text)
     if number is None or email is None:
         _say(conversation, _("I need both the order number (like 7KQ2-M4XD) and the email address on the order."),
              expect="order_lookup")
         return
-    key = f"chat:order-lookups:{rate_key or conversation.pk}"
-    cache.add(key, 0, 3600)
-    if cache.incr(key) > ORDER_LOOKUPS_PER_HOUR:
+    try:
+        order = verified_order(number=f"{number[1]}-{number[2]}", email=email[0], rate_key=rate_key,
+                               conversation=conversation)
+    except TooManyLookups:
         _say(conversation, _("Too many tries. Please wait an hour, or talk to a person."),
              quick_replies=quick_replies((_("Talk to a person"), "person")))
         return
-    wanted = f"{number[1]}-{number[2]}".upper()
-    order = Order.objects.filter(number=wanted, email__iexact=email[0].strip(".,;")).first()
     if order is None:
         _say(conversation, _("I could not find an order with that number and email address. Please check both."),
              expect="order_lookup", quick_replies=quick_replies((_("Talk to a person"), "person")))
         return
     _tell_order(conversation, order, signed=True)
+
+
+# --- Policies --------------------------------------------------------------------------------
+
+
+def _policy(conversation: Conversation, topic: str) -> None:
+    _say(conversation, policies.answer(topic), policy=topic,
+         quick_replies=quick_replies((_("That helped"), "accept"), (_("Not what I asked"), "reject")))
 
 
 # --- Products --------------------------------------------------------------------------------

@@ -3,15 +3,24 @@ page is open) and shoppers (their chat stream is open). Nothing here touches the
 
 The entries expire on their own: a closed tab or a killed process leaves nobody "online" for
 longer than the TTL. Each open stream refreshes its entry every few seconds.
+
+An agent may also say they are away (the inbox's Online/Away switch), for a while or until they
+switch back: with the inbox open they then get no new conversations, and when every agent is
+away the shopper is told when the first one is back. The away entry expires when the agent said
+they would be back; "until I switch back" lasts `AWAY_MAX_SECONDS` (a day) at most, so a
+forgotten switch does not hide an agent for good.
 """
 from __future__ import annotations
 
+import datetime
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 
 AGENTS_KEY = "chat:agents-online"
+AWAY_KEY = "chat:agent-away:{}"
+AWAY_MAX_SECONDS = 24 * 3600
 
 
 def _ttl() -> int:
@@ -34,8 +43,51 @@ def agent_away(user_id: int) -> None:
 
 
 def online_agent_ids() -> list[int]:
+    """Agents with the inbox open who have not said they are away."""
     now = time.time()
-    return [uid for uid, at in (cache.get(AGENTS_KEY) or {}).items() if now - at < _ttl()]
+    beating = [uid for uid, at in (cache.get(AGENTS_KEY) or {}).items() if now - at < _ttl()]
+    away = away_until_by_agent(beating)
+    return [uid for uid in beating if uid not in away]
+
+
+def set_away(user_id: int, *, minutes: int | None) -> float:
+    """The agent is away for `minutes` (None: until they switch back, at most a day). Returns
+    when the away ends (a timestamp). The end is checked when read (the cache's expiry only
+    tidies up), so every cache backend and clock agree on it."""
+    seconds = min(minutes * 60, AWAY_MAX_SECONDS) if minutes else AWAY_MAX_SECONDS
+    until = time.time() + seconds
+    # `said`: the agent gave a time, so shoppers may be told it; "until I switch back" means nothing to them.
+    cache.set(AWAY_KEY.format(user_id), {"until": until, "said": bool(minutes)}, seconds + 60)
+    return until
+
+
+def set_online(user_id: int) -> None:
+    cache.delete(AWAY_KEY.format(user_id))
+    agent_seen(user_id)
+
+
+def _away_entries(user_ids) -> dict[int, dict]:
+    keys = {AWAY_KEY.format(uid): uid for uid in user_ids}
+    now = time.time()
+    return {keys[key]: entry for key, entry in cache.get_many(list(keys)).items()
+            if isinstance(entry, dict) and entry.get("until", 0) > now}
+
+
+def is_away(user_id: int) -> bool:
+    return user_id in _away_entries([user_id])
+
+
+def away_until_by_agent(user_ids) -> dict[int, float]:
+    """The agents among `user_ids` who are away: when each is back (0: not said). One cache read."""
+    return {uid: entry["until"] if entry.get("said") else 0 for uid, entry in _away_entries(user_ids).items()}
+
+
+def first_back(user_ids) -> datetime.datetime | None:
+    """When the first of these away agents said they would be back (None: nobody said a time)."""
+    times = [until for until in away_until_by_agent(user_ids).values() if until]
+    if not times:
+        return None
+    return datetime.datetime.fromtimestamp(min(times), tz=datetime.UTC)
 
 
 def shopper_seen(conversation_id: int) -> None:

@@ -241,7 +241,7 @@ def hand_off(*, conversation: Conversation, reason: str) -> Conversation:
         add_bot_message(conversation=conversation, sender=Message.Sender.SYSTEM,
                         body=_("Everyone is busy right now; you are next in line and a person will answer here."))
     else:
-        opening = hours.next_opening()
+        opening = next_person_at()
         when = (_("from %(when)s") % {"when": opening.strftime("%A %H:%M")}) if opening else _("soon")
         ask = "" if conversation.email else " " + _("Leave your email address here and we will send the answer there too.")
         add_bot_message(
@@ -250,6 +250,19 @@ def hand_off(*, conversation: Conversation, reason: str) -> Conversation:
             payload={"ask_email": not conversation.email},
         )
     return conversation
+
+
+def next_person_at():
+    """When a person will next answer, in local time (None: not known). Within opening hours with
+    every agent away, the time the first of them said they would be back (if that is still within
+    opening hours); otherwise the next opening."""
+    from . import assignment, hours
+
+    if hours.is_open():
+        back = presence.first_back(assignment.agents_who_answer().values_list("pk", flat=True))
+        if back is not None and hours.is_open(back):
+            return timezone.localtime(back)
+    return hours.next_opening()
 
 
 def _agent_name(user) -> str:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("chat/triggers/", views.triggers, name="triggers"),
     path("chat/start/", views.start, name="start"),
     path("chat/c/<str:token>/", views.conversation_page, name="conversation"),
+    path("chat/cart/<str:token>/", views.cart_link, name="cart-link"),
     path("chat/<str:public_id>/messages/", views.messages, name="messages"),
     path("chat/<str:public_id>/send/", views.send, name="send"),
     path("chat/<str:public_id>/stream/", views.stream, name="stream"),

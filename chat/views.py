@@ -372,3 +372,44 @@ def account_messages(request: HttpRequest) -> HttpResponse:
 
 
 
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def cart_link(request: HttpRequest, token: str) -> HttpResponse:
+    """A cart an agent built in the chat (`actions.send_cart_link`): the page lists what is in it
+    at today's prices, and its button puts it in this browser's cart (GET changes nothing, so a
+    link previewer cannot fill anyone's cart). A line that cannot be added (out of stock, off
+    sale) is said and skipped; the rest are added."""
+    from django.core import signing
+
+    from carts.exceptions import CartError
+    from carts.services import add_to_cart
+    from catalog.models import Product, Variant
+
+    from . import actions
+
+    try:
+        pairs = actions.read_cart_link(token)
+    except signing.SignatureExpired:
+        return render(request, "chat/cart_link.html", {"expired": True}, status=410)
+    except signing.BadSignature:
+        raise Http404("No such cart link") from None
+    variants = Variant.objects.select_related("product").in_bulk([variant_id for variant_id, _qty in pairs])
+    published = set(Product.objects.published().filter(pk__in={v.product_id for v in variants.values()})
+                    .values_list("pk", flat=True))
+    lines = [{"variant": variants[variant_id], "quantity": quantity} for variant_id, quantity in pairs
+             if variant_id in variants and variants[variant_id].product_id in published and variants[variant_id].is_active]
+    if request.method == "POST":
+        added = 0
+        for line in lines:
+            try:
+                add_to_cart(user=request.user, session=request.session, variant_id=line["variant"].pk,
+                            product_id=line["variant"].product_id, quantity=line["quantity"])
+                added += 1
+            except CartError as error:
+                flash.error(request, error.message)
+        if added:
+            flash.success(request, _("The cart we made for you is in your cart."))
+        return redirect("carts:detail")
+    return render(request, "chat/cart_link.html", {"lines": lines, "missing": len(pairs) - len(lines)})

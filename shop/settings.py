@@ -321,6 +321,16 @@ CHAT_AGENT_LIMIT = env.int("CHAT_AGENT_LIMIT", default=5)
 # Messages a visitor may send: per minute and per hour.
 CHAT_RATE_PER_MINUTE = env.int("CHAT_RATE_PER_MINUTE", default=12)
 CHAT_RATE_PER_HOUR = env.int("CHAT_RATE_PER_HOUR", default=120)
+# An optional language model that phrases the assistant's answers and picks its tools: an
+# OpenAI-compatible chat completions endpoint (the full URL, e.g. http://127.0.0.1:8080/v1/chat/completions),
+# its key and model name. Empty: the built-in responder alone. Everything the model does, calls to
+# it included, must finish within CHAT_LLM_TIMEOUT seconds, or the built-in responder answers.
+CHAT_LLM_URL = env.str("CHAT_LLM_URL", default="")
+CHAT_LLM_API_KEY = env.str("CHAT_LLM_API_KEY", default="")
+CHAT_LLM_MODEL = env.str("CHAT_LLM_MODEL", default="")
+CHAT_LLM_TIMEOUT = env.float("CHAT_LLM_TIMEOUT", default=2.0)
+# Days after delivery a shopper may send items back (what the assistant tells; 0: do not say).
+STORE_RETURN_DAYS = env.int("STORE_RETURN_DAYS", default=30)
 # WhatsApp Business Cloud API and Messenger (chat/messaging/). Without a verify token and an app
 # secret a platform's webhook answers 404; without its access token replies are not sent.
 WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")

@@ -166,9 +166,73 @@ def test_after_a_hand_off_the_assistant_is_silent(client, settings, django_user_
 def test_the_demo_faq_answers_common_questions_and_seeding_twice_adds_nothing(client):
     from chat.demo import seed_demo_chat
 
-    assert seed_demo_chat() == (4, 3)
+    assert seed_demo_chat() == (1, 3)
     assert seed_demo_chat() == (0, 0)
+
+    _data, conversation = start(client, "can i pay by card?")
+
+    assert last_bot(conversation).body.startswith("We take all major cards")
+
+
+# --- Shipping, pick-up and returns, from the store's settings ---------------------------------
+
+
+def test_shipping_is_answered_from_the_zones_methods_and_bands_staff_set_up(client):
+    from decimal import Decimal
+
+    from checkout.models import ShippingMethod, ShippingRateBand, ShippingZone
+
+    ShippingZone.objects.all().delete()
+    domestic = ShippingZone.objects.create(name="Domestic", countries="US")
+    ShippingMethod.objects.create(zone=domestic, name="Standard", price=Decimal("4.90"), free_above=Decimal("75.00"))
+    ShippingMethod.objects.create(zone=domestic, name="Retired", price=Decimal("1.00"), is_active=False)
+    europe = ShippingZone.objects.create(name="Europe", countries="FR, DE")
+    banded = ShippingMethod.objects.create(zone=europe, name="Tracked", kind=ShippingMethod.Kind.WEIGHT)
+    ShippingRateBand.objects.create(method=banded, up_to=Decimal("2"), price=Decimal("12.00"))
+    ShippingRateBand.objects.create(method=banded, up_to=Decimal("10"), price=Decimal("25.00"))
+
+    _data, conversation = start(client, "how much is shipping to France?")
+
+    said = last_bot(conversation)
+    assert said.payload["policy"] == "shipping"
+    assert "Domestic (US): Standard: $4.90, free from $75.00." in said.body
+    assert "Europe (FR, DE): Tracked: from $12.00." in said.body
+    assert "Retired" not in said.body
+
+    # A rate changed in the back office is what the assistant says next.
+    ShippingMethod.objects.filter(name="Standard").update(price=Decimal("5.50"))
+    say(client, _data, "and delivery costs?")
+    assert "Standard: $5.50" in last_bot(conversation).body
+
+
+def test_pick_up_lists_the_shops_that_allow_it_with_their_address(client):
+    from catalog.models import Location
+
+    Location.objects.create(name="Harbour Street shop", code="harbour", kind="shop", pickup_allowed=True,
+                            address_line1="12 Harbour Street", postal_code="02110", city="Boston")
+    Location.objects.create(name="Back warehouse", code="back", pickup_allowed=False)
+    Location.objects.create(name="Closed shop", code="closed", kind="shop", pickup_allowed=True, is_active=False)
 
     _data, conversation = start(client, "can i collect my order in store?")
 
-    assert last_bot(conversation).body.startswith("Yes: choose pick-up")
+    said = last_bot(conversation)
+    assert said.payload["policy"] == "pickup"
+    assert "Harbour Street shop (12 Harbour Street, 02110, Boston)" in said.body
+    assert "Back warehouse" not in said.body and "Closed shop" not in said.body
+
+
+def test_returns_say_the_stores_window(client, settings):
+    settings.STORE_RETURN_DAYS = 14
+
+    _data, conversation = start(client, "what is your returns policy?")
+
+    said = last_bot(conversation)
+    assert said.payload["policy"] == "returns" and "within 14 days" in said.body
+
+
+def test_a_faq_entry_staff_wrote_wins_over_the_built_in_policy_answer(client):
+    FaqEntryFactory()  # "What is your returns policy?"
+
+    _data, conversation = start(client, "what is your returns policy?")
+
+    assert last_bot(conversation).body.startswith("You can return anything")
