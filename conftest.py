@@ -228,6 +228,7 @@ def stock_ledger_checked(db):
 def _isolated_media(settings, tmp_path):
     """Uploaded files go to a throw-away folder, never into var/media."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RETURN_PHOTOS_ROOT = tmp_path / "return-photos"
 
 
 @pytest.fixture(autouse=True)
