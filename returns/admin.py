@@ -146,13 +146,13 @@ class ReturnRequestAdmin(admin.ModelAdmin):
                 },
                 "decision_form": DecisionForm(),
                 "action_urls": {name: self._url(name, obj) for name in
-                                ("approve", "refuse", "receive", "refund", "exchange", "ship_exchange")},
+                                ("decide", "receive", "refund", "exchange", "ship_exchange")},
                 "refund_due": self.refund_due_display(obj),
             })
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
-        views = {"approve": self.approve_view, "refuse": self.refuse_view, "receive": self.receive_view,
+        views = {"decide": self.decide_view, "receive": self.receive_view,
                  "refund": self.refund_view, "exchange": self.exchange_view,
                  "ship_exchange": self.ship_exchange_view, "photo": self.photo_view}
         return [
@@ -177,22 +177,19 @@ class ReturnRequestAdmin(admin.ModelAdmin):
         return self._back(request, obj, done)
 
     @button("POST")
-    def approve_view(self, request, obj):
+    def decide_view(self, request, obj):
+        """One form, two buttons: "Approve" or "Refuse" (the button's name says which)."""
         form = DecisionForm(request.POST)
         if not form.is_valid():
             return self._back(request, obj, _("The message is too long; nothing was changed."), messages.ERROR)
+        message = form.cleaned_data["message"]
+        if "refuse" in request.POST:
+            return self._act(request, obj, lambda: services.refuse_return(
+                request_id=obj.pk, user=request.user, message=message),
+                _("Return R%(pk)s refused; the shopper is emailed why.") % {"pk": obj.pk})
         return self._act(request, obj, lambda: services.approve_return(
-            request_id=obj.pk, user=request.user, message=form.cleaned_data["message"]),
+            request_id=obj.pk, user=request.user, message=message),
             _("Return R%(pk)s approved; the shopper is emailed the instructions.") % {"pk": obj.pk})
-
-    @button("POST")
-    def refuse_view(self, request, obj):
-        form = DecisionForm(request.POST)
-        if not form.is_valid():
-            return self._back(request, obj, _("The message is too long; nothing was changed."), messages.ERROR)
-        return self._act(request, obj, lambda: services.refuse_return(
-            request_id=obj.pk, user=request.user, message=form.cleaned_data["message"]),
-            _("Return R%(pk)s refused; the shopper is emailed why.") % {"pk": obj.pk})
 
     @button("POST")
     def refund_view(self, request, obj):
