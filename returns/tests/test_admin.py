@@ -116,3 +116,45 @@ def test_the_photo_is_for_staff_who_may_see_returns_only(admin_app, client, shop
     assert client.get(reverse("admin:returns_returnrequest_photo", args=[request.pk])).status_code == 403
     assert client.post(reverse("admin:returns_returnrequest_decide", args=[request.pk])).status_code == 403
     assert ReturnRequest.objects.get().status == S.REQUESTED
+
+
+def test_order_managers_act_on_returns_and_support_only_looks(client, shop):
+    from django.contrib.auth.models import Group
+
+    _w, _h, sizes, _wrap = shop
+    order = paid_and_shipped((sizes["M"], 1))
+    request = asked(order, 1)
+    support = get_user_model().objects.create_user("support", is_staff=True)
+    support.groups.add(Group.objects.get(name="Support"))
+    client.force_login(support)
+    assert client.get(reverse("admin:returns_returnrequest_change", args=[request.pk])).status_code == 200
+    assert client.post(reverse("admin:returns_returnrequest_decide", args=[request.pk])).status_code == 403
+    manager = get_user_model().objects.create_user("manager", is_staff=True)
+    manager.groups.add(Group.objects.get(name="Order managers"))
+    client.force_login(manager)
+    client.post(reverse("admin:returns_returnrequest_decide", args=[request.pk]), {"message": "", "approve": "1"})
+    assert ReturnRequest.objects.get().status == S.APPROVED
+
+
+def test_staff_reserve_an_exchange_from_the_page(admin_app, shop):
+    warehouse, _h, sizes, _wrap = shop
+    order = paid_and_shipped((sizes["M"], 1))
+    request = asked(order, 1)
+    from returns import services
+
+    staff = get_user_model().objects.get(username="webtest-admin")
+    services.approve_return(request_id=request.pk, user=staff)
+    services.receive_return(request_id=request.pk, location_id=warehouse.pk,
+                            receipt=services.Receipt(restock={request.lines.get().pk: 1}), user=staff)
+    page = change_page(admin_app, request)
+    form_page = admin_app.get(page.html.select_one("#exchange-link")["href"])
+    form = form_page.forms["exchange-form"]
+    nothing = form.submit()
+    assert "Choose the size or colour to send for at least one item." in nothing.text
+    form = nothing.forms["exchange-form"]
+    form[f"variant_{request.lines.get().pk}"].select(text="SHIRT-L")
+    page = form.submit().follow()
+    assert f"Exchange reserved for return R{request.pk}." in page.text
+    assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).reserved == 1
+    page = page.forms["ship-exchange-form"].submit().follow()
+    assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).on_hand == 19

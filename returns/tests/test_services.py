@@ -248,3 +248,15 @@ def test_an_exchange_for_a_size_out_of_stock_is_refused_and_reserves_nothing(sho
     with pytest.raises(ReturnError, match="not enough stock"):
         services.exchange_return(request_id=request.pk, variants={line.pk: sizes["L"].pk}, user=manager)
     assert ReturnRequest.objects.get().status == S.RECEIVED and not ExchangeLine.objects.exists()
+
+
+def test_every_step_is_on_the_customers_crm_timeline(shop, manager):
+    from customers.selectors.crm import customer_timeline
+
+    _w, _h, sizes, _wrap = shop
+    order = paid_and_shipped((sizes["M"], 1))
+    request = ask(order, ("SHIRT-M", 1))
+    services.refuse_return(request_id=request.pk, user=manager, message="Worn.")
+    details = [entry.detail for entry in customer_timeline(customer=order.customer)]
+    assert f"Return R{request.pk}: Requested. 1 × SHIRT-M, reason: Wrong size or fit." in details
+    assert f"Return R{request.pk}: Refused. Worn." in details
