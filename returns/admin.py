@@ -6,12 +6,10 @@ and checks its status again) and the page says what happened.
 """
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -19,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.models import Location
+from orders.admin.inlines import ReadOnlyInline
+from orders.admin.orders import button as order_button
 from shop.money import format_money
 
 from . import services
@@ -46,19 +46,12 @@ class ReturnPolicyAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:returns_returnpolicy_change", args=[policy.pk]))
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    max_num = 0
-    can_delete = False
+class _ReadOnlyInline(ReadOnlyInline):
+    """As the order page's parts, but seen by whoever may view returns."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("returns.view_returnrequest") or request.user.has_perm(
+            "returns.change_returnrequest")
 
 
 class ReturnLineInline(_ReadOnlyInline):
@@ -72,23 +65,9 @@ class ReturnEventInline(_ReadOnlyInline):
 
 
 def button(*methods: str):
-    """An admin view of one return: permission (403), method (405), the return (404)."""
-
-    def decorate(view):
-        @wraps(view)
-        def checked(self, request: HttpRequest, object_id: str) -> HttpResponse:
-            if not request.user.has_perm("returns.change_returnrequest"):
-                raise PermissionDenied
-            if request.method not in methods:
-                return HttpResponseNotAllowed(methods)
-            return_request = self.get_object(request, unquote(object_id))
-            if return_request is None:
-                raise Http404
-            return view(self, request, return_request)
-
-        return checked
-
-    return decorate
+    """An admin view of one return, as the order page's buttons: permission (403), method (405),
+    the return (404)."""
+    return order_button(*methods, permission="returns.change_returnrequest")
 
 
 @admin.register(ReturnRequest)

@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
-from django_webtest import WebTestMixin  # noqa: F401 (the django_app fixture comes from it)
 from webtest import Upload
 
 from conftest import image_bytes
