@@ -125,3 +125,12 @@ def test_the_order_page_offers_returns_only_once_something_shipped(client, shop)
     response = client.get(signed_order_url(unsent))
     assert b'id="start-return"' not in response.content
     assert "Items can be returned once they have been sent." in response.content.decode()
+
+
+def test_the_form_shows_no_template_text(client, shop):
+    """The storefront's field template began with a two-line `{# #}` comment, which Django's
+    templates print as text (only one-line comments are comments): every field showed it."""
+    _w, _h, sizes, _wrap = shop
+    order = paid_and_shipped((sizes["M"], 1))
+    response = client.get(reverse("returns:start_signed", kwargs={"token": signed_order_url(order).split("/")[2]}))
+    assert "{#" not in response.content.decode() and "#}" not in response.content.decode()
