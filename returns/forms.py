@@ -20,7 +20,8 @@ class ReturnRequestForm(forms.Form):
     template shows why (`eligibility.lines[i].blocked`)."""
 
     reason = forms.ChoiceField(label=_("Why are you returning these items?"), choices=Reason.choices,
-                               widget=forms.RadioSelect)
+                               widget=forms.RadioSelect,
+                               error_messages={"required": _("Choose why you are returning the items.")})
     comment = forms.CharField(label=_("Anything we should know? (optional)"), max_length=1000, required=False,
                               widget=forms.Textarea(attrs={"rows": 3}))
     photo = forms.FileField(

@@ -68,7 +68,11 @@ def test_a_signed_in_shopper_asks_from_their_order_page_and_mistakes_are_explain
     wrap_row = form_page.html.select_one('[data-sku="WRAP"]')
     assert "cannot be returned" in wrap_row.text and not wrap_row.select("input")
     form = next(f for f in form_page.forms.values() if "reason" in f.fields)
+    # No reason: the page asks for one.
+    again = form.submit(status=400)
+    assert "Choose why you are returning the items." in again.text
     # Nothing chosen: the page says what to do, nothing is stored.
+    form = next(f for f in again.forms.values() if "reason" in f.fields)
     form["reason"] = Reason.WRONG_SIZE
     again = form.submit(status=400)
     assert "Enter how many of at least one item you want to return." in again.text
