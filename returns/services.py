@@ -253,8 +253,10 @@ def refund_return(*, request_id: int, user: AbstractBaseUser) -> ReturnRequest:
         except (PaymentError, OrderError) as error:
             raise ReturnError(str(error)) from error
         request.refund = refunds[0]
-        _record(request, to=S.REFUNDED, actor=ReturnEvent.Actor.STAFF, user=user,
-                message=_("%(amount)s back to the original payment.") % {"amount": format_money(due, order.currency)},
+        message = _("%(amount)s back to the original payment.") % {"amount": format_money(due, order.currency)}
+        if any(refund.status == refund.Status.PENDING for refund in refunds):
+            message += " " + _("The provider is still processing it; the order's payment state moves when it succeeds.")
+        _record(request, to=S.REFUNDED, actor=ReturnEvent.Actor.STAFF, user=user, message=message,
                 data={"refunds": [refund.pk for refund in refunds], "amount": str(due)})
     return request
 

@@ -138,3 +138,23 @@ def test_the_form_shows_no_template_text(client, shop):
     order = paid_and_shipped((sizes["M"], 1))
     response = client.get(reverse("returns:start_signed", kwargs={"token": signed_order_url(order).split("/")[2]}))
     assert "{#" not in response.content.decode() and "#}" not in response.content.decode()
+
+
+def test_the_order_pages_returns_box_costs_the_same_for_one_return_or_three(client, shop,
+                                                                          django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from returns.services import request_return
+
+    _w, _h, sizes, _wrap = shop
+    order = paid_and_shipped((sizes["M"], 3))
+    url = signed_order_url(order)
+    request_return(order=order, quantities={order.lines.get().pk: 1}, reason=Reason.OTHER)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for _ in range(2):
+        request_return(order=order, quantities={order.lines.get().pk: 1}, reason=Reason.DAMAGED)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        response = client.get(url)
+    assert len(response.context["requests"]) == 3
