@@ -158,3 +158,18 @@ def test_staff_reserve_an_exchange_from_the_page(admin_app, shop):
     assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).reserved == 1
     page = page.forms["ship-exchange-form"].submit().follow()
     assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).on_hand == 19
+
+
+def test_the_counter_finds_a_return_by_the_number_on_the_parcel_and_its_page_has_a_query_budget(
+        admin_app, shop, django_assert_max_num_queries):
+    _w, _h, sizes, _wrap = shop
+    first = asked(paid_and_shipped((sizes["M"], 1)), 1)
+    second = asked(paid_and_shipped((sizes["S"], 1), email="bob@example.com"), 1)
+    listing = admin_app.get(reverse("admin:returns_returnrequest_changelist"))
+    form = listing.forms["changelist-search"]
+    form["q"] = f"r{second.pk}"
+    found = form.submit()
+    assert [a.text for a in found.html.select("#result_list tbody th a")] == [str(second)]
+    assert str(first) not in found.html.select_one("#result_list").text
+    with django_assert_max_num_queries(10):  # 8 measured: session, user, the return, lines, history, ...
+        admin_app.get(reverse("admin:returns_returnrequest_change", args=[second.pk]))
