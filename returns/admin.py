@@ -124,7 +124,7 @@ class ReturnRequestAdmin(admin.ModelAdmin):
             context.update({
                 "buttons": {
                     "decide": can_act and obj.status == S.REQUESTED,
-                    "receive": can_act and obj.status == S.APPROVED,
+                    "receive": can_act and obj.status in (S.REQUESTED, S.APPROVED),
                     "refund": can_act and obj.status == S.RECEIVED,
                     "exchange": can_act and obj.status == S.RECEIVED,
                     "ship_exchange": can_act and obj.status == S.EXCHANGED
@@ -191,8 +191,8 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     @button("GET", "POST")
     def receive_view(self, request, obj):
-        if obj.status != S.APPROVED:
-            return self._back(request, obj, _("Return R%(pk)s is %(status)s; only an approved return is received.")
+        if obj.status not in (S.REQUESTED, S.APPROVED):
+            return self._back(request, obj, _("Return R%(pk)s is %(status)s, so it cannot be received.")
                               % {"pk": obj.pk, "status": obj.get_status_display().lower()}, messages.ERROR)
         # Warehouses first, then shops: the parcel usually comes back to the warehouse.
         locations = list(Location.objects.filter(is_active=True).order_by("kind", "position", "name"))

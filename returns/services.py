@@ -166,14 +166,21 @@ def receive_return(*, request_id: int, location_id: int, receipt: Receipt, user:
     One transaction: the return's lock, then `orders.services.record_return` (the order, its lines,
     the stock rows in pk order), once for the restocked units and once for the written-off ones,
     so the order's lines count them returned and the return events carry what they are worth
-    (`refund_due`, after discounts). Raises ReturnError, changing nothing, unless approved, for an
-    inactive location, a restock above a line's units, or write-offs without a reason.
+    (`refund_due`, after discounts). A return still only requested (the shopper came to a counter
+    before staff decided) is approved by being received, recorded as such. Raises ReturnError,
+    changing nothing, unless requested or approved, for an inactive location, a restock above a line's units, or write-offs without a reason.
     """
     with transaction.atomic():
-        request = _locked(request_id, S.APPROVED, doing=_("received"))
+        request = _locked(request_id, S.APPROVED, S.REQUESTED, doing=_("received"))
         location = Location.objects.filter(pk=location_id, is_active=True).first()
         if location is None:
             raise ReturnError(_("Choose an open location where the items were received."))
+        if request.status == S.REQUESTED:
+            # Handed in at a counter before anyone approved it: taking the items is the approval
+            # (recorded as such; no instructions email, the shopper is standing there).
+            request.decided_by, request.decided_at = user, timezone.now()
+            _record(request, to=S.APPROVED, actor=ReturnEvent.Actor.STAFF, user=user,
+                    message=_("Approved on receipt at %(location)s.") % {"location": location.name})
         lines = list(request.lines.select_related("order_line").order_by("pk"))
         known = {line.pk for line in lines}
         if set(receipt.restock) - known:

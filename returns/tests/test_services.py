@@ -260,3 +260,17 @@ def test_every_step_is_on_the_customers_crm_timeline(shop, manager):
     details = [entry.detail for entry in customer_timeline(customer=order.customer)]
     assert f"Return R{request.pk}: Requested. 1 × SHIRT-M, reason: Wrong size or fit." in details
     assert f"Return R{request.pk}: Refused. Worn." in details
+
+
+def test_items_handed_in_at_a_counter_before_approval_are_approved_by_receiving_them(shop, manager):
+    _w, harbour, sizes, _wrap = shop
+    order = paid_and_shipped((sizes["M"], 1))
+    request = ask(order, ("SHIRT-M", 1))
+    services.receive_return(request_id=request.pk, location_id=harbour.pk,
+                            receipt=services.Receipt(restock={request.lines.get().pk: 1}), user=manager)
+    request.refresh_from_db()
+    assert request.status == S.RECEIVED and request.decided_by == manager
+    assert [(e.from_status, e.to_status) for e in request.events.all()] == [
+        ("", S.REQUESTED), (S.REQUESTED, S.APPROVED), (S.APPROVED, S.RECEIVED)]
+    assert "Approved on receipt at Harbour Shop." in request.events.get(to_status=S.APPROVED).message
+    assert not OutboundEmail.objects.filter(kind__startswith="returns.").exists()
