@@ -40,6 +40,17 @@ def ask(order, *pairs, reason=Reason.WRONG_SIZE):
     return services.request_return(order=order, quantities={lines[sku]: qty for sku, qty in pairs}, reason=reason)
 
 
+def received_shirt(sizes, location, manager):
+    """An order of one SHIRT-M, asked back, approved and received (back in stock at `location`)."""
+    order = paid_and_shipped((sizes["M"], 1))
+    request = ask(order, ("SHIRT-M", 1))
+    services.approve_return(request_id=request.pk, user=manager)
+    line = request.lines.get()
+    services.receive_return(request_id=request.pk, location_id=location.pk,
+                            receipt=services.Receipt(restock={line.pk: 1}), user=manager)
+    return order, request, line
+
+
 def snapshot(order):
     return (list(ReturnRequest.objects.order_by("pk").values_list("status", flat=True)),
             ReturnEvent.objects.count(), order.events.count(),
@@ -89,12 +100,7 @@ def test_the_whole_way_a_return_asked_approved_received_at_a_shop_and_refunded(s
 
 def test_each_step_happens_once_a_second_click_changes_nothing(shop, manager):
     warehouse, harbour, sizes, _wrap = shop
-    order = paid_and_shipped((sizes["M"], 1))
-    request = ask(order, ("SHIRT-M", 1))
-    services.approve_return(request_id=request.pk, user=manager)
-    line = request.lines.get()
-    services.receive_return(request_id=request.pk, location_id=warehouse.pk,
-                            receipt=services.Receipt(restock={line.pk: 1}), user=manager)
+    order, request, line = received_shirt(sizes, warehouse, manager)
     services.refund_return(request_id=request.pk, user=manager)
     before = snapshot(order)
     for step in (lambda: services.approve_return(request_id=request.pk, user=manager),
@@ -212,12 +218,7 @@ def test_received_units_can_be_written_off_with_a_reason_and_stay_off_the_shelf(
 
 def test_an_exchange_reserves_the_new_size_and_ships_it(shop, manager):
     warehouse, _h, sizes, _wrap = shop
-    order = paid_and_shipped((sizes["M"], 1))
-    request = ask(order, ("SHIRT-M", 1))
-    services.approve_return(request_id=request.pk, user=manager)
-    line = request.lines.get()
-    services.receive_return(request_id=request.pk, location_id=warehouse.pk,
-                            receipt=services.Receipt(restock={line.pk: 1}), user=manager)
+    order, request, line = received_shirt(sizes, warehouse, manager)
     large = StockLevel.objects.get(variant=sizes["L"], location=warehouse)
     with pytest.raises(ReturnError, match="same product"):
         services.exchange_return(request_id=request.pk, variants={line.pk: _wrap.pk}, user=manager)
@@ -238,12 +239,7 @@ def test_an_exchange_reserves_the_new_size_and_ships_it(shop, manager):
 
 def test_an_exchange_for_a_size_out_of_stock_is_refused_and_reserves_nothing(shop, manager):
     warehouse, _h, sizes, _wrap = shop
-    order = paid_and_shipped((sizes["M"], 1))
-    request = ask(order, ("SHIRT-M", 1))
-    services.approve_return(request_id=request.pk, user=manager)
-    line = request.lines.get()
-    services.receive_return(request_id=request.pk, location_id=warehouse.pk,
-                            receipt=services.Receipt(restock={line.pk: 1}), user=manager)
+    order, request, line = received_shirt(sizes, warehouse, manager)
     StockLevel.objects.filter(variant=sizes["L"]).update(reserved=20)  # every L taken by orders
     with pytest.raises(ReturnError, match="not enough stock"):
         services.exchange_return(request_id=request.pk, variants={line.pk: sizes["L"].pk}, user=manager)
