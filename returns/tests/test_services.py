@@ -270,3 +270,19 @@ def test_items_handed_in_at_a_counter_before_approval_are_approved_by_receiving_
         ("", S.REQUESTED), (S.REQUESTED, S.APPROVED), (S.APPROVED, S.RECEIVED)]
     assert "Approved on receipt at Harbour Shop." in request.events.get(to_status=S.APPROVED).message
     assert not OutboundEmail.objects.filter(kind__startswith="returns.").exists()
+
+
+def test_the_outbox_retry_loop_sends_a_return_email_whose_task_never_ran(shop, manager):
+    from notifications.services import send_due_emails
+
+    _w, _h, sizes, _wrap = shop
+    order = paid_and_shipped((sizes["M"], 1))
+    request = ask(order, ("SHIRT-M", 1))
+    services.approve_return(request_id=request.pk, user=manager)  # the after-commit task never runs here
+    row = OutboundEmail.objects.get(kind="returns.approved")
+    assert (row.key, row.status) == (f"returns.approved:{request.pk}", "pending")
+
+    send_due_emails(now=timezone.now() + timedelta(hours=1))  # the order's own emails go too
+    [email] = [m for m in mail.outbox if f"return R{request.pk}" in m.subject]
+    assert email.to == ["ada@example.com"] and OutboundEmail.objects.get(pk=row.pk).status == "sent"
+    assert send_due_emails(now=timezone.now() + timedelta(hours=2)).sent == 0  # once
