@@ -92,6 +92,7 @@ SEEDED_BY_MIGRATIONS = [
     ("chat.migrations.0003_proactive_triggers", "grant"),
     ("saleschannels.migrations.0001_initial", "create_channels"),
     ("giftcards.migrations.0002_staff_permissions", "grant"),
+    ("returns.migrations.0002_staff_permissions", "grant"),
 ]
 
 
@@ -228,6 +229,7 @@ def stock_ledger_checked(db):
 def _isolated_media(settings, tmp_path):
     """Uploaded files go to a throw-away folder, never into var/media."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RETURN_PHOTOS_ROOT = tmp_path / "return-photos"
 
 
 @pytest.fixture(autouse=True)

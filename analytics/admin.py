@@ -26,6 +26,7 @@ REPORTS = [
     (gettext_noop("Customers"), "Customers", "reports_customers"),
     (gettext_noop("Marketing"), "Marketing", "reports_marketing"),
     (gettext_noop("Promotions"), "Promotions", "reports_promotions"),
+    (gettext_noop("Returns"), "Returns", "reports_returns"),
 ]
 
 
@@ -51,6 +52,8 @@ def install_reports(site: AdminSite) -> None:
     view itself checks the Reports permission). Like the dashboard, before the site's URLs are built."""
     from django.urls import path
 
+    from returns.report import returns_page
+
     from . import funnel_views, product_views, report_pages, views
 
     plain_urls = site.get_urls
@@ -64,6 +67,8 @@ def install_reports(site: AdminSite) -> None:
                 path("reports/marketing/", site.admin_view(report_pages.marketing), name="reports_marketing"),
                 path("reports/marketing/orders/", site.admin_view(report_pages.marketing_orders), name="reports_marketing_orders"),
                 path("reports/promotions/", site.admin_view(report_pages.promotions), name="reports_promotions"),
+                # The returns app's page (returns/report.py), in the Reports section with the others.
+                path("reports/returns/", site.admin_view(returns_page), name="reports_returns"),
                 *plain_urls()]
 
     site.get_urls = get_urls

@@ -316,6 +316,11 @@ def send_outbox(*, outbox: OutboundEmail, due_by: datetime.datetime | None = Non
         from chat.emails import send_reply_email
 
         return send_reply_email(message_id=params.get("message_id"), due_by=due_by)
+    if outbox.kind.startswith("returns."):  # returns/emails.py: a return approved or refused
+        from returns.emails import send as send_return_email
+
+        return send_return_email(request_id=params.get("request_id"), kind=outbox.kind.removeprefix("returns."),
+                                 due_by=due_by)
     logger.warning("Outbound email %s has kind %r, which nothing sends", outbox.key, outbox.kind)
     return False
 
@@ -340,6 +345,11 @@ def enqueue_again(*, outbox: OutboundEmail) -> None:
         from chat.tasks import email_reply_task
 
         email_reply_task.delay(message_id=outbox.params.get("message_id"))
+    elif outbox.kind.startswith("returns."):
+        from returns.tasks import send_return_email_task
+
+        send_return_email_task.delay(request_id=outbox.params.get("request_id"),
+                                     kind=outbox.kind.removeprefix("returns."))
     else:
         logger.warning("Outbound email %s has kind %r, which nothing sends", outbox.key, outbox.kind)
 

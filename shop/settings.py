@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "inventory",
     "giftcards",
     "promotions",
+    "returns",
 ]
 
 MIDDLEWARE = [
@@ -372,6 +373,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# Shoppers' return photos (returns/storage.py): outside MEDIA_ROOT, so no URL serves them; the
+# returns views check who asks before reading one.
+RETURN_PHOTOS_ROOT = Path(env.str("RETURN_PHOTOS_ROOT", default=str(VAR_DIR / "private" / "return-photos")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -30,6 +30,7 @@ urlpatterns = [
     path("account/", include("customers.urls")),
     path("cart/", include("carts.urls")),
     path("orders/", include("orders.urls")),
+    path("returns/", include("returns.urls")),
     path("payments/", include("payments.urls")),
     path("checkout/", include("checkout.urls")),
     path("", include("chat.urls")),

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_every_report_and_the_dashboard_link_to_every_report(admin_app):
     urls = [reverse(f"admin:{name}") for _label, _object, name in REPORTS]
-    assert len(urls) == 6
+    assert len(urls) == 7
     dashboard = admin_app.get("/admin/")
     assert [a["href"] for a in dashboard.html.select("#reports-nav a")] == urls
     for url in urls:
