@@ -1,6 +1,6 @@
 """Shipping, pick-up and returns answers, written from what the store is set up with now: the
 active shipping zones, methods and rate bands (checkout/), the shops customers may pick up from
-(catalog `Location`), and the returns window (`STORE_RETURN_DAYS`). Nothing here is typed-in
+(catalog `Location`), and the return policy staff set (`returns.ReturnPolicy`). Nothing here is typed-in
 policy text: change a rate in the back office and the assistant says the new one.
 
 Each answer is a few queries on small tables (zones and locations are a handful of rows).
@@ -94,11 +94,22 @@ def pickup_answer() -> str:
 
 
 def returns_answer() -> str:
-    days = settings.STORE_RETURN_DAYS
-    if days <= 0:
+    """From the return policy staff set (returns.ReturnPolicy): the window, what never comes back,
+    their note, and where to start a return."""
+    from returns.models import ReturnPolicy
+
+    policy = ReturnPolicy.current()
+    if policy.window_days <= 0:
         return _("For returns, a person from our team will help you.")
-    return _("You can send items back within %(days)d days of receiving them. Tell us your order number "
-             "here and we arrange the return; the refund goes back to how you paid.") % {"days": days}
+    parts = [_("You can ask to send items back within %(days)d days of their shipping: open your order "
+               "(from your account, or the link in your confirmation email) and choose \"Return items\". "
+               "The refund goes back to how you paid.") % {"days": policy.window_days}]
+    excluded = sorted(policy.excluded_categories.values_list("name", flat=True))
+    if excluded:
+        parts.append(_("These cannot be returned: %(categories)s.") % {"categories": ", ".join(excluded)})
+    if policy.note.strip():
+        parts.append(policy.note.strip())
+    return "\n".join(parts)
 
 
 def answer(topic: str) -> str:

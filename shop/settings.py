@@ -330,8 +330,6 @@ CHAT_LLM_URL = env.str("CHAT_LLM_URL", default="")
 CHAT_LLM_API_KEY = env.str("CHAT_LLM_API_KEY", default="")
 CHAT_LLM_MODEL = env.str("CHAT_LLM_MODEL", default="")
 CHAT_LLM_TIMEOUT = env.float("CHAT_LLM_TIMEOUT", default=2.0)
-# Days after delivery a shopper may send items back (what the assistant tells; 0: do not say).
-STORE_RETURN_DAYS = env.int("STORE_RETURN_DAYS", default=30)
 # WhatsApp Business Cloud API and Messenger (chat/messaging/). Without a verify token and an app
 # secret a platform's webhook answers 404; without its access token replies are not sent.
 WHATSAPP_VERIFY_TOKEN = env.str("WHATSAPP_VERIFY_TOKEN", default="")

@@ -221,13 +221,21 @@ def test_pick_up_lists_the_shops_that_allow_it_with_their_address(client):
     assert "Back warehouse" not in said.body and "Closed shop" not in said.body
 
 
-def test_returns_say_the_stores_window(client, settings):
-    settings.STORE_RETURN_DAYS = 14
+def test_returns_say_the_policy_staff_set(client):
+    from catalog.tests import factories as cf
+    from returns.models import ReturnPolicy
+
+    policy = ReturnPolicy.current()
+    policy.window_days, policy.note = 14, "Pack items in their original box."
+    policy.save()
+    policy.excluded_categories.add(cf.CategoryFactory(name="Underwear"))
 
     _data, conversation = start(client, "what is your returns policy?")
 
     said = last_bot(conversation)
     assert said.payload["policy"] == "returns" and "within 14 days" in said.body
+    assert "These cannot be returned: Underwear." in said.body
+    assert "Pack items in their original box." in said.body
 
 
 def test_a_faq_entry_staff_wrote_wins_over_the_built_in_policy_answer(client):
