@@ -88,6 +88,9 @@ class CardProduct:
     # Set by `pictures.pick_card_pictures` in a listing; unset, a card shows the first picture.
     card_image: CardImage | None = field(init=False)
     card_query: str = field(init=False)
+    # Set by `promotions.labels.attach_card_promotions` for a page of several grids; unset, the
+    # grid prices its own cards.
+    card_promotion: object = field(init=False)
 
     @property
     def id(self) -> int:

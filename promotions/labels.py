@@ -191,8 +191,10 @@ def card_promotions(products, *, now: datetime | None = None) -> dict[int, CardP
     units: it is labelled, the price stays). Products no public offer is about are left out.
     Records on the page being rendered when any shown label starts or ends (`versions.valid_until`).
     """
-    now = now or timezone.now()
     products = list(products)
+    if products and all(hasattr(product, "card_promotion") for product in products):
+        return {product.pk: product.card_promotion for product in products if product.card_promotion is not None}
+    now = now or timezone.now()
     public = _public_offers(now) if products else []
     if not public:
         return {}
@@ -264,3 +266,12 @@ def bump_due_labels(*, now: datetime | None = None) -> int:
     if bumped:
         offers.forget()
     return bumped
+
+
+def attach_card_promotions(products, *, now: datetime | None = None) -> None:
+    """Price the cards of a page's several grids at once (the home page's two), so that
+    `card_promotions` finds them on each product (`card_promotion`) and asks nothing more."""
+    products = list(products)
+    found = card_promotions(products, now=now)
+    for product in products:
+        product.card_promotion = found.get(product.pk)
