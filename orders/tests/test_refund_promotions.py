@@ -11,7 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from django.test import Client
+
 from catalog.tests import factories as f
+from orders import links
 from orders.models import OrderEvent
 from orders.refund_shares import return_due, worth_of_returns
 from orders.services import PlacementLine, ShipmentRequest, create_shipment, place_order
@@ -210,6 +213,11 @@ def test_staff_returning_part_of_a_buy_2_get_1_are_proposed_the_reduced_refund_a
     assert "less what 3 for 2 no longer gives the items kept" in event.message
     # so the refund form proposes nothing for returned items (only its usual default, the whole payment)
     assert "for the returned items" not in admin_app.get(url("refund", order)).text
+    # and the shopper's order page says why, instead of the line's share ($13.33)
+    shopper = Client().get(links.signed_order_url(order)).text
+    assert ("The items returned are worth $0.00 back in all, not the $13.34 they cost: the items kept no longer "
+            "qualify for the whole promotion") in shopper
+    assert "Worth $13.34 back" not in shopper
 
     # the other two back: $40, proposed and refunded through the form as staff submit it
     _return(admin_app, order, 2)
