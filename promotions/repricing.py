@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from babel.numbers import get_currency_precision
+
 from . import engine
 
 
@@ -77,6 +79,7 @@ def replayer(*, order, lines) -> Reprice | None:
     from catalog.selectors import category_tree
 
     from . import offers
+    from .dryrun import order_line
     from .models import Promotion
 
     ids = {entry.get("promotion") for line in lines for entry in (line.discounts or ()) if entry.get("promotion")}
@@ -86,28 +89,15 @@ def replayer(*, order, lines) -> Reprice | None:
     if not any(depends_on_cart(offer) for offer in snapshot.offers):
         return None
     variants = Variant.objects.select_related("product").in_bulk([line.variant_id for line in lines if line.variant_id])
-    attributes: dict[int, set[int]] = {}
+    attributes: dict[int, frozenset[int]] = {}
     if snapshot.uses_attributes:
+        found: dict[int, set[int]] = {}
         for product_id, value_id in Product.attribute_values.through.objects.filter(
                 product_id__in={v.product_id for v in variants.values()}).values_list("product_id", "attributevalue_id"):
-            attributes.setdefault(product_id, set()).add(value_id)
+            found.setdefault(product_id, set()).add(value_id)
+        attributes = {pk: frozenset(values) for pk, values in found.items()}
     tree = category_tree()
-    facts = {}
-    for line in lines:
-        variant = variants.get(line.variant_id)
-        product = variant.product if variant is not None else None
-        node = tree.by_id.get(product.category_id) if product is not None else None
-        facts[line.pk] = engine.Line(
-            key=line.variant_id or -line.pk, product_id=product.pk if product is not None else 0,
-            unit_price=line.unit_price, quantity=line.quantity,
-            category_ids=(frozenset(c.id for c in tree.ancestors(node)) if node
-                          else frozenset({product.category_id}) if product is not None else frozenset()),
-            brand_id=product.brand_id if product is not None else None,
-            attribute_value_ids=frozenset(attributes.get(product.pk, ())) if product is not None else frozenset(),
-            on_sale=bool(variant is not None and variant.on_sale),
-        )
-    from babel.numbers import get_currency_precision
-
+    facts = {line.pk: order_line(line, variants.get(line.variant_id), tree, attributes) for line in lines}
     context = engine.Context(now=order.created_at, shipping=order.shipping_total + order.shipping_discount,
                              unit=Decimal(1).scaleb(-get_currency_precision(order.currency)))
     return replay(facts, list(snapshot.offers), context, {line.pk: line.discount_total for line in lines})
