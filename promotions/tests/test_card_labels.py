@@ -227,3 +227,30 @@ def test_pages_keep_their_query_budget_with_five_promotions_live(client, storefr
     for url, budget in (("/", "home"), ("/c/clothing/", "category"), ("/search/?q=shell", "search")):
         # the page's budget (one query more than before cards had labels: the live promotions, cached here)
         assert _cold_count(client, url) <= BUDGET[budget] - 1 + variant_level, url
+
+
+def test_a_public_promotion_used_up_by_an_order_leaves_the_cards_at_once(client, storefront_catalog,
+                                                                         django_capture_on_commit_callbacks):
+    import uuid
+
+    from orders.services import PlacementLine, place_order
+    from orders.tests.test_admin import ADDRESS, DELIVERY
+    from promotions.selectors import Shopper
+    from promotions.services import discounter_for
+
+    PromotionFactory(name="First lamp", value=Decimal("20"), usage_limit=1).products.add(storefront_catalog.lamp)
+    assert "20% off" in cards(client.get("/c/gear/"))["Camp Lamp"]
+    lamp = storefront_catalog.lamp.variants.get()
+
+    # when an order takes its only use
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place_order(lines=[PlacementLine(lamp.pk, 1)], email="ada@example.com", customer_name="Ada",
+                            idempotency_key=uuid.uuid4().hex, shipping=DELIVERY, shipping_address=ADDRESS,
+                            discounter=discounter_for(shopper=Shopper(email="ada@example.com"), code="",
+                                                      shipping=DELIVERY.price))
+    assert order.discount_total == Decimal("7.00")
+
+    # then the listing renders again without it (checkout would not give it any more)
+    response = client.get("/c/gear/")
+    assert response["X-Cache"] == "miss"
+    assert "20% off" not in cards(response)["Camp Lamp"] and price_of(cards(response)["Camp Lamp"]) == ("$35.00", "")
