@@ -73,7 +73,7 @@ def test_cards_show_the_label_and_the_price_checkout_charges_on_every_kind_of_pa
     for name, response in pages.items():
         shell = cards(response).get("Storm Shell")
         assert shell is not None, name
-        assert '<span class="badge badge-sale promotion-label">15% off</span>' in shell, name
+        assert '<span class="badge badge-sale badge-promotion">15% off</span>' in shell, name
         # 120.00 and 130.00 less 15%: from 102.00, the shelf price struck through
         assert price_of(shell) == ("$102.00", "$120.00"), name
         assert 'class="price-from"' in shell, name
@@ -81,7 +81,7 @@ def test_cards_show_the_label_and_the_price_checkout_charges_on_every_kind_of_pa
     # The parka was 250, is 200 on the shelf, and 170 after the promotion: the higher "was" stays.
     assert price_of(listing["Harbour Parka"]) == ("$170.00", "$250.00")
     # Not in the category: no label, the shelf price.
-    assert "promotion-label" not in listing["Trail Tee"] and price_of(listing["Trail Tee"]) == ("$20.00", "")
+    assert "badge-promotion" not in listing["Trail Tee"] and price_of(listing["Trail Tee"]) == ("$20.00", "")
 
 
 @pytest.mark.parametrize("combine", [False, True])
@@ -102,7 +102,7 @@ def test_a_code_only_promotion_shows_no_automatic_label(client, storefront_catal
     code = CodeFactory(code="JACKETS50", promotion__value=Decimal("50"))
     code.promotion.categories.add(storefront_catalog.jackets)
     shell = cards(client.get("/c/clothing/"))["Storm Shell"]
-    assert "promotion-label" not in shell and "50% off" not in shell
+    assert "badge-promotion" not in shell and "50% off" not in shell
     assert price_of(shell) == ("$120.00", "")
 
 
@@ -139,7 +139,7 @@ def test_a_promotion_starting_on_schedule_changes_only_its_pages_without_waiting
     with time_machine.travel(start - timedelta(minutes=4), tick=False):
         gear = client.get("/c/gear/")
         shirts = client.get("/c/clothing/shirts/")
-        assert "promotion-label" not in cards(gear)["Camp Lamp"]
+        assert "badge-promotion" not in cards(gear)["Camp Lamp"]
     with time_machine.travel(start - timedelta(seconds=1), tick=False):
         assert client.get("/c/gear/")["X-Cache"] == "hit"  # warm until the start
     with time_machine.travel(start + timedelta(seconds=1), tick=False):
