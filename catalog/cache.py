@@ -279,11 +279,13 @@ def cache_storefront_page(view):
                 response = _render_shared(view, request, *args, **kwargs)
             if response.status_code == 200 and not response.streaming and not response.cookies:
                 stamp = shown.stamp()
-                if stamp is not None:
+                # A page whose sale labels start or end on schedule is kept only until then.
+                timeout = shown.timeout(settings.STOREFRONT_CACHE_SECONDS)
+                if stamp is not None and timeout is not None:
                     cache.set(
                         key,
                         (stamp, response.status_code, response["Content-Type"], response.content),
-                        settings.STOREFRONT_CACHE_SECONDS,
+                        timeout,
                     )
             response["X-Cache"] = "miss"
         _with_visitor_bits(response, request)

@@ -78,6 +78,7 @@ class CardProduct:
     slug: str
     title: str
     category_id: int
+    brand_id: int | None  # what a promotion's brand condition matches (promotions/labels.py)
     brand: CardBrand | None
     price: Decimal | None
     compare_at_price: Decimal | None
@@ -87,6 +88,9 @@ class CardProduct:
     # Set by `pictures.pick_card_pictures` in a listing; unset, a card shows the first picture.
     card_image: CardImage | None = field(init=False)
     card_query: str = field(init=False)
+    # Set by `promotions.labels.attach_card_promotions` for a page of several grids; unset, the
+    # grid prices its own cards.
+    card_promotion: object = field(init=False)
 
     @property
     def id(self) -> int:
@@ -101,7 +105,7 @@ def _products(ids: list[int]) -> QuerySet:
     from .selectors import _available_stock
 
     return Product.objects.filter(pk__in=ids).order_by().values_list(
-        "pk", "slug", "title", "category_id", "brand__name",
+        "pk", "slug", "title", "category_id", "brand_id", "brand__name",
     ).annotate(
         price=Subquery(cheapest.values("price")[:1]),
         compare_at_price=Subquery(cheapest.values("compare_at_price")[:1]),
@@ -176,11 +180,11 @@ def card_products(ids: list[int]) -> list[CardProduct]:
     if not ids:
         return []
     products: dict[int, CardProduct] = {}
-    for pk, slug, title, category_id, brand_name, price, compare_at, max_price, in_stock in _rows(
+    for pk, slug, title, category_id, brand_id, brand_name, price, compare_at, max_price, in_stock in _rows(
         "products", _products, ids
     ):
         products[pk] = CardProduct(
-            pk=pk, slug=slug, title=title, category_id=category_id,
+            pk=pk, slug=slug, title=title, category_id=category_id, brand_id=brand_id,
             brand=CardBrand(brand_name) if brand_name is not None else None,
             price=price, compare_at_price=compare_at, max_price=max_price, in_stock=bool(in_stock),
         )

@@ -41,6 +41,7 @@ class Card:
     price: str  # formatted, "" without a price
     was: str  # the compare-at price, formatted, when on sale
     picture: CardPicture | None
+    labels: tuple[str, ...] = ()  # sale labels every shopper gets ("15% off": promotions/labels.py)
 
 
 def _greater(a: Decimal | None, b: Decimal | None) -> bool:
@@ -72,6 +73,10 @@ def product_cards(products) -> list[Card]:
             money[amount] = format_money(amount)
         return money[amount]
 
+    # Sale prices and labels, from the promotions checkout applies (none: no query, nothing changes).
+    from promotions.labels import card_promotions
+
+    promoted = card_promotions(products)
     cards = []
     for product in products:
         if hasattr(product, "card_image"):
@@ -81,6 +86,11 @@ def product_cards(products) -> list[Card]:
             image = images[0] if images else None
         query = getattr(product, "card_query", "")
         price, compare_at, max_price = product.price, product.compare_at_price, product.max_price
+        promotion = promoted.get(product.pk)
+        if promotion is not None and _greater(price, promotion.price):
+            # The price after the promotion, struck through from the higher of price and compare-at.
+            compare_at = compare_at if _greater(compare_at, price) else price
+            price, max_price = promotion.price, promotion.max_price
         on_sale = _greater(compare_at, price)
         brand = product.brand
         cards.append(Card(
@@ -94,5 +104,6 @@ def product_cards(products) -> list[Card]:
             price=formatted(price),
             was=formatted(compare_at) if on_sale else "",
             picture=card_picture(image),
+            labels=promotion.labels if promotion is not None else (),
         ))
     return cards

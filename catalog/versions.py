@@ -35,13 +35,16 @@ an old entry was stamped with.
 from __future__ import annotations
 
 import contextvars
+import math
 import secrets
 import time
 from collections.abc import Iterable
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 VERSION_KEY = "catalog:version"
 SEQ_KEY = "catalog:v:seq"
@@ -112,6 +115,15 @@ class Recording:
     def __init__(self, seq: int | None) -> None:
         self.seq = seq
         self.keys: set[str] = {VERSION_KEY}
+        self.expires_at: datetime | None = None  # see `valid_until`
+
+    def timeout(self, default: int) -> int | None:
+        """How long the page may be kept: `default` seconds, less if it changes by itself sooner;
+        None when that moment has already come (do not store it)."""
+        if self.expires_at is None:
+            return default
+        left = math.ceil((self.expires_at - timezone.now()).total_seconds())
+        return min(default, left) if left > 0 else None
 
     def stamp(self) -> Stamp | None:
         """The current values of every recorded key, or None if anything was bumped meanwhile.
@@ -148,6 +160,15 @@ def depends_on(*keys: str) -> None:
     current = _recording.get()
     if current is not None:
         current.keys.update(keys)
+
+
+def valid_until(moment: datetime) -> None:
+    """The page being rendered changes by itself at `moment` (a sale label starting or ending on
+    schedule, promotions/labels.py): its cache entry must not outlive it (a no-op outside
+    `recording`). No version has to move for that, so nothing else is invalidated."""
+    current = _recording.get()
+    if current is not None and (current.expires_at is None or moment < current.expires_at):
+        current.expires_at = moment
 
 
 def is_current(stamp: Stamp) -> bool:

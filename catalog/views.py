@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 import analytics
+from promotions.labels import attach_card_promotions
 from shop.site import absolute_url
 
 from . import search as product_search
@@ -26,6 +27,8 @@ PER_PAGE = 24
 @cache_storefront_page
 def home(request: HttpRequest) -> HttpResponse:
     data = selectors.home_page_data()
+    # Both grids' sale labels at once (at most one query for the two: promotions/labels.py).
+    attach_card_promotions([*data["featured"], *data["new_arrivals"]])
     # New arrivals and featured products: any product published or unpublished anywhere.
     versions.depends_on(versions.ASSORTMENT_KEY, *versions.card_keys([*data["featured"], *data["new_arrivals"]]))
     return render(request, "catalog/home.html", data)

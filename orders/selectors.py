@@ -28,7 +28,7 @@ from payments import selectors as payment_selectors
 from shop.money import format_money
 
 from .links import order_number_from_token
-from .refund_shares import returned_value
+from .refund_shares import returned_value, returned_worth
 from .models import Order, OrderEvent, OrderLine, Shipment, ShipmentLine
 from .status import FULFILMENT, PAYMENT, PLACED
 
@@ -141,6 +141,23 @@ class OrderPage:
     tax_note: str  # "Includes $3.20 tax" when prices include tax, else ""
     shipments: list[ShipmentView]
     timeline: list[TimelineEntry]
+    # Set when the items kept no longer earn a promotion of the order (buy X get Y, a gift, a minimum):
+    # what the returns are worth back in all, and why (orders.refund_shares.returned_worth).
+    returns_note: str = ""
+
+
+def _returns_note(order: Order, lines: list[OrderLine], money) -> str:
+    """Why the returned units are worth less back than their lines' shares, or "" (no query unless
+    a discounted line has units back; then `promotions.repricing.replayer`'s)."""
+    if not any(line.quantity_returned and line.discount_total for line in lines):
+        return ""
+    shares = sum((returned_value(line, order.currency) for line in lines), Decimal("0"))
+    worth = returned_worth(order, lines)
+    if worth >= shares:
+        return ""
+    return _("The items returned are worth %(worth)s back in all, not the %(shares)s they cost: the items kept no "
+             "longer qualify for the whole promotion, so they cost what it no longer takes off.") % {
+        "worth": money(worth), "shares": money(shares)}
 
 
 def _payment_state(order: Order, now: datetime) -> tuple[str, str]:
@@ -359,7 +376,9 @@ def _timeline(
 def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
     """Everything the order page shows. Four queries whatever the size of the order:
     lines, shipments, their lines, and the customer-facing events (returns and declined payments
-    included); a fifth for the payments of an order that has not kept any (`order_status`).
+    included); a fifth for the payments of an order that has not kept any (`order_status`); and
+    those of `promotions.repricing.replayer` when a discounted line has units back and a promotion
+    of the order depends on the rest of the cart (`returns_note`).
     """
     money = lambda amount: format_money(amount, order.currency)  # noqa: E731
     lines = list(OrderLine.objects.filter(order=order).order_by("pk"))
@@ -410,6 +429,7 @@ def order_page(*, order: Order, now: datetime | None = None) -> OrderPage:
         ],
         totals=totals,
         tax_note=tax_note,
+        returns_note=_returns_note(order, lines, money),
         shipments=[
             ShipmentView(
                 carrier=shipment.carrier, tracking_number=shipment.tracking_number,

@@ -113,8 +113,12 @@ def _attribute_values(orders: list[Order]) -> dict[int, frozenset[int]]:
 
 
 def _line(line: OrderLine, tree, attributes: dict[int, frozenset[int]]) -> engine.Line:
-    """An order line as the engine's cart line, at the price it was bought at."""
-    variant = line.variant
+    return order_line(line, line.variant, tree, attributes)
+
+
+def order_line(line: OrderLine, variant, tree, attributes: dict[int, frozenset[int]]) -> engine.Line:
+    """An order line as the engine's cart line, at the price it was bought at (`variant`: its
+    variant with its product, None when deleted; the category tree; product id -> attribute values)."""
     product = variant.product if variant is not None else None
     node = tree.by_id.get(product.category_id) if product is not None else None
     categories = frozenset(c.id for c in tree.ancestors(node)) if node else frozenset()

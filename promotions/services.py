@@ -24,7 +24,7 @@ from catalog.models import Variant
 from orders.services import Discounts, LineDiscount
 from shop.spreadsheets import safe_text
 
-from . import offers
+from . import labels, offers
 from .exceptions import CodeNotFound, PromotionUnavailable
 from .models import Code, CodeBatch, Promotion, Redemption, normalize_code, random_code
 from .selectors import SESSION_KEY, Pricing, Shopper, price_lines
@@ -98,10 +98,14 @@ def redeem(*, order, pricing: Pricing, shopper: Shopper) -> list[Redemption]:
     email = (order.email or "").lower()
     redemptions = []
     counted_limits = False
+    used_up: list[int] = []  # public offers this order may have used up: their sale labels go
     for a in applied:
         offer = pricing.offers[a.offer_id]
         counted_use = offer.remaining_uses is not None
         counted_spend = offer.remaining_budget is not None
+        if labels.is_public(offer) and ((counted_use and offer.remaining_uses <= 1)
+                                        or (counted_spend and offer.remaining_budget <= a.amount)):
+            used_up.append(offer.id)
         if counted_use or counted_spend:
             room = Q()
             if counted_use:
@@ -139,6 +143,8 @@ def redeem(*, order, pricing: Pricing, shopper: Shopper) -> list[Redemption]:
     created = Redemption.objects.bulk_create(redemptions)
     if counted_limits or code_row is not None:
         transaction.on_commit(offers.forget)
+    if used_up:
+        transaction.on_commit(lambda: labels.bump_products_of(Promotion.objects.filter(pk__in=used_up)))
     return created
 
 
@@ -164,6 +170,10 @@ def release_for_order(*, order) -> int:
     if taken:
         Redemption.objects.filter(pk__in=[r.pk for r in taken]).update(released_at=timezone.now())
         transaction.on_commit(offers.forget)
+        # A limited promotion given a use or money back may be on sale labels again.
+        limited = [r.promotion_id for r in taken if r.counted_use or r.counted_spend]
+        if limited:
+            transaction.on_commit(lambda: labels.bump_products_of(Promotion.objects.filter(pk__in=limited)))
     return len(taken)
 
 

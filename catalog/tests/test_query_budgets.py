@@ -29,8 +29,11 @@ pytestmark = pytest.mark.django_db
 # of stale categories). Search is that plus the categories of the matches and the backend's own
 # lookups, which may still change (the categories are also what its cache entry is checked against:
 # catalog/versions.py).
-BUDGET = {"home": 7, "category": 13, "category_filtered": 13, "product": 11, "search": 17}
-FRESH_INDEX_BUDGET = {"category": 7, "category_filtered": 7}
+# Home, category and search pages take one query more for the sale labels on their cards: the live
+# promotions (promotions/offers.py), shared by every page and cached, so none once cached; the
+# product page already counted it (promotions/tests/test_card_labels.py: with promotions live).
+BUDGET = {"home": 8, "category": 14, "category_filtered": 14, "product": 11, "search": 18}
+FRESH_INDEX_BUDGET = {"category": 8, "category_filtered": 8}
 
 
 def _build(count: int, *, variants_per_product: int = 2, images_per_product: int = 2) -> None:

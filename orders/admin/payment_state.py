@@ -16,7 +16,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from orders.refund_shares import returned_value
+from orders.refund_shares import returned_worth
 from payments.models import Payment, Provider, Refund
 from shop.money import format_money, quantize
 
@@ -91,15 +91,16 @@ def refundable_payments(order: Order) -> list[RefundablePayment]:
 
 
 def returned_not_refunded(order: Order) -> Decimal:
-    """What the units returned so far are worth after their discounts (`orders.refund_shares`),
-    less what has already been refunded on the order (pending refunds count): the refund form's
-    proposal once goods came back. Zero when nothing came back or it was all refunded. Two queries.
+    """What the units returned so far are worth after their discounts and what the kept items no
+    longer earn (`orders.refund_shares.returned_worth`), less what has already been refunded on
+    the order (pending refunds count): the refund form's proposal once goods came back. Zero when
+    nothing came back or it was all refunded. Two queries (four more when a promotion of the order
+    depends on the rest of the cart: `promotions.repricing.replayer`).
 
     Money refunded for another reason (a goodwill refund) also counts as given back here: the
     proposal is a starting point staff can change, never more than is due for the returns.
     """
-    worth = sum((returned_value(line, order.currency) for line in order.lines.filter(quantity_returned__gt=0)),
-                Decimal("0"))
+    worth = returned_worth(order, list(order.lines.all()))
     if not worth:
         return Decimal("0")
     given_back = (Refund.objects.filter(payment__order=order).exclude(status=Refund.Status.FAILED)

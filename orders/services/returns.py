@@ -3,7 +3,6 @@ them back on a shelf. It never moves money: refunds are their own step (`payment
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -17,7 +16,7 @@ from catalog.models import Location
 
 from ..exceptions import OrderError
 from ..models import Order, OrderEvent, OrderLine
-from ..refund_shares import units_value
+from ..refund_shares import return_due
 from .common import lock_order
 
 
@@ -40,7 +39,8 @@ def record_return(
     `catalog.stock.restock_at` (stock rows locked in pk order, after the order: the same lock
     order as shipping and cancelling); rows missing there are created. Records a "return" event
     with `actor`, `user`, the lines, the note and `refund_due`: what the units are worth after their
-    line's discounts (`orders.refund_shares`), which the staff refund form proposes. The order's
+    line's discounts, less what a buy X get Y, a gift or a minimum no longer gives the items kept
+    (`orders.refund_shares.return_due`), which the staff refund form proposes. The order's
     status, totals and payments do not change.
 
     Raises OrderError with a message staff can act on, changing nothing, for no units, an unknown
@@ -72,10 +72,9 @@ def record_return(
             location = _restock(order=order, lines=[locked[line_id] for line_id in wanted], wanted=wanted,
                                 location_id=location_id,
                                 actor_id=user.pk if user is not None and user.is_authenticated else None)
-        # What these units are worth (after their discounts), counted before they are marked returned.
-        due = sum((units_value(line_total=locked[line_id].line_total, quantity=locked[line_id].quantity,
-                               first=locked[line_id].quantity_returned, count=qty, currency=order.currency)
-                   for line_id, qty in wanted.items()), Decimal("0"))
+        # What these units are worth (after their discounts, and what the kept items no longer earn),
+        # counted before they are marked returned.
+        due, shares, lost = return_due(order, list(locked.values()), wanted)
         for line_id, qty in wanted.items():
             locked[line_id].quantity_returned += qty
         OrderLine.objects.bulk_update([locked[line_id] for line_id in wanted], ["quantity_returned"])
@@ -84,7 +83,12 @@ def record_return(
             summary = _("Returned %(items)s; restocked at %(location)s.") % {"items": items, "location": location.name}
         else:
             summary = _("Returned %(items)s; not restocked.") % {"items": items}
-        if any(locked[line_id].discount_total for line_id in wanted):
+        if lost:
+            summary += " " + _("Worth %(amount)s back: the price paid after the discounts (%(shares)s), less what "
+                               "%(promotions)s no longer gives the items kept.") % {
+                "amount": format_money(due, order.currency), "shares": format_money(shares, order.currency),
+                "promotions": ", ".join(lost)}
+        elif any(locked[line_id].discount_total for line_id in wanted):
             summary += " " + _("Worth %(amount)s back: the price paid after the discounts.") % {
                 "amount": format_money(due, order.currency)}
         return OrderEvent.objects.create(

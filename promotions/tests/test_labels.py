@@ -32,11 +32,11 @@ def products(db):
 
 def test_the_product_page_shows_public_promotions_only(client, products):
     shirt, mug = products
-    sale = PromotionFactory(name="Shirt days", value=Decimal("15"))
+    sale = PromotionFactory(name="Shirt days", value=Decimal("15"), combines_with_product=True)
     sale.categories.add(shirt.category)
     PromotionFactory(name="Members", signed_in_only=True, value=Decimal(30)).products.add(shirt)
     PromotionFactory(name="3 for 2", reward=Promotion.Reward.BUY_X_GET_Y, buy_quantity=2, get_quantity=1,
-                     value=Decimal(100)).products.add(shirt)
+                     value=Decimal(100), combines_with_product=True).products.add(shirt)
     page = client.get("/p/oxford/").content.decode()
     assert "15% off</span> Shirt days" in page and "Buy 2, get 1 free</span> 3 for 2" in page
     assert "Members" not in page
