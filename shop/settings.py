@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "inventory",
     "giftcards",
     "promotions",
+    "pos",
 ]
 
 MIDDLEWARE = [
