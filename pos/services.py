@@ -178,6 +178,8 @@ def sell(
     if ships and not (email or customer):
         raise SaleError(_("Items shipped from the warehouse need the customer's email for the tracking link."))
     session = RegisterSession.objects.select_related("register__location").get(pk=session_id)
+    if not session.is_open:  # said early; the lock in settle() has the final word
+        raise RegisterClosed(_("This register is closed: open it again before selling."))
     shop = session.register.location
     channel = counter_channel(location_id=shop.pk)
     if channel is None:
