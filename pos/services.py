@@ -197,8 +197,11 @@ def sell(
         _settle(order=order, session=locked, staff=staff, tenders=tenders,
                 taken_now={line.variant_id for line in lines if not line.ship})
 
+    from checkout.services import tax_table
+
     order = place_order(
         lines=placement, email=email, idempotency_key=key, customer_name=name, phone=phone,
+        tax_rate_for=tax_table(country=shop.country or "").rate_for,  # handed over here: the shop's rates
         shipping=ShippingChoice(name="Shipped from the warehouse" if ships else "Taken at the counter",
                                 price=Decimal("0")),
         shipping_address=shipping_address or {},
