@@ -55,11 +55,13 @@ def find_customers(*, query: str) -> list[Customer]:
     people = Customer.objects.filter(erased_at__isnull=True)
     if "@" in query:
         return list(people.filter(email=query.lower())[:1])
-    wanted = digits(query)
+    # "020 7946 0018" and "+44 20 7946 0018" are one number: the national digits without the
+    # trunk 0 end both.
+    wanted = digits(query).lstrip("0")
     if len(wanted) < 6:
         return []
-    return [c for c in people.filter(phone__contains=wanted[-4:]).order_by("pk")[:50]
-            if digits(c.phone).endswith(wanted) or wanted.endswith(digits(c.phone) or "-")][:5]
+    return [c for c in people.filter(phone__contains=wanted[-2:]).order_by("pk")[:200]
+            if (have := digits(c.phone).lstrip("0")) and (have.endswith(wanted) or wanted.endswith(have))][:5]
 
 
 @dataclass

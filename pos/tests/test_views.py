@@ -1,0 +1,125 @@
+"""The sell screen as a browser submits it (django-webtest: the rendered forms, filled and sent)."""
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import StockLevel
+from catalog.tests import factories as f
+from customers.tests.factories import CustomerFactory, UserFactory
+from orders.models import Order
+from pos.models import Sale
+
+pytestmark = pytest.mark.usefixtures("stock_ledger_checked")
+
+
+@pytest.fixture
+def screen(counter, django_app):
+    django_app.set_user(counter.staff)
+    return django_app
+
+
+def sell_url(counter):
+    return reverse("pos:sell", kwargs={"session_id": counter.session.pk})
+
+
+def scan(page, code):
+    form = page.forms[0]  # the scan box comes first
+    form["code"] = code
+    return form.submit().follow()
+
+
+def pay_form(page):
+    return next(form for form in page.forms.values() if "cash_tendered" in form.fields)
+
+
+def test_only_staff_with_the_sell_permission_reach_the_screen(counter, django_app):
+    assert django_app.get(sell_url(counter)).status_code == 302  # signed out: to sign in
+    django_app.set_user(UserFactory(is_staff=True))
+    assert django_app.get(sell_url(counter), status=403).status_code == 403
+    assert django_app.get(reverse("pos:registers"), status=403).status_code == 403
+
+
+def test_scan_then_cash_with_change_then_receipt(counter, screen):
+    page = screen.get(sell_url(counter))
+    page = scan(page, "4006381333931")
+    page = scan(page, "shirt-m")  # the SKU, any case: one more of the same
+    assert "Linen shirt" in page.text and page.html.select_one("#sale-total").text == "$39.98"
+
+    form = pay_form(page)
+    form["cash_tendered"] = "50"
+    receipt = form.submit().follow()
+
+    assert receipt.html.select_one("#receipt-total").text == "$39.98"
+    assert receipt.html.select_one("#receipt-change").text == "$10.02"
+    order = Order.objects.get()
+    assert order.channel_id == counter.channel.pk
+    assert StockLevel.objects.get(variant=counter.shirt, location=counter.shop).on_hand == 1
+    # the same form sent again (the answer was lost): the same receipt, nothing recorded twice
+    again = form.submit().follow()
+    assert again.request.path == receipt.request.path
+    assert Sale.objects.count() == 1
+
+
+def test_a_name_lists_the_matches_and_nothing_found_says_so(counter, screen):
+    page = scan(screen.get(sell_url(counter)), "zzz-nothing")
+    assert "Nothing sold here matches" in page.text
+    f.VariantFactory(sku="SHIRT-L", product=counter.shirt.product)
+    page = screen.post(reverse("pos:scan", kwargs={"session_id": counter.session.pk}),
+                       {"code": "linen", "csrfmiddlewaretoken": page.forms[0]["csrfmiddlewaretoken"].value})
+    assert "SHIRT-L" in page.text and "SHIRT-M" in page.text
+
+
+def test_not_enough_tendered_is_refused_plainly_and_changes_nothing(counter, screen):
+    page = scan(screen.get(sell_url(counter)), "4006381333931")
+    form = pay_form(page)
+    form["cash_tendered"] = "5"
+    refused = form.submit(status=400)
+    assert "$19.99 is still to pay" in refused.text
+    assert not Order.objects.exists()
+
+
+def test_customer_looked_up_by_phone(counter, screen):
+    customer = CustomerFactory(email="ana@example.com", phone="+44 20 7946 0018")
+    page = screen.get(sell_url(counter))
+    form = next(form for form in page.forms.values() if "q" in form.fields)
+    form["q"] = "020 7946 0018"
+    page = form.submit().follow()
+    assert page.html.select_one("#sale-customer").text.startswith("ana@example.com")
+    page = scan(page, "4006381333931")
+    form = pay_form(page)
+    form["cash_tendered"] = "19.99"
+    form.submit().follow()
+    assert Order.objects.get().customer_id == customer.pk
+
+
+def test_open_and_close_a_register_through_the_forms(counter, screen):
+    from pos.models import Register
+
+    till = Register.objects.create(name="Till 2", location=counter.shop)
+    page = screen.get(reverse("pos:registers"))
+    form = next(form for form in page.forms.values() if form.action.endswith(f"/registers/{till.pk}/open/"))
+    form["opening_float"] = "80.00"
+    sell_page = form.submit().follow()
+    close = sell_page.click("Close register")
+    form = close.forms[1] if len(close.forms) > 1 else close.forms[0]
+    form["counted_cash"] = "75.50"
+    closed = form.submit().follow()
+    assert closed.html.select_one("#difference").text == "-$4.50"
+
+
+def test_sell_screen_query_budget_does_not_grow_with_the_cart(counter, screen, django_assert_max_num_queries):
+    variants = [f.VariantFactory(price=Decimal("3.00")) for _ in range(8)]
+    for variant in variants:
+        f.StockLevelFactory(variant=variant, location=counter.shop, on_hand=2)
+    screen.get(sell_url(counter))  # starts the sale
+    session = screen.session
+    key = f"pos:sale:{counter.session.pk}"
+    cart = session[key]
+    cart["lines"] = [[v.pk, 1, False] for v in variants] + [[counter.mug.pk, 1, True]]
+    session[key] = cart
+    session.save()
+
+    with django_assert_max_num_queries(10) as queries:
+        page = screen.get(sell_url(counter))
+    assert page.text.count("on the shelf") == 8, len(queries)
