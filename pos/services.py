@@ -138,6 +138,27 @@ class Tenders:
     gift_card_id: int | None = None
 
 
+def split_tenders(*, total: Decimal, gift: Decimal, card: Decimal, cash_tendered: Decimal,
+                  currency: str) -> tuple[Decimal, Decimal]:
+    """(cash taken, change) when a gift card paid `gift` of `total` and the terminal `card`.
+
+    The one place the counter's money is split: the card never pays more than what the gift card
+    left, cash pays the rest exactly, change is what was tendered beyond it. SaleError (with the
+    amounts) when the tenders fall short, or when cash is tendered with nothing left to pay in cash.
+    """
+    due = total - gift
+    if card > due:
+        raise SaleError(_("The card amount %(card)s is more than the %(due)s left to pay.") % {
+            "card": format_money(card, currency), "due": format_money(due, currency)})
+    cash = due - card
+    if cash_tendered < cash:
+        raise SaleError(_("%(cash)s is still to pay: %(tendered)s in cash is not enough.") % {
+            "cash": format_money(cash, currency), "tendered": format_money(cash_tendered, currency)})
+    if cash == 0 and cash_tendered:
+        raise SaleError(_("Nothing is left to pay in cash: clear the cash tendered."))
+    return cash, cash_tendered - cash
+
+
 def find_sale(key: str) -> Sale | None:
     return Sale.objects.filter(order__idempotency_key=key).select_related("order").first()
 
@@ -227,17 +248,8 @@ def _settle(*, order: Order, session: RegisterSession, staff, tenders: Tenders, 
         if not paid:
             raise SaleError(_("The gift card cannot pay: it is spent, expired or deactivated."))
         gift = sum((p.amount for p in paid), Decimal("0"))
-    due = total - gift
-    if card > due:
-        raise SaleError(_("The card amount %(card)s is more than the %(due)s left to pay.") % {
-            "card": format_money(card, order.currency), "due": format_money(due, order.currency)})
-    cash = due - card
-    if cash_tendered < cash:
-        raise SaleError(_("%(cash)s is still to pay: %(tendered)s in cash is not enough.") % {
-            "cash": format_money(cash, order.currency), "tendered": format_money(cash_tendered, order.currency)})
-    if cash == 0 and cash_tendered:
-        raise SaleError(_("Nothing is left to pay in cash: clear the cash tendered."))
-    change = cash_tendered - cash
+    cash, change = split_tenders(total=total, gift=gift, card=card, cash_tendered=cash_tendered,
+                                 currency=order.currency)
     now = timezone.now()
     for provider, amount, raw in ((Provider.CARD_TERMINAL, card, {"reference": reference}),
                                   (Provider.CASH, cash, {"tendered": str(cash_tendered), "change": str(change)})):
