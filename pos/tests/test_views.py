@@ -40,6 +40,15 @@ def test_only_staff_with_the_sell_permission_reach_the_screen(counter, django_ap
     assert django_app.get(reverse("pos:registers"), status=403).status_code == 403
 
 
+def test_the_shop_staff_group_may_sell(counter, django_app):
+    from django.contrib.auth.models import Group
+
+    clerk = UserFactory(is_staff=True)
+    clerk.groups.add(Group.objects.get(name="Shop staff"))
+    django_app.set_user(clerk)
+    assert django_app.get(sell_url(counter)).status_code == 200
+
+
 def test_scan_then_cash_with_change_then_receipt(counter, screen):
     page = screen.get(sell_url(counter))
     page = scan(page, "4006381333931")
