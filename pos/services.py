@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import Location
+from catalog.models import Location, Variant
 from customers.models import Customer
 from inventory.models import Reason
 from orders.models import Order, OrderEvent
@@ -220,16 +220,19 @@ def sell(
 
     from checkout.services import tax_table
 
-    order = place_order(
-        lines=placement, email=email, idempotency_key=key, customer_name=name, phone=phone,
-        tax_rate_for=tax_table(country=shop.country or "").rate_for,  # handed over here: the shop's rates
-        shipping=ShippingChoice(name="Shipped from the warehouse" if ships else "Taken at the counter",
-                                price=Decimal("0")),
-        shipping_address=shipping_address or {},
-        sale=ChannelSale(channel=channel, location_id=shop.pk, sold_by=staff, customer=customer,
-                         anonymous=customer is None and not email, notify=False),
-        on_placed=settle,
-    )
+    try:
+        order = place_order(
+            lines=placement, email=email, idempotency_key=key, customer_name=name, phone=phone,
+            tax_rate_for=tax_table(country=shop.country or "").rate_for,  # handed over here: the shop's rates
+            shipping=ShippingChoice(name="Shipped from the warehouse" if ships else "Taken at the counter",
+                                    price=Decimal("0")),
+            shipping_address=shipping_address or {},
+            sale=ChannelSale(channel=channel, location_id=shop.pk, sold_by=staff, customer=customer,
+                             anonymous=customer is None and not email, notify=False),
+            on_placed=settle,
+        )
+    except Variant.DoesNotExist:
+        raise SaleError(_("An item in this sale is no longer sold in this shop: remove it and try again.")) from None
     return Sale.objects.select_related("order").get(order=order)
 
 

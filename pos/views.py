@@ -24,6 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from catalog.exceptions import OutOfStock
 from customers.models import Customer
 from giftcards.exceptions import GiftCardError
+from saleschannels.selectors import counter_channel
 
 from . import selectors, services
 from .exceptions import SaleError
@@ -174,7 +175,7 @@ def scan(request: HttpRequest, session_id: int) -> HttpResponse:
     """The scan box: a barcode or SKU adds its item; a name lists the matches to choose from."""
     session = _session_or_404(session_id)
     code = request.POST.get("code", "").strip()[:100]
-    view_channel = selectors.sale_view(session=session, cart={}).channel
+    view_channel = counter_channel(location_id=session.register.location_id)
     if view_channel is None:
         messages.error(request, _("This shop has no active counter channel."))
         return _back(request, session)

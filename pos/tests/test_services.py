@@ -176,3 +176,12 @@ def test_emailed_receipt_for_an_anonymous_sale_asks_for_an_address_and_sends_onc
 
     assert [m.to for m in mail.outbox] == [["walkin@example.com"]]
     assert "receipt" in mail.outbox[0].subject.lower()
+
+
+def test_an_item_sold_online_only_is_refused_at_the_counter(counter):
+    from saleschannels.services import set_sold_in
+
+    set_sold_in(product_ids=[counter.shirt.product_id], sold_in="online")
+    with pytest.raises(SaleError, match="no longer sold in this shop"):
+        sell(counter)
+    assert not Order.objects.exists()
