@@ -156,17 +156,7 @@ def reserve_counting(
         elif may_split is not None and not may_split():
             raise OutOfStock(shortages=_shortages(short))
 
-    allocations = []
-    for variant_id, quantity in wanted.items():
-        for level in sources[variant_id]:
-            taken = min(level.available, quantity)
-            if taken > 0:
-                allocations.append(Allocation(
-                    stock_level_id=level.pk, variant_id=variant_id, location_id=level.location_id, quantity=taken
-                ))
-                quantity -= taken
-            if not quantity:
-                break
+    allocations = _allocate(wanted, sources)
     _add(_per_row(allocations), reserved=+1)
     available_after = None
     if location_ids is None:
@@ -214,9 +204,17 @@ def reserve_lines(*, requests: Sequence[tuple[StockRequest, Sequence[int]]]) -> 
     }
     if short:
         raise OutOfStock(shortages=_shortages(short))
+    allocations = _allocate({variant_id: quantity for variant_id, (quantity, _l) in wanted.items()}, by_variant)
+    _add(_per_row(allocations), reserved=+1)
+    return Reservation(allocations=allocations, available_after=None)
+
+
+def _allocate(wanted: Mapping[int, int], sources: Mapping[int, list[StockLevel]]) -> list[Allocation]:
+    """Take each variant's units from its locked rows in the order given, as far as each goes
+    (the caller checked there are enough)."""
     allocations = []
-    for variant_id, (quantity, _locations) in wanted.items():
-        for level in by_variant[variant_id]:
+    for variant_id, quantity in wanted.items():
+        for level in sources[variant_id]:
             taken = min(level.available, quantity)
             if taken > 0:
                 allocations.append(Allocation(
@@ -225,8 +223,7 @@ def reserve_lines(*, requests: Sequence[tuple[StockRequest, Sequence[int]]]) -> 
                 quantity -= taken
             if not quantity:
                 break
-    _add(_per_row(allocations), reserved=+1)
-    return Reservation(allocations=allocations, available_after=None)
+    return allocations
 
 
 def _whole_location(

@@ -77,6 +77,12 @@ def _add(cart: dict, variant_id: int, quantity: int = 1) -> None:
     cart["lines"].append([variant_id, quantity, False])
 
 
+def _keep(request: HttpRequest, session: RegisterSession, cart: dict) -> HttpResponse:
+    """Save the changed sale and show it."""
+    _save(request, session.pk, cart)
+    return _back(request, session)
+
+
 def _session_or_404(session_id: int) -> RegisterSession:
     session = selectors.open_session(session_id)
     if session is None:
@@ -184,8 +190,7 @@ def scan(request: HttpRequest, session_id: int) -> HttpResponse:
     if len(found) == 1 or exact:
         cart = _cart(request, session.pk)
         _add(cart, found[0].pk)
-        _save(request, session.pk, cart)
-        return _back(request, session)
+        return _keep(request, session, cart)
     if not found:
         messages.error(request, _("Nothing sold here matches “%(code)s”.") % {"code": code})
         return _back(request, session)
@@ -216,8 +221,7 @@ def change_line(request: HttpRequest, session_id: int) -> HttpResponse:
             line[2] = True
         if action == "here":
             line[2] = False
-    _save(request, session.pk, cart)
-    return _back(request, session)
+    return _keep(request, session, cart)
 
 
 @staff_can_sell
@@ -228,19 +232,16 @@ def customer(request: HttpRequest, session_id: int) -> HttpResponse:
     cart = _cart(request, session.pk)
     if request.POST.get("anonymous"):
         cart["customer_id"] = None
-        _save(request, session.pk, cart)
-        return _back(request, session)
+        return _keep(request, session, cart)
     if chosen := request.POST.get("customer"):
         person = Customer.objects.filter(pk=chosen if chosen.isdigit() else 0, erased_at__isnull=True).first()
         cart["customer_id"] = person.pk if person else None
-        _save(request, session.pk, cart)
-        return _back(request, session)
+        return _keep(request, session, cart)
     query = request.POST.get("q", "").strip()[:200]
     people = selectors.find_customers(query=query)
     if len(people) == 1:
         cart["customer_id"] = people[0].pk
-        _save(request, session.pk, cart)
-        return _back(request, session)
+        return _keep(request, session, cart)
     if not people:
         messages.info(request, _("No customer with “%(q)s”: sell anonymously, or type their email at payment.")
                       % {"q": query})
