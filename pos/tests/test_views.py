@@ -132,3 +132,45 @@ def test_sell_screen_query_budget_does_not_grow_with_the_cart(counter, screen, d
     with django_assert_max_num_queries(10) as queries:
         page = screen.get(sell_url(counter))
     assert page.text.count("on the shelf") == 8, len(queries)
+
+
+def test_endless_aisle_through_the_screen(counter, screen):
+    page = scan(screen.get(sell_url(counter)), "MUG")  # none on the shelf, 4 in the warehouse
+    assert "Not enough on the shelf: ship it from the warehouse?" in page.text
+    assert page.html.select_one("button.pos-complete").has_attr("disabled")
+    ship = next(form for form in page.forms.values() if len(form.fields.get("action", ())) > 1)
+    page = ship.submit("action", value="ship").follow()
+    assert "Shipped from the warehouse" in page.text
+    assert not page.html.select_one("button.pos-complete").has_attr("disabled")
+
+    form = pay_form(page)
+    form["cash_tendered"] = "10"
+    form["email"] = "ana@example.com"
+    form["name"] = "Ana Lima"
+    refused = form.submit(status=400)
+    assert "shipping address" in refused.html.select_one('.pos-messages').text
+    form = pay_form(refused)
+    form["line1"], form["city"], form["postal_code"], form["country"] = "1 High St", "London", "N1 1AA", "gb"
+    receipt = form.submit().follow()
+
+    assert "to be shipped" in receipt.text and "$2.00" in receipt.html.select_one("#receipt-change").text
+    order = Order.objects.get()
+    assert order.shipping_address["country"] == "GB" and order.email == "ana@example.com"
+    assert order.lines.get().allocations.get().stock_level.location_id == counter.warehouse.pk
+    assert order.fulfilment_status == "unfulfilled" and order.payment_status == "paid"
+
+
+def test_split_payment_with_a_gift_card_code_typed_at_the_counter(counter, screen):
+    from giftcards.services import issue_gift_card
+
+    _card, code = issue_gift_card(amount=Decimal("5.00"), user=counter.staff, reason="test")
+    page = scan(screen.get(sell_url(counter)), "4006381333931")
+    form = pay_form(page)
+    form["gift_card_code"] = code
+    form["card_amount"] = "10.00"
+    form["card_reference"] = "AUTH 991"
+    form["cash_tendered"] = "5.00"
+    receipt = form.submit().follow()
+
+    assert receipt.html.select_one("#receipt-change").text == "$0.01"
+    assert "Gift card" in receipt.text and "AUTH 991" in receipt.text
