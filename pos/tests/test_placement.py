@@ -57,3 +57,10 @@ def test_a_channel_sale_records_channel_shop_and_staff_and_writes_no_confirmatio
     placed = order.events.get(to_status="placed")
     assert (placed.actor, placed.user_id) == ("staff", counter.staff.pk)
     assert not OutboundEmail.objects.filter(order_id=order.pk).exists()
+
+
+def test_the_order_page_explains_a_counter_sales_locations():
+    from inventory.routing import explain
+
+    said = explain({"split": "per_line", "whole_at": None, "locations": [1, 2]}, {1: "Soho", 2: "Warehouse"})
+    assert said.startswith("Each line reserved where staff sold it from") and "Soho, Warehouse" in said
