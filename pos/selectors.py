@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 
 from catalog.models import Location, OptionValue, StockLevel, Variant
 from customers.models import Customer
@@ -23,7 +23,7 @@ def open_session(session_id: int) -> RegisterSession | None:
     return RegisterSession.objects.select_related("register__location", "opened_by").filter(pk=session_id).first()
 
 
-def _variants(channel: Channel) -> "QuerySet[Variant]":  # noqa: F821
+def _variants(channel: Channel) -> QuerySet[Variant]:
     return Variant.objects.filter(is_active=True, product__in=channel_products(channel=channel).values("pk")) \
         .select_related("product").prefetch_related(
             Prefetch("option_values", queryset=OptionValue.objects.select_related("option")))
