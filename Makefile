@@ -32,6 +32,7 @@ migrate: install
 demo: migrate
 	$(PY) manage.py seed_demo --products $(DEMO_PRODUCTS)
 	$(PY) manage.py seed_demo_gift_cards
+	$(PY) manage.py seed_demo_registers
 	$(PY) manage.py ensure_staff
 
 # PORT reaches the settings too: links in emails (SITE_URL, unless set) name the port served on.

@@ -93,6 +93,7 @@ SEEDED_BY_MIGRATIONS = [
     ("saleschannels.migrations.0001_initial", "create_channels"),
     ("giftcards.migrations.0002_staff_permissions", "grant"),
     ("returns.migrations.0002_staff_permissions", "grant"),
+    ("pos.migrations.0002_shop_staff_group", "grant"),
 ]
 
 

@@ -267,7 +267,11 @@ class Variant(TimeStamped):
                 name="variant_compare_at_price_non_negative",
             ),
         ]
-        indexes = [models.Index(fields=["product", "price"], name="variant_product_price")]
+        indexes = [
+            models.Index(fields=["product", "price"], name="variant_product_price"),
+            # The sell screen finds a scanned GTIN/EAN in one indexed lookup (pos app).
+            models.Index(fields=["barcode"], name="variant_barcode"),
+        ]
 
     def __str__(self) -> str:
         return self.sku

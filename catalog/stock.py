@@ -156,6 +156,62 @@ def reserve_counting(
         elif may_split is not None and not may_split():
             raise OutOfStock(shortages=_shortages(short))
 
+    allocations = _allocate(wanted, sources)
+    _add(_per_row(allocations), reserved=+1)
+    available_after = None
+    if location_ids is None:
+        available_after = {
+            variant_id: sum(level.available for level in by_variant[variant_id]) - quantity
+            for variant_id, quantity in wanted.items()
+        }
+    return Reservation(allocations=allocations, available_after=available_after, whole_at=whole_at)
+
+
+def reserve_lines(*, requests: Sequence[tuple[StockRequest, Sequence[int]]]) -> Reservation:
+    """Reserve each request from its own locations, in its own order of preference, or nothing.
+
+    For sales where each line says where it comes from: a shop's counter takes one item off its
+    own shelf and sells another from the warehouse to be shipped (endless aisle). Same contract as
+    `reserve` (transaction required, OutOfStock naming every short variant and changing nothing,
+    one UPDATE, storefront versions bumped on commit), and the same lock discipline: every row of
+    every request is locked in one statement in primary-key order, so a sale here and an online
+    checkout sharing rows queue on them and never deadlock. A variant may appear in one request
+    only (ValueError otherwise): one line of an order has one source. `available_after` is None.
+    """
+    wanted: dict[int, tuple[int, list[int]]] = {}
+    for request, location_ids in requests:
+        if request.variant_id in wanted:
+            raise ValueError(f"variant {request.variant_id} is requested twice")
+        if not location_ids:
+            raise ValueError(f"variant {request.variant_id} has no location to come from")
+        wanted[request.variant_id] = (request.quantity, list(dict.fromkeys(location_ids)))
+    if not wanted:
+        return Reservation(allocations=[], available_after=None)
+    condition = Q()
+    for variant_id, (_quantity, location_ids) in wanted.items():
+        condition |= Q(variant_id=variant_id, location_id__in=location_ids)
+    locked = _lock_rows(StockLevel.objects.filter(condition, location__is_active=True), writer="reserve_lines")
+    by_variant: dict[int, list[StockLevel]] = defaultdict(list)
+    for level in locked:
+        by_variant[level.variant_id].append(level)
+    for variant_id, levels in by_variant.items():
+        rank = {location_id: i for i, location_id in enumerate(wanted[variant_id][1])}
+        levels.sort(key=lambda level: rank[level.location_id])
+    short = {
+        variant_id: (quantity, available)
+        for variant_id, (quantity, _locations) in wanted.items()
+        if (available := max(sum(level.available for level in by_variant[variant_id]), 0)) < quantity
+    }
+    if short:
+        raise OutOfStock(shortages=_shortages(short))
+    allocations = _allocate({variant_id: quantity for variant_id, (quantity, _l) in wanted.items()}, by_variant)
+    _add(_per_row(allocations), reserved=+1)
+    return Reservation(allocations=allocations, available_after=None)
+
+
+def _allocate(wanted: Mapping[int, int], sources: Mapping[int, list[StockLevel]]) -> list[Allocation]:
+    """Take each variant's units from its locked rows in the order given, as far as each goes
+    (the caller checked there are enough)."""
     allocations = []
     for variant_id, quantity in wanted.items():
         for level in sources[variant_id]:
@@ -167,14 +223,7 @@ def reserve_counting(
                 quantity -= taken
             if not quantity:
                 break
-    _add(_per_row(allocations), reserved=+1)
-    available_after = None
-    if location_ids is None:
-        available_after = {
-            variant_id: sum(level.available for level in by_variant[variant_id]) - quantity
-            for variant_id, quantity in wanted.items()
-        }
-    return Reservation(allocations=allocations, available_after=available_after, whole_at=whole_at)
+    return allocations
 
 
 def _whole_location(

@@ -19,6 +19,7 @@ class Reason(models.TextChoices):
     SET = "set", _("Set by staff")
     IMPORT = "import", _("Stock file imported")
     SALE = "sale", _("Shipped to a customer")
+    COUNTER_SALE = "counter_sale", _("Sold at a shop's counter")
     RETURN = "return", _("Returned by a customer")
     COUNT = "count", _("Stock count")
     DAMAGE = "damage", _("Damaged")

@@ -60,6 +60,12 @@ def route(*, location_ids: Sequence[int] | None) -> Route:
     return Route(pickup=location_ids is not None)
 
 
+def per_line_record(reservation) -> dict:
+    """What to keep for an order whose lines each named their locations (a counter sale)."""
+    return {"split": "per_line", "whole_at": None,
+            "locations": list(dict.fromkeys(a.location_id for a in reservation.allocations))}
+
+
 def explain(decision: dict | None, names: dict[int, str]) -> str:
     """The decision kept at placement, in words for staff (`names`: location id -> name)."""
     if not decision:
@@ -67,6 +73,9 @@ def explain(decision: dict | None, names: dict[int, str]) -> str:
     places = ", ".join(names.get(pk, str(pk)) for pk in decision.get("locations", []))
     if decision.get("split") == "pickup":
         return _("Reserved at %(places)s, the shop the shopper chose for pick-up.") % {"places": places}
+    if decision.get("split") == "per_line":
+        return _("Each line reserved where staff sold it from (the shop's shelf, or a warehouse that ships it "
+                 "to the customer): %(places)s.") % {"places": places}
     if decision.get("whole_at") is not None:
         return _("Everything reserved at %(place)s: the first location (warehouses first, then shops by position) "
                  "holding every item, so the order ships in one parcel.") % {"place": names.get(decision["whole_at"])}

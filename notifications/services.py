@@ -35,7 +35,7 @@ from .models import OutboundEmail
 
 logger = logging.getLogger(__name__)
 
-ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded")
+ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded", "receipt")
 LOW_STOCK = "low_stock"
 STAFF_ALERT = "staff_alert"
 # Used when EMAIL_TIMEOUT is unset or 0: without a timeout a mail server that accepts the

@@ -21,6 +21,11 @@ class Provider(models.TextChoices):
     # Part or all of an order paid from a gift card's balance (giftcards app): taken when the order
     # is placed, given back if it is never paid, refunded to the card.
     GIFT_CARD = "gift_card", _("Gift card")
+    # Taken at a shop's counter (pos app): notes and coins into the register's drawer, or a card on
+    # the shop's own payment terminal (its amount and reference typed by staff). Refunds of either
+    # are recorded here and paid back by hand (cash from the drawer, or on the terminal).
+    CASH = "cash", _("Cash at the counter")
+    CARD_TERMINAL = "card_terminal", _("Card on the shop's terminal")
 
 
 class Payment(models.Model):

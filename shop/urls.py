@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("chat.urls")),
     path("gift-cards/", include("giftcards.urls")),
     path("promotions/", include("promotions.urls")),
+    path("pos/", include("pos.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -30,8 +30,12 @@ class ShipmentRequest:
 
 
 @transaction.atomic
-def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBaseUser | None = None) -> Shipment:
+def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBaseUser | None = None,
+                    reason: str = Reason.SALE, notify: bool = True) -> Shipment:
     """Ship some or all of what is left of a paid order.
+
+    `reason` is the stock ledger's (a counter sale hands the goods over: `Reason.COUNTER_SALE`);
+    `notify=False` writes no "shipped" email (the customer is standing at the counter).
 
     Locks the order, then the stock rows (pk order, in catalog.stock.fulfil): the reserved units
     leave on hand. Raises OrderError, changing nothing, for an order that is not paid, an unknown
@@ -66,7 +70,7 @@ def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBa
                                                      location_id=plan.location_id, quantity=take)))
             remaining[row.line_id] -= take
     stock.fulfil(allocations=[plan for _row, plan in to_fulfil], cause=Cause(
-        reason=Reason.SALE, order_id=order.pk, actor_id=user.pk if user is not None and user.is_authenticated else None,
+        reason=reason, order_id=order.pk, actor_id=user.pk if user is not None and user.is_authenticated else None,
     ))
     for row, plan in to_fulfil:
         row.quantity_fulfilled += plan.quantity
@@ -91,7 +95,8 @@ def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBa
                               message=message, data={"shipment": shipment.pk})
     from notifications.services import enqueue_order_email
 
-    enqueue_order_email(order_id=order.pk, kind="shipped", shipment_id=shipment.pk)
+    if notify:
+        enqueue_order_email(order_id=order.pk, kind="shipped", shipment_id=shipment.pk)
     return shipment
 
 

@@ -31,9 +31,13 @@ class PaymentOutcome(enum.Enum):
 
 @transaction.atomic
 def confirm_payment(
-    *, order_id: int, amount: Decimal, actor: str, reference: str = "", user: AbstractBaseUser | None = None
+    *, order_id: int, amount: Decimal, actor: str, reference: str = "", user: AbstractBaseUser | None = None,
+    notify: bool = True,
 ) -> PaymentOutcome:
     """Record that `amount` was paid for the order and move it to `paid` when that is right.
+
+    `notify=False` writes no "payment received" email (a counter sale: the customer is there and
+    gets a receipt).
 
     Locks the order row. Idempotent: a second confirmation changes nothing. A payment for an
     expired order is kept if its stock can be reserved again (the lines' variants, anywhere),
@@ -77,7 +81,8 @@ def confirm_payment(
     from notifications.services import enqueue_order_email
 
     activate_sold_cards(order_id=order.pk)  # gift cards bought with it get their value, emailed after commit
-    enqueue_order_email(order_id=order.pk, kind="payment_received")
+    if notify:
+        enqueue_order_email(order_id=order.pk, kind="payment_received")
     return PaymentOutcome.PAID
 
 

@@ -29,6 +29,9 @@ class PlacementLine:
 
     variant_id: int
     quantity: int
+    # Where this line's stock may come from, in order of preference (a counter sale: the shop's
+    # own shelf, or the warehouses for an item shipped to the customer); None: the shipping choice's.
+    location_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,26 @@ class Discounts:
     lines: Mapping[int, Sequence[LineDiscount]] = field(default_factory=dict)
     shipping: Decimal = Decimal("0")
     record: Callable[[Order], object] | None = None
+
+
+@dataclass(frozen=True)
+class ChannelSale:
+    """An order taken by staff on a channel other than the web store (a shop's counter, the phone).
+
+    The channel decides what may be sold (`saleschannels.selectors.channel_products`) and at what
+    price (`channel_prices`: its price list, else the catalog's), so the order is charged what the
+    channel showed. `location_id` is the shop a counter sale is made in, `sold_by` the staff member.
+    `customer` is the one staff looked up (None: found or created by the order's email, or no
+    customer at all when `anonymous`). `notify=False` writes no confirmation email (the counter
+    hands over a receipt instead).
+    """
+
+    channel: object  # saleschannels.models.Channel
+    location_id: int | None = None
+    sold_by: AbstractBaseUser | None = None
+    customer: object | None = None  # customers.models.Customer
+    anonymous: bool = False
+    notify: bool = True
 
 
 def zero_tax(variant: Variant) -> Decimal:
@@ -111,6 +134,7 @@ def place_order(
     variants: Mapping[int, Variant] | None = None,
     on_placed: Callable[[Order], object] | None = None,
     discounter: Callable[[dict[int, int], Mapping[int, Variant]], Discounts] | None = None,
+    sale: ChannelSale | None = None,
 ) -> Order:
     """Create an order, unpaid and unfulfilled, and reserve its stock, in one transaction.
 
@@ -133,6 +157,11 @@ def place_order(
     order's promotions in the transaction, from the same prices the lines take; its `record` runs
     after the lines are written and may raise (the order is then not placed).
 
+    `sale` (staff selling on another channel: a counter, the phone) records the channel, shop and
+    staff member on the order, sells what that channel publishes at its prices, and reserves each
+    line from its own `PlacementLine.location_ids` when lines give them (`catalog.stock.reserve_lines`,
+    all rows still locked in one statement).
+
     Raises catalog.exceptions.OutOfStock (nothing written) when any line does not fit, ValueError
     for an empty order or a non-positive quantity, Variant.DoesNotExist for a variant that is not
     for sale. Writes the confirmation email to the outbox in the same transaction; it is sent
@@ -146,7 +175,7 @@ def place_order(
                 lines=lines, email=email, idempotency_key=idempotency_key, shipping=shipping,
                 customer_name=customer_name, phone=phone, shipping_address=shipping_address or {},
                 billing_address=billing_address or {}, user=user, tax_rate_for=tax_rate_for, variants=variants,
-                discounter=discounter,
+                discounter=discounter, sale=sale,
             )
             if on_placed is not None:
                 on_placed(order)
@@ -162,12 +191,13 @@ def place_order(
     return order
 
 
-def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None) -> dict[int, Variant]:
+def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None,
+              sale: ChannelSale | None = None) -> dict[int, Variant]:
     if variants is None:
         variants = {
             v.pk: v
             for v in Variant.objects.filter(
-                pk__in=quantities, is_active=True, product__in=_published_products()
+                pk__in=quantities, is_active=True, product__in=_published_products(sale)
             ).select_related("product").prefetch_related(
                 Prefetch("option_values", queryset=OptionValue.objects.select_related("option"))
             )
@@ -179,13 +209,19 @@ def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None
 
 
 def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, shipping_address,
-            billing_address, user, tax_rate_for, variants, discounter=None) -> Order:
+            billing_address, user, tax_rate_for, variants, discounter=None, sale=None) -> Order:
     quantities: dict[int, int] = {}
+    sources: dict[int, tuple[int, ...]] = {}
     for line in lines:
         if line.quantity < 1:
             raise ValueError("Quantities must be positive.")
         quantities[line.variant_id] = quantities.get(line.variant_id, 0) + line.quantity
-    variants = _for_sale(quantities, variants)
+        if line.location_ids is not None:
+            sources[line.variant_id] = tuple(line.location_ids)
+    if sources and len(sources) != len(quantities):
+        raise ValueError("Either every line says where its stock comes from, or none does.")
+    variants = _for_sale(quantities, variants, sale)
+    prices = _channel_prices(sale, variants)
     discounts = discounter(quantities, variants) if discounter is not None else Discounts()
 
     # Priced before the order row exists, so the row is written once with its totals.
@@ -195,7 +231,7 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     for variant_id, quantity in quantities.items():
         variant = variants[variant_id]
         rate = Decimal(tax_rate_for(variant))
-        unit_price = quantize(variant.price)
+        unit_price = quantize(prices.get(variant_id, variant.price))
         taken = discounts.lines.get(variant_id, ())
         discount = quantize(sum((d.amount for d in taken), Decimal("0")))
         unit_tax, line_tax_total, line_total = priced_line(unit_price, quantity, rate, included=included,
@@ -213,7 +249,10 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     shipping_discount = quantize(min(discounts.shipping, shipping.price))
     shipping_total = quantize(shipping.price - shipping_discount)
 
-    customer = customer_for_order(email=email, user=user, name=customer_name, phone=phone)
+    if sale is not None and (sale.customer is not None or sale.anonymous):
+        customer = sale.customer
+    else:
+        customer = customer_for_order(email=email, user=user, name=customer_name, phone=phone)
     # The unique idempotency key makes this INSERT the replay check (see place_order): it comes
     # before the stock rows are locked, so a replay never touches stock.
     order = Order.objects.create(
@@ -226,12 +265,20 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         subtotal=quantize(subtotal), tax_total=quantize(tax_total), shipping_total=shipping_total,
         total=quantize(subtotal + shipping_total), discount_total=quantize(discount_total + shipping_discount),
         shipping_discount=shipping_discount,
+        **_channel_fields(sale),
     )
-    route = routing.route(location_ids=shipping.location_ids)  # staff's fulfilment rule (inventory)
-    reservation = stock.reserve_counting(
-        requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(quantities.items())],
-        location_ids=shipping.location_ids, **route.reserve_options,
-    )
+    if sources:  # each line from its own locations (a counter sale), still one locking statement
+        reservation = stock.reserve_lines(requests=[
+            (stock.StockRequest(variant_id=pk, quantity=q), sources[pk]) for pk, q in sorted(quantities.items())
+        ])
+        decision = routing.per_line_record(reservation)
+    else:
+        route = routing.route(location_ids=shipping.location_ids)  # staff's fulfilment rule (inventory)
+        reservation = stock.reserve_counting(
+            requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(quantities.items())],
+            location_ids=shipping.location_ids, **route.reserve_options,
+        )
+        decision = route.record(reservation)
     for line in new_lines:
         line.order = order
     # One INSERT for all lines (both databases return the new primary keys).
@@ -243,15 +290,35 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     if discounts.record is not None:
         discounts.record(order)
     _alert_if_stock_ran_low(quantities, reservation.available_after)
+    staff = sale.sold_by if sale is not None else None
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, to_status=PLACED,
-        actor=OrderEvent.Actor.CUSTOMER, user=order.user, message="Order placed; stock reserved.",
-        data={"routing": route.record(reservation)},
+        actor=OrderEvent.Actor.STAFF if staff is not None else OrderEvent.Actor.CUSTOMER,
+        user=staff if staff is not None else order.user,
+        message="Order placed; stock reserved." if sale is None else f"Order placed on {sale.channel}; stock reserved.",
+        data={"routing": decision},
     )
     from notifications.services import enqueue_order_email
 
-    enqueue_order_email(order_id=order.pk, kind="confirmation", order_is_new=True)
+    if sale is None or sale.notify:
+        enqueue_order_email(order_id=order.pk, kind="confirmation", order_is_new=True)
     return order
+
+
+def _channel_prices(sale: ChannelSale | None, variants: Mapping[int, Variant]) -> dict[int, Decimal]:
+    """The channel's price of each variant when it has a price list (one query); else none to apply."""
+    if sale is None or not sale.channel.price_list_id:
+        return {}
+    from saleschannels.selectors import channel_prices
+
+    return channel_prices(channel=sale.channel, variant_ids=variants)
+
+
+def _channel_fields(sale: ChannelSale | None) -> dict:
+    if sale is None:
+        return {}
+    sold_by = sale.sold_by if sale.sold_by is not None and sale.sold_by.is_authenticated else None
+    return {"channel_id": sale.channel.pk, "sale_location_id": sale.location_id, "sold_by": sold_by}
 
 
 def _alert_if_stock_ran_low(reserved: dict[int, int], available_after: dict[int, int] | None) -> None:
@@ -274,7 +341,11 @@ def _alert_if_stock_ran_low(reserved: dict[int, int], available_after: dict[int,
         )
 
 
-def _published_products():
+def _published_products(sale: ChannelSale | None = None):
     from catalog.models import Product
 
+    if sale is not None:
+        from saleschannels.selectors import channel_products
+
+        return channel_products(channel=sale.channel).values("pk")
     return Product.objects.published().values("pk")

@@ -28,7 +28,7 @@ def get_provider(name: str | None = None) -> PaymentProvider:
         from .demo import DemoProvider
 
         return DemoProvider()
-    if name == Provider.MANUAL:
+    if name in (Provider.MANUAL, Provider.CASH, Provider.CARD_TERMINAL):
         from .manual import ManualProvider
 
         return ManualProvider()

@@ -39,7 +39,8 @@ def amount_due(order: Order) -> Decimal:
     return max(order.total - gift_cards_paid(order.pk), Decimal("0"))
 
 
-def pay_with_gift_cards(*, order: Order, card_ids: Sequence[int], user: AbstractBaseUser | None) -> list[Payment]:
+def pay_with_gift_cards(*, order: Order, card_ids: Sequence[int], user: AbstractBaseUser | None,
+                        notify: bool = True) -> list[Payment]:
     """Pay what the cards cover of `order`, card by card in the order given, each at most its balance.
 
     Precondition: inside the transaction that created `order` (checkout's `on_placed`) or holding
@@ -80,7 +81,7 @@ def pay_with_gift_cards(*, order: Order, card_ids: Sequence[int], user: Abstract
         remaining -= take
     if payments and remaining <= 0:
         outcome = confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.CUSTOMER,
-                                  reference="gift cards", user=user)
+                                  reference="gift cards", user=user, notify=notify)
         if outcome is PaymentOutcome.PAID:
             order.refresh_from_db()
     return payments

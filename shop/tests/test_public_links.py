@@ -72,7 +72,7 @@ def test_every_order_email_links_to_site_url(site):
 
     sends = {
         "confirmation": {}, "payment_received": {}, "cancelled": {},
-        "shipped": {"shipment_id": shipment.pk}, "refunded": {"amount": "10.00"},
+        "shipped": {"shipment_id": shipment.pk}, "refunded": {"amount": "10.00"}, "receipt": {},
     }
     assert set(sends) == set(notifications.ORDER_EMAIL_KINDS)  # a new kind of email is checked too
     for kind, extra in sends.items():

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0007_listing_index_has_no_staff_permissions'),
+        ('catalog', '0008_variant_variant_barcode'),
     ]
 
     operations = [

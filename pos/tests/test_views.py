@@ -1,0 +1,176 @@
+"""The sell screen as a browser submits it (django-webtest: the rendered forms, filled and sent)."""
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import StockLevel
+from catalog.tests import factories as f
+from customers.tests.factories import CustomerFactory, UserFactory
+from orders.models import Order
+from pos.models import Sale
+
+pytestmark = pytest.mark.usefixtures("stock_ledger_checked")
+
+
+@pytest.fixture
+def screen(counter, django_app):
+    django_app.set_user(counter.staff)
+    return django_app
+
+
+def sell_url(counter):
+    return reverse("pos:sell", kwargs={"session_id": counter.session.pk})
+
+
+def scan(page, code):
+    form = page.forms[0]  # the scan box comes first
+    form["code"] = code
+    return form.submit().follow()
+
+
+def pay_form(page):
+    return next(form for form in page.forms.values() if "cash_tendered" in form.fields)
+
+
+def test_only_staff_with_the_sell_permission_reach_the_screen(counter, django_app):
+    assert django_app.get(sell_url(counter)).status_code == 302  # signed out: to sign in
+    django_app.set_user(UserFactory(is_staff=True))
+    assert django_app.get(sell_url(counter), status=403).status_code == 403
+    assert django_app.get(reverse("pos:registers"), status=403).status_code == 403
+
+
+def test_the_shop_staff_group_may_sell(counter, django_app):
+    from django.contrib.auth.models import Group
+
+    clerk = UserFactory(is_staff=True)
+    clerk.groups.add(Group.objects.get(name="Shop staff"))
+    django_app.set_user(clerk)
+    assert django_app.get(sell_url(counter)).status_code == 200
+
+
+def test_scan_then_cash_with_change_then_receipt(counter, screen):
+    page = screen.get(sell_url(counter))
+    page = scan(page, "4006381333931")
+    page = scan(page, "shirt-m")  # the SKU, any case: one more of the same
+    assert "Linen shirt" in page.text and page.html.select_one("#sale-total").text == "$39.98"
+
+    form = pay_form(page)
+    form["cash_tendered"] = "50"
+    receipt = form.submit().follow()
+
+    assert receipt.html.select_one("#receipt-total").text == "$39.98"
+    assert receipt.html.select_one("#receipt-change").text == "$10.02"
+    order = Order.objects.get()
+    assert order.channel_id == counter.channel.pk
+    assert StockLevel.objects.get(variant=counter.shirt, location=counter.shop).on_hand == 1
+    # the same form sent again (the answer was lost): the same receipt, nothing recorded twice
+    again = form.submit().follow()
+    assert again.request.path == receipt.request.path
+    assert Sale.objects.count() == 1
+
+
+def test_a_name_lists_the_matches_and_nothing_found_says_so(counter, screen):
+    page = scan(screen.get(sell_url(counter)), "zzz-nothing")
+    assert "Nothing sold here matches" in page.text
+    f.VariantFactory(sku="SHIRT-L", product=counter.shirt.product)
+    page = screen.post(reverse("pos:scan", kwargs={"session_id": counter.session.pk}),
+                       {"code": "linen", "csrfmiddlewaretoken": page.forms[0]["csrfmiddlewaretoken"].value})
+    assert "SHIRT-L" in page.text and "SHIRT-M" in page.text
+
+
+def test_not_enough_tendered_is_refused_plainly_and_changes_nothing(counter, screen):
+    page = scan(screen.get(sell_url(counter)), "4006381333931")
+    form = pay_form(page)
+    form["cash_tendered"] = "5"
+    refused = form.submit(status=400)
+    assert "$19.99 is still to pay" in refused.text
+    assert not Order.objects.exists()
+
+
+def test_customer_looked_up_by_phone(counter, screen):
+    customer = CustomerFactory(email="ana@example.com", phone="+44 20 7946 0018")
+    page = screen.get(sell_url(counter))
+    form = next(form for form in page.forms.values() if "q" in form.fields)
+    form["q"] = "020 7946 0018"
+    page = form.submit().follow()
+    assert page.html.select_one("#sale-customer").text.startswith("ana@example.com")
+    page = scan(page, "4006381333931")
+    form = pay_form(page)
+    form["cash_tendered"] = "19.99"
+    form.submit().follow()
+    assert Order.objects.get().customer_id == customer.pk
+
+
+def test_open_and_close_a_register_through_the_forms(counter, screen):
+    from pos.models import Register
+
+    till = Register.objects.create(name="Till 2", location=counter.shop)
+    page = screen.get(reverse("pos:registers"))
+    form = next(form for form in page.forms.values() if form.action.endswith(f"/registers/{till.pk}/open/"))
+    form["opening_float"] = "80.00"
+    sell_page = form.submit().follow()
+    close = sell_page.click("Close register")
+    form = close.forms[1] if len(close.forms) > 1 else close.forms[0]
+    form["counted_cash"] = "75.50"
+    closed = form.submit().follow()
+    assert closed.html.select_one("#difference").text == "-$4.50"
+
+
+def test_sell_screen_query_budget_does_not_grow_with_the_cart(counter, screen, django_assert_max_num_queries):
+    variants = [f.VariantFactory(price=Decimal("3.00")) for _ in range(8)]
+    for variant in variants:
+        f.StockLevelFactory(variant=variant, location=counter.shop, on_hand=2)
+    screen.get(sell_url(counter))  # starts the sale
+    session = screen.session
+    key = f"pos:sale:{counter.session.pk}"
+    cart = session[key]
+    cart["lines"] = [[v.pk, 1, False] for v in variants] + [[counter.mug.pk, 1, True]]
+    session[key] = cart
+    session.save()
+
+    with django_assert_max_num_queries(10) as queries:
+        page = screen.get(sell_url(counter))
+    assert page.text.count("on the shelf") == 8, len(queries)
+
+
+def test_endless_aisle_through_the_screen(counter, screen):
+    page = scan(screen.get(sell_url(counter)), "MUG")  # none on the shelf, 4 in the warehouse
+    assert "Not enough on the shelf: ship it from the warehouse?" in page.text
+    assert page.html.select_one("button.pos-complete").has_attr("disabled")
+    ship = next(form for form in page.forms.values() if len(form.fields.get("action", ())) > 1)
+    page = ship.submit("action", value="ship").follow()
+    assert "Shipped from the warehouse" in page.text
+    assert not page.html.select_one("button.pos-complete").has_attr("disabled")
+
+    form = pay_form(page)
+    form["cash_tendered"] = "10"
+    form["email"] = "ana@example.com"
+    form["name"] = "Ana Lima"
+    refused = form.submit(status=400)
+    assert "shipping address" in refused.html.select_one('.pos-messages').text
+    form = pay_form(refused)
+    form["line1"], form["city"], form["postal_code"], form["country"] = "1 High St", "London", "N1 1AA", "gb"
+    receipt = form.submit().follow()
+
+    assert "to be shipped" in receipt.text and "$2.00" in receipt.html.select_one("#receipt-change").text
+    order = Order.objects.get()
+    assert order.shipping_address["country"] == "GB" and order.email == "ana@example.com"
+    assert order.lines.get().allocations.get().stock_level.location_id == counter.warehouse.pk
+    assert order.fulfilment_status == "unfulfilled" and order.payment_status == "paid"
+
+
+def test_split_payment_with_a_gift_card_code_typed_at_the_counter(counter, screen):
+    from giftcards.services import issue_gift_card
+
+    _card, code = issue_gift_card(amount=Decimal("5.00"), user=counter.staff, reason="test")
+    page = scan(screen.get(sell_url(counter)), "4006381333931")
+    form = pay_form(page)
+    form["gift_card_code"] = code
+    form["card_amount"] = "10.00"
+    form["card_reference"] = "AUTH 991"
+    form["cash_tendered"] = "5.00"
+    receipt = form.submit().follow()
+
+    assert receipt.html.select_one("#receipt-change").text == "$0.01"
+    assert "Gift card" in receipt.text and "AUTH 991" in receipt.text
