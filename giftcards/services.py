@@ -264,16 +264,17 @@ def _new_sold_cards(*, order, lines, recipient: dict, save: bool = True) -> list
     return GiftCard.objects.bulk_create(cards) if save else cards
 
 
-def activate_sold_cards(*, order_id: int) -> int:
+def activate_sold_cards(*, order_id: int) -> list:
     """The order was paid: its sold cards get their value and are scheduled for delivery.
 
     Called by `orders.services.confirm_payment` in its transaction (order row locked); one query
     for an order without gift cards. Makes the cards checkout did not (no recipient chosen).
-    Idempotent: a card already active is skipped. Returns how many were activated.
+    Idempotent: a card already active is skipped. Returns the order's gift card lines (the order
+    counts them fulfilled: the cards exist now, and are emailed on their delivery day).
     """
     lines = _gift_card_lines(order_id)
     if not lines:
-        return 0
+        return []
     made = set(GiftCard.objects.filter(order_id=order_id).values_list("order_line_id", "unit_index"))
     missing = [line for line in lines if any((line.pk, i) not in made for i in range(line.quantity))]
     if missing:  # no recipient was chosen at checkout: the cards go to the order's email, now
@@ -296,7 +297,7 @@ def activate_sold_cards(*, order_id: int) -> int:
         _move(card, kind=Kind.ISSUE, amount=card.initial_balance, order_id=order_id, note="Bought")
         _schedule_delivery(card)
         activated += 1
-    return activated
+    return lines
 
 
 # --- Delivery --------------------------------------------------------------------------------------

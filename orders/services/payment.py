@@ -1,6 +1,7 @@
 """Money arriving and leaving: a confirmed payment moves the order's payment state to paid; a
 refund is recorded, and a refund that fails afterwards moves it back. None of these moves the
-fulfilment state, except a late payment honoured, which reopens an expired order."""
+fulfilment state, except a late payment honoured, which reopens an expired order, and a payment
+of gift cards bought, whose lines are fulfilled by it (they are emailed, never shipped)."""
 from __future__ import annotations
 
 import enum
@@ -8,13 +9,14 @@ from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F as Column
 from django.utils import timezone
 
 from catalog import stock
 from catalog.exceptions import OutOfStock
 from shop.money import format_money
 
-from ..models import Allocation, Order
+from ..models import Allocation, Order, OrderLine
 from ..status import FULFILMENT, PAYMENT, transition
 from .common import alert_staff, lock_order
 
@@ -76,13 +78,34 @@ def confirm_payment(
     from giftcards.services import activate_sold_cards
     from notifications.services import enqueue_order_email
 
-    activate_sold_cards(order_id=order.pk)  # gift cards bought with it get their value, emailed after commit
+    # Gift cards bought with it get their value (emailed after commit, or on their day): their
+    # lines are fulfilled now, and an order of gift cards only is fulfilled with them.
+    _fulfil_digital_lines(order, activate_sold_cards(order_id=order.pk), actor=actor, user=user)
     enqueue_order_email(order_id=order.pk, kind="payment_received")
     return PaymentOutcome.PAID
 
 
+def _fulfil_digital_lines(order: Order, lines, *, actor: str, user: AbstractBaseUser | None) -> None:
+    """Count `lines` (digital: gift cards, issued now) fulfilled; no shipment is made for them.
+
+    Precondition: inside confirm_payment's transaction (order row locked). No query without them.
+    """
+    open_lines = [line for line in lines if line.quantity_fulfilled < line.quantity]
+    if not open_lines:
+        return
+    OrderLine.objects.filter(pk__in=[line.pk for line in open_lines]).update(quantity_fulfilled=Column("quantity"))
+    left = order.lines.filter(quantity_fulfilled__lt=Column("quantity")).exists()
+    transition(order=order, state=FULFILMENT, to=F.PARTIALLY_FULFILLED if left else F.FULFILLED, actor=actor,
+               user=user, message=f"{sum(line.quantity for line in open_lines)} gift card(s) issued: emailed to the "
+                                  f"recipient on the delivery day" + ("; the other items ship" if left else ""),
+               data={"digital_lines": [line.pk for line in open_lines]})
+
+
 def _reserve_again(order: Order) -> None:
-    lines = list(order.lines.exclude(variant=None))
+    # Digital lines (gift cards) were never stocked: nothing to reserve for them.
+    lines = list(order.lines.exclude(variant=None).filter(variant__product__gift_card__isnull=True))
+    if not lines:
+        return
     planned = stock.reserve(
         requests=[stock.StockRequest(variant_id=line.variant_id, quantity=line.quantity) for line in lines],
         location_ids=[order.pickup_location_id] if order.pickup_location_id else None,

@@ -16,6 +16,7 @@ from catalog import stock
 from catalog.exceptions import OutOfStock
 from catalog.models import OptionValue, Variant
 from customers.services import customer_for_order
+from giftcards.digital import is_digital
 from inventory import routing
 from shop.money import currency_code, quantize
 
@@ -168,7 +169,7 @@ def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None
             v.pk: v
             for v in Variant.objects.filter(
                 pk__in=quantities, is_active=True, product__in=_published_products()
-            ).select_related("product").prefetch_related(
+            ).select_related("product__gift_card").prefetch_related(
                 Prefetch("option_values", queryset=OptionValue.objects.select_related("option"))
             )
         }
@@ -228,10 +229,12 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         shipping_discount=shipping_discount,
     )
     route = routing.route(location_ids=shipping.location_ids)  # staff's fulfilment rule (inventory)
+    # Digital products (gift cards, emailed) are not stocked: only the goods to ship are reserved.
+    stocked = {pk: q for pk, q in quantities.items() if not is_digital(variants[pk].product)}
     reservation = stock.reserve_counting(
-        requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(quantities.items())],
+        requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(stocked.items())],
         location_ids=shipping.location_ids, **route.reserve_options,
-    )
+    ) if stocked else stock.Reservation(allocations=[], available_after={})
     for line in new_lines:
         line.order = order
     # One INSERT for all lines (both databases return the new primary keys).
@@ -242,10 +245,12 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     )
     if discounts.record is not None:
         discounts.record(order)
-    _alert_if_stock_ran_low(quantities, reservation.available_after)
+    if stocked:
+        _alert_if_stock_ran_low(stocked, reservation.available_after)
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, to_status=PLACED,
-        actor=OrderEvent.Actor.CUSTOMER, user=order.user, message="Order placed; stock reserved.",
+        actor=OrderEvent.Actor.CUSTOMER, user=order.user,
+        message="Order placed; stock reserved." if stocked else "Order placed; nothing to ship (emailed).",
         data={"routing": route.record(reservation)},
     )
     from notifications.services import enqueue_order_email
