@@ -613,6 +613,8 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
         for entry in per_location.values()
     ]
     available = sum(entry.available for entry in locations)
+    if is_digital(product):
+        available = stock[selected.pk] if selected is not None else 0
 
     # The chosen colour's pictures first (whatever the size), then the whole product's, then the
     # other colours'. Without a look option the staff's order stands.
