@@ -213,6 +213,9 @@ def deactivate_gift_card(*, card_id: int, user: AbstractBaseUser, reason: str) -
     card.deactivated_by = _actor(user)
     card.deactivation_reason = reason.strip()
     card.save(update_fields=["is_active", "deactivated_at", "deactivated_by", "deactivation_reason", "updated_at"])
+    from .resend import record_deactivation  # it imports this module
+
+    record_deactivation(card=card, user=user, reason=reason)
     return card
 
 
@@ -354,11 +357,13 @@ def deliver_due_gift_cards(*, now: datetime | None = None, limit: int = 200) -> 
     return sent
 
 
-def _gift_card_email(card: GiftCard, code: str) -> EmailMultiAlternatives:
+def _gift_card_email(card: GiftCard, code: str, *, resent: bool = False) -> EmailMultiAlternatives:
+    """The card's email; `resent`: a new code replacing the one sent before (`resend.py`)."""
     from notifications import links
 
     context = {
         "card": card, "code": code, "store_name": settings.STORE_NAME, "site_url": links.absolute_url("/"),
+        "resent": resent,
     }
     subject = " ".join(render_to_string("emails/gift_card_subject.txt", context).split())
     message = EmailMultiAlternatives(
