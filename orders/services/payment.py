@@ -5,6 +5,8 @@ of gift cards bought, whose lines are fulfilled by it (they are emailed, never s
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -17,11 +19,20 @@ from catalog.exceptions import OutOfStock
 from shop.money import format_money
 
 from ..models import Allocation, Order, OrderLine
-from ..status import FULFILMENT, PAYMENT, transition
+from ..status import FULFILMENT, PAYMENT, can_pay, transition
 from .common import alert_staff, lock_order
 
 P = Order.PaymentStatus
 F = Order.FulfilmentStatus
+
+
+@dataclass(frozen=True)
+class MadeUp:
+    """What `confirm_payment`'s `make_up` added to a payment that fell short, and, if it still
+    falls short, what is missing in words for staff."""
+
+    amount: Decimal = Decimal("0")
+    detail: str = ""
 
 
 class PaymentOutcome(enum.Enum):
@@ -33,7 +44,8 @@ class PaymentOutcome(enum.Enum):
 
 @transaction.atomic
 def confirm_payment(
-    *, order_id: int, amount: Decimal, actor: str, reference: str = "", user: AbstractBaseUser | None = None
+    *, order_id: int, amount: Decimal, actor: str, reference: str = "", user: AbstractBaseUser | None = None,
+    make_up: Callable[[Order, Decimal], MadeUp] | None = None,
 ) -> PaymentOutcome:
     """Record that `amount` was paid for the order and move it to `paid` when that is right.
 
@@ -42,14 +54,27 @@ def confirm_payment(
     otherwise the caller must refund it (NEEDS_REFUND, with an alert in the history for staff);
     the same for a cancelled order. A different amount is never marked paid. Enqueues the
     "payment received" email after commit.
+
+    `make_up(order, amount)`, asked only when `amount` falls short of the total of an order that
+    may still be paid, under the order's lock: what the payments app can add to it (gift cards
+    given back at expiry and held again: `payments.services.gift_cards.rehold_released`). What it
+    adds counts; if the total is still not reached, its `detail` (what is missing, and why) goes
+    into the staff alert.
     """
     order = lock_order(order_id)
     if order.payment_status != P.UNPAID:
         return PaymentOutcome.ALREADY_PAID
+    detail = ""
+    if amount < order.total and make_up is not None and can_pay(order):
+        made_up = make_up(order, amount)
+        amount += made_up.amount
+        detail = made_up.detail
     if amount != order.total:
         alert_staff(order_id=order.pk, actor=actor, subject="Payment does not match the order total",
                     message=f"Payment {reference} of {format_money(amount, order.currency)} does not match the "
-                            f"order total {format_money(order.total, order.currency)}; not marked paid.")
+                            f"order total {format_money(order.total, order.currency)}; not marked paid."
+                            + (f" {detail}" if detail else ""),
+                    data={"amount_mismatch": str(order.total - amount)} if detail else None)
         return PaymentOutcome.AMOUNT_MISMATCH
     if order.fulfilment_status == F.CANCELLED:
         alert_staff(order_id=order.pk, actor=actor, subject="Payment for a cancelled order",
