@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core import mail
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from django.utils import timezone
 
 from catalog.models import StockLevel
@@ -233,3 +234,47 @@ def test_confirming_a_paid_order_twice_fulfils_its_gift_card_lines_once(unstocke
     assert order.fulfilment_status == F.FULFILLED
     assert order.events.filter(kind="status", state="fulfilment").count() == 1
     assert OrderLine.objects.get(order=order).quantity_fulfilled == 1
+
+
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lamps=st.integers(min_value=0, max_value=4), cards=st.integers(min_value=0, max_value=4),
+       price=st.decimals(min_value=Decimal("5.00"), max_value=Decimal("150.00"), places=2),
+       weight=st.decimals(min_value=Decimal("0"), max_value=Decimal("3"), places=1))
+def test_gift_cards_never_change_what_shipping_costs_nor_what_is_reserved(storefront_catalog, unstocked_gift_card,
+                                                                          checkout_rules, lamps, cards, price, weight):
+    """Whatever the cart: its delivery options are priced as for its goods alone, a cart of gift
+    cards only has the one free "digital" option, and placing it reserves the goods only."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import transaction
+
+    from carts.selectors import cart_contents
+    from carts.services import add_to_cart
+    from catalog.models import Variant
+    from checkout.services import DIGITAL, shipping_options
+    from orders.services import PlacementLine, ShippingChoice, place_order
+
+    if not lamps and not cards:
+        return
+    lamp = Variant.objects.get(sku="LAMP-1")
+    with transaction.atomic():
+        Variant.objects.filter(pk=unstocked_gift_card.variant.pk).update(price=price, weight=weight)
+        Variant.objects.filter(pk=lamp.pk).update(weight=Decimal("0.8"))
+        both, goods = ({"user": AnonymousUser(), "session": SessionStore()} for _ in range(2))
+        for shopper, with_cards in ((both, True), (goods, False)):
+            if lamps:
+                add_to_cart(**shopper, variant_id=lamp.pk, quantity=lamps)
+            if cards and with_cards:
+                add_to_cart(**shopper, variant_id=unstocked_gift_card.variant.pk, quantity=cards)
+        options = shipping_options(cart=cart_contents(**both), country="US")
+        if lamps:
+            assert [(o.key, o.price) for o in options] == [
+                (o.key, o.price) for o in shipping_options(cart=cart_contents(**goods), country="US")]
+        else:
+            assert [(o.key, o.kind, o.price) for o in options] == [(DIGITAL, DIGITAL, Decimal("0.00"))]
+        lines = [PlacementLine(v, q) for v, q in ((lamp.pk, lamps), (unstocked_gift_card.variant.pk, cards)) if q]
+        order = place_order(lines=lines, email="sam@example.com", idempotency_key=f"prop-{lamps}-{cards}-{price}",
+                            shipping=ShippingChoice(name="Standard", price=options[0].price))
+        reserved = sum(Allocation.objects.filter(line__order=order).values_list("quantity", flat=True))
+        assert reserved == lamps
+        transaction.set_rollback(True)
