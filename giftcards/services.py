@@ -384,7 +384,8 @@ def erase_for_customer(*, customer, emails=(), scrub=lambda text: text) -> int:
     - a card they bought loses the sender name and message, and, once delivered, the recipient's
       details too; a card still waiting to be delivered keeps its recipient, name and message: it
       is someone else's gift, paid for;
-    - the staff texts (reason, why deactivated) and ledger notes lose the person's details (`scrub`).
+    - the staff texts (reason, why deactivated) and ledger notes lose the person's details (`scrub`);
+    - the cards' events keep only the address the card keeps, and their notes are scrubbed.
     Called by `customers.services.privacy.erase_customer` inside its transaction, before the
     account and the customer's email go. Locks the cards in pk order. Returns how many cards.
     """
@@ -409,4 +410,16 @@ def erase_for_customer(*, customer, emails=(), scrub=lambda text: text) -> int:
     for row in notes:
         row.note = scrub(row.note)
     GiftCardTransaction.objects.bulk_update(notes, ["note"])
+    # The cards' events (resends, recipient changes) name addresses too: only the recipient a card
+    # keeps (someone else's gift still to be delivered) stays; staff notes are scrubbed.
+    from .models import GiftCardEvent
+
+    kept = {card.pk: card.recipient_email.lower() for card in cards}
+    events = list(GiftCardEvent.objects.filter(card_id__in=ids))
+    for event in events:
+        keep = kept[event.card_id]
+        event.recipient_email = event.recipient_email if keep and event.recipient_email.lower() == keep else ""
+        event.previous_email = event.previous_email if keep and event.previous_email.lower() == keep else ""
+        event.note = scrub(event.note)
+    GiftCardEvent.objects.bulk_update(events, ["recipient_email", "previous_email", "note"])
     return len(cards)
