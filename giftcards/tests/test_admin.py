@@ -182,3 +182,28 @@ def test_nobody_deletes_a_card(admin_app, issue):
     card, _code = issue("5.00")
     response = admin_app.get(reverse("admin:giftcards_giftcard_delete", args=[card.pk]), expect_errors=True)
     assert response.status_code == 403 and GiftCard.objects.filter(pk=card.pk).exists()
+
+
+def test_staff_make_a_product_a_gift_card_and_it_sells_without_stock(admin_app, storefront_catalog, django_app,
+                                                                     django_capture_on_commit_callbacks):
+    """The gift card product form as the admin renders it (the product chosen in its
+    autocomplete select, as the widget's JavaScript would set it); the product page then offers
+    the product although it has no stock row."""
+    from catalog.models import StockLevel
+    from catalog.tests import factories as f
+    from giftcards.models import GiftCardProduct
+
+    product = f.ProductFactory(title="Gift card $10", slug="gift-card-10", category=storefront_catalog.gear)
+    f.VariantFactory(product=product, sku="GIFT-10", price=Decimal("10.00"))
+    assert not StockLevel.objects.filter(variant__product=product).exists()
+    assert 'name="quantity"' not in django_app.get("/p/gift-card-10/").text  # out of stock: nothing to add
+
+    form = admin_app.get(reverse("admin:giftcards_giftcardproduct_add")).forms["giftcardproduct_form"]
+    form["product"].force_value(str(product.pk))  # an autocomplete select renders no options
+    form["valid_months"] = "24"
+    with django_capture_on_commit_callbacks(execute=True):  # the product page's cached copy is dropped
+        form.submit("_save").follow()
+
+    assert GiftCardProduct.objects.get().product == product
+    page = django_app.get("/p/gift-card-10/")
+    assert "In stock" in page.text and 'name="quantity"' in page.text
