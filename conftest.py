@@ -94,6 +94,7 @@ SEEDED_BY_MIGRATIONS = [
     ("giftcards.migrations.0002_staff_permissions", "grant"),
     ("returns.migrations.0002_staff_permissions", "grant"),
     ("pos.migrations.0002_shop_staff_group", "grant"),
+    ("giftcards.migrations.0003_card_events", "grant"),
 ]
 
 

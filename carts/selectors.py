@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from catalog.models import OptionValue, Product, ProductImage, Variant
 from catalog.pictures import pick_picture
 from catalog.selectors import category_tree, stock_totals
+from giftcards.digital import is_digital
 from saleschannels.selectors import sold_online
 from shop.money import format_money, quantize
 
@@ -73,7 +74,7 @@ def purchasable_variant(*, variant_id: int, product_id: int | None = None) -> Va
     Raises ItemUnavailable for a missing or inactive variant, a draft or hidden product, or a
     variant that is not `product_id`'s (a form posted with mismatched fields).
     """
-    variants = Variant.objects.select_related("product").filter(
+    variants = Variant.objects.select_related("product__gift_card").filter(
         pk=variant_id, is_active=True, product__in=Product.objects.published()
     )
     if product_id is not None:
@@ -170,6 +171,7 @@ class CartItem:
     weight: Decimal | None  # per unit, kg
     image: ProductImage | None
     warnings: list[CartWarning] = field(default_factory=list)
+    digital: bool = False  # emailed (a gift card): no stock, no shipping (`is_digital`)
 
     @property
     def price_changed(self) -> bool:
@@ -191,8 +193,24 @@ class CartContents:
     cart_id: int | None
     items: list[CartItem]
     subtotal: Decimal  # purchasable lines at today's prices
-    total_weight: Decimal  # kg, purchasable lines; a variant without a weight counts as 0
+    total_weight: Decimal  # kg, purchasable physical lines; a variant without a weight counts as 0
     item_count: int  # units on every line, as the header shows them
+    # What shipping is priced on: the purchasable lines that are shipped (digital ones never are).
+    shippable_subtotal: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.shippable_subtotal is None:
+            self.shippable_subtotal = self.subtotal
+
+    @property
+    def digital_only(self) -> bool:
+        """Nothing to ship: every line is digital (a cart of gift cards). Checkout then asks for no
+        shipping address and no delivery method, and the order reserves no stock."""
+        return bool(self.items) and all(item.digital for item in self.items)
+
+    @property
+    def shippable_items(self) -> list[CartItem]:
+        return [item for item in self.items if item.is_purchasable and not item.digital]
 
     @property
     def is_empty(self) -> bool:
@@ -264,11 +282,12 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
         )
     lines = list(
         CartLine.objects.filter(owner)
-        .select_related("variant__product__publication")
+        .select_related("variant__product__publication", "variant__product__gift_card")
         .prefetch_related(*prefetches)
         .order_by("created_at", "pk")
     )
-    stock = stock_totals([line.variant_id for line in lines]) if lines else {}
+    stocked = [line.variant_id for line in lines if not is_digital(line.variant.product)]
+    stock = stock_totals(stocked) if stocked else {}
     shown_categories = category_tree().by_id
     limit = max_line_quantity()
     items = []
@@ -276,7 +295,9 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
         variant, product = line.variant, line.variant.product
         # Prefetched; read once (each `.option_values` makes a new related manager, not free).
         values = list(variant.option_values.all())
-        available = max(stock.get(variant.pk, 0), 0)
+        digital = is_digital(product)
+        # A digital product has no stock to run out of: as many as the per-line maximum.
+        available = limit if digital else max(stock.get(variant.pk, 0), 0)
         on_sale = (
             variant.is_active and product.status == Product.Status.ACTIVE and product.category_id in shown_categories
             and sold_online(product)
@@ -300,13 +321,16 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
                     title=product.title, quantity=line.quantity, status=status, available=available,
                     was=line.unit_price, now=variant.price,
                 ),
+                digital=digital,
             )
         )
     purchasable = [item for item in items if item.is_purchasable]
+    shipped = [item for item in purchasable if not item.digital]
     return CartContents(
         cart_id=lines[0].cart_id if lines else None,
         items=items,
         subtotal=quantize(sum((item.line_total for item in purchasable), Decimal(0))),
-        total_weight=sum(((item.weight or Decimal(0)) * item.quantity for item in purchasable), Decimal(0)),
+        total_weight=sum(((item.weight or Decimal(0)) * item.quantity for item in shipped), Decimal(0)),
         item_count=sum(item.quantity for item in items),
+        shippable_subtotal=quantize(sum((item.line_total for item in shipped), Decimal(0))),
     )

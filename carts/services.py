@@ -18,12 +18,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.selectors import stock_totals
+from giftcards.digital import is_digital
 
 from . import selectors
 from .cache import forget_cart_counts
 from .exceptions import LineLimitExceeded, LineNotFound, NotEnoughStock
 from .models import Cart, CartLine
 from .selectors import CART_SESSION_KEY, CartContents, LineStatus
+
+
+def _available(variant) -> int:
+    """Units the shopper may have of `variant`: its stock, or, for a digital product (a gift card,
+    never stocked), the per-line maximum."""
+    if is_digital(variant.product):
+        return selectors.max_line_quantity()
+    return selectors.available_units(variant.pk)
 
 
 def _check_quantity(*, title: str, quantity: int, available: int, in_cart: int = 0) -> None:
@@ -58,7 +67,7 @@ def add_to_cart(
         in_cart = line.quantity if line else 0
         _check_quantity(
             title=variant.product.title, quantity=in_cart + quantity,
-            available=selectors.available_units(variant.pk), in_cart=in_cart,
+            available=_available(variant), in_cart=in_cart,
         )
         if line is None:
             line = CartLine.objects.create(cart=cart, variant=variant, quantity=quantity, unit_price=variant.price)
@@ -107,7 +116,7 @@ def set_line_quantity(*, user: AbstractBaseUser | None, session: SessionBase, li
     with transaction.atomic():
         line = _locked_line(user=user, session=session, line_id=line_id)
         variant = selectors.purchasable_variant(variant_id=line.variant_id)
-        _check_quantity(title=variant.product.title, quantity=quantity, available=selectors.available_units(variant.pk))
+        _check_quantity(title=variant.product.title, quantity=quantity, available=_available(variant))
         line.quantity = quantity
         line.unit_price = variant.price
         line.save(update_fields=["quantity", "unit_price", "updated_at"])
@@ -218,9 +227,10 @@ def merge_guest_cart(*, guest_cart_id: int, user: AbstractBaseUser) -> MergeResu
             guest.user = user
             guest.save(update_fields=["user", "updated_at"])
             return MergeResult(cart=guest, moved=guest.lines.count())
-        guest_lines = list(guest.lines.select_related("variant__product"))
+        guest_lines = list(guest.lines.select_related("variant__product__gift_card"))
         own_lines = {line.variant_id: line for line in own.lines.all()}
         stock = stock_totals([line.variant_id for line in guest_lines]) if guest_lines else {}
+        stock.update({line.variant_id: limit for line in guest_lines if is_digital(line.variant.product)})
         result = MergeResult(cart=own)
         for line in guest_lines:
             mine = own_lines.get(line.variant_id)

@@ -16,6 +16,8 @@ from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, 
 from django.db.models.functions import Concat
 from django.http import Http404
 
+from giftcards.digital import is_digital
+
 from . import versions
 from .card_rows import CardProduct, card_products
 from .cache import versioned_key
@@ -518,7 +520,7 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     """
     product = (
         Product.objects.published()
-        .select_related("brand", "category")
+        .select_related("brand", "category", "gift_card")
         .prefetch_related(
             Prefetch(
                 "variants",
@@ -554,6 +556,10 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
             )
         levels[variant_id].append((places[location_id], max(on_hand - reserved, 0)))
     stock = {v.pk: sum(units for _place, units in levels[v.pk]) for v in variants}
+    if is_digital(product):
+        # Emailed (a gift card): never out of stock, whatever stock rows it has or lacks.
+        levels.clear()
+        stock = {v.pk: settings.CART_MAX_LINE_QUANTITY for v in variants}
     values_of = {v.pk: {ov.option.slug: ov for ov in v.option_values.all()} for v in variants}
 
     options: dict[str, tuple[Option, dict[str, OptionValue]]] = {}
@@ -607,6 +613,8 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
         for entry in per_location.values()
     ]
     available = sum(entry.available for entry in locations)
+    if is_digital(product):
+        available = stock[selected.pk] if selected is not None else 0
 
     # The chosen colour's pictures first (whatever the size), then the whole product's, then the
     # other colours'. Without a look option the staff's order stands.

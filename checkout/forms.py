@@ -11,7 +11,7 @@ from django.utils.choices import BaseChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors
-from .services import DELIVERY, ShippingOption
+from .services import DELIVERY, DIGITAL, ShippingOption
 
 # Countries whose addresses have no postal code (or an optional one, like Ireland's Eircode).
 NO_POSTAL_CODE = frozenset(
@@ -134,6 +134,13 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.options = options
         self.fields["delivery"].choices = [(option.key, option.name) for option in options]
+        self.digital = [option.kind for option in options] == [DIGITAL]
+        if self.digital:
+            # Nothing to ship (gift cards only): no choice to make, and none is shown or posted.
+            self.fields["delivery"].required = False
+
+    def clean_delivery(self) -> str:
+        return DIGITAL if self.digital else self.cleaned_data["delivery"]
 
     def chosen(self) -> ShippingOption | None:
         key = self.cleaned_data.get("delivery") if hasattr(self, "cleaned_data") else None

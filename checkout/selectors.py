@@ -72,11 +72,12 @@ class PickupAvailability:
 
 
 def pickup_availability(*, cart: CartContents) -> PickupAvailability:
-    """Where the cart's purchasable lines could be collected (two queries; none for an empty cart).
+    """Where the cart's purchasable lines could be collected (two queries; none for an empty cart
+    or one with nothing to ship: gift cards are emailed, never collected).
 
     A snapshot without locks: placing the order reserves at the chosen shop and has the last word.
     """
-    if not any(item.is_purchasable for item in cart.items):
+    if not cart.shippable_items:
         return PickupAvailability(ready=[], not_ready=[])
     ready = ready_pickup_locations(cart=cart)
     ready_ids = {location.pk for location in ready}
@@ -88,12 +89,9 @@ def pickup_availability(*, cart: CartContents) -> PickupAvailability:
 
 
 def ready_pickup_locations(*, cart: CartContents) -> list[Location]:
-    """The shops allowing pick-up that hold every purchasable line now (one query; none for an
-    empty cart). A snapshot without locks, like `pickup_availability`."""
-    requests = [
-        stock.StockRequest(variant_id=item.variant.pk, quantity=item.quantity)
-        for item in cart.items if item.is_purchasable
-    ]
+    """The shops allowing pick-up that hold every purchasable shipped line now (one query; none
+    for an empty cart). A snapshot without locks, like `pickup_availability`."""
+    requests = [stock.StockRequest(variant_id=item.variant.pk, quantity=item.quantity) for item in cart.shippable_items]
     return stock.locations_with_everything(requests=requests) if requests else []
 
 

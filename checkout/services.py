@@ -35,6 +35,9 @@ from .models import ShippingMethod
 
 PICKUP = "pickup"
 DELIVERY = "delivery"
+# Nothing to ship: a cart of digital products only (gift cards, emailed). Its one "option" is
+# also its key: no address, no method, no price.
+DIGITAL = "digital"
 
 
 # --- Shipping -----------------------------------------------------------------------------------
@@ -44,8 +47,8 @@ DELIVERY = "delivery"
 class ShippingOption:
     """One way to get the order, priced for this cart. `key` is all the form sends back."""
 
-    key: str  # "method:<id>" or "pickup:<location id>"
-    kind: str  # DELIVERY or PICKUP
+    key: str  # "method:<id>", "pickup:<location id>" or "digital"
+    kind: str  # DELIVERY, PICKUP or DIGITAL
     name: str
     price: Decimal
     method_id: int | None = None
@@ -53,12 +56,17 @@ class ShippingOption:
     free_by_threshold: bool = False  # free because the subtotal reached the method's threshold
 
     def choice(self) -> ShippingChoice:
-        """What `place_order` needs: a pick-up reserves at that shop only; delivery anywhere."""
+        """What `place_order` needs: a pick-up reserves at that shop only; delivery anywhere (a
+        digital order reserves nothing: its lines are not stocked)."""
         if self.kind == PICKUP:
             return ShippingChoice(
                 name=self.name, price=self.price, pickup_location_id=self.location.pk, location_ids=[self.location.pk]
             )
         return ShippingChoice(name=self.name, price=self.price)
+
+
+def digital_option() -> ShippingOption:
+    return ShippingOption(key=DIGITAL, kind=DIGITAL, name=_("Emailed, no shipping"), price=quantize(Decimal(0)))
 
 
 def quote_method(*, method: ShippingMethod, subtotal: Decimal, weight: Decimal) -> Decimal | None:
@@ -85,20 +93,25 @@ def shipping_options(
 ) -> list[ShippingOption]:
     """Every way this cart can reach `country`, delivery methods first, then pick-up shops.
 
-    Delivery: the active methods of the zone listing the country (`selectors.methods_for_country`)
+    A cart of digital products only (gift cards) has one way, `digital_option()`, and no query.
+    Only the shipped lines count for a method's price, bands and free threshold: a gift card in
+    the cart never makes shipping dearer, nor free. Delivery: the active methods of the zone listing the country (`selectors.methods_for_country`)
     that can carry the cart's weight and subtotal, priced by `quote_method`. Pick-up: every active
     shop allowing it that holds everything in the cart now (click and collect costs nothing).
     Four queries (two when the caller passes the `pickup` it already read); none grows with the
     number of lines.
     """
+    if cart.digital_only:
+        return [digital_option()]
     options = []
+    subtotal = cart.shippable_subtotal
     for method in selectors.methods_for_country(country=country):
-        price = quote_method(method=method, subtotal=cart.subtotal, weight=cart.total_weight)
+        price = quote_method(method=method, subtotal=subtotal, weight=cart.total_weight)
         if price is None:
             continue
         options.append(ShippingOption(
             key=f"method:{method.pk}", kind=DELIVERY, name=method.name, price=price, method_id=method.pk,
-            free_by_threshold=method.free_above is not None and cart.subtotal >= method.free_above,
+            free_by_threshold=method.free_above is not None and subtotal >= method.free_above,
         ))
     if pickup is None:
         pickup = selectors.pickup_availability(cart=cart)
@@ -254,7 +267,12 @@ class CheckoutDetails:
 
     @property
     def country(self) -> str:
-        return self.shipping_address.get("country", "")
+        """Where the goods go; for a digital order (no shipping address), the billing country."""
+        return self.shipping_address.get("country", "") or self.billing_address.get("country", "")
+
+    @property
+    def digital(self) -> bool:
+        return self.delivery == DIGITAL
 
     def to_session(self) -> dict:
         return {"email": self.email, "phone": self.phone, "shipping_address": self.shipping_address,
@@ -288,8 +306,14 @@ def chosen_option(*, cart: CartContents, details: CheckoutDetails) -> ShippingOp
     """The delivery option `details` names, priced for `cart` now; ShippingUnavailable if gone.
 
     Reads only what that kind of choice needs: the zone's methods and bands for a delivery (two
-    queries), the shops holding the whole cart for a pick-up (one query).
+    queries), the shops holding the whole cart for a pick-up (one query), nothing for a digital
+    cart. Details saved for a digital cart no longer fit a cart that now holds goods to ship (and
+    the other way round): ShippingUnavailable, so the shopper gives an address.
     """
+    if cart.digital_only or details.digital:
+        if not (cart.digital_only and details.digital):
+            raise ShippingUnavailable()
+        return digital_option()
     if details.delivery.startswith(f"{PICKUP}:"):
         ready = selectors.ready_pickup_locations(cart=cart)
         options = pickup_options(availability=selectors.PickupAvailability(ready=ready, not_ready=[]))
@@ -350,7 +374,7 @@ def place_checkout_order(
         email=details.email,
         idempotency_key=idempotency_key,
         shipping=option.choice(),
-        customer_name=details.shipping_address.get("name", ""),
+        customer_name=details.shipping_address.get("name", "") or details.billing_address.get("name", ""),
         phone=details.phone,
         shipping_address=details.shipping_address if option.kind == DELIVERY else {},
         billing_address=details.billing_address,

@@ -155,7 +155,7 @@ def details(request: HttpRequest) -> HttpResponse:
     posted = request.POST if request.method == "POST" else None
     # A form is bound (and so checked, and shows its errors) only when the shopper pressed Continue.
     data = posted if posted is not None and "refresh" not in posted else None
-    if data is not None and _country(data.get("shipping-country"), ""):
+    if data is not None and _country(data.get("billing-country" if cart.digital_only else "shipping-country"), ""):
         # Continue, with a country we deliver to: every form is bound to what was posted, so the
         # initial values (address book, last order: two queries for a customer) are not read;
         # the book is, should the page be shown again with errors.
@@ -175,14 +175,27 @@ def details(request: HttpRequest) -> HttpResponse:
     pickup = selectors.pickup_availability(cart=cart)
     options = services.shipping_options(cart=cart, country=country, pickup=pickup)
     form = CheckoutForm(data, options=options, initial=contact)
-    shipping_form = AddressForm(data, prefix="shipping", initial=shipping, street_required=form.is_delivery())
-    billing_same = bool(posted.get("billing_same")) if posted is not None else contact.get("billing_same", True)
-    # With "same as shipping" ticked the billing fields are not checked, so not bound either.
-    billing_form = AddressForm(None if billing_same else data, prefix="billing", initial=billing or {"country": country})
+    digital = cart.digital_only
+    if digital:
+        # Gift cards only: nothing is shipped, so no shipping address and no delivery choice; the
+        # billing name and country (tax) are enough. Works the same without JavaScript.
+        billing_same = False
+        billing_form = AddressForm(data, prefix="billing", initial=billing or shipping or {"country": country},
+                                   street_required=False)
+        shipping_form = None
+    else:
+        shipping_form = AddressForm(data, prefix="shipping", initial=shipping, street_required=form.is_delivery())
+        billing_same = bool(posted.get("billing_same")) if posted is not None else contact.get("billing_same", True)
+        # With "same as shipping" ticked the billing fields are not checked, so not bound either.
+        billing_form = AddressForm(None if billing_same else data, prefix="billing",
+                                   initial=billing or {"country": country})
     if data is not None:
-        valid = form.is_valid() & shipping_form.is_valid() & (billing_same or billing_form.is_valid())
+        if digital:
+            valid = form.is_valid() & billing_form.is_valid()
+        else:
+            valid = form.is_valid() & shipping_form.is_valid() & (billing_same or billing_form.is_valid())
         if valid:
-            address = shipping_form.address()
+            address = {} if digital else shipping_form.address()
             request.session[SESSION_KEY] = CheckoutDetails(
                 email=form.cleaned_data["email"], phone=form.cleaned_data["phone"], shipping_address=address,
                 billing_address=address if billing_same else billing_form.address(),
@@ -196,7 +209,7 @@ def details(request: HttpRequest) -> HttpResponse:
     context = {
         "cart": cart, "form": form, "shipping_form": shipping_form, "billing_form": billing_form,
         "billing_same": billing_same, "country": country, "options": options,
-        "pickup": pickup, "selected": form["delivery"].value(), "book": book,
+        "pickup": pickup, "selected": form["delivery"].value(), "book": book, "digital": digital,
         "save_address": bool(posted.get("save_address")) if posted is not None else request.session.get(SAVE_ADDRESS_KEY, False),
     }
     return render(request, "checkout/details.html", context)

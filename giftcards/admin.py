@@ -6,15 +6,23 @@ issued without a recipient; from then on only its last four symbols.
 """
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from shop.money import format_money
 
 from . import services
-from .forms import GiftCardChangeForm, IssueGiftCardForm
-from .models import GiftCard, GiftCardProduct, GiftCardTransaction
+from .exceptions import CannotResend
+from .forms import GiftCardChangeForm, IssueGiftCardForm, ResendForm
+from .models import GiftCard, GiftCardEvent, GiftCardProduct, GiftCardTransaction
+from .resend import resend_gift_card
 
 
 class TransactionInline(admin.TabularInline):
@@ -35,6 +43,27 @@ class TransactionInline(admin.TabularInline):
         return False
 
 
+class EventInline(admin.TabularInline):
+    """What was done to the card without moving money: resends, recipient changes, deactivation."""
+
+    model = GiftCardEvent
+    extra = 0
+    fields = ("created_at", "kind", "by", "user", "recipient_email", "previous_email", "previous_last4", "last4",
+              "note")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("created_at", "pk")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(GiftCard)
 class GiftCardAdmin(admin.ModelAdmin):
     list_per_page = 50
@@ -44,9 +73,11 @@ class GiftCardAdmin(admin.ModelAdmin):
     search_fields = ("=last4", "recipient_email", "order__number")
     list_select_related = ("order",)
     date_hierarchy = "created_at"
-    inlines = [TransactionInline]
+    inlines = [TransactionInline, EventInline]
+    actions = ["send_again"]
     readonly_fields = ("card", "money", "initial", "source", "is_active", "issued_by", "reason", "order",
                        "recipient_email", "recipient_name", "sender_name", "message", "deliver_at", "delivered_at",
+                       "resend_link",
                        "redeemed_by", "deactivated_at", "deactivated_by", "deactivation_reason", "created_at")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -56,8 +87,9 @@ class GiftCardAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return list(IssueGiftCardForm._meta.fields)
-        return [*self.readonly_fields, "expires_at", "deactivate", "deactivation_note"] if obj.is_active else [
-            *self.readonly_fields, "expires_at"]
+        shown = [name for name in self.readonly_fields
+                 if name != "resend_link" or self.has_change_permission(request, obj)]  # only who may resend
+        return [*shown, "expires_at", "deactivate", "deactivation_note"] if obj.is_active else [*shown, "expires_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields
@@ -90,6 +122,64 @@ class GiftCardAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the ledger must stay
+
+    # --- Send again --------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path("<int:card_id>/resend/", self.admin_site.admin_view(self.resend_view),
+                 name="giftcards_giftcard_resend"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("email"))
+    def resend_link(self, card: GiftCard) -> str:
+        if not card.is_active:
+            return "-"
+        return format_html('<a href="{}" class="button" id="resend-gift-card">{}</a>',
+                           reverse("admin:giftcards_giftcard_resend", args=[card.pk]), _("Send again…"))
+
+    @admin.action(description=_("Send the selected card's email again (new code)…"))
+    def send_again(self, request, queryset):
+        """One card at a time: each resend makes a new code, and its page says so."""
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(request, _("Choose one card to send again."), messages.WARNING)
+            return None
+        return redirect("admin:giftcards_giftcard_resend", card_id=ids[0])
+
+    def resend_view(self, request, card_id: int):
+        """GET: the form, with a fresh key; POST: `resend.resend_gift_card` (staff), then the card's
+        page. Needs `change_giftcard` (Order managers); never shows the code."""
+        card = get_object_or_404(GiftCard.objects.select_related("order"), pk=card_id)
+        if not self.has_change_permission(request, card):
+            raise PermissionDenied
+        form = ResendForm(request.POST or None, initial={"recipient_email": card.recipient_email,
+                                                         "key": secrets.token_urlsafe(24)})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                done = resend_gift_card(card_id=card.pk, user=request.user, by=GiftCardEvent.By.STAFF, key=data["key"],
+                                        recipient_email=data["recipient_email"], note=data["note"])
+            except CannotResend as error:
+                form.add_error(None, str(error))
+            else:
+                event = done.event
+                if done.repeated:
+                    self.message_user(request, _("Already done: this form was sent once."), messages.INFO)
+                elif done.sent:
+                    self.message_user(request, _("Sent again to %(email)s with a new code ending %(last4)s; the old "
+                                                 "code no longer works.") % {"email": event.recipient_email,
+                                                                            "last4": event.last4}, messages.SUCCESS)
+                else:
+                    self.message_user(request, _("It will be emailed to %(email)s on its delivery day.")
+                                      % {"email": event.recipient_email}, messages.SUCCESS)
+                return redirect("admin:giftcards_giftcard_change", card.pk)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "card": card, "form": form,
+            "title": _("Send gift card %(card)s again") % {"card": card}, "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/giftcards/giftcard/resend.html", context)
 
     @admin.display(description=_("card"))
     def card(self, card: GiftCard) -> str:

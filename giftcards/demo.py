@@ -6,7 +6,9 @@ from decimal import Decimal
 from django.db import transaction
 
 AMOUNTS = (Decimal("25.00"), Decimal("50.00"), Decimal("100.00"))
-# Digital: nothing leaves a shelf, but checkout reserves stock for every line.
+# Digital: the cart, checkout and orders never check or reserve it (giftcards/digital.py), and the
+# product page offers the card without it; the row only keeps the listings' "in stock" filter and
+# badge (read from stock rows by the listing index) showing the cards as available.
 STOCK = 100_000
 
 

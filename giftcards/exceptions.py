@@ -38,3 +38,26 @@ class TooManyAttempts(GiftCardError):
 
 class InsufficientBalance(GiftCardError):
     """Internal: a debit larger than the balance (callers take at most the balance)."""
+
+
+class CannotResend(GiftCardError):
+    """A resend (or a recipient change) refused, with the reason in words staff or a shopper can act on."""
+
+    MESSAGES = {
+        "inactive": gettext_noop("This gift card is deactivated: it is not sent again."),
+        "unpaid": gettext_noop("This gift card is not paid yet: it is emailed once its order is paid."),
+        "no_recipient": gettext_noop("Enter the email address to send the card to."),
+        "not_yours": gettext_noop("Only the person who bought this card can have it sent again."),
+        "used": gettext_noop("This card has already been used: only the store can send it to another address."),
+        "too_often": gettext_noop("This card was sent again too often today. Please try tomorrow or contact us."),
+        "key": gettext_noop("This page was out of date. Please try again."),
+        "scheduled": gettext_noop("This card is emailed on its delivery day; nothing was sent now. Enter another "
+                                  "address to change who gets it."),
+    }
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return _(self.MESSAGES.get(self.reason, "This gift card cannot be sent again."))

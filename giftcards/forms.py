@@ -74,3 +74,15 @@ class RecipientForm(forms.Form):
         if value is not None and (value - timezone.localdate()).days > 366:
             raise forms.ValidationError(_("Choose a day within the next year."))
         return value
+
+
+class ResendForm(forms.Form):
+    """Send a card's email again (new code): to its recipient, or to a corrected address.
+
+    `key` is made when the form is rendered: the same click posted twice sends once."""
+
+    recipient_email = forms.EmailField(
+        label=_("Send to"), required=False,
+        help_text=_("Leave as it is to send to the same recipient; a corrected address replaces it."))
+    note = forms.CharField(label=_("Why"), max_length=255, required=False)
+    key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{20,64}$", widget=forms.HiddenInput)

@@ -164,4 +164,48 @@ class GiftCardTransaction(models.Model):
         return f"{self.get_kind_display()} {self.amount}"
 
 
+class GiftCardEvent(models.Model):
+    """Something done to a card that moves no money: its email sent again (to a corrected address
+    or not), its recipient changed before delivery, its deactivation. The card's audit trail
+    beside the ledger; never holds a code.
+
+    `key` is the click that asked for it (a token in the form): the same click posted twice
+    finds its event and does nothing more.
+    """
+
+    class Kind(models.TextChoices):
+        RESENT = "resent", _("Email sent again (new code)")
+        RECIPIENT = "recipient", _("Recipient changed before delivery")
+        DEACTIVATED = "deactivated", _("Deactivated")
+
+    class By(models.TextChoices):
+        STAFF = "staff", _("Staff")
+        PURCHASER = "purchaser", _("Purchaser")
+
+    card = models.ForeignKey(GiftCard, verbose_name=_("gift card"), on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    by = models.CharField(_("by"), max_length=10, choices=By.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    recipient_email = models.EmailField(_("sent to"), blank=True)
+    previous_email = models.EmailField(_("previous recipient"), blank=True)
+    # The code's last four before and after (a resend makes a new code: the old one stops working).
+    previous_last4 = models.CharField(_("old code ended"), max_length=4, blank=True)
+    last4 = models.CharField(_("new code ends"), max_length=4, blank=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("gift card event")
+        verbose_name_plural = _("gift card events")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["card", "kind", "created_at"], name="giftcard_event_card_kind")]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
 ZERO = Decimal("0")

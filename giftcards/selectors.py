@@ -103,12 +103,17 @@ def order_instruments(*, order) -> list[Instrument]:
 
 
 def cards_for_user(*, user) -> QuerySet[GiftCard]:
-    """The signed-in shopper's cards: sent to their email, bought by them, or first used by them."""
+    """The signed-in shopper's cards: sent to their email, bought by them (paid, delivered or still
+    waiting for its day: they may have it sent again, `resend.py`), or first used by them. Each
+    card's `bought_by_them` says whether they bought it (no query)."""
     email = (user.email or "").strip()
-    mine = Q(redeemed_by=user) | Q(order__user=user)
+    sent_or_used = Q(redeemed_by=user)
     if email:
-        mine |= Q(recipient_email__iexact=email)
-    return GiftCard.objects.filter(mine, code_hash__isnull=False).order_by("-created_at", "-pk")
+        sent_or_used |= Q(recipient_email__iexact=email)
+    bought = Q(order__user=user)
+    return (GiftCard.objects.filter((sent_or_used | bought) & (Q(code_hash__isnull=False) | Q(is_active=True)))
+            .annotate(bought_by_them=ExpressionWrapper(bought, output_field=BooleanField()))
+            .order_by("-created_at", "-pk"))
 
 
 def ledger_mismatches() -> QuerySet[GiftCard]:

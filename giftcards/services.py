@@ -213,6 +213,9 @@ def deactivate_gift_card(*, card_id: int, user: AbstractBaseUser, reason: str) -
     card.deactivated_by = _actor(user)
     card.deactivation_reason = reason.strip()
     card.save(update_fields=["is_active", "deactivated_at", "deactivated_by", "deactivation_reason", "updated_at"])
+    from .resend import record_deactivation  # it imports this module
+
+    record_deactivation(card=card, user=user, reason=reason)
     return card
 
 
@@ -264,16 +267,17 @@ def _new_sold_cards(*, order, lines, recipient: dict, save: bool = True) -> list
     return GiftCard.objects.bulk_create(cards) if save else cards
 
 
-def activate_sold_cards(*, order_id: int) -> int:
+def activate_sold_cards(*, order_id: int) -> list:
     """The order was paid: its sold cards get their value and are scheduled for delivery.
 
     Called by `orders.services.confirm_payment` in its transaction (order row locked); one query
     for an order without gift cards. Makes the cards checkout did not (no recipient chosen).
-    Idempotent: a card already active is skipped. Returns how many were activated.
+    Idempotent: a card already active is skipped. Returns the order's gift card lines (the order
+    counts them fulfilled: the cards exist now, and are emailed on their delivery day).
     """
     lines = _gift_card_lines(order_id)
     if not lines:
-        return 0
+        return []
     made = set(GiftCard.objects.filter(order_id=order_id).values_list("order_line_id", "unit_index"))
     missing = [line for line in lines if any((line.pk, i) not in made for i in range(line.quantity))]
     if missing:  # no recipient was chosen at checkout: the cards go to the order's email, now
@@ -296,7 +300,7 @@ def activate_sold_cards(*, order_id: int) -> int:
         _move(card, kind=Kind.ISSUE, amount=card.initial_balance, order_id=order_id, note="Bought")
         _schedule_delivery(card)
         activated += 1
-    return activated
+    return lines
 
 
 # --- Delivery --------------------------------------------------------------------------------------
@@ -353,11 +357,13 @@ def deliver_due_gift_cards(*, now: datetime | None = None, limit: int = 200) -> 
     return sent
 
 
-def _gift_card_email(card: GiftCard, code: str) -> EmailMultiAlternatives:
+def _gift_card_email(card: GiftCard, code: str, *, resent: bool = False) -> EmailMultiAlternatives:
+    """The card's email; `resent`: a new code replacing the one sent before (`resend.py`)."""
     from notifications import links
 
     context = {
         "card": card, "code": code, "store_name": settings.STORE_NAME, "site_url": links.absolute_url("/"),
+        "resent": resent,
     }
     subject = " ".join(render_to_string("emails/gift_card_subject.txt", context).split())
     message = EmailMultiAlternatives(
@@ -378,7 +384,8 @@ def erase_for_customer(*, customer, emails=(), scrub=lambda text: text) -> int:
     - a card they bought loses the sender name and message, and, once delivered, the recipient's
       details too; a card still waiting to be delivered keeps its recipient, name and message: it
       is someone else's gift, paid for;
-    - the staff texts (reason, why deactivated) and ledger notes lose the person's details (`scrub`).
+    - the staff texts (reason, why deactivated) and ledger notes lose the person's details (`scrub`);
+    - the cards' events keep only the address the card keeps, and their notes are scrubbed.
     Called by `customers.services.privacy.erase_customer` inside its transaction, before the
     account and the customer's email go. Locks the cards in pk order. Returns how many cards.
     """
@@ -403,4 +410,16 @@ def erase_for_customer(*, customer, emails=(), scrub=lambda text: text) -> int:
     for row in notes:
         row.note = scrub(row.note)
     GiftCardTransaction.objects.bulk_update(notes, ["note"])
+    # The cards' events (resends, recipient changes) name addresses too: only the recipient a card
+    # keeps (someone else's gift still to be delivered) stays; staff notes are scrubbed.
+    from .models import GiftCardEvent
+
+    kept = {card.pk: card.recipient_email.lower() for card in cards}
+    events = list(GiftCardEvent.objects.filter(card_id__in=ids))
+    for event in events:
+        keep = kept[event.card_id]
+        event.recipient_email = event.recipient_email if keep and event.recipient_email.lower() == keep else ""
+        event.previous_email = event.previous_email if keep and event.previous_email.lower() == keep else ""
+        event.note = scrub(event.note)
+    GiftCardEvent.objects.bulk_update(events, ["recipient_email", "previous_email", "note"])
     return len(cards)

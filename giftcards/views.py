@@ -3,9 +3,11 @@ being bought, and the account's list of cards. Every POST works without JavaScri
 the checkout's review page; nothing here is cached (personal)."""
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -15,7 +17,9 @@ from shop.money import format_money
 
 from . import selectors, services
 from .exceptions import GiftCardError
-from .forms import ApplyCodeForm, RecipientForm
+from .forms import ApplyCodeForm, RecipientForm, ResendForm
+from .models import GiftCardEvent
+from .resend import resend_gift_card
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -87,5 +91,42 @@ def recipient(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def account_cards(request: HttpRequest) -> HttpResponse:
+    """The shopper's cards and balances; each card they bought has a "Send again" form (its own
+    key, made now: one click sends once)."""
     cards = list(selectors.cards_for_user(user=request.user)[:100])
+    for card in cards:
+        if card.bought_by_them and card.is_active:
+            card.resend_form = ResendForm(initial={"recipient_email": card.recipient_email,
+                                                   "key": secrets.token_urlsafe(24)}, prefix=f"card{card.pk}")
     return render(request, "giftcards/account.html", {"cards": cards})
+
+
+@never_cache
+@login_required
+@require_POST
+def resend(request: HttpRequest, card_id: int) -> HttpResponse:
+    """The buyer has a card they bought emailed again (new code), to its recipient or a corrected
+    address (`resend.resend_gift_card`, which checks they bought it). The code is never shown."""
+    card = selectors.cards_for_user(user=request.user).filter(pk=card_id).first()
+    if card is None or not card.bought_by_them:
+        raise Http404("No such gift card")
+    form = ResendForm(request.POST, prefix=f"card{card.pk}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("giftcards:cards")
+    data = form.cleaned_data
+    try:
+        done = resend_gift_card(card_id=card.pk, user=request.user, by=GiftCardEvent.By.PURCHASER, key=data["key"],
+                                recipient_email=data["recipient_email"])
+    except GiftCardError as error:
+        messages.error(request, str(error))
+        return redirect("giftcards:cards")
+    if done.sent:
+        messages.success(request, _("The gift card was emailed again to %(email)s, with a new code; the old code no "
+                                    "longer works.") % {"email": done.event.recipient_email})
+    else:
+        messages.success(request, _("The gift card will be emailed to %(email)s on its delivery day.")
+                         % {"email": done.event.recipient_email})
+    return redirect("giftcards:cards")

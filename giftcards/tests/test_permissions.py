@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from giftcards.models import GiftCard, GiftCardTransaction
+from giftcards.models import GiftCard, GiftCardEvent, GiftCardTransaction
 
 pytestmark = pytest.mark.django_db
 
@@ -68,19 +68,44 @@ def test_support_staff_can_read_cards_and_ledgers_but_not_issue_or_deactivate(cl
     assert card.is_active and card.balance == Decimal("25.00") and GiftCardTransaction.objects.count() == 2
 
 
-def test_an_order_manager_issues_and_deactivates_cards(client, spent_card):
+def test_an_order_manager_issues_deactivates_and_sends_cards_again(django_app, client, spent_card):
+    """As a browser submits the pages (WebTest), signed in as a member of the seeded group."""
     card, _order = spent_card
     manager = member_of(client, "Order managers", "olga")
+    django_app.set_user(manager)
 
-    issued = client.post(reverse("admin:giftcards_giftcard_add"), ISSUE_POST)
-    assert issued.status_code == 302, issued.content.decode()[:2000]
+    form = django_app.get(reverse("admin:giftcards_giftcard_add")).forms["giftcard_form"]
+    form["amount"], form["reason"] = "25.00", "Goodwill: parcel arrived late"
+    form.submit("_save").follow()
     new = GiftCard.objects.exclude(pk=card.pk).get()
     assert (new.balance, new.issued_by) == (Decimal("25.00"), manager)
 
-    done = client.post(reverse("admin:giftcards_giftcard_change", args=[card.pk]), DEACTIVATE_POST)
-    assert done.status_code == 302
+    resend = django_app.get(reverse("admin:giftcards_giftcard_change", args=[card.pk])).click(linkid="resend-gift-card")
+    form = resend.forms["resend-form"]
+    form["recipient_email"] = "ada@example.com"
+    form.submit().follow()
+    assert GiftCardEvent.objects.get(card=card, kind="resent").user == manager
+
+    form = django_app.get(reverse("admin:giftcards_giftcard_change", args=[card.pk])).forms["giftcard_form"]
+    form["deactivate"].checked = True
+    form["deactivation_note"] = "Reported stolen"
+    form.submit("_save").follow()
     card.refresh_from_db()
     assert (card.is_active, card.deactivated_by, card.balance) == (False, manager, Decimal("25.00"))
+
+
+def test_support_staff_cannot_send_a_card_again(client, spent_card):
+    card, _order = spent_card
+    member_of(client, "Support", "sue")
+    url = reverse("admin:giftcards_giftcard_resend", args=[card.pk])
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"recipient_email": "thief@example.com", "key": "k" * 24}).status_code == 403
+    assert 'id="resend-gift-card"' not in client.get(
+        reverse("admin:giftcards_giftcard_change", args=[card.pk])).content.decode()
+    assert not GiftCardEvent.objects.exists()
+    card.refresh_from_db()
+    assert card.recipient_email == ""
 
 
 def test_other_staff_without_a_gift_card_permission_see_nothing(client, spent_card):

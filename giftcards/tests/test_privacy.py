@@ -106,3 +106,23 @@ def test_erasure_keeps_the_ledger_and_balances_and_drops_the_person_from_the_car
     assert GiftCard.objects.filter(pk=cards.bobs.pk).values().get() == bobs_before
     rows = "\n".join(str(r) for r in GiftCard.objects.exclude(pk=cards.waiting.pk).values()).lower()
     assert cards.ada.email.lower() not in rows and "quillfeather" not in rows
+
+
+def test_erasure_drops_the_person_from_the_cards_events_too(cards):
+    from giftcards.models import GiftCardEvent
+
+    sent_again = GiftCardEvent.objects.create(
+        card=cards.to_ada, kind="resent", by="staff", recipient_email=cards.ada.email,
+        previous_email="zebedee.typo@example.com", note="Zebedee Quillfeather called", key="e" * 24)
+    corrected = GiftCardEvent.objects.create(
+        card=cards.waiting, kind="recipient", by="purchaser", recipient_email="someone@example.com",
+        previous_email="someone@exmaple.com", key="f" * 24)
+
+    erase_customer(customer=cards.ada.customer, actor=cards.ada.user, reason="asked")
+
+    sent_again.refresh_from_db()
+    corrected.refresh_from_db()
+    assert (sent_again.recipient_email, sent_again.previous_email) == ("", "")
+    assert "Quillfeather" not in sent_again.note
+    # someone else's gift still waiting keeps where it goes
+    assert (corrected.recipient_email, corrected.previous_email) == ("someone@example.com", "")

@@ -5,14 +5,14 @@ and fulfilment states only through `orders.status.transition`, and enqueues emai
 """
 from .common import alert_staff
 from .fulfilment import ShipmentRequest, cancel_order, create_shipment
-from .payment import PaymentOutcome, confirm_payment, record_refund, record_refund_failure
+from .payment import MadeUp, PaymentOutcome, confirm_payment, record_refund, record_refund_failure
 from .placement import ChannelSale, Discounts, LineDiscount, PlacementLine, ShippingChoice, place_order
 from .expiry import expire_unpaid_orders
 from .returns import record_return
 
 __all__ = [
     "PlacementLine", "ShippingChoice", "place_order", "Discounts", "LineDiscount", "ChannelSale",
-    "PaymentOutcome", "confirm_payment", "record_refund", "record_refund_failure",
+    "MadeUp", "PaymentOutcome", "confirm_payment", "record_refund", "record_refund_failure",
     "ShipmentRequest", "create_shipment", "cancel_order",
     "record_return",
     "alert_staff",

@@ -1,25 +1,38 @@
 """Money arriving and leaving: a confirmed payment moves the order's payment state to paid; a
 refund is recorded, and a refund that fails afterwards moves it back. None of these moves the
-fulfilment state, except a late payment honoured, which reopens an expired order."""
+fulfilment state, except a late payment honoured, which reopens an expired order, and a payment
+of gift cards bought, whose lines are fulfilled by it (they are emailed, never shipped)."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F as Column
 from django.utils import timezone
 
 from catalog import stock
 from catalog.exceptions import OutOfStock
 from shop.money import format_money
 
-from ..models import Allocation, Order
-from ..status import FULFILMENT, PAYMENT, transition
+from ..models import Allocation, Order, OrderLine
+from ..status import FULFILMENT, PAYMENT, can_pay, transition
 from .common import alert_staff, lock_order
 
 P = Order.PaymentStatus
 F = Order.FulfilmentStatus
+
+
+@dataclass(frozen=True)
+class MadeUp:
+    """What `confirm_payment`'s `make_up` added to a payment that fell short, and, if it still
+    falls short, what is missing in words for staff."""
+
+    amount: Decimal = Decimal("0")
+    detail: str = ""
 
 
 class PaymentOutcome(enum.Enum):
@@ -33,6 +46,7 @@ class PaymentOutcome(enum.Enum):
 def confirm_payment(
     *, order_id: int, amount: Decimal, actor: str, reference: str = "", user: AbstractBaseUser | None = None,
     notify: bool = True,
+    make_up: Callable[[Order, Decimal], MadeUp] | None = None,
 ) -> PaymentOutcome:
     """Record that `amount` was paid for the order and move it to `paid` when that is right.
 
@@ -44,14 +58,27 @@ def confirm_payment(
     otherwise the caller must refund it (NEEDS_REFUND, with an alert in the history for staff);
     the same for a cancelled order. A different amount is never marked paid. Enqueues the
     "payment received" email after commit.
+
+    `make_up(order, amount)`, asked only when `amount` falls short of the total of an order that
+    may still be paid, under the order's lock: what the payments app can add to it (gift cards
+    given back at expiry and held again: `payments.services.gift_cards.rehold_released`). What it
+    adds counts; if the total is still not reached, its `detail` (what is missing, and why) goes
+    into the staff alert.
     """
     order = lock_order(order_id)
     if order.payment_status != P.UNPAID:
         return PaymentOutcome.ALREADY_PAID
+    detail = ""
+    if amount < order.total and make_up is not None and can_pay(order):
+        made_up = make_up(order, amount)
+        amount += made_up.amount
+        detail = made_up.detail
     if amount != order.total:
         alert_staff(order_id=order.pk, actor=actor, subject="Payment does not match the order total",
                     message=f"Payment {reference} of {format_money(amount, order.currency)} does not match the "
-                            f"order total {format_money(order.total, order.currency)}; not marked paid.")
+                            f"order total {format_money(order.total, order.currency)}; not marked paid."
+                            + (f" {detail}" if detail else ""),
+                    data={"amount_mismatch": str(order.total - amount)} if detail else None)
         return PaymentOutcome.AMOUNT_MISMATCH
     if order.fulfilment_status == F.CANCELLED:
         alert_staff(order_id=order.pk, actor=actor, subject="Payment for a cancelled order",
@@ -80,14 +107,35 @@ def confirm_payment(
     from giftcards.services import activate_sold_cards
     from notifications.services import enqueue_order_email
 
-    activate_sold_cards(order_id=order.pk)  # gift cards bought with it get their value, emailed after commit
+    # Gift cards bought with it get their value (emailed after commit, or on their day): their
+    # lines are fulfilled now, and an order of gift cards only is fulfilled with them.
+    _fulfil_digital_lines(order, activate_sold_cards(order_id=order.pk), actor=actor, user=user)
     if notify:
         enqueue_order_email(order_id=order.pk, kind="payment_received")
     return PaymentOutcome.PAID
 
 
+def _fulfil_digital_lines(order: Order, lines, *, actor: str, user: AbstractBaseUser | None) -> None:
+    """Count `lines` (digital: gift cards, issued now) fulfilled; no shipment is made for them.
+
+    Precondition: inside confirm_payment's transaction (order row locked). No query without them.
+    """
+    open_lines = [line for line in lines if line.quantity_fulfilled < line.quantity]
+    if not open_lines:
+        return
+    OrderLine.objects.filter(pk__in=[line.pk for line in open_lines]).update(quantity_fulfilled=Column("quantity"))
+    left = order.lines.filter(quantity_fulfilled__lt=Column("quantity")).exists()
+    transition(order=order, state=FULFILMENT, to=F.PARTIALLY_FULFILLED if left else F.FULFILLED, actor=actor,
+               user=user, message=f"{sum(line.quantity for line in open_lines)} gift card(s) issued: emailed to the "
+                                  f"recipient on the delivery day" + ("; the other items ship" if left else ""),
+               data={"digital_lines": [line.pk for line in open_lines]})
+
+
 def _reserve_again(order: Order) -> None:
-    lines = list(order.lines.exclude(variant=None))
+    # Digital lines (gift cards) were never stocked: nothing to reserve for them.
+    lines = list(order.lines.exclude(variant=None).filter(variant__product__gift_card__isnull=True))
+    if not lines:
+        return
     planned = stock.reserve(
         requests=[stock.StockRequest(variant_id=line.variant_id, quantity=line.quantity) for line in lines],
         location_ids=[order.pickup_location_id] if order.pickup_location_id else None,

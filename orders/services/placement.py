@@ -16,6 +16,7 @@ from catalog import stock
 from catalog.exceptions import OutOfStock
 from catalog.models import OptionValue, Variant
 from customers.services import customer_for_order
+from giftcards.digital import is_digital
 from inventory import routing
 from shop.money import currency_code, quantize
 
@@ -198,7 +199,7 @@ def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None
             v.pk: v
             for v in Variant.objects.filter(
                 pk__in=quantities, is_active=True, product__in=_published_products(sale)
-            ).select_related("product").prefetch_related(
+            ).select_related("product__gift_card").prefetch_related(
                 Prefetch("option_values", queryset=OptionValue.objects.select_related("option"))
             )
         }
@@ -267,17 +268,19 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
         shipping_discount=shipping_discount,
         **_channel_fields(sale),
     )
+    # Digital products (gift cards, emailed) are not stocked: only the goods to ship are reserved.
+    stocked = {pk: q for pk, q in quantities.items() if not is_digital(variants[pk].product)}
     if sources:  # each line from its own locations (a counter sale), still one locking statement
         reservation = stock.reserve_lines(requests=[
-            (stock.StockRequest(variant_id=pk, quantity=q), sources[pk]) for pk, q in sorted(quantities.items())
-        ])
+            (stock.StockRequest(variant_id=pk, quantity=q), sources[pk]) for pk, q in sorted(stocked.items())
+        ]) if stocked else stock.Reservation(allocations=[], available_after={})
         decision = routing.per_line_record(reservation)
     else:
         route = routing.route(location_ids=shipping.location_ids)  # staff's fulfilment rule (inventory)
         reservation = stock.reserve_counting(
-            requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(quantities.items())],
+            requests=[stock.StockRequest(variant_id=pk, quantity=q) for pk, q in sorted(stocked.items())],
             location_ids=shipping.location_ids, **route.reserve_options,
-        )
+        ) if stocked else stock.Reservation(allocations=[], available_after={})
         decision = route.record(reservation)
     for line in new_lines:
         line.order = order
@@ -289,13 +292,15 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     )
     if discounts.record is not None:
         discounts.record(order)
-    _alert_if_stock_ran_low(quantities, reservation.available_after)
+    if stocked:
+        _alert_if_stock_ran_low(stocked, reservation.available_after)
     staff = sale.sold_by if sale is not None else None
+    placed = "Order placed; stock reserved." if stocked else "Order placed; nothing to ship (emailed)."
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, to_status=PLACED,
         actor=OrderEvent.Actor.STAFF if staff is not None else OrderEvent.Actor.CUSTOMER,
         user=staff if staff is not None else order.user,
-        message="Order placed; stock reserved." if sale is None else f"Order placed on {sale.channel}; stock reserved.",
+        message=placed if sale is None else f"Order placed on {sale.channel}; " + placed[len("Order placed; "):],
         data={"routing": decision},
     )
     from notifications.services import enqueue_order_email

@@ -27,7 +27,7 @@ from ..links import remember_payment, status_url
 from ..models import Payment, Provider
 from ..providers import get_provider
 from ..providers.demo import DemoProvider
-from .gift_cards import amount_due, gift_cards_paid
+from .gift_cards import amount_due, gift_cards_paid, rehold_released, release_gift_card_payments
 from .refunds import refund_locked
 
 S = Payment.Status
@@ -208,15 +208,18 @@ def settle_success(
     payment.provider_payment_id = reference or payment.provider_payment_id
     payment.save(update_fields=["status", "amount", "succeeded_at", "failure_message", "provider_payment_id",
                                 "updated_at"])
-    # The order's total is this payment and what gift cards paid of it at placement.
+    # The order's total is this payment and what gift cards paid of it at placement (held again if
+    # the order expired meanwhile and gave them back: `rehold_released`).
     outcome = confirm_payment(order_id=payment.order_id, amount=amount + gift_cards_paid(payment.order_id),
-                              actor=actor, reference=reference, user=user)
+                              actor=actor, reference=reference, user=user, make_up=rehold_released)
     if outcome is PaymentOutcome.PAID:
         analytics.record_on_commit(None, "order_paid", order_id=payment.order_id, amount=str(amount))
         return "paid"
     if outcome is PaymentOutcome.AMOUNT_MISMATCH:
         return "amount mismatch: not marked paid, staff alerted"
     if outcome is PaymentOutcome.NEEDS_REFUND:
+        # Gift cards held again for it go back too (the order, locked by confirm_payment, stays unpaid).
+        release_gift_card_payments(order=Order.objects.get(pk=payment.order_id), actor=actor)
         refund = refund_locked(payment=payment, amount=amount, user=None, actor=actor,
                                 reason="Automatic: the order could not keep this payment.")
         return f"refunded automatically ({refund.provider_reference})"

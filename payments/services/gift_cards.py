@@ -8,6 +8,10 @@ payment. A refund of a gift card payment credits the card (`providers.gift_card`
 
 Lock order: the order row (new, or locked by the caller), then the card rows in pk order; the
 card payments are written under those locks.
+
+A provider's payment that arrives after the order expired and gave its gift card money back
+(`rehold_released`) holds those cards again if each still has what it gave back; otherwise the
+payment is an amount mismatch for staff with the shortfall named, never a paid order.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Sum
 
 from orders.models import Order, OrderEvent
-from orders.services import PaymentOutcome, confirm_payment
+from orders.services import MadeUp, PaymentOutcome, confirm_payment
 from shop.money import format_money
 
 from ..models import Payment, Provider
@@ -123,3 +127,61 @@ def release_gift_card_payments(*, order: Order, actor: str) -> Decimal:
         )
         released += left
     return released
+
+
+def rehold_released(order: Order, paid: Decimal) -> MadeUp:
+    """Hold again what the order's gift cards gave back when it expired unpaid, for a late
+    payment of `paid` that counted on them; `confirm_payment`'s `make_up`.
+
+    Precondition: inside confirm_payment's transaction, holding the order's row lock (the
+    caller holds the provider payment's). Locks the cards in pk order. All or nothing: only when
+    the released payments make up exactly what is missing and every card is still usable with
+    at least what it gave back is each debited again (a new gift card payment and a debit per
+    card, recorded in the order's history); otherwise nothing moves and the detail names the
+    shortfall and each card's lack, for the staff alert.
+    """
+    from giftcards import services as giftcards
+    from giftcards.exceptions import GiftCardError
+    from giftcards.models import GiftCardTransaction
+
+    released = list(Payment.objects.filter(order=order, provider=Provider.GIFT_CARD, status=S.CANCELLED)
+                    .order_by("pk"))
+    if not released:
+        return MadeUp()
+    missing = order.total - paid - gift_cards_paid(order.pk)
+    rows = {row.payment_id: row for row in GiftCardTransaction.objects.filter(
+        payment__in=released, kind=GiftCardTransaction.Kind.RELEASE)}
+    cards = {card.pk: card for card in giftcards.lock_cards(row.card_id for row in rows.values())}
+    wanted = [(payment, cards[rows[payment.pk].card_id], rows[payment.pk].amount)
+              for payment in released if payment.pk in rows]
+    given_back = sum((amount for _p, _c, amount in wanted), Decimal("0"))
+    short = []
+    for _payment, card, amount in wanted:
+        try:
+            giftcards.check_usable(card, currency=order.currency)
+            problem = "" if card.balance >= amount else "spent since"
+        except GiftCardError as error:
+            problem = str(error).rstrip(".").lower()
+        if problem:
+            short.append(f"gift card {card.display_code} gave back {format_money(amount, order.currency)} and now "
+                         f"has {format_money(card.balance, order.currency)} ({problem})")
+    if short or given_back != missing:
+        because = "; ".join(short) or (f"the gift cards gave back {format_money(given_back, order.currency)}, not "
+                                       f"the {format_money(missing, order.currency)} missing")
+        return MadeUp(detail=f"Its gift card money was given back when it expired and cannot be held again: {because}. "
+                             f"Short by {format_money(missing, order.currency)}: refund the payment, or settle the "
+                             f"rest with the customer.")
+    for old, card, amount in wanted:
+        payment = Payment.objects.create(
+            order=order, provider=Provider.GIFT_CARD, status=S.SUCCEEDED, amount=amount, currency=order.currency,
+            provider_payment_id=f"giftcard-{card.pk}-{card.last4}-order-{order.pk}-again-{old.pk}",
+            succeeded_at=order.created_at,
+        )
+        giftcards.debit(card=card, amount=amount, order=order, payment=payment, user=None)
+        OrderEvent.objects.create(
+            order=order, kind=OrderEvent.Kind.PAYMENT, actor=OrderEvent.Actor.SYSTEM,
+            message=f"{format_money(amount, order.currency)} held again on gift card {card.display_code}: the rest "
+                    f"was paid after the order expired",
+            data={"payment": payment.pk, "gift_card": card.pk, "amount": str(amount), "again_for": old.pk},
+        )
+    return MadeUp(amount=given_back)

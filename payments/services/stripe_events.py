@@ -94,12 +94,29 @@ def _on_session_completed(session: dict) -> str:
 
 
 def _on_session_paid(payment: Payment, session: dict, intent: str) -> str:
+    return _on_money_taken(payment, raw={"checkout_session": session}, currency=session.get("currency") or "",
+                           minor_amount=session["amount_total"], intent=intent)
+
+
+def _on_intent_succeeded(intent: dict) -> str:
+    """payment_intent.succeeded: the money is taken. Stripe sends it beside
+    checkout.session.completed, in any order; whichever comes first settles the payment and the
+    other finds it succeeded. It alone is enough when the session's event is lost or late."""
+    payment = _locked_stripe_payment(intent_id=intent["id"], metadata=intent.get("metadata"))
+    if payment is None:
+        return f"ignored: no payment for {intent['id']}"
+    received = intent.get("amount_received") or intent["amount"]
+    return _on_money_taken(payment, raw={"payment_intent": intent}, currency=intent.get("currency") or "",
+                           minor_amount=received, intent=intent["id"])
+
+
+def _on_money_taken(payment: Payment, *, raw: dict, currency: str, minor_amount: int, intent: str) -> str:
     if payment.status == S.SUCCEEDED:
         return "ignored: payment already succeeded"
-    payment.raw = {**payment.raw, "checkout_session": session}
+    payment.raw = {**payment.raw, **raw}
     payment.save(update_fields=["raw", "updated_at"])
-    currency = (session.get("currency") or "").upper()
-    amount = from_minor_units(session["amount_total"], currency or payment.currency)
+    currency = currency.upper()
+    amount = from_minor_units(minor_amount, currency or payment.currency)
     if currency and currency != payment.currency:
         payment.status = S.SUCCEEDED
         payment.succeeded_at = timezone.now()
@@ -254,6 +271,7 @@ _STRIPE_HANDLERS: dict[str, Callable[[dict], str]] = {
     "checkout.session.async_payment_succeeded": _on_async_payment_succeeded,
     "checkout.session.async_payment_failed": _on_async_payment_failed,
     "checkout.session.expired": _on_session_expired,
+    "payment_intent.succeeded": _on_intent_succeeded,
     "payment_intent.payment_failed": _on_intent_failed,
     "charge.refunded": _on_charge_refunded,
     "charge.refund.updated": _on_refund_event,
