@@ -64,3 +64,43 @@ def test_redis_delivers_across_connections_once_and_only_after_subscribing():
         assert listener.get(timeout=0.2) == []
     finally:
         listener.close()
+
+
+@pytest.mark.redis
+def test_many_streams_in_one_process_share_one_redis_connection_and_each_gets_its_own_messages(monkeypatch, settings):
+    import os
+    import uuid
+
+    import redis
+
+    from chat import views
+
+    url = os.environ["REDIS_URL"]
+    name = f"chat-test-{uuid.uuid4().hex[:12]}"
+    hub = realtime._RedisBroker(url, client_name=name)
+    monkeypatch.setattr(realtime, "broker", lambda: hub)
+    settings.CHAT_STREAM_SECONDS = 30
+    conversations = [990_000 + n for n in range(20)]
+    streams = []
+    for n in range(80):  # four streams on each conversation
+        conversation = conversations[n % len(conversations)]
+        stream = views.event_stream(conversation_id=conversation, after=0, staff=True, messages_after=lambda cursor: [])
+        assert next(stream).startswith("retry:")  # subscribed, confirmed by Redis
+        streams.append((conversation, stream))
+    try:
+        named = [c for c in redis.Redis.from_url(url).client_list() if c.get("name") == name]
+        assert len(named) == 1, f"{len(named)} subscriber connections for 80 streams"
+
+        publisher = realtime._RedisBroker(url)
+        for conversation in conversations:
+            publisher.publish(realtime.conversation_channel(conversation),
+                              {"type": "message", "id": conversation, "body": f"for {conversation}"})
+
+        for conversation, stream in streams:
+            chunk = next(stream)
+            assert f"id: {conversation}\n" in chunk and f'"body":"for {conversation}"' in chunk
+            assert chunk.count("event: message") == 1  # its own message, once, nobody else's
+    finally:
+        for _conversation, stream in streams:
+            stream.close()
+    assert hub._listeners == {}  # the last stream of a conversation unsubscribed it
