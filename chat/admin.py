@@ -65,11 +65,16 @@ def _platform_window(conversation: Conversation) -> dict:
     message) and, when not, whether the approved template can."""
     if conversation.channel not in (Channel.WHATSAPP, Channel.MESSENGER):
         return {"platform": False}
+    from django.conf import settings
+
     from .messaging import outbound
 
     return {"platform": True, "window_open": outbound.window_open(conversation),
             "window_closes_at": outbound.window_closes_at(conversation),
-            "template_available": outbound.template_available(conversation)}
+            "template_available": outbound.template_available(conversation),
+            "human_agent": outbound.human_agent_allowed(conversation),
+            "human_agent_closes_at": outbound.human_agent_closes_at(conversation),
+            "messenger_human_agent": conversation.channel == Channel.MESSENGER and settings.MESSENGER_HUMAN_AGENT}
 
 
 @admin.register(Conversation)

@@ -24,6 +24,25 @@ def assign_queued_task() -> int:
 
 
 @shared_task(bind=True, max_retries=3)
+def fetch_sender_name_task(self, conversation_id: int) -> str:
+    """A Messenger sender's name from the User Profile API (once; retried like a reply, then left
+    empty: the inbox shows the sender's id instead)."""
+    from .messaging import outbound
+
+    attempts = self.max_retries + 1 if self.request.is_eager else 1
+    for attempt in range(attempts):
+        try:
+            return outbound.fetch_sender_name(conversation_id=conversation_id)
+        except outbound.TransientError as error:
+            retries = self.request.retries + attempt
+            if retries >= self.max_retries:
+                return ""
+            if not self.request.is_eager:
+                raise self.retry(exc=error, countdown=30 * 2 ** retries) from error
+    return ""
+
+
+@shared_task(bind=True, max_retries=3)
 def send_platform_message_task(self, message_id: int) -> bool:
     """A staff reply to WhatsApp or Messenger. Safe twice: a sent message has the platform's id.
     Timeouts, 429 and 5xx are retried (by a worker after 30 s, 60 s, 120 s; run eagerly, at once,
