@@ -11,6 +11,8 @@ urlpatterns = [
     path("chat/triggers/", views.triggers, name="triggers"),
     path("chat/start/", views.start, name="start"),
     path("chat/c/<str:token>/", views.conversation_page, name="conversation"),
+    # Before "chat/<public_id>/email/", which this address would otherwise match.
+    path("chat/webhooks/email/", messaging_views.email_webhook, name="email-webhook"),
     path("chat/<str:public_id>/messages/", views.messages, name="messages"),
     path("chat/<str:public_id>/send/", views.send, name="send"),
     path("chat/<str:public_id>/stream/", views.stream, name="stream"),

@@ -340,6 +340,11 @@ MESSENGER_PAGE_TOKEN = env.str("MESSENGER_PAGE_TOKEN", default="")
 # replies then reach the customer up to 7 days after their last message instead of 24 hours.
 MESSENGER_HUMAN_AGENT = env.bool("MESSENGER_HUMAN_AGENT", default=True)
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.facebook.com/v21.0")
+# Shoppers' replies to chat emails: the emails carry Reply-To reply+<id>-<signature>@CHAT_REPLY_DOMAIN,
+# and a Mailgun route for that domain posts each reply to /chat/webhooks/email/, signed with the
+# webhook signing key. Either empty: replies go by the link in the email only.
+CHAT_REPLY_DOMAIN = env.str("CHAT_REPLY_DOMAIN", default="")
+MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
 # Seconds a call to the Graph API may take (connect and read) before it is retried later.
 MESSAGING_HTTP_TIMEOUT = env.float("MESSAGING_HTTP_TIMEOUT", default=10.0)
 # How long raw storefront events are kept (13 months); the daily figures stay.
