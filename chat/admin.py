@@ -96,6 +96,9 @@ class ConversationAdmin(admin.ModelAdmin):
             path("<int:pk>/messages/", wrap(self.messages_view), name="chat_conversation_messages"),
             path("<int:pk>/act/", wrap(self.act_view), name="chat_conversation_act"),
             path("<int:pk>/typing/", wrap(self.typing_view), name="chat_conversation_typing"),
+            path("<int:pk>/attachments/<int:attachment_id>/", wrap(self.attachment_view),
+                 name="chat_conversation_attachment"),
+            path("<int:pk>/attach/", wrap(self.attach_view), name="chat_conversation_attach"),
             *super().get_urls(),
         ]
 
@@ -203,6 +206,7 @@ class ConversationAdmin(admin.ModelAdmin):
             "stream_url": reverse("admin:chat_conversation_stream", args=[conversation.pk]),
             "messages_url": reverse("admin:chat_conversation_messages", args=[conversation.pk]),
             "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
+            "attach_url": reverse("admin:chat_conversation_attach", args=[conversation.pk]),
             **_platform_window(conversation),
         }
         return TemplateResponse(request, "admin/chat/conversation.html", context)
@@ -233,6 +237,37 @@ class ConversationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         services.typing(conversation=conversation, by="agent")
         return HttpResponse(status=204)
+
+    def attachment_view(self, request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+        """A file of this conversation, for staff who may read it (internal notes' files too)."""
+        from . import attachments
+        from .models import Attachment
+
+        conversation = self._conversation(request, pk)
+        found = Attachment.objects.filter(pk=attachment_id, conversation=conversation).first()
+        if found is None:
+            raise Http404
+        return attachments.response_for(found)
+
+    def attach_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Staff send an image or PDF (with an optional text) to a web or email conversation."""
+        from . import attachments
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        conversation = self._conversation(request, pk)
+        if not can_reply(request.user):
+            raise PermissionDenied
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ChatError(_("Choose a file to send."))
+            checked = attachments.check_upload(upload)
+            attachments.add_with_attachment(conversation=conversation, checked=checked, sender="agent",
+                                            author=request.user, text=request.POST.get("body", ""))
+        except ChatError as error:
+            messages.error(request, str(error))
+        return HttpResponseRedirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Every button of the conversation page posts here with `do`: reply, note, card, order,

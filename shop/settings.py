@@ -340,6 +340,10 @@ MESSENGER_PAGE_TOKEN = env.str("MESSENGER_PAGE_TOKEN", default="")
 # replies then reach the customer up to 7 days after their last message instead of 24 hours.
 MESSENGER_HUMAN_AGENT = env.bool("MESSENGER_HUMAN_AGENT", default=True)
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.facebook.com/v21.0")
+# Files sent in chat (images and PDFs): where they are kept (private: never below MEDIA_ROOT, served
+# only to the conversation's participants and staff) and the largest accepted.
+CHAT_ATTACHMENT_ROOT = Path(env.str("CHAT_ATTACHMENT_ROOT", default=str(VAR_DIR / "private" / "chat")))
+CHAT_ATTACHMENT_MAX_BYTES = env.int("CHAT_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
 # Shoppers' replies to chat emails: the emails carry Reply-To reply+<id>-<signature>@CHAT_REPLY_DOMAIN,
 # and a Mailgun route for that domain posts each reply to /chat/webhooks/email/, signed with the
 # webhook signing key. Either empty: replies go by the link in the email only.
