@@ -351,5 +351,10 @@ def open_counts_by_agent(agent_ids: list[int]) -> dict[int, int]:
 def erase_for_customer(*, customer: Customer) -> int:
     """Erasure: the customer's conversations and every message in them are deleted (what they
     wrote and what was written to them is about them). Call inside the erasure's transaction."""
+    from .attachments import delete_files_after_commit
+    from .models import Attachment
+
+    files = list(Attachment.objects.filter(conversation__customer=customer).values_list("file", flat=True))
     deleted, _per_model = Conversation.objects.filter(customer=customer).delete()
+    delete_files_after_commit(files)  # the rows are gone with the conversations; the files after commit
     return deleted
