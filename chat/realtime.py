@@ -186,6 +186,11 @@ class _RedisBroker:
                 if not members:
                     del self._listeners[channel]
                     idle.append(channel)
+                    # Forget the counts once every confirmation is in, so a long-lived process does
+                    # not keep one per conversation it ever streamed.
+                    if self._sent.get(channel, 0) <= self._confirmed.get(channel, 0):
+                        self._sent.pop(channel, None)
+                        self._confirmed.pop(channel, None)
             if idle and self._pubsub is not None:
                 try:
                     self._pubsub.unsubscribe(*idle)
