@@ -110,6 +110,24 @@ def strip_quoted(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+def message_id_of(post) -> str:
+    """The email's Message-Id: Mailgun's `Message-Id` field when present, else the header in
+    `message-headers` (a JSON list of [name, value] pairs, in order)."""
+    import json
+
+    found = post.get("Message-Id") or post.get("message-id") or ""
+    if found:
+        return found
+    try:
+        headers = json.loads(post.get("message-headers") or "[]")
+    except ValueError:
+        return ""
+    for pair in headers if isinstance(headers, list) else []:
+        if isinstance(pair, list) and len(pair) == 2 and str(pair[0]).lower() == "message-id":
+            return str(pair[1])
+    return ""
+
+
 def message_key(message_id: str) -> str:
     """The Message-Id as the message's external id (unique per channel): hashed when too long."""
     message_id = message_id.strip()

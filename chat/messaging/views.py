@@ -91,8 +91,7 @@ def email_webhook(request: HttpRequest) -> HttpResponse:
     if not text:
         return HttpResponse("Nothing but quoted text: nothing to add.", status=406, content_type="text/plain")
     try:
-        stored = email.receive(conversation=conversation, text=text,
-                               message_id=post.get("Message-Id", "") or post.get("message-id", ""),
+        stored = email.receive(conversation=conversation, text=text, message_id=email.message_id_of(post),
                                sender=post.get("sender", "") or post.get("from", ""))
     except RateLimited as error:
         return HttpResponse(str(error), status=429, content_type="text/plain")

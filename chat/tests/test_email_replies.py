@@ -182,3 +182,18 @@ def test_without_settings_the_endpoint_is_not_there(client, settings, conversati
 ])
 def test_quoted_text_and_signatures_are_removed(raw, new):
     assert email.strip_quoted(raw) == new
+
+
+def test_the_message_id_is_read_from_message_headers_when_it_is_not_a_field(client, conversation):
+    import json as json_module
+
+    address = email.reply_address(conversation.pk)
+    timestamp, token = str(int(time.time())), "t" * 50
+    fields = {"recipient": address, "sender": "bo@example.com", "body-plain": "Blue, please.",
+              "message-headers": json_module.dumps([["Subject", "Re: x"], ["Message-Id", "<abc@mail.example>"]]),
+              "timestamp": timestamp, "token": token, "signature": email.sign(timestamp=timestamp, token=token, key=KEY)}
+
+    assert client.post(URL, fields).status_code == 200
+    assert client.post(URL, fields).status_code == 200  # the same email again
+
+    assert list(conversation.messages.values_list("external_id", flat=True)) == ["<abc@mail.example>"]
