@@ -187,20 +187,10 @@ def deliver(*, message_id: int) -> bool:
         body = messenger.text_body(to=conversation.external_sender, text=text_with_links(message), tag=tag)
     else:
         body = platform.text_body(to=conversation.external_sender, text=text_with_links(message))
-    try:
-        response = requests.post(platform.endpoint(), json=body, headers=platform.headers(),
-                                 timeout=settings.MESSAGING_HTTP_TIMEOUT)
-    except requests.RequestException as error:
-        raise TransientError(str(error)) from error
-    if response.status_code == 429 or response.status_code >= 500:
-        raise TransientError(f"HTTP {response.status_code}")
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
-    if response.status_code >= 400:
+    status, data = _graph_call(requests.post, platform.endpoint(), json=body, headers=platform.headers())
+    if status >= 400:
         detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-        record_failure(message_id=message.pk, error=f"HTTP {response.status_code} {detail}".strip())
+        record_failure(message_id=message.pk, error=f"HTTP {status} {detail}".strip())
         return False
     external_id = platform.sent_id(data) or f"sent:{message.pk}"
     updates = {"external_id": external_id}
@@ -218,20 +208,10 @@ def fetch_sender_name(*, conversation_id: int) -> str:
     conversation = Conversation.objects.filter(pk=conversation_id, channel=Channel.MESSENGER).first()
     if conversation is None or conversation.name or not conversation.external_sender or not messenger.can_send():
         return conversation.name if conversation else ""
-    try:
-        response = requests.get(messenger.profile_url(conversation.external_sender),
-                                params={"fields": messenger.PROFILE_FIELDS}, headers=messenger.headers(),
-                                timeout=settings.MESSAGING_HTTP_TIMEOUT)
-    except requests.RequestException as error:
-        raise TransientError(str(error)) from error
-    if response.status_code == 429 or response.status_code >= 500:
-        raise TransientError(f"HTTP {response.status_code}")
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
-    if response.status_code >= 400 or not isinstance(data, dict):
-        log.warning("Messenger profile of conversation %s: HTTP %s", conversation_id, response.status_code)
+    status, data = _graph_call(requests.get, messenger.profile_url(conversation.external_sender),
+                               params={"fields": messenger.PROFILE_FIELDS}, headers=messenger.headers())
+    if status >= 400 or not isinstance(data, dict):
+        log.warning("Messenger profile of conversation %s: HTTP %s", conversation_id, status)
         return ""
     name = _clean_name(messenger.profile_name(data))
     if name:
@@ -251,6 +231,22 @@ def _publish_inbox(event: dict) -> None:
     from .. import realtime
 
     realtime.publish(realtime.INBOX_CHANNEL, event)
+
+
+def _graph_call(method, url: str, **kwargs) -> tuple[int, object]:
+    """One Graph API request (`requests.post` or `requests.get`, looked up when called so tests
+    can replace them) with `MESSAGING_HTTP_TIMEOUT`: (status, JSON or {}). Raises TransientError
+    for a timeout, a connection error, 429 and 5xx."""
+    try:
+        response = method(url, timeout=settings.MESSAGING_HTTP_TIMEOUT, **kwargs)
+    except requests.RequestException as error:
+        raise TransientError(str(error)) from error
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientError(f"HTTP {response.status_code}")
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, {}
 
 
 def record_failure(*, message_id: int, error: str) -> None:

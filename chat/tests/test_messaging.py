@@ -616,3 +616,19 @@ def test_a_whatsapp_senders_new_profile_name_is_recorded(client):
     post_signed(client, WA_URL, wa_payload(wamid="wamid.renamed", name="Kerry F."), WA_SECRET)
 
     assert Conversation.objects.get().name == "Kerry F."
+
+
+def test_a_profile_lookup_that_times_out_is_retried_then_given_up_quietly(client, graph,
+                                                                          django_capture_on_commit_callbacks):
+    graph.profiles = [requests.Timeout("read timed out"), FakeResponse(503, {}), FakeResponse(500, {}),
+                      FakeResponse(502, {})]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, FB_URL, fb_payload(), FB_SECRET)
+
+    assert response.status_code == 200 and len(graph.gets) == 4  # the first try and three retries
+    assert Conversation.objects.get().name == ""
+
+    graph.profiles = [FakeResponse(200, {"first_name": "Peter", "last_name": "Chang", "id": "1254459154682919"})]
+    from chat.tasks import fetch_sender_name_task
+
+    assert fetch_sender_name_task.delay(Conversation.objects.get().pk).get() == "Peter Chang"
