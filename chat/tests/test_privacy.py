@@ -198,3 +198,15 @@ def test_erasing_a_customer_deletes_their_chat_files(settings, django_capture_on
         erase_customer(customer=customer, actor=None)
 
     assert not path.exists()
+
+
+def test_the_sender_privacy_page_stays_within_its_query_budget(client, django_user_model,
+                                                               django_assert_max_num_queries):
+    for number in ("16315551181", "16315551182", "16315551183"):
+        _with_file(_whatsapp_sender(number=number))
+    client.force_login(_manager(django_user_model))
+
+    with django_assert_max_num_queries(8):
+        page = client.get("/admin/chat/conversation/privacy/", {"kind": "whatsapp", "value": "16315551181"})
+
+    assert "1 conversation(s), 3 message(s), 1 file(s)." in page.content.decode()
