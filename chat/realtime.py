@@ -166,7 +166,19 @@ class _RedisBroker:
                 # once Redis has confirmed a subscription sent after it registered.
                 self._sent[channel] = self._sent.get(channel, 0) + 1
                 waits.append((channel, self._sent[channel]))
-            self._pubsub.subscribe(*wanted)
+            try:
+                self._pubsub.subscribe(*wanted)
+            except Exception:
+                # Redis is unreachable: undo, so later listeners do not wait for a confirmation
+                # that will never come, and let the stream fail.
+                for channel in wanted:
+                    self._sent[channel] -= 1
+                    members = self._listeners.get(channel)
+                    if members is not None:
+                        members.discard(listener)
+                        if not members:
+                            del self._listeners[channel]
+                raise
             deadline = time.monotonic() + 5
             # An event published after `listen` returns must reach this listener (the stream
             # replays from the database only before it).

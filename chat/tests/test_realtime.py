@@ -1,5 +1,6 @@
 """The live-event brokers: in-process (runserver, tests) and Redis (several processes)."""
 import threading
+import time
 
 import pytest
 
@@ -104,3 +105,45 @@ def test_many_streams_in_one_process_share_one_redis_connection_and_each_gets_it
         for _conversation, stream in streams:
             stream.close()
     assert hub._listeners == {}  # the last stream of a conversation unsubscribed it
+
+
+def test_a_subscription_redis_refuses_leaves_nothing_behind_for_the_next_listener():
+    """No server needed: the subscriber's pub/sub is replaced by one that fails like a dropped
+    connection, then works again."""
+    import redis
+
+    hub = realtime._RedisBroker("redis://127.0.0.1:1/0", client_name="unused")
+
+    class FlakyPubSub:
+        def __init__(self):
+            self.fail = True
+
+        def subscribe(self, *channels):
+            if self.fail:
+                raise redis.ConnectionError("Connection refused")
+
+            def confirm():  # what the reader thread does with Redis's confirmations
+                with hub._confirm:
+                    for channel in channels:
+                        hub._confirmed[channel] = hub._confirmed.get(channel, 0) + 1
+                    hub._confirm.notify_all()
+
+            threading.Thread(target=confirm).start()
+
+        def unsubscribe(self, *channels):
+            pass
+
+    flaky = FlakyPubSub()
+    hub._pubsub, hub._reader, hub._pid = flaky, threading.current_thread(), __import__("os").getpid()
+
+    with pytest.raises(redis.ConnectionError):
+        hub.listen(["chat:conversation:1"])
+    assert hub._listeners == {} and hub._sent == {"chat:conversation:1": 0}
+
+    flaky.fail = False
+    started = time.monotonic()
+    listener = hub.listen(["chat:conversation:1"])
+    assert time.monotonic() - started < 4  # confirmed: it did not wait out the 5 s for a lost one
+    assert hub._listeners == {"chat:conversation:1": {listener}}
+    listener.close()
+    assert hub._listeners == {}
