@@ -81,7 +81,12 @@ def _rejected(message: str) -> MessageRejected:
 
 
 def _display_name(upload) -> str:
-    raw = os.path.basename(getattr(upload, "name", "") or "")
+    return display_name(getattr(upload, "name", "") or "")
+
+
+def display_name(raw: str) -> str:
+    """A file name fit to show: its last part, cleaned, at most 100 characters."""
+    raw = os.path.basename(raw or "")
     try:
         cleaned = get_valid_filename(raw)
     except Exception:  # nothing usable left (Django raises SuspiciousFileOperation)
@@ -160,7 +165,7 @@ def payload_of(attachment) -> dict:
 
 
 def add_with_attachment(*, conversation, checked: Checked, text: str = "", sender: str = "shopper",
-                        rate_key: str = "", author=None):
+                        rate_key: str = "", author=None, external_id: str = ""):
     """Store `checked` and the message that carries it in one transaction (the message's text is
     `text`, or the file's name). The shopper's side goes through `services.add_shopper_message`
     (length, rate, reopening); staff's through `services.add_agent_message`, except on WhatsApp
@@ -185,7 +190,7 @@ def add_with_attachment(*, conversation, checked: Checked, text: str = "", sende
             payload = {"attachments": [payload_of(attachment)]}
             if sender == "shopper":
                 message = services.add_shopper_message(conversation=conversation, body=body, rate_key=rate_key,
-                                                       payload=payload)
+                                                       payload=payload, external_id=external_id)
             else:
                 message = services.add_agent_message(conversation=conversation, author=author, body=body,
                                                      payload=payload)

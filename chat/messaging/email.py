@@ -10,6 +10,7 @@ A Mailgun route for that domain forwards each message (`forward("https://shop/ch
 as a form post with Mailgun's fields: `recipient`, `sender`, `from`, `subject`, `body-plain`,
 `stripped-text` (Mailgun's own quote removal), `Message-Id`, and `timestamp`, `token`, `signature`:
 HMAC-SHA256 of timestamp + token with the webhook signing key (`MAILGUN_WEBHOOK_SIGNING_KEY`).
+Attachments (`attachment-N`, not the inline ones of `content-id-map`) are checked as the chat's.
 What this view answers, as Mailgun reads it: 200 stored (or already stored: a replay of a
 Message-Id stores nothing); 403 a bad or stale signature (nothing read); 406 an address that is
 not a conversation's, or nothing left after the quoted text is removed (Mailgun does not retry a
@@ -134,27 +135,73 @@ def message_key(message_id: str) -> str:
     return message_id if len(message_id) <= 200 else "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
 
 
-def receive(*, conversation: Conversation, text: str, message_id: str, sender: str) -> Message | None:
+def attached_files(post, files) -> list:
+    """The email's attachments as Mailgun posts them (`attachment-1` ... `attachment-N`), leaving
+    out inline parts (`content-id-map`: logos and pictures in signatures), at most MAX_FILES:
+    [(name, upload)]."""
+    import json
+
+    try:
+        inline = set((json.loads(post.get("content-id-map") or "{}") or {}).values())
+    except (ValueError, AttributeError):
+        inline = set()
+    keys = sorted((key for key in files if key.startswith("attachment-") and key not in inline),
+                  key=lambda key: int(key.rsplit("-", 1)[1]) if key.rsplit("-", 1)[1].isdigit() else 0)
+    return [(files[key].name, files[key]) for key in keys[:MAX_FILES]]
+
+
+MAX_FILES = 3
+
+
+def receive(*, conversation: Conversation, text: str, message_id: str, sender: str,
+            uploads: list | None = None) -> Message | None:
     """Store the shopper's emailed reply in `conversation` (once per Message-Id: None when it was
-    already stored). Raises MessageRejected (empty, too long) and RateLimited like the chat.
-    The assistant hands over to a person, as on the conversation page."""
-    from .. import services
+    already stored), with its attachments checked as the chat's (`attachments.check_upload`):
+    the first with the text, the others as messages of their own; one that fails the check is
+    left out with a note for staff. Raises MessageRejected (empty, too long) and RateLimited like
+    the chat. The assistant hands over to a person, as on the conversation page."""
+    from django.utils.translation import gettext as _
+
+    from .. import attachments, services
+    from ..exceptions import MessageRejected
 
     key = message_key(message_id) if message_id else ""
     if key and Message.objects.filter(channel=Channel.EMAIL, external_id=key).exists():
         return None
+    checked, refused = [], []
+    for name, upload in uploads or []:
+        try:
+            checked.append(attachments.check_upload(upload))
+        except MessageRejected as error:
+            refused.append(_("The attachment “%(name)s” of an email reply was not kept: %(reason)s")
+                           % {"name": attachments.display_name(name), "reason": error})
+    if not text and not checked:
+        raise MessageRejected(_("Nothing but quoted text: nothing to add."))
     try:
         with transaction.atomic():
-            message = services.add_shopper_message(conversation=conversation, body=text,
-                                                   rate_key=f"email:{conversation.pk}", external_id=key)
-            # Whatever channel the conversation started on, this message came by email.
-            Message.objects.filter(pk=message.pk).update(channel=Channel.EMAIL,
-                                                         payload={"email_from": sender[:254]})
+            stored = []
+            for index, file in enumerate(checked or [None]):
+                body = text if index == 0 else ""
+                external_id = key if index == 0 else ""
+                if file is None:
+                    message = services.add_shopper_message(conversation=conversation, body=body,
+                                                           rate_key=f"email:{conversation.pk}", external_id=external_id)
+                else:
+                    message = attachments.add_with_attachment(
+                        conversation=conversation, checked=file, text=body, rate_key=f"email:{conversation.pk}",
+                        external_id=external_id)
+                stored.append(message)
+            # Whatever channel the conversation started on, these came by email.
+            for message in stored:
+                Message.objects.filter(pk=message.pk).update(
+                    channel=Channel.EMAIL, payload={**message.payload, "email_from": sender[:254]})
+            for note in refused:
+                Message.objects.create(conversation=conversation, sender=Message.Sender.SYSTEM, is_note=True,
+                                       body=note[:2000], channel=Channel.EMAIL)
+            message = stored[0]
     except IntegrityError:  # the same email delivered twice at once: the other one stored it
         return None
     conversation.refresh_from_db()
     if conversation.bot_active:
-        from django.utils.translation import gettext as _
-
         services.hand_off(conversation=conversation, reason=_("an email reply"))
     return message

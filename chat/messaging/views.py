@@ -88,11 +88,10 @@ def email_webhook(request: HttpRequest) -> HttpResponse:
     text = email.strip_quoted(post.get("stripped-text") or post.get("body-plain") or "")
     if len(text) > MESSAGE_MAX_LENGTH:
         text = text[:MESSAGE_MAX_LENGTH - 1] + "…"
-    if not text:
-        return HttpResponse("Nothing but quoted text: nothing to add.", status=406, content_type="text/plain")
     try:
         stored = email.receive(conversation=conversation, text=text, message_id=email.message_id_of(post),
-                               sender=post.get("sender", "") or post.get("from", ""))
+                               sender=post.get("sender", "") or post.get("from", ""),
+                               uploads=email.attached_files(post, request.FILES))
     except RateLimited as error:
         return HttpResponse(str(error), status=429, content_type="text/plain")
     except MessageRejected as error:

@@ -197,3 +197,54 @@ def test_the_message_id_is_read_from_message_headers_when_it_is_not_a_field(clie
     assert client.post(URL, fields).status_code == 200  # the same email again
 
     assert list(conversation.messages.values_list("external_id", flat=True)) == ["<abc@mail.example>"]
+
+
+def test_a_photo_attached_to_the_email_joins_the_conversation_and_signature_logos_do_not(client, conversation,
+                                                                                         settings):
+    import json as json_module
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conftest import image_bytes
+
+    timestamp, token = str(int(time.time())), "u" * 50
+    fields = {
+        "recipient": email.reply_address(conversation.pk), "sender": "bo@example.com",
+        "body-plain": "Here is the damage.\n\nOn Sat, Dec 5, 2026 at 10:04 AM Shop <x@y> wrote:\n> old",
+        "Message-Id": "<photo@mail.example>", "timestamp": timestamp, "token": token,
+        "signature": email.sign(timestamp=timestamp, token=token, key=KEY),
+        "attachment-count": "3",
+        "content-id-map": json_module.dumps({"<logo@sig>": "attachment-3"}),
+        # As Mailgun posts them: multipart files named attachment-1 ... attachment-N.
+        "attachment-1": SimpleUploadedFile("IMG_1.png", image_bytes("PNG", size=(30, 20)), "image/png"),
+        "attachment-2": SimpleUploadedFile("notes.docx", b"PK\x03\x04 a word file", "application/msword"),
+        "attachment-3": SimpleUploadedFile("logo.png", image_bytes("PNG"), "image/png"),
+    }
+
+    response = client.post(URL, fields)
+
+    assert response.status_code == 200
+    [message] = conversation.messages.filter(sender="shopper")
+    assert message.body == "Here is the damage." and message.channel == "email"
+    [file] = message.payload["attachments"]
+    assert file["name"] == "IMG_1.png" and message.payload["email_from"] == "bo@example.com"
+    note = conversation.messages.get(sender="system", is_note=True)
+    assert "notes.docx" in note.body and "Only images" in note.body
+    assert len([p for p in Path(settings.CHAT_ATTACHMENT_ROOT).rglob("*") if p.is_file()]) == 1
+
+
+def test_an_email_with_only_a_photo_and_quoted_text_is_stored_with_the_photo(client, conversation):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conftest import image_bytes
+
+    timestamp, token = str(int(time.time())), "v" * 50
+    response = client.post(URL, {
+        "recipient": email.reply_address(conversation.pk), "sender": "bo@example.com", "body-plain": "> old",
+        "timestamp": timestamp, "token": token, "signature": email.sign(timestamp=timestamp, token=token, key=KEY),
+        "attachment-1": SimpleUploadedFile("receipt.png", image_bytes("PNG"), "image/png"),
+    })
+
+    assert response.status_code == 200
+    assert conversation.messages.get().body == "receipt.png"
