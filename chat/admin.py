@@ -67,11 +67,30 @@ def _platform_window(conversation: Conversation) -> dict:
     message) and, when not, whether the approved template can."""
     if conversation.channel not in (Channel.WHATSAPP, Channel.MESSENGER):
         return {"platform": False}
+    from django.conf import settings
+
     from .messaging import outbound
 
     return {"platform": True, "window_open": outbound.window_open(conversation),
             "window_closes_at": outbound.window_closes_at(conversation),
-            "template_available": outbound.template_available(conversation)}
+            "template_available": outbound.template_available(conversation),
+            "human_agent": outbound.human_agent_allowed(conversation),
+            "human_agent_closes_at": outbound.human_agent_closes_at(conversation),
+            "messenger_human_agent": conversation.channel == Channel.MESSENGER and settings.MESSENGER_HUMAN_AGENT}
+
+
+def _sender_privacy_url(request: HttpRequest, conversation: Conversation) -> str:
+    """Where staff answer this sender's data request, when no customer holds the conversation."""
+    from urllib.parse import urlencode
+
+    from .privacy import sender_of
+
+    if not (request.user.has_perm("customers.export_customer") or request.user.has_perm("customers.delete_customer")):
+        return ""
+    sender = sender_of(conversation)
+    if sender is None:
+        return ""
+    return reverse("admin:chat_sender_privacy") + "?" + urlencode({"kind": sender.kind, "value": sender.value})
 
 
 def _selling_tools(user) -> dict:
@@ -99,10 +118,14 @@ class ConversationAdmin(admin.ModelAdmin):
             path("stream/", wrap(self.inbox_stream_view), name="chat_inbox_stream"),
             path("figures/", wrap(self.figures_view), name="chat_figures"),
             path("presence/", wrap(self.presence_view), name="chat_presence"),
+            path("privacy/", wrap(self.privacy_view), name="chat_sender_privacy"),
             path("<int:pk>/stream/", wrap(self.stream_view), name="chat_conversation_stream"),
             path("<int:pk>/messages/", wrap(self.messages_view), name="chat_conversation_messages"),
             path("<int:pk>/act/", wrap(self.act_view), name="chat_conversation_act"),
             path("<int:pk>/typing/", wrap(self.typing_view), name="chat_conversation_typing"),
+            path("<int:pk>/attachments/<int:attachment_id>/", wrap(self.attachment_view),
+                 name="chat_conversation_attachment"),
+            path("<int:pk>/attach/", wrap(self.attach_view), name="chat_conversation_attach"),
             *super().get_urls(),
         ]
 
@@ -201,6 +224,62 @@ class ConversationAdmin(admin.ModelAdmin):
                    "figures": selectors.chat_figures(days=30)}
         return TemplateResponse(request, "admin/chat/figures.html", context)
 
+    def privacy_view(self, request: HttpRequest) -> HttpResponse:
+        """A chat sender who is not a customer asks for their data or its erasure (`chat/privacy.py`):
+        found by their number, Messenger id or email; downloading needs the customers' export right,
+        erasing the customers' delete right (Customer managers), as for customers."""
+        import json
+
+        from django.core.serializers.json import DjangoJSONEncoder
+
+        from . import privacy
+
+        can_export = request.user.has_perm("customers.export_customer")
+        can_erase = request.user.has_perm("customers.delete_customer")
+        if not (can_export or can_erase):
+            raise PermissionDenied
+        data = request.POST if request.method == "POST" else request.GET
+        kind, value = data.get("kind", ""), data.get("value", "")
+        sender, found, error = None, None, ""
+        if kind or value:
+            try:
+                sender = privacy.sender_from(kind=kind, value=value)
+            except ChatError as problem:
+                error = str(problem)
+            else:
+                found = privacy.summary(sender)
+        if request.method == "POST" and sender is not None:
+            do = request.POST.get("do", "")
+            if do == "download":
+                if not can_export:
+                    raise PermissionDenied
+                payload = privacy.export_sender_data(sender=sender, actor=request.user)
+                response = HttpResponse(json.dumps(payload, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+                                        content_type="application/json")
+                response["Content-Disposition"] = f'attachment; filename="chat-{sender.kind}-data.json"'
+                response["Cache-Control"] = "no-store"
+                return response
+            if do == "erase":
+                if not can_erase:
+                    raise PermissionDenied
+                if request.POST.get("confirm") != "yes":
+                    error = _("Tick the box to confirm: the conversations cannot be restored.")
+                else:
+                    count = privacy.erase_sender(sender=sender, actor=request.user,
+                                                 reason=request.POST.get("reason", "").strip()[:300])
+                    messages.success(request, _("%(count)d conversation(s) of this sender erased, with their "
+                                                "messages and files.") % {"count": count})
+                    return HttpResponseRedirect(reverse("admin:chat_sender_privacy"))
+            elif do:
+                error = _("Unknown action.")
+        context = {
+            **self.admin_site.each_context(request), "opts": self.opts,
+            "title": _("Chat data of a sender who is not a customer"), "kinds": privacy.KINDS,
+            "kind": kind, "value": value, "sender": sender, "found": found, "error": error,
+            "can_export": can_export, "can_erase": can_erase,
+        }
+        return TemplateResponse(request, "admin/chat/sender_privacy.html", context)
+
     # --- One conversation -----------------------------------------------------------------
 
     def _conversation(self, request: HttpRequest, pk) -> Conversation:
@@ -235,6 +314,8 @@ class ConversationAdmin(admin.ModelAdmin):
             "stream_url": reverse("admin:chat_conversation_stream", args=[conversation.pk]),
             "messages_url": reverse("admin:chat_conversation_messages", args=[conversation.pk]),
             "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
+            "attach_url": reverse("admin:chat_conversation_attach", args=[conversation.pk]),
+            "privacy_url": _sender_privacy_url(request, conversation),
             **_platform_window(conversation),
             **_selling_tools(request.user),
         }
@@ -266,6 +347,37 @@ class ConversationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         services.typing(conversation=conversation, by="agent")
         return HttpResponse(status=204)
+
+    def attachment_view(self, request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+        """A file of this conversation, for staff who may read it (internal notes' files too)."""
+        from . import attachments
+        from .models import Attachment
+
+        conversation = self._conversation(request, pk)
+        found = Attachment.objects.filter(pk=attachment_id, conversation=conversation).first()
+        if found is None:
+            raise Http404
+        return attachments.response_for(found)
+
+    def attach_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Staff send an image or PDF (with an optional text) to a web or email conversation."""
+        from . import attachments
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        conversation = self._conversation(request, pk)
+        if not can_reply(request.user):
+            raise PermissionDenied
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise ChatError(_("Choose a file to send."))
+            checked = attachments.check_upload(upload)
+            attachments.add_with_attachment(conversation=conversation, checked=checked, sender="agent",
+                                            author=request.user, text=request.POST.get("body", ""))
+        except ChatError as error:
+            messages.error(request, str(error))
+        return HttpResponseRedirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Every button of the conversation page posts here with `do`: reply, note, card, order,

@@ -56,10 +56,16 @@ def send_reply_email(*, message_id: int, due_by=None) -> bool:
             "author": (message.author.first_name if message.author else "") or settings.STORE_NAME,
             "link": conversation_link(message.conversation.public_id),
         }
+        from .messaging.email import reply_address
+
+        # Answering the email continues the conversation (messaging/email.py), when set up.
+        reply_to = reply_address(message.conversation_id)
+        context["reply_by_email"] = bool(reply_to)
         return EmailMultiAlternatives(
             subject=render_to_string("chat/email_reply_subject.txt", context).strip(),
             body=render_to_string("chat/email_reply.txt", context), from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.conversation.email], headers={"Message-ID": email_message_id(reply_key(message_id))},
+            reply_to=[reply_to] if reply_to else None,
         )
 
     def on_sent(_email) -> None:

@@ -230,3 +230,37 @@ class ProactiveTrigger(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+
+def _private_storage():
+    from .attachments import private_storage
+
+    return private_storage()
+
+
+class Attachment(models.Model):
+    """An image or PDF sent with a message (`chat/attachments.py`: checked, re-encoded, stored
+    privately, served only to whoever may read the conversation)."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", _("Image")
+        PDF = "pdf", _("PDF")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(storage=_private_storage, upload_to="%Y/%m/", max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    name = models.CharField(_("file name"), max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name

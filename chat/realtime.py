@@ -3,8 +3,8 @@
 Two brokers with one interface, chosen by settings (`CHAT_BROKER_URL`, default `REDIS_URL`):
 - in-process (nothing installed, `make run`, tests): a condition variable and a short ring of
   recent events per channel, shared by the threads of one process;
-- Redis pub/sub (several processes): each listener holds one pub/sub connection for the life of
-  its stream.
+- Redis pub/sub (several processes): one subscriber connection and one reader thread per
+  process, shared by every open stream of that process (`_RedisBroker`).
 
 Events are small dicts (`{"type": "message", "id": 12, ...}`). They are hints, not the record:
 a stream replays from the database every message after the cursor its client sends, so an event
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -22,6 +24,8 @@ from collections.abc import Iterable
 from functools import cache
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 def conversation_channel(conversation_id: int) -> str:
@@ -83,53 +87,156 @@ class _MemoryListener:
 
 
 class _RedisBroker:
-    def __init__(self, url: str) -> None:
+    """Redis pub/sub with one subscriber connection per process (per broker), however many streams
+    are open: a reader thread owns the connection's reading side and hands each event to the
+    listeners of its channel; listeners subscribe a channel on its first listener and unsubscribe
+    it after its last. Publishing uses the ordinary connection pool."""
+
+    CLIENT_NAME = "shop-chat-subscriber"
+
+    def __init__(self, url: str, *, client_name: str = CLIENT_NAME) -> None:
         import redis
 
-        # Each open stream holds one pub/sub connection (redis-py's pool stops at 100 by default,
-        # fewer than the streams one process may hold). One shared subscriber per process fanning
-        # out to its streams would use one: the next step if connections become the limit.
-        self._redis = redis.Redis.from_url(url, max_connections=10_000, socket_connect_timeout=2)
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=2)
+        # The subscriber's own client, named, so `CLIENT LIST` shows one per process.
+        self._subscriber = redis.Redis.from_url(url, socket_connect_timeout=2, client_name=client_name)
+        self._lock = threading.Lock()  # the tables below, and sending subscribe commands in order
+        self._listeners: dict[str, set[_RedisListener]] = {}
+        # Per channel: subscribe commands sent, and confirmations read back. Redis answers in
+        # order, so a listener is subscribed once the confirmations reach its own command's count.
+        self._sent: dict[str, int] = {}
+        self._confirmed: dict[str, int] = {}
+        self._confirm = threading.Condition(self._lock)
+        self._pubsub = None
+        self._reader: threading.Thread | None = None
+        self._pid = 0
 
     def publish(self, channel: str, event: dict) -> None:
         self._redis.publish(channel, json.dumps(event))
 
-    def listen(self, channels: Iterable[str]) -> _RedisListener:
-        pubsub = self._redis.pubsub()
-        wanted = set(channels)
-        pubsub.subscribe(*wanted)
-        # Wait for Redis to confirm the subscriptions: an event published after `listen` returns
-        # must reach this listener (the stream replays from the database only before it).
-        confirmed, deadline, early = 0, time.monotonic() + 5, []
-        while confirmed < len(wanted) and time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=0.5)
+    def _start(self) -> None:
+        """Caller holds `_lock`. Once per process (a forked worker starts its own reader)."""
+        import os
+
+        if self._reader is not None and self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._pubsub = self._subscriber.pubsub()
+        self._sent, self._confirmed = {}, {}
+        self._reader = threading.Thread(target=self._read, name="chat-redis-subscriber", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        pubsub = self._pubsub
+        while True:
+            try:
+                message = pubsub.get_message(timeout=1.0)
+            except Exception:  # the connection dropped: redis-py reconnects and resubscribes
+                log.warning("chat subscriber: Redis connection lost, reconnecting", exc_info=True)
+                time.sleep(1)
+                continue
             if message is None:
                 continue
-            if message["type"] == "subscribe":
-                confirmed += 1
-            elif message["type"] == "message":
-                early.append(json.loads(message["data"]))
-        listener = _RedisListener(pubsub)
-        listener._early = early
+            kind = message.get("type")
+            channel = message.get("channel")
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            if kind == "subscribe":
+                with self._confirm:
+                    self._confirmed[channel] = self._confirmed.get(channel, 0) + 1
+                    self._confirm.notify_all()
+            elif kind == "message":
+                try:
+                    event = json.loads(message["data"])
+                except ValueError:
+                    continue
+                with self._lock:
+                    listeners = list(self._listeners.get(channel, ()))
+                for listener in listeners:
+                    listener._queue.put(event)
+
+    def listen(self, channels: Iterable[str]) -> _RedisListener:
+        wanted = sorted(set(channels))
+        listener = _RedisListener(self, wanted)
+        waits: list[tuple[str, int]] = []
+        with self._lock:
+            self._start()
+            for channel in wanted:
+                self._listeners.setdefault(channel, set()).add(listener)
+                # Subscribe again even if another listener did: this listener must only return
+                # once Redis has confirmed a subscription sent after it registered.
+                self._sent[channel] = self._sent.get(channel, 0) + 1
+                waits.append((channel, self._sent[channel]))
+            try:
+                self._pubsub.subscribe(*wanted)
+            except Exception:
+                # Redis is unreachable: undo, so later listeners do not wait for a confirmation
+                # that will never come, and let the stream fail.
+                for channel in wanted:
+                    self._sent[channel] -= 1
+                    members = self._listeners.get(channel)
+                    if members is not None:
+                        members.discard(listener)
+                        if not members:
+                            del self._listeners[channel]
+                raise
+            deadline = time.monotonic() + 5
+            # An event published after `listen` returns must reach this listener (the stream
+            # replays from the database only before it).
+            self._confirm.wait_for(
+                lambda: all(self._confirmed.get(ch, 0) >= n for ch, n in waits) or time.monotonic() > deadline,
+                timeout=5)
         return listener
+
+    def _forget(self, listener: _RedisListener) -> None:
+        with self._lock:
+            idle = []
+            for channel in listener._channels:
+                members = self._listeners.get(channel)
+                if members is None:
+                    continue
+                members.discard(listener)
+                if not members:
+                    del self._listeners[channel]
+                    idle.append(channel)
+                    # Forget the counts once every confirmation is in, so a long-lived process does
+                    # not keep one per conversation it ever streamed.
+                    if self._sent.get(channel, 0) <= self._confirmed.get(channel, 0):
+                        self._sent.pop(channel, None)
+                        self._confirmed.pop(channel, None)
+            if idle and self._pubsub is not None:
+                try:
+                    self._pubsub.unsubscribe(*idle)
+                except Exception:  # the reader's reconnection resubscribes only what is still wanted
+                    log.warning("chat subscriber: could not unsubscribe", exc_info=True)
+
+    def connection_count(self) -> int:
+        """Subscriber connections this broker holds in this process (0 or 1)."""
+        return int(self._reader is not None and self._reader.is_alive())
 
 
 class _RedisListener:
-    def __init__(self, pubsub) -> None:
-        self._pubsub = pubsub
-        self._early: list[dict] = []
+    def __init__(self, broker: _RedisBroker, channels: list[str]) -> None:
+        self._broker, self._channels = broker, channels
+        self._queue: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        self._closed = False
 
     def get(self, timeout: float) -> list[dict]:
-        events, self._early = self._early, []
-        message = self._pubsub.get_message(timeout=0 if events else timeout)
-        while message is not None:
-            if message.get("type") == "message":
-                events.append(json.loads(message["data"]))
-            message = self._pubsub.get_message(timeout=0)
-        return events
+        """The events since the last call, waiting up to `timeout` seconds for the first."""
+        events = []
+        try:
+            events.append(self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait())
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                events.append(self._queue.get_nowait())
+            except queue.Empty:
+                return events
 
     def close(self) -> None:
-        self._pubsub.close()
+        if not self._closed:
+            self._closed = True
+            self._broker._forget(self)
 
 
 @cache

@@ -121,7 +121,9 @@ def export_for_customer(customer) -> list[dict]:
             "rating": c.rating, "rating_comment": c.rating_comment, "page": c.page_url,
             "messages": [
                 {"from": "staff" if m.sender == Message.Sender.AGENT else m.sender, "text": m.body,
-                 "internal_note": m.is_note, "at": m.created_at}
+                 "internal_note": m.is_note, "at": m.created_at,
+                 **({"files": [{"name": f.get("name"), "type": f.get("content_type"), "bytes": f.get("size")}
+                               for f in m.payload["attachments"]]} if (m.payload or {}).get("attachments") else {})}
                 for m in c.messages.all()
             ],
         }

@@ -101,7 +101,8 @@ def _publish_message(message: Message, conversation: Conversation) -> None:
     transaction.on_commit(lambda: realtime.publish(realtime.INBOX_CHANNEL, inbox))
 
 
-def add_shopper_message(*, conversation: Conversation, body: str, rate_key: str, external_id: str = "") -> Message:
+def add_shopper_message(*, conversation: Conversation, body: str, rate_key: str, external_id: str = "",
+                        payload: dict | None = None) -> Message:
     """The shopper wrote `body`. Checks length and the visitor's rate (raises MessageRejected,
     RateLimited; nothing is stored then). Reopens a resolved or waiting conversation; starts
     the waiting clock if nobody was waiting."""
@@ -112,7 +113,7 @@ def add_shopper_message(*, conversation: Conversation, body: str, rate_key: str,
         locked = _locked(conversation)
         message = Message.objects.create(
             conversation=locked, sender=Message.Sender.SHOPPER, body=text, channel=locked.channel,
-            external_id=external_id,
+            external_id=external_id, payload=payload or {},
         )
         now = message.created_at
         locked.last_message_at = now
@@ -363,5 +364,10 @@ def open_counts_by_agent(agent_ids: list[int]) -> dict[int, int]:
 def erase_for_customer(*, customer: Customer) -> int:
     """Erasure: the customer's conversations and every message in them are deleted (what they
     wrote and what was written to them is about them). Call inside the erasure's transaction."""
+    from .attachments import delete_files_after_commit
+    from .models import Attachment
+
+    files = list(Attachment.objects.filter(conversation__customer=customer).values_list("file", flat=True))
     deleted, _per_model = Conversation.objects.filter(customer=customer).delete()
+    delete_files_after_commit(files)  # the rows are gone with the conversations; the files after commit
     return deleted

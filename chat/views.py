@@ -49,8 +49,10 @@ def _conversation_data(conversation: Conversation) -> dict:
     return {
         "id": conversation.public_id, "status": conversation.status, "bot": conversation.bot_active,
         "rating": conversation.rating, "has_email": bool(conversation.email),
-        "urls": {name: reverse(f"chat:{name}", args=[conversation.public_id])
-                 for name in ("messages", "send", "stream", "typing", "seen", "rate")},
+        "urls": {**{name: reverse(f"chat:{name}", args=[conversation.public_id])
+                    for name in ("messages", "send", "stream", "typing", "seen", "rate")},
+                 # The script puts an attachment's id in place of 0.
+                 "attachment": reverse("chat:attachment", args=[conversation.public_id, 0])},
     }
 
 
@@ -100,8 +102,23 @@ def _turn(request: HttpRequest) -> assistant.Turn:
                           value=request.POST.get("value", "")[:60])
 
 
-def _shopper_says(request: HttpRequest, conversation: Conversation, turn: assistant.Turn, rate_key: str) -> None:
-    services.add_shopper_message(conversation=conversation, body=turn.text, rate_key=rate_key)
+def _checked_file(request: HttpRequest):
+    """The attachment sent with this message, checked (raises MessageRejected), or None."""
+    from . import attachments
+
+    upload = request.FILES.get("file")
+    return attachments.check_upload(upload) if upload is not None else None
+
+
+def _shopper_says(request: HttpRequest, conversation: Conversation, turn: assistant.Turn, rate_key: str,
+                  checked=None) -> None:
+    if checked is not None:
+        from . import attachments
+
+        attachments.add_with_attachment(conversation=conversation, checked=checked, text=turn.text,
+                                        rate_key=rate_key)
+    else:
+        services.add_shopper_message(conversation=conversation, body=turn.text, rate_key=rate_key)
     # What staff see beside the conversation: the page the shopper is on now, and their cart.
     updates = {}
     cart_id, page = _cart_id(request), _page(request)
@@ -111,6 +128,8 @@ def _shopper_says(request: HttpRequest, conversation: Conversation, turn: assist
         updates["page_url"] = page
     if updates:
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    if checked is not None and not turn.text.strip():
+        return  # a file alone: nothing for the assistant to read
     assistant.respond(conversation=conversation, turn=turn, user=request.user, rate_key=rate_key)
 
 
@@ -121,14 +140,16 @@ def start(request: HttpRequest) -> JsonResponse:
     visitor = identity.visitor_key(request) or identity.new_visitor_key()
     turn = _turn(request)
     try:
-        services.clean_body(turn.text)
+        checked = _checked_file(request)
+        if checked is None:
+            services.clean_body(turn.text)
         services.check_rate(who=f"ip:{request.META.get('REMOTE_ADDR', '')}")
     except ChatError as error:
         return JsonResponse({"error": str(error)}, status=400 if not isinstance(error, services.RateLimited) else 429)
     conversation = services.start_conversation(visitor_key=visitor, user=request.user, page_url=_page(request))
     services.add_bot_message(conversation=conversation, body=assistant.greeting(), payload={"quick_replies": assistant.menu()})
     try:
-        _shopper_says(request, conversation, turn, _rate_key(request, visitor))
+        _shopper_says(request, conversation, turn, _rate_key(request, visitor), checked)
     except ChatError as error:
         return JsonResponse({"error": str(error)}, status=429)
     conversation.refresh_from_db()
@@ -147,7 +168,9 @@ def send(request: HttpRequest, public_id: str) -> JsonResponse:
     conversation = _own_conversation(request, public_id)
     after = conversation.messages.order_by("-pk").values_list("pk", flat=True).first() or 0
     try:
-        _shopper_says(request, conversation, _turn(request), _rate_key(request, identity.visitor_key(request)))
+        checked = _checked_file(request)
+        _shopper_says(request, conversation, _turn(request), _rate_key(request, identity.visitor_key(request)),
+                      checked)
     except services.RateLimited as error:
         return JsonResponse({"error": str(error)}, status=429)
     except ChatError as error:
@@ -299,7 +322,7 @@ def email_view(request: HttpRequest, public_id: str) -> JsonResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def contact(request: HttpRequest) -> HttpResponse:
     """"Contact us" without JavaScript: the same kind of conversation, answered by email."""
-    form = ContactForm(request.POST or None)
+    form = ContactForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         visitor = identity.visitor_key(request) or identity.new_visitor_key()
         try:
@@ -308,8 +331,8 @@ def contact(request: HttpRequest) -> HttpResponse:
                 visitor_key=visitor, user=request.user, channel=Channel.EMAIL, email=form.cleaned_data["email"],
                 name=form.cleaned_data["name"], subject=form.cleaned_data["message"][:80],
             )
-            services.add_shopper_message(conversation=conversation, body=form.cleaned_data["message"],
-                                         rate_key=_rate_key(request, visitor))
+            _contact_message(conversation, text=form.cleaned_data["message"],
+                             checked=form.cleaned_data.get("attachment"), rate_key=_rate_key(request, visitor))
         except ChatError as error:
             form.add_error("message", str(error))
         else:
@@ -344,11 +367,12 @@ def conversation_page(request: HttpRequest, token: str) -> HttpResponse:
                     flash.success(request, _("Thank you for rating the conversation."))
                     return redirect(request.path)
         else:
-            reply = ReplyForm(request.POST)
+            reply = ReplyForm(request.POST, request.FILES)
             if reply.is_valid():
                 try:
-                    services.add_shopper_message(conversation=conversation, body=reply.cleaned_data["message"],
-                                                 rate_key=f"conversation:{conversation.pk}")
+                    _contact_message(conversation, text=reply.cleaned_data["message"],
+                                     checked=reply.cleaned_data.get("attachment"),
+                                     rate_key=f"conversation:{conversation.pk}")
                 except ChatError as error:
                     reply.add_error("message", str(error))
                 else:
@@ -358,8 +382,46 @@ def conversation_page(request: HttpRequest, token: str) -> HttpResponse:
                     return redirect(request.path)
     return render(request, "chat/conversation.html", {
         "conversation": conversation, "messages_list": selectors.shopper_messages(conversation=conversation),
-        "reply_form": reply, "rating_form": rating,
+        "reply_form": reply, "rating_form": rating, "token": token,
     })
+
+
+def _contact_message(conversation: Conversation, *, text: str, checked, rate_key: str) -> None:
+    """A message from the plain forms (contact, the conversation's page), with its file if any."""
+    if checked is not None:
+        from . import attachments
+
+        attachments.add_with_attachment(conversation=conversation, checked=checked, text=text, rate_key=rate_key)
+    else:
+        services.add_shopper_message(conversation=conversation, body=text, rate_key=rate_key)
+
+
+def _shopper_attachment(conversation: Conversation, attachment_id: int) -> HttpResponse:
+    from . import attachments
+    from .models import Attachment
+
+    # Staff's internal notes are never the shopper's, nor what is attached to them.
+    found = (Attachment.objects.filter(pk=attachment_id, conversation=conversation, message__isnull=False,
+                                       message__is_note=False).first())
+    if found is None:
+        raise Http404("No such attachment")
+    return attachments.response_for(found)
+
+
+@require_safe
+def attachment(request: HttpRequest, public_id: str, attachment_id: int) -> HttpResponse:
+    """A file of this browser's (or customer's) conversation; anyone else's answers 404."""
+    return _shopper_attachment(_own_conversation(request, public_id), attachment_id)
+
+
+@require_safe
+def conversation_attachment(request: HttpRequest, token: str, attachment_id: int) -> HttpResponse:
+    """A file of the conversation whose signed link this is (the reply email's page)."""
+    public_id = identity.public_id_from_token(token)
+    conversation = Conversation.objects.filter(public_id=public_id).first() if public_id else None
+    if conversation is None:
+        raise Http404("No such conversation")
+    return _shopper_attachment(conversation, attachment_id)
 
 
 @never_cache

@@ -340,10 +340,25 @@ WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
 # The approved template sent outside the 24-hour window (name and language code as approved).
 WHATSAPP_TEMPLATE_NAME = env.str("WHATSAPP_TEMPLATE_NAME", default="")
 WHATSAPP_TEMPLATE_LANGUAGE = env.str("WHATSAPP_TEMPLATE_LANGUAGE", default="en_US")
+# The template's body parameters ({{1}}, {{2}}, ...) in order, separated by "|"; each may use
+# {first_name}, {store_name} and {agent_name}, filled in for the conversation when it is sent.
+WHATSAPP_TEMPLATE_PARAMETERS = [p for p in env.str("WHATSAPP_TEMPLATE_PARAMETERS", default="").split("|") if p]
 MESSENGER_VERIFY_TOKEN = env.str("MESSENGER_VERIFY_TOKEN", default="")
 MESSENGER_APP_SECRET = env.str("MESSENGER_APP_SECRET", default="")
 MESSENGER_PAGE_TOKEN = env.str("MESSENGER_PAGE_TOKEN", default="")
+# The page may answer with the HUMAN_AGENT message tag (Meta's "Human Agent" permission): staff
+# replies then reach the customer up to 7 days after their last message instead of 24 hours.
+MESSENGER_HUMAN_AGENT = env.bool("MESSENGER_HUMAN_AGENT", default=True)
 GRAPH_API_URL = env.str("GRAPH_API_URL", default="https://graph.facebook.com/v21.0")
+# Files sent in chat (images and PDFs): where they are kept (private: never below MEDIA_ROOT, served
+# only to the conversation's participants and staff) and the largest accepted.
+CHAT_ATTACHMENT_ROOT = Path(env.str("CHAT_ATTACHMENT_ROOT", default=str(VAR_DIR / "private" / "chat")))
+CHAT_ATTACHMENT_MAX_BYTES = env.int("CHAT_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+# Shoppers' replies to chat emails: the emails carry Reply-To reply+<id>-<signature>@CHAT_REPLY_DOMAIN,
+# and a Mailgun route for that domain posts each reply to /chat/webhooks/email/, signed with the
+# webhook signing key. Either empty: replies go by the link in the email only.
+CHAT_REPLY_DOMAIN = env.str("CHAT_REPLY_DOMAIN", default="")
+MAILGUN_WEBHOOK_SIGNING_KEY = env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default="")
 # Seconds a call to the Graph API may take (connect and read) before it is retried later.
 MESSAGING_HTTP_TIMEOUT = env.float("MESSAGING_HTTP_TIMEOUT", default=10.0)
 # How long raw storefront events are kept (13 months); the daily figures stay.

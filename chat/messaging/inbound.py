@@ -4,9 +4,13 @@ so the inbox hears of it live like any other.
 
 Customers are not matched: the customers app has a phone field, but nobody verifies it, and
 matching a WhatsApp number to whoever typed it would show that customer's orders to the number's
-owner. The sender's number (or Messenger id) is kept on the conversation instead.
+owner. The sender's number (or Messenger id) is kept on the conversation instead, with their
+name: WhatsApp's from the webhook's `contacts[].profile.name` (updated when it changes),
+Messenger's read once from the User Profile API after the first message (`outbound.fetch_sender_name`).
 """
 from __future__ import annotations
+
+import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -17,6 +21,8 @@ from .. import services
 from ..models import MESSAGE_MAX_LENGTH, Conversation, Message
 from .common import Inbound
 
+log = logging.getLogger(__name__)
+
 
 def _conversation_for(*, channel: str, item: Inbound) -> Conversation:
     found = Conversation.objects.filter(channel=channel, external_sender=item.sender).first()
@@ -26,10 +32,25 @@ def _conversation_for(*, channel: str, item: Inbound) -> Conversation:
     try:
         with transaction.atomic():
             # The assistant answers on the web launcher only: a person answers here.
-            return Conversation.objects.create(channel=channel, external_sender=item.sender, name=name[:100],
-                                               bot_active=False)
+            created = Conversation.objects.create(channel=channel, external_sender=item.sender, name=name[:100],
+                                                  bot_active=False)
     except IntegrityError:  # the same sender's first message, delivered concurrently
         return Conversation.objects.get(channel=channel, external_sender=item.sender)
+    if not created.name:  # Messenger's webhook has no name: ask the User Profile API, after commit
+        _fetch_name_after_commit(created.pk)
+    return created
+
+
+def _fetch_name_after_commit(conversation_id: int) -> None:
+    from ..tasks import fetch_sender_name_task
+
+    def enqueue() -> None:
+        try:
+            fetch_sender_name_task.delay(conversation_id)
+        except Exception:  # the broker is down: the conversation shows the sender's id meanwhile
+            log.exception("Could not queue the name lookup of conversation %s", conversation_id)
+
+    transaction.on_commit(enqueue)
 
 
 def receive(*, channel: str, items: list[Inbound]) -> int:

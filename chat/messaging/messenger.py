@@ -4,6 +4,7 @@ Webhook (object "page"): entry[].messaging[] with sender.id, recipient.id, times
 message (mid, text, attachments); echoes of the page's own messages (message.is_echo) and
 delivery/read events (no message) are skipped.
 Sending: POST {GRAPH_API_URL}/me/messages with the page access token.
+The webhook carries no name: the sender's is read once from the User Profile API (GET /<PSID>).
 """
 from __future__ import annotations
 
@@ -64,8 +65,23 @@ def headers() -> dict:
     return {"Authorization": f"Bearer {settings.MESSENGER_PAGE_TOKEN}"}
 
 
-def text_body(*, to: str, text: str) -> dict:
+def text_body(*, to: str, text: str, tag: str = "") -> dict:
+    """Within 24 hours a RESPONSE; after that (up to 7 days) a MESSAGE_TAG with `tag` HUMAN_AGENT."""
+    if tag:
+        return {"recipient": {"id": to}, "messaging_type": "MESSAGE_TAG", "tag": tag, "message": {"text": text}}
     return {"recipient": {"id": to}, "messaging_type": "RESPONSE", "message": {"text": text}}
+
+
+def profile_url(psid: str) -> str:
+    """The User Profile API: GET {GRAPH_API_URL}/<PSID>?fields=first_name,last_name."""
+    return f"{settings.GRAPH_API_URL}/{psid}"
+
+
+PROFILE_FIELDS = "first_name,last_name"
+
+
+def profile_name(response_json: dict) -> str:
+    return " ".join(str(response_json.get(key) or "").strip() for key in ("first_name", "last_name")).strip()
 
 
 def sent_id(response_json: dict) -> str:

@@ -61,3 +61,40 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def messenger_webhook(request: HttpRequest) -> HttpResponse:
     return _webhook(request, channel=Channel.MESSENGER, platform=messenger)
+
+
+@csrf_exempt
+def email_webhook(request: HttpRequest) -> HttpResponse:
+    """Mailgun's inbound route: a shopper's reply to a chat email (see `messaging/email.py` for
+    the fields and what each status tells Mailgun). 404 while CHAT_REPLY_DOMAIN or
+    MAILGUN_WEBHOOK_SIGNING_KEY is not set."""
+    from django.conf import settings
+
+    from ..exceptions import MessageRejected, RateLimited
+    from ..models import MESSAGE_MAX_LENGTH
+    from . import email
+
+    if not email.configured():
+        raise Http404
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    post = request.POST
+    if not email.signature_ok(timestamp=post.get("timestamp", ""), token=post.get("token", ""),
+                              signature=post.get("signature", ""), key=settings.MAILGUN_WEBHOOK_SIGNING_KEY):
+        return HttpResponseForbidden("Bad or expired signature.")
+    conversation = email.conversation_for_address(post.get("recipient", ""))
+    if conversation is None:
+        return HttpResponse("No conversation has this reply address.", status=406, content_type="text/plain")
+    text = email.strip_quoted(post.get("stripped-text") or post.get("body-plain") or "")
+    if len(text) > MESSAGE_MAX_LENGTH:
+        text = text[:MESSAGE_MAX_LENGTH - 1] + "…"
+    try:
+        stored = email.receive(conversation=conversation, text=text, message_id=email.message_id_of(post),
+                               sender=post.get("sender", "") or post.get("from", ""),
+                               uploads=email.attached_files(post, request.FILES))
+    except RateLimited as error:
+        return HttpResponse(str(error), status=429, content_type="text/plain")
+    except MessageRejected as error:
+        return HttpResponse(str(error), status=406, content_type="text/plain")
+    log.info("email webhook: conversation %s, %s", conversation.pk, "stored" if stored else "already stored")
+    return HttpResponse("OK", content_type="text/plain")

@@ -84,10 +84,15 @@ def text_body(*, to: str, text: str) -> dict:
             "text": {"preview_url": True, "body": text}}
 
 
-def template_body(*, to: str) -> dict:
-    return {"messaging_product": "whatsapp", "to": to, "type": "template",
-            "template": {"name": settings.WHATSAPP_TEMPLATE_NAME,
-                         "language": {"code": settings.WHATSAPP_TEMPLATE_LANGUAGE}}}
+def template_body(*, to: str, name: str, language: str, parameters: list[str] | None = None) -> dict:
+    """A template message; its body's {{1}}, {{2}}... are `parameters` in order (text parameters
+    as the Cloud API documents them: components[type=body].parameters[type=text])."""
+    template: dict = {"name": name, "language": {"code": language}}
+    if parameters:
+        template["components"] = [{"type": "body",
+                                   "parameters": [{"type": "text", "text": text} for text in parameters]}]
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "template",
+            "template": template}
 
 
 def sent_id(response_json: dict) -> str:

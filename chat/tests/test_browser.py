@@ -132,3 +132,43 @@ def test_a_proactive_message_opens_the_launcher_once_and_never_after_it_was_clos
     expect(panel).to_be_hidden()  # ...a visitor who closed it is left alone
     assert asked == []
     assert page.evaluate("localStorage.getItem('chat:closed')") == "1"
+
+
+def test_a_photo_sent_from_the_launcher_shows_in_the_chat_and_live_in_the_inbox(new_page, storefront_catalog,
+                                                                                 django_user_model, settings):
+    from playwright.sync_api import expect
+
+    from conftest import image_bytes
+
+    shopper = new_page()
+    shopper.goto("/p/camp-lamp/")
+    shopper.get_by_role("link", name="Chat with us").click()
+    panel = shopper.locator("#chat-panel")
+    shopper.locator("#chat-input").fill("Hello")
+    shopper.locator("#chat-input").press("Enter")
+    expect(panel.locator(".chat-from-shopper")).to_contain_text("Hello")
+
+    from chat.models import Conversation
+
+    conversation = Conversation.objects.get()
+    admin = sign_in_to_admin(new_page, django_user_model)
+    admin.goto(f"/admin/chat/conversation/{conversation.pk}/change/")
+    expect(admin.locator("#chat-messages")).to_contain_text("Hello")
+
+    # A photo with a few words, from the launcher's file field.
+    shopper.locator("#chat-file").set_input_files(
+        {"name": "broken-lamp.png", "mimeType": "image/png", "buffer": image_bytes("PNG", size=(80, 60))})
+    shopper.locator("#chat-input").fill("It arrived like this")
+    shopper.locator("#chat-input").press("Enter")
+
+    shown = panel.locator(".chat-attachment img")
+    expect(shown).to_have_attribute("alt", "broken-lamp.png")
+    shown.evaluate("img => img.decode()")  # the visitor's own browser may load it
+    assert shown.evaluate("img => img.naturalWidth") == 80
+
+    # Staff see it arrive without reloading, and their browser may load it too.
+    in_inbox = admin.locator("#chat-messages .chat-attachment img")
+    expect(in_inbox).to_have_attribute("alt", "broken-lamp.png")
+    in_inbox.evaluate("img => img.decode()")
+    assert in_inbox.evaluate("img => img.naturalWidth") == 80
+    expect(admin.locator("#chat-messages li", has_text="It arrived like this")).to_have_count(1)

@@ -3,6 +3,7 @@ the conversation and inbox, replies through the Graph API (HTTP replaced by a re
 24-hour window. Payloads are shaped like Meta's documented examples; signatures are computed here."""
 import hashlib
 import hmac
+import html
 import json
 from datetime import timedelta
 
@@ -74,9 +75,20 @@ def graph(monkeypatch):
                 raise answer
             return answer
 
+        def get(self, url, params=None, headers=None, timeout=None):
+            self.gets.append({"url": url, "params": params, "headers": headers, "timeout": timeout})
+            answer = self.profiles.pop(0) if len(self.profiles) > 1 else self.profiles[0]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
     fake = Graph()
     fake.calls, fake.answers = [], [FakeResponse(200, {})]
+    # The User Profile API's documented answer for a PSID.
+    fake.gets, fake.profiles = [], [FakeResponse(200, {"first_name": "Peter", "last_name": "Chang",
+                                                       "id": "1254459154682919"})]
     monkeypatch.setattr(requests, "post", fake.post)
+    monkeypatch.setattr(requests, "get", fake.get)
     return fake
 
 
@@ -362,7 +374,8 @@ def test_outside_24_hours_the_approved_template_is_sent(client, graph, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"{INBOX}{conversation.pk}/act/", {"do": "template"})
 
-    assert graph.calls[0]["json"] == {"messaging_product": "whatsapp", "to": "16315551181", "type": "template",
+    assert graph.calls[0]["json"] == {"messaging_product": "whatsapp", "recipient_type": "individual",
+                                      "to": "16315551181", "type": "template",
                                       "template": {"name": "order_follow_up", "language": {"code": "en_US"}}}
     assert conversation.messages.get(sender="agent").external_id == "wamid.TPL"
 
@@ -383,7 +396,9 @@ def test_a_new_message_reopens_the_window(client, graph):
     assert not outbound.window_open(conversation, now=timezone.now() + timedelta(hours=24, minutes=1))
 
 
-def test_messenger_outside_24_hours_refuses_and_offers_no_template(client, graph):
+def test_messenger_outside_24_hours_without_the_human_agent_tag_refuses_and_offers_no_template(client, graph,
+                                                                                                settings):
+    settings.MESSENGER_HUMAN_AGENT = False
     post_signed(client, FB_URL, fb_payload(), FB_SECRET)
     conversation = Conversation.objects.get()
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(hours=25))
@@ -394,7 +409,7 @@ def test_messenger_outside_24_hours_refuses_and_offers_no_template(client, graph
 
     assert 'value="template"' not in page and "They can write again" in page
     assert "Messenger does not accept a reply now" in refused.content.decode()
-    assert graph.calls == []
+    assert not [call for call in graph.calls if call["url"].endswith("/me/messages")]
 
 
 def test_the_conversation_page_stays_within_its_query_budget(client, django_assert_max_num_queries):
@@ -473,3 +488,147 @@ def test_the_conversation_page_names_the_sender_and_the_open_window(client):
 
     assert "Writes on WhatsApp as 16315551181." in text
     assert "Free-text replies reach the customer until" in text and 'value="template"' not in text
+
+
+# --- Messenger after 24 hours: the HUMAN_AGENT tag, for 7 days --------------------------------
+
+def messenger_conversation_written(client, ago):
+    post_signed(client, FB_URL, fb_payload(), FB_SECRET)
+    conversation = Conversation.objects.get()
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - ago)
+    conversation.refresh_from_db()
+    return conversation
+
+
+def test_messenger_after_24_hours_the_reply_goes_with_the_human_agent_tag(client, graph,
+                                                                          django_capture_on_commit_callbacks):
+    conversation = messenger_conversation_written(client, timedelta(hours=30))
+    support(client)
+    graph.answers = [FakeResponse(200, {"recipient_id": "1254459154682919", "message_id": "m_TAGGED"})]
+
+    page = html.unescape(client.get(f"{INBOX}{conversation.pk}/change/").content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        reply(client, conversation, "Sorry for the wait: it shipped.")
+
+    assert "replies go with Messenger's HUMAN_AGENT tag until" in page
+    assert graph.calls == [{
+        "url": "https://graph.facebook.com/v21.0/me/messages",
+        "json": {"recipient": {"id": "1254459154682919"}, "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT",
+                 "message": {"text": "Sorry for the wait: it shipped."}},
+        "headers": {"Authorization": "Bearer fb-page-token"}, "timeout": 7.5}]
+    sent = conversation.messages.get(sender="agent")
+    assert sent.external_id == "m_TAGGED" and sent.payload["tag"] == "HUMAN_AGENT"
+    assert "Sent with Messenger's HUMAN_AGENT tag" in html.unescape(client.get(f"{INBOX}{conversation.pk}/change/").content.decode())
+
+
+def test_messenger_after_7_days_a_reply_is_refused_and_staff_are_told_it_cannot_be_delivered(client, graph):
+    conversation = messenger_conversation_written(client, timedelta(days=7, minutes=1))
+    support(client)
+
+    page = html.unescape(client.get(f"{INBOX}{conversation.pk}/change/").content.decode())
+    refused = client.post(f"{INBOX}{conversation.pk}/act/", {"do": "reply", "body": "Hello?"}, follow=True)
+
+    assert "More than 7 days since the customer's last message: a reply can no longer be delivered." in page
+    assert "this reply can no longer be delivered" in refused.content.decode()
+    assert not conversation.messages.filter(sender="agent").exists()
+    assert not [call for call in graph.calls if call["url"].endswith("/me/messages")]
+
+
+def test_a_reply_queued_inside_7_days_but_sent_after_is_recorded_as_not_delivered(client, graph):
+    from chat.tasks import send_platform_message_task
+
+    conversation = messenger_conversation_written(client, timedelta(days=6, hours=23))
+    agent = support(client)
+    message = Message.objects.create(conversation=conversation, sender="agent", author=agent, body="Late",
+                                     channel="messenger")
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=8))
+
+    assert send_platform_message_task.delay(message.pk).get() is False
+
+    assert not [call for call in graph.calls if call["url"].endswith("/me/messages")]
+    message.refresh_from_db()
+    assert "Messenger no longer accepts a reply" in message.payload["delivery_error"]
+    assert conversation.messages.filter(sender="system", is_note=True, body__startswith="Not delivered").exists()
+
+
+@given(hours=st.floats(min_value=0, max_value=24 * 10, allow_nan=False))
+def test_a_messenger_reply_is_plain_for_24_hours_tagged_until_7_days_then_impossible(hours):
+    last = timezone.now()
+    conversation = Conversation(channel="messenger", last_inbound_at=last)
+
+    tag = outbound.message_tag(conversation, now=last + timedelta(hours=hours))
+
+    assert tag == ("" if hours < 24 else "HUMAN_AGENT" if hours < 24 * 7 else None)
+
+
+# --- WhatsApp's template with parameters ---------------------------------------------------------
+
+def test_the_template_goes_with_its_body_parameters_filled_in(client, graph, settings,
+                                                              django_capture_on_commit_callbacks):
+    settings.WHATSAPP_TEMPLATE_PARAMETERS = ["{first_name}", "{store_name}", "{agent_name}"]
+    settings.STORE_NAME = "Trail Shop"
+    old = int((timezone.now() - timedelta(hours=30)).timestamp())
+    post_signed(client, WA_URL, wa_payload(timestamp=old), WA_SECRET)
+    conversation = Conversation.objects.get()
+    support(client)
+    graph.answers = [FakeResponse(200, {"messages": [{"id": "wamid.TPL2"}]})]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"{INBOX}{conversation.pk}/act/", {"do": "template"})
+
+    assert graph.calls[0]["json"] == {
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16315551181", "type": "template",
+        "template": {"name": "order_follow_up", "language": {"code": "en_US"}, "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "Kerry"}, {"type": "text", "text": "Trail Shop"},
+                                            {"type": "text", "text": "Ada"}]}]}}
+    sent = conversation.messages.get(sender="agent")
+    assert sent.payload["parameters"] == ["Kerry", "Trail Shop", "Ada"] and "Kerry, Trail Shop, Ada" in sent.body
+
+
+# --- Sender names ------------------------------------------------------------------------------
+
+def test_a_messenger_senders_name_is_read_once_from_the_profile_api(client, graph, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, FB_URL, fb_payload(), FB_SECRET)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_signed(client, FB_URL, fb_payload(mid="m_second", text="Still there?"), FB_SECRET)
+
+    assert graph.gets == [{"url": "https://graph.facebook.com/v21.0/1254459154682919",
+                           "params": {"fields": "first_name,last_name"},
+                           "headers": {"Authorization": "Bearer fb-page-token"}, "timeout": 7.5}]
+    assert Conversation.objects.get().name == "Peter Chang"
+
+
+def test_a_refused_profile_lookup_leaves_the_name_empty_and_the_message_stored(client, graph,
+                                                                               django_capture_on_commit_callbacks):
+    graph.profiles = [FakeResponse(400, {"error": {"message": "(#100) No profile available for that user.",
+                                                   "code": 100}})]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, FB_URL, fb_payload(), FB_SECRET)
+
+    assert response.status_code == 200 and len(graph.gets) == 1
+    conversation = Conversation.objects.get()
+    assert conversation.name == "" and conversation.messages.count() == 1
+
+
+def test_a_whatsapp_senders_new_profile_name_is_recorded(client):
+    post_signed(client, WA_URL, wa_payload(), WA_SECRET)
+    post_signed(client, WA_URL, wa_payload(wamid="wamid.renamed", name="Kerry F."), WA_SECRET)
+
+    assert Conversation.objects.get().name == "Kerry F."
+
+
+def test_a_profile_lookup_that_times_out_is_retried_then_given_up_quietly(client, graph,
+                                                                          django_capture_on_commit_callbacks):
+    graph.profiles = [requests.Timeout("read timed out"), FakeResponse(503, {}), FakeResponse(500, {}),
+                      FakeResponse(502, {})]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, FB_URL, fb_payload(), FB_SECRET)
+
+    assert response.status_code == 200 and len(graph.gets) == 4  # the first try and three retries
+    assert Conversation.objects.get().name == ""
+
+    graph.profiles = [FakeResponse(200, {"first_name": "Peter", "last_name": "Chang", "id": "1254459154682919"})]
+    from chat.tasks import fetch_sender_name_task
+
+    assert fetch_sender_name_task.delay(Conversation.objects.get().pk).get() == "Peter Chang"

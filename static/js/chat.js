@@ -18,15 +18,18 @@
   var log = document.getElementById("chat-log");
   var form = document.getElementById("chat-form");
   var input = document.getElementById("chat-input");
+  var fileInput = document.getElementById("chat-file");
   var typingNote = document.getElementById("chat-typing");
   var errorNote = document.getElementById("chat-error");
   var state = { csrf: "", conversation: null, seen: {}, lastId: 0, stream: null, loading: null, greeting: "", menu: [] };
   var typingTimer = null;
   var lastTypingSent = 0;
 
-  function post(url, data, extraHeaders) {
-    var body = new URLSearchParams();
+  function post(url, data, extraHeaders, file) {
+    // A file goes as multipart form data; everything else as a plain form.
+    var body = file ? new FormData() : new URLSearchParams();
     Object.keys(data).forEach(function (key) { body.append(key, data[key]); });
+    if (file) body.append("file", file, file.name);
     var headers = { "X-CSRFToken": state.csrf, "Accept": "application/json" };
     Object.keys(extraHeaders || {}).forEach(function (key) { headers[key] = extraHeaders[key]; });
     return fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: headers });
@@ -85,6 +88,24 @@
       box.appendChild(link);
       box.appendChild(el("span", "chat-card-price", card.price));
       if (card.variant && card.in_stock) box.appendChild(addToCartButton(card));
+      item.appendChild(box);
+    });
+    (payload.attachments || []).forEach(function (file) {
+      // Served only to this browser's conversation (the address checks the visitor).
+      var url = state.conversation ? state.conversation.urls.attachment.replace(/\/0\/$/, "/" + file.id + "/") : "";
+      var box = el("p", "chat-attachment");
+      var link = el("a", "chat-attachment-link", file.kind === "image" ? "" : file.name + " (PDF)");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      if (file.kind === "image") {
+        var image = el("img", "chat-attachment-image");
+        image.src = url;
+        image.alt = file.name;
+        image.style.maxWidth = "100%";
+        link.appendChild(image);
+      }
+      box.appendChild(link);
       item.appendChild(box);
     });
     (payload.orders || []).forEach(function (order) {
@@ -268,11 +289,11 @@
     return state.loading;
   }
 
-  function say(text, action, value) {
+  function say(text, action, value, file) {
     showError("");
     var data = { body: text, action: action || "", value: value || "", page: location.pathname };
     var url = state.conversation ? state.conversation.urls.send : root.dataset.startUrl;
-    return post(url, data).then(function (response) {
+    return post(url, data, null, file).then(function (response) {
       return response.json().then(function (json) { return { ok: response.ok, json: json }; });
     }).then(function (result) {
       if (!result.ok) { showError(result.json.error || "Sorry, that did not send. Please try again."); return; }
@@ -300,9 +321,11 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
-    if (!text) return;
+    var file = fileInput && fileInput.files.length ? fileInput.files[0] : null;
+    if (!text && !file) return;
     input.value = "";
-    say(text, "", "");
+    if (fileInput) fileInput.value = "";
+    say(text, "", "", file);
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) {
