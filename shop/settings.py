@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "giftcards",
     "promotions",
     "pickup",
+    "stafforders",
 ]
 
 MIDDLEWARE = [
