@@ -364,6 +364,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
 
         customer.email = erased_email(customer)
         customer.first_name = customer.last_name = customer.phone = customer.language = ""
+        customer.verified_phone = ""
+        customer.phone_verified_at = None
         customer.accepts_marketing = False
         customer.marketing_consent_at = None
         customer.wants_wishlist_alerts = False
