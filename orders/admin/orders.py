@@ -41,6 +41,7 @@ from .documents import document_context
 from .filters import (
     ChannelFilter,
     CountryFilter,
+    HandoverFilter,
     LineBrandFilter,
     LineCategoryFilter,
     LineProductFilter,
@@ -49,6 +50,7 @@ from .filters import (
     PaidOnFilter,
     PickupLocationFilter,
     ReturnedOnFilter,
+    SoldOrCollectedAtFilter,
 )
 from .inlines import OrderLineInline, ShipmentInline
 
@@ -97,7 +99,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         PickupLocationFilter,
         # The Sales report's drill-down (analytics/reports.py): shown only while in use.
         MoneyMovedFilter, PaidOnFilter, LineCategoryFilter, LineBrandFilter, LineProductFilter, CountryFilter,
-        ChannelFilter, ReturnedOnFilter,
+        ChannelFilter, ReturnedOnFilter, SoldOrCollectedAtFilter, HandoverFilter,
     )
     date_hierarchy = "created_at"
     list_select_related = ("pickup_location",)
