@@ -92,6 +92,8 @@ SEEDED_BY_MIGRATIONS = [
     ("chat.migrations.0003_proactive_triggers", "grant"),
     ("saleschannels.migrations.0001_initial", "create_channels"),
     ("giftcards.migrations.0002_staff_permissions", "grant"),
+    ("pickup.migrations.0002_staff_permissions", "grant"),
+    ("stafforders.migrations.0002_staff_permissions", "grant"),
 ]
 
 

@@ -59,3 +59,16 @@ def test_staff_without_the_pickup_permission_cannot_hand_over(django_app, paid_p
     django_app.get(f"/admin/pickup/pickup/ready/{paid_pickup.pk}/", user=clerk, status=403)
     django_app.get(f"/admin/pickup/pickup/collect/{paid_pickup.pk}/", user=clerk, status=403)
     assert not Pickup.objects.exists()
+
+
+def test_order_managers_may_hand_over(django_app, paid_pickup, django_capture_on_commit_callbacks):
+    from django.contrib.auth.models import Group
+
+    manager = get_user_model().objects.create_user("manager", "manager@example.com", "pw", is_staff=True)
+    manager.groups.add(Group.objects.get(name="Order managers"))
+
+    page = django_app.get(f"/admin/pickup/pickup/ready/{paid_pickup.pk}/", user=manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        page.forms["pickup_ready_form"].submit()
+    assert Pickup.objects.get(order=paid_pickup).status == Pickup.Status.READY
+    assert django_app.get(f"/admin/pickup/pickup/collect/{paid_pickup.pk}/", user=manager).status_code == 200
