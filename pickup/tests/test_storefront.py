@@ -56,3 +56,20 @@ def test_checkout_shows_the_shops_hours_and_what_to_bring(client, storefront_cat
     assert response.status_code == 302
     review = client.get("/checkout/review/").content.decode()
     assert "9 Harbour Road" in review and "09:30–18:00" in review and "Bring the email and a photo ID." in review
+
+
+def test_the_demo_store_shows_its_shops_hours_on_a_product_page(client, demo_catalog, django_assert_max_num_queries):
+    from catalog.models import Product, StockLevel
+    from pickup.demo import seed_demo_pickup_shops
+
+    demo_catalog(products=2)
+    assert seed_demo_pickup_shops() >= 1
+    assert seed_demo_pickup_shops() == 0  # idempotent
+    shop_stock = StockLevel.objects.filter(location__pickup_allowed=True).select_related("variant__product").first()
+    product = shop_stock.variant.product if shop_stock else Product.objects.first()
+    cache.clear()
+
+    with django_assert_max_num_queries(12):
+        page = client.get(f"/p/{product.slug}/").content.decode()
+
+    assert "Address and opening hours" in page and "10:00–13:00, 14:00–18:00" in page
