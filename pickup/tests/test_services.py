@@ -97,6 +97,8 @@ def test_ready_for_pickup_emails_the_code_the_address_the_hours_and_what_to_brin
     assert "1 Main Street" in email.body and "Monday: 09:00–18:00" in email.body
     assert "Saturday: 10:00–13:00, 14:00–17:00" in email.body and "Sunday: Closed" in email.body
     assert "Bring a photo ID." in email.body
+    html = email.alternatives[0][0]
+    assert code in html and "1 Main Street" in html and "Opening hours" in html and html.rstrip().endswith("</html>")
     assert code not in str(Pickup.objects.filter(order=order).values().get())  # never stored
     assert order.events.filter(kind=OrderEvent.Kind.NOTE, message__startswith="Ready for pickup").exists()
 
