@@ -285,6 +285,9 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
         "gift_cards": None,  # below: it reads the account's addresses
     }
     account = data["account"] or {}
+    from stafforders.privacy import export_for_customer as export_drafts
+
+    data["draft_orders"] = export_drafts(customer, emails=[customer.email, account.get("email") or ""])
     data["gift_cards"] = _export_gift_cards(customer, emails=[
         account.get("email") or "", *(a["email"] for a in account.get("email_addresses", []))])
     actor = actor if actor is not None else customer.user

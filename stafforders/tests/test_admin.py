@@ -181,3 +181,24 @@ def test_a_discount_without_a_reason_is_refused_by_the_form(admin_app, catalog_i
     page = _type_draft(admin_app, jacket, lamp, discount_reason="")
     assert page.status_code == 200 and "errornote" in page.text
     assert DraftOrder.objects.filter(discount_reason="").count() == 0
+
+
+def test_drafts_are_in_the_data_download_and_lose_the_person_on_erasure(admin_app, catalog_items):
+    from customers.services.data_export import export_customer_data
+    from customers.services.privacy import erase_customer
+
+    jacket, lamp, _shop = catalog_items
+    _type_draft(admin_app, jacket, lamp, note="Grace Hopper called from +1 555 0100")
+    customer = Customer.objects.create(email="grace@example.com", first_name="Grace", last_name="Hopper",
+                                       phone="+1 555 0100")
+
+    data = export_customer_data(customer=customer)
+    (draft,) = data["draft_orders"]
+    assert (draft["email"], draft["company"], draft["purchase_order"]) == ("grace@example.com", "Navy Labs", "PO-77")
+
+    erase_customer(customer=customer, actor=None)
+
+    erased = DraftOrder.objects.get()
+    assert (erased.email, erased.customer_name, erased.phone, erased.address_line1, erased.company) == ("",) * 5
+    assert erased.country == "US" and "Grace" not in erased.note and "555 0100" not in erased.note
+    assert erased.discount_amount == Decimal("15.00")
