@@ -14,7 +14,7 @@ from catalog.models import Location
 
 from .models import Pickup, Weekday
 
-STOREFRONT_CACHE_SECONDS = 24 * 3600  # the version key changes with every edit; this only bounds memory
+DIRECTORY_SECONDS = 24 * 3600  # the version in the key changes with every edit; this only bounds memory
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def shop_directory() -> dict[int, ShopInfo]:
             )
         if weekday is not None:
             info.hours.append(Period(weekday=weekday, opens=opens, closes=closes))
-    cache.set(key, directory, STOREFRONT_CACHE_SECONDS)
+    cache.set(key, directory, DIRECTORY_SECONDS)
     return directory
 
 
