@@ -95,6 +95,8 @@ SEEDED_BY_MIGRATIONS = [
     ("returns.migrations.0002_staff_permissions", "grant"),
     ("pos.migrations.0002_shop_staff_group", "grant"),
     ("giftcards.migrations.0003_card_events", "grant"),
+    ("pickup.migrations.0002_staff_permissions", "grant"),
+    ("stafforders.migrations.0002_staff_permissions", "grant"),
 ]
 
 

@@ -44,12 +44,20 @@ DIMENSIONS = (
     ("brand", _("Brand")),
     ("product", _("Product")),
     ("channel", _("Channel")),
+    # Omnichannel: the shop a sale was made at (a counter) or handed over at (click and collect),
+    # and how the goods reached the customer (click-and-collect share).
+    ("location", _("Shop (sold or collected at)")),
+    ("handover", _("Delivery, click and collect or counter")),
     ("shipping", _("Shipping method")),
     ("country", _("Country")),
 )
 # The order list's filter parameter for each dimension (orders/admin/filters.py).
 FILTER_PARAMETER = {"category": "line_category", "brand": "line_brand", "product": "line_product",
-                    "channel": "channel", "shipping": "shipping_method_name", "country": "country"}
+                    "channel": "channel", "shipping": "shipping_method_name", "country": "country",
+                    "location": "sold_or_collected_at", "handover": "handover"}
+# The "handover" dimension's values: how an order's goods reached the customer.
+COLLECT, COUNTER, DELIVERED = "collect", "counter", "delivery"
+HANDOVER_LABELS = {COLLECT: _("Click and collect"), COUNTER: _("At the counter"), DELIVERED: _("Delivery")}
 
 
 def split_proportionally(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
@@ -153,6 +161,18 @@ class SalesReport:
     def dimension_label(self) -> str:
         return dict(DIMENSIONS)[self.dimension]
 
+    def share(self, key: str) -> tuple[Decimal, Decimal]:
+        """(share of net sales, share of orders) of the row `key` over the whole range, in percent
+        to one decimal (0 when there is nothing): the click-and-collect share, say."""
+        row = next((row for row in self.rows if row.key == key), None)
+        if row is None:
+            return ZERO, ZERO
+
+        def percent(part, whole) -> Decimal:
+            return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1")) if whole else ZERO
+
+        return percent(row.total.net_sales, self.total.net_sales), percent(row.total.orders, self.total.orders)
+
     def top(self, count: int) -> tuple[list[Row], Row | None]:
         """The `count` largest rows, and the rest as one "Other" row (None when nothing is left):
         its net sales and units are the rest's sums, its orders the orders with a line in any of
@@ -175,6 +195,9 @@ def _line_fields(dimension: str) -> tuple[str, ...]:
         "brand": ("variant__product__brand_id", "variant__product__brand__name"),
         "product": ("variant__product_id", "variant__product__title"),
         "channel": ("order__channel_id", "order__channel__name"),
+        "location": ("order__sale_location_id", "order__sale_location__name", "order__pickup_location_id",
+                     "order__pickup_location__name"),
+        "handover": ("order__sale_location_id", "order__pickup_location_id"),
         "shipping": ("order__shipping_method_name",),
         "country": ("order__shipping_address__country",),
     }[dimension]
@@ -185,6 +208,17 @@ def _line_key(dimension: str, values: tuple) -> tuple[str, str]:
     if dimension == "channel":  # the order's sales channel (saleschannels), by its code
         code, name = values
         return code or WEB, name or code or WEB
+    if dimension == "location":  # the counter's shop, else the pick-up shop, else none (delivered)
+        sold_at, sold_name, pickup_at, pickup_name = values
+        if sold_at is not None:
+            return str(sold_at), sold_name
+        if pickup_at is not None:
+            return str(pickup_at), pickup_name
+        return NONE, str(_("None (delivered)"))
+    if dimension == "handover":
+        sold_at, pickup_at = values
+        key = COUNTER if sold_at is not None else COLLECT if pickup_at is not None else DELIVERED
+        return key, str(HANDOVER_LABELS[key])
     if dimension in ("shipping", "country"):
         value = values[0] or ""
         if not value:

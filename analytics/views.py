@@ -180,6 +180,9 @@ def sales(request: HttpRequest) -> HttpResponse:
         table_rows, table_other = report.top(TABLE_ROWS)
         context.update(series=series, periods=periods, table_rows=table_rows, table_other=table_other,
                        chart=chart_bars(report, top))
+        if report.dimension == "handover":
+            # The click-and-collect share in words above the table (the rows have the amounts).
+            context["collect_share"] = report.share(reports.COLLECT)
     return TemplateResponse(request, "analytics/reports/sales.html", context)
 
 

@@ -67,6 +67,11 @@ class Customer(TimeStamped):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
+    # A number proved to be this customer's (staff checked it at the counter, or a code sent to
+    # it came back): digits with a leading "+" (customers.services.normalise_phone). Orders from
+    # any channel that give it attach here (customer_for_order(phone_verified=True)).
+    verified_phone = models.CharField(_("verified phone"), max_length=20, blank=True, editable=False)
+    phone_verified_at = models.DateTimeField(_("phone verified"), null=True, blank=True, editable=False)
     language = models.CharField(_("preferred language"), max_length=10, blank=True, choices=settings.LANGUAGES)
 
     # Marketing consent as it stands now; every grant and withdrawal is a ConsentRecord.
@@ -115,6 +120,9 @@ class Customer(TimeStamped):
         constraints = [
             models.CheckConstraint(condition=Q(email=Lower("email")), name="customer_email_lowercase"),
             models.CheckConstraint(condition=Q(total_spent__gte=0), name="customer_total_spent_non_negative"),
+            # One customer per verified number: what makes "the same customer by phone" well defined.
+            models.UniqueConstraint(fields=["verified_phone"], condition=~Q(verified_phone=""),
+                                    name="customer_verified_phone_unique"),
             models.CheckConstraint(
                 condition=Q(recency_score__lte=5) & Q(frequency_score__lte=5) & Q(monetary_score__lte=5),
                 name="customer_rfm_scores_within_5",
@@ -264,6 +272,7 @@ class Activity(models.Model):
         SEGMENT = "segment", _("Segment changed")
         CAMPAIGN = "campaign", _("Campaign email")
         CHAT = "chat", _("Chat")
+        PHONE_VERIFIED = "phone_verified", _("Phone verified")
 
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
                                  related_name="activities")

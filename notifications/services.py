@@ -35,7 +35,9 @@ from .models import OutboundEmail
 
 logger = logging.getLogger(__name__)
 
-ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded", "receipt")
+ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded", "receipt",
+                     # Click and collect (pickup/) and orders staff took (stafforders/).
+                     "ready_for_pickup", "pickup_reminder", "payment_link")
 LOW_STOCK = "low_stock"
 STAFF_ALERT = "staff_alert"
 # Used when EMAIL_TIMEOUT is unset or 0: without a timeout a mail server that accepts the
@@ -463,6 +465,10 @@ def order_email_context(*, order: Order, kind: str, shipment_id: int | None = No
                 for item in shipment.lines.all()
             ],
         }
+    if order.pickup_location_id is not None:
+        from pickup.emails import pickup_email_context  # the shop's hours and address, the pick-up code
+
+        context.update(pickup_email_context(order=order, kind=kind))
     return context
 
 

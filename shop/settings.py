@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "promotions",
     "returns",
     "pos",
+    "pickup",
+    "stafforders",
 ]
 
 MIDDLEWARE = [
@@ -195,6 +197,10 @@ CELERY_BEAT_SCHEDULE = {
     # so the store's midnight is caught whatever its time zone.
     "rollup-analytics": {"task": "analytics.tasks.rollup_recent_days_task", "schedule": crontab(minute=23)},
     "purge-analytics-events": {"task": "analytics.tasks.purge_events_task", "schedule": crontab(hour=4, minute=7)},
+    # Click and collect: a reminder, then a cancellation with refund and restock, for pick-ups
+    # nobody collected (pickup/services.py; both idempotent).
+    "remind-uncollected-pickups": {"task": "pickup.tasks.remind_uncollected_task", "schedule": crontab(minute=11)},
+    "cancel-uncollected-pickups": {"task": "pickup.tasks.cancel_uncollected_task", "schedule": crontab(minute=13)},
     # Every customer's order figures, then the RFM scores and built-in segments.
     "score-customers": {
         "task": "customers.tasks.score_customers_task",
@@ -307,6 +313,13 @@ STORE_LOW_STOCK_THRESHOLD = env.int("STORE_LOW_STOCK_THRESHOLD", default=5)
 STORE_PRICES_INCLUDE_TAX = env.bool("STORE_PRICES_INCLUDE_TAX", default=True)
 # How long an unpaid order holds its stock.
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=30)
+# Click and collect (pickup/): a reminder this many days after "ready for pickup", a cancellation
+# (refund, units back in stock) after this many, and wrong pick-up codes allowed per order.
+PICKUP_REMINDER_DAYS = env.int("PICKUP_REMINDER_DAYS", default=3)
+PICKUP_CANCEL_AFTER_DAYS = env.int("PICKUP_CANCEL_AFTER_DAYS", default=10)
+PICKUP_CODE_ATTEMPTS = env.int("PICKUP_CODE_ATTEMPTS", default=5)
+# Orders staff take (phone, email, B2B): how long one sent a payment link holds its stock.
+STAFF_ORDER_PAYMENT_DAYS = env.int("STAFF_ORDER_PAYMENT_DAYS", default=7)
 # How long a rendered storefront page may be reused; any catalog change invalidates it sooner.
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600)
 

@@ -100,11 +100,12 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
     from promotions.models import Redemption
 
     entries: list[TimelineEntry] = []
-    orders = Order.objects.filter(customer=customer).order_by("-created_at", "-pk")[:limit]
+    # Every channel's orders (web, phone, a shop's counter): the channel is named on each.
+    orders = Order.objects.filter(customer=customer).select_related("channel").order_by("-created_at", "-pk")[:limit]
     for order in orders:
         entries.append(TimelineEntry(
             when=order.created_at, kind="order",
-            title=_("Order %(number)s placed") % {"number": order.number},
+            title=_("Order %(number)s placed (%(channel)s)") % {"number": order.number, "channel": order.channel.name},
             detail=f"{format_money(order.total, order.currency)} · {order.get_state_display()}",
             url=_admin_url("admin:orders_order_change", order.pk),
         ))
@@ -210,7 +211,8 @@ def customer_page(*, customer: Customer, timeline_limit: int = 100) -> CustomerP
     from carts.selectors import cart_contents
     from orders.models import Order
 
-    orders = list(Order.objects.filter(customer=customer).order_by("-created_at", "-pk")[:ORDERS_SHOWN + 1])
+    orders = list(Order.objects.filter(customer=customer).select_related("channel", "sale_location", "pickup_location")
+                  .order_by("-created_at", "-pk")[:ORDERS_SHOWN + 1])
     return CustomerPage(
         customer=customer,
         orders=orders[:ORDERS_SHOWN],

@@ -29,18 +29,65 @@ def _get_or_create_by_email(email: str, defaults: dict) -> Customer:
     return Customer.objects.get(email=email)
 
 
-def customer_for_order(*, email: str, user: AbstractBaseUser | None = None, name: str = "",
-                       phone: str = "") -> Customer:
-    """The customer an order being placed belongs to: the signed-in account's (customer_for_user:
-    never the record of whatever email was typed, which may be someone else's), else the one with
-    this email (a guest who bought before), else a new guest customer.
+def normalise_phone(phone: str) -> str:
+    """A phone number as compared for identity: its digits, with "+" kept in front when given
+    ("+1 (555) 010-0100" -> "+15550100100"). Empty when it has no digits."""
+    digits = "".join(ch for ch in (phone or "") if ch.isdigit())
+    if not digits:
+        return ""
+    return ("+" if (phone or "").strip().startswith("+") else "") + digits
 
-    Costs one query when the customer exists. Safe under concurrent checkouts with the same email.
+
+def customer_for_order(*, email: str, user: AbstractBaseUser | None = None, name: str = "",
+                       phone: str = "", phone_verified: bool = False) -> Customer:
+    """The customer an order being placed belongs to, whatever the channel (web, phone, counter):
+    the signed-in account's (customer_for_user: never the record of whatever email was typed,
+    which may be someone else's), else the one with this email (a guest who bought before), else,
+    when the caller verified `phone` (`phone_verified`: staff at the counter), the customer whose
+    verified number it is, else a new guest customer.
+
+    An email always wins over a phone: a number is only followed when no customer has the email.
+    Costs one query when the customer exists (two with a verified phone). Safe under concurrent
+    checkouts with the same email.
     """
     if user is not None and getattr(user, "is_authenticated", False):
         return customer_for_user(user=user)
+    number = normalise_phone(phone) if phone_verified else ""
+    if number:
+        email_taken = Customer.objects.filter(email=normalise_email(email)).exists() if email else False
+        by_phone = None if email_taken else Customer.objects.filter(verified_phone=number).first()
+        if by_phone is not None:
+            return by_phone
     first, _sep, last = (name or "").strip().partition(" ")
     return _get_or_create_by_email(email, {"first_name": first[:100], "last_name": last[:100], "phone": phone[:40]})
+
+
+def verify_phone(*, customer_id: int, phone: str, user: AbstractBaseUser | None = None) -> Customer:
+    """Record that `phone` is proved to be this customer's; orders giving it then attach here.
+
+    Raises ValueError, changing nothing, for a number without digits or one another customer
+    has verified (the unique constraint stands behind the check). Writes an Activity.
+    """
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    number = normalise_phone(phone)
+    if not number:
+        raise ValueError("A phone number needs digits.")
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.select_for_update().get(pk=customer_id)
+            if Customer.objects.filter(verified_phone=number).exclude(pk=customer.pk).exists():
+                raise ValueError(f"{number} is already verified for another customer.")
+            customer.verified_phone = number
+            customer.phone = customer.phone or phone.strip()[:40]
+            customer.phone_verified_at = timezone.now()
+            customer.save(update_fields=["verified_phone", "phone", "phone_verified_at", "updated_at"])
+            Activity.objects.create(customer=customer, kind=Activity.Kind.PHONE_VERIFIED, message=number,
+                                    data={"by": getattr(user, "pk", None)})
+    except IntegrityError as error:
+        raise ValueError(f"{number} is already verified for another customer.") from error
+    return customer
 
 
 def customer_for_user(*, user: AbstractBaseUser) -> Customer:

@@ -226,6 +226,7 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
         "profile": {
             "email": customer.email, "first_name": customer.first_name, "last_name": customer.last_name,
             "phone": customer.phone, "language": customer.language,
+            "verified_phone": customer.verified_phone, "phone_verified_at": customer.phone_verified_at,
             "accepts_marketing": customer.accepts_marketing, "marketing_consent_at": customer.marketing_consent_at,
             "wants_wishlist_alerts": customer.wants_wishlist_alerts, "customer_since": customer.created_at,
             "order_count": customer.order_count, "total_spent": customer.total_spent,
@@ -284,6 +285,9 @@ def export_customer_data(*, customer: Customer, actor: AbstractBaseUser | None =
         "gift_cards": None,  # below: it reads the account's addresses
     }
     account = data["account"] or {}
+    from stafforders.privacy import export_for_customer as export_drafts
+
+    data["draft_orders"] = export_drafts(customer, emails=[customer.email, account.get("email") or ""])
     data["gift_cards"] = _export_gift_cards(customer, emails=[
         account.get("email") or "", *(a["email"] for a in account.get("email_addresses", []))])
     actor = actor if actor is not None else customer.user

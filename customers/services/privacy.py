@@ -305,6 +305,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
       erased address instead), name, phone, the account link and every address field except the
       country (tax reporting); order history texts, outbox recipients, payment provider records
       and webhook payloads lose the person's details too;
+    - draft orders staff typed for them (`stafforders.privacy`) lose every personal field but the
+      country, and their note and discount reason are scrubbed;
     - their gift cards (sent to them, bought or used by them) keep their balance and ledger (money
       records) but lose recipient and sender details and messages (`giftcards.services.erase_for_customer`);
     - their storefront events (analytics.Event, `events_of`) are deleted, after a flush of the
@@ -345,6 +347,9 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
 
         erase_gift_cards(customer=customer, emails=[old_email, *extra_emails, *([user.email] if user else [])],
                          scrub=lambda text: _scrub_text(text, needles))
+        from stafforders.privacy import erase_for_customer as erase_drafts  # before the orders let go of them
+
+        erase_drafts(customer=customer, emails=[old_email, *extra_emails], scrub=lambda text: _scrub_text(text, needles))
         orders_kept = _anonymise_orders(customer=customer, user=user, old_email=old_email, needles=needles)
         _scrub_campaign_messages(customer=customer, needles=needles)
         _scrub_admin_history(customer=customer, needles=needles)
@@ -364,6 +369,8 @@ def erase_customer(*, customer: Customer, actor: AbstractBaseUser | None, reason
 
         customer.email = erased_email(customer)
         customer.first_name = customer.last_name = customer.phone = customer.language = ""
+        customer.verified_phone = ""
+        customer.phone_verified_at = None
         customer.accepts_marketing = False
         customer.marketing_consent_at = None
         customer.wants_wishlist_alerts = False

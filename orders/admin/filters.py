@@ -211,3 +211,40 @@ class ChannelFilter(_ReportFilter):
         if not value:
             return queryset
         return queryset.filter(channel_id=value)
+
+
+class SoldOrCollectedAtFilter(_ReportFilter):
+    """Orders sold at a shop's counter, or collected there when not sold at a counter (the Sales
+    report's "shop" figures); "none": neither (delivered)."""
+
+    title = _("sold or collected at")
+    parameter_name = "sold_or_collected_at"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if value == "none":
+            return queryset.filter(sale_location__isnull=True, pickup_location__isnull=True)
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(Q(sale_location_id=int(value)) | Q(sale_location__isnull=True,
+                                                                   pickup_location_id=int(value)))
+
+
+class HandoverFilter(_ReportFilter):
+    """Orders by how the goods reached the customer: "collect" (click and collect), "counter"
+    (sold at a shop's counter) or "delivery" (the Sales report's click-and-collect share)."""
+
+    title = _("handed over by")
+    parameter_name = "handover"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "counter":
+            return queryset.filter(sale_location__isnull=False)
+        if value == "collect":
+            return queryset.filter(sale_location__isnull=True, pickup_location__isnull=False)
+        if value == "delivery":
+            return queryset.filter(sale_location__isnull=True, pickup_location__isnull=True)
+        return queryset.none() if value else queryset

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.models import Location
 from inventory.order_admin import fulfilment_routing
+from pickup.order_admin import click_and_collect
 from payments.exceptions import PaymentError
 from payments.models import Provider
 from payments.services import record_manual_payment, refund_payment
@@ -40,6 +41,7 @@ from .documents import document_context
 from .filters import (
     ChannelFilter,
     CountryFilter,
+    HandoverFilter,
     LineBrandFilter,
     LineCategoryFilter,
     LineProductFilter,
@@ -48,6 +50,7 @@ from .filters import (
     PaidOnFilter,
     PickupLocationFilter,
     ReturnedOnFilter,
+    SoldOrCollectedAtFilter,
 )
 from .inlines import OrderLineInline, ShipmentInline
 
@@ -96,7 +99,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         PickupLocationFilter,
         # The Sales report's drill-down (analytics/reports.py): shown only while in use.
         MoneyMovedFilter, PaidOnFilter, LineCategoryFilter, LineBrandFilter, LineProductFilter, CountryFilter,
-        ChannelFilter, ReturnedOnFilter,
+        ChannelFilter, ReturnedOnFilter, SoldOrCollectedAtFilter, HandoverFilter,
     )
     date_hierarchy = "created_at"
     list_select_related = ("pickup_location",)
@@ -110,7 +113,8 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
                            ("created_at", "reservation_expires_at"), ("channel", "sale_location", "sold_by"))}),
         (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"))}),
         (gettext_lazy("Delivery"), {"fields": (("shipping_method_name", "pickup_location"), "shipping_address_display",
-                                               "billing_address_display", fulfilment_routing)}),
+                                               "billing_address_display", fulfilment_routing,
+                                               click_and_collect)}),
         (gettext_lazy("Totals"), {"fields": (("subtotal_display", "shipping_total_display"),
                                              ("tax_total_display", "total_display"), "prices_include_tax")}),
     )
@@ -119,7 +123,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         "customer_name", "customer", "email", "phone", "user", "shipping_method_name", "pickup_location",
         "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
         "tax_total_display", "total_display", "prices_include_tax", "channel", "sale_location", "sold_by",
-        fulfilment_routing,
+        fulfilment_routing, click_and_collect,
     )
     inlines = [OrderLineInline, ShipmentInline, payment_state.PaymentInline]
     change_form_template = "admin/orders/order/change_form.html"

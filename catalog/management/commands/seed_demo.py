@@ -49,6 +49,10 @@ class Command(BaseCommand):
                     "orders": people.orders, "seconds": people.seconds,
                 }
             ))
+        from pickup.demo import seed_demo_pickup_shops
+
+        shops = seed_demo_pickup_shops()
+        self.stdout.write(self.style.SUCCESS(_("Demo pick-up shops: %(count)d given opening hours.") % {"count": shops}))
         from chat.demo import seed_demo_chat
 
         faq, canned = seed_demo_chat()

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PickupConfig(AppConfig):
+    name = "pickup"
+    verbose_name = _("Click and collect")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (cache invalidation only)
