@@ -462,7 +462,26 @@ def new_page(monkeypatch, live_server):
             yield make
         finally:
             chromium.close()
+            _finish_live_server_requests()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def _finish_live_server_requests(timeout: float = 30.0) -> None:
+    """Wait for the live server's request threads still running (a chat stream ends at its next
+    heartbeat once its browser is gone; a request the closing browser left in flight finishes).
+
+    On SQLite the live server shares the test's in-memory connection with its threads, so a
+    request outliving its test would use that connection while the next test sets up or flushes
+    it (seen as "on_commit() cannot be used in manual transaction management" several tests
+    later). Joining the threads is the synchronisation; the timeout only bounds a stuck one.
+    """
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.name.endswith("(process_request_thread)"):
+            thread.join(max(deadline - time.monotonic(), 0))
 
 
 @pytest.fixture
