@@ -20,6 +20,7 @@ from . import versions
 from .card_rows import CardProduct, card_products
 from .cache import versioned_key
 from .pictures import pictures_in_order
+from .product_rows import product_page_rows, related_ids
 from .models import (
     AttributeValue,
     Brand,
@@ -516,45 +517,11 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     `selection` maps option slugs to value slugs from the query string; unknown or missing ones
     fall back to the first in-stock variant's values.
     """
-    product = (
-        Product.objects.published()
-        .select_related("brand", "category")
-        .prefetch_related(
-            Prefetch(
-                "variants",
-                queryset=Variant.objects.filter(is_active=True).prefetch_related(
-                    Prefetch("option_values", queryset=OptionValue.objects.select_related("option")),
-                ),
-            ),
-            Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk")),
-            Prefetch("attribute_values", queryset=AttributeValue.objects.select_related("attribute")),
-        )
-        .filter(slug=slug)
-        .first()
-    )
-    if product is None:
+    tree = category_tree()
+    rows = product_page_rows(slug, tree.by_id)
+    if rows is None:
         raise Http404("No such product")
-    variants = list(product.variants.all())
-    # Stock rows as plain tuples, in one query where a nested prefetch used to be: it made two
-    # model instances per row (a variant at a location) and a queryset per variant, a good part
-    # of this page's cost for a product with many variants. A location is made once.
-    levels: dict[int, list[tuple[Location, int]]] = defaultdict(list)
-    places: dict[int, Location] = {}
-    for variant_id, on_hand, reserved, location_id, *place in (
-        StockLevel.objects.filter(variant__in=[v.pk for v in variants], location__is_active=True)
-        .order_by("location__position", "location__name", "pk")
-        .values_list("variant_id", "on_hand", "reserved", "location_id", "location__name", "location__city",
-                     "location__code", "location__kind", "location__pickup_allowed", "location__position")
-    ):
-        if location_id not in places:
-            name, city, code, kind, pickup_allowed, position = place
-            places[location_id] = Location(
-                pk=location_id, name=name, city=city, code=code, kind=kind, pickup_allowed=pickup_allowed,
-                position=position, is_active=True,
-            )
-        levels[variant_id].append((places[location_id], max(on_hand - reserved, 0)))
-    stock = {v.pk: sum(units for _place, units in levels[v.pk]) for v in variants}
-    values_of = {v.pk: {ov.option.slug: ov for ov in v.option_values.all()} for v in variants}
+    product, variants, values_of, levels, stock = rows.product, rows.variants, rows.values_of, rows.levels, rows.stock
 
     options: dict[str, tuple[Option, dict[str, OptionValue]]] = {}
     for variant in variants:
@@ -612,21 +579,18 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     # other colours'. Without a look option the staff's order stands.
     looks = {values[chosen[option.slug]].pk for option, values in ordered_options
              if option.changes_look and option.slug in chosen}
-    images = list(product.images.all())
+    images = rows.images
     if looks:
         images = pictures_in_order(images, looks)
 
-    tree = category_tree()
     node = tree.by_id.get(product.category_id)
     breadcrumbs = tree.ancestors(node) if node else []
 
-    related = top_cards(
-        published_products().filter(category_id=product.category_id).exclude(pk=product.pk), "-units_sold", "pk", limit=4
-    )
+    related = card_products(related_ids(category_id=product.category_id, product_id=product.pk))
     return ProductPage(
         product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
         locations=locations, available=available, status=availability_status(available),
-        breadcrumbs=breadcrumbs, attributes=list(product.attribute_values.all()), related=related, stock=stock,
+        breadcrumbs=breadcrumbs, attributes=rows.attributes, related=related, stock=stock,
     )
 
 
