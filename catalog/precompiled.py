@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 
-# Integer placeholders are negative and far from any real id; string ones hold a NUL, which no
-# slug can. Either way no real value can be mistaken for one.
-_INT_PLACEHOLDER = -(10**15)
+# Placeholders only stand in while compiling, so they need only differ from the query's own
+# constants: string ones hold a NUL, which none does; integer ones are large but within the range of
+# a 32-bit column, since Django drops a lookup against a value its column cannot hold (it becomes
+# always or never true, and its parameter disappears). `_compile` checks each one is found.
+_INT_PLACEHOLDER = 2_000_000_000
 
 
 @dataclass
@@ -48,7 +50,7 @@ def _compile(name: str, build: Callable[..., QuerySet], args: Sequence, alias: s
         if isinstance(value, str):
             marker = f"\x00precompiled:{counter}\x00"
         elif isinstance(value, int) and not isinstance(value, bool):
-            marker = _INT_PLACEHOLDER - counter
+            marker = _INT_PLACEHOLDER + counter
         else:
             raise TypeError(f"{name}: only int, str and lists of int can be precompiled, not {type(value)}")
         where[marker] = (argument, element)
