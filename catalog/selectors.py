@@ -767,10 +767,3 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
             in_stock_count=in_stock_count,
         ),
     )
-
-
-def categories_of(product_ids: list[int]) -> list[int]:
-    """The active categories holding these products (one query), for a search's listing."""
-    tree = category_tree()
-    found = Product.objects.filter(pk__in=product_ids).order_by().values_list("category_id", flat=True).distinct()
-    return [pk for pk in found if pk in tree.by_id]
