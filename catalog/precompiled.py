@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 
@@ -26,7 +27,7 @@ _INT_PLACEHOLDER = 2_000_000_000
 
 @dataclass
 class _Compiled:
-    sql: str
+    sql: str | None  # None: a query that can find nothing
     params: list
     slots: list[tuple[int, int, int | None]]  # (index in params, argument, index in a list argument)
     converters: dict
@@ -62,7 +63,10 @@ def _compile(name: str, build: Callable[..., QuerySet], args: Sequence, alias: s
         else:
             placeholders.append(placeholder(value, argument, None))
     compiler = build(*placeholders).query.get_compiler(using=alias)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # e.g. `__in` an empty list: no rows, whatever the values
+        return _Compiled(None, [], [], {})
     slots = [
         (index, *where[value]) for index, value in enumerate(params)
         if isinstance(value, (int, str)) and not isinstance(value, bool) and value in where
@@ -86,6 +90,8 @@ def rows(name: str, build: Callable[..., QuerySet], *args, model: type[Model]) -
     compiled = _cache.get(key)
     if compiled is None:
         compiled = _cache[key] = _compile(name, build, args, alias)
+    if compiled.sql is None:
+        return []
     params = list(compiled.params)
     for index, argument, element in compiled.slots:
         params[index] = args[argument] if element is None else args[argument][element]

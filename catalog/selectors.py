@@ -5,16 +5,19 @@ annotated querysets plus one prefetch for images, and the category tree comes fr
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Concat
 from django.http import Http404
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from . import precompiled, versions
 from .card_rows import CardProduct, card_products
@@ -51,9 +54,22 @@ class CategoryNode:
     children: list[CategoryNode] = field(default_factory=list)
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
+        if not _PLAIN_PATH.fullmatch(self.path):
+            return reverse("catalog:category", kwargs={"path": self.path})
+        prefix, suffix = _category_url_parts(settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+        return f"{prefix}{self.path}{suffix}"
 
-        return reverse("catalog:category", kwargs={"path": self.path})
+
+# A path of slugs needs no quoting in a URL: it is put between the parts of one reversed URL (a
+# layout links every top category twice; `reverse` is ~10 µs each). Anything else is reversed.
+_PLAIN_PATH = re.compile(r"[-a-zA-Z0-9_/]+")
+_PATH_PLACEHOLDER = "category-path-placeholder"
+
+
+@lru_cache(maxsize=16)
+def _category_url_parts(root_urlconf: str, urlconf: str | None, script_prefix: str) -> tuple[str, str]:
+    prefix, _, suffix = reverse("catalog:category", kwargs={"path": _PATH_PLACEHOLDER}).partition(_PATH_PLACEHOLDER)
+    return prefix, suffix
 
 
 @dataclass

@@ -54,3 +54,9 @@ def test_only_ints_strs_and_lists_of_ints():
     with pytest.raises(TypeError):
         precompiled.rows("test:decimal", lambda price: Variant.objects.filter(price=price).values_list("pk"),
                          Decimal("1.00"), model=Variant)
+
+
+def test_an_empty_list_finds_nothing():
+    f.VariantFactory()
+
+    assert precompiled.rows("test:variants", _variants, "tent", [], 0, model=Variant) == []
