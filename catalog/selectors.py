@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
@@ -18,6 +18,8 @@ from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, 
 from django.db.models.functions import Concat
 from django.http import Http404
 from django.urls import get_script_prefix, get_urlconf, reverse
+
+from shop.html import plain_text
 
 from . import precompiled, versions
 from .card_rows import CardProduct, card_products
@@ -539,6 +541,11 @@ class ProductPage:
     attributes: list[AttributeValue]
     related: list[Product]
     stock: dict[int, int] = field(default_factory=dict)  # units available per variant id (active locations)
+
+    @cached_property
+    def description_text(self) -> str:
+        """The description's words (meta description, structured data): parsed once per page."""
+        return plain_text(self.product.description)
 
 
 def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
