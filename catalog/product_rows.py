@@ -19,18 +19,8 @@ from dataclasses import dataclass, field
 from django.db import router
 
 from . import precompiled
-from .models import (
-    Attribute,
-    AttributeValue,
-    Brand,
-    Location,
-    Option,
-    OptionValue,
-    Product,
-    ProductImage,
-    StockLevel,
-    Variant,
-)
+from .models import Attribute, AttributeValue, Brand, Location, Option, OptionValue, Product, ProductImage
+from .models import StockLevel, Variant
 
 
 def _attnames(model) -> list[str]:
