@@ -23,8 +23,15 @@ from .models import Attribute, AttributeValue, Brand, Location, Option, OptionVa
 from .models import StockLevel, Variant
 
 
+# Timestamps are left deferred where many rows come back (a variant per option value): SQLite
+# returns them as text to parse, ~100 a page for what the storefront never shows. Reading one
+# would cost a query, which the query budget tests would catch.
+_UNREAD = {Brand: ("created_at", "updated_at"), Variant: ("created_at", "updated_at"),
+           ProductImage: ("created_at", "updated_at")}
+
+
 def _attnames(model) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields]
+    return [f.attname for f in model._meta.concrete_fields if f.attname not in _UNREAD.get(model, ())]
 
 
 def _prefixed(prefix: str, model) -> list[str]:
@@ -39,6 +46,7 @@ OPTION_FIELDS = _attnames(Option)
 IMAGE_FIELDS = _attnames(ProductImage)
 ATTRIBUTE_VALUE_FIELDS = _attnames(AttributeValue)
 ATTRIBUTE_FIELDS = _attnames(Attribute)
+_FIELD_NAMES = {model: _attnames(model) for model in _UNREAD}  # `from_db` defers the others
 
 
 def _product(slug: str):
@@ -110,7 +118,7 @@ def _instance(model, alias: str, values, cache: dict | None = None):
         found = cache.get(values[0])
         if found is not None:
             return found
-    instance = model.from_db(alias, None, values)
+    instance = model.from_db(alias, _FIELD_NAMES.get(model), values)
     if cache is not None:
         cache[values[0]] = instance
     return instance
