@@ -5,8 +5,8 @@ A grid of 24 cards used to cost ~6 ms of CPU on a cold page (10,000 products, SQ
 of SQL: the ORM built and compiled the card query (three correlated subqueries and an EXISTS) and
 its image prefetch on every request, then made three model instances per picture. The statements
 are the same every time but for the ids, so `card_products` compiles them once per number of ids
-(with placeholder ids, swapped for the real ones at execution; the placeholders are negative, so
-no real id can be one), converts the columns as the ORM would (`get_converters`), and returns
+(`catalog.precompiled`: placeholder ids swapped for the real ones at execution), converts the
+columns as the ORM would (`get_converters`), and returns
 plain objects with what a card shows (`cards.product_cards`, `pictures.pick_card_pictures` and
 the card versions read these attributes, no more).
 
@@ -21,13 +21,11 @@ from decimal import Decimal
 from typing import Callable
 
 from django.core.files.storage import default_storage
-from django.db import connections, router
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 
+from . import precompiled
 from .models import Product, ProductImage, Variant
-
-_PLACEHOLDER = -(10**15)
 
 
 @dataclass(slots=True)
@@ -123,55 +121,8 @@ def _images(ids: list[int]) -> QuerySet:
     )
 
 
-@dataclass
-class _Compiled:
-    sql: str
-    params: list
-    slots: list[tuple[int, int]]  # (index in params, index in ids)
-    converters: dict[int, tuple[list[Callable], object]]
-
-
-_cache: dict[tuple[str, str, int], _Compiled] = {}
-
-
-def _compile(name: str, build: Callable[[list[int]], QuerySet], count: int, alias: str) -> _Compiled:
-    key = (alias, name, count)
-    compiled = _cache.get(key)
-    if compiled is None:
-        placeholders = [_PLACEHOLDER - n for n in range(count)]
-        where = {pk: n for n, pk in enumerate(placeholders)}
-        compiler = build(placeholders).query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
-        slots = [(n, where[value]) for n, value in enumerate(params) if isinstance(value, int) and value in where]
-        if len(slots) != count:  # the ids must appear once each, as parameters
-            raise RuntimeError(f"cannot precompile {name}: ids not found among its parameters")
-        selected = [column[0] for column in compiler.select[: compiler.col_count]]
-        compiled = _cache[key] = _Compiled(sql, list(params), slots, compiler.get_converters(selected))
-    return compiled
-
-
-def _rows(name: str, build: Callable[[list[int]], QuerySet], ids: list[int]) -> list[tuple]:
-    alias = router.db_for_read(Product)
-    compiled = _compile(name, build, len(ids), alias)
-    params = list(compiled.params)
-    for index, position in compiled.slots:
-        params[index] = ids[position]
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, params)
-        rows = cursor.fetchall()
-    if compiled.converters:
-        converted = []
-        for row in rows:
-            row = list(row)
-            for index, (functions, expression) in compiled.converters.items():
-                value = row[index]
-                for function in functions:
-                    value = function(value, expression, connection)
-                row[index] = value
-            converted.append(row)
-        rows = converted
-    return rows
+def _rows(name: str, build: Callable[[list[int]], QuerySet], ids: list[int]) -> list:
+    return precompiled.rows(f"card:{name}", build, ids, model=Product)
 
 
 def card_products(ids: list[int]) -> list[CardProduct]:

@@ -25,9 +25,8 @@ two keys to check on a hit instead of 26 (a cached category page hit cost 1.8 ms
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from django.db.models import Exists, QuerySet
+from django.db.models import QuerySet
 
 from . import versions
 from .models import Category, Product, StockLevel
@@ -116,49 +115,6 @@ def products_joined_or_left(products: QuerySet[Product], *, also_category: int |
 
 
 # --- Stock ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class StockSnapshot:
-    """Products about to have their stock changed, with their category and whether they are available."""
-
-    available: dict[int, bool]
-    categories: dict[int, int]
-
-
-def _available_stock():
-    from .selectors import _available_stock
-
-    return _available_stock()
-
-
-def stock_snapshot(products: QuerySet[Product]) -> StockSnapshot:
-    """Take before a stock write (one query); pass to `stock_changed` after it."""
-    rows = (
-        products.order_by().annotate(is_available=Exists(_available_stock()))
-        .values_list("pk", "category_id", "is_available").distinct()
-    )
-    snapshot = StockSnapshot(available={}, categories={})
-    for pk, category_id, available in rows:
-        snapshot.available[pk] = bool(available)
-        snapshot.categories[pk] = category_id
-    return snapshot
-
-
-def stock_changed(snapshot: StockSnapshot) -> None:
-    """After a stock write in the same transaction: bump on commit the pages of the products, and
-    the cards and listings of those that sold out or came back (one query)."""
-    if not snapshot.available:
-        return
-    now_available = set(
-        Product.objects.filter(pk__in=snapshot.available).filter(Exists(_available_stock()))
-        .values_list("pk", flat=True).order_by()
-    )
-    flipped = {pk for pk, before in snapshot.available.items() if before != (pk in now_available)}
-    keys = {versions.product_key(pk) for pk in snapshot.available}
-    if flipped:
-        keys |= product_keys(flipped, categories={snapshot.categories[pk] for pk in flipped})
-    versions.bump_on_commit(keys)
 
 
 def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> dict[int, int]:

@@ -156,25 +156,28 @@ class AttributeValue(models.Model):
 
 
 class ProductQuerySet(models.QuerySet):
-    def published(self) -> ProductQuerySet:
+    def published(self, *, category_ids: list[int] | None = None) -> ProductQuerySet:
         """Products a shopper may see on the web store: on sale, and not sold in shops only.
 
         The web channel's publication (saleschannels.Publication) is a subquery in the same
-        statement, so no page pays a query for it.
+        statement, so no page pays a query for it. `category_ids`: see `on_sale_anywhere`.
         """
         from saleschannels.selectors import not_sold_online
 
-        return self.on_sale_anywhere().exclude(pk__in=not_sold_online())
+        return self.on_sale_anywhere(category_ids=category_ids).exclude(pk__in=not_sold_online())
 
-    def on_sale_anywhere(self) -> ProductQuerySet:
+    def on_sale_anywhere(self, *, category_ids: list[int] | None = None) -> ProductQuerySet:
         """Active products in a category whose whole ancestry is active, whatever the channel.
 
         A hidden category hides its subtree, so the test is membership of the cached active tree
-        rather than the product's own category flag.
+        rather than the product's own category flag. A caller that has the active categories' ids
+        already (a precompiled query takes them as a parameter) passes them as `category_ids`.
         """
-        from .selectors import category_tree
+        if category_ids is None:
+            from .selectors import category_tree
 
-        return self.filter(status=Product.Status.ACTIVE, category_id__in=list(category_tree().by_id))
+            category_ids = list(category_tree().by_id)
+        return self.filter(status=Product.Status.ACTIVE, category_id__in=category_ids)
 
     def in_stock(self) -> ProductQuerySet:
         available = StockLevel.objects.filter(

@@ -5,23 +5,29 @@ annotated querysets plus one prefetch for images, and the category tree comes fr
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Concat
 from django.http import Http404
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from giftcards.digital import is_digital
+from shop.html import plain_text
 
-from . import versions
+from . import precompiled, versions
+
 from .card_rows import CardProduct, card_products
 from .cache import versioned_key
 from .pictures import pictures_in_order
+from .product_rows import product_page_rows, related_ids
 from .models import (
     AttributeValue,
     Brand,
@@ -52,9 +58,22 @@ class CategoryNode:
     children: list[CategoryNode] = field(default_factory=list)
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
+        if not _PLAIN_PATH.fullmatch(self.path):
+            return reverse("catalog:category", kwargs={"path": self.path})
+        prefix, suffix = _category_url_parts(settings.ROOT_URLCONF, get_urlconf(), get_script_prefix())
+        return f"{prefix}{self.path}{suffix}"
 
-        return reverse("catalog:category", kwargs={"path": self.path})
+
+# A path of slugs needs no quoting in a URL: it is put between the parts of one reversed URL (a
+# layout links every top category twice; `reverse` is ~10 µs each). Anything else is reversed.
+_PLAIN_PATH = re.compile(r"[-a-zA-Z0-9_/]+")
+_PATH_PLACEHOLDER = "category-path-placeholder"
+
+
+@lru_cache(maxsize=16)
+def _category_url_parts(root_urlconf: str, urlconf: str | None, script_prefix: str) -> tuple[str, str]:
+    prefix, _, suffix = reverse("catalog:category", kwargs={"path": _PATH_PLACEHOLDER}).partition(_PATH_PLACEHOLDER)
+    return prefix, suffix
 
 
 @dataclass
@@ -79,12 +98,15 @@ class CategoryTree:
         return ids
 
 
+_TREE_FIELDS = ("id", "name", "slug", "parent_id", "seo_title", "seo_description", "description")
+
+
+def _active_categories() -> QuerySet[Category]:
+    return Category.objects.filter(is_active=True).order_by("position", "name").values_list(*_TREE_FIELDS)
+
+
 def _build_category_tree() -> CategoryTree:
-    rows = list(
-        Category.objects.filter(is_active=True).values(
-            "id", "name", "slug", "parent_id", "seo_title", "seo_description", "description"
-        ).order_by("position", "name")
-    )
+    rows = [dict(zip(_TREE_FIELDS, row)) for row in precompiled.rows("category-tree", _active_categories, model=Category)]
     children: dict[int | None, list[dict]] = defaultdict(list)
     for row in rows:
         children[row["parent_id"]].append(row)
@@ -170,18 +192,29 @@ def published_products() -> QuerySet[Product]:
     return Product.objects.published()
 
 
-def top_cards(queryset: QuerySet[Product], *order: str, limit: int) -> list[CardProduct]:
-    """Card-ready products: the first `limit` of `queryset` in `order` (three queries).
+def top_cards(build: Callable[[list[int]], QuerySet[Product]], *order: str, limit: int) -> list[CardProduct]:
+    """Card-ready products: the first `limit` of `build(active category ids)` in `order` (three queries).
 
     The products are chosen first, so the card's price and stock subqueries run for those few
     rows only (annotating first made the database compute them for every candidate before
     sorting: home, ~10,000 products); then their cards come from the precompiled card queries
-    (`card_rows`: one query more than a subquery would be, ~2.5 ms of CPU less per grid).
+    (`card_rows`: one query more than a subquery would be, ~2.5 ms of CPU less per grid). The
+    choosing query is precompiled too (`catalog.precompiled`, once per `build`, order and limit):
+    `build` takes the active categories' ids, which change, as a parameter.
     """
-    return card_products(list(queryset.order_by(*order).values_list("pk", flat=True)[:limit]))
+    name = f"top:{build.__module__}.{build.__qualname__}:{','.join(order)}:{limit}"
+    ids = precompiled.rows(
+        name, lambda category_ids: build(category_ids).order_by(*order).values_list("pk")[:limit],
+        list(category_tree().by_id), model=Product,
+    )
+    return card_products([pk for pk, in ids])
 
 
-def _published_in_index_order() -> QuerySet[Product]:
+def _featured(category_ids: list[int]) -> QuerySet[Product]:
+    return Product.objects.published(category_ids=category_ids).filter(is_featured=True)
+
+
+def _published_in_index_order(category_ids: list[int]) -> QuerySet[Product]:
     """`published_products()` for the store-wide "newest" and "best-selling" picks.
 
     The same products, but filtered on expressions no index covers, so SQLite walks the
@@ -193,15 +226,15 @@ def _published_in_index_order() -> QuerySet[Product]:
 
     return Product.objects.alias(
         listed_status=Concat(F("status"), Value("")), listed_category=F("category_id") + 0,
-    ).filter(listed_status=Product.Status.ACTIVE, listed_category__in=list(category_tree().by_id)).exclude(
+    ).filter(listed_status=Product.Status.ACTIVE, listed_category__in=category_ids).exclude(
         pk__in=not_sold_online()
     )
 
 
 def home_page_data(*, limit: int = 8) -> dict:
-    """Featured products, new arrivals and top categories for the home page (5 queries)."""
-    featured = top_cards(published_products().filter(is_featured=True), "-units_sold", "pk", limit=limit)
-    new_arrivals = top_cards(_published_in_index_order(), "-created_at", "-pk", limit=limit)
+    """Featured products, new arrivals and top categories for the home page (7 queries cold)."""
+    featured = top_cards(_featured, "-units_sold", "pk", limit=limit)
+    new_arrivals = top_cards(_published_in_index_order, "-created_at", "-pk", limit=limit)
     return {"featured": featured, "new_arrivals": new_arrivals, "top_categories": category_tree().roots}
 
 
@@ -224,7 +257,7 @@ def popular_categories(*, limit: int = 6) -> list[CategoryNode]:
 
 def popular_products(*, limit: int = 4) -> list[Product]:
     """The best-selling published products, card-ready (2 queries)."""
-    return top_cards(_published_in_index_order(), "-units_sold", "pk", limit=limit)
+    return top_cards(_published_in_index_order, "-units_sold", "pk", limit=limit)
 
 
 # --- Listings: filters, facets, sorting ---------------------------------------------------------
@@ -511,6 +544,11 @@ class ProductPage:
     related: list[Product]
     stock: dict[int, int] = field(default_factory=dict)  # units available per variant id (active locations)
 
+    @cached_property
+    def description_text(self) -> str:
+        """The description's words (meta description, structured data): parsed once per page."""
+        return plain_text(self.product.description)
+
 
 def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     """Everything the product page shows, in a fixed number of queries.
@@ -518,49 +556,15 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     `selection` maps option slugs to value slugs from the query string; unknown or missing ones
     fall back to the first in-stock variant's values.
     """
-    product = (
-        Product.objects.published()
-        .select_related("brand", "category", "gift_card")
-        .prefetch_related(
-            Prefetch(
-                "variants",
-                queryset=Variant.objects.filter(is_active=True).prefetch_related(
-                    Prefetch("option_values", queryset=OptionValue.objects.select_related("option")),
-                ),
-            ),
-            Prefetch("images", queryset=ProductImage.objects.order_by("position", "pk")),
-            Prefetch("attribute_values", queryset=AttributeValue.objects.select_related("attribute")),
-        )
-        .filter(slug=slug)
-        .first()
-    )
-    if product is None:
+    tree = category_tree()
+    rows = product_page_rows(slug, tree.by_id)
+    if rows is None:
         raise Http404("No such product")
-    variants = list(product.variants.all())
-    # Stock rows as plain tuples, in one query where a nested prefetch used to be: it made two
-    # model instances per row (a variant at a location) and a queryset per variant, a good part
-    # of this page's cost for a product with many variants. A location is made once.
-    levels: dict[int, list[tuple[Location, int]]] = defaultdict(list)
-    places: dict[int, Location] = {}
-    for variant_id, on_hand, reserved, location_id, *place in (
-        StockLevel.objects.filter(variant__in=[v.pk for v in variants], location__is_active=True)
-        .order_by("location__position", "location__name", "pk")
-        .values_list("variant_id", "on_hand", "reserved", "location_id", "location__name", "location__city",
-                     "location__code", "location__kind", "location__pickup_allowed", "location__position")
-    ):
-        if location_id not in places:
-            name, city, code, kind, pickup_allowed, position = place
-            places[location_id] = Location(
-                pk=location_id, name=name, city=city, code=code, kind=kind, pickup_allowed=pickup_allowed,
-                position=position, is_active=True,
-            )
-        levels[variant_id].append((places[location_id], max(on_hand - reserved, 0)))
-    stock = {v.pk: sum(units for _place, units in levels[v.pk]) for v in variants}
+    product, variants, values_of, levels, stock = rows.product, rows.variants, rows.values_of, rows.levels, rows.stock
     if is_digital(product):
         # Emailed (a gift card): never out of stock, whatever stock rows it has or lacks.
         levels.clear()
         stock = {v.pk: settings.CART_MAX_LINE_QUANTITY for v in variants}
-    values_of = {v.pk: {ov.option.slug: ov for ov in v.option_values.all()} for v in variants}
 
     options: dict[str, tuple[Option, dict[str, OptionValue]]] = {}
     for variant in variants:
@@ -620,21 +624,18 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     # other colours'. Without a look option the staff's order stands.
     looks = {values[chosen[option.slug]].pk for option, values in ordered_options
              if option.changes_look and option.slug in chosen}
-    images = list(product.images.all())
+    images = rows.images
     if looks:
         images = pictures_in_order(images, looks)
 
-    tree = category_tree()
     node = tree.by_id.get(product.category_id)
     breadcrumbs = tree.ancestors(node) if node else []
 
-    related = top_cards(
-        published_products().filter(category_id=product.category_id).exclude(pk=product.pk), "-units_sold", "pk", limit=4
-    )
+    related = card_products(related_ids(category_id=product.category_id, product_id=product.pk))
     return ProductPage(
         product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
         locations=locations, available=available, status=availability_status(available),
-        breadcrumbs=breadcrumbs, attributes=list(product.attribute_values.all()), related=related, stock=stock,
+        breadcrumbs=breadcrumbs, attributes=rows.attributes, related=related, stock=stock,
     )
 
 
@@ -797,10 +798,3 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
             in_stock_count=in_stock_count,
         ),
     )
-
-
-def categories_of(product_ids: list[int]) -> list[int]:
-    """The active categories holding these products (one query), for a search's listing."""
-    tree = category_tree()
-    found = Product.objects.filter(pk__in=product_ids).order_by().values_list("category_id", flat=True).distinct()
-    return [pk for pk in found if pk in tree.by_id]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from shop.html import plain_text
 from shop.money import quantize
 from shop.site import absolute_url
 
@@ -31,7 +30,7 @@ def product_structured_data(page: ProductPage) -> dict:
         "@context": "https://schema.org",
         "@type": "Product",
         "name": product.title,
-        "description": plain_text(product.description)[:5000],
+        "description": page.description_text[:5000],
         "url": url,
         "image": [absolute_url(image.image.url) for image in page.images[:5]],
         "offers": offers[0] if len(offers) == 1 else {

@@ -23,7 +23,7 @@ from inventory.models import Reason
 from shop.db import analyze
 from shop.money import quantize
 
-from . import importing, invalidation
+from . import importing, invalidation, listing_index, versions
 from .listing_index import invalidate_categories
 from .exceptions import (
     CatalogError,
@@ -161,7 +161,9 @@ def set_stock_levels(*, changes: Sequence[StockChange], cause: Cause | None = No
     Each difference is written to the stock ledger in the same transaction, as `cause` (default:
     set by staff, nobody named).
     Bumps on commit the pages of the products whose stock changed, and the cards and listings of
-    those that sold out or came back. Returns how many rows were created, changed or removed.
+    those that sold out or came back, as decided under the listing index lock (after the stock
+    rows, as sales take them), which also keeps the index's in-stock bits. Returns how many rows
+    were created, changed or removed.
     """
     latest = {(change.variant_id, change.location_id): change for change in changes}
     if not latest:
@@ -176,7 +178,6 @@ def set_stock_levels(*, changes: Sequence[StockChange], cause: Cause | None = No
             (level.variant_id, level.location_id): level
             for level in StockLevel.objects.select_for_update().filter(variant_id__in=variant_ids).order_by("pk")
         }
-        before = invalidation.stock_snapshot(Product.objects.filter(variants__pk__in=variant_ids))
         now = timezone.now()
         to_create, to_update, to_delete, moved = [], [], [], []
         for key, change in latest.items():
@@ -208,8 +209,15 @@ def set_stock_levels(*, changes: Sequence[StockChange], cause: Cause | None = No
         ledger.record(cause=cause or Cause(reason=Reason.SET), changes=moved)
         count = len(to_create) + len(to_update) + len(to_delete)
         if count:
-            invalidate_categories()  # staff's bulk change: rare, so every category
-            invalidation.stock_changed(before)
+            # Sold out or back: decided as a sale decides it, under the listing index lock, from the
+            # stock read after it (`listing_index.stock_flipped`). Reading it before and after the
+            # write without that lock missed a sale of the product's other variant committed in
+            # between: neither bumped the card, which kept showing the product sold out.
+            products = dict(
+                Product.objects.filter(variants__pk__in=variant_ids).values_list("pk", "category_id").distinct()
+            )
+            versions.bump_on_commit(versions.product_key(pk) for pk in products)
+            invalidation.stock_availability_changed(listing_index.stock_flipped(products))
         return count
 
 

@@ -99,7 +99,7 @@ def search(request: HttpRequest) -> HttpResponse:
         analytics.note_search_results(request, query=query, results=len(result.ids))
     if result and result.ids:
         context["corrected"] = result.corrected
-        categories = selectors.categories_of(result.ids)
+        categories = result.categories
         # Matches come and go with the assortment; their prices and stock (sort, filters, facets)
         # move with the listings of their categories.
         versions.depends_on(versions.ASSORTMENT_KEY, *map(versions.listing_key, categories))

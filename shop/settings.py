@@ -403,13 +403,15 @@ SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
 # Shoppers' return photos (returns/storage.py): outside MEDIA_ROOT, so no URL serves them; the
 # returns views check who asks before reading one.
 RETURN_PHOTOS_ROOT = Path(env.str("RETURN_PHOTOS_ROOT", default=str(VAR_DIR / "private" / "return-photos")))
+
+# Both remember each file's URL once worked out (shop/storage.py): a cold page asks for dozens.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "shop.storage.MediaStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "shop.storage.StaticStorage"
         )
     },
 }

@@ -47,6 +47,8 @@ BACKENDS: dict[str, ModuleType] = {"sqlite": sqlite, "postgresql": postgres}
 @dataclass
 class SearchResult:
     ids: list[int] = field(default_factory=list)  # best match first, at most `limit`
+    # The categories of those products (ascending): which listings a results page draws from.
+    categories: list[int] = field(default_factory=list)
     corrected: str | None = None  # the query as the spelling pass rewrote it, when it did
     suggestion: str | None = None  # "Did you mean": a likelier query, when nothing was found
 
@@ -58,18 +60,33 @@ def backend_for(conn: BaseDatabaseWrapper) -> ModuleType:
         raise ImproperlyConfigured(f"Product search supports SQLite and PostgreSQL, not {conn.vendor}.") from None
 
 
-def _published() -> tuple[str, tuple]:
-    """SQL and parameters of the published products' ids and titles, from the one definition of
-    "published" (ProductQuerySet.published)."""
-    from catalog.models import Product
+_published_sql: dict[tuple, tuple[str, tuple]] = {}
 
-    queryset = (
-        Product.objects.published()
-        .order_by()
-        .annotate(pub_id=F("pk"), pub_title=F("title"))
-        .values("pub_id", "pub_title")
-    )
-    return queryset.query.sql_with_params()
+
+def _published() -> tuple[str, tuple]:
+    """SQL and parameters of the published products' ids, titles and categories, from the one
+    definition of "published" (ProductQuerySet.published).
+
+    Compiled once per database and set of active categories (the structure rarely changes; the
+    ORM took ~0.7 ms of a cold search to build it), at most a few kept.
+    """
+    from catalog.models import Product
+    from catalog.selectors import category_tree
+
+    category_ids = list(category_tree().by_id)
+    key = (connection.alias, tuple(category_ids))
+    found = _published_sql.get(key)
+    if found is None:
+        queryset = (
+            Product.objects.published(category_ids=category_ids)
+            .order_by()
+            .annotate(pub_id=F("pk"), pub_title=F("title"), pub_category=F("category_id"))
+            .values("pub_id", "pub_title", "pub_category")
+        )
+        if len(_published_sql) >= 8:
+            _published_sql.clear()
+        found = _published_sql[key] = queryset.query.sql_with_params()
+    return found
 
 
 def search(query: str, *, limit: int = 1000) -> SearchResult:
@@ -97,10 +114,11 @@ def search(query: str, *, limit: int = 1000) -> SearchResult:
     # exact title for the query "t shirt cafe".
     exact = {comparable(text), comparable(" ".join(fixed))}
     first, rest = [], []
-    for pk, title in rows:
+    for pk, title, _category in rows:
         (first if comparable(title) in exact else rest).append(pk)
     return SearchResult(
         ids=first + rest,
+        categories=sorted({category for _pk, _title, category in rows}),
         corrected=" ".join(fixed) if spelling.corrected and rows else None,
         suggestion=" ".join(spelling.suggestion) if not rows and spelling.suggestion != fixed else None,
     )

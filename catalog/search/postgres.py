@@ -310,7 +310,7 @@ def tsquery(words: list[str], *, any_word: bool) -> str:
 def ranked(
     cursor: CursorWrapper, words: list[str], *, any_word: bool, title: str, published: tuple[str, tuple], limit: int
 ) -> list[tuple[int, str]]:
-    """(id, title) of published products matching `words`, best first.
+    """(id, title, category id) of published products matching `words`, best first.
 
     First the products whose title or brand match: the one titled exactly `title` (folded),
     then by ts_rank of title and brand plus a little trigram similarity of the title. Then, while
@@ -327,7 +327,7 @@ def ranked(
     query = tsquery(words, any_word=any_word)
     rows = _names_stage(cursor, query, title=title, published=published, limit=limit)
     if len(rows) < limit:
-        seen = [pk for pk, _ in rows]
+        seen = [row[0] for row in rows]
         rows += _document_stage(cursor, query, seen=seen, published=published, limit=limit - len(rows))
     return rows
 
@@ -341,7 +341,7 @@ def _names_stage(cursor, query: str, *, title: str, published: tuple[str, tuple]
     # similarity, dearer, only re-orders the window.
     published_sql, published_params = published
     cursor.execute(
-        f"""SELECT r.product_id, r.title FROM (
+        f"""SELECT r.product_id, r.title, published.pub_category FROM (
                 SELECT s.product_id, s.title, s.title = %s AS exact,
                        ts_rank(s.names, to_tsquery('simple', %s), 1) AS rank
                 FROM {TABLE} AS s
@@ -350,8 +350,9 @@ def _names_stage(cursor, query: str, *, title: str, published: tuple[str, tuple]
                 LIMIT %s
             ) AS r
             CROSS JOIN LATERAL (
-                SELECT 1 FROM ({published_sql}) AS published WHERE published.pub_id = r.product_id LIMIT 1
-            ) AS is_published
+                SELECT published.pub_category FROM ({published_sql}) AS published
+                WHERE published.pub_id = r.product_id LIMIT 1
+            ) AS published
             ORDER BY r.exact DESC, r.rank + {SIMILARITY_WEIGHT} * similarity(r.title, %s) DESC, r.product_id DESC
             LIMIT %s""",
         [title, query, query, _window(limit), *published_params, title, limit],
@@ -362,7 +363,7 @@ def _names_stage(cursor, query: str, *, title: str, published: tuple[str, tuple]
 def _document_stage(cursor, query: str, *, seen: list[int], published: tuple[str, tuple], limit: int) -> list:
     published_sql, published_params = published
     cursor.execute(
-        f"""SELECT r.product_id, published.pub_title FROM (
+        f"""SELECT r.product_id, published.pub_title, published.pub_category FROM (
                 SELECT c.product_id, ts_rank(c.document, to_tsquery('simple', %s)) AS score
                 FROM (
                     SELECT product_id, document FROM {DOCUMENTS}
@@ -373,7 +374,7 @@ def _document_stage(cursor, query: str, *, seen: list[int], published: tuple[str
                 LIMIT %s
             ) AS r
             CROSS JOIN LATERAL (
-                SELECT published.pub_title FROM ({published_sql}) AS published
+                SELECT published.pub_title, published.pub_category FROM ({published_sql}) AS published
                 WHERE published.pub_id = r.product_id LIMIT 1
             ) AS published
             ORDER BY r.score DESC, r.product_id DESC

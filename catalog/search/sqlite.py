@@ -257,7 +257,7 @@ def match_expression(words: list[str], *, any_word: bool) -> str:
 def ranked(
     cursor: CursorWrapper, words: list[str], *, any_word: bool, title: str, published: tuple[str, tuple], limit: int
 ) -> list[tuple[int, str]]:
-    """(id, title) of published products matching `words`, best first.
+    """(id, title, category id) of published products matching `words`, best first.
 
     First the products whose title and brand hold the words: the one titled exactly `title`
     (folded), then by bm25 with column weights, then newest. Then, while there is room, the
@@ -269,7 +269,7 @@ def ranked(
     expression = match_expression(words, any_word=any_word)
     names = f"{{title brand}} : ({expression})"
     cursor.execute(
-        f"""SELECT {TABLE}.rowid, {TABLE}.title
+        f"""SELECT {TABLE}.rowid, {TABLE}.title, published.pub_category
             FROM {TABLE} JOIN ({published_sql}) AS published ON published.pub_id = {TABLE}.rowid
             WHERE {TABLE} MATCH %s
             ORDER BY {TABLE}.title = %s DESC, {BM25}, {TABLE}.rowid DESC
@@ -279,7 +279,7 @@ def ranked(
     rows = cursor.fetchall()
     if len(rows) < limit:
         cursor.execute(
-            f"""SELECT candidates.rowid, candidates.title FROM (
+            f"""SELECT candidates.rowid, candidates.title, published.pub_category FROM (
                     SELECT rowid, title, {BM25} AS score FROM {TABLE} WHERE {TABLE} MATCH %s
                     LIMIT {DESCRIPTION_CANDIDATES}
                 ) AS candidates

@@ -19,22 +19,23 @@ pytestmark = pytest.mark.django_db
 
 # The most queries each page may take on a cache miss (docs/architecture.md says what they are).
 # Measured: home 7 (tree, and for featured and new arrivals each: their ids, cards, images);
-# product 12 (product, variants, option values, stock, images, attributes, related ids + cards +
-# images, tree, and the live promotions for its sale labels: promotions/labels.py, one query with
-# none, two with some, none once cached), and the pick-up shops' addresses and hours (pickup/selectors.py
-# `shop_directory`: one query when the cache is cold, shared by every page after). Choosing a grid's ids apart from its cards costs a query and lets the cards come
-# from precompiled SQL (catalog/card_rows.py), ~2.5 ms of CPU less per grid.
+# product 11 (product, variants with their option values, stock, images, attributes: precompiled,
+# catalog/product_rows.py; related ids + cards + images, tree, and the live promotions for its
+# sale labels: promotions/labels.py, one query with none, two with some, none once cached; and
+# the pick-up shops' addresses and hours: pickup/selectors.py `shop_directory`, one query when
+# the cache is cold, shared by every page after).
+# Choosing a grid's ids apart from its cards costs a query and lets the cards come from
+# precompiled SQL (catalog/card_rows.py), ~2.5 ms of CPU less per grid.
 # A category listing is 7 whatever its filters (tree, listing index, brand / option value /
 # attribute value labels, page's cards + images), and 13 right after a change to one of its
 # categories, when the listing index is rebuilt on the way (5 reads and one write, for any number
-# of stale categories). Search is that plus the categories of the matches and the backend's own
-# lookups, which may still change (the categories are also what its cache entry is checked against:
-# catalog/versions.py).
+# of stale categories). Search is that plus the backend's own lookups (a known-word check and the
+# ranking, which also names each match's category), which may still change (the categories are
+# also what its cache entry is checked against: catalog/versions.py).
 # Home, category and search pages take one query more for the sale labels on their cards: the live
 # promotions (promotions/offers.py), shared by every page and cached, so none once cached; the
 # product page already counted it (promotions/tests/test_card_labels.py: with promotions live).
-# The product page takes one more for the pick-up shops' details (pickup/: hours, what to bring).
-BUDGET = {"home": 8, "category": 14, "category_filtered": 14, "product": 12, "search": 18}
+BUDGET = {"home": 8, "category": 14, "category_filtered": 14, "product": 11, "search": 17}
 FRESH_INDEX_BUDGET = {"category": 8, "category_filtered": 8}
 
 

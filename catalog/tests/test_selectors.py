@@ -30,6 +30,25 @@ def _counts(facets, key: str) -> dict[str, int]:
 # --- Home and the category tree -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", ["clothing", "clothing/jackets/rain", "caf\u00e9/cr\u00e8me", "a b/c?d#e"])
+def test_a_category_links_where_reverse_says_whatever_the_script_prefix(path):
+    from django.urls import reverse, set_script_prefix
+
+    node = selectors.CategoryNode(id=1, name="x", slug=path.rsplit("/")[-1], parent_id=None, path=path, depth=0)
+    for prefix in ("/", "/shop/"):
+        set_script_prefix(prefix)
+        try:
+            assert node.get_absolute_url() == reverse("catalog:category", kwargs={"path": path})
+        finally:
+            set_script_prefix("/")
+    set_script_prefix("/shop/")
+    try:
+        assert node.get_absolute_url().startswith("/shop/c/")
+    finally:
+        set_script_prefix("/")
+
+
+
 def test_home_page_data_has_featured_new_arrivals_and_top_categories(storefront_catalog):
     data = selectors.home_page_data()
 

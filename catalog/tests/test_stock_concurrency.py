@@ -333,3 +333,75 @@ def test_two_orders_selling_out_two_variants_of_one_product_clear_its_in_stock_b
     assert data == listing_index.build([product.category_id])[product.category_id]
     # and the cached card and listings that showed it in stock are thrown away
     assert versioning.moved(card) == set(card)
+
+
+@pytest.mark.postgres
+def test_a_staff_stock_edit_racing_a_sale_of_the_products_other_variant_bumps_its_card(monkeypatch):
+    """Staff restock a product's sold-out variant while an order takes the last unit of the other.
+
+    The staff edit locks only its own variant's rows. It used to decide whether the product sold
+    out or came back from a read before its write and one after, neither under a lock shared with
+    sales: here the sale commits between them, clearing the product's in-stock bit and bumping its
+    card and listings (sold out, as committed then: a page rendered now shows it so). The edit
+    then saw the product available before and after, bumped nothing but the product page, and the
+    cached card and listings showed a product in stock as sold out. The edit pauses after its
+    write until the sale has committed, every time.
+    """
+    from inventory import ledger
+
+    from catalog import listing_index, versions
+
+    from . import versioning
+
+    warehouse = LocationFactory(code="warehouse")
+    red = VariantFactory(sku="EDIT-RED")
+    blue = VariantFactory(sku="EDIT-BLUE", product=red.product)
+    product = red.product
+    StockLevelFactory(variant=red, location=warehouse, on_hand=1)
+    StockLevelFactory(variant=blue, location=warehouse, on_hand=0)
+    listing_index.load([product.category_id])  # built: the product in stock
+
+    written, sold = threading.Event(), threading.Event()
+    record = ledger.record
+
+    def record_then_wait_for_the_sale(**kwargs):
+        result = record(**kwargs)
+        if threading.current_thread().name == "staff":
+            written.set()
+            assert sold.wait(timeout=JOIN_SECONDS)
+        return result
+
+    monkeypatch.setattr(ledger, "record", record_then_wait_for_the_sale)
+    outcome = []
+
+    def staff():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '20s'")
+            outcome.append(services.set_stock_levels(
+                changes=[StockChange(variant_id=blue.pk, location_id=warehouse.pk, on_hand=5)]
+            ))
+        except BaseException as error:  # asserted below
+            outcome.append(error)
+        finally:
+            connections.close_all()
+
+    editor = threading.Thread(target=staff, name="staff")
+    editor.start()
+    try:
+        assert written.wait(timeout=JOIN_SECONDS), outcome
+        buy(red.pk)  # the last red unit, committed while the edit waits
+        # What a page rendered now depends on: the product is sold out, as far as anyone can see.
+        [data] = listing_index.load([product.category_id])
+        part = listing_index.Part(data)
+        assert not part.stock >> part.ids.index(product.pk) & 1
+        shown = versioning.read(versions.card_key(product.pk), versions.listing_key(product.category_id))
+    finally:
+        sold.set()
+        editor.join(timeout=JOIN_SECONDS)
+    assert not editor.is_alive() and outcome == [1], outcome
+
+    # Blue is back: in stock again, so every cached card and listing that showed it sold out goes.
+    assert versioning.moved(shown) == set(shown)
+    [data] = listing_index.load([product.category_id])
+    assert data == listing_index.build([product.category_id])[product.category_id]
