@@ -78,11 +78,12 @@ def start_conversation(
             name=name[:100], subject=subject[:200],
         )
         if customer is not None:
-            _record_on_timeline(conversation, customer)
+            record_on_timeline(conversation, customer)
     return conversation
 
 
-def _record_on_timeline(conversation: Conversation, customer: Customer) -> None:
+def record_on_timeline(conversation: Conversation, customer: Customer) -> None:
+    """A "conversation started" row on the customer's CRM timeline."""
     Activity.objects.create(
         customer=customer, kind=Activity.Kind.CHAT,
         message=_("Conversation started (%(channel)s)") % {"channel": conversation.get_channel_display()},
@@ -348,7 +349,7 @@ def attach_visitor_conversations(*, visitor_key: str, user) -> int:
             conversation.customer = customer
             conversation.email = conversation.email or customer.email
             conversation.save(update_fields=["customer", "email", "updated_at"])
-            _record_on_timeline(conversation, customer)
+            record_on_timeline(conversation, customer)
     return len(guests)
 
 

@@ -2,10 +2,13 @@
 message stored once (its platform id is unique per channel), through `services.add_shopper_message`
 so the inbox hears of it live like any other.
 
-Customers are not matched: the customers app has a phone field, but nobody verifies it, and
-matching a WhatsApp number to whoever typed it would show that customer's orders to the number's
-owner. The sender's number (or Messenger id) is kept on the conversation instead, with their
-name: WhatsApp's from the webhook's `contacts[].profile.name` (updated when it changes),
+A WhatsApp sender is matched to the customer whose phone number *staff verified*
+(`Customer.verified_phone`, set at the counter: customers.services.verify_phone), since WhatsApp's
+sender id is the number WhatsApp itself verified: both ends are the number's owner. The phone a
+shopper merely typed is never followed (it would show that customer's orders to whoever owns the
+number). A conversation that started before the number was verified joins the customer at the
+sender's next message. Messenger ids are never matched. The sender's number (or Messenger id) is
+kept on the conversation, with their name: WhatsApp's from the webhook's `contacts[].profile.name` (updated when it changes),
 Messenger's read once from the User Profile API after the first message (`outbound.fetch_sender_name`).
 """
 from __future__ import annotations
@@ -24,16 +27,34 @@ from .common import Inbound
 log = logging.getLogger(__name__)
 
 
+def _verified_customer(*, channel: str, sender: str):
+    """The customer whose staff-verified phone is this WhatsApp sender's number, or None."""
+    if channel != "whatsapp" or not sender:
+        return None
+    from customers.models import Customer
+    from customers.services import normalise_phone
+
+    number = normalise_phone("+" + sender.lstrip("+"))
+    return Customer.objects.filter(verified_phone=number).first() if number else None
+
+
 def _conversation_for(*, channel: str, item: Inbound) -> Conversation:
     found = Conversation.objects.filter(channel=channel, external_sender=item.sender).first()
     if found is not None:
+        if found.customer_id is None and (customer := _verified_customer(channel=channel, sender=item.sender)):
+            found.customer = customer
+            found.save(update_fields=["customer", "updated_at"])
+            services.record_on_timeline(found, customer)
         return found
     name = item.name or (f"+{item.sender}" if channel == "whatsapp" else "")
+    customer = _verified_customer(channel=channel, sender=item.sender)
     try:
         with transaction.atomic():
             # The assistant answers on the web launcher only: a person answers here.
             created = Conversation.objects.create(channel=channel, external_sender=item.sender, name=name[:100],
-                                                  bot_active=False)
+                                                  bot_active=False, customer=customer)
+            if customer is not None:
+                services.record_on_timeline(created, customer)
     except IntegrityError:  # the same sender's first message, delivered concurrently
         return Conversation.objects.get(channel=channel, external_sender=item.sender)
     if not created.name:  # Messenger's webhook has no name: ask the User Profile API, after commit

@@ -231,12 +231,43 @@ def test_messenger_echoes_and_read_receipts_are_not_messages(client):
     assert Conversation.objects.get().external_sender == "1254459154682919"
 
 
-def test_a_customer_with_that_phone_is_not_matched_because_phones_are_not_verified(client):
+def test_a_customer_who_only_typed_that_phone_is_not_matched(client):
     CustomerFactory(phone="+16315551181")
 
     post_signed(client, WA_URL, wa_payload(), WA_SECRET)
 
     assert Conversation.objects.get().customer is None
+
+
+def test_a_whatsapp_sender_joins_the_customer_whose_number_staff_verified(client):
+    from customers.models import Activity
+    from customers.services import verify_phone
+
+    ada = CustomerFactory(phone="")
+    verify_phone(customer_id=ada.pk, phone="+1 (631) 555-1181")
+
+    post_signed(client, WA_URL, wa_payload(), WA_SECRET)
+
+    conversation = Conversation.objects.get()
+    assert conversation.customer == ada
+    assert Activity.objects.filter(customer=ada, kind=Activity.Kind.CHAT, data__conversation=conversation.pk).count() == 1
+
+
+def test_a_number_verified_after_the_first_message_joins_at_the_next_one(client):
+    from customers.models import Activity
+    from customers.services import verify_phone
+
+    post_signed(client, WA_URL, wa_payload(), WA_SECRET)
+    assert Conversation.objects.get().customer is None
+    ada = CustomerFactory(phone="")
+    verify_phone(customer_id=ada.pk, phone="+16315551181")
+
+    post_signed(client, WA_URL, wa_payload(wamid="wamid.second", text="Still there?"), WA_SECRET)
+    post_signed(client, WA_URL, wa_payload(wamid="wamid.third", text="Hello?"), WA_SECRET)
+
+    conversation = Conversation.objects.get()
+    assert conversation.customer == ada and conversation.messages.count() == 3
+    assert Activity.objects.filter(customer=ada, kind=Activity.Kind.CHAT).count() == 1  # joined once
 
 
 # --- Replies out ---------------------------------------------------------------------------------
