@@ -93,6 +93,23 @@ def _sender_privacy_url(request: HttpRequest, conversation: Conversation) -> str
     return reverse("admin:chat_sender_privacy") + "?" + urlencode({"kind": sender.kind, "value": sender.value})
 
 
+def _draft_order_url(user, conversation: Conversation) -> str:
+    """The back office's new draft order (stafforders: priced by staff, then a payment link),
+    started for this conversation's customer, or "" without the right to make one."""
+    from urllib.parse import urlencode
+
+    if not user.has_perm("stafforders.add_draftorder"):
+        return ""
+    customer = conversation.customer
+    initial = {
+        "customer": customer.pk if customer else "",
+        "email": (customer.email if customer else "") or conversation.email,
+        "customer_name": (customer.full_name if customer else "") or conversation.name,
+        "note": _("From chat conversation %(id)s") % {"id": conversation.pk},
+    }
+    return reverse("admin:stafforders_draftorder_add") + "?" + urlencode({k: v for k, v in initial.items() if v})
+
+
 def _selling_tools(user) -> dict:
     """Which of the inbox's selling actions this agent may use (and the promotions to pick from)."""
     from . import actions
@@ -316,6 +333,7 @@ class ConversationAdmin(admin.ModelAdmin):
             "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
             "attach_url": reverse("admin:chat_conversation_attach", args=[conversation.pk]),
             "privacy_url": _sender_privacy_url(request, conversation),
+            "draft_order_url": _draft_order_url(request.user, conversation),
             **_platform_window(conversation),
             **_selling_tools(request.user),
         }

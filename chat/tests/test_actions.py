@@ -283,3 +283,27 @@ def test_the_conversation_page_with_every_tool_stays_within_its_budget(client, d
         response = client.get(f"{INBOX}{conversation.pk}/change/")
 
     assert response.status_code == 200 and len(response.context["code_promotions"]) == 5
+
+
+# --- A draft order with a payment link (stafforders) ---------------------------------------------
+
+def test_an_agent_who_takes_orders_starts_a_draft_for_the_conversations_customer(django_app):
+    customer = CustomerFactory(email="bo@example.com", first_name="Bo", last_name="Diaz")
+    conversation = conversation_of(customer)
+    clerk = agent("carl", perms=[("stafforders", "add_draftorder"), ("stafforders", "view_draftorder"),
+                                 ("stafforders", "change_draftorder")])
+
+    chat_page = page(django_app, clerk, conversation)
+    add_form = chat_page.click(linkid="chat-draft-order").forms["draftorder_form"]
+
+    assert add_form["customer"].value == str(customer.pk)
+    assert (add_form["email"].value, add_form["customer_name"].value) == ("bo@example.com", "Bo Diaz")
+    assert add_form["note"].value == f"From chat conversation {conversation.pk}"
+
+
+def test_an_agent_who_may_not_take_orders_is_not_offered_a_draft(django_app):
+    conversation = conversation_of(CustomerFactory())
+
+    chat_page = page(django_app, agent(), conversation)
+
+    assert not chat_page.html.select("#chat-draft-order")
