@@ -148,9 +148,10 @@ class RefundForm(forms.Form):
     )
 
     def __init__(self, *args, payments: Sequence[RefundablePayment], currency: str,
-                 returned: Decimal = Decimal("0"), **kwargs) -> None:
+                 returned: Decimal | None = None, **kwargs) -> None:
         """`returned`: what returned units not yet refunded are worth after their discounts
-        (`payment_state.returned_not_refunded`); when there is some, it is the proposed amount."""
+        (`payment_state.returned_not_refunded`; None when nothing came back): the proposed amount,
+        and when goods came back but are worth nothing more, no amount is proposed at all."""
         super().__init__(*args, **kwargs)
         self.payments = {payment.pk: payment for payment in payments}
         self.currency = currency
@@ -164,11 +165,20 @@ class RefundForm(forms.Form):
             # The usual case is one payment, refunded in full.
             self.fields["payment"].initial = payments[0].pk
             self.fields["amount"].initial = payments[0].refundable
-            if returned > 0:
+            if returned is not None and returned > 0:
                 self.fields["amount"].initial = min(returned, payments[0].refundable)
                 self.fields["amount"].help_text = _(
                     "Proposed: %(amount)s for the returned items, each at the price paid after its share of "
                     "the discounts.") % {"amount": format_money(returned, currency)}
+            elif returned is not None:
+                # Goods came back, but nothing more is due for them (a free gift, a "buy 3 for 2"
+                # whose kept items no longer earn it, or refunded already): proposing the whole
+                # payment would invite a refund nobody owes.
+                self.fields["amount"].initial = None
+                self.fields["amount"].help_text = _(
+                    "Nothing more is due for the returned items (already refunded, or what they were "
+                    "worth went to the promotion the kept items no longer earn). Enter an amount only "
+                    "for another reason.")
         if len(payments) == 1:
             self.fields["payment"].widget = forms.HiddenInput()
 

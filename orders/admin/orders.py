@@ -337,7 +337,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
                                 % {"number": order.number})
         form = RefundForm(request.POST if request.method == "POST" else None, payments=refundable,
                           currency=order.currency,
-                          returned=payment_state.returned_not_refunded(order) if request.method == "GET" else 0)
+                          returned=payment_state.returned_not_refunded(order) if request.method == "GET" else None)
         if form.is_valid():
             amount = form.cleaned_data["amount"]
             try:

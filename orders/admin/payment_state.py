@@ -90,17 +90,21 @@ def refundable_payments(order: Order) -> list[RefundablePayment]:
     ]
 
 
-def returned_not_refunded(order: Order) -> Decimal:
+def returned_not_refunded(order: Order) -> Decimal | None:
     """What the units returned so far are worth after their discounts and what the kept items no
     longer earn (`orders.refund_shares.returned_worth`), less what has already been refunded on
-    the order (pending refunds count): the refund form's proposal once goods came back. Zero when
-    nothing came back or it was all refunded. Two queries (four more when a promotion of the order
+    the order (pending refunds count): the refund form's proposal once goods came back. None when
+    nothing came back; zero when it was all refunded or is worth nothing back (a returned free
+    gift). Two queries (four more when a promotion of the order
     depends on the rest of the cart: `promotions.repricing.replayer`).
 
     Money refunded for another reason (a goodwill refund) also counts as given back here: the
     proposal is a starting point staff can change, never more than is due for the returns.
     """
-    worth = returned_worth(order, list(order.lines.all()))
+    lines = list(order.lines.all())
+    if not any(line.quantity_returned for line in lines):
+        return None
+    worth = returned_worth(order, lines)
     if not worth:
         return Decimal("0")
     given_back = (Refund.objects.filter(payment__order=order).exclude(status=Refund.Status.FAILED)

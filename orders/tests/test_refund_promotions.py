@@ -211,8 +211,10 @@ def test_staff_returning_part_of_a_buy_2_get_1_are_proposed_the_reduced_refund_a
     event = order.events.get(kind=OrderEvent.Kind.RETURN)
     assert event.data["refund_due"] == "0.00"
     assert "less what 3 for 2 no longer gives the items kept" in event.message
-    # so the refund form proposes nothing for returned items (only its usual default, the whole payment)
-    assert "for the returned items" not in admin_app.get(url("refund", order)).text
+    # so the refund form proposes no amount at all (not its usual default, the whole payment), and says why
+    refund_page = admin_app.get(url("refund", order))
+    assert refund_page.forms["refund-form"]["amount"].value == ""
+    assert "Nothing more is due for the returned items" in refund_page.text
     # and the shopper's order page says why, instead of the line's share ($13.33)
     shopper = Client().get(links.signed_order_url(order)).text
     assert ("The items returned are worth $0.00 back in all, not the $13.34 they cost: the items kept no longer "
