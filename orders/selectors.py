@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -209,9 +210,15 @@ def _attempt(order: Order) -> payment_selectors.Attempt | None:
 
 
 def _until(order: Order) -> str:
+    """When the reservation ends: the time alone today, with the date on another day (a payment
+    link a staff member sent holds the items for days)."""
     if order.reservation_expires_at is None:
         return ""
-    when = timezone.localtime(order.reservation_expires_at).strftime("%H:%M")
+    ends = timezone.localtime(order.reservation_expires_at)
+    when = ends.strftime("%H:%M")
+    if ends.date() != timezone.localdate():
+        return " " + _("Your items are reserved until %(date)s at %(time)s.") % {
+            "date": date_format(ends.date(), "DATE_FORMAT"), "time": when}
     return " " + _("Your items are reserved until %(time)s.") % {"time": when}
 
 

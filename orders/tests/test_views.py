@@ -601,3 +601,21 @@ def test_history_costs_the_same_with_one_pick_up_order_or_ten(client):
         costs.append(len(queries))
 
     assert costs[0] == costs[1], costs
+
+
+def test_a_reservation_ending_on_another_day_says_the_date_as_well_as_the_time():
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+    from django.utils import timezone
+
+    from orders.selectors import _until
+
+    here = ZoneInfo(timezone.get_current_timezone_name())
+    with time_machine.travel(datetime(2026, 3, 2, 9, 0, tzinfo=here), tick=False):
+        today = Order(reservation_expires_at=timezone.now() + timedelta(minutes=30))
+        in_a_week = Order(reservation_expires_at=timezone.now() + timedelta(days=7))
+
+        assert _until(today) == " Your items are reserved until 09:30."
+        assert _until(in_a_week) == " Your items are reserved until March 9, 2026 at 09:00."
