@@ -33,10 +33,11 @@ def test_a_search_that_finds_nothing_shows_popular_categories_and_products(
     client, catalog_without_korean, django_assert_max_num_queries, query
 ):
     cache.clear()
-    # 13 on PostgreSQL for "xylophone": the tree, four prefix probes and two "did you mean" lookups
+    # 14 on PostgreSQL for "xylophone": the tree, four prefix probes and two "did you mean" lookups
     # of the search words, the search and its fallback, the popular products' ids, cards and images
-    # (a grid's ids are chosen apart from its cards: catalog/card_rows.py), the popular categories.
-    with django_assert_max_num_queries(13):
+    # (a grid's ids are chosen apart from its cards: catalog/card_rows.py), the popular categories,
+    # and the live promotions for the cards' sale labels (promotions/offers.py; cached after).
+    with django_assert_max_num_queries(14):
         response = client.get("/search/", {"q": query})
 
     assert response.status_code == 200
