@@ -171,14 +171,13 @@ class RefundForm(forms.Form):
                     "Proposed: %(amount)s for the returned items, each at the price paid after its share of "
                     "the discounts.") % {"amount": format_money(returned, currency)}
             elif returned is not None:
-                # Goods came back, but nothing more is due for them (a free gift, a "buy 3 for 2"
-                # whose kept items no longer earn it, or refunded already): proposing the whole
-                # payment would invite a refund nobody owes.
+                # Goods came back, but they are worth nothing back (a free gift, a "buy 3 for 2"
+                # whose kept items no longer earn it): proposing the whole payment would invite a
+                # refund nobody owes.
                 self.fields["amount"].initial = None
                 self.fields["amount"].help_text = _(
-                    "Nothing more is due for the returned items (already refunded, or what they were "
-                    "worth went to the promotion the kept items no longer earn). Enter an amount only "
-                    "for another reason.")
+                    "Nothing is due for the returned items: what they were worth went to the promotion "
+                    "the kept items no longer earn. Enter an amount only for another reason.")
         if len(payments) == 1:
             self.fields["payment"].widget = forms.HiddenInput()
 

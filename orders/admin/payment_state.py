@@ -94,8 +94,9 @@ def returned_not_refunded(order: Order) -> Decimal | None:
     """What the units returned so far are worth after their discounts and what the kept items no
     longer earn (`orders.refund_shares.returned_worth`), less what has already been refunded on
     the order (pending refunds count): the refund form's proposal once goods came back. None when
-    nothing came back; zero when it was all refunded or is worth nothing back (a returned free
-    gift). Two queries (four more when a promotion of the order
+    nothing came back or what came back was all refunded (the form then proposes the rest of the
+    payment, as before any return); zero when what came back is worth nothing (a returned free
+    gift, a "3 for 2" the kept items no longer earn). Two queries (four more when a promotion of the order
     depends on the rest of the cart: `promotions.repricing.replayer`).
 
     Money refunded for another reason (a goodwill refund) also counts as given back here: the
@@ -109,4 +110,5 @@ def returned_not_refunded(order: Order) -> Decimal | None:
         return Decimal("0")
     given_back = (Refund.objects.filter(payment__order=order).exclude(status=Refund.Status.FAILED)
                   .aggregate(total=Sum("amount"))["total"] or Decimal("0"))
-    return max(quantize(worth - given_back, order.currency), Decimal("0"))
+    due = quantize(worth - given_back, order.currency)
+    return due if due > 0 else None

@@ -214,7 +214,7 @@ def test_staff_returning_part_of_a_buy_2_get_1_are_proposed_the_reduced_refund_a
     # so the refund form proposes no amount at all (not its usual default, the whole payment), and says why
     refund_page = admin_app.get(url("refund", order))
     assert refund_page.forms["refund-form"]["amount"].value == ""
-    assert "Nothing more is due for the returned items" in refund_page.text
+    assert "Nothing is due for the returned items" in refund_page.text
     # and the shopper's order page says why, instead of the line's share ($13.33)
     shopper = Client().get(links.signed_order_url(order)).text
     assert ("The items returned are worth $0.00 back in all, not the $13.34 they cost: the items kept no longer "
