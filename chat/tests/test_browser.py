@@ -12,7 +12,8 @@ import pytest
 from conftest import sign_in_to_admin
 from orders.tests.factories import OrderFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Also in CI's PostgreSQL + Redis pass: there the streams go through Redis pub/sub.
+pytestmark = [pytest.mark.browser, pytest.mark.services_browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
