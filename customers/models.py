@@ -273,6 +273,7 @@ class Activity(models.Model):
         CAMPAIGN = "campaign", _("Campaign email")
         CHAT = "chat", _("Chat")
         PHONE_VERIFIED = "phone_verified", _("Phone verified")
+        PHONE_UNVERIFIED = "phone_unverified", _("Phone verification removed")
 
     customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
                                  related_name="activities")

@@ -10,6 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from catalog.models import Location, OptionValue, StockLevel, Variant
 from customers.models import Customer
+from customers.services import normalise_phone
 from saleschannels.models import Channel
 from saleschannels.selectors import channel_prices, channel_products, counter_channel
 from shop.money import quantize
@@ -50,11 +51,15 @@ def digits(phone: str) -> str:
 
 
 def find_customers(*, query: str) -> list[Customer]:
-    """Customers by email (exact, any case) or phone (the same digits; the last 6 narrow the query)."""
+    """Customers by email (exact, any case) or phone. A number staff verified for a customer is
+    that customer alone; otherwise every customer who typed the same digits (the last 6 narrow the
+    query), shown unverified for the cashier to check."""
     query = query.strip()
     people = Customer.objects.filter(erased_at__isnull=True)
     if "@" in query:
         return list(people.filter(email=query.lower())[:1])
+    if (number := normalise_phone(query)) and (verified := people.filter(verified_phone=number).first()):
+        return [verified]
     # "020 7946 0018" and "+44 20 7946 0018" are one number: the national digits without the
     # trunk 0 end both.
     wanted = digits(query).lstrip("0")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/scan/", views.scan, name="scan"),
     path("sessions/<int:session_id>/line/", views.change_line, name="line"),
     path("sessions/<int:session_id>/customer/", views.customer, name="customer"),
+    path("sessions/<int:session_id>/verify-phone/", views.verify_phone, name="verify_phone"),
     path("sessions/<int:session_id>/pay/", views.pay, name="pay"),
     path("sessions/<int:session_id>/close/", views.close_register, name="close"),
     path("sessions/<int:session_id>/closed/", views.closed, name="closed"),

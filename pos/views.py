@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from catalog.exceptions import OutOfStock
+from customers import services as customers
 from customers.models import Customer
 from giftcards.exceptions import GiftCardError
 from saleschannels.selectors import counter_channel
@@ -246,6 +247,28 @@ def customer(request: HttpRequest, session_id: int) -> HttpResponse:
         messages.info(request, _("No customer with “%(q)s”: sell anonymously, or type their email at payment.")
                       % {"q": query})
     return _screen(request, session, customers=people)
+
+
+@staff_can_sell
+@require_POST
+def verify_phone(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The cashier checked the sale's customer's ID: the number they give is verified as theirs, so
+    their next counter sales and WhatsApp messages attach to them by it."""
+    session = _session_or_404(session_id)
+    cart = _cart(request, session.pk)
+    person = Customer.objects.filter(pk=cart["customer_id"] or 0, erased_at__isnull=True).first()
+    if person is None:
+        messages.error(request, _("Choose the customer before verifying their phone."))
+        return _screen(request, session, status=400)
+    try:
+        customers.verify_phone(
+            customer_id=person.pk, phone=request.POST.get("phone", "")[:40], user=request.user,
+            note=_("ID checked at the counter of %(shop)s") % {"shop": session.register.location.name})
+    except ValueError as error:
+        messages.error(request, _("The phone was not verified: %(error)s") % {"error": error})
+        return _screen(request, session, status=400)
+    messages.success(request, _("Phone number verified for %(email)s.") % {"email": person.email})
+    return _keep(request, session, cart)
 
 
 @staff_can_sell

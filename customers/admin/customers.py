@@ -39,6 +39,7 @@ from shop.money import format_money
 from ..models import AuditLog, Customer, Note, Segment, Tag
 from ..selectors.segments import segment_customers
 from ..selectors.crm import customer_list, customer_page
+from ..services import unverify_phone, verify_phone
 from ..services.crm import CRMError, add_note, add_tag, export_customers
 from ..services.privacy import ErasureRefused, erase_customer
 
@@ -198,6 +199,16 @@ class NoteForm(forms.Form):
     visible_to_customer = forms.BooleanField(label=gettext_lazy("Visible to the customer"), required=False)
 
 
+class VerifyPhoneForm(forms.Form):
+    phone = forms.CharField(label=gettext_lazy("Phone number"), max_length=40)
+    note = forms.CharField(label=gettext_lazy("How it was checked"), max_length=200,
+                           help_text=gettext_lazy("E.g. ID seen at the counter, called back on this number."))
+
+
+class UnverifyPhoneForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
+
+
 class EraseForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200,
                              help_text=gettext_lazy("Kept in the audit log, e.g. the customer's request by email."))
@@ -351,6 +362,10 @@ class CustomerAdmin(admin.ModelAdmin):
             path("export/", admin_view(self.export_view), name="%s_%s_export" % info),
             path("<path:object_id>/note/", admin_view(self.note_view), name="%s_%s_note" % info),
             path("<path:object_id>/erase/", admin_view(self.erase_view), name="%s_%s_erase" % info),
+            path("<path:object_id>/verify-phone/", admin_view(self.verify_phone_view),
+                 name="%s_%s_verify_phone" % info),
+            path("<path:object_id>/unverify-phone/", admin_view(self.unverify_phone_view),
+                 name="%s_%s_unverify_phone" % info),
         ] + super().get_urls()
 
     def _url(self, name: str, *args) -> str:
@@ -396,6 +411,47 @@ class CustomerAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, _("Note added."), messages.SUCCESS)
         return HttpResponseRedirect(change_url)
+
+    def _phone_customer(self, request: HttpRequest, object_id: str) -> Customer:
+        """The customer whose phone verification staff change: they must be allowed to change it."""
+        customer = self._customer_or_404(request, object_id)
+        if not self.has_change_permission(request, customer) or customer.erased_at is not None:
+            raise PermissionDenied
+        return customer
+
+    def verify_phone_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Staff record that a number is proved to be this customer's (checked at the counter, a
+        call back): counter sales and WhatsApp messages giving it then attach here."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        customer = self._phone_customer(request, object_id)
+        form = VerifyPhoneForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, _("The phone was not verified: give the number and how it was checked."),
+                              messages.ERROR)
+        else:
+            try:
+                verify_phone(customer_id=customer.pk, user=request.user, **form.cleaned_data)
+            except ValueError as error:
+                self.message_user(request, _("The phone was not verified: %(error)s") % {"error": error},
+                                  messages.ERROR)
+            else:
+                self.message_user(request, _("Phone number verified."), messages.SUCCESS)
+        return HttpResponseRedirect(self._url("change", customer.pk))
+
+    def unverify_phone_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        customer = self._phone_customer(request, object_id)
+        form = UnverifyPhoneForm(request.POST)
+        try:
+            unverify_phone(customer_id=customer.pk, user=request.user,
+                           reason=form.cleaned_data["reason"] if form.is_valid() else "")
+        except ValueError as error:
+            self.message_user(request, _("The verification was kept: %(error)s") % {"error": error}, messages.ERROR)
+        else:
+            self.message_user(request, _("The phone number is no longer verified."), messages.SUCCESS)
+        return HttpResponseRedirect(self._url("change", customer.pk))
 
     def erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: what erasure does, and a form asking for the reason. POST: erase."""
@@ -453,6 +509,11 @@ class CustomerAdmin(admin.ModelAdmin):
                 "note_form": NoteForm() if request.user.has_perm(NOTE_PERMISSION) else None,
                 "note_url": self._url("note", obj.pk),
                 "erase_url": self._url("erase", obj.pk) if self.has_erase_permission(request) else "",
+                "can_verify_phone": self.has_change_permission(request, obj) and obj.erased_at is None,
+                "verify_phone_form": VerifyPhoneForm(initial={"phone": obj.verified_phone or obj.phone}),
+                "unverify_phone_form": UnverifyPhoneForm(),
+                "verify_phone_url": self._url("verify_phone", obj.pk),
+                "unverify_phone_url": self._url("unverify_phone", obj.pk),
                 "orders_url": reverse("admin:orders_order_changelist") + "?" + urlencode({"q": obj.email}),
             })
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -147,8 +147,10 @@ def customer_timeline(*, customer: Customer, limit: int = 100) -> list[TimelineE
             detail=note.body, who=_user_label(note.author),
         ))
     for activity in Activity.objects.filter(customer=customer).order_by("-created_at", "-pk")[:limit]:
+        why = (activity.data or {}).get("note") or (activity.data or {}).get("reason")  # phone (un)verified
         entries.append(TimelineEntry(
-            when=activity.created_at, kind="activity", title=activity.get_kind_display(), detail=activity.message,
+            when=activity.created_at, kind="activity", title=activity.get_kind_display(),
+            detail=f"{activity.message} — {why}" if why else activity.message,
         ))
     redemptions = (
         Redemption.objects.filter(order__customer=customer).select_related("order", "promotion", "code")

@@ -62,8 +62,10 @@ def customer_for_order(*, email: str, user: AbstractBaseUser | None = None, name
     return _get_or_create_by_email(email, {"first_name": first[:100], "last_name": last[:100], "phone": phone[:40]})
 
 
-def verify_phone(*, customer_id: int, phone: str, user: AbstractBaseUser | None = None) -> Customer:
+def verify_phone(*, customer_id: int, phone: str, user: AbstractBaseUser | None = None,
+                 note: str = "") -> Customer:
     """Record that `phone` is proved to be this customer's; orders giving it then attach here.
+    `note` says how staff checked it (ID seen at the counter, a call back), kept on the timeline.
 
     Raises ValueError, changing nothing, for a number without digits or one another customer
     has verified (the unique constraint stands behind the check). Writes an Activity.
@@ -84,11 +86,32 @@ def verify_phone(*, customer_id: int, phone: str, user: AbstractBaseUser | None 
             customer.phone_verified_at = timezone.now()
             customer.save(update_fields=["verified_phone", "phone", "phone_verified_at", "updated_at"])
             Activity.objects.create(customer=customer, kind=Activity.Kind.PHONE_VERIFIED, message=number,
-                                    data={"by": getattr(user, "pk", None)})
+                                    data={"by": getattr(user, "pk", None), "note": note.strip()[:255]})
     except IntegrityError as error:
         raise ValueError(f"{number} is already verified for another customer.") from error
     return customer
 
+
+def unverify_phone(*, customer_id: int, user: AbstractBaseUser | None, reason: str) -> Customer:
+    """The customer's number is no longer proved theirs (a number given up, a mistake): orders and
+    messages giving it stop attaching here. Raises ValueError, changing nothing, when no number is
+    verified or no reason is given. Writes an Activity with the number and the reason."""
+    from django.db import transaction
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("Say why the verification is removed.")
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        if not customer.verified_phone:
+            raise ValueError("This customer has no verified phone number.")
+        number = customer.verified_phone
+        customer.verified_phone = ""
+        customer.phone_verified_at = None
+        customer.save(update_fields=["verified_phone", "phone_verified_at", "updated_at"])
+        Activity.objects.create(customer=customer, kind=Activity.Kind.PHONE_UNVERIFIED, message=number,
+                                data={"by": getattr(user, "pk", None), "reason": reason[:255]})
+    return customer
 
 def customer_for_user(*, user: AbstractBaseUser) -> Customer:
     """The account holder's customer record, created on first need (also for accounts made

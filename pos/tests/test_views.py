@@ -174,3 +174,61 @@ def test_split_payment_with_a_gift_card_code_typed_at_the_counter(counter, scree
 
     assert receipt.html.select_one("#receipt-change").text == "$0.01"
     assert "Gift card" in receipt.text and "AUTH 991" in receipt.text
+
+
+def test_a_verified_number_finds_its_customer_alone_and_unverified_matches_say_so(counter, screen):
+    verified = CustomerFactory(email="ana@example.com", phone="+44 20 7946 0018", verified_phone="+442079460018")
+    CustomerFactory(email="someone.else@example.com", phone="+44 20 7946 0018")  # typed the same number once
+    page = screen.get(sell_url(counter))
+    form = next(form for form in page.forms.values() if "q" in form.fields)
+    form["q"] = "+44 20 7946 0018"
+    page = form.submit().follow()
+    customer = page.html.select_one("#sale-customer").text
+    assert customer.startswith("ana@example.com") and "verified" in customer and "not verified" not in customer
+    assert verified.pk == screen.session[f"pos:sale:{counter.session.pk}"]["customer_id"]
+
+    # Without a verified owner the cashier chooses among the numbers' typers, marked unverified.
+    page = screen.get(sell_url(counter))
+    form = next(form for form in page.forms.values() if "q" in form.fields)
+    form["q"] = "0113 496 0000"
+    CustomerFactory(email="b1@example.com", phone="0113 496 0000")
+    CustomerFactory(email="b2@example.com", phone="+44 113 496 0000")
+    page = form.submit()
+    choices = [button.text for button in page.html.select("button[name=customer]")]
+    assert len(choices) == 2 and all("(not verified)" in text for text in choices)
+
+
+def test_the_cashier_verifies_the_chosen_customers_phone_and_it_is_recorded(counter, screen):
+    from customers.models import Activity
+
+    ana = CustomerFactory(email="ana@example.com", phone="+44 20 7946 0018")
+    page = screen.get(sell_url(counter))
+    form = next(form for form in page.forms.values() if "q" in form.fields)
+    form["q"] = "ana@example.com"
+    page = form.submit().follow()
+    assert "not verified" in page.html.select_one("#sale-customer").text
+    form = page.forms["verify-phone"]
+    assert form["phone"].value == "+44 20 7946 0018"
+    page = form.submit().follow()
+    ana.refresh_from_db()
+    assert ana.verified_phone and "verify-phone" not in page.forms
+    activity = Activity.objects.get(customer=ana, kind=Activity.Kind.PHONE_VERIFIED)
+    assert activity.data["by"] == counter.staff.pk and counter.session.register.location.name in activity.data["note"]
+
+
+def test_verifying_without_a_customer_or_a_taken_number_changes_nothing(counter, screen):
+    CustomerFactory(email="owner@example.com", verified_phone="+442079460018")
+    ana = CustomerFactory(email="ana@example.com", phone="+44 20 7946 0018")
+    page = screen.get(sell_url(counter))
+    token = page.forms["verify-phone"]["csrfmiddlewaretoken"].value if "verify-phone" in page.forms else \
+        next(iter(page.forms.values()))["csrfmiddlewaretoken"].value
+    url = reverse("pos:verify_phone", kwargs={"session_id": counter.session.pk})
+    response = screen.post(url, {"phone": "+44 20 7946 0018", "csrfmiddlewaretoken": token}, expect_errors=True)
+    assert response.status_code == 400 and "Choose the customer" in response.text
+    form = next(form for form in page.forms.values() if "q" in form.fields)
+    form["q"] = "ana@example.com"
+    page = form.submit().follow()
+    response = page.forms["verify-phone"].submit(expect_errors=True)
+    assert response.status_code == 400 and "already verified for another customer" in response.text
+    ana.refresh_from_db()
+    assert ana.verified_phone == ""
