@@ -26,7 +26,7 @@ from shop.admin import ReadOnlyAdmin
 from . import presence, selectors, services
 from .exceptions import ChatError
 from .forms import PresenceForm
-from .models import CannedReply, Channel, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
+from .models import WEEKDAYS, CannedReply, Channel, ChatSettings, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
 
 TABS = [
     ("open", _("Open")), ("waiting", _("Waiting on customer")), ("unassigned", _("Unassigned")),
@@ -557,3 +557,39 @@ class TagAdmin(admin.ModelAdmin):
 class ProactiveTriggerAdmin(admin.ModelAdmin):
     list_display = ["name", "page_type", "seconds_on_page", "min_cart_items", "returning_only", "is_active"]
     list_filter = ["is_active", "page_type"]
+
+
+@admin.register(ChatSettings)
+class ChatSettingsAdmin(admin.ModelAdmin):
+    """One row: Support managers' opening hours and per-agent limit. Until it is first saved the
+    environment applies, and the add form starts from its values (`config.environment_initial`)."""
+
+    fieldsets = [
+        (_("Opening hours (the store's time zone; leave a day empty when nobody answers)"), {
+            "fields": ["always_open", *[(f"{day}_opens", f"{day}_closes") for day in WEEKDAYS]]}),
+        (_("Assignment"), {"fields": ["agent_limit"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not ChatSettings.objects.filter(pk=1).exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_changeform_initial_data(self, request) -> dict:
+        from .config import environment_initial
+
+        return environment_initial()
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = 1
+        super().save_model(request, obj, form, change)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if ChatSettings.objects.filter(pk=1).exists():
+            return HttpResponseRedirect(reverse("admin:chat_chatsettings_change", args=[1]))
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:chat_chatsettings_add"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -230,6 +232,66 @@ class ProactiveTrigger(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class ChatSettings(models.Model):
+    """What Support managers change about chat in the back office, one row (pk 1). Until it is
+    first saved the environment's values apply (`CHAT_OPENING_HOURS`, `CHAT_AGENT_LIMIT`), and the
+    add form starts from them; afterwards the row does. Read through `chat.config.current()`
+    (cached; a save clears it). Times are the store's (`TIME_ZONE`)."""
+
+    always_open = models.BooleanField(
+        _("people answer at any time"), default=False,
+        help_text=_("Ignore the hours below: someone answers chat whenever they are online."))
+    monday_opens = models.TimeField(_("Monday from"), null=True, blank=True)
+    monday_closes = models.TimeField(_("Monday until"), null=True, blank=True)
+    tuesday_opens = models.TimeField(_("Tuesday from"), null=True, blank=True)
+    tuesday_closes = models.TimeField(_("Tuesday until"), null=True, blank=True)
+    wednesday_opens = models.TimeField(_("Wednesday from"), null=True, blank=True)
+    wednesday_closes = models.TimeField(_("Wednesday until"), null=True, blank=True)
+    thursday_opens = models.TimeField(_("Thursday from"), null=True, blank=True)
+    thursday_closes = models.TimeField(_("Thursday until"), null=True, blank=True)
+    friday_opens = models.TimeField(_("Friday from"), null=True, blank=True)
+    friday_closes = models.TimeField(_("Friday until"), null=True, blank=True)
+    saturday_opens = models.TimeField(_("Saturday from"), null=True, blank=True)
+    saturday_closes = models.TimeField(_("Saturday until"), null=True, blank=True)
+    sunday_opens = models.TimeField(_("Sunday from"), null=True, blank=True)
+    sunday_closes = models.TimeField(_("Sunday until"), null=True, blank=True)
+    agent_limit = models.PositiveSmallIntegerField(
+        _("open conversations per agent"), default=5, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("New conversations wait in the queue once every online agent has this many open."))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("chat settings")
+        verbose_name_plural = _("chat settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="chat_settings_single_row"),
+            models.CheckConstraint(condition=Q(agent_limit__gte=1), name="chat_settings_agent_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Chat settings"))
+
+    def clean(self) -> None:
+        errors = {}
+        for day in WEEKDAYS:
+            opens, closes = getattr(self, f"{day}_opens"), getattr(self, f"{day}_closes")
+            if (opens is None) != (closes is None):
+                errors[f"{day}_closes" if closes is None else f"{day}_opens"] = _(
+                    "Give both times, or neither for a day nobody answers.")
+            elif opens is not None and closes <= opens:
+                errors[f"{day}_closes"] = _("The closing time must be after the opening time.")
+        if errors:
+            raise ValidationError(errors)
+
+    def opening_hours(self) -> dict[int, tuple]:
+        """Weekday (Monday 0) -> (opens, closes), for the days someone answers."""
+        return {n: (getattr(self, f"{day}_opens"), getattr(self, f"{day}_closes"))
+                for n, day in enumerate(WEEKDAYS) if getattr(self, f"{day}_opens") is not None}
 
 
 def _private_storage():
