@@ -323,6 +323,7 @@ class ConversationAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request), "opts": self.opts, "original": conversation,
             "title": str(conversation), "conversation": conversation, "thread": thread,
             "last_id": thread[-1].pk if thread else 0, "panel": selectors.customer_panel(conversation=conversation),
+            "orders_after": selectors.orders_after(conversation),
             "waiting": selectors.waiting_for(conversation), "can_reply": can_reply(request.user),
             "can_manage": can_manage(request.user), "canned": list(CannedReply.objects.all()),
             "agents": list(agents_who_answer()) if can_manage(request.user) else [],

@@ -234,6 +234,33 @@ class ProactiveTrigger(TimeStamped):
         return self.name
 
 
+class ConversationOrder(models.Model):
+    """An order that followed a conversation, recorded once when the order is placed
+    (`services.attribute_order`, after it commits): the cart an agent built as a link and the
+    shopper opened, else this browser's chat (a guest's too), else the customer's conversation,
+    each within `selectors.ATTRIBUTION_DAYS`. The chat figures read these rows."""
+
+    class How(models.TextChoices):
+        CART_LINK = "cart_link", _("Cart link")
+        SAME_VISITOR = "same_visitor", _("Same visitor")
+        SAME_CUSTOMER = "same_customer", _("Same customer")
+
+    conversation = models.ForeignKey(Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE,
+                                     related_name="attributed_orders")
+    order = models.OneToOneField("orders.Order", verbose_name=_("order"), on_delete=models.CASCADE,
+                                 related_name="chat_attribution")
+    how = models.CharField(_("how"), max_length=16, choices=How.choices)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("order after a conversation")
+        verbose_name_plural = _("orders after a conversation")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ← {self.conversation_id} ({self.get_how_display()})"
+
+
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 

@@ -472,6 +472,12 @@ def cart_link(request: HttpRequest, token: str) -> HttpResponse:
             except CartError as error:
                 flash.error(request, error.message)
         if added:
+            from .attribution import conversation_of_cart_link, remember_cart_link
+
             flash.success(request, _("The cart we made for you is in your cart."))
+            # The order this cart becomes is the conversation's (`attribution.attribute_order`).
+            conversation = conversation_of_cart_link(token)
+            if conversation is not None:
+                remember_cart_link(session=request.session, conversation=conversation)
         return redirect("carts:detail")
     return render(request, "chat/cart_link.html", {"lines": lines, "missing": len(pairs) - len(lines)})

@@ -21,6 +21,8 @@ from django.views.decorators.http import (
 
 import analytics
 from catalog.exceptions import OutOfStock
+from chat import attribution as chat_attribution
+from chat.identity import visitor_key
 from customers.selectors.account import account_addresses
 from giftcards import checkout as gift_card_checkout
 from customers.services import customer_for_user
@@ -306,6 +308,8 @@ def place(request: HttpRequest) -> HttpResponse:
             })
         return redirect("carts:detail")
     analytics.record(request, "order_placed", order_id=order.pk, total=str(order.total), customer_id=order.customer_id)
+    # The order has committed: which chat conversation it followed, if any (once per order).
+    chat_attribution.attribute_order(order=order, session=request.session, visitor_key=visitor_key(request))
     request.session.pop(SESSION_KEY, None)
     gift_card_checkout.forget(request.session)
     if request.session.pop(SAVE_ADDRESS_KEY, False) and request.user.is_authenticated and details is not None:

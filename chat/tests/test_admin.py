@@ -283,10 +283,14 @@ def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfa
     with time_machine.travel(start + datetime.timedelta(minutes=30), tick=False):
         services.resolve(conversation=answered, by=agent)
     services.rate(conversation=Conversation.objects.get(pk=answered.pk), rating=5)
+    from chat.attribution import attribute_order
+
     with time_machine.travel(start + datetime.timedelta(days=1), tick=False):
-        paid_order_for(customer, total=Decimal("80.00"))  # the day after: attributed
+        after = paid_order_for(customer, total=Decimal("80.00"))  # the day after: attributed
     with time_machine.travel(start - datetime.timedelta(days=1), tick=False):
-        paid_order_for(customer, total=Decimal("15.00"))  # before the conversation: not
+        before = paid_order_for(customer, total=Decimal("15.00"))  # before the conversation: not
+    for order in (after, before):  # as checkout records them when they are placed
+        attribute_order(order=order, session={}, visitor_key="")
 
     response = client.get(f"{INBOX}figures/")
 
@@ -299,5 +303,6 @@ def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfa
     [day] = figures.days
     assert day["by_channel"] == {"email": 1, "web": 1}
     assert (figures.attributed_orders, figures.attributed_revenue) == (1, Decimal("80.00"))
+    assert ("Same customer", 1) in figures.attributed_by_how
     assert b"$80.00" in response.content
     assert alone.pk
