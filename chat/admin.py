@@ -556,7 +556,8 @@ class TagAdmin(admin.ModelAdmin):
 
 @admin.register(ProactiveTrigger)
 class ProactiveTriggerAdmin(admin.ModelAdmin):
-    list_display = ["name", "page_type", "seconds_on_page", "min_cart_items", "returning_only", "is_active"]
+    list_display = ["name", "page_type", "seconds_on_page", "min_cart_items", "min_cart_value", "returning_only",
+                    "is_active"]
     list_filter = ["is_active", "page_type"]
 
 

@@ -206,8 +206,9 @@ class CannedReply(TimeStamped):
 
 class ProactiveTrigger(TimeStamped):
     """A message the launcher opens with by itself, when a visitor matches: the kind of page, time
-    on it, items in the cart, a returning visitor. The browser decides (nothing is sent about the
-    visitor), at most once a day per visitor, never for one who closed the chat."""
+    on it, items in the cart, the cart's value, a returning visitor. The browser decides (nothing is
+    sent about the visitor) except the cart's value, which the visitor's own state answer carries;
+    at most once a day per visitor, never for one who closed the chat."""
 
     class PageType(models.TextChoices):
         ANY = "any", _("Any page")
@@ -222,6 +223,10 @@ class ProactiveTrigger(TimeStamped):
     page_type = models.CharField(_("page"), max_length=10, choices=PageType.choices, default=PageType.ANY)
     seconds_on_page = models.PositiveIntegerField(_("seconds on the page"), default=20)
     min_cart_items = models.PositiveIntegerField(_("at least this many items in the cart"), default=0)
+    # Compared on the server: the launcher asks the visitor's own (never cached) state for it.
+    min_cart_value = models.DecimalField(
+        _("cart worth at least"), max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)],
+        help_text=_("In the store's currency, at today's prices; 0: any cart."))
     returning_only = models.BooleanField(_("returning visitors only"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -229,6 +234,7 @@ class ProactiveTrigger(TimeStamped):
         verbose_name = _("proactive message")
         verbose_name_plural = _("proactive messages")
         ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(min_cart_value__gte=0), name="chat_trigger_cart_value_not_negative")]
 
     def __str__(self) -> str:
         return self.name

@@ -74,8 +74,8 @@ def triggers(request: HttpRequest) -> JsonResponse:
     from .models import ProactiveTrigger
 
     rows = ProactiveTrigger.objects.filter(is_active=True).values(
-        "id", "message", "page_type", "seconds_on_page", "min_cart_items", "returning_only")
-    response = JsonResponse({"triggers": list(rows)})
+        "id", "message", "page_type", "seconds_on_page", "min_cart_items", "min_cart_value", "returning_only")
+    response = JsonResponse({"triggers": [{**row, "min_cart_value": str(row["min_cart_value"])} for row in rows]})
     response["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -84,7 +84,9 @@ def triggers(request: HttpRequest) -> JsonResponse:
 @require_safe
 def state(request: HttpRequest) -> JsonResponse:
     """The launcher opening: this visitor's latest conversation and its messages (none: the
-    greeting). Also hands the script a CSRF token: the cached page carries none."""
+    greeting). Also hands the script a CSRF token: the cached page carries none. With `?cart=1`
+    (a proactive message with a minimum cart value) also the cart's value at today's prices,
+    purchasable lines only, as a decimal string in the store's currency."""
     conversation = (Conversation.objects.for_visitor(visitor_key=identity.visitor_key(request), user=request.user)
                     .order_by("-last_message_at", "-pk").first())
     data: dict = {"csrf": get_token(request), "greeting": assistant.greeting(), "menu": assistant.menu()}
@@ -94,6 +96,10 @@ def state(request: HttpRequest) -> JsonResponse:
     else:
         data["conversation"] = None
         data["messages"] = []
+    if request.GET.get("cart") == "1":
+        from carts.selectors import cart_contents
+
+        data["cart_value"] = str(cart_contents(user=request.user, session=request.session, images=False).subtotal)
     return JsonResponse(data)
 
 
