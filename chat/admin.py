@@ -155,7 +155,8 @@ class ConversationAdmin(admin.ModelAdmin):
         tab = tab if tab in dict(TABS) else "open"
         channel = request.GET.get("channel", "")
         channel = channel if channel in Channel.values else ""
-        view = "open" if tab == "mine" else tab
+        # Mine: everything assigned to me that is not resolved (waiting on the customer too).
+        view = "active" if tab == "mine" else tab
         conversations = list(selectors.inbox(view=view, user=request.user, channel=channel, mine=tab == "mine"))
         counts = selectors.inbox_counts(user=request.user)
         away = None

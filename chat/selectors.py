@@ -42,6 +42,8 @@ INBOX_VIEWS = {
     "resolved": Q(status=Conversation.Status.RESOLVED),
     "unassigned": Q(assignee__isnull=True, bot_active=False) & ~Q(status=Conversation.Status.RESOLVED),
     "bot": Q(bot_active=True) & ~Q(status=Conversation.Status.RESOLVED),
+    # Not resolved, whoever's turn: with `mine`, the "Mine" tab (as `inbox_counts` counts it).
+    "active": ~Q(status=Conversation.Status.RESOLVED),
     "all": Q(),
 }
 
@@ -63,7 +65,7 @@ def inbox(*, view: str, user, channel: str = "", mine: bool = False, limit: int 
 
 def inbox_counts(*, user) -> dict[str, int]:
     """How many in each list, and how many conversations have unread messages: one query."""
-    open_q = ~Q(status=Conversation.Status.RESOLVED)
+    open_q = INBOX_VIEWS["active"]
     has_unread = Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.SHOPPER,
                                                pk__gt=OuterRef("agent_last_seen_id")))
     return Conversation.objects.annotate(has_unread=has_unread).aggregate(
