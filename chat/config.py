@@ -50,13 +50,14 @@ def environment_initial() -> dict:
 def current() -> ChatConfig:
     from .models import ChatSettings
 
-    row = cache.get(CACHE_KEY)
-    if row is None:
-        row = ChatSettings.objects.filter(pk=1).first() or NO_ROW
-        cache.set(CACHE_KEY, row, None)
-    if isinstance(row, str):  # NO_ROW
-        return from_environment()
-    return ChatConfig(hours=None if row.always_open else row.opening_hours(), agent_limit=row.agent_limit)
+    saved = cache.get(CACHE_KEY)
+    if saved is None:
+        row = ChatSettings.objects.filter(pk=1).first()
+        # The values, not the model instance: a cached row would outlive a new field.
+        saved = NO_ROW if row is None else ChatConfig(
+            hours=None if row.always_open else row.opening_hours(), agent_limit=row.agent_limit)
+        cache.set(CACHE_KEY, saved, None)
+    return from_environment() if saved == NO_ROW else saved
 
 
 def forget() -> None:

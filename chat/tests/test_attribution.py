@@ -117,3 +117,26 @@ def test_an_order_that_followed_no_conversation_records_nothing(storefront_catal
     order = place(shopper, shipping)
 
     assert order.total > Decimal("0") and not ConversationOrder.objects.exists()
+
+
+def test_a_failure_to_record_it_does_not_keep_the_shopper_from_paying(storefront_catalog, shipping, monkeypatch,  # noqa: F811
+                                                                       caplog):
+    from django.db import DatabaseError
+
+    from chat import attribution
+
+    def broken(**kwargs):
+        raise DatabaseError("the database went away")
+
+    monkeypatch.setattr(attribution, "attribute_order", broken)
+    shopper, _conversation = chatting_guest()
+    fill_cart(shopper, ("LAMP-1", 1))
+    response = shopper.post("/checkout/", address(delivery=f"method:{shipping.standard.pk}"))
+    key = KEY_INPUT.search(shopper.get("/checkout/review/").content.decode())[1]
+
+    response = shopper.post("/checkout/place/", {"idempotency_key": key})
+
+    assert response.status_code == 302 and response["Location"].startswith("/payments/")
+    order = Order.objects.get()
+    assert f"Could not record the chat conversation of order {order.number}" in caplog.text
+    assert not ConversationOrder.objects.exists()
