@@ -9,7 +9,8 @@
   tags, resolve; selling (`actions.py`): a cart built for the shopper (into their cart, or as a
   link that fills it), a discount code, a goodwill gift card. New messages and typing arrive live.
 Reading needs `view_conversation` (Support); answering `reply_conversation` (Support); assigning
-someone else and editing the FAQ and canned replies are the Support managers'.
+someone else, editing the FAQ, canned replies, proactive messages and the chat settings (hours,
+per-agent limit) are the Support managers'.
 """
 from __future__ import annotations
 

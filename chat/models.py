@@ -318,6 +318,9 @@ class ChatSettings(models.Model):
                     "Give both times, or neither for a day nobody answers.")
             elif opens is not None and closes <= opens:
                 errors[f"{day}_closes"] = _("The closing time must be after the opening time.")
+        if not errors and not self.always_open and not self.opening_hours():
+            # Shoppers would be told "a person will answer soon" for ever.
+            errors["always_open"] = _("Give the hours of at least one day, or tick this.")
         if errors:
             raise ValidationError(errors)
 

@@ -71,6 +71,11 @@ def test_a_closing_time_before_the_opening_is_refused_and_nothing_changes(django
 
     assert "The closing time must be after the opening time." in page.text
     assert "Give both times, or neither" in page.text
+    form = page.forms["chatsettings_form"]
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday"):
+        form[f"{day}_opens"], form[f"{day}_closes"] = "", ""
+    page = form.submit()
+    assert "Give the hours of at least one day, or tick this." in page.text
     assert not ChatSettings.objects.exists()
 
 
