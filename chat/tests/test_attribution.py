@@ -140,3 +140,33 @@ def test_a_failure_to_record_it_does_not_keep_the_shopper_from_paying(storefront
     order = Order.objects.get()
     assert f"Could not record the chat conversation of order {order.number}" in caplog.text
     assert not ConversationOrder.objects.exists()
+
+
+def test_the_upgrade_attributes_earlier_orders_by_the_customer_rule_the_figures_used():
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from customers.tests.factories import paid_order_for
+
+    customer = CustomerFactory()
+    start = timezone.now() - datetime.timedelta(days=3)
+    with time_machine.travel(start, tick=False):
+        conversation = Conversation.objects.create(visitor_key="v", customer=customer)
+    with time_machine.travel(start + datetime.timedelta(days=1), tick=False):
+        after = paid_order_for(customer)
+    with time_machine.travel(start - datetime.timedelta(days=1), tick=False):
+        paid_order_for(customer)  # before the conversation: not
+    paid_order_for(CustomerFactory())  # another customer: not
+
+    class SchemaEditor:
+        pass
+
+    SchemaEditor.connection = connection
+    migration = importlib.import_module("chat.migrations.0009_backfill_conversation_orders")
+    migration.backfill(apps, SchemaEditor())
+    migration.backfill(apps, SchemaEditor())  # twice: nothing more
+
+    row = ConversationOrder.objects.get()
+    assert (row.order, row.conversation, row.how) == (after, conversation, HOW.SAME_CUSTOMER)
