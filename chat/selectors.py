@@ -181,7 +181,7 @@ class Figures:
     busiest: int
     attributed_orders: int = 0
     attributed_revenue: object = 0
-    attributed_by_how: list = None  # [(label, orders)] for each way an order is attributed
+    attributed_by_how: list | None = None  # [(label, orders)] for each way an order is attributed
 
 
 ATTRIBUTION_DAYS = 7
