@@ -90,6 +90,7 @@ SEEDED_BY_MIGRATIONS = [
     ("analytics.migrations.0001_events_daily_figures_reports_group", "create_reports_group"),
     ("chat.migrations.0002_support_permissions", "grant"),
     ("chat.migrations.0003_proactive_triggers", "grant"),
+    ("chat.migrations.0006_chat_settings", "grant"),
     ("saleschannels.migrations.0001_initial", "create_channels"),
     ("giftcards.migrations.0002_staff_permissions", "grant"),
     ("returns.migrations.0002_staff_permissions", "grant"),

@@ -9,7 +9,8 @@
   tags, resolve; selling (`actions.py`): a cart built for the shopper (into their cart, or as a
   link that fills it), a discount code, a goodwill gift card. New messages and typing arrive live.
 Reading needs `view_conversation` (Support); answering `reply_conversation` (Support); assigning
-someone else and editing the FAQ and canned replies are the Support managers'.
+someone else, editing the FAQ, canned replies, proactive messages and the chat settings (hours,
+per-agent limit) are the Support managers'.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from shop.admin import ReadOnlyAdmin
 from . import presence, selectors, services
 from .exceptions import ChatError
 from .forms import PresenceForm
-from .models import CannedReply, Channel, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
+from .models import WEEKDAYS, CannedReply, Channel, ChatSettings, Conversation, FaqEntry, Message, ProactiveTrigger, Tag
 
 TABS = [
     ("open", _("Open")), ("waiting", _("Waiting on customer")), ("unassigned", _("Unassigned")),
@@ -155,7 +156,8 @@ class ConversationAdmin(admin.ModelAdmin):
         tab = tab if tab in dict(TABS) else "open"
         channel = request.GET.get("channel", "")
         channel = channel if channel in Channel.values else ""
-        view = "open" if tab == "mine" else tab
+        # Mine: everything assigned to me that is not resolved (waiting on the customer too).
+        view = "active" if tab == "mine" else tab
         conversations = list(selectors.inbox(view=view, user=request.user, channel=channel, mine=tab == "mine"))
         counts = selectors.inbox_counts(user=request.user)
         away = None
@@ -323,6 +325,7 @@ class ConversationAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request), "opts": self.opts, "original": conversation,
             "title": str(conversation), "conversation": conversation, "thread": thread,
             "last_id": thread[-1].pk if thread else 0, "panel": selectors.customer_panel(conversation=conversation),
+            "orders_after": selectors.orders_after(conversation),
             "waiting": selectors.waiting_for(conversation), "can_reply": can_reply(request.user),
             "can_manage": can_manage(request.user), "canned": list(CannedReply.objects.all()),
             "agents": list(agents_who_answer()) if can_manage(request.user) else [],
@@ -555,5 +558,42 @@ class TagAdmin(admin.ModelAdmin):
 
 @admin.register(ProactiveTrigger)
 class ProactiveTriggerAdmin(admin.ModelAdmin):
-    list_display = ["name", "page_type", "seconds_on_page", "min_cart_items", "returning_only", "is_active"]
+    list_display = ["name", "page_type", "seconds_on_page", "min_cart_items", "min_cart_value", "returning_only",
+                    "is_active"]
     list_filter = ["is_active", "page_type"]
+
+
+@admin.register(ChatSettings)
+class ChatSettingsAdmin(admin.ModelAdmin):
+    """One row: Support managers' opening hours and per-agent limit. Until it is first saved the
+    environment applies, and the add form starts from its values (`config.environment_initial`)."""
+
+    fieldsets = [
+        (_("Opening hours (the store's time zone; leave a day empty when nobody answers)"), {
+            "fields": ["always_open", *[(f"{day}_opens", f"{day}_closes") for day in WEEKDAYS]]}),
+        (_("Assignment"), {"fields": ["agent_limit"]}),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not ChatSettings.objects.filter(pk=1).exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_changeform_initial_data(self, request) -> dict:
+        from .config import environment_initial
+
+        return environment_initial()
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = 1
+        super().save_model(request, obj, form, change)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if ChatSettings.objects.filter(pk=1).exists():
+            return HttpResponseRedirect(reverse("admin:chat_chatsettings_change", args=[1]))
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:chat_chatsettings_add"))

@@ -1,17 +1,16 @@
 """Round robin: a conversation handed to people goes to the online agent with the fewest open
-conversations, under `CHAT_AGENT_LIMIT`, the one given a conversation longest ago first among
+conversations, under the per-agent limit (`ChatSettings`, else `CHAT_AGENT_LIMIT`), the one given a conversation longest ago first among
 equals. With nobody free it waits unassigned, and `assign_queued` hands out the oldest waiting
 ones as soon as a slot frees (a conversation resolved, an agent comes online) - the queue
 Chatwoot forgot (chatwoot#10583)."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 
-from . import presence
+from . import config, presence
 from .models import Conversation
 
 LAST_GIVEN = "chat:last-assigned"
@@ -34,7 +33,8 @@ def _pick(online: list[int]) -> int | None:
     if not online:
         return None
     counts = open_counts_by_agent(online)
-    free = [uid for uid in online if counts[uid] < settings.CHAT_AGENT_LIMIT]
+    limit = config.current().agent_limit
+    free = [uid for uid in online if counts[uid] < limit]
     if not free:
         return None
     last = cache.get(LAST_GIVEN) or {}

@@ -1,18 +1,20 @@
-"""Opening hours for people (`CHAT_OPENING_HOURS`, e.g. "mon-fri 09:00-17:00") in the store's time
-zone: whether someone should answer now, and when they will next."""
+"""Opening hours for people in the store's time zone: whether someone should answer now, and when
+they will next. The hours are Support managers' (`ChatSettings`, through `config.current()`), or
+`CHAT_OPENING_HOURS` (e.g. "mon-fri 09:00-17:00") until they first save them."""
 from __future__ import annotations
 
 import datetime
 import re
 
-from django.conf import settings
 from django.utils import timezone
+
+from . import config
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SPEC = re.compile(r"^\s*(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))?\s+(\d\d):(\d\d)-(\d\d):(\d\d)\s*$")
 
 
-def _parse(spec: str) -> tuple[set[int], datetime.time, datetime.time] | None:
+def parse(spec: str) -> tuple[set[int], datetime.time, datetime.time] | None:
     found = SPEC.match(spec.lower())
     if not found:
         return None
@@ -22,24 +24,26 @@ def _parse(spec: str) -> tuple[set[int], datetime.time, datetime.time] | None:
 
 
 def is_open(now: datetime.datetime | None = None) -> bool:
-    hours = _parse(settings.CHAT_OPENING_HOURS) if settings.CHAT_OPENING_HOURS else None
+    hours = config.current().hours
     if hours is None:
         return True
-    days, start, end = hours
     local = timezone.localtime(now or timezone.now())
-    return local.weekday() in days and start <= local.time() < end
+    period = hours.get(local.weekday())
+    return period is not None and period[0] <= local.time() < period[1]
 
 
 def next_opening(now: datetime.datetime | None = None) -> datetime.datetime | None:
-    """When people are next in, in local time (None when always open)."""
-    hours = _parse(settings.CHAT_OPENING_HOURS) if settings.CHAT_OPENING_HOURS else None
+    """When people are next in, in local time (None when always open, or never)."""
+    hours = config.current().hours
     if hours is None:
         return None
-    days, start, _end = hours
     local = timezone.localtime(now or timezone.now())
     for ahead in range(8):
         day = local.date() + datetime.timedelta(days=ahead)
-        opening = timezone.make_aware(datetime.datetime.combine(day, start), local.tzinfo)
-        if day.weekday() in days and opening > local:
+        period = hours.get(day.weekday())
+        if period is None:
+            continue
+        opening = timezone.make_aware(datetime.datetime.combine(day, period[0]), local.tzinfo)
+        if opening > local:
             return opening
     return None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -204,8 +206,9 @@ class CannedReply(TimeStamped):
 
 class ProactiveTrigger(TimeStamped):
     """A message the launcher opens with by itself, when a visitor matches: the kind of page, time
-    on it, items in the cart, a returning visitor. The browser decides (nothing is sent about the
-    visitor), at most once a day per visitor, never for one who closed the chat."""
+    on it, items in the cart, the cart's value, a returning visitor. The browser decides (nothing is
+    sent about the visitor) except the cart's value, which the visitor's own state answer carries;
+    at most once a day per visitor, never for one who closed the chat."""
 
     class PageType(models.TextChoices):
         ANY = "any", _("Any page")
@@ -220,6 +223,10 @@ class ProactiveTrigger(TimeStamped):
     page_type = models.CharField(_("page"), max_length=10, choices=PageType.choices, default=PageType.ANY)
     seconds_on_page = models.PositiveIntegerField(_("seconds on the page"), default=20)
     min_cart_items = models.PositiveIntegerField(_("at least this many items in the cart"), default=0)
+    # Compared on the server: the launcher asks the visitor's own (never cached) state for it.
+    min_cart_value = models.DecimalField(
+        _("cart worth at least"), max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)],
+        help_text=_("In the store's currency, at today's prices; 0: any cart."))
     returning_only = models.BooleanField(_("returning visitors only"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -227,9 +234,100 @@ class ProactiveTrigger(TimeStamped):
         verbose_name = _("proactive message")
         verbose_name_plural = _("proactive messages")
         ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(min_cart_value__gte=0), name="chat_trigger_cart_value_not_negative")]
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConversationOrder(models.Model):
+    """An order that followed a conversation, recorded once when the order is placed
+    (`services.attribute_order`, after it commits): the cart an agent built as a link and the
+    shopper opened, else this browser's chat (a guest's too), else the customer's conversation,
+    each within `selectors.ATTRIBUTION_DAYS`. The chat figures read these rows."""
+
+    class How(models.TextChoices):
+        CART_LINK = "cart_link", _("Cart link")
+        SAME_VISITOR = "same_visitor", _("Same visitor")
+        SAME_CUSTOMER = "same_customer", _("Same customer")
+
+    conversation = models.ForeignKey(Conversation, verbose_name=_("conversation"), on_delete=models.CASCADE,
+                                     related_name="attributed_orders")
+    order = models.OneToOneField("orders.Order", verbose_name=_("order"), on_delete=models.CASCADE,
+                                 related_name="chat_attribution")
+    how = models.CharField(_("how"), max_length=16, choices=How.choices)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("order after a conversation")
+        verbose_name_plural = _("orders after a conversation")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ← {self.conversation_id} ({self.get_how_display()})"
+
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class ChatSettings(models.Model):
+    """What Support managers change about chat in the back office, one row (pk 1). Until it is
+    first saved the environment's values apply (`CHAT_OPENING_HOURS`, `CHAT_AGENT_LIMIT`), and the
+    add form starts from them; afterwards the row does. Read through `chat.config.current()`
+    (cached; a save clears it). Times are the store's (`TIME_ZONE`)."""
+
+    always_open = models.BooleanField(
+        _("people answer at any time"), default=False,
+        help_text=_("Ignore the hours below: someone answers chat whenever they are online."))
+    monday_opens = models.TimeField(_("Monday from"), null=True, blank=True)
+    monday_closes = models.TimeField(_("Monday until"), null=True, blank=True)
+    tuesday_opens = models.TimeField(_("Tuesday from"), null=True, blank=True)
+    tuesday_closes = models.TimeField(_("Tuesday until"), null=True, blank=True)
+    wednesday_opens = models.TimeField(_("Wednesday from"), null=True, blank=True)
+    wednesday_closes = models.TimeField(_("Wednesday until"), null=True, blank=True)
+    thursday_opens = models.TimeField(_("Thursday from"), null=True, blank=True)
+    thursday_closes = models.TimeField(_("Thursday until"), null=True, blank=True)
+    friday_opens = models.TimeField(_("Friday from"), null=True, blank=True)
+    friday_closes = models.TimeField(_("Friday until"), null=True, blank=True)
+    saturday_opens = models.TimeField(_("Saturday from"), null=True, blank=True)
+    saturday_closes = models.TimeField(_("Saturday until"), null=True, blank=True)
+    sunday_opens = models.TimeField(_("Sunday from"), null=True, blank=True)
+    sunday_closes = models.TimeField(_("Sunday until"), null=True, blank=True)
+    agent_limit = models.PositiveSmallIntegerField(
+        _("open conversations per agent"), default=5, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("New conversations wait in the queue once every online agent has this many open."))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("chat settings")
+        verbose_name_plural = _("chat settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="chat_settings_single_row"),
+            models.CheckConstraint(condition=Q(agent_limit__gte=1), name="chat_settings_agent_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Chat settings"))
+
+    def clean(self) -> None:
+        errors = {}
+        for day in WEEKDAYS:
+            opens, closes = getattr(self, f"{day}_opens"), getattr(self, f"{day}_closes")
+            if (opens is None) != (closes is None):
+                errors[f"{day}_closes" if closes is None else f"{day}_opens"] = _(
+                    "Give both times, or neither for a day nobody answers.")
+            elif opens is not None and closes <= opens:
+                errors[f"{day}_closes"] = _("The closing time must be after the opening time.")
+        if not errors and not self.always_open and not self.opening_hours():
+            # Shoppers would be told "a person will answer soon" for ever.
+            errors["always_open"] = _("Give the hours of at least one day, or tick this.")
+        if errors:
+            raise ValidationError(errors)
+
+    def opening_hours(self) -> dict[int, tuple]:
+        """Weekday (Monday 0) -> (opens, closes), for the days someone answers."""
+        return {n: (getattr(self, f"{day}_opens"), getattr(self, f"{day}_closes"))
+                for n, day in enumerate(WEEKDAYS) if getattr(self, f"{day}_opens") is not None}
 
 
 def _private_storage():

@@ -42,6 +42,8 @@ INBOX_VIEWS = {
     "resolved": Q(status=Conversation.Status.RESOLVED),
     "unassigned": Q(assignee__isnull=True, bot_active=False) & ~Q(status=Conversation.Status.RESOLVED),
     "bot": Q(bot_active=True) & ~Q(status=Conversation.Status.RESOLVED),
+    # Not resolved, whoever's turn: with `mine`, the "Mine" tab (as `inbox_counts` counts it).
+    "active": ~Q(status=Conversation.Status.RESOLVED),
     "all": Q(),
 }
 
@@ -63,7 +65,7 @@ def inbox(*, view: str, user, channel: str = "", mine: bool = False, limit: int 
 
 def inbox_counts(*, user) -> dict[str, int]:
     """How many in each list, and how many conversations have unread messages: one query."""
-    open_q = ~Q(status=Conversation.Status.RESOLVED)
+    open_q = INBOX_VIEWS["active"]
     has_unread = Exists(Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.SHOPPER,
                                                pk__gt=OuterRef("agent_last_seen_id")))
     return Conversation.objects.annotate(has_unread=has_unread).aggregate(
@@ -179,25 +181,25 @@ class Figures:
     busiest: int
     attributed_orders: int = 0
     attributed_revenue: object = 0
+    attributed_by_how: list | None = None  # [(label, orders)] for each way an order is attributed
 
 
 ATTRIBUTION_DAYS = 7
 
 
 def attributed_orders(*, since: datetime.datetime):
-    """Paid orders placed since `since` that follow a conversation: by the conversation's
-    customer, within ATTRIBUTION_DAYS after it started. Decided when read, so a rule change
-    applies to past figures too; a guest's web chat counts once it is known to be theirs
-    (signed in, the contact form's email)."""
+    """Paid orders placed since `since` that followed a conversation: those recorded when they
+    were placed (`ConversationOrder`, `attribution.attribute_order`: the agent's cart link, the
+    same browser's chat, a guest's too, or the customer's conversation within ATTRIBUTION_DAYS)."""
     from orders.models import Order
 
-    window = datetime.timedelta(days=ATTRIBUTION_DAYS)
-    followed = Conversation.objects.filter(
-        customer_id=OuterRef("customer_id"), created_at__lte=OuterRef("created_at"),
-        created_at__gte=OuterRef("created_at") - window,
-    )
-    return (Order.objects.filter(created_at__gte=since, customer__isnull=False)
-            .exclude(payment_status=Order.PaymentStatus.UNPAID).filter(Exists(followed)))
+    return (Order.objects.filter(created_at__gte=since, chat_attribution__isnull=False)
+            .exclude(payment_status=Order.PaymentStatus.UNPAID))
+
+
+def orders_after(conversation: Conversation) -> list:
+    """The orders recorded as following this conversation, newest first, with how."""
+    return list(conversation.attributed_orders.select_related("order").order_by("-order__created_at", "-pk"))
 
 
 def _median(values: list[datetime.timedelta]) -> datetime.timedelta | None:
@@ -233,9 +235,15 @@ def chat_figures(*, days: int = 30) -> Figures:
 
     from django.db.models import Sum
 
-    attributed = attributed_orders(since=since).aggregate(n=Count("pk"), revenue=Sum("total"))
+    from .models import ConversationOrder
+
+    ways = ConversationOrder.How
+    attributed = attributed_orders(since=since).aggregate(
+        n=Count("pk"), revenue=Sum("total"),
+        **{way.value: Count("pk", filter=Q(chat_attribution__how=way.value)) for way in ways})
     return Figures(
         attributed_orders=attributed["n"], attributed_revenue=attributed["revenue"] or Decimal("0"),
+        attributed_by_how=[(way.label, attributed[way.value]) for way in ways],
         days=ordered, channels=list(Channel.choices), conversations=len(rows),
         first_response_median=_median(first), resolution_median=_median(resolution),
         assistant_only_share=alone / len(rows) if rows else None,

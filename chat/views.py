@@ -74,8 +74,8 @@ def triggers(request: HttpRequest) -> JsonResponse:
     from .models import ProactiveTrigger
 
     rows = ProactiveTrigger.objects.filter(is_active=True).values(
-        "id", "message", "page_type", "seconds_on_page", "min_cart_items", "returning_only")
-    response = JsonResponse({"triggers": list(rows)})
+        "id", "message", "page_type", "seconds_on_page", "min_cart_items", "min_cart_value", "returning_only")
+    response = JsonResponse({"triggers": [{**row, "min_cart_value": str(row["min_cart_value"])} for row in rows]})
     response["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -84,7 +84,9 @@ def triggers(request: HttpRequest) -> JsonResponse:
 @require_safe
 def state(request: HttpRequest) -> JsonResponse:
     """The launcher opening: this visitor's latest conversation and its messages (none: the
-    greeting). Also hands the script a CSRF token: the cached page carries none."""
+    greeting). Also hands the script a CSRF token: the cached page carries none. With `?cart=1`
+    (a proactive message with a minimum cart value) also the cart's value at today's prices,
+    purchasable lines only, as a decimal string in the store's currency."""
     conversation = (Conversation.objects.for_visitor(visitor_key=identity.visitor_key(request), user=request.user)
                     .order_by("-last_message_at", "-pk").first())
     data: dict = {"csrf": get_token(request), "greeting": assistant.greeting(), "menu": assistant.menu()}
@@ -94,6 +96,10 @@ def state(request: HttpRequest) -> JsonResponse:
     else:
         data["conversation"] = None
         data["messages"] = []
+    if request.GET.get("cart") == "1":
+        from carts.selectors import cart_contents
+
+        data["cart_value"] = str(cart_contents(user=request.user, session=request.session, images=False).subtotal)
     return JsonResponse(data)
 
 
@@ -472,6 +478,12 @@ def cart_link(request: HttpRequest, token: str) -> HttpResponse:
             except CartError as error:
                 flash.error(request, error.message)
         if added:
+            from .attribution import conversation_of_cart_link, remember_cart_link
+
             flash.success(request, _("The cart we made for you is in your cart."))
+            # The order this cart becomes is the conversation's (`attribution.attribute_order`).
+            conversation = conversation_of_cart_link(token)
+            if conversation is not None:
+                remember_cart_link(session=request.session, conversation=conversation)
         return redirect("carts:detail")
     return render(request, "chat/cart_link.html", {"lines": lines, "missing": len(pairs) - len(lines)})

@@ -6,9 +6,11 @@ and forgets them once the order exists. Every amount is computed by `services` o
 """
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.contrib import messages
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,6 +23,8 @@ from django.views.decorators.http import (
 
 import analytics
 from catalog.exceptions import OutOfStock
+from chat import attribution as chat_attribution
+from chat.identity import visitor_key
 from customers.selectors.account import account_addresses
 from giftcards import checkout as gift_card_checkout
 from customers.services import customer_for_user
@@ -36,6 +40,8 @@ from . import selectors, services
 from .exceptions import CartNotReady, CheckoutError, EmptyCart, ShippingUnavailable
 from .forms import AddressForm, CheckoutForm, PlaceOrderForm
 from .services import CheckoutDetails
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "checkout"
 # Whether a signed-in shopper ticked "Save this address to my address book" (kept apart from the
@@ -306,6 +312,12 @@ def place(request: HttpRequest) -> HttpResponse:
             })
         return redirect("carts:detail")
     analytics.record(request, "order_placed", order_id=order.pk, total=str(order.total), customer_id=order.customer_id)
+    # The order has committed: which chat conversation it followed, if any (once per order). A
+    # failure there must not keep the shopper from paying: it is logged, the order goes on.
+    try:
+        chat_attribution.attribute_order(order=order, session=request.session, visitor_key=visitor_key(request))
+    except DatabaseError:
+        logger.exception("Could not record the chat conversation of order %s", order.number)
     request.session.pop(SESSION_KEY, None)
     gift_card_checkout.forget(request.session)
     if request.session.pop(SAVE_ADDRESS_KEY, False) and request.user.is_authenticated and details is not None:

@@ -330,6 +330,8 @@ CHAT_BROKER_URL = env.str("CHAT_BROKER_URL", default=REDIS_URL)
 # so a sync worker thread is never held for longer.
 CHAT_STREAM_SECONDS = env.int("CHAT_STREAM_SECONDS", default=25)
 # When people answer, in TIME_ZONE: "days hours", e.g. "mon-fri 09:00-17:00"; empty: always.
+# This and CHAT_AGENT_LIMIT are defaults: once Support managers save the chat settings in the
+# back office (chat.ChatSettings), those apply.
 CHAT_OPENING_HOURS = env.str("CHAT_OPENING_HOURS", default="mon-fri 09:00-17:00")
 # Open conversations an agent is given at most by the round robin.
 CHAT_AGENT_LIMIT = env.int("CHAT_AGENT_LIMIT", default=5)

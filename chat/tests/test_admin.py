@@ -283,10 +283,14 @@ def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfa
     with time_machine.travel(start + datetime.timedelta(minutes=30), tick=False):
         services.resolve(conversation=answered, by=agent)
     services.rate(conversation=Conversation.objects.get(pk=answered.pk), rating=5)
+    from chat.attribution import attribute_order
+
     with time_machine.travel(start + datetime.timedelta(days=1), tick=False):
-        paid_order_for(customer, total=Decimal("80.00"))  # the day after: attributed
+        after = paid_order_for(customer, total=Decimal("80.00"))  # the day after: attributed
     with time_machine.travel(start - datetime.timedelta(days=1), tick=False):
-        paid_order_for(customer, total=Decimal("15.00"))  # before the conversation: not
+        before = paid_order_for(customer, total=Decimal("15.00"))  # before the conversation: not
+    for order in (after, before):  # as checkout records them when they are placed
+        attribute_order(order=order, session={}, visitor_key="")
 
     response = client.get(f"{INBOX}figures/")
 
@@ -299,5 +303,27 @@ def test_figures_count_by_channel_time_to_answer_the_assistant_alone_and_satisfa
     [day] = figures.days
     assert day["by_channel"] == {"email": 1, "web": 1}
     assert (figures.attributed_orders, figures.attributed_revenue) == (1, Decimal("80.00"))
+    assert ("Same customer", 1) in figures.attributed_by_how
     assert b"$80.00" in response.content
     assert alone.pk
+
+
+def test_the_mine_tab_lists_what_is_assigned_to_me_and_not_resolved_as_its_count_says(client):
+    anna = staff_in(client, "Support", "anna")
+    bob = get_user_model().objects.create_user("bob", is_staff=True)
+    mine_open = shopper_conversation("mine, open", assignee=anna)
+    mine_waiting = shopper_conversation("mine, waiting on the customer", assignee=anna)
+    services.add_agent_message(conversation=mine_waiting, author=anna, body="Which size?")  # their turn now
+    mine_resolved = shopper_conversation("mine, done", assignee=anna)
+    services.resolve(conversation=mine_resolved, by=anna)
+    shopper_conversation("bob's", assignee=bob)
+    shopper_conversation("nobody's")
+    assert Conversation.objects.get(pk=mine_waiting.pk).status == Conversation.Status.WAITING
+
+    response = client.get(INBOX, {"tab": "mine"})
+
+    assert response.context["tab"] == "mine"
+    listed = [c.pk for c in response.context["conversations"]]
+    assert sorted(listed) == sorted([mine_open.pk, mine_waiting.pk])
+    assert dict((key, count) for key, _label, count in response.context["tabs"])["mine"] == len(listed)
+    assert client.get(INBOX, {"tab": "mine", "channel": "email"}).context["conversations"] == []

@@ -135,6 +135,49 @@ def test_a_proactive_message_opens_the_launcher_once_and_never_after_it_was_clos
     assert page.evaluate("localStorage.getItem('chat:closed')") == "1"
 
 
+def test_a_minimum_cart_value_is_priced_by_the_server_and_the_message_opens_at_most_once_a_day(page,
+                                                                                                storefront_catalog):
+    from decimal import Decimal
+
+    from playwright.sync_api import expect
+
+    from chat.models import ProactiveTrigger
+
+    ProactiveTrigger.objects.create(name="Big cart", message="Spending over $100? Ask us anything.",
+                                    seconds_on_page=0, min_cart_value=Decimal("100.00"))
+    panel = page.locator("#chat-panel")
+
+    # An empty cart: the visitor's own state says $0.00, nothing opens.
+    with page.expect_response(lambda response: "/chat/state/?cart=1" in response.url) as priced:
+        page.goto("/p/camp-lamp/")
+    assert priced.value.json()["cart_value"] == "0.00"
+    page.wait_for_load_state("networkidle")
+    expect(panel).to_be_hidden()
+
+    # Three lamps ($105.00): on the next page it opens with the message.
+    page.locator("#add-quantity").fill("3")
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#add-to-cart-status")).to_contain_text("Added 3 × Camp Lamp")
+    page.goto("/p/storm-shell/")
+    expect(panel).to_contain_text("Spending over $100? Ask us anything.")
+
+    # Folded away (not closed): the rest of the day no page asks again...
+    page.get_by_role("link", name="Chat with us").click()
+    expect(panel).to_be_hidden()
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if "/chat/triggers/" in request.url else None)
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    expect(panel).to_be_hidden()
+    assert asked == []
+
+    # ...and the next day it may open again.
+    page.evaluate("localStorage.setItem('chat:proactive', '2000-01-01')")
+    page.reload()
+    expect(panel).to_be_visible()
+    assert asked
+
+
 def test_a_photo_sent_from_the_launcher_shows_in_the_chat_and_live_in_the_inbox(new_page, storefront_catalog,
                                                                                  django_user_model, settings):
     from playwright.sync_api import expect

@@ -324,3 +324,42 @@ def test_proactive_messages_are_the_same_for_everyone_and_cacheable(client, djan
     assert response["Cache-Control"] == "public, max-age=300"
     assert not response.cookies
     assert [t["message"] for t in response.json()["triggers"]] == ["Questions about your cart?"]
+
+
+def test_a_minimum_cart_value_is_public_and_the_carts_value_only_in_the_visitors_own_state(
+        client, storefront_catalog, django_assert_max_num_queries):
+    from decimal import Decimal
+
+    from catalog.models import Variant
+    from chat.models import ProactiveTrigger
+
+    ProactiveTrigger.objects.create(name="Big cart", message="Free gift wrap over $100?",
+                                    min_cart_value=Decimal("100.00"), seconds_on_page=0)
+    lamp = Variant.objects.get(sku="LAMP-1")  # 35.00
+    client.post("/cart/add/", {"variant": lamp.pk, "product": lamp.product_id, "quantity": "3"})
+
+    public = client.get("/chat/triggers/")
+    assert public.json()["triggers"][0]["min_cart_value"] == "100.00"
+    assert "105" not in public.content.decode() and public["Cache-Control"] == "public, max-age=300"
+    assert not public.cookies
+
+    without = client.get("/chat/state/")
+    assert "cart_value" not in without.json()  # only the proactive check asks for it
+    with django_assert_max_num_queries(8):
+        mine = client.get("/chat/state/?cart=1")
+    assert mine.json()["cart_value"] == "105.00"
+    assert "no-cache" in mine["Cache-Control"] and "private" in mine["Cache-Control"]
+    from django.test import Client
+
+    assert Client().get("/chat/state/?cart=1").json()["cart_value"] == "0.00"  # another visitor: empty
+
+
+def test_a_negative_minimum_cart_value_is_refused(admin_client):
+    from chat.models import ProactiveTrigger
+
+    response = admin_client.post("/admin/chat/proactivetrigger/add/", {
+        "name": "X", "message": "Y", "page_type": "any", "seconds_on_page": "0", "min_cart_items": "0",
+        "min_cart_value": "-5", "is_active": "on"})
+
+    assert response.status_code == 200 and "greater than or equal to 0" in response.content.decode()
+    assert not ProactiveTrigger.objects.exists()

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.models import Location
+from chat.order_admin import chat_conversation
 from inventory.order_admin import fulfilment_routing
 from pickup.order_admin import click_and_collect
 from payments.exceptions import PaymentError
@@ -111,7 +112,8 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("number", ("payment_status", "paid_at"), "fulfilment_status",
                            ("created_at", "reservation_expires_at"), ("channel", "sale_location", "sold_by"))}),
-        (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"))}),
+        (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"),
+                                               chat_conversation)}),
         (gettext_lazy("Delivery"), {"fields": (("shipping_method_name", "pickup_location"), "shipping_address_display",
                                                "billing_address_display", fulfilment_routing,
                                                click_and_collect)}),
@@ -123,7 +125,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         "customer_name", "customer", "email", "phone", "user", "shipping_method_name", "pickup_location",
         "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
         "tax_total_display", "total_display", "prices_include_tax", "channel", "sale_location", "sold_by",
-        fulfilment_routing, click_and_collect,
+        fulfilment_routing, click_and_collect, chat_conversation,
     )
     inlines = [OrderLineInline, ShipmentInline, payment_state.PaymentInline]
     change_form_template = "admin/orders/order/change_form.html"

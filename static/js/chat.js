@@ -365,6 +365,8 @@
     return "other";
   }
 
+  function cents(amount) { return Math.round(Number(amount || 0) * 100); } /* "12.50": two decimals */
+
   function proactive() {
     var today = new Date().toISOString().slice(0, 10);
     if (!sessionStorage.getItem("chat:visit")) {
@@ -379,10 +381,21 @@
         var items = count ? Number(count.dataset.count) || 0 : 0;
         var returning = Number(stored("chat:visits") || 0) > 1;
         var here = pageType();
-        var trigger = data.triggers.filter(function (t) {
+        var candidates = data.triggers.filter(function (t) {
           return (t.page_type === "any" || t.page_type === here) && items >= t.min_cart_items &&
             (!t.returning_only || returning);
-        })[0];
+        });
+        if (!candidates.some(function (t) { return cents(t.min_cart_value) > 0; })) return candidates;
+        // A minimum cart value: the server prices this visitor's cart (their own, uncached state).
+        return fetch(root.dataset.stateUrl + "?cart=1", { credentials: "same-origin" })
+          .then(function (response) { return response.json(); })
+          .then(function (mine) {
+            var value = cents(mine.cart_value);
+            return candidates.filter(function (t) { return value >= cents(t.min_cart_value); });
+          });
+      })
+      .then(function (candidates) {
+        var trigger = (candidates || [])[0];
         if (!trigger) return;
         setTimeout(function () {
           if (!panel.hidden || stored("chat:proactive") === today || stored("chat:closed") === "1") return;
