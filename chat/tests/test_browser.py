@@ -90,7 +90,9 @@ def test_a_shopper_asks_about_an_order_then_a_person_answers_live(new_page, stor
 
     # The conversation follows the visitor to another page.
     shopper.goto("/p/storm-shell/")
-    expect(shopper.locator("#chat-panel .chat-from-agent")).to_contain_text("It leaves our warehouse today.")
+    expect(shopper.locator("#chat-panel .chat-from-agent").first).to_contain_text("It leaves our warehouse today.")
+    expect(shopper.locator("#chat-panel .chat-product")).to_contain_text("Camp Lamp")
+    expect(shopper.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
     assert re.search(r"/p/storm-shell/$", shopper.url)
 
 
