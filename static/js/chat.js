@@ -140,8 +140,8 @@
     return link;
   }
 
-  function buttonLink(text, url) {
-    var link = el("a", "button button-small chat-card-action", text);
+  function buttonLink(text, url, quiet) {
+    var link = el("a", "button button-small chat-card-action" + (quiet ? " button-quiet" : ""), text);
     link.href = url;
     return link;
   }
@@ -182,7 +182,7 @@
     if (card.price) text.appendChild(el("span", "chat-card-price", card.price));
     if (!card.in_stock) text.appendChild(el("span", "chat-card-note", "Out of stock"));
     else if (card.variant) text.appendChild(addToCartButton(card));
-    else if (card.url) text.appendChild(buttonLink("Choose options", card.url));
+    else if (card.url) text.appendChild(buttonLink("Choose options", card.url, true));
     box.appendChild(text);
     return box;
   }
