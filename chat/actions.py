@@ -65,6 +65,7 @@ class WantedLine:
     quantity: int
     title: str
     sku: str
+    unit_price: Decimal | None = None  # the variant's price when the agent built the cart
 
 
 def parse_cart_lines(text: str) -> list[WantedLine]:
@@ -95,12 +96,23 @@ def parse_cart_lines(text: str) -> list[WantedLine]:
         variant = variants.get(sku)
         if variant is None:
             raise ChatError(_("No product on sale has the SKU “%(sku)s”.") % {"sku": sku})
-        lines.append(WantedLine(variant.pk, variant.product_id, quantity, variant.product.title, variant.sku))
+        lines.append(WantedLine(variant.pk, variant.product_id, quantity, variant.product.title, variant.sku,
+                                variant.price))
     return lines
 
 
 def _describe(lines: list[WantedLine]) -> str:
     return ", ".join(f"{line.quantity} × {line.title}" for line in lines)
+
+
+def _cart_payload(url: str, lines: list[WantedLine], *, added: bool) -> dict:
+    """What the shopper's card shows (`payloads.for_shopper`): the lines at the prices of the moment,
+    and either their cart (`added`) or the link whose button fills it."""
+    from shop.money import currency_code
+
+    return {"cart": {"url": url, "added": added, "currency": currency_code(), "lines": [
+        {"title": line.title, "sku": line.sku, "quantity": line.quantity,
+         "unit_price": str(line.unit_price) if line.unit_price is not None else ""} for line in lines]}}
 
 
 def add_to_shopper_cart(*, conversation: Conversation, author, lines: list[WantedLine]) -> Message:
@@ -132,8 +144,7 @@ def add_to_shopper_cart(*, conversation: Conversation, author, lines: list[Wante
             message = services.add_agent_message(
                 conversation=conversation, author=author,
                 body=_("I have put these in your cart: %(items)s.") % {"items": _describe(lines)},
-                payload={"cart": {"url": reverse("carts:detail"), "lines": [
-                    {"title": line.title, "sku": line.sku, "quantity": line.quantity} for line in lines]}},
+                payload=_cart_payload(reverse("carts:detail"), lines, added=True),
             )
             _timeline(conversation, _("Agent added to the cart in chat: %(items)s") % {"items": _describe(lines)},
                       cart_lines=[[line.variant_id, line.quantity] for line in lines])
@@ -172,8 +183,7 @@ def send_cart_link(*, conversation: Conversation, author, lines: list[WantedLine
             conversation=conversation, author=author,
             body=_("I have made you a cart: %(items)s. Open it here: %(url)s") % {
                 "items": _describe(lines), "url": absolute_url(path)},
-            payload={"cart": {"url": path, "lines": [
-                {"title": line.title, "sku": line.sku, "quantity": line.quantity} for line in lines]}},
+            payload=_cart_payload(path, lines, added=False),
         )
         _timeline(conversation, _("Agent sent a cart link in chat: %(items)s") % {"items": _describe(lines)},
                   cart_lines=[[line.variant_id, line.quantity] for line in lines])
@@ -194,6 +204,39 @@ def code_promotions():
             .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)).order_by("name"))
 
 
+def discount_gives(promotion) -> str:
+    """What a code of `promotion` gives, in a few words for the shopper's card: "10% off your
+    order, on orders of $50.00 or more", "Free shipping". No query."""
+    from promotions.models import Promotion
+    from shop.money import format_money
+
+    R = Promotion.Reward
+    percent = f"{promotion.value.normalize():f}"
+    amount = format_money(promotion.value)
+    if promotion.reward == R.PERCENT_LINES:
+        text = _("%(percent)s%% off the items it covers") % {"percent": percent}
+    elif promotion.reward == R.FIXED_LINES:
+        text = _("%(amount)s off each item it covers") % {"amount": amount}
+    elif promotion.reward == R.FIXED_PRICE:
+        text = _("The items it covers at %(amount)s each") % {"amount": amount}
+    elif promotion.reward == R.PERCENT_ORDER:
+        text = _("%(percent)s%% off your order") % {"percent": percent}
+    elif promotion.reward == R.FIXED_ORDER:
+        text = _("%(amount)s off your order") % {"amount": amount}
+    elif promotion.reward == R.BUY_X_GET_Y:
+        text = (_("Buy %(buy)d, get %(get)d free") if promotion.value >= 100 else
+                _("Buy %(buy)d, get %(get)d at %(percent)s%% off")) % {
+            "buy": promotion.buy_quantity, "get": promotion.get_quantity, "percent": percent}
+    elif promotion.reward == R.SHIPPING:
+        text = _("Free shipping") if promotion.value >= 100 else _("%(percent)s%% off shipping") % {"percent": percent}
+    else:
+        text = _("A free gift")
+    if promotion.min_subtotal:
+        text = _("%(offer)s, on orders of %(amount)s or more") % {"offer": text,
+                                                                 "amount": format_money(promotion.min_subtotal)}
+    return text
+
+
 def send_discount_code(*, conversation: Conversation, author, promotion_id) -> Message:
     """A new single-use code of promotion `promotion_id`, sent in the conversation. Needs
     `promotions.change_promotion` (PermissionDenied); ChatError for a promotion that is not an
@@ -212,7 +255,8 @@ def send_discount_code(*, conversation: Conversation, author, promotion_id) -> M
             conversation=conversation, author=author,
             body=_("Here is a discount code for you: %(code)s (%(name)s). Enter it at checkout.") % {
                 "code": code, "name": promotion.name},
-            payload={"discount": {"code": code, "promotion": promotion.name, "promotion_id": promotion.pk}},
+            payload={"discount": {"code": code, "promotion": promotion.name, "promotion_id": promotion.pk,
+                                  "gives": discount_gives(promotion)}},
         )
         _timeline(conversation, _("Discount code %(code)s (%(name)s) sent in chat") % {"code": code, "name": promotion.name},
                   promotion=promotion.pk, code=code)

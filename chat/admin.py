@@ -435,23 +435,26 @@ class ConversationAdmin(admin.ModelAdmin):
             body = fill_placeholders(body, conversation=conversation, agent=user)
             services.add_agent_message(conversation=conversation, author=user, body=body, is_note=do == "note")
         elif do == "card":
-            from catalog.models import Product
-
-            from .assistant import _price_text
+            from catalog.models import Product, Variant
             from catalog.selectors import with_card_data
+
+            from .payloads import product_card
 
             slug = post.get("product", "").strip().rstrip("/").rsplit("/", 1)[-1]
             product = with_card_data(Product.objects.published().filter(slug=slug)).first()
             if product is None:
                 raise ChatError(_("No published product with that address or slug."))
+            # A product with one variant goes to the cart from the shopper's chat; with several,
+            # they choose on its page.
+            variants = list(Variant.objects.filter(product=product, is_active=True).values_list("pk", flat=True)[:2])
             services.add_agent_message(
                 conversation=conversation, author=user, body=post.get("body", "").strip() or product.title,
-                payload={"cards": [{"title": product.title, "url": product.get_absolute_url(),
-                                    "price": _price_text(product.price), "in_stock": bool(product.in_stock)}]},
+                payload={"cards": [product_card(product, variant_id=variants[0] if len(variants) == 1 else None)]},
             )
         elif do == "order":
-            from orders.links import signed_order_url
             from orders.models import Order
+
+            from .assistant import order_card
 
             order = Order.objects.filter(number=post.get("order", "").strip().upper(),
                                          customer__isnull=False, customer=conversation.customer).first()
@@ -459,8 +462,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 raise ChatError(_("That is not one of this customer's orders."))
             services.add_agent_message(
                 conversation=conversation, author=user, body=_("Your order %(number)s") % {"number": order.number},
-                payload={"orders": [{"number": order.number, "url": signed_order_url(order),
-                                     "status": order.get_state_display()}]},
+                payload={"orders": [order_card(order, signed=True)]},
             )
         elif do == "assign":
             target = post.get("agent", "")

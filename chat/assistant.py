@@ -181,11 +181,15 @@ def _not_sure(conversation: Conversation, text: str) -> None:
 
 
 def order_card(order, *, signed: bool) -> dict:
+    """An order link's payload (the assistant's and staff's): its state and total when sent, and
+    `pay` while it awaits payment (the card's button then says "Pay now"; the order page it opens
+    offers the payment if it still can)."""
     from orders.links import signed_order_url
 
     url = signed_order_url(order) if signed else reverse("orders:detail", args=[order.number])
     return {"number": order.number, "url": url, "status": order.get_state_display(),
-            "placed": timezone.localtime(order.created_at).date().isoformat()}
+            "placed": timezone.localtime(order.created_at).date().isoformat(),
+            "total": str(order.total), "currency": order.currency, "pay": order.is_awaiting_payment}
 
 
 def _order_status(conversation, turn, *, user=None, **kwargs) -> None:
@@ -317,6 +321,8 @@ def find_products(text: str, *, limit: int = 3) -> list[dict]:
     from catalog import search
     from catalog.selectors import apply_filters, cards_in_order, published_products, ranked_matches
 
+    from .payloads import product_card
+
     query, filters = parse_product_query(text)
     if not query:
         return []
@@ -325,16 +331,8 @@ def find_products(text: str, *, limit: int = 3) -> list[dict]:
         return []
     matching = ranked_matches(apply_filters(published_products(), filters), ids)[:limit]
     variants = _variants_to_add(matching, filters)
-    cards = []
-    for product in cards_in_order(matching):
-        card = {
-            "title": product.title, "url": product.get_absolute_url(),
-            "price": _price_text(product.price), "in_stock": bool(product.in_stock),
-        }
-        if product.pk in variants:  # one variant fits what was asked: it can go to the cart from the chat
-            card.update(product=product.pk, variant=variants[product.pk])
-        cards.append(card)
-    return cards
+    # One variant fits what was asked: it can go to the cart from the chat.
+    return [product_card(product, variant_id=variants.get(product.pk)) for product in cards_in_order(matching)]
 
 
 def _variants_to_add(product_ids: list[int], filters) -> dict[int, int]:
@@ -348,12 +346,6 @@ def _variants_to_add(product_ids: list[int], filters) -> dict[int, int]:
         if all(any((option, slug) in values for slug in slugs) for option, slugs in filters.options.items()):
             fitting.setdefault(variant.product_id, []).append(variant.pk)
     return {product: ids[0] for product, ids in fitting.items() if len(ids) == 1}
-
-
-def _price_text(price) -> str:
-    from shop.money import format_money
-
-    return format_money(price) if price is not None else ""
 
 
 def _products(conversation, turn, **kwargs) -> None:

@@ -9,17 +9,20 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from .models import Conversation, Message
+from .payloads import for_shopper
 
 
 def message_data(message: Message) -> dict:
     """A message as the live stream and the page's script get it (plain text; the script
-    makes links of URLs and never reads it as HTML)."""
+    makes links of URLs and never reads it as HTML). The payload is the shopper's view of it
+    (`payloads.for_shopper`: the kinds they may see, amounts formatted, addresses checked); staff's
+    pages render messages on the server and read only the id from here."""
     author = ""
     if message.sender == Message.Sender.AGENT and message.author_id:
         author = message.author.first_name or message.author.get_username()
     return {
         "type": "message", "id": message.pk, "sender": message.sender, "author": author,
-        "body": message.body, "payload": message.payload or {}, "note": message.is_note,
+        "body": message.body, "payload": for_shopper(message.payload), "note": message.is_note,
         "created_at": message.created_at.isoformat(), "seen": message.seen_at is not None,
     }
 

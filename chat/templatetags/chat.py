@@ -1,4 +1,5 @@
-"""{{ body|chat_text }}: a message's plain text with its web links made clickable, nothing else."""
+"""{{ body|chat_text }}: a message's plain text with its web links made clickable, nothing else;
+{{ message.payload|shopper_payload }}: the cards and links of a message as the shopper sees them."""
 import re
 
 from django import template
@@ -20,3 +21,12 @@ def chat_text(body: str) -> str:
         at = found.start() + len(url)
     parts.append(escape((body or "")[at:]))
     return mark_safe("".join(parts))
+
+
+@register.filter
+def shopper_payload(payload) -> dict:
+    """{% with payload=message.payload|shopper_payload %}: what the shopper is shown of it, as the
+    launcher's script gets it (`chat.payloads.for_shopper`)."""
+    from chat.payloads import for_shopper
+
+    return for_shopper(payload)

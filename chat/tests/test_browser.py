@@ -1,6 +1,7 @@
 """Chat in two real Chromium contexts: a guest asks the assistant about an order, asks for a
 person, and a staff member answers from the back office's inbox; the shopper sees the answer
-appear without reloading, and staff see the shopper's next message the same way.
+appear without reloading, and staff see the shopper's next message the same way; a product card
+staff send goes to the shopper's cart from the chat.
 
 Same launch settings as catalog/tests/test_browser.py (Debian's Chromium through Playwright,
 never a downloaded browser); every wait is on a condition (`expect`), never on a clock.
@@ -75,9 +76,23 @@ def test_a_shopper_asks_about_an_order_then_a_person_answers_live(new_page, stor
     expect(admin.locator("#chat-messages li", has_text="Great, thank you!")).to_have_count(1)
     expect(admin.locator("#chat-messages li", has_text="It leaves our warehouse today.")).to_have_count(1)
 
+    # Staff send a product card; the shopper puts it in the cart from the chat (the real add to
+    # cart, with the CSRF token), and the header's count changes on the same page.
+    admin.locator("#chat-product").fill("camp-lamp")
+    admin.get_by_role("button", name="Send product card").click()
+    card = panel.locator(".chat-from-agent .chat-product", has_text="Camp Lamp")
+    expect(card.locator(".chat-card-price")).to_have_text("$35.00")
+    expect(shopper.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "0")
+    card.get_by_role("button", name="Add to cart").click()
+    expect(card).to_contain_text("Added 1 × Camp Lamp to your cart.")
+    expect(shopper.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
+    assert shopper.evaluate("window.__sameDocument === true")
+
     # The conversation follows the visitor to another page.
     shopper.goto("/p/storm-shell/")
-    expect(shopper.locator("#chat-panel .chat-from-agent")).to_contain_text("It leaves our warehouse today.")
+    expect(shopper.locator("#chat-panel .chat-from-agent").first).to_contain_text("It leaves our warehouse today.")
+    expect(shopper.locator("#chat-panel .chat-product")).to_contain_text("Camp Lamp")
+    expect(shopper.locator("#mini-cart .cart-count")).to_have_attribute("data-count", "1")
     assert re.search(r"/p/storm-shell/$", shopper.url)
 
 

@@ -9,6 +9,12 @@
 (function () {
   "use strict";
 
+  // A discount code's "Copy" on the plain conversation page (templates/chat/payloads/): hidden
+  // there until this script can make it work.
+  Array.prototype.forEach.call(document.querySelectorAll("button.chat-copy[data-copy]"), function (button) {
+    wireCopy(button, button.dataset.copy);
+  });
+
   var root = document.getElementById("chat");
   if (!root || !window.EventSource || !window.fetch) return; // the button stays a link to /contact/
 
@@ -33,6 +39,24 @@
     var headers = { "X-CSRFToken": state.csrf, "Accept": "application/json" };
     Object.keys(extraHeaders || {}).forEach(function (key) { headers[key] = extraHeaders[key]; });
     return fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: headers });
+  }
+
+  function copyButton(text) {
+    var button = el("button", "button button-quiet button-small chat-copy");
+    button.type = "button";
+    button.hidden = true;
+    wireCopy(button, text);
+    return button;
+  }
+
+  function wireCopy(button, text) {
+    if (!navigator.clipboard) return; // the code stays on screen to copy by hand
+    button.textContent = "Copy";
+    button.hidden = false;
+    button.setAttribute("aria-label", "Copy the code " + text);
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; });
+    });
   }
 
   function showError(text) {
@@ -79,17 +103,16 @@
     });
   }
 
+  /* A message's cards, drawn from the server's shopper view of its payload (chat/payloads.py):
+   * texts already escaped by being set as text, amounts already formatted, addresses already
+   * checked. The plain pages draw the same from templates/chat/payloads/. */
   function renderPayload(item, message) {
     var payload = message.payload || {};
-    (payload.cards || []).forEach(function (card) {
-      var box = el("p", "chat-card");
-      var link = el("a", "chat-card-title", card.title);
-      link.href = card.url;
-      box.appendChild(link);
-      box.appendChild(el("span", "chat-card-price", card.price));
-      if (card.variant && card.in_stock) box.appendChild(addToCartButton(card));
-      item.appendChild(box);
-    });
+    (payload.cards || []).forEach(function (card) { item.appendChild(productCard(card)); });
+    if (payload.cart) item.appendChild(cartCard(payload.cart));
+    if (payload.discount) item.appendChild(discountCard(payload.discount));
+    if (payload.gift_card) item.appendChild(giftCardCard(payload.gift_card));
+    (payload.orders || []).forEach(function (order) { item.appendChild(orderCard(order)); });
     (payload.attachments || []).forEach(function (file) {
       // Served only to this browser's conversation (the address checks the visitor).
       var url = state.conversation ? state.conversation.urls.attachment.replace(/\/0\/$/, "/" + file.id + "/") : "";
@@ -108,14 +131,122 @@
       box.appendChild(link);
       item.appendChild(box);
     });
-    (payload.orders || []).forEach(function (order) {
-      var box = el("p", "chat-card chat-order");
-      var link = el("a", "", "Order " + order.number);
-      link.href = order.url;
-      box.appendChild(link);
-      box.appendChild(el("span", "chat-order-status", order.status));
-      item.appendChild(box);
+  }
+
+  function linkOrText(className, text, url) {
+    if (!url) return el("span", className, text);
+    var link = el("a", className, text);
+    link.href = url;
+    return link;
+  }
+
+  function buttonLink(text, url, quiet) {
+    var link = el("a", "button button-small chat-card-action" + (quiet ? " button-quiet" : ""), text);
+    link.href = url;
+    return link;
+  }
+
+  // A plain form post (with the CSRF token the state gave): the page goes where the store's own
+  // view sends it (the cart), with its message.
+  function postForm(action, fields, label) {
+    var form = el("form", "chat-card-action");
+    form.method = "post";
+    form.action = action;
+    fields.csrfmiddlewaretoken = state.csrf;
+    Object.keys(fields).forEach(function (name) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = fields[name];
+      form.appendChild(input);
     });
+    var button = el("button", "button button-small", label);
+    button.type = "submit";
+    form.appendChild(button);
+    return form;
+  }
+
+  function productCard(card) {
+    var box = el("div", "chat-card chat-product");
+    if (card.image) {
+      var image = el("img", "chat-card-image");
+      image.src = card.image;
+      image.alt = "";
+      image.loading = "lazy";
+      image.width = 64;
+      image.height = 64;
+      box.appendChild(image);
+    }
+    var text = el("div", "chat-card-text");
+    text.appendChild(linkOrText("chat-card-title", card.title, card.url));
+    if (card.price) text.appendChild(el("span", "chat-card-price", card.price));
+    if (!card.in_stock) text.appendChild(el("span", "chat-card-note", "Out of stock"));
+    else if (card.variant) text.appendChild(addToCartButton(card));
+    else if (card.url) text.appendChild(buttonLink("Choose options", card.url, true));
+    box.appendChild(text);
+    return box;
+  }
+
+  function cartCard(cart) {
+    var box = el("div", "chat-card chat-cart");
+    box.appendChild(el("p", "chat-card-heading", cart.added ? "In your cart now" : "A cart made for you"));
+    var list = el("ul", "chat-cart-lines");
+    (cart.lines || []).forEach(function (line) {
+      var row = el("li");
+      var what = el("span", "", line.quantity + " × " + line.title);
+      if (line.quantity > 1 && line.price) what.appendChild(el("small", "", " (" + line.price + " each)"));
+      row.appendChild(what);
+      if (line.total) row.appendChild(el("span", "chat-card-price", line.total));
+      list.appendChild(row);
+    });
+    box.appendChild(list);
+    if (cart.total) {
+      var total = el("p", "chat-cart-total", "Total ");
+      total.appendChild(el("span", "chat-card-price", cart.total));
+      box.appendChild(total);
+    }
+    if (cart.url) box.appendChild(cart.added ? buttonLink("View my cart", cart.url) : postForm(cart.url, {}, "Fill my cart"));
+    return box;
+  }
+
+  function discountCard(discount) {
+    var box = el("div", "chat-card chat-discount");
+    box.appendChild(el("p", "chat-card-heading", discount.promotion));
+    if (discount.gives) box.appendChild(el("p", "chat-discount-gives", discount.gives));
+    var row = el("p");
+    row.appendChild(el("code", "chat-discount-code", discount.code));
+    row.appendChild(document.createTextNode(" "));
+    row.appendChild(copyButton(discount.code));
+    box.appendChild(row);
+    box.appendChild(postForm(discount.apply_url, { code: discount.code, next: cartUrl() }, "Apply to my cart"));
+    return box;
+  }
+
+  function giftCardCard(card) {
+    var box = el("div", "chat-card chat-gift-card");
+    box.appendChild(el("p", "chat-card-heading", "A gift card of " + card.amount));
+    box.appendChild(el("p", "", "Its code is in the email we sent you. To pay with it, enter the code under " +
+      "“Gift cards” when you review your order at checkout."));
+    return box;
+  }
+
+  function orderCard(order) {
+    var box = el("div", "chat-card chat-order");
+    box.appendChild(el("p", "chat-card-heading", "Order " + order.number));
+    var row = el("p");
+    row.appendChild(el("span", "chat-order-status", order.status));
+    if (order.total) {
+      row.appendChild(document.createTextNode(" · "));
+      row.appendChild(el("span", "chat-order-total", order.total));
+    }
+    box.appendChild(row);
+    if (order.url) box.appendChild(buttonLink(order.pay ? "Pay now" : "View order", order.url));
+    return box;
+  }
+
+  function cartUrl() {
+    var link = document.getElementById("mini-cart");
+    return link ? link.getAttribute("href") : "/cart/";
   }
 
   function addToCartButton(card) {
@@ -130,6 +261,10 @@
           var answer = new DOMParser().parseFromString(html, "text/html").body.textContent.trim();
           button.replaceWith(el("span", "chat-added", answer));
           document.body.dispatchEvent(new CustomEvent("cart-changed")); // the header's count refreshes
+        })
+        .catch(function () {
+          button.disabled = false;
+          showError("Sorry, that did not reach your cart. Please try again.");
         });
     });
     return button;
