@@ -253,6 +253,18 @@ def test_a_whatsapp_sender_joins_the_customer_whose_number_staff_verified(client
     assert Activity.objects.filter(customer=ada, kind=Activity.Kind.CHAT, data__conversation=conversation.pk).count() == 1
 
 
+def test_a_number_verified_without_its_country_code_matches_the_whatsapp_sender(client, settings):
+    from customers.services import verify_phone
+
+    settings.STORE_LOCALE = "en_GB"
+    ada = CustomerFactory(phone="")
+    verify_phone(customer_id=ada.pk, phone="07700 900123")  # as the customer said it at the counter
+
+    post_signed(client, WA_URL, wa_payload(sender="447700900123", name="Ada"), WA_SECRET)
+
+    assert Conversation.objects.get().customer == ada
+
+
 def test_a_number_verified_after_the_first_message_joins_at_the_next_one(client):
     from customers.models import Activity
     from customers.services import verify_phone
