@@ -168,15 +168,12 @@ def add_with_attachment(*, conversation, checked: Checked, text: str = "", sende
                         rate_key: str = "", author=None, external_id: str = ""):
     """Store `checked` and the message that carries it in one transaction (the message's text is
     `text`, or the file's name). The shopper's side goes through `services.add_shopper_message`
-    (length, rate, reopening); staff's through `services.add_agent_message`, except on WhatsApp
-    and Messenger, whose APIs this store does not send files to. If the transaction rolls back,
-    the file written is deleted."""
+    (length, rate, reopening); staff's through `services.add_agent_message` (on WhatsApp and
+    Messenger: within the reply window, like text, and sent through their APIs after commit by
+    `messaging.media.send_files`). If the transaction rolls back, the file written is deleted."""
     from . import services
-    from .models import Attachment, Channel, Message
+    from .models import Attachment, Message
 
-    if sender != "shopper" and conversation.channel in (Channel.WHATSAPP, Channel.MESSENGER):
-        raise _rejected(_("Files cannot be sent to %(channel)s from the inbox; send a link instead.")
-                        % {"channel": conversation.get_channel_display()})
     body = (text or "").strip() or checked.name
     stored_name = None
     try:

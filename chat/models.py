@@ -362,3 +362,23 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AgentAway(models.Model):
+    """An agent who said they are away (the inbox's Online/Away switch), and until when: the truth
+    behind `presence`'s cache, so a cache cleared or restarted does not put them back in the round
+    robin. No row, or `until` past: not away."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+                                related_name="+")
+    until = models.DateTimeField(_("away until"))
+    # The agent gave a time, so shoppers may be told it ("until I switch back" means nothing to them).
+    said = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("agent away")
+        verbose_name_plural = _("agents away")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} away until {self.until:%Y-%m-%d %H:%M}"

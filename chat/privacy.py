@@ -51,6 +51,8 @@ def sender_from(*, kind: str, value: str) -> Sender:
         digits = re.sub(r"[\s()+\-.]", "", value)
         if not digits.isdigit() or not 5 <= len(digits) <= 64:
             raise ChatError(_("Enter the number or id in digits (spaces, dashes and a leading + are fine)."))
+        if kind == "whatsapp" and not value.startswith("+"):
+            digits = _whatsapp_id(value, digits)
         return Sender(kind=kind, value=digits)
     if kind == "email":
         from django.core.validators import validate_email
@@ -62,6 +64,20 @@ def sender_from(*, kind: str, value: str) -> Sender:
             raise ChatError(_("Enter a valid email address.")) from None
         return Sender(kind=kind, value=value.lower())
     raise ChatError(_("Choose what kind of identifier this is."))
+
+
+def _whatsapp_id(typed: str, digits: str) -> str:
+    """A number as the person says it ("07700 900123") is read as the store's country's, like
+    verified phones (E.164 without the "+", WhatsApp's form); digits that already are a sender
+    (WhatsApp's own form, as the inbox shows it) stay as typed."""
+    from customers.services import normalise_phone
+
+    number = normalise_phone(typed)
+    if not number or number[1:] == digits:
+        return digits
+    if Conversation.objects.filter(channel=Channel.WHATSAPP, external_sender=digits).exists():
+        return digits
+    return number[1:]
 
 
 def conversations_of(sender: Sender) -> QuerySet[Conversation]:

@@ -62,3 +62,16 @@ def send_platform_message_task(self, message_id: int) -> bool:
         return False
 
     return bool(_with_retries(self, lambda: outbound.deliver(message_id=message_id), give_up=give_up))
+
+
+@shared_task(bind=True, max_retries=3)
+def fetch_inbound_media_task(self, message_id: int) -> int:
+    """The files of a WhatsApp or Messenger message: fetched, checked and stored (each once; a
+    refused one noted for staff). Timeouts, 429 and 5xx are retried, then noted as not fetched."""
+    from .messaging import media
+
+    def give_up(error) -> int:
+        media.give_up(message_id=message_id, error=str(error))
+        return 0
+
+    return _with_retries(self, lambda: media.fetch_inbound(message_id=message_id), give_up=give_up) or 0

@@ -68,7 +68,7 @@ class Customer(TimeStamped):
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     # A number proved to be this customer's (staff checked it at the counter, or a code sent to
-    # it came back): digits with a leading "+" (customers.services.normalise_phone). Orders from
+    # it came back): E.164, "+" and digits (customers.services.normalise_phone). Orders from
     # any channel that give it attach here (customer_for_order(phone_verified=True)).
     verified_phone = models.CharField(_("verified phone"), max_length=20, blank=True, editable=False)
     phone_verified_at = models.DateTimeField(_("phone verified"), null=True, blank=True, editable=False)

@@ -22,6 +22,16 @@ def sign(*, raw_body: bytes, secret: str) -> str:
 
 
 @dataclass(frozen=True)
+class Media:
+    """A file a customer sent, to fetch after the webhook (`media.fetch_inbound`)."""
+
+    kind: str  # WhatsApp: image, document, sticker; Messenger: image, file
+    ref: str  # WhatsApp: the media id (GET /{media-id} gives a short-lived URL); Messenger: the file's URL
+    name: str = ""  # the file name the platform gives, if any
+    mime_type: str = ""  # as the platform declares it (only ever used to refuse, never to accept)
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One message a customer sent on a platform, as read from a webhook."""
 
@@ -30,7 +40,8 @@ class Inbound:
     sent_at: datetime
     text: str
     name: str = ""
-    supported: bool = True  # False: a placeholder stands for an image, a sticker, a location...
+    supported: bool = True  # False: a placeholder stands for audio, a video, a location...
+    media: tuple[Media, ...] = ()  # files to fetch after the webhook
 
 
 class PlatformError(Exception):

@@ -10,6 +10,8 @@ number). A conversation that started before the number was verified joins the cu
 sender's next message. Messenger ids are never matched. The sender's number (or Messenger id) is
 kept on the conversation, with their name: WhatsApp's from the webhook's `contacts[].profile.name` (updated when it changes),
 Messenger's read once from the User Profile API after the first message (`outbound.fetch_sender_name`).
+Photos, documents and stickers are stored as the message at once and their files fetched after
+commit (`media.py`).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from .. import services
 from ..models import MESSAGE_MAX_LENGTH, Conversation, Message
+from . import media
 from .common import Inbound
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,12 @@ def receive(*, channel: str, items: list[Inbound]) -> int:
                                                        external_id=item.external_id)
                 if not item.supported:
                     Message.objects.filter(pk=message.pk).update(payload={"unsupported": True})
+                if item.media:  # fetched after commit, off the webhook's request
+                    message.payload = {"media": media.pending_entries(item.media)}
+                    Message.objects.filter(pk=message.pk).update(payload=message.payload)
+                    media.note_refusals(message)
+                    if any(entry["state"] == media.PENDING for entry in message.payload["media"]):
+                        media.fetch_after_commit(message.pk)
                 Conversation.objects.filter(
                     Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=sent_at), pk=conversation.pk,
                 ).update(last_inbound_at=sent_at)

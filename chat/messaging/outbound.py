@@ -12,6 +12,8 @@ Sending happens after commit, in `tasks.send_platform_message_task` (eager unles
 set), with a bounded timeout; timeouts, 429 and 5xx are retried, other refusals recorded on the
 message (`payload["delivery_error"]`) and as a note staff see. A sent message keeps the
 platform's id in `external_id`, so a retried task never sends it twice once it got an answer.
+A message with files sends them through `media.send_files` (uploaded and sent step by step,
+each step's id kept, so a retry resends nothing that went).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..exceptions import MessageRejected
-from ..models import Channel, Conversation, Message
+from ..models import Attachment, Channel, Conversation, Message
 from . import messenger, whatsapp
 from .common import PlatformError, TransientError
 
@@ -173,26 +175,35 @@ def deliver(*, message_id: int) -> bool:
         record_failure(message_id=message.pk, error=_("the platform's access token is not set"))
         return False
     tag = ""
-    if message.payload.get("template"):
-        body = whatsapp.template_body(
-            to=conversation.external_sender, name=message.payload["template"],
-            language=message.payload.get("language") or settings.WHATSAPP_TEMPLATE_LANGUAGE,
-            parameters=message.payload.get("parameters") or [])
-    elif platform is messenger:
+    if platform is messenger:
         tag = message_tag(conversation)
         if tag is None:  # queued in time, but the 7 days ran out before it could go
             record_failure(message_id=message.pk, error=_(
                 "more than 7 days since the customer's last message: Messenger no longer accepts a reply"))
             return False
-        body = messenger.text_body(to=conversation.external_sender, text=text_with_links(message), tag=tag)
+    files = list(Attachment.objects.filter(message=message).order_by("pk"))
+    if files:
+        from .media import send_files
+
+        external_id = send_files(message=message, files=files, tag=tag, record_failure=record_failure)
+        if not external_id:
+            return False
     else:
-        body = platform.text_body(to=conversation.external_sender, text=text_with_links(message))
-    status, data = _graph_call(requests.post, platform.endpoint(), json=body, headers=platform.headers())
-    if status >= 400:
-        detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-        record_failure(message_id=message.pk, error=f"HTTP {status} {detail}".strip())
-        return False
-    external_id = platform.sent_id(data) or f"sent:{message.pk}"
+        if message.payload.get("template"):
+            body = whatsapp.template_body(
+                to=conversation.external_sender, name=message.payload["template"],
+                language=message.payload.get("language") or settings.WHATSAPP_TEMPLATE_LANGUAGE,
+                parameters=message.payload.get("parameters") or [])
+        elif platform is messenger:
+            body = messenger.text_body(to=conversation.external_sender, text=text_with_links(message), tag=tag)
+        else:
+            body = platform.text_body(to=conversation.external_sender, text=text_with_links(message))
+        status, data = _graph_call(requests.post, platform.endpoint(), json=body, headers=platform.headers())
+        if status >= 400:
+            detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
+            record_failure(message_id=message.pk, error=f"HTTP {status} {detail}".strip())
+            return False
+        external_id = platform.sent_id(data) or f"sent:{message.pk}"
     updates = {"external_id": external_id}
     if tag:  # the inbox shows that it went tagged
         updates["payload"] = {**message.payload, "tag": tag}

@@ -233,16 +233,3 @@ def test_the_conversation_page_reply_form_takes_a_file_alone(django_app, setting
 
     message = conversation.messages.get()
     assert message.body == "receipt.png" and message.payload["attachments"][0]["kind"] == "image"
-
-
-def test_files_cannot_be_sent_to_whatsapp_from_the_inbox(django_user_model, client):
-    from chat import attachments
-    from chat.exceptions import MessageRejected
-
-    conversation = Conversation.objects.create(channel="whatsapp", external_sender="4477", bot_active=False)
-    checked = attachments.check_upload(SimpleUploadedFile("a.png", image_bytes("PNG")))
-
-    with pytest.raises(MessageRejected, match="Files cannot be sent to WhatsApp"):
-        attachments.add_with_attachment(conversation=conversation, checked=checked, sender="agent",
-                                        author=support(django_user_model))
-    assert not Attachment.objects.exists()

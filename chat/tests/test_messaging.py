@@ -53,11 +53,18 @@ def published(monkeypatch):
 
 
 class FakeResponse:
-    def __init__(self, status: int, data: dict):
-        self.status_code, self._data = status, data
+    def __init__(self, status: int, data: dict | None = None, content: bytes = b""):
+        self.status_code, self._data, self.content = status, data if data is not None else {}, content
 
     def json(self):
         return self._data
+
+    def iter_content(self, chunk_size=1):
+        for start in range(0, len(self.content), chunk_size):
+            yield self.content[start:start + chunk_size]
+
+    def close(self):
+        pass
 
 
 @pytest.fixture
@@ -68,22 +75,30 @@ def graph(monkeypatch):
         calls: list = []
         answers: list = [FakeResponse(200, {})]
 
-        def post(self, url, json=None, headers=None, timeout=None):
-            self.calls.append({"url": url, "json": json, "headers": headers, "timeout": timeout})
+        def post(self, url, json=None, headers=None, timeout=None, data=None, files=None):
+            call = {"url": url, "json": json, "headers": headers, "timeout": timeout}
+            if data is not None or files is not None:  # multipart: a file uploaded or sent
+                call.update(data=data, files=files)
+            self.calls.append(call)
             answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
             if isinstance(answer, Exception):
                 raise answer
             return answer
 
-        def get(self, url, params=None, headers=None, timeout=None):
-            self.gets.append({"url": url, "params": params, "headers": headers, "timeout": timeout})
-            answer = self.profiles.pop(0) if len(self.profiles) > 1 else self.profiles[0]
+        def get(self, url, params=None, headers=None, timeout=None, stream=None):
+            call = {"url": url, "params": params, "headers": headers, "timeout": timeout}
+            if stream is not None:
+                call["stream"] = stream
+            self.gets.append(call)
+            # `downloads`: answers by address (media URLs and files), each list used in turn.
+            answers = self.downloads.get(url) or self.profiles
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
             if isinstance(answer, Exception):
                 raise answer
             return answer
 
     fake = Graph()
-    fake.calls, fake.answers = [], [FakeResponse(200, {})]
+    fake.calls, fake.answers, fake.downloads = [], [FakeResponse(200, {})], {}
     # The User Profile API's documented answer for a PSID.
     fake.gets, fake.profiles = [], [FakeResponse(200, {"first_name": "Peter", "last_name": "Chang",
                                                        "id": "1254459154682919"})]
@@ -208,12 +223,12 @@ def test_a_signature_with_another_apps_secret_or_over_another_body_is_refused(cl
     assert not Message.objects.exists()
 
 
-def test_an_image_gets_a_placeholder_not_an_error(client):
-    response = post_signed(client, WA_URL, wa_payload(kind="image"), WA_SECRET)
+def test_a_voice_message_gets_a_placeholder_not_an_error(client):
+    response = post_signed(client, WA_URL, wa_payload(kind="audio"), WA_SECRET)
 
     assert response.status_code == 200
     message = Message.objects.get()
-    assert "image" in message.body and message.payload == {"unsupported": True}
+    assert "audio" in message.body and message.payload == {"unsupported": True}
 
 
 def test_messenger_echoes_and_read_receipts_are_not_messages(client):
@@ -251,6 +266,18 @@ def test_a_whatsapp_sender_joins_the_customer_whose_number_staff_verified(client
     conversation = Conversation.objects.get()
     assert conversation.customer == ada
     assert Activity.objects.filter(customer=ada, kind=Activity.Kind.CHAT, data__conversation=conversation.pk).count() == 1
+
+
+def test_a_number_verified_without_its_country_code_matches_the_whatsapp_sender(client, settings):
+    from customers.services import verify_phone
+
+    settings.STORE_LOCALE = "en_GB"
+    ada = CustomerFactory(phone="")
+    verify_phone(customer_id=ada.pk, phone="07700 900123")  # as the customer said it at the counter
+
+    post_signed(client, WA_URL, wa_payload(sender="447700900123", name="Ada"), WA_SECRET)
+
+    assert Conversation.objects.get().customer == ada
 
 
 def test_a_number_verified_after_the_first_message_joins_at_the_next_one(client):

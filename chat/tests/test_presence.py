@@ -125,3 +125,31 @@ def test_staff_who_do_not_answer_chat_have_no_switch_and_cannot_post_it(django_a
     assert client.post(f"{INBOX}presence/", {"status": "away"}).status_code == 403
     assert client.get(f"{INBOX}presence/").status_code == 405
     assert not presence.is_away(viewer.pk)
+
+
+@time_machine.travel(WEDNESDAY_11, tick=False)
+def test_away_survives_a_cleared_cache_and_is_read_from_the_cache_again_after(django_app, settings,
+                                                                              django_assert_num_queries):
+    from django.core.cache import cache
+
+    settings.CHAT_OPENING_HOURS = "mon-fri 09:00-17:00"
+    anna, bea = agent("anna"), agent("bea")
+    set_presence(django_app, anna, "away", "30")
+    set_presence(django_app, bea, "online")
+
+    cache.clear()  # a restarted cache: the heartbeats go (the inboxes beat again), the away stays
+    presence.agent_seen(anna.pk)
+    presence.agent_seen(bea.pk)
+
+    with django_assert_num_queries(1):
+        assert presence.online_agent_ids() == [bea.pk]
+    with django_assert_num_queries(0):
+        assert presence.is_away(anna.pk) and not presence.is_away(bea.pk)
+    assert "from Wednesday 11:30" not in told(handed_off()).body  # bea is online: she gets it
+    cache.clear()
+    set_presence(django_app, bea, "away", "60")
+    assert "a person will answer from Wednesday 11:30" in told(handed_off()).body
+
+    set_presence(django_app, anna, "online")
+    cache.clear()
+    assert not presence.is_away(anna.pk) and presence.is_away(bea.pk)

@@ -165,6 +165,17 @@ def test_only_customer_managers_reach_the_sender_privacy_page(client, django_use
     assert Conversation.objects.count() == 1
 
 
+def test_a_whatsapp_number_typed_as_the_person_says_it_finds_their_conversations(settings):
+    from chat import privacy
+
+    settings.STORE_LOCALE = "en_GB"
+    _whatsapp_sender(number="447700900123")
+
+    assert privacy.sender_from(kind="whatsapp", value="07700 900123").value == "447700900123"
+    assert privacy.sender_from(kind="whatsapp", value="447700900123").value == "447700900123"
+    assert privacy.summary(privacy.sender_from(kind="whatsapp", value="07700 900123"))["conversations"] == 1
+
+
 def test_a_bad_identifier_is_refused_with_a_message(client, django_user_model):
     client.force_login(_manager(django_user_model))
 

@@ -29,13 +29,31 @@ def _get_or_create_by_email(email: str, defaults: dict) -> Customer:
     return Customer.objects.get(email=email)
 
 
-def normalise_phone(phone: str) -> str:
-    """A phone number as compared for identity: its digits, with "+" kept in front when given
-    ("+1 (555) 010-0100" -> "+15550100100"). Empty when it has no digits."""
-    digits = "".join(ch for ch in (phone or "") if ch.isdigit())
-    if not digits:
+def normalise_phone(phone: str, *, country: str | None = None) -> str:
+    """A phone number as compared for identity: E.164 ("+447700900123"), the form WhatsApp's sender
+    ids take (without the "+"). A number written without its country code ("07700 900123",
+    "(201) 555-0100") is read as one of `country`, by default the store's own
+    (`checkout.selectors.default_country`, from STORE_LOCALE); a "+" or that country's
+    international prefix ("0044 ...") says otherwise. Read with Google's libphonenumber
+    (`phonenumbers`), which knows each country's trunk prefix and lengths. Empty when it has no
+    digits or cannot be a whole number (too short or long, a local number without its area code).
+    """
+    import phonenumbers
+
+    raw = (phone or "").strip()
+    if not any(ch.isdigit() for ch in raw):
         return ""
-    return ("+" if (phone or "").strip().startswith("+") else "") + digits
+    if country is None:
+        from checkout.selectors import default_country
+
+        country = default_country()
+    try:
+        number = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException:
+        return ""
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def customer_for_order(*, email: str, user: AbstractBaseUser | None = None, name: str = "",
@@ -67,15 +85,20 @@ def verify_phone(*, customer_id: int, phone: str, user: AbstractBaseUser | None 
     """Record that `phone` is proved to be this customer's; orders giving it then attach here.
     `note` says how staff checked it (ID seen at the counter, a call back), kept on the timeline.
 
-    Raises ValueError, changing nothing, for a number without digits or one another customer
-    has verified (the unique constraint stands behind the check). Writes an Activity.
+    The number is stored in E.164 (`normalise_phone`), so it matches a WhatsApp sender however
+    staff typed it. Raises ValueError, changing nothing, for a number without digits, one that
+    cannot be a whole number, or one another customer has verified (the unique constraint stands
+    behind the check). Writes an Activity.
     """
     from django.db import IntegrityError, transaction
     from django.utils import timezone
 
+    if not any(ch.isdigit() for ch in phone or ""):
+        raise ValueError("A phone number needs digits.")
     number = normalise_phone(phone)
     if not number:
-        raise ValueError("A phone number needs digits.")
+        raise ValueError(f"{phone.strip()} is not a whole phone number: give it with its area code, and with "
+                         f"+ and the country code if it is not from this store's country.")
     try:
         with transaction.atomic():
             customer = Customer.objects.select_for_update().get(pk=customer_id)

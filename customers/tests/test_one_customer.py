@@ -1,5 +1,6 @@
 """One customer across channels: web, phone and counter orders attach to the same record (by email,
 or by a verified phone), and the CRM's figures, scores, segments and customer page include them all."""
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -62,12 +63,14 @@ def test_a_verified_phone_finds_the_customer_when_the_email_is_new():
 def test_a_number_is_verified_for_one_customer_only():
     ada = customer_for_order(email="ada@example.com")
     bob = customer_for_order(email="bob@example.com")
-    verify_phone(customer_id=ada.pk, phone="555 0100")
+    verify_phone(customer_id=ada.pk, phone="(201) 555 0100")
 
     with pytest.raises(ValueError, match="already verified for another customer"):
-        verify_phone(customer_id=bob.pk, phone="5550100")
+        verify_phone(customer_id=bob.pk, phone="+1 201-555-0100")
     with pytest.raises(ValueError, match="needs digits"):
         verify_phone(customer_id=bob.pk, phone="n/a")
+    with pytest.raises(ValueError, match="555 0100 is not a whole phone number: give it with its area code"):
+        verify_phone(customer_id=bob.pk, phone="555 0100")
     bob.refresh_from_db()
     assert bob.verified_phone == ""
 
@@ -106,3 +109,44 @@ def test_the_crm_customer_page_names_each_orders_channel(admin_app, counter):
     web, phone = Channel.objects.get(code="web").name, Channel.objects.get(code="phone").name
     assert sorted(cells) == sorted([web, phone, "Uptown counter · Uptown shop"])
     assert f"({phone})" in page.text  # the timeline says it too
+
+
+def test_a_number_verified_without_its_country_code_is_stored_in_e164_with_the_stores_country(settings):
+    settings.STORE_LOCALE = "en_GB"
+    ada = customer_for_order(email="ada@example.com")
+
+    verify_phone(customer_id=ada.pk, phone="07700 900123")
+
+    ada.refresh_from_db()
+    assert ada.verified_phone == "+447700900123"
+    assert normalise_phone("0044 7700 900123") == normalise_phone("+44 7700 900123") == "+447700900123"
+    assert customer_for_order(email="ada.work@example.com", phone="+447700900123", phone_verified=True).pk == ada.pk
+    assert normalise_phone("06 1234 5678", country="IT") == "+390612345678"  # Italy keeps its 0
+
+
+def test_the_migration_puts_verified_numbers_in_e164_and_keeps_the_first_of_two_claims(settings):
+    import importlib
+
+    from django.apps import apps
+
+    settings.STORE_LOCALE = "en_GB"
+    migration = importlib.import_module("customers.migrations.0009_verified_phones_e164")
+    typed_at_the_counter = customer_for_order(email="ada@example.com")
+    already = customer_for_order(email="bo@example.com")
+    clash = customer_for_order(email="cy@example.com")
+    unreadable = customer_for_order(email="di@example.com")
+    # As the old rule stored them: the digits, with "+" only when it was typed.
+    for customer, number, days in ((typed_at_the_counter, "07700900123", 3), (already, "+16315551181", 2),
+                                   (clash, "01632960001", 1), (unreadable, "5550", 0)):
+        Customer.objects.filter(pk=customer.pk).update(verified_phone=number,
+                                                       phone_verified_at=timezone.now() - timedelta(days=days))
+    Customer.objects.filter(pk=already.pk).update(phone_verified_at=timezone.now() - timedelta(days=5))
+    holder = customer_for_order(email="el@example.com")
+    Customer.objects.filter(pk=holder.pk).update(verified_phone="+441632960001",
+                                                 phone_verified_at=timezone.now() - timedelta(days=9))
+
+    migration.verified_phones_to_e164(apps, None)
+
+    numbers = dict(Customer.objects.values_list("email", "verified_phone"))
+    assert numbers == {"ada@example.com": "+447700900123", "bo@example.com": "+16315551181",
+                       "cy@example.com": "01632960001", "di@example.com": "5550", "el@example.com": "+441632960001"}

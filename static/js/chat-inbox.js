@@ -60,6 +60,20 @@
         });
     }
 
+    // A message shown already that changed (a file fetched from WhatsApp or Messenger): its
+    // item is read again from the page's own template and put in place of the old one.
+    function refresh(id) {
+      fetch(root.dataset.messagesUrl + "?after=" + (id - 1), { credentials: "same-origin" })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          var holder = document.createElement("ol");
+          holder.innerHTML = html;
+          var fresh = holder.querySelector('li[data-message-id="' + id + '"]');
+          var old = list.querySelector('li[data-message-id="' + id + '"]');
+          if (fresh && old) old.replaceWith(fresh);
+        });
+    }
+
     var source = new EventSource(root.dataset.streamUrl + "?after=" + lastId);
     source.addEventListener("message", function (event) {
       var message = JSON.parse(event.data);
@@ -67,6 +81,10 @@
         typing.hidden = true;
         catchUp();
       }
+    });
+    source.addEventListener("updated", function (event) {
+      var id = Number(JSON.parse(event.data).id);
+      if (id && id <= lastId) refresh(id);
     });
     source.addEventListener("typing", function () {
       typing.hidden = false;
