@@ -217,6 +217,16 @@ def test_orders_are_completed_in_batches_up_to_the_limit():
     assert {fulfilment(order) for order in orders} == {FS.COMPLETED}
 
 
+def test_each_order_costs_the_same_few_queries(django_assert_max_num_queries):
+    for _ in range(3):
+        shipped_order(LONG_AGO)
+
+    # the policy and the list, then per order: savepoint, lock, the rule again, update, history
+    # entry, release (the customer figures' refresh runs after commit, as its own task)
+    with django_assert_max_num_queries(2 + 3 * 6):
+        assert complete_orders(now=NOW) == 3
+
+
 def test_an_order_that_stopped_qualifying_after_it_was_listed_is_skipped(monkeypatch):
     # given: a return is asked for between the list being read and the order being locked
     from orders.services import completion
