@@ -248,6 +248,49 @@ def _eager_celery(settings):
     settings.BACKGROUND_THREAD = False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_background_thread_between_tests():
+    """BACKGROUND_THREAD off for the whole run, not only inside each test (`_eager_celery`).
+
+    A test's `settings` changes are undone after it, so module-scoped fixtures and the set-up
+    between tests saw the store's default (on). Once a test had made a request, the process
+    counted as a web process (shop/background.py), so a task enqueued there started the
+    background thread with the whole beat schedule: catalog's `seeded_demo_module`, whose
+    teardown deletes the demo products (the listing index's rebuild task, after commit). Nothing
+    stopped it, and its jobs ran on in later tests and after the test database was gone (CI: "no
+    such table: promotions_promotion" from `bump-promotion-labels`).
+    """
+    from django.conf import settings
+
+    previous = settings.BACKGROUND_THREAD
+    settings.BACKGROUND_THREAD = False
+    yield
+    settings.BACKGROUND_THREAD = previous
+
+
+def stop_background_threads(timeout: float = 30.0) -> None:
+    """Drain and stop this process's background runner if one was started, then fail if any
+    runner's thread is still alive (one a test made with `Runner(...).start()` and did not stop,
+    or one whose jobs did not finish within `timeout`)."""
+    import threading
+
+    from shop import background
+
+    background.shutdown(timeout=timeout)
+    alive = [thread for thread in threading.enumerate() if thread.name == background.THREAD_NAME and thread.is_alive()]
+    if alive:
+        pytest.fail(f"{len(alive)} background runner thread(s) ({background.THREAD_NAME}) still running after the "
+                    "test: stop what the test started (`runner.stop()`, `background.shutdown()`)", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _background_thread_stopped():
+    """No test leaves the web process's background thread running: after each test (before its
+    database goes) the process's runner is drained and stopped, and one that cannot be is an error."""
+    yield
+    stop_background_threads()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache

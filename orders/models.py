@@ -121,6 +121,8 @@ class Order(models.Model):
             models.Index(fields=["email"], name="order_email"),
             models.Index(fields=["payment_status", "fulfilment_status", "reservation_expires_at"],
                          name="order_reservation_expiry"),
+            # Reports read orders by when they were paid (a range of store days): migration 0009.
+            models.Index(fields=["paid_at"], name="order_paid_at"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),

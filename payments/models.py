@@ -74,7 +74,11 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["order", "status"], name="payment_order_status")]
+        indexes = [
+            models.Index(fields=["order", "status"], name="payment_order_status"),
+            # Net sales: the payments that succeeded in a range of store days (migration 0007).
+            models.Index(fields=["succeeded_at"], name="payment_succeeded_at"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.UniqueConstraint(
@@ -136,6 +140,8 @@ class Refund(models.Model):
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["-created_at", "-pk"]
+        # Net sales: the refunds made in a range of store days (migration 0007).
+        indexes = [models.Index(fields=["created_at"], name="refund_created_at")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.UniqueConstraint(

@@ -51,6 +51,8 @@ QUEUE_SIZE = 10_000
 DRAIN_SECONDS = 10.0
 # The thread looks at the schedule at least this often (seconds), whatever the entries say.
 MAX_SLEEP = 60.0
+# Every runner's thread is named so (the test suite looks for one left running after a test).
+THREAD_NAME = "shop-background"
 
 _STOP = object()
 
@@ -97,7 +99,7 @@ class Runner:
                         args=tuple(entry.get("args", ())), kwargs=dict(entry.get("kwargs", {})), last_run_at=started)
             for name, entry in (beat_schedule or {}).items()
         ]
-        self._thread = threading.Thread(target=self._loop, name="shop-background", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
 
     # --- Jobs -------------------------------------------------------------------------------------
 

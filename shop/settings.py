@@ -180,6 +180,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Unpaid orders release their stock when the reservation runs out.
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": 60.0},
+    # Shipped orders whose return window is over, with no open return and no pending refund,
+    # become completed (orders/services/completion.py); hourly, so the store's midnight is caught
+    # whatever its time zone.
+    "complete-orders": {"task": "orders.tasks.complete_orders_task", "schedule": crontab(minute=29)},
     # Emails whose retry time has come (a failed attempt, or a task lost with a broker that was down).
     "send-due-emails": {"task": "notifications.tasks.send_due_emails_task", "schedule": 60.0},
     # Product pages whose sale label a promotion starting or ending has just changed.

@@ -33,10 +33,14 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     """Run manage.py in a fresh interpreter with production settings plus `env`.
 
     Every production variable is given explicitly, so a developer's `.env` cannot change the answer.
+    So is DJANGO_ALLOW_ASYNC_UNSAFE, empty (unset for Django): a developer who runs the browser
+    tests may have it exported (Playwright's sync API needs it), and Django's own deploy check
+    (async.E001) rightly fails a production environment that has it.
     """
     environment = {
         **{name: value for name, value in os.environ.items() if name not in ("CACHE_URL", "PORT")},
         "DJANGO_SETTINGS_MODULE": "shop.settings",
+        "DJANGO_ALLOW_ASYNC_UNSAFE": "",
         **PRODUCTION,
         **env,
     }
@@ -46,7 +50,10 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_deploy_check_passes_with_no_warnings_in_production_mode():
+def test_deploy_check_passes_with_no_warnings_in_production_mode(monkeypatch):
+    # as in the shell of a developer who runs the browser tests
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
     result = _manage("check", "--deploy", "--fail-level", "WARNING")
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -96,11 +103,14 @@ def test_make_run_and_make_worker_pass_the_port_on():
 
 
 def test_the_deploy_check_can_fail():
-    # Proof the check above would catch a weakened setting.
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", SECURE_HSTS_SECONDS="0")
+    # Proof the check above would catch a weakened setting, and async safety turned off in the
+    # production environment itself.
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", SECURE_HSTS_SECONDS="0",
+                     DJANGO_ALLOW_ASYNC_UNSAFE="true")
 
     assert result.returncode != 0
     assert "security.W004" in result.stderr + result.stdout
+    assert "async.E001" in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(
