@@ -293,17 +293,31 @@ def vocabulary(cursor: CursorWrapper) -> Vocabulary:
     return Vocabulary(is_known=is_known, terms=terms, similar=similar, max_distance=2)
 
 
-def tsquery(words: list[str], *, any_word: bool) -> str:
+def tsquery(words: list[str], *, any_word: bool, prefixes_only: bool = False) -> str:
     """A to_tsquery() string for `words`: each word quoted, exact or as a prefix.
 
     Query words are letters and digits only, but a correction comes from the vocabulary, whose
     words may hold any character the parser kept: quotes and backslashes are escaped, so a word
     is never tsquery syntax. The string is passed as a bound parameter.
+
+    Ranking lists each word both ways (`'jacket' | 'jacket':*`), so ts_rank scores a product with
+    "jacket" above one with only "jackets". `prefixes_only` gives the query that *finds* the same
+    products (a word is one of its own prefixes: `'jacket':*` alone), for the WHERE clause: the
+    planner estimates the two branches of the ranking form as two independent matches, twice the
+    products there are (at 100,000 products, 14,851 estimated for 7,890 "jacket"s), and that
+    estimate made a sequential scan of the whole table (evaluating the match on every row) look
+    cheaper than the GIN index. Estimated from the column's statistics, the prefix alone is right
+    within a few percent, and the index is used.
     """
     groups = []
     for word in words:
         quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
-        groups.append(f"({quoted} | {quoted}:*)" if len(word) >= MIN_PREFIX_LENGTH else quoted)
+        if len(word) < MIN_PREFIX_LENGTH:
+            groups.append(quoted)
+        elif prefixes_only:
+            groups.append(f"{quoted}:*")
+        else:
+            groups.append(f"({quoted} | {quoted}:*)")
     return (" | " if any_word else " & ").join(groups)
 
 
@@ -325,10 +339,11 @@ def ranked(
     where 1,300 primary-key lookups take 11 ms).
     """
     query = tsquery(words, any_word=any_word)
-    rows = _names_stage(cursor, query, title=title, published=published, limit=limit)
+    match = tsquery(words, any_word=any_word, prefixes_only=True)
+    rows = _names_stage(cursor, query, match, title=title, published=published, limit=limit)
     if len(rows) < limit:
         seen = [row[0] for row in rows]
-        rows += _document_stage(cursor, query, seen=seen, published=published, limit=limit - len(rows))
+        rows += _document_stage(cursor, query, match, seen=seen, published=published, limit=limit - len(rows))
     return rows
 
 
@@ -336,7 +351,7 @@ def _window(limit: int) -> int:
     return limit + limit // 4 + 20
 
 
-def _names_stage(cursor, query: str, *, title: str, published: tuple[str, tuple], limit: int) -> list:
+def _names_stage(cursor, query: str, match: str, *, title: str, published: tuple[str, tuple], limit: int) -> list:
     # ts_rank normalisation 1 (divide by 1 + log of the length) prefers shorter titles; trigram
     # similarity, dearer, only re-orders the window.
     published_sql, published_params = published
@@ -355,12 +370,12 @@ def _names_stage(cursor, query: str, *, title: str, published: tuple[str, tuple]
             ) AS published
             ORDER BY r.exact DESC, r.rank + {SIMILARITY_WEIGHT} * similarity(r.title, %s) DESC, r.product_id DESC
             LIMIT %s""",
-        [title, query, query, _window(limit), *published_params, title, limit],
+        [title, query, match, _window(limit), *published_params, title, limit],
     )
     return cursor.fetchall()
 
 
-def _document_stage(cursor, query: str, *, seen: list[int], published: tuple[str, tuple], limit: int) -> list:
+def _document_stage(cursor, query: str, match: str, *, seen: list[int], published: tuple[str, tuple], limit: int) -> list:
     published_sql, published_params = published
     cursor.execute(
         f"""SELECT r.product_id, published.pub_title, published.pub_category FROM (
@@ -379,6 +394,6 @@ def _document_stage(cursor, query: str, *, seen: list[int], published: tuple[str
             ) AS published
             ORDER BY r.score DESC, r.product_id DESC
             LIMIT %s""",
-        [query, query, seen, _window(limit), *published_params, limit],
+        [query, match, seen, _window(limit), *published_params, limit],
     )
     return cursor.fetchall()
