@@ -369,7 +369,9 @@ def _window(limit: int) -> int:
     return limit + limit // 4 + 20
 
 
-def _names_stage(cursor, query: str, match: str, *, title: str, published: tuple[str, tuple], limit: int) -> list:
+def _names_stage(
+    cursor, query: str, match: str, *, title: str, published: tuple[str, tuple], limit: int
+) -> list:
     # ts_rank normalisation 1 (divide by 1 + log of the length) prefers shorter titles; trigram
     # similarity, dearer, only re-orders the window.
     published_sql, published_params = published
@@ -393,7 +395,9 @@ def _names_stage(cursor, query: str, match: str, *, title: str, published: tuple
     return cursor.fetchall()
 
 
-def _document_stage(cursor, query: str, match: str, *, seen: list[int], published: tuple[str, tuple], limit: int) -> list:
+def _document_stage(
+    cursor, query: str, match: str, *, seen: list[int], published: tuple[str, tuple], limit: int
+) -> list:
     published_sql, published_params = published
     cursor.execute(
         f"""SELECT r.product_id, published.pub_title, published.pub_category FROM (
