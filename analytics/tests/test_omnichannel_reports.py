@@ -93,7 +93,7 @@ def test_sales_by_location_separate_counter_sales_collections_and_shipments_from
     assert sum(row.total.net_sales for row in report.rows) == report.total.net_sales
 
 
-def test_a_cancelled_orders_refund_counts_where_its_line_was_allocated():
+def test_a_cancelled_orders_refund_counts_where_its_line_was_allocated(admin_app):
     shop = LocationFactory(code="harbour", name="Harbour", kind=Location.Kind.SHOP)
     level = StockLevelFactory(location=shop)
     cancelled, payment = order(at=at(JUNE_3, 9), lines=[(level.variant, 1, "9.00")], paid="9.00")
@@ -104,6 +104,9 @@ def test_a_cancelled_orders_refund_counts_where_its_line_was_allocated():
 
     assert [(row.label, row.total.net_sales, row.total.orders) for row in report.rows] == [
         ("Harbour: shipped from there", Decimal("0.00"), 1)]
+    link = reports.order_list_url(basis="paid", first=JUNE_3, last=JUNE_3, dimension="location",
+                                  key=f"{shop.pk}-shipped")
+    assert numbers(admin_app.get(link)) == {cancelled.number}
 
 
 def test_the_location_split_costs_four_queries_however_many_orders_each_location_has(
