@@ -44,9 +44,10 @@ DIMENSIONS = (
     ("brand", _("Brand")),
     ("product", _("Product")),
     ("channel", _("Channel")),
-    # Omnichannel: the shop a sale was made at (a counter) or handed over at (click and collect),
-    # and how the goods reached the customer (click-and-collect share).
-    ("location", _("Shop (sold or collected at)")),
+    # Omnichannel: per location, what was sold at its counter, collected there (click and collect)
+    # and shipped from its stock (a delivered order's allocations), and how the goods reached the
+    # customer (click-and-collect share).
+    ("location", _("Location (sold, collected or shipped from)")),
     ("handover", _("Delivery, click and collect or counter")),
     ("shipping", _("Shipping method")),
     ("country", _("Country")),
@@ -58,6 +59,10 @@ FILTER_PARAMETER = {"category": "line_category", "brand": "line_brand", "product
 # The "handover" dimension's values: how an order's goods reached the customer.
 COLLECT, COUNTER, DELIVERED = "collect", "counter", "delivery"
 HANDOVER_LABELS = {COLLECT: _("Click and collect"), COUNTER: _("At the counter"), DELIVERED: _("Delivery")}
+# The "location" dimension's roles: a row is one location in one role, keyed "<pk>-<role>".
+SHIPPED = "shipped"
+LOCATION_ROLES = {COUNTER: _("%(location)s: sold at the counter"), COLLECT: _("%(location)s: collected there"),
+                  SHIPPED: _("%(location)s: shipped from there")}
 
 
 def split_proportionally(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
@@ -195,8 +200,12 @@ def _line_fields(dimension: str) -> tuple[str, ...]:
         "brand": ("variant__product__brand_id", "variant__product__brand__name"),
         "product": ("variant__product_id", "variant__product__title"),
         "channel": ("order__channel_id", "order__channel__name"),
-        "location": ("order__sale_location_id", "order__sale_location__name", "order__pickup_location_id",
-                     "order__pickup_location__name"),
+        # One row per allocation of the line (LEFT JOIN: none for a line never allocated), read by
+        # `_location_lines`; the line's pk first to group them.
+        "location": ("pk", "order__sale_location_id", "order__sale_location__name", "order__pickup_location_id",
+                     "order__pickup_location__name", "allocations__stock_level__location_id",
+                     "allocations__stock_level__location__name", "allocations__quantity",
+                     "allocations__quantity_released"),
         "handover": ("order__sale_location_id", "order__pickup_location_id"),
         "shipping": ("order__shipping_method_name",),
         "country": ("order__shipping_address__country",),
@@ -208,13 +217,6 @@ def _line_key(dimension: str, values: tuple) -> tuple[str, str]:
     if dimension == "channel":  # the order's sales channel (saleschannels), by its code
         code, name = values
         return code or WEB, name or code or WEB
-    if dimension == "location":  # the counter's shop, else the pick-up shop, else none (delivered)
-        sold_at, sold_name, pickup_at, pickup_name = values
-        if sold_at is not None:
-            return str(sold_at), sold_name
-        if pickup_at is not None:
-            return str(pickup_at), pickup_name
-        return NONE, str(_("None (delivered)"))
     if dimension == "handover":
         sold_at, pickup_at = values
         key = COUNTER if sold_at is not None else COLLECT if pickup_at is not None else DELIVERED
@@ -229,6 +231,57 @@ def _line_key(dimension: str, values: tuple) -> tuple[str, str]:
         return NONE, str({"category": _("Unknown (product deleted)"), "brand": _("No brand"),
                           "product": _("Unknown (product deleted)")}[dimension])
     return str(pk), name
+
+
+def _location_key(location_id: int, name: str, role: str) -> tuple[str, str]:
+    return f"{location_id}-{role}", str(LOCATION_ROLES[role] % {"location": name})
+
+
+def _location_lines(rows):
+    """(order id, [(key, label, units, line total)]) per line, from the "location" rows (one per
+    allocation of each line, in line order), for `sales_over_time`.
+
+    A counter sale belongs to its shop's counter, a click-and-collect order to its pick-up shop,
+    whatever stock they took. A delivered order's line belongs to the locations its stock was
+    allocated at (`orders.Allocation`: where it shipped from, or will), split by units: units moved
+    to another location (released there, re-allocated here) count where they are now; a line whose
+    units were all released (a cancelled order) counts where it was allocated. A line never
+    allocated is "Not allocated (delivered)". The line total is split across its locations by units
+    (to the cent, adding up).
+    """
+    current = None
+    for order_id, quantity, line_total, line_id, sold_at, sold_name, pickup_at, pickup_name, *allocation in rows:
+        if current is None or current[0] != line_id:
+            if current is not None:
+                yield current[1], _location_parts(*current[2:])
+            current = [line_id, order_id, quantity, line_total, sold_at, sold_name, pickup_at, pickup_name, []]
+        if allocation[0] is not None:
+            current[-1].append(tuple(allocation))
+    if current is not None:
+        yield current[1], _location_parts(*current[2:])
+
+
+def _location_parts(quantity, line_total, sold_at, sold_name, pickup_at, pickup_name, allocations):
+    if sold_at is not None:
+        return [(*_location_key(sold_at, sold_name, COUNTER), quantity, line_total)]
+    if pickup_at is not None:
+        return [(*_location_key(pickup_at, pickup_name, COLLECT), quantity, line_total)]
+    if not allocations:
+        return [(NONE, str(_("Not allocated (delivered)")), quantity, line_total)]
+    units: dict[int, int] = defaultdict(int)
+    names = {}
+    for location_id, name, allocated, released in allocations:
+        units[location_id] += allocated - released
+        names[location_id] = name
+    if not any(units.values()):  # all released: where it was allocated
+        for location_id, _name, allocated, _released in allocations:
+            units[location_id] += allocated
+    placed = [(location_id, count) for location_id, count in units.items() if count > 0]
+    if len(placed) == 1:
+        return [(*_location_key(placed[0][0], names[placed[0][0]], SHIPPED), quantity, line_total)]
+    totals = split_proportionally(line_total, [Decimal(count) for _loc, count in placed])
+    return [(*_location_key(location_id, names[location_id], SHIPPED), count, total)
+            for (location_id, count), total in zip(placed, totals)]
 
 
 def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, dimension: str,
@@ -271,10 +324,15 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
     behind = (Q(order__in=payments.values("order_id")) | Q(order__in=refunds.values("payment__order_id"))
               | Q(order__paid_at__gte=start, order__paid_at__lt=end))
     lines = (OrderLine.objects.filter(behind)
-             .order_by("order_id", "pk").values_list("order_id", "quantity", "line_total", *fields))
-    for order_id, quantity, line_total, *values in lines:
-        key, label = _line_key(dimension, tuple(values))
-        lines_by_order[order_id].append((key, label, quantity, line_total))
+             .order_by("order_id", "pk", *(("allocations__pk",) if dimension == "location" else ()))
+             .values_list("order_id", "quantity", "line_total", *fields))
+    if dimension == "location":
+        for order_id, parts in _location_lines(lines):
+            lines_by_order[order_id].extend(parts)
+    else:
+        for order_id, quantity, line_total, *values in lines:
+            key, label = _line_key(dimension, tuple(values))
+            lines_by_order[order_id].append((key, label, quantity, line_total))
 
     labels: dict[str, str] = {}
     cells: dict[str, list[Cell]] = defaultdict(lambda: [Cell() for _b in spans])

@@ -23,7 +23,7 @@ from orders.models import OrderEvent
 from orders.tests.factories import OrderFactory, OrderLineFactory
 from payments.models import Payment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 NY = ZoneInfo("America/New_York")
 JUNE_3, JUNE_4, JUNE_5 = datetime.date(2024, 6, 3), datetime.date(2024, 6, 4), datetime.date(2024, 6, 5)

@@ -28,7 +28,7 @@ from .factories import (
     VariantFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 CHANGELIST = "admin:catalog_product_changelist"
 

@@ -7,10 +7,12 @@ FileSystemStorage.
 """
 import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db.models import Count, F
+from django.db import transaction
+from django.db.models import Count
 from django.urls import reverse
 from webtest import Upload
 
+from catalog import stock
 from catalog.models import (
     Attribute,
     AttributeValue,
@@ -26,7 +28,7 @@ from catalog.models import (
 )
 from conftest import add_inline_form, image_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 
 def demo_product(demo_catalog, *, images: int = 2) -> Product:
@@ -234,7 +236,9 @@ def shipped_meanwhile(demo_catalog):
     level = StockLevel.objects.filter(reserved__gt=0).select_related("variant", "location").order_by("pk").first()
 
     def ship_one() -> int:
-        StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") - 1, reserved=F("reserved") - 1)
+        with transaction.atomic():  # through the stock service, as a real shipment (the ledger follows)
+            stock.fulfil(allocations=[stock.Allocation(stock_level_id=level.pk, variant_id=level.variant_id,
+                                                       location_id=level.location_id, quantity=1)])
         return level.on_hand - 1
 
     return level, ship_one

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from django.db import transaction
 
 from catalog import importing
 from catalog.models import AttributeValue, OptionValue, Product, StockLevel, Variant
 from catalog.importing import FileFormat, ImportKind, export_catalog_file
 from catalog.services import import_catalog_file
+from catalog.stock import adjust
+from inventory.ledger import Cause
+from inventory.models import Reason
 
 from .factories import (
     AttributeFactory,
@@ -25,7 +29,7 @@ from .factories import (
     VariantFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 DATA = Path(__file__).parent / "data"
 
@@ -356,7 +360,10 @@ def test_xlsx_round_trip_restores_what_was_exported(variants, kind):
     # when the catalog drifts and the workbook is imported back
     Product.objects.filter(slug="rain-jacket").update(title="Changed")
     Variant.objects.filter(sku="RJ-M-NAVY").update(price=Decimal("1.00"))
-    StockLevel.objects.filter(variant__sku="RJ-M-NAVY", location__code="warehouse").update(on_hand=99)
+    level = StockLevel.objects.get(variant__sku="RJ-M-NAVY", location__code="warehouse")
+    with transaction.atomic():  # stock found meanwhile, through the stock service as every change is
+        adjust(location_id=level.location_id, deltas={level.variant_id: 99 - level.on_hand},
+                     cause=Cause(reason=Reason.FOUND))
     report = import_catalog_file(kind=kind, file=exported.content, file_format=FileFormat.XLSX)
 
     assert report.ok, report.errors

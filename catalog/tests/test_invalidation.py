@@ -18,7 +18,7 @@ from conftest import png_file
 
 from .factories import ProductFactory, StockLevelFactory, VariantFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stock_ledger_checked")]
 
 
 def warm(client, *urls: str) -> None:

@@ -7,17 +7,19 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection
-from django.db.models import Count, F
+from django.db import connection, transaction
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from catalog import services
+from catalog import services, stock
 from catalog.exceptions import StockChangedMeanwhile
 from catalog.models import Location, Product, StockLevel, Variant
 from catalog.tests.test_admin import staff_groups  # noqa: F401 - the fixture
+from inventory.ledger import Cause
+from inventory.models import Reason
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 
 def product_with(variants: int) -> Product:
@@ -194,7 +196,9 @@ def test_a_cell_left_alone_is_not_written_back_over_a_change_made_meanwhile(rese
     form = admin_app.get(grid_url(product)).forms["stock_grid_form"]
     # While the page is open a reserved unit ships: on hand and reserved drop together.
     shipped = reserved_level.on_hand - 1
-    StockLevel.objects.filter(pk=reserved_level.pk).update(on_hand=shipped, reserved=F("reserved") - 1)
+    with transaction.atomic():
+        stock.fulfil(allocations=[stock.Allocation(stock_level_id=reserved_level.pk, variant_id=reserved_level.variant_id,
+                                                   location_id=reserved_level.location_id, quantity=1)])
     form[cell(other.variant_id, other.location_id)] = str(other.on_hand + 1)
 
     form.submit("_save")
@@ -207,7 +211,8 @@ def test_typing_over_a_figure_that_changed_meanwhile_is_refused_and_changes_noth
     product = reserved_level.variant.product
     other = StockLevel.objects.filter(variant__product=product).exclude(pk=reserved_level.pk).order_by("pk").first()
     form = admin_app.get(grid_url(product)).forms["stock_grid_form"]
-    StockLevel.objects.filter(pk=reserved_level.pk).update(on_hand=F("on_hand") + 5)  # a return restocked
+    with transaction.atomic():  # a return restocked
+        stock.restock(stock_level_id=reserved_level.pk, quantity=5, cause=Cause(reason=Reason.RETURN))
     form[cell(reserved_level.variant_id, reserved_level.location_id)] = "50"
     form[cell(other.variant_id, other.location_id)] = str(other.on_hand + 1)
     before = all_stock()

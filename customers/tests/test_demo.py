@@ -14,7 +14,7 @@ from customers.tests.test_segments import built_in_segments  # noqa: F401  (fixt
 from orders.models import Order, OrderEvent, OrderLine, Shipment
 from payments.models import Payment, Refund
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 P = Order.PaymentStatus
 FS = Order.FulfilmentStatus
 

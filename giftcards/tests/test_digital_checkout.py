@@ -21,7 +21,7 @@ from giftcards.services import deliver_due_gift_cards
 from orders.models import Allocation, Order, OrderLine, Shipment
 from orders.services import ShipmentRequest, create_shipment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 F = Order.FulfilmentStatus
 
 

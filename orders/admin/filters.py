@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Brand, Category, Location, Product
@@ -214,22 +214,43 @@ class ChannelFilter(_ReportFilter):
 
 
 class SoldOrCollectedAtFilter(_ReportFilter):
-    """Orders sold at a shop's counter, or collected there when not sold at a counter (the Sales
-    report's "shop" figures); "none": neither (delivered)."""
+    """The Sales report's "location" figures (analytics.reports): "<pk>-counter" sold at the shop's
+    counter, "<pk>-collect" collected there (not a counter sale), "<pk>-shipped" a delivered order
+    with a line allocated there (units not moved away; a line whose units were all released, where
+    it was allocated), "none" a delivered order with a line never allocated. A bare "<pk>" (older
+    links) is sold or collected there."""
 
-    title = _("sold or collected at")
+    title = _("sold, collected or shipped at")
     parameter_name = "sold_or_collected_at"
 
     def queryset(self, request, queryset):
+        from ..models import Allocation, OrderLine
+
         value = self.value()
         if not value:
             return queryset
+        delivered = Q(sale_location__isnull=True, pickup_location__isnull=True)
         if value == "none":
-            return queryset.filter(sale_location__isnull=True, pickup_location__isnull=True)
-        if not value.isdigit():
+            never_allocated = OrderLine.objects.filter(~Exists(Allocation.objects.filter(line=OuterRef("pk"))),
+                                                       order=OuterRef("pk"))
+            return queryset.filter(delivered, Exists(never_allocated))
+        pk, _sep, role = value.partition("-")
+        if not pk.isdigit():
             return queryset.none()
-        return queryset.filter(Q(sale_location_id=int(value)) | Q(sale_location__isnull=True,
-                                                                   pickup_location_id=int(value)))
+        location_id = int(pk)
+        if role == "":
+            return queryset.filter(Q(sale_location_id=location_id) | Q(sale_location__isnull=True,
+                                                                       pickup_location_id=location_id))
+        if role == "counter":
+            return queryset.filter(sale_location_id=location_id)
+        if role == "collect":
+            return queryset.filter(sale_location__isnull=True, pickup_location_id=location_id)
+        if role == "shipped":
+            here = Allocation.objects.filter(line__order=OuterRef("pk"), stock_level__location_id=location_id)
+            held = Allocation.objects.filter(line=OuterRef("line"), quantity__gt=F("quantity_released"))
+            return queryset.filter(delivered, Exists(here.filter(quantity__gt=F("quantity_released")))
+                                   | Exists(here.exclude(Exists(held))))
+        return queryset.none()
 
 
 class HandoverFilter(_ReportFilter):

@@ -31,7 +31,7 @@ from payments.models import Payment, Provider, Refund
 from payments.providers.demo import CARD_SUCCEEDS
 from payments.services import pay_with_demo_card, refund_payment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 P = Order.PaymentStatus
 FS = Order.FulfilmentStatus
 DELIVERY = ShippingChoice(name="Standard", price=Decimal("4.95"))

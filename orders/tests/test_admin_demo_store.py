@@ -11,7 +11,7 @@ from payments.models import Refund
 from .test_admin import url
 from .test_bulk import CHANGELIST, SHIP_CSV, errors_of, read_csv, run_action, upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 
 P, F = Order.PaymentStatus, Order.FulfilmentStatus
 

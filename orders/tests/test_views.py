@@ -30,7 +30,7 @@ from orders.services import (
 
 from .factories import OrderFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 P = Order.PaymentStatus
 FS = Order.FulfilmentStatus
 DELIVERY = ShippingChoice(name="Standard delivery", price=Decimal("4.95"))
