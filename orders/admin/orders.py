@@ -206,7 +206,8 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         refundable = payment_state.refundable_payments(order) if can_act else []
         buttons = {
             "mark_paid": can_act and can_pay(order),
-            "ship": can_act and left_to_ship and can_ship(order),
+            # A pick-up is handed over from its "Click and collect" box, for its code (pickup/).
+            "ship": can_act and left_to_ship and can_ship(order) and order.pickup_location_id is None,
             "cancel": can_act and can_cancel(order),
             # Money left on a payment can always go back, whatever the order's states (a payment
             # of the wrong amount leaves the order unpaid; a cancelled order's payment state becomes
@@ -312,6 +313,12 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         if not can_ship(order):
             return self._not_now(request, order, _(
                 "Order %(number)s is %(status)s, so it cannot be shipped. Nothing was changed."))
+        if order.pickup_location_id is not None:
+            # Handing over needs the pick-up code or a recorded override (the service refuses too).
+            return self._refuse(request, order, _(
+                "Order %(number)s is collected at %(shop)s: hand it over with \"Collect…\" in its Click and collect "
+                "box, for the shopper's pick-up code (or without it, giving the reason). Nothing was shipped.")
+                % {"number": order.number, "shop": order.pickup_location.name})
         lines = list(order.lines.all())
         form = ShipmentForm(request.POST if request.method == "POST" else None, lines=lines)
         if form.is_valid():
