@@ -27,13 +27,14 @@ from pickup.order_admin import click_and_collect
 from payments.exceptions import PaymentError
 from payments.models import Provider
 from payments.services import record_manual_payment, refund_payment
+from payments.services.gift_cards import amount_due
 from shop.addresses import address_html
 from shop.money import format_money
 
 from .. import services
 from ..exceptions import OrderError
 from ..forms import CancelForm, NoteForm, RefundForm, ReturnForm, ShipmentForm
-from ..models import Order, OrderEvent
+from ..models import NEVER_PAID_FULFILMENT, Order, OrderEvent
 from ..status import can_cancel, can_pay, can_ship, label
 from . import payment_state
 from .bulk import BulkActions
@@ -109,20 +110,22 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     search_fields = ("number", "email", "customer_name")
     search_help_text = gettext_lazy("An order number, an email address, or words from the customer's name.")
     fieldsets = (
-        (None, {"fields": ("number", ("payment_status", "paid_at"), "fulfilment_status",
+        (None, {"fields": ("number", ("payment_status", "paid_at", "payment_terms"), "fulfilment_status",
                            ("created_at", "reservation_expires_at"), ("channel", "sale_location", "sold_by"))}),
         (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"))}),
         (gettext_lazy("Delivery"), {"fields": (("shipping_method_name", "pickup_location"), "shipping_address_display",
                                                "billing_address_display", fulfilment_routing,
                                                click_and_collect)}),
         (gettext_lazy("Totals"), {"fields": (("subtotal_display", "shipping_total_display"),
-                                             ("tax_total_display", "total_display"), "prices_include_tax")}),
+                                             ("tax_total_display", "total_display"), "amount_due_display",
+                                             "prices_include_tax")}),
     )
     readonly_fields = (
         "number", "payment_status", "fulfilment_status", "paid_at", "created_at", "reservation_expires_at",
         "customer_name", "customer", "email", "phone", "user", "shipping_method_name", "pickup_location",
         "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
-        "tax_total_display", "total_display", "prices_include_tax", "channel", "sale_location", "sold_by",
+        "tax_total_display", "total_display", "amount_due_display", "prices_include_tax", "payment_terms",
+        "channel", "sale_location", "sold_by",
         fulfilment_routing, click_and_collect,
     )
     inlines = [OrderLineInline, ShipmentInline, payment_state.PaymentInline]
@@ -185,6 +188,16 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     total_display = _money_field("total", gettext_lazy("total"), ordering="total")
 
     # --- Order page ---
+
+    @admin.display(description=gettext_lazy("amount due"))
+    def amount_due_display(self, order: Order) -> str:
+        """What the customer still owes: an unpaid order's total less what gift cards paid (one
+        query, only for an unpaid open order), "on invoice" for one paid after delivery."""
+        if order.payment_status != Order.PaymentStatus.UNPAID or order.fulfilment_status in NEVER_PAID_FULFILMENT:
+            return "—"
+        due = format_money(amount_due(order), order.currency)
+        return format_html('<span id="amount-due">{}</span>', _("%(amount)s, on invoice") % {"amount": due}
+                           if order.on_invoice else due)
 
     @admin.display(description=gettext_lazy("shipping address"))
     def shipping_address_display(self, order: Order) -> str:
