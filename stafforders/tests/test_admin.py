@@ -233,12 +233,18 @@ def test_the_customer_gets_one_email_when_the_order_is_placed_whatever_the_payme
 
 def test_an_order_on_invoice_ships_before_it_is_paid_and_says_what_is_due(
         admin_app, catalog_items, django_capture_on_commit_callbacks):
+    from orders.links import signed_order_url
+
     jacket, lamp, _shop = catalog_items
     with django_capture_on_commit_callbacks(execute=True):
         page = _place(_type_draft(admin_app, jacket, lamp), "invoice").follow()
     order = Order.objects.get()
     assert order.payment_terms == Order.PaymentTerms.INVOICE and order.payment_status == P.UNPAID
     assert page.html.select_one("#amount-due").text == "$190.00, on invoice"
+    shopper_page = admin_app.get(signed_order_url(order)).text  # not "Awaiting payment": nothing to pay yet
+    assert "On invoice, being prepared" in shopper_page
+    assert "You pay this order on invoice: $190.00 is due" in shopper_page
+    assert "order-status-spinner" not in shopper_page and "pay-now-form" not in shopper_page  # nothing to wait for
 
     slip = page.click(href="/packing-slip/")
     assert not slip.html.select_one("#packing-hold")  # no "do not ship until paid"
