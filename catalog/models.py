@@ -346,6 +346,13 @@ class Location(TimeStamped):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.WAREHOUSE)
     pickup_allowed = models.BooleanField(_("customers may pick up here"), default=False)
+    # Fulfilment routing (inventory.routing) reserves delivered online orders only where this is
+    # set; click and collect reserves at the chosen shop whatever it says.
+    ships_online_orders = models.BooleanField(
+        _("ships online orders"), default=True,
+        help_text=_("Online orders delivered to customers may be packed and shipped from here. Untick for a shop "
+                    "whose stock is for its counter and click and collect only."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     address_line1 = models.CharField(_("address"), max_length=200, blank=True)
     address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True)

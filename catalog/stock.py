@@ -116,7 +116,7 @@ def reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | N
 
 def reserve_counting(
     *, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None, whole_first: bool = False,
-    may_split: Callable[[], bool] | None = None,
+    may_split: Callable[[], bool] | None = None, shipping_only: bool = False,
 ) -> Reservation:
     """`reserve`, also telling how many units of each variant are left (no extra query).
 
@@ -129,6 +129,9 @@ def reserve_counting(
     (`Reservation.whole_at`); when none does, `may_split()` is asked (only then, so the rule costs
     nothing for orders one location can ship) and the order is split across locations as above,
     or, if it says no, refused with OutOfStock naming what the best single location lacks.
+    `shipping_only` (a delivered online order) takes units only from locations that ship online
+    orders (`Location.ships_online_orders`); the other rows are still locked and counted in
+    `available_after` (they are still stock, for the counter and click and collect).
     """
     wanted = _summed(requests)
     rows = StockLevel.objects.filter(variant_id__in=wanted, location__is_active=True)
@@ -136,23 +139,26 @@ def reserve_counting(
         rows = rows.filter(location_id__in=location_ids)
     locked = _lock_rows(rows, writer="reserve")
     by_variant: dict[int, list[StockLevel]] = defaultdict(list)
+    usable: dict[int, list[StockLevel]] = defaultdict(list)
     for level in sorted(locked, key=_location_order(location_ids)):
         by_variant[level.variant_id].append(level)
+        if not shipping_only or level.location.ships_online_orders:
+            usable[level.variant_id].append(level)
 
     short = {
         variant_id: (quantity, available)
         for variant_id, quantity in wanted.items()
-        if (available := sum(level.available for level in by_variant[variant_id])) < quantity
+        if (available := sum(level.available for level in usable[variant_id])) < quantity
     }
     if short:
         raise OutOfStock(shortages=_shortages(short))
 
-    sources, whole_at = by_variant, None
+    sources, whole_at = usable, None
     if whole_first:
-        whole_at, short = _whole_location(wanted, by_variant)
+        whole_at, short = _whole_location(wanted, usable)
         if whole_at is not None:
             sources = {variant_id: [level for level in levels if level.location_id == whole_at]
-                       for variant_id, levels in by_variant.items()}
+                       for variant_id, levels in usable.items()}
         elif may_split is not None and not may_split():
             raise OutOfStock(shortages=_shortages(short))
 

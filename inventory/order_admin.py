@@ -1,7 +1,8 @@
 """The "Fulfilment" box of the order admin page: where each line's units are reserved, and why.
 
 A plain function the order admin lists among its read-only fields, so orders/admin only names it.
-Two queries: the order's allocations (with their locations) and its "placed" event.
+Two queries: the order's allocations (with their locations) and the latest event that routed it
+(the "placed" one, or the one that reserved again for a payment after expiry).
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy
 
 from orders.models import Allocation, Order, OrderEvent
-from orders.status import PLACED
 
 from .routing import explain
 
@@ -24,8 +24,8 @@ def fulfilment_routing(order: Order) -> str:
         Allocation.objects.filter(line__order=order).select_related("line", "stock_level__location").order_by("pk")
     )
     decision = (
-        OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.STATUS, to_status=PLACED)
-        .values_list("data", flat=True).first() or {}
+        OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.STATUS, data__has_key="routing")
+        .order_by("-created_at", "-pk").values_list("data", flat=True).first() or {}
     ).get("routing")
     names = {row.stock_level.location_id: row.stock_level.location.name for row in rows}
     open_order = order.fulfilment_status in (Order.FulfilmentStatus.UNFULFILLED,

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 ORDER_EMAIL_KINDS = ("confirmation", "payment_received", "shipped", "cancelled", "refunded", "receipt",
                      # Click and collect (pickup/) and orders staff took (stafforders/).
-                     "ready_for_pickup", "pickup_reminder", "payment_link")
+                     "ready_for_pickup", "pickup_reminder", "pickup_code", "payment_link")
 LOW_STOCK = "low_stock"
 STAFF_ALERT = "staff_alert"
 # Used when EMAIL_TIMEOUT is unset or 0: without a timeout a mail server that accepts the
@@ -73,6 +73,7 @@ def enqueue_order_email(
     refund_id: int | None = None,
     amount: Decimal | str | None = None,
     order_is_new: bool = False,
+    occurrence: int | str | None = None,
 ) -> None:
     """Send the order email `kind` once the caller's transaction commits.
 
@@ -86,6 +87,9 @@ def enqueue_order_email(
     the response (shop/background.py). A broker that is down is logged, not raised: the row stays
     pending and the retry loop (`send_due_emails`) sends it after FIRST_ATTEMPT_GRACE.
 
+    `occurrence` names one of several emails of a kind an order may get (a new pick-up code: the
+    history entry that records it), so each is its own email and a retried task still sends it once.
+
     `order_is_new`: the order was created in the caller's transaction, so no outbox row can name it
     yet (ids are never reused) and nobody can be sending one: the row is inserted without looking
     first (one query instead of two).
@@ -97,6 +101,8 @@ def enqueue_order_email(
         # Nothing names this refund, so this call is its own email (a second partial refund is
         # a second email); the task gets the key so its retries still send it once.
         key = f"{key}:{uuid.uuid4().hex}"
+    elif occurrence is not None:
+        key = f"{key}:{occurrence}"
     params = _order_params(shipment_id=shipment_id, refund_id=refund_id, amount=amount)
     if order_is_new:
         register(key=key, kind=f"order.{kind}", order_id=order_id, params=params)

@@ -48,6 +48,13 @@ class Order(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
 
+    class PaymentTerms(models.TextChoices):
+        """When the money is due: before the goods leave (every web order), or after, on invoice
+        (a B2B order staff took: it ships unpaid and staff record the payment when it comes)."""
+
+        PREPAID = "prepaid", _("Paid before shipping")
+        INVOICE = "invoice", _("On invoice (ships before payment)")
+
     number = models.CharField(_("number"), max_length=12, unique=True, default=new_order_number, editable=False)
     payment_status = models.CharField(
         _("payment"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID, editable=False
@@ -55,6 +62,9 @@ class Order(models.Model):
     fulfilment_status = models.CharField(
         _("fulfilment"), max_length=20, choices=FulfilmentStatus.choices, default=FulfilmentStatus.UNFULFILLED,
         editable=False,
+    )
+    payment_terms = models.CharField(
+        _("payment terms"), max_length=10, choices=PaymentTerms.choices, default=PaymentTerms.PREPAID, editable=False
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("customer account"), null=True, blank=True,
@@ -143,6 +153,10 @@ class Order(models.Model):
         """Placed, not paid, still open (not cancelled or expired): the old "pending payment"."""
         return (self.payment_status == Order.PaymentStatus.UNPAID
                 and self.fulfilment_status == Order.FulfilmentStatus.UNFULFILLED)
+
+    @property
+    def on_invoice(self) -> bool:
+        return self.payment_terms == Order.PaymentTerms.INVOICE
 
     @property
     def kept_payment(self) -> bool:

@@ -162,6 +162,9 @@ def _returns_note(order: Order, lines: list[OrderLine], money) -> str:
 
 
 def _payment_state(order: Order, now: datetime) -> tuple[str, str]:
+    if order.is_awaiting_payment and order.on_invoice:
+        # Paid after delivery, by invoice: nothing is on its way now, so nothing to wait for or poll.
+        return "on_invoice", _("On invoice")
     if order.is_awaiting_payment:
         # Within the reservation the payment may be on its way (a Stripe webhook takes seconds);
         # after it the scheduled task is about to close the order.
@@ -279,6 +282,11 @@ def order_status(*, order: Order, now: datetime | None = None, attempt=_FETCH) -
         label = _("Waiting for payment confirmation")
         description = _("We have reserved your items. This page updates as soon as your payment is confirmed.")
         tone = "pending"
+    elif order.is_awaiting_payment and order.on_invoice:
+        label = _("On invoice, being prepared")
+        description = _("You pay this order on invoice: %(due)s is due. We ship it without waiting for the "
+                        "payment.") % {"due": format_money(order.total, order.currency)}
+        tone = "ok"
     elif order.is_awaiting_payment:
         label = _("Awaiting payment")
         description = _("We have not received your payment yet. If you paid, this page will update shortly.")

@@ -14,7 +14,8 @@ Fulfilment (where the goods are, `Order.fulfilment_status`):
 A refund never moves fulfilment, and a shipment never moves payment: a partly shipped order that
 is partly refunded is still partly shipped, and the rest may still ship. The rules that join the
 two live in the services that act (orders.services): only an order whose payment is paid or
-partially refunded ships; only an unpaid one is cancelled or expires.
+partially refunded ships, or one on invoice terms (`Order.payment_terms`: a B2B order ships unpaid
+and is paid later, so it may be paid once shipped too); only an unpaid one is cancelled or expires.
 
 A refund that the order counted and that fails afterwards (Stripe can report a succeeded refund
 failing) takes the payment state back (REFUND_REVERSALS); only
@@ -72,19 +73,26 @@ def can_transition(state: str, from_status: str, to_status: str) -> bool:
     return to_status in MACHINES[state][1].get(from_status, frozenset())
 
 
+# What an order on invoice terms may have done before it is paid: shipped, in part or whole.
+SHIPPED_ON_INVOICE = frozenset({F.PARTIALLY_FULFILLED, F.FULFILLED, F.COMPLETED})
+
+
 def can_pay(order: Order) -> bool:
-    """Unpaid and still open, or expired (a late payment is honoured if the stock is still there);
-    a cancelled order's money goes back (orders.services.confirm_payment says so)."""
-    return can_transition(PAYMENT, order.payment_status, P.PAID) and order.fulfilment_status in (
-        F.UNFULFILLED, F.EXPIRED,
-    )
+    """Unpaid and still open, or expired (a late payment is honoured if the stock is still there),
+    or on invoice terms and already shipped (the invoice is paid after delivery); a cancelled
+    order's money goes back (orders.services.confirm_payment says so)."""
+    if not can_transition(PAYMENT, order.payment_status, P.PAID):
+        return False
+    return order.fulfilment_status in (F.UNFULFILLED, F.EXPIRED) or (
+        order.on_invoice and order.fulfilment_status in SHIPPED_ON_INVOICE)
 
 
 def can_ship(order: Order) -> bool:
-    """Paid (or partly refunded: the rest may still ship) and goods left to send."""
-    return order.payment_status in (P.PAID, P.PARTIALLY_REFUNDED) and order.fulfilment_status in (
-        F.UNFULFILLED, F.PARTIALLY_FULFILLED,
-    )
+    """Paid (or partly refunded: the rest may still ship), or unpaid on invoice terms (paid after
+    delivery), and goods left to send."""
+    paid = order.payment_status in (P.PAID, P.PARTIALLY_REFUNDED) or (
+        order.on_invoice and order.payment_status == P.UNPAID)
+    return paid and order.fulfilment_status in (F.UNFULFILLED, F.PARTIALLY_FULFILLED)
 
 
 def can_cancel(order: Order) -> bool:

@@ -11,7 +11,7 @@ from . import codes, selectors
 from .models import Pickup
 
 # Only these emails carry the code: the others (shipped, cancelled) go out when it means nothing.
-CODE_KINDS = frozenset({"ready_for_pickup", "pickup_reminder"})
+CODE_KINDS = frozenset({"ready_for_pickup", "pickup_reminder", "pickup_code"})
 
 
 def pickup_email_context(*, order: Order, kind: str) -> dict:

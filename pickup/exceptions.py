@@ -16,5 +16,6 @@ class WrongCode(PickupError):
 
 class TooManyAttempts(PickupError):
     def __init__(self) -> None:
-        super().__init__(_("Too many wrong pick-up codes for this order: handing over is locked "
-                           "and nothing was changed."))
+        super().__init__(_("Too many wrong pick-up codes for this order: handing over for a code is locked "
+                           "and nothing was changed. Send the shopper a new code, or hand it over without the "
+                           "code giving the reason."))

@@ -1,6 +1,6 @@
 """The "Click and collect" box of the order admin page: where a pick-up order stands, and the
-links that move it ("Ready for pickup…", "Collect…"). Named by orders/admin like inventory's box.
-One query (the pick-up row)."""
+links that move it ("Ready for pickup…", "Collect…", "Send a new code…"). Named by orders/admin
+like inventory's box. One query (the pick-up row)."""
 from __future__ import annotations
 
 from django.contrib import admin
@@ -27,6 +27,7 @@ def click_and_collect(order: Order) -> str:
         return _("Not ready for pickup (waiting for payment, or closed).")
     summary = format_html("{} {}", pickup.get_status_display(), pickup.ready_at.strftime("%Y-%m-%d %H:%M"))
     if pickup.status == Pickup.Status.READY:
-        return format_html('{} · <a href="{}" class="pickup-collect">{}</a>', summary,
-                           reverse("admin:pickup_pickup_collect", args=[order.pk]), _("Collect…"))
+        return format_html('{} · <a href="{}" class="pickup-collect">{}</a> · <a href="{}" class="pickup-new-code">{}</a>',
+                           summary, reverse("admin:pickup_pickup_collect", args=[order.pk]), _("Collect…"),
+                           reverse("admin:pickup_pickup_new_code", args=[order.pk]), _("Send a new code…"))
     return summary

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from orders.exceptions import OrderError
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services import ShipmentRequest, create_shipment
 from orders.services.common import lock_order, release_outstanding
@@ -94,18 +95,97 @@ def collect_pickup(*, order_id: int, code: str, user: AbstractBaseUser | None) -
             )
             wrong = WrongCode(attempts_left=limit - pickup.failed_attempts)
         else:
-            lines = OrderLine.objects.filter(order=order).values_list("pk", "quantity", "quantity_fulfilled")
-            create_shipment(order_id=order.pk, user=user, request=ShipmentRequest(
-                quantities={pk: quantity - done for pk, quantity, done in lines if quantity > done},
-                carrier=COLLECTED_CARRIER,
-            ))
-            pickup.status = Pickup.Status.COLLECTED
-            pickup.collected_at = timezone.now()
-            pickup.collected_by = _staff(user)
-            pickup.save(update_fields=["status", "collected_at", "collected_by", "updated_at"])
+            _hand_over(order=order, pickup=pickup, user=user)
     if wrong is not None:
         raise wrong
     return pickup
+
+
+@transaction.atomic
+def hand_over_without_code(*, order_id: int, reason: str, user: AbstractBaseUser) -> Pickup:
+    """Hand a ready pick-up over without its code, on a staff member's word (e.g. "photo ID checked").
+
+    For a shopper who lost the email at the counter, or whose tries are used up: it is the
+    explicit, recorded alternative to the code, never a silent one. Locks the order, then the
+    pick-up. The history gets who handed it over without the code and why, before the shipment
+    (`_hand_over`, as for the code). Raises PickupError, changing nothing, without a reason (or
+    one over 500 characters), without a signed-in staff member, or for a pick-up not waiting.
+    A pick-up locked by wrong codes may be handed over this way: staff checked who is there.
+    """
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise PickupError(_("Say why the order is handed over without its code (for example: photo ID checked); "
+                            "nothing was handed over."))
+    if len(reason) > 500:
+        raise PickupError(_("The reason is too long (at most 500 characters); nothing was handed over."))
+    staff = _staff(user)
+    if staff is None:
+        raise PickupError(_("Only a signed-in staff member can hand an order over without its code."))
+    order = lock_order(order_id)
+    pickup = _waiting(order)
+    OrderEvent.objects.create(
+        order=order, kind=OrderEvent.Kind.NOTE, actor=OrderEvent.Actor.STAFF, user=staff,
+        message=_("Handed over without the pick-up code by %(staff)s: %(reason)s")
+        % {"staff": staff.get_username(), "reason": reason},
+        data={"pickup": pickup.pk, "pickup_override": reason},
+    )
+    _hand_over(order=order, pickup=pickup, user=staff)
+    return pickup
+
+
+@transaction.atomic
+def issue_new_code(*, order_id: int, user: AbstractBaseUser | None) -> Pickup:
+    """Give a ready pick-up a new code and email it to the shopper (who lost the first email).
+
+    Locks the order, then the pick-up. A new salt is a new code (`codes.pickup_code`): the old one
+    stops matching at once, and the count of wrong codes starts again (they were tries at the old
+    one). The history says a new code was sent and by whom; the "new pick-up code" email is
+    written to the outbox in this transaction (keyed by that history entry, so each new code is
+    one email) and sent after commit. Raises PickupError, changing nothing, for a pick-up not
+    waiting at the shop.
+    """
+    order = lock_order(order_id)
+    pickup = _waiting(order)
+    pickup.code_salt = codes.new_salt()
+    pickup.failed_attempts = 0
+    pickup.save(update_fields=["code_salt", "failed_attempts", "updated_at"])
+    event = OrderEvent.objects.create(
+        order=order, kind=OrderEvent.Kind.NOTE, actor=OrderEvent.Actor.STAFF, user=_staff(user),
+        message=_("New pick-up code sent to %(email)s; the previous code no longer works.") % {"email": order.email},
+        data={"pickup": pickup.pk, "pickup_new_code": True},
+    )
+    from notifications.services import enqueue_order_email
+
+    enqueue_order_email(order_id=order.pk, kind="pickup_code", occurrence=event.pk)
+    return pickup
+
+
+def _waiting(order: Order) -> Pickup:
+    """The order's pick-up, row locked, if it waits at the shop; PickupError otherwise.
+    Precondition: the caller holds the order's row lock."""
+    pickup = Pickup.objects.select_for_update().filter(order=order).first()
+    if pickup is None or pickup.status != Pickup.Status.READY:
+        state = pickup.get_status_display().lower() if pickup else _("not ready for pickup yet")
+        raise PickupError(_("Order %(number)s is %(state)s; nothing was handed over or changed.")
+                          % {"number": order.number, "state": state})
+    return pickup
+
+
+def _hand_over(*, order: Order, pickup: Pickup, user: AbstractBaseUser | None) -> None:
+    """Ship every unit left and mark the pick-up collected. Precondition: the caller holds the
+    order's and the pick-up's row locks and checked the code, or recorded why not."""
+    lines = OrderLine.objects.filter(order=order).values_list("pk", "quantity", "quantity_fulfilled")
+    try:
+        create_shipment(order_id=order.pk, user=user, pickup_checked=True, request=ShipmentRequest(
+            quantities={pk: quantity - done for pk, quantity, done in lines if quantity > done},
+            carrier=COLLECTED_CARRIER,
+        ))
+    except OrderError as error:  # refunded meanwhile, say: the counter gets the reason, not a crash
+        raise PickupError(str(error)) from error
+    pickup.status = Pickup.Status.COLLECTED
+    pickup.collected_at = timezone.now()
+    pickup.collected_by = _staff(user)
+    pickup.save(update_fields=["status", "collected_at", "collected_by", "updated_at"])
 
 
 def remind_uncollected(*, now: datetime | None = None) -> int:

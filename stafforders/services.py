@@ -38,7 +38,14 @@ def place_draft(*, draft_id: int, payment: str, user: AbstractBaseUser) -> Order
       customer is emailed the order's signed link, whose "Pay now" goes through the usual flow;
       the stock is held `STAFF_ORDER_PAYMENT_DAYS` days, then the order expires as any unpaid one.
     - OFFLINE: `payments.services.record_manual_payment` marks it paid by this staff member.
-    - INVOICE: unpaid with no expiry; staff record the payment when the invoice is paid.
+    - INVOICE: unpaid with no expiry, on invoice terms (`Order.payment_terms`): it may ship
+      before it is paid, and staff record the payment when the invoice is paid.
+
+    The customer gets one email when the order is placed: for LINK the "Pay for your order" email,
+    which is also the order's confirmation (the "payment received" email follows when they pay);
+    for OFFLINE the "payment received" email (placed and paid at once); for INVOICE the order
+    confirmation, which says what is due on invoice. All are written to the outbox in this
+    transaction and sent after commit.
 
     Raises DraftError, changing nothing, for a draft already placed, without lines, without an
     email, without an address to ship to, with a discount above the lines' total or without its
@@ -69,6 +76,8 @@ def place_draft(*, draft_id: int, payment: str, user: AbstractBaseUser) -> Order
                 user=customer.user if customer is not None and customer.user_id else None,
                 tax_rate_for=taxes.rate_for, on_placed=on_placed,
                 discounter=_manual_discount(draft) if draft.discount_amount > 0 else None,
+                # One first email per order (see above): only an order on invoice gets the confirmation.
+                confirmation_email=payment == DraftOrder.Payment.INVOICE,
             )
         except OutOfStock as error:
             raise DraftError(_("Not enough stock, nothing was reserved: %(error)s") % {"error": error}) from error
@@ -121,7 +130,9 @@ def _after_placing(*, order: Order, draft: DraftOrder, payment: str, user: Abstr
     order.sold_by = user
     order.reservation_expires_at = (now + timedelta(days=settings.STAFF_ORDER_PAYMENT_DAYS)
                                     if payment == DraftOrder.Payment.LINK else None)
-    order.save(update_fields=["channel", "sold_by", "reservation_expires_at", "updated_at"])
+    if payment == DraftOrder.Payment.INVOICE:
+        order.payment_terms = Order.PaymentTerms.INVOICE
+    order.save(update_fields=["channel", "sold_by", "reservation_expires_at", "payment_terms", "updated_at"])
     details = [_("Taken by %(staff)s (draft #%(draft)d); payment: %(payment)s.")
                % {"staff": user.get_username(), "draft": draft.pk,
                   "payment": DraftOrder.Payment(payment).label}]

@@ -233,12 +233,13 @@ class StockLevelAdmin(CatalogErrorsAsMessages, admin.ModelAdmin):
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "kind", "pickup_allowed", "is_active", "city", "position")
+    list_display = ("name", "code", "kind", "pickup_allowed", "ships_online_orders", "is_active", "city", "position")
     list_editable = ("position",)
-    list_filter = ("kind", "pickup_allowed", "is_active")
+    list_filter = ("kind", "pickup_allowed", "ships_online_orders", "is_active")
     search_fields = ("name", "code", "city")
     prepopulated_fields = {"code": ("name",)}
     fieldsets = (
-        (None, {"fields": ("name", "code", "kind", "pickup_allowed", "is_active", "position")}),
+        (None, {"fields": ("name", "code", "kind", "pickup_allowed", "ships_online_orders", "is_active",
+                           "position")}),
         (gettext_lazy("Address"), {"fields": ("address_line1", "address_line2", "postal_code", "city", "country")}),
     )

@@ -131,3 +131,122 @@ def test_the_move_page_stays_within_its_query_budget(admin_client, spread, djang
     with django_assert_max_num_queries(12):
         response = admin_client.get(f"/admin/inventory/routingpolicy/move/{row.pk}/")
     assert response.status_code == 200
+
+
+# --- Locations that do not ship online orders -----------------------------------------------------
+
+
+def _open(order):
+    """Where the order's units are reserved now (allocations not released)."""
+    return sorted(Allocation.objects.filter(line__order=order, quantity_released=0).values_list(
+        "line__sku", "stock_level__location__code", "quantity"))
+
+
+def test_a_shop_that_does_not_ship_online_orders_is_skipped_for_deliveries(spread):
+    _warehouse, shop, _far, jacket, tee = spread
+    Location.objects.filter(pk=shop.pk).update(ships_online_orders=False)
+
+    # Harbour shop holds both items (it took this order whole before), but it keeps its stock for the
+    # counter: nothing else holds both, so the order is split over the locations that ship.
+    order = _place((jacket, 2), (tee, 1))
+
+    assert _where(order) == [("JKT-M", "far", 1), ("JKT-M", "warehouse", 1), ("TEE-S", "warehouse", 1)]
+    assert StockLevel.objects.get(variant=jacket, location=shop).reserved == 0
+    routing = order.events.get(kind=OrderEvent.Kind.STATUS, to_status="placed").data["routing"]
+    assert routing["whole_at"] is None and shop.pk not in routing["locations"]
+    # 7 tees on hand, but 2 are on a shelf that does not ship and 1 is reserved: 4 can be delivered.
+    with pytest.raises(OutOfStock) as short:
+        _place((tee, 6), key="k2")
+    assert [(s.sku, s.requested, s.available) for s in short.value.shortages] == [("TEE-S", 6, 4)]
+
+
+def test_never_split_refuses_rather_than_ship_from_a_shop_that_does_not_ship(spread,
+                                                                           django_capture_on_commit_callbacks):
+    _warehouse, shop, _far, jacket, tee = spread
+    Location.objects.filter(pk=shop.pk).update(ships_online_orders=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_routing_policy(split=RoutingPolicy.Split.NEVER)
+
+    with pytest.raises(OutOfStock):
+        _place((jacket, 2), (tee, 1))
+    assert not StockLevel.objects.filter(reserved__gt=0).exists()
+
+
+def test_click_and_collect_still_reserves_at_a_shop_that_does_not_ship(spread):
+    _warehouse, shop, _far, jacket, tee = spread
+    Location.objects.filter(pk=shop.pk).update(ships_online_orders=False)
+    pickup = ShippingChoice(name="Pick up", price=Decimal("0"), pickup_location_id=shop.pk, location_ids=[shop.pk])
+
+    assert _where(_place((jacket, 2), (tee, 1), shipping=pickup)) == [("JKT-M", "shop", 2), ("TEE-S", "shop", 1)]
+
+
+def test_staff_see_and_set_the_flag_in_the_location_admin(admin_app, spread):
+    _warehouse, shop, _far, jacket, _tee = spread
+    listing = admin_app.get("/admin/catalog/location/")
+    assert "ships online orders" in listing.text.lower()
+    assert admin_app.get("/admin/catalog/location/", {"ships_online_orders__exact": "0"}).context["cl"].result_count == 0
+
+    form = admin_app.get(f"/admin/catalog/location/{shop.pk}/change/").forms["location_form"]
+    assert form["ships_online_orders"].checked  # every location ships until staff say otherwise
+    form["ships_online_orders"] = False
+    form.submit("_save").follow()
+
+    shop.refresh_from_db()
+    assert shop.ships_online_orders is False
+    assert _where(_place((jacket, 1))) == [("JKT-M", "warehouse", 1)]
+    assert _where(_place((jacket, 3), key="k2")) == [("JKT-M", "far", 3)]
+
+
+# --- A late payment reserves again by the same rules --------------------------------------------
+
+
+def _expire(order):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import Order
+    from orders.services import expire_unpaid_orders
+
+    Order.objects.filter(pk=order.pk).update(reservation_expires_at=timezone.now() - timedelta(minutes=1))
+    assert expire_unpaid_orders() == 1
+
+
+def test_a_late_payment_reserves_again_by_the_routing_rules_and_says_so(admin_app, spread):
+    from orders.services import PaymentOutcome, confirm_payment
+
+    _warehouse, shop, _far, jacket, tee = spread
+    order = _place((jacket, 2), (tee, 1))
+    _expire(order)
+    assert not StockLevel.objects.filter(reserved__gt=0).exists()
+
+    outcome = confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.WEBHOOK, reference="pi_1")
+
+    # Not taken greedily (warehouse first, then shops: a jacket here and one there) but whole at the
+    # first location holding everything, as checkout routed it.
+    assert outcome == PaymentOutcome.PAID
+    assert _open(order) == [("JKT-M", "shop", 2), ("TEE-S", "shop", 1)]
+    event = order.events.get(kind=OrderEvent.Kind.STATUS, from_status="expired")
+    assert event.data["routing"] == {"split": "", "whole_at": shop.pk, "locations": [shop.pk], "again": True}
+    why = admin_app.get(f"/admin/orders/order/{order.pk}/change/").html.select_one(".routing-why").text
+    assert "Paid after its reservation expired, so reserved again by the same rules." in why
+    assert "Everything reserved at Harbour shop" in why
+
+
+def test_a_late_payment_skips_shops_that_do_not_ship_and_follows_the_split_rule(spread,
+                                                                               django_capture_on_commit_callbacks):
+    from orders.services import PaymentOutcome, confirm_payment
+
+    _warehouse, shop, _far, jacket, tee = spread
+    order = _place((jacket, 2), (tee, 1))
+    _expire(order)
+    Location.objects.filter(pk=shop.pk).update(ships_online_orders=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_routing_policy(split=RoutingPolicy.Split.NEVER)
+
+    outcome = confirm_payment(order_id=order.pk, amount=order.total, actor=OrderEvent.Actor.WEBHOOK, reference="pi_1")
+
+    # No shipping location holds both and the rule says never split: the money must go back.
+    assert outcome == PaymentOutcome.NEEDS_REFUND
+    assert not StockLevel.objects.filter(reserved__gt=0).exists()
+    assert order.events.filter(kind=OrderEvent.Kind.ALERT, message__contains="the stock is gone").exists()

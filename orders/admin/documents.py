@@ -58,9 +58,20 @@ def packing_hold(order: Order) -> str:
     if order.fulfilment_status in NEVER_PAID_FULFILMENT:
         return _("%(status)s: do not pack or ship.") % {"status": order.get_fulfilment_status_display()}
     if order.payment_status == Order.PaymentStatus.UNPAID:
+        if order.on_invoice:
+            return ""  # paid after delivery: the slip says what is due instead (`invoice_due`)
         return _("Not paid yet: do not ship until the payment is in.")
     if order.payment_status == Order.PaymentStatus.REFUNDED:
         return _("Refunded in full: do not ship.")
+    return ""
+
+
+def invoice_due(order: Order) -> str:
+    """What an order on invoice terms still owes, written in its currency, or "" (paid, closed,
+    or not on invoice). No query: an invoice is paid whole (`confirm_payment` takes the total)."""
+    if (order.on_invoice and order.payment_status == Order.PaymentStatus.UNPAID
+            and order.fulfilment_status not in NEVER_PAID_FULFILMENT):
+        return format_money(order.total, order.currency)
     return ""
 
 
@@ -70,6 +81,7 @@ def document_context(order: Order) -> dict:
     return {
         "order": order,
         "hold": packing_hold(order),
+        "amount_due": invoice_due(order),
         "store_name": settings.STORE_NAME,
         "lines": document_lines(order, lines),
         "units": sum(line.quantity for line in lines),

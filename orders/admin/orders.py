@@ -28,13 +28,14 @@ from pickup.order_admin import click_and_collect
 from payments.exceptions import PaymentError
 from payments.models import Provider
 from payments.services import record_manual_payment, refund_payment
+from payments.services.gift_cards import amount_due
 from shop.addresses import address_html
 from shop.money import format_money
 
 from .. import services
 from ..exceptions import OrderError
 from ..forms import CancelForm, NoteForm, RefundForm, ReturnForm, ShipmentForm
-from ..models import Order, OrderEvent
+from ..models import NEVER_PAID_FULFILMENT, Order, OrderEvent
 from ..status import can_cancel, can_pay, can_ship, label
 from . import payment_state
 from .bulk import BulkActions
@@ -110,7 +111,7 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
     search_fields = ("number", "email", "customer_name")
     search_help_text = gettext_lazy("An order number, an email address, or words from the customer's name.")
     fieldsets = (
-        (None, {"fields": ("number", ("payment_status", "paid_at"), "fulfilment_status",
+        (None, {"fields": ("number", ("payment_status", "paid_at", "payment_terms"), "fulfilment_status",
                            ("created_at", "reservation_expires_at"), ("channel", "sale_location", "sold_by"))}),
         (gettext_lazy("Customer"), {"fields": (("customer_name", "customer", "email"), ("phone", "user"),
                                                chat_conversation)}),
@@ -118,13 +119,15 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
                                                "billing_address_display", fulfilment_routing,
                                                click_and_collect)}),
         (gettext_lazy("Totals"), {"fields": (("subtotal_display", "shipping_total_display"),
-                                             ("tax_total_display", "total_display"), "prices_include_tax")}),
+                                             ("tax_total_display", "total_display"), "amount_due_display",
+                                             "prices_include_tax")}),
     )
     readonly_fields = (
         "number", "payment_status", "fulfilment_status", "paid_at", "created_at", "reservation_expires_at",
         "customer_name", "customer", "email", "phone", "user", "shipping_method_name", "pickup_location",
         "shipping_address_display", "billing_address_display", "subtotal_display", "shipping_total_display",
-        "tax_total_display", "total_display", "prices_include_tax", "channel", "sale_location", "sold_by",
+        "tax_total_display", "total_display", "amount_due_display", "prices_include_tax", "payment_terms",
+        "channel", "sale_location", "sold_by",
         fulfilment_routing, click_and_collect, chat_conversation,
     )
     inlines = [OrderLineInline, ShipmentInline, payment_state.PaymentInline]
@@ -188,6 +191,16 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
 
     # --- Order page ---
 
+    @admin.display(description=gettext_lazy("amount due"))
+    def amount_due_display(self, order: Order) -> str:
+        """What the customer still owes: an unpaid order's total less what gift cards paid (one
+        query, only for an unpaid open order), "on invoice" for one paid after delivery."""
+        if order.payment_status != Order.PaymentStatus.UNPAID or order.fulfilment_status in NEVER_PAID_FULFILMENT:
+            return "—"
+        due = format_money(amount_due(order), order.currency)
+        return format_html('<span id="amount-due">{}</span>', _("%(amount)s, on invoice") % {"amount": due}
+                           if order.on_invoice else due)
+
     @admin.display(description=gettext_lazy("shipping address"))
     def shipping_address_display(self, order: Order) -> str:
         return address_html(order.shipping_address) or "—"
@@ -208,7 +221,8 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         refundable = payment_state.refundable_payments(order) if can_act else []
         buttons = {
             "mark_paid": can_act and can_pay(order),
-            "ship": can_act and left_to_ship and can_ship(order),
+            # A pick-up is handed over from its "Click and collect" box, for its code (pickup/).
+            "ship": can_act and left_to_ship and can_ship(order) and order.pickup_location_id is None,
             "cancel": can_act and can_cancel(order),
             # Money left on a payment can always go back, whatever the order's states (a payment
             # of the wrong amount leaves the order unpaid; a cancelled order's payment state becomes
@@ -314,6 +328,12 @@ class OrderAdmin(BulkActions, admin.ModelAdmin):
         if not can_ship(order):
             return self._not_now(request, order, _(
                 "Order %(number)s is %(status)s, so it cannot be shipped. Nothing was changed."))
+        if order.pickup_location_id is not None:
+            # Handing over needs the pick-up code or a recorded override (the service refuses too).
+            return self._refuse(request, order, _(
+                "Order %(number)s is collected at %(shop)s: hand it over with \"Collect…\" in its Click and collect "
+                "box, for the shopper's pick-up code (or without it, giving the reason). Nothing was shipped.")
+                % {"number": order.number, "shop": order.pickup_location.name})
         lines = list(order.lines.all())
         form = ShipmentForm(request.POST if request.method == "POST" else None, lines=lines)
         if form.is_valid():

@@ -31,24 +31,32 @@ class ShipmentRequest:
 
 @transaction.atomic
 def create_shipment(*, order_id: int, request: ShipmentRequest, user: AbstractBaseUser | None = None,
-                    reason: str = Reason.SALE, notify: bool = True) -> Shipment:
-    """Ship some or all of what is left of a paid order.
+                    reason: str = Reason.SALE, notify: bool = True, pickup_checked: bool = False) -> Shipment:
+    """Ship some or all of what is left of a paid order (or of one on invoice terms, paid later).
 
     `reason` is the stock ledger's (a counter sale hands the goods over: `Reason.COUNTER_SALE`);
     `notify=False` writes no "shipped" email (the customer is standing at the counter).
 
+    A click-and-collect order is handed over at its shop only for its pick-up code, or on a staff
+    member's recorded override: `pickup.services` checks either and passes `pickup_checked=True`.
+    Any other caller (the order page's "Ship", a CSV of tracking numbers) is refused for one.
+
     Locks the order, then the stock rows (pk order, in catalog.stock.fulfil): the reserved units
-    leave on hand. Raises OrderError, changing nothing, for an order that is not paid, an unknown
-    line, or more units than remain to ship. Moves the fulfilment state to partially shipped or
-    shipped (never the payment state: a partly refunded order stays partly refunded) and enqueues
-    the "shipped" email after commit.
+    leave on hand. Raises OrderError, changing nothing, for an order that may not ship yet, a
+    pick-up order without `pickup_checked`, an unknown line, or more units than remain to ship.
+    Moves the fulfilment state to partially shipped or shipped (never the payment state: a partly
+    refunded order stays partly refunded) and enqueues the "shipped" email after commit.
     """
     order = lock_order(order_id)
     if not can_ship(order):
-        raise OrderError(_("Order %(number)s is %(payment)s and %(fulfilment)s; only a paid order with items "
-                           "still to ship can be shipped.")
+        raise OrderError(_("Order %(number)s is %(payment)s and %(fulfilment)s; only a paid order (or one on "
+                           "invoice terms) with items still to ship can be shipped.")
                          % {"number": order.number, "payment": order.get_payment_status_display().lower(),
                             "fulfilment": order.get_fulfilment_status_display().lower()})
+    if order.pickup_location_id is not None and not pickup_checked:
+        raise OrderError(_("Order %(number)s is collected at the shop: hand it over with \"Collect…\" on the order "
+                           "page, for the shopper's pick-up code (or without it, giving the reason). Nothing was "
+                           "shipped.") % {"number": order.number})
     lines = {line.pk: line for line in OrderLine.objects.filter(order=order).select_for_update().order_by("pk")}
     wanted = {line_id: qty for line_id, qty in request.quantities.items() if qty}
     if not wanted:

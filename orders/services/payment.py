@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from catalog import stock
 from catalog.exceptions import OutOfStock
+from inventory import routing
 from shop.money import format_money
 
 from ..models import Allocation, Order, OrderLine
@@ -85,9 +86,10 @@ def confirm_payment(
                     message=f"Payment {reference} arrived for a cancelled order: refund it.")
         return PaymentOutcome.NEEDS_REFUND
     reopened = order.fulfilment_status == F.EXPIRED
+    routed = None
     if reopened:
         try:
-            _reserve_again(order)
+            routed = _reserve_again(order)
         except OutOfStock as short:
             alert_staff(order_id=order.pk, actor=actor, subject="Late payment, stock gone",
                         message=f"Late payment {reference}: the stock is gone ({short}); refund it.")
@@ -100,7 +102,8 @@ def confirm_payment(
 
         reclaim_for_order(order=order)  # the discount was paid for: its uses count again
         transition(order=order, state=FULFILMENT, to=F.UNFULFILLED, actor=actor, user=user,
-                   message="Paid after expiry; stock reserved again.", data={"reference": reference})
+                   message="Paid after expiry; stock reserved again.",
+                   data={"reference": reference, **({"routing": routed} if routed is not None else {})})
     transition(order=order, state=PAYMENT, to=P.PAID, actor=actor, user=user,
                message=f"Paid {format_money(amount, order.currency)}" + (f" ({reference})" if reference else ""),
                data={"reference": reference, "amount": str(amount)})
@@ -131,20 +134,29 @@ def _fulfil_digital_lines(order: Order, lines, *, actor: str, user: AbstractBase
                data={"digital_lines": [line.pk for line in open_lines]})
 
 
-def _reserve_again(order: Order) -> None:
+def _reserve_again(order: Order) -> dict | None:
+    """Reserve an expired order's lines again, by the fulfilment routing rules checkout follows
+    (`inventory.routing`: a pick-up at its shop; a delivery whole at the first location that ships
+    online orders and holds everything, else split or refused as staff's rule says), and return
+    the decision for the order's history (None: nothing to reserve). OutOfStock, reserving
+    nothing, when the rules find no way. Precondition: confirm_payment's transaction, order locked.
+    """
     # Digital lines (gift cards) were never stocked: nothing to reserve for them.
     lines = list(order.lines.exclude(variant=None).filter(variant__product__gift_card__isnull=True))
     if not lines:
-        return
-    planned = stock.reserve(
+        return None
+    location_ids = [order.pickup_location_id] if order.pickup_location_id else None
+    route = routing.route(location_ids=location_ids)
+    reservation = stock.reserve_counting(
         requests=[stock.StockRequest(variant_id=line.variant_id, quantity=line.quantity) for line in lines],
-        location_ids=[order.pickup_location_id] if order.pickup_location_id else None,
+        location_ids=location_ids, **route.reserve_options,
     )
     by_variant = {line.variant_id: line for line in lines}
     Allocation.objects.bulk_create(
         Allocation(line=by_variant[a.variant_id], stock_level_id=a.stock_level_id, quantity=a.quantity)
-        for a in planned
+        for a in reservation.allocations
     )
+    return route.record(reservation, again=True)
 
 
 @transaction.atomic

@@ -89,6 +89,18 @@ def test_packing_slips_print_the_selected_orders_one_per_page(admin_app, jacket,
     assert "$" not in slips.text  # a packing slip shows no prices
 
 
+def test_packing_slips_printed_together_still_say_which_order_must_not_ship(admin_app, jacket):
+    paid = pay(place((jacket, 1), name="Ada Lovelace"))
+    unpaid = place((jacket, 1), name="Grace Hopper", email="grace@example.com")
+
+    slips = run_action(admin_app.get(CHANGELIST), "print_packing_slips", [paid, unpaid])
+
+    # One slip on its own always said so; printed in a batch the warning was lost.
+    assert html_tags(slips.text, "p", id=f"slip-{unpaid.number}-packing-hold")
+    assert "Not paid yet: do not ship until the payment is in." in slips.text
+    assert not html_tags(slips.text, "p", id=f"slip-{paid.number}-packing-hold")
+
+
 def _queries_for(admin_app, action: str) -> int:
     page = admin_app.get(CHANGELIST)
     with CaptureQueriesContext(connection) as captured:
@@ -297,8 +309,8 @@ def test_orders_that_cannot_ship_are_reported_and_nothing_ships(admin_app, jacke
         ])
 
     assert errors_of(result) == [
-        f"Row 3: Order {unpaid.number} is not paid and not shipped; only a paid order with items still to ship can be shipped.",
-        f"Row 4: Order {cancelled.number} is not paid and cancelled; only a paid order with items still to ship can be shipped.",
+        f"Row 3: Order {unpaid.number} is not paid and not shipped; only a paid order (or one on invoice terms) with items still to ship can be shipped.",
+        f"Row 4: Order {cancelled.number} is not paid and cancelled; only a paid order (or one on invoice terms) with items still to ship can be shipped.",
         f"Row 5: everything in order {shipped.number} has shipped already.",
     ]
     assert shipments_and_events() == before

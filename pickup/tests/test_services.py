@@ -26,7 +26,8 @@ FS = Order.FulfilmentStatus
 @pytest.fixture(autouse=True)
 def _after_commit(monkeypatch, django_capture_on_commit_callbacks):
     """Each service call commits as in production: what it defers (the emails) runs when it returns."""
-    for name in ("mark_ready_for_pickup", "collect_pickup", "remind_uncollected", "cancel_uncollected"):
+    for name in ("mark_ready_for_pickup", "collect_pickup", "remind_uncollected", "cancel_uncollected",
+                 "issue_new_code", "hand_over_without_code"):
         real = getattr(services, name)
 
         def committed(*args, _real=real, **kwargs):
@@ -230,3 +231,94 @@ def test_the_directory_is_cached_and_follows_edits(shop, django_assert_num_queri
     with django_capture_on_commit_callbacks(execute=True):
         hours.save()  # the admin's way: bumps the catalog version after commit
     assert dict(selectors.shop_info(shop.pk).hours_by_day)["Tuesday"] == "09:00–19:00"
+
+
+# --- A new code; handing over without one -----------------------------------------------------------
+
+
+def test_a_new_code_is_emailed_and_the_old_one_stops_working(jacket, shop, staff, settings):
+    settings.PICKUP_CODE_ATTEMPTS = 3
+    order = _paid_pickup(jacket, shop, staff)
+    services.mark_ready_for_pickup(order_id=order.pk, user=staff)
+    old = _code(order)
+    wrong = f"{(int(old) + 1) % 1000000:06d}"
+    with pytest.raises(WrongCode):
+        services.collect_pickup(order_id=order.pk, code=wrong, user=staff)
+    mail.outbox.clear()
+
+    services.issue_new_code(order_id=order.pk, user=staff)
+
+    new = _code(order)
+    assert new != old and Pickup.objects.get(order=order).failed_attempts == 0  # tries at the old code forgotten
+    (email,) = mail.outbox
+    assert email.subject == f"Your new pick-up code for order {order.number}" and email.to == ["ada@example.com"]
+    assert new in email.body and old not in email.body and "1 Main Street" in email.body
+    event = order.events.get(data__pickup_new_code=True)
+    assert event.user == staff and "the previous code no longer works" in event.message
+    with pytest.raises(WrongCode):
+        services.collect_pickup(order_id=order.pk, code=old, user=staff)
+    services.collect_pickup(order_id=order.pk, code=new, user=staff)
+    order.refresh_from_db()
+    assert order.fulfilment_status == FS.FULFILLED
+
+
+def test_each_new_code_is_its_own_email_and_only_for_a_waiting_pickup(jacket, shop, staff):
+    order = _paid_pickup(jacket, shop, staff)
+    with pytest.raises(PickupError, match="not ready for pickup yet"):
+        services.issue_new_code(order_id=order.pk, user=staff)
+    services.mark_ready_for_pickup(order_id=order.pk, user=staff)
+    mail.outbox.clear()
+
+    services.issue_new_code(order_id=order.pk, user=staff)
+    services.issue_new_code(order_id=order.pk, user=staff)
+
+    assert OutboundEmail.objects.filter(order=order, kind="order.pickup_code").count() == 2
+    assert [m.subject for m in mail.outbox] == [f"Your new pick-up code for order {order.number}"] * 2
+    assert _code(order) in mail.outbox[-1].body
+    services.collect_pickup(order_id=order.pk, code=_code(order), user=staff)
+    salt = Pickup.objects.get(order=order).code_salt
+    with pytest.raises(PickupError, match="collected"):
+        services.issue_new_code(order_id=order.pk, user=staff)
+    assert Pickup.objects.get(order=order).code_salt == salt
+
+
+def test_handing_over_without_the_code_needs_a_reason_and_is_recorded(jacket, shop, staff, settings):
+    settings.PICKUP_CODE_ATTEMPTS = 1
+    order = _paid_pickup(jacket, shop, staff)
+    services.mark_ready_for_pickup(order_id=order.pk, user=staff)
+    with pytest.raises(WrongCode):
+        services.collect_pickup(order_id=order.pk, code=f"{(int(_code(order)) + 1) % 1000000:06d}", user=staff)
+
+    for reason in ("", "   "):
+        with pytest.raises(PickupError, match="Say why"):
+            services.hand_over_without_code(order_id=order.pk, reason=reason, user=staff)
+    order.refresh_from_db()
+    assert order.fulfilment_status == FS.UNFULFILLED and _level(jacket, shop).reserved == 2
+
+    # Locked by wrong codes, but staff checked who is there: handed over, and the history says why.
+    pickup = services.hand_over_without_code(order_id=order.pk, reason=" Photo ID  checked ", user=staff)
+
+    order.refresh_from_db()
+    assert pickup.status == Pickup.Status.COLLECTED and pickup.collected_by == staff
+    assert order.fulfilment_status == FS.FULFILLED
+    assert (_level(jacket, shop).on_hand, _level(jacket, shop).reserved) == (1, 0)
+    event = order.events.get(data__pickup_override="Photo ID checked")
+    assert event.user == staff and event.message == "Handed over without the pick-up code by clerk: Photo ID checked"
+    with pytest.raises(PickupError, match="collected"):
+        services.hand_over_without_code(order_id=order.pk, reason="again", user=staff)
+
+
+def test_a_pickup_order_is_never_shipped_without_the_code_or_an_override(jacket, shop, staff):
+    from orders.exceptions import OrderError
+    from orders.services import ShipmentRequest, create_shipment
+
+    order = _paid_pickup(jacket, shop, staff)
+    services.mark_ready_for_pickup(order_id=order.pk, user=staff)
+
+    with pytest.raises(OrderError, match="hand it over with \"Collect…\""):
+        create_shipment(order_id=order.pk, user=staff,
+                        request=ShipmentRequest(quantities={order.lines.get().pk: 2}, carrier="DHL"))
+
+    order.refresh_from_db()
+    assert order.fulfilment_status == FS.UNFULFILLED and not order.shipments.exists()
+    assert (_level(jacket, shop).on_hand, _level(jacket, shop).reserved) == (3, 2)

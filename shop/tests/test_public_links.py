@@ -73,7 +73,7 @@ def test_every_order_email_links_to_site_url(site):
     sends = {
         "confirmation": {}, "payment_received": {}, "cancelled": {},
         "shipped": {"shipment_id": shipment.pk}, "refunded": {"amount": "10.00"}, "receipt": {},
-        "ready_for_pickup": {}, "pickup_reminder": {}, "payment_link": {},
+        "ready_for_pickup": {}, "pickup_reminder": {}, "pickup_code": {}, "payment_link": {},
     }
     assert set(sends) == set(notifications.ORDER_EMAIL_KINDS)  # a new kind of email is checked too
     for kind, extra in sends.items():

@@ -123,6 +123,9 @@ def test_the_shopper_pays_the_link_with_the_demo_card(admin_app, django_app, cat
     order.refresh_from_db()
     assert order.payment_status == P.PAID
     assert Payment.objects.get(order=order, status=Payment.Status.SUCCEEDED).amount == Decimal("190.00")
+    # The link's email was the order's confirmation; the next one says the money arrived.
+    assert [m.subject for m in mail.outbox if m.to == ["grace@example.com"]] == [
+        f"Pay for your order {order.number} ($190.00)", f"Payment received for order {order.number}"]
 
 
 def test_offline_payment_and_invoice(admin_app, catalog_items, django_capture_on_commit_callbacks):
@@ -202,3 +205,81 @@ def test_drafts_are_in_the_data_download_and_lose_the_person_on_erasure(admin_ap
     assert (erased.email, erased.customer_name, erased.phone, erased.address_line1, erased.company) == ("",) * 5
     assert erased.country == "US" and "Grace" not in erased.note and "555 0100" not in erased.note
     assert erased.discount_amount == Decimal("15.00")
+
+
+def test_the_customer_gets_one_email_when_the_order_is_placed_whatever_the_payment(
+        admin_app, catalog_items, django_capture_on_commit_callbacks):
+    jacket, lamp, shop = catalog_items
+    f.StockLevelFactory(variant=jacket, location=shop, on_hand=4)  # three orders of two jackets
+    sent = {}
+    for payment in ("link", "offline", "invoice"):
+        email = f"{payment}@example.com"
+        with django_capture_on_commit_callbacks(execute=True):
+            _place(_type_draft(admin_app, jacket, lamp, email=email), payment)
+        order = Order.objects.get(email=email)
+        sent[payment] = [(m.subject, m.body) for m in mail.outbox if m.to == [email]]
+        assert len(sent[payment]) == 1, (payment, [subject for subject, _body in sent[payment]])
+        assert order.number in sent[payment][0][0]
+
+    (link_subject, link_body), = sent["link"]
+    assert link_subject.startswith("Pay for your order") and "Thank you for your order" in link_body
+    assert re.search(r"http://\S+/orders/\S+/", link_body)
+    (paid_subject, paid_body), = sent["offline"]
+    assert paid_subject.startswith("Payment received for order") and "$190.00" in paid_body
+    (invoice_subject, invoice_body), = sent["invoice"]
+    assert invoice_subject.startswith("Thank you for your order")
+    assert "You pay it on invoice: $190.00 is due" in invoice_body and "Your order is not paid yet" not in invoice_body
+
+
+def test_an_order_on_invoice_ships_before_it_is_paid_and_says_what_is_due(
+        admin_app, catalog_items, django_capture_on_commit_callbacks):
+    from orders.links import signed_order_url
+
+    jacket, lamp, _shop = catalog_items
+    with django_capture_on_commit_callbacks(execute=True):
+        page = _place(_type_draft(admin_app, jacket, lamp), "invoice").follow()
+    order = Order.objects.get()
+    assert order.payment_terms == Order.PaymentTerms.INVOICE and order.payment_status == P.UNPAID
+    assert page.html.select_one("#amount-due").text == "$190.00, on invoice"
+    shopper_page = admin_app.get(signed_order_url(order)).text  # not "Awaiting payment": nothing to pay yet
+    assert "On invoice, being prepared" in shopper_page
+    assert "You pay this order on invoice: $190.00 is due" in shopper_page
+    assert "order-status-spinner" not in shopper_page and "pay-now-form" not in shopper_page  # nothing to wait for
+
+    slip = page.click(href="/packing-slip/")
+    assert not slip.html.select_one("#packing-hold")  # no "do not ship until paid"
+    assert "On invoice: $190.00 due" in slip.html.select_one("#amount-due").text
+    invoice = page.click(href="/invoice/")
+    assert invoice.html.select_one("#payment-terms").text == "On invoice"
+    assert invoice.html.select_one("#invoice-amount-due").text == "$190.00"
+
+    form = page.click(description="Create shipment…").forms["shipment-form"]
+    form["carrier"] = "DHL"
+    with django_capture_on_commit_callbacks(execute=True):
+        shipped = form.submit().follow()
+    order.refresh_from_db()
+    assert (order.payment_status, order.fulfilment_status) == (P.UNPAID, Order.FulfilmentStatus.FULFILLED)
+    assert _reserved(jacket) == _reserved(lamp) == 0
+
+    # The invoice is paid after delivery: staff record it on the shipped order.
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = shipped.forms["mark-paid-form"].submit().follow()
+    order.refresh_from_db()
+    assert order.payment_status == P.PAID and paid.html.select_one("#amount-due") is None
+
+
+def test_an_unpaid_order_not_on_invoice_still_does_not_ship(admin_app, catalog_items,
+                                                            django_capture_on_commit_callbacks):
+    jacket, lamp, _shop = catalog_items
+    with django_capture_on_commit_callbacks(execute=True):
+        page = _place(_type_draft(admin_app, jacket, lamp), "link").follow()
+    order = Order.objects.get()
+    assert order.payment_terms == Order.PaymentTerms.PREPAID
+    assert "Create shipment…" not in page.text and page.html.select_one("#amount-due").text == "$190.00"
+
+    refused = admin_app.get(f"/admin/orders/order/{order.pk}/ship/").follow()
+
+    assert "so it cannot be shipped" in refused.text
+    assert not order.shipments.exists()
+    slip = page.click(href="/packing-slip/")
+    assert "do not ship until the payment is in" in slip.html.select_one("#packing-hold").text
