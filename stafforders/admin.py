@@ -50,6 +50,11 @@ class DraftOrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and (obj is None or obj.status == DraftOrder.Status.DRAFT)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.status == DraftOrder.Status.DRAFT:
+            context["quote"] = services.quote(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
@@ -78,6 +83,6 @@ class DraftOrderAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "draft": draft, "form": form,
                    "title": _("Place %(draft)s") % {"draft": draft},
-                   "lines": list(draft.lines.select_related("variant__product")),
+                   "quote": services.quote(draft),
                    "back": reverse("admin:stafforders_draftorder_change", args=[draft.pk])}
         return TemplateResponse(request, "admin/stafforders/draftorder/place.html", context)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,7 +17,9 @@ from catalog.exceptions import OutOfStock
 from catalog.models import Variant
 from checkout.services import tax_table
 from orders.models import Order, OrderEvent
-from orders.services import Discounts, LineDiscount, PlacementLine, ShippingChoice, place_order
+from orders.services import ChannelSale, Discounts, LineDiscount, PlacementLine, ShippingChoice, place_order
+from saleschannels.models import Channel
+from saleschannels.selectors import channel_prices
 from shop.money import quantize
 
 from .exceptions import DraftError
@@ -64,6 +67,8 @@ def place_draft(*, draft_id: int, payment: str, user: AbstractBaseUser) -> Order
         country = (draft.pickup_location.country if draft.pickup_location_id else draft.country) or ""
         taxes = tax_table(country=country)
 
+        channel = phone_channel()
+
         def on_placed(order: Order) -> None:
             _after_placing(order=order, draft=draft, payment=payment, user=user)
 
@@ -75,7 +80,11 @@ def place_draft(*, draft_id: int, payment: str, user: AbstractBaseUser) -> Order
                 phone=draft.phone, shipping_address=draft.shipping_address,
                 user=customer.user if customer is not None and customer.user_id else None,
                 tax_rate_for=taxes.rate_for, on_placed=on_placed,
-                discounter=_manual_discount(draft) if draft.discount_amount > 0 else None,
+                discounter=_manual_discount(draft, channel) if draft.discount_amount > 0 else None,
+                # The phone channel decides what may be sold and at what price (its price list,
+                # else the catalog's), as the quote staff read out showed; the order records the
+                # staff member who placed it.
+                sale=ChannelSale(channel=channel, sold_by=user),
                 # One first email per order (see above): only an order on invoice gets the confirmation.
                 confirmation_email=payment == DraftOrder.Payment.INVOICE,
             )
@@ -105,13 +114,19 @@ def _shipping(draft: DraftOrder) -> ShippingChoice:
     return ShippingChoice(name=draft.shipping_name or _("Delivery"), price=quantize(draft.shipping_price))
 
 
-def _manual_discount(draft: DraftOrder):
-    """The discounter `place_order` calls with the catalog's prices: the amount over the lines."""
+def phone_channel() -> Channel:
+    return Channel.objects.select_related("price_list").get(pk=PHONE_CHANNEL)
+
+
+def _manual_discount(draft: DraftOrder, channel: Channel | None = None):
+    """The discounter `place_order` calls: the amount over the lines at the phone channel's prices
+    (the ones the order is charged), in proportion to each line's amount."""
     name = _("Staff discount: %(reason)s") % {"reason": draft.discount_reason.strip()}
 
     def discounter(quantities: dict[int, int], variants: Mapping[int, Variant]) -> Discounts:
         ids = sorted(quantities)
-        amounts = [quantize(variants[pk].price) * quantities[pk] for pk in ids]
+        prices = channel_prices(channel=channel, variant_ids=ids) if channel is not None and channel.price_list_id else {}
+        amounts = [quantize(prices.get(pk, variants[pk].price)) * quantities[pk] for pk in ids]
         total = sum(amounts, Decimal("0"))
         if draft.discount_amount > total:
             raise DraftError(_("The discount (%(discount)s) is more than the items cost (%(total)s).")
@@ -121,6 +136,53 @@ def _manual_discount(draft: DraftOrder):
                                 for pk, part in zip(ids, parts) if part})
 
     return discounter
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal | None  # None: no longer sold on the phone channel
+    line_total: Decimal | None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What staff read out to the customer before placing: the phone channel's prices today."""
+
+    lines: list[QuoteLine]
+    subtotal: Decimal
+    discount: Decimal
+    shipping: Decimal
+    total: Decimal
+    prices_include_tax: bool
+    unavailable: bool  # a line is not sold on the phone channel: placing will refuse it
+
+
+def quote(draft: DraftOrder) -> Quote:
+    """The draft priced as placing it now would price it, before tax when prices exclude it
+    (tax depends on the address; the order shows it once placed). Three queries at most."""
+    from saleschannels.selectors import channel_products
+
+    channel = phone_channel()
+    rows = list(draft.lines.select_related("variant__product").order_by("pk"))
+    ids = [row.variant_id for row in rows]
+    prices = channel_prices(channel=channel, variant_ids=ids) if ids else {}
+    products = {row.variant.product_id for row in rows}
+    sold = set(channel_products(channel=channel).filter(pk__in=products).values_list("pk", flat=True)) if rows else set()
+    lines = []
+    for row in rows:
+        on_sale = row.variant.is_active and row.variant.product_id in sold and row.variant_id in prices
+        unit = quantize(prices[row.variant_id]) if on_sale else None
+        lines.append(QuoteLine(sku=row.variant.sku, title=row.variant.product.title, quantity=row.quantity,
+                               unit_price=unit, line_total=unit * row.quantity if unit is not None else None))
+    subtotal = sum((line.line_total for line in lines if line.line_total is not None), Decimal("0"))
+    discount = min(quantize(draft.discount_amount or 0), subtotal)
+    shipping = Decimal("0") if draft.pickup_location_id else quantize(draft.shipping_price or 0)
+    return Quote(lines=lines, subtotal=subtotal, discount=discount, shipping=shipping,
+                 total=subtotal - discount + shipping, prices_include_tax=settings.STORE_PRICES_INCLUDE_TAX,
+                 unavailable=any(line.unit_price is None for line in lines))
 
 
 def _after_placing(*, order: Order, draft: DraftOrder, payment: str, user: AbstractBaseUser) -> None:
