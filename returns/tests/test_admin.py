@@ -156,8 +156,20 @@ def test_staff_reserve_an_exchange_from_the_page(admin_app, shop):
     page = form.submit().follow()
     assert f"Exchange reserved for return R{request.pk}." in page.text
     assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).reserved == 1
-    page = page.forms["ship-exchange-form"].submit().follow()
+    form = admin_app.get(page.html.select_one("#ship-exchange-link")["href"]).forms["ship-exchange-form"]
+    assert "collected" not in form.fields  # reserved at the warehouse: sent by parcel only
+    form["carrier"] = "DHL"
+    missing = form.submit()
+    assert "Type the carrier and the tracking number of the exchange&#x27;s parcel." in missing.text \
+        or "Type the carrier and the tracking number of the exchange's parcel." in missing.text
+    form = missing.forms["ship-exchange-form"]
+    form["tracking_number"] = "JD014600"
+    form["tracking_url"] = "https://track.example/JD014600"
+    page = form.submit().follow()
+    assert f"The exchange for return R{request.pk} is sent." in page.text
+    assert "DHL JD014600" in page.html.select_one(".field-exchange_display").text
     assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).on_hand == 19
+    assert "ship-exchange-link" not in page.text
 
 
 def test_the_counter_finds_a_return_by_the_number_on_the_parcel_and_its_page_has_a_query_budget(
