@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent
@@ -170,3 +171,26 @@ def test_the_periodic_task_finishes_an_unanswered_refund_and_a_webhook_names_our
     assert request.status == S.REFUNDED and len(fake_stripe.requests_to("post", REFUNDS)) == 2
     assert given_back(order) == Decimal("80.00")
     assert services.finish_refunds(older_than=timedelta(0)) == 0
+
+
+def test_staff_see_an_unfinished_refund_on_the_page_and_retry_it_there(received, fake_stripe, admin_app):
+    order, request, _first, _second = received
+    fake_stripe.answer("post", REFUNDS, stripe_refund("re_test_first", 5000, "pi_test_first"))
+    fake_stripe.no_answer("post", REFUNDS)
+    fake_stripe.answer("post", REFUNDS, stripe_refund("re_test_second", 3000, "pi_test_second"))
+    page = admin_app.get(reverse("admin:returns_returnrequest_change", args=[request.pk]))
+
+    page = page.forms["refund-form"].submit().follow()
+
+    assert "Refund not finished: $50.00 of $80.00 refunded or on its way" in page.html.select_one(".messagelist").text
+    assert "no answer yet" in page.html.select_one(".field-refunds_display").text
+    [button] = page.html.select("#refund-form input[type=submit]")
+    assert button["value"] == "Retry the refund"
+    assert "exchange-link" not in page.text  # money is on its way: no exchange as well
+
+    page = page.forms["refund-form"].submit().follow()
+
+    assert f"Refunded $80.00 to the original payment for return R{request.pk}." in page.text
+    request.refresh_from_db()
+    assert request.status == S.REFUNDED and given_back(order) == Decimal("80.00")
+    assert len(fake_stripe.requests_to("post", REFUNDS)) == 3
