@@ -130,8 +130,8 @@ class ReturnRequestAdmin(admin.ModelAdmin):
     def exchange_display(self, obj: ReturnRequest) -> str:
         if obj.status != S.EXCHANGED:
             return "—"
-        rows = [(shipment.collected_at.name if shipment.collected_at else f"{shipment.carrier} {shipment.tracking_number}",
-                 shipment.created_at.strftime("%Y-%m-%d"))
+        rows = [(shipment.collected_at.name if shipment.collected_at
+                 else f"{shipment.carrier} {shipment.tracking_number}", shipment.created_at.strftime("%Y-%m-%d"))
                 for shipment in obj.exchange_shipments.select_related("collected_at")]
         return format_html_join("", "<div>{} · {}</div>", rows) if rows else "—"
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
@@ -124,11 +125,12 @@ def test_a_demo_counter_sale_handed_back_at_its_shop_is_paid_back_from_the_till(
         .select_related("variant", "location").order_by("pk")
         if channel_products(channel=counter_channel(location_id=level.location_id))
         .filter(pk=level.variant.product_id).exists())
-    clerk = admin_app.get(reverse("admin:index")).context["user"]
+    clerk = get_user_model().objects.get(username="webtest-admin")
     session = pos.open_register(register=Register.objects.get(location=level.location), user=clerk,
                                 opening_float="100.00")
-    order = pos.sell(session_id=session.pk, staff=clerk, key="pos-demo-return", lines=[pos.SaleLine(level.variant_id, 1)],
-                     tenders=pos.Tenders(cash_tendered=Decimal("500.00"))).order
+    order = pos.sell(session_id=session.pk, staff=clerk, key="pos-demo-return",
+                     lines=[pos.SaleLine(level.variant_id, 1)],
+                     tenders=pos.Tenders(cash_tendered=Decimal("5000.00"))).order
     request = ask(order, reason=Reason.CHANGED_MIND)
 
     page = admin_app.get(reverse("admin:returns_returnrequest_change", args=[request.pk]))

@@ -74,7 +74,8 @@ def test_without_an_open_register_the_cash_refund_is_refused_and_nothing_changes
     assert pos.expected_cash(session) == Decimal("30.01")
 
 
-def test_card_and_online_payments_returned_at_the_counter_go_back_through_their_provider(counter, manager):  # noqa: F811
+def test_card_and_online_payments_returned_at_the_counter_go_back_through_their_provider(
+        counter, manager):  # noqa: F811
     terminal = counter_sale(counter, pos.Tenders(card_amount=Decimal("39.98"), card_reference="TID-7"))
     online = paid_and_shipped((counter.mug, 1))  # bought on the web store, paid with the demo card
     refunds = [services.refund_return(request_id=handed_in(order, counter.shop, manager).pk, user=manager).refund
