@@ -35,10 +35,13 @@ class ProviderUnavailable(PaymentError):
     """The provider could not be reached or refused the request; nothing was charged or refunded.
 
     `payment`: when raised by `services.start_payment`, the attempt it could not open (cancelled,
-    its status page offers to pay again)."""
+    its status page offers to pay again). `answered`: the provider answered and refused (a refund
+    asked again with the same idempotency key gets the same refusal); False when no answer came
+    (the network, a timeout), so whether it acted is unknown until it is asked again."""
 
-    def __init__(self, *, detail: str = "") -> None:
+    def __init__(self, *, detail: str = "", answered: bool = False) -> None:
         self.detail = detail
+        self.answered = answered
         self.payment = None
         super().__init__(_("The payment service could not be reached. Nothing was charged; please try again."))
 

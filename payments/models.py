@@ -152,6 +152,13 @@ class Refund(models.Model):
     def __str__(self) -> str:
         return f"{self.amount} ({self.get_status_display()})"
 
+    @property
+    def awaiting_provider(self) -> bool:
+        """Recorded pending before its provider was asked, or asked without an answer: it is
+        (sent) again with its own idempotency key (`payments.services.send_refund`), so the
+        provider makes it at most once."""
+        return self.status == self.Status.PENDING and not self.provider_reference
+
 
 class WebhookEvent(models.Model):
     """A provider event, stored when it is processed: its id is the exactly-once guard."""

@@ -24,6 +24,13 @@ def open_session(session_id: int) -> RegisterSession | None:
     return RegisterSession.objects.select_related("register__location", "opened_by").filter(pk=session_id).first()
 
 
+def open_sessions_at(*, location_id: int) -> list[RegisterSession]:
+    """The registers open now at a shop, first opened first (one query): where cash paid back at
+    that counter comes from (`returns.services.refund_return`)."""
+    return list(RegisterSession.objects.select_related("register__location")
+                .filter(register__location_id=location_id, closed_at__isnull=True).order_by("opened_at", "pk"))
+
+
 def _variants(channel: Channel) -> QuerySet[Variant]:
     return Variant.objects.filter(is_active=True, product__in=channel_products(channel=channel).values("pk")) \
         .select_related("product").prefetch_related(

@@ -12,18 +12,19 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from catalog.models import Location
 from orders.admin.inlines import ReadOnlyInline
 from orders.admin.orders import button as order_button
+from payments.models import Provider
 from shop.money import format_money
 
 from . import services
 from .exceptions import ReturnError
-from .forms import DecisionForm, ExchangeForm, ReceiveForm
+from .forms import DecisionForm, ExchangeForm, ExchangeShipmentForm, ReceiveForm
 from .models import ReturnEvent, ReturnLine, ReturnPolicy, ReturnRequest
 from .views import photo_response
 
@@ -80,7 +81,7 @@ class ReturnRequestAdmin(admin.ModelAdmin):
     search_help_text = gettext_lazy("A return number (R12, as on the parcel), an order number or the shopper's email.")
     fields = readonly_fields = ("order_link", "status", "reason", "comment", "photo_link", "created_at",
                                 "decision_message", "decided_by", "decided_at", "received_at", "received_location",
-                                "refund_due_display", "refund")
+                                "refund_due_display", "refunds_display", "exchange_display")
     inlines = [ReturnLineInline, ReturnEventInline]
     change_form_template = "admin/returns/returnrequest/change_form.html"
 
@@ -116,6 +117,24 @@ class ReturnRequestAdmin(admin.ModelAdmin):
     def refund_due_display(self, obj: ReturnRequest) -> str:
         return format_money(obj.refund_due, obj.order.currency) if obj.refund_due is not None else "—"
 
+    @admin.display(description=gettext_lazy("refunds"))
+    def refunds_display(self, obj: ReturnRequest) -> str:
+        rows = [(format_money(r.amount, obj.order.currency), r.payment.get_provider_display(), r.get_status_display(),
+                 r.provider_reference or (_("no answer yet") if r.awaiting_provider else "—"), r.failure_reason or "")
+                for r in obj.refunds.select_related("payment").order_by("pk")]
+        if not rows:
+            return "—"
+        return format_html_join("", '<div class="return-refund">{} · {} · {} <small>({})</small> {}</div>', rows)
+
+    @admin.display(description=gettext_lazy("exchange sent"))
+    def exchange_display(self, obj: ReturnRequest) -> str:
+        if obj.status != S.EXCHANGED:
+            return "—"
+        rows = [(shipment.collected_at.name if shipment.collected_at
+                 else f"{shipment.carrier} {shipment.tracking_number}", shipment.created_at.strftime("%Y-%m-%d"))
+                for shipment in obj.exchange_shipments.select_related("collected_at")]
+        return format_html_join("", "<div>{} · {}</div>", rows) if rows else "—"
+
     # --- Page and buttons ---
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -125,8 +144,8 @@ class ReturnRequestAdmin(admin.ModelAdmin):
                 "buttons": {
                     "decide": can_act and obj.status == S.REQUESTED,
                     "receive": can_act and obj.status in (S.REQUESTED, S.APPROVED),
-                    "refund": can_act and obj.status == S.RECEIVED,
-                    "exchange": can_act and obj.status == S.RECEIVED,
+                    "refund": can_act and obj.status in (S.RECEIVED, S.REFUNDING),
+                    "exchange": can_act and obj.status == S.RECEIVED and not obj.refunds.exists(),
                     "ship_exchange": can_act and obj.status == S.EXCHANGED
                     and obj.exchange_lines.filter(shipped_at__isnull=True).exists(),
                 },
@@ -134,6 +153,10 @@ class ReturnRequestAdmin(admin.ModelAdmin):
                 "action_urls": {name: self._url(name, obj) for name in
                                 ("decide", "receive", "refund", "exchange", "ship_exchange")},
                 "refund_due": self.refund_due_display(obj),
+                "retry": obj.status == S.REFUNDING,
+                # A till to pay cash back from, when several are open at the shop that received it.
+                "cash_sessions": services.cash_sessions(obj) if can_act and obj.status in (S.RECEIVED, S.REFUNDING)
+                and obj.order.payments.filter(provider=Provider.CASH).exists() else [],
             })
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -180,14 +203,37 @@ class ReturnRequestAdmin(admin.ModelAdmin):
     @button("POST")
     def refund_view(self, request, obj):
         amount = format_money(obj.refund_due, obj.order.currency) if obj.refund_due is not None else ""
-        return self._act(request, obj, lambda: services.refund_return(request_id=obj.pk, user=request.user),
-                         _("Refunded %(amount)s to the original payment for return R%(pk)s.")
-                         % {"amount": amount, "pk": obj.pk})
+        session = request.POST.get("session", "")
+        try:
+            done = services.refund_return(request_id=obj.pk, user=request.user,
+                                          session_id=int(session) if session.isdigit() else None)
+        except ReturnError as error:
+            return self._back(request, obj, str(error), messages.ERROR)
+        if done.status != S.REFUNDED:  # a provider refused or did not answer: the page says what is left
+            return self._back(request, obj, done.events.order_by("-pk").first().message, messages.WARNING)
+        return self._back(request, obj, _("Refunded %(amount)s to the original payment for return R%(pk)s.")
+                          % {"amount": amount, "pk": obj.pk})
 
-    @button("POST")
+    @button("GET", "POST")
     def ship_exchange_view(self, request, obj):
-        return self._act(request, obj, lambda: services.ship_exchange(request_id=obj.pk, user=request.user),
-                         _("The exchange for return R%(pk)s is sent.") % {"pk": obj.pk})
+        rows = list(obj.exchange_lines.filter(shipped_at__isnull=True).select_related("stock_level__location"))
+        if obj.status != S.EXCHANGED or not rows:
+            return self._back(request, obj, _("The exchange of return R%(pk)s has already been sent.") % {"pk": obj.pk},
+                              messages.ERROR)
+        # The shop holding every unit, when the exchange was reserved there for the shopper to collect.
+        places = {row.stock_level.location for row in rows}
+        shop = places.pop() if len(places) == 1 else None
+        form = ExchangeShipmentForm(request.POST if request.method == "POST" else None,
+                                    shop=shop if shop is not None and shop.kind == Location.Kind.SHOP else None)
+        if form.is_valid():
+            try:
+                services.ship_exchange(request_id=obj.pk, user=request.user, **form.shipment())
+            except ReturnError as error:
+                form.add_error(None, str(error))
+            else:
+                return self._back(request, obj, _("The exchange for return R%(pk)s is sent.") % {"pk": obj.pk})
+        return self._form_page(request, obj, form, _("Send the exchange of return R%(pk)s") % {"pk": obj.pk},
+                               "ship-exchange")
 
     @button("GET", "POST")
     def receive_view(self, request, obj):
@@ -215,10 +261,13 @@ class ReturnRequestAdmin(admin.ModelAdmin):
             return self._back(request, obj, _("Only a received return can be exchanged."), messages.ERROR)
         lines = obj.lines.select_related("order_line")
         form = ExchangeForm(request.POST if request.method == "POST" else None, lines=lines,
-                            choices=services.exchange_variants(obj))
+                            choices=services.exchange_variants(obj),
+                            shops=Location.objects.filter(is_active=True, kind=Location.Kind.SHOP).order_by("position",
+                                                                                                             "name"))
         if form.is_valid():
             try:
-                services.exchange_return(request_id=obj.pk, variants=form.variants(), user=request.user)
+                services.exchange_return(request_id=obj.pk, variants=form.variants(), user=request.user,
+                                         collect_at=form.cleaned_data["collect_at"])
             except ReturnError as error:
                 form.add_error(None, str(error))
             else:

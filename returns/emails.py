@@ -1,4 +1,5 @@
-"""The return emails: instructions once approved, the reason once refused. Through the store's
+"""The return emails: instructions once approved, the reason once refused, the tracking once an
+exchange is sent. Through the store's
 outbox (`notifications/`): the row is written in the decision's transaction, the task after
 commit is the fast path, and the outbox's retry loop (`notifications.services.send_outbox`,
 kind "returns.*") sends it later if the mail server was down; each is sent once.
@@ -13,7 +14,8 @@ from notifications import delivery
 
 APPROVED = "approved"
 REFUSED = "refused"
-KINDS = (APPROVED, REFUSED)
+EXCHANGE_SENT = "exchange_sent"  # the exchange's parcel left: carrier and tracking
+KINDS = (APPROVED, REFUSED, EXCHANGE_SENT)
 PREFIX = "returns."
 
 
@@ -38,6 +40,7 @@ def send(*, request_id: int, kind: str, due_by=None) -> bool:
     from notifications.services import _render_message  # the store's emails' one renderer
     from orders.links import absolute_signed_order_url
     from orders.models import OrderEvent
+    from orders.selectors import _safe_link  # only http(s) links in an href
 
     from .models import ReturnRequest
     from .selectors import drop_off_points
@@ -50,8 +53,15 @@ def send(*, request_id: int, kind: str, due_by=None) -> bool:
         if request is None:
             raise delivery.NothingToSend("the return is gone")
         context = {"request": request, "order": request.order, "store_name": settings.STORE_NAME,
-                   "site_url": settings.SITE_URL, "order_url": absolute_signed_order_url(request.order),
-                   "drop_off": drop_off_points()}
+                   "site_url": settings.SITE_URL, "order_url": absolute_signed_order_url(request.order)}
+        if kind == EXCHANGE_SENT:
+            shipment = request.exchange_shipments.filter(collected_at__isnull=True).last()
+            if shipment is None:
+                raise delivery.NothingToSend("the exchange has not been sent")
+            context.update(shipment=shipment, tracking_url=_safe_link(shipment.tracking_url),
+                           exchange_lines=list(shipment.lines.select_related("variant__product")))
+        else:
+            context["drop_off"] = drop_off_points()
         return _render_message(template=f"emails/return_{kind}", context=context, to=[request.order.email],
                                key=email_key)
 

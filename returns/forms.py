@@ -107,8 +107,14 @@ class ReceiveForm(forms.Form):
 class ExchangeForm(forms.Form):
     """Per return line, the other size or colour to send (or none)."""
 
-    def __init__(self, *args, lines, choices, **kwargs) -> None:
+    collect_at = forms.TypedChoiceField(
+        label=_("The shopper collects it at"), coerce=int, required=False, empty_value=None,
+        help_text=_("Reserved at that shop (it must hold the units); otherwise it is sent by parcel."))
+
+    def __init__(self, *args, lines, choices, shops=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["collect_at"].choices = [("", _("Nobody: send it by parcel"))] + [
+            (shop.pk, shop.name) for shop in shops]
         self.lines = list(lines)
         for line in self.lines:
             options = choices.get(line.pk, [])
@@ -126,3 +132,32 @@ class ExchangeForm(forms.Form):
         if not self.errors and not self.variants():
             raise forms.ValidationError(_("Choose the size or colour to send for at least one item."))
         return cleaned
+
+
+class ExchangeShipmentForm(forms.Form):
+    """How the exchange leaves: the parcel's carrier and tracking (as an order's shipment form), or
+    handed over at the shop where it was reserved for the shopper to collect."""
+
+    carrier = forms.CharField(label=_("Carrier"), max_length=80, required=False)
+    tracking_number = forms.CharField(label=_("Tracking number"), max_length=80, required=False)
+    tracking_url = forms.URLField(label=_("Tracking link"), max_length=200, required=False, assume_scheme="https")
+
+    def __init__(self, *args, shop=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shop = shop
+        if shop is not None:
+            self.fields["collected"] = forms.BooleanField(
+                label=_("Collected at %(shop)s by the shopper") % {"shop": shop.name}, required=False,
+                help_text=_("Tick instead of typing a carrier when the shopper took it at the counter."))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("collected") and not (
+                cleaned.get("carrier", "").strip() and cleaned.get("tracking_number", "").strip()):
+            raise forms.ValidationError(_("Type the carrier and the tracking number of the exchange's parcel."))
+        return cleaned
+
+    def shipment(self) -> dict:
+        if self.cleaned_data.get("collected"):
+            return {"collected_at": self.shop.pk}
+        return {key: self.cleaned_data[key] for key in ("carrier", "tracking_number", "tracking_url")}

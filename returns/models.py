@@ -57,6 +57,9 @@ class ReturnRequest(TimeStamped):
         APPROVED = "approved", _("Approved: waiting for the items")
         REFUSED = "refused", _("Refused")
         RECEIVED = "received", _("Items received")
+        # Some of the money went back and some could not yet (a provider refused or did not
+        # answer): staff retry, and the periodic task asks again what got no answer.
+        REFUNDING = "refunding", _("Refund not finished")
         REFUNDED = "refunded", _("Refunded")
         EXCHANGED = "exchanged", _("Exchanged")
 
@@ -78,6 +81,9 @@ class ReturnRequest(TimeStamped):
                                           on_delete=models.PROTECT, related_name="+")
     refund = models.ForeignKey("payments.Refund", verbose_name=_("refund"), null=True, blank=True,
                                on_delete=models.PROTECT, related_name="+")
+    # Every refund made for this return (a split over payments, a replacement for one a provider
+    # refused); `refund` is the first.
+    refunds = models.ManyToManyField("payments.Refund", verbose_name=_("refunds"), blank=True, related_name="+")
     refund_due = models.DecimalField(_("worth back"), max_digits=12, decimal_places=2, null=True, blank=True,
                                      help_text=_("What the received units are worth after their discounts."))
 
@@ -145,6 +151,34 @@ class ReturnEvent(models.Model):
         return f"R{self.request_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
+class ExchangeShipment(models.Model):
+    """How an exchange left: the parcel's carrier and tracking (as an order's `orders.Shipment`),
+    or the shop where the shopper collected it. Its own table because an order's shipments count
+    the order's lines (fulfilment state, return window, the shipped email) and the exchange's
+    variants are not lines of the order."""
+
+    request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE, related_name="exchange_shipments")
+    carrier = models.CharField(_("carrier"), max_length=80, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=80, blank=True)
+    tracking_url = models.URLField(_("tracking link"), blank=True)
+    collected_at = models.ForeignKey("catalog.Location", verbose_name=_("collected at"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("by"))
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("exchange shipment")
+        verbose_name_plural = _("exchange shipments")
+        ordering = ["created_at", "pk"]
+        constraints = [models.CheckConstraint(
+            condition=Q(collected_at__isnull=False) | (~Q(carrier="") & ~Q(tracking_number="")),
+            name="exchange_shipment_tracked_or_collected")]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.tracking_number}".strip()
+
+
 class ExchangeLine(models.Model):
     """A variant sent in exchange for returned units, reserved at one stock level (like an order's
     `Allocation`): the units stay reserved until staff ship it (`services.ship_exchange`)."""
@@ -156,6 +190,8 @@ class ExchangeLine(models.Model):
     stock_level = models.ForeignKey("catalog.StockLevel", on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField(_("quantity"))
     shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
+    shipment = models.ForeignKey(ExchangeShipment, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="lines")
 
     class Meta:
         ordering = ["pk"]

@@ -103,8 +103,10 @@ def eligibility(*, order: Order, now: datetime.datetime | None = None, lock: boo
 
 
 def order_returns(*, order: Order) -> list[ReturnRequest]:
-    """The order's returns, newest first, with their lines (two queries)."""
-    return list(ReturnRequest.objects.filter(order=order).prefetch_related("lines__order_line")
+    """The order's returns, newest first, with their lines and how an exchange left (four queries;
+    one when there is none)."""
+    return list(ReturnRequest.objects.filter(order=order)
+                .prefetch_related("lines__order_line", "exchange_shipments__collected_at")
                 .order_by("-created_at", "-pk"))
 
 

@@ -13,3 +13,11 @@ def send_return_email_task(request_id: int, kind: str) -> None:
 
     with suppress(*MAIL_ERRORS):
         emails.send(request_id=request_id, kind=kind)
+
+
+@shared_task
+def finish_refunds_task() -> int:
+    """Refunds of returns a provider did not answer: asked again with the same keys, then settled."""
+    from .services import finish_refunds
+
+    return finish_refunds()

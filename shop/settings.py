@@ -205,6 +205,9 @@ CELERY_BEAT_SCHEDULE = {
     # nobody collected (pickup/services.py; both idempotent).
     "remind-uncollected-pickups": {"task": "pickup.tasks.remind_uncollected_task", "schedule": crontab(minute=11)},
     "cancel-uncollected-pickups": {"task": "pickup.tasks.cancel_uncollected_task", "schedule": crontab(minute=13)},
+    # Refunds of returns whose provider did not answer: asked again with the same idempotency key
+    # (never refunded twice), then the return is settled (returns/services.py `finish_refunds`).
+    "finish-return-refunds": {"task": "returns.tasks.finish_refunds_task", "schedule": 300.0},
     # Every customer's order figures, then the RFM scores and built-in segments.
     "score-customers": {
         "task": "customers.tasks.score_customers_task",

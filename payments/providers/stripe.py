@@ -160,17 +160,25 @@ class StripeProvider:
         params = {
             "payment_intent": payment.provider_payment_id,
             "amount": to_minor_units(refund.amount, payment.currency),
+            # refund_id: a webhook for a refund whose answer we lost finds our row by it
+            # (stripe_events._sync_refund).
             "metadata": {"order_id": str(payment.order_id), "payment_id": str(payment.pk),
-                         "reason": refund.reason[:500]},
+                         "refund_id": str(refund.pk), "reason": refund.reason[:500]},
         }
         try:
             result = client().v1.refunds.create(params=params, options={"idempotency_key": refund.idempotency_key})
+        except stripe.APIConnectionError as error:
+            # No answer (after the library's own retries with the same key): Stripe may or may not
+            # have made the refund; asking again with the same key finds out without a second one.
+            logger.warning("Stripe did not answer refund %s of payment %s: %s", refund.idempotency_key, payment.pk,
+                           error)
+            raise ProviderUnavailable(detail=str(error)) from error
         except stripe.StripeError as error:
             logger.warning("Stripe refused refund %s of payment %s: %s", refund.idempotency_key, payment.pk, error)
-            raise ProviderUnavailable(detail=str(error)) from error
+            raise ProviderUnavailable(detail=str(error), answered=True) from error
         data = result.to_dict()
         if data.get("status") in ("failed", "canceled"):
-            raise ProviderUnavailable(detail=f"refund {data['id']} {data['status']}")
+            raise ProviderUnavailable(detail=f"refund {data['id']} {data['status']}", answered=True)
         # "pending" (or "requires_action"): Stripe finishes it later and says so in refund.updated
         # or refund.failed (payments.services.handle_stripe_event).
         return RefundResult(reference=data["id"], succeeded=data.get("status") == "succeeded")

@@ -2,7 +2,9 @@
 
 - `flow`: the provider-neutral flow: open or start a payment, the demo card, settling a success,
   a manual payment;
-- `refunds`: money out through the payment's provider, and what the order counts as refunded;
+- `refunds`: money out through the payment's provider (one in a transaction, or several each
+  recorded pending first and sent on its own: `open_refund`, `send_refund`), and what the order
+  counts as refunded;
 - `gift_cards`: gift cards as a payment instrument (paid at placement, given back if unpaid);
 - `stripe_events`: Stripe's webhook events, each processed once.
 
@@ -10,12 +12,12 @@ Lock order, everywhere: the payment row first, then the order row (taken by `ord
 """
 from .gift_cards import amount_due, pay_with_gift_cards, release_gift_card_payments
 from .flow import open_payment, pay_with_demo_card, record_manual_payment, start_payment
-from .refunds import refund_payment, refundable_amount
+from .refunds import open_refund, refund_payment, refundable_amount, send_refund
 from .stripe_events import RetryLater, handle_stripe_event
 
 __all__ = [
     "open_payment", "start_payment", "pay_with_demo_card", "record_manual_payment",
-    "refund_payment", "refundable_amount",
+    "refund_payment", "refundable_amount", "open_refund", "send_refund",
     "amount_due", "pay_with_gift_cards", "release_gift_card_payments",
     "RetryLater", "handle_stripe_event",
 ]

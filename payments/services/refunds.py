@@ -18,7 +18,7 @@ from orders.services import alert_staff, record_refund, record_refund_failure
 from orders.status import PAYMENT, can_transition
 from shop.money import format_money, quantize
 
-from ..exceptions import RefundNotAllowed
+from ..exceptions import ProviderUnavailable, RefundNotAllowed
 from ..models import Payment, Refund
 from ..providers import get_provider
 
@@ -62,7 +62,26 @@ def refundable_amount(payment: Payment) -> Decimal:
 
 def refund_locked(*, payment: Payment, amount: Decimal, user: AbstractBaseUser | None, actor: str,
                    reason: str) -> Refund:
-    """Precondition: inside a transaction holding the payment's row lock."""
+    """Precondition: inside a transaction holding the payment's row lock.
+
+    One refund, one provider call, in the caller's transaction: a provider error rolls it back
+    (nothing recorded, nothing refunded). Several refunds in one step (a return paid by a card and
+    a gift card) use `open_refund` + `send_refund` instead, so a failure after a success cannot
+    erase a refund the provider made.
+    """
+    refund = open_refund(payment=payment, amount=amount, user=user, reason=reason)
+    _ask_provider(payment=payment, refund=refund, actor=actor, user=user)
+    return refund
+
+
+def open_refund(*, payment: Payment, amount: Decimal, user: AbstractBaseUser | None, reason: str) -> Refund:
+    """Record a refund of `amount` of `payment` as pending, before any provider is asked.
+
+    Precondition: inside a transaction holding the payment's row lock. `amount` is checked against
+    what is left (paid minus refunds that did not fail, pending ones included), so a refund opened
+    and not yet sent already holds its share: RefundNotAllowed otherwise, writing nothing. The row's
+    idempotency key is sent with every call for it, so asking again never refunds twice.
+    """
     amount = quantize(amount, payment.currency)
     left = refundable_amount(payment)
     if amount <= 0 or amount > left:
@@ -70,20 +89,67 @@ def refund_locked(*, payment: Payment, amount: Decimal, user: AbstractBaseUser |
     # The key names the refund's place and amount: a retry of the same refund after a lost answer
     # gets the provider's first result, never a second refund.
     number = payment.refunds.count() + 1
-    refund = Refund.objects.create(
-        payment=payment, amount=amount, status=Refund.Status.PENDING, reason=reason,
+    return Refund.objects.create(
+        payment=payment, amount=amount, status=Refund.Status.PENDING, reason=reason.strip(),
         idempotency_key=f"payment-{payment.pk}-refund-{number}-{amount}",
         created_by=user if user is not None and user.is_authenticated else None,
     )
+
+
+def _ask_provider(*, payment: Payment, refund: Refund, actor: str, user: AbstractBaseUser | None) -> None:
+    """Ask `refund`'s provider and record its answer; tell the order when it succeeded.
+
+    Precondition: inside a transaction holding the payment's row lock; `refund.awaiting_provider`.
+    Raises ProviderUnavailable (nothing recorded here) when the provider refused or did not answer.
+    """
     result = get_provider(payment.provider).refund(refund)
     refund.provider_reference = result.reference
     refund.status = Refund.Status.SUCCEEDED if result.succeeded else Refund.Status.PENDING
-    refund.reason = " ".join(filter(None, [reason.strip(), result.note]))
-    refund.save(update_fields=["provider_reference", "status", "reason"])
+    refund.reason = " ".join(filter(None, [refund.reason.strip(), result.note]))
+    refund.failure_reason = ""
+    refund.save(update_fields=["provider_reference", "status", "reason", "failure_reason"])
     if refund.status == Refund.Status.SUCCEEDED:
         tell_order(payment=payment, refund=refund, actor=actor, user=user)
     else:
         record_pending_refund(payment=payment, refund=refund, actor=actor, user=user)
+
+
+def send_refund(*, refund_id: int, user: AbstractBaseUser | None = None) -> Refund:
+    """Ask the provider for a refund `open_refund` recorded (or one asked before without an answer).
+
+    Its own transaction: the payment's row lock, then the refund's; a refund already answered
+    (by an earlier call, a concurrent one, or Stripe's webhook) is returned as it is, so two
+    senders never ask twice and a retry finishes only what is unfinished. The provider's answer is
+    recorded: succeeded (the order moves), pending at the provider (its webhook finishes it), or
+    refused (failed, with the provider's reason: nothing was refunded and the amount is refundable
+    again). Without an answer the refund stays pending and is asked again later with the same
+    idempotency key. Never raises ProviderUnavailable; call it outside any transaction, so what
+    one provider did is committed before the next is asked.
+    """
+    actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
+    with transaction.atomic():
+        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        refund.payment = payment
+        if not refund.awaiting_provider:
+            return refund
+        try:
+            _ask_provider(payment=payment, refund=refund, actor=actor, user=user)
+        except ProviderUnavailable as error:
+            amount = format_money(refund.amount, payment.currency)
+            what = f"payment {payment.provider_payment_id or payment.pk}"
+            if error.answered:
+                refund.status = Refund.Status.FAILED
+                refund.failure_reason = (error.detail or "refused by the provider")[:255]
+                message = f"Refund of {amount} of {what} refused by {payment.get_provider_display()}: " \
+                          f"{refund.failure_reason}. Nothing was refunded; it can be refunded again."
+            else:
+                refund.failure_reason = f"No answer from the provider: {error.detail}"[:255]
+                message = f"Refund of {amount} of {what}: {payment.get_provider_display()} did not answer; it is " \
+                          f"asked again with the same idempotency key (never refunded twice)."
+            refund.save(update_fields=["status", "failure_reason"])
+            _order_event(payment.order_id, OrderEvent.Kind.REFUND, actor, message, user)
     return refund
 
 

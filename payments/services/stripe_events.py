@@ -227,6 +227,21 @@ def _on_refund_event(stripe_refund: dict) -> str:
     return _sync_refund(payment, stripe_refund)
 
 
+def _ours_without_answer(payment: Payment, item: dict) -> Refund | None:
+    """The refund we recorded and sent whose answer never came (`Refund.awaiting_provider`), named
+    by the refund id our call put in the metadata: it takes Stripe's id, so it is not recorded twice.
+    Precondition: the payment's row lock (the refund is only written under it)."""
+    refund_id = str((item.get("metadata") or {}).get("refund_id") or "")
+    if not refund_id.isdigit():
+        return None
+    refund = Refund.objects.filter(pk=int(refund_id), payment=payment, status=Refund.Status.PENDING,
+                                   provider_reference="").first()
+    if refund is not None:
+        refund.provider_reference, refund.failure_reason = item["id"], ""
+        refund.save(update_fields=["provider_reference", "failure_reason"])
+    return refund
+
+
 def _sync_refund(payment: Payment, item: dict) -> str:
     """Record the Stripe refund `item` of `payment`, or move our record to the status Stripe
     reports: pending -> succeeded (the order moves now) | failed (staff alerted), and
@@ -239,6 +254,8 @@ def _sync_refund(payment: Payment, item: dict) -> str:
     actor = OrderEvent.Actor.WEBHOOK
     status = refund_status(item)
     refund = Refund.objects.filter(provider_reference=item["id"]).first()
+    if refund is None:
+        refund = _ours_without_answer(payment, item)
     created = refund is None
     if created:
         amount = from_minor_units(item["amount"], item.get("currency") or payment.currency)

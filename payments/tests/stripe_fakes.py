@@ -60,6 +60,9 @@ def post_event(client: Client, event: dict | str, *, signature: str | None = Non
                        headers=headers)
 
 
+NO_ANSWER = object()
+
+
 @dataclass
 class SentRequest:
     method: str
@@ -86,6 +89,11 @@ class FakeStripeHTTP(stripe.HTTPClient):
         """Queue a response for a path; requests take them in order, and the last one repeats."""
         self._answers.setdefault((method.lower(), path), []).append((status, body))
 
+    def no_answer(self, method: str, path: str) -> None:
+        """Queue a request that gets no answer (the network dropped it): the library raises
+        APIConnectionError, whether or not Stripe acted on it."""
+        self._answers.setdefault((method.lower(), path), []).append((0, NO_ANSWER))
+
     def forget(self, method: str, path: str) -> None:
         self._answers.pop((method.lower(), path), None)
         self._used.pop((method.lower(), path), None)
@@ -101,6 +109,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
         used = self._used.get(key, 0)
         self._used[key] = used + 1
         status, body = queue[min(used, len(queue) - 1)]
+        if body is NO_ANSWER:
+            raise stripe.APIConnectionError("The connection dropped (test).", should_retry=False)
         return json.dumps(body), status, {"Request-Id": "req_test"}
 
     def request_stream(self, method, url, headers, post_data=None, *, _usage=None):

@@ -156,8 +156,20 @@ def test_staff_reserve_an_exchange_from_the_page(admin_app, shop):
     page = form.submit().follow()
     assert f"Exchange reserved for return R{request.pk}." in page.text
     assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).reserved == 1
-    page = page.forms["ship-exchange-form"].submit().follow()
+    form = admin_app.get(page.html.select_one("#ship-exchange-link")["href"]).forms["ship-exchange-form"]
+    assert "collected" not in form.fields  # reserved at the warehouse: sent by parcel only
+    form["carrier"] = "DHL"
+    missing = form.submit()
+    assert "Type the carrier and the tracking number of the exchange&#x27;s parcel." in missing.text \
+        or "Type the carrier and the tracking number of the exchange's parcel." in missing.text
+    form = missing.forms["ship-exchange-form"]
+    form["tracking_number"] = "JD014600"
+    form["tracking_url"] = "https://track.example/JD014600"
+    page = form.submit().follow()
+    assert f"The exchange for return R{request.pk} is sent." in page.text
+    assert "DHL JD014600" in page.html.select_one(".field-exchange_display").text
     assert StockLevel.objects.get(variant=sizes["L"], location=warehouse).on_hand == 19
+    assert "ship-exchange-link" not in page.text
 
 
 def test_the_counter_finds_a_return_by_the_number_on_the_parcel_and_its_page_has_a_query_budget(
@@ -173,3 +185,39 @@ def test_the_counter_finds_a_return_by_the_number_on_the_parcel_and_its_page_has
     assert str(first) not in found.html.select_one("#result_list").text
     with django_assert_max_num_queries(10):  # 8 measured: session, user, the return, lines, history, ...
         admin_app.get(reverse("admin:returns_returnrequest_change", args=[second.pk]))
+
+
+def test_an_exchange_the_shopper_collects_at_a_shop_is_handed_over_from_the_page(admin_app, shop):
+    from django.db import transaction
+
+    from catalog import stock
+    from inventory.ledger import Cause
+    from inventory.models import Reason as StockReason
+    from returns import services
+    from returns.models import ExchangeShipment
+
+    warehouse, harbour, sizes, _wrap = shop
+    staff = get_user_model().objects.get(username="webtest-admin")
+    with transaction.atomic():  # the shop has two L (found in a count)
+        stock.adjust(location_id=harbour.pk, deltas={sizes["L"].pk: 2}, cause=Cause(reason=StockReason.FOUND))
+    order = paid_and_shipped((sizes["M"], 1))
+    request = asked(order, 1)
+    services.receive_return(request_id=request.pk, location_id=harbour.pk,
+                            receipt=services.Receipt(restock={request.lines.get().pk: 1}), user=staff)
+    page = change_page(admin_app, request)
+    form = admin_app.get(page.html.select_one("#exchange-link")["href"]).forms["exchange-form"]
+    form[f"variant_{request.lines.get().pk}"].select(text="SHIRT-L")
+    form["collect_at"].select(text="Harbour Shop")
+    page = form.submit().follow()
+    assert StockLevel.objects.get(variant=sizes["L"], location=harbour).reserved == 1  # kept at the shop
+
+    form = admin_app.get(page.html.select_one("#ship-exchange-link")["href"]).forms["ship-exchange-form"]
+    form["collected"].checked = True
+    page = form.submit().follow()
+
+    assert f"The exchange for return R{request.pk} is sent." in page.text
+    assert ExchangeShipment.objects.get().collected_at == harbour
+    assert "Harbour Shop" in page.html.select_one(".field-exchange_display").text
+    level = StockLevel.objects.get(variant=sizes["L"], location=harbour)
+    assert (level.on_hand, level.reserved) == (1, 0)
+    assert not mail.outbox or all("on its way" not in m.subject for m in mail.outbox)

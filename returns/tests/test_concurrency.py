@@ -1,6 +1,7 @@
 """Returned stock received at a shop while orders reserve there keeps the numbers right, and a
 return is received once however many clicks race (PostgreSQL, real threads and connections,
-released together by `conftest.run_together`; data committed for real; ledger checked after)."""
+released together by `conftest.run_together`; data committed for real; ledger checked after), and
+a refund split over two payments is asked of Stripe once per part however many clicks race."""
 from decimal import Decimal
 
 import pytest
@@ -12,11 +13,13 @@ from catalog.tests import factories as f
 from conftest import run_together
 from orders.models import Order
 from orders.services import PlacementLine, ShippingChoice, place_order
+from payments.models import Refund
 from returns import services
 from returns.exceptions import ReturnError
 from returns.models import Reason, ReturnRequest
 
 from .helpers import paid_and_shipped, store
+from .test_split_refunds import fake_stripe, manager, received, stripe_refund  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("stock_ledger_checked")]
@@ -71,3 +74,22 @@ def test_two_submits_of_the_same_return_ask_once():
     assert ReturnRequest.objects.count() == 1
     assert sum(isinstance(r, int) for r in results) == 1
     assert all(isinstance(r, ReturnError) for r in results if not isinstance(r, int)), results
+
+
+def test_four_clicks_on_refund_ask_stripe_once_per_part(received, fake_stripe, manager):
+    """A return refunded over two card payments, the button pressed four times at once: each part
+    is recorded and sent once (the return's lock, then each payment's), and the return ends refunded."""
+    order, request, _first, _second = received
+    fake_stripe.answer("post", "/v1/refunds", stripe_refund("re_test_first", 5000, "pi_test_first"))
+    fake_stripe.answer("post", "/v1/refunds", stripe_refund("re_test_second", 3000, "pi_test_second"))
+
+    results = run_together(lambda i: services.refund_return(request_id=request.pk, user=manager).status, 4)
+
+    assert all(r == ReturnRequest.Status.REFUNDED or (isinstance(r, ReturnError) and "refunded, so it cannot" in str(r))
+               for r in results), results
+    sent = fake_stripe.requests_to("post", "/v1/refunds")
+    assert sorted(r.params["payment_intent"] for r in sent) == ["pi_test_first", "pi_test_second"]
+    assert sorted(Refund.objects.values_list("amount", "status")) == [
+        (Decimal("30.00"), "succeeded"), (Decimal("50.00"), "succeeded")]
+    request.refresh_from_db()
+    assert request.status == ReturnRequest.Status.REFUNDED

@@ -6,9 +6,12 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 
+from catalog import stock
 from catalog.models import StockLevel
+from inventory.ledger import Cause
 from inventory.models import Reason as StockReason
 from inventory.models import StockMovement
 from notifications.models import OutboundEmail
@@ -16,7 +19,7 @@ from orders.models import Order, OrderEvent, Shipment
 from payments.models import Refund
 from returns import services
 from returns.exceptions import ReturnError
-from returns.models import ExchangeLine, Reason, ReturnEvent, ReturnPolicy, ReturnRequest
+from returns.models import ExchangeLine, ExchangeShipment, Reason, ReturnEvent, ReturnPolicy, ReturnRequest
 from returns.selectors import eligibility
 
 from .helpers import paid_and_shipped, store
@@ -216,7 +219,8 @@ def test_received_units_can_be_written_off_with_a_reason_and_stay_off_the_shelf(
     assert request.refund_due == Decimal("120.00")  # written-off units are still owed
 
 
-def test_an_exchange_reserves_the_new_size_and_ships_it(shop, manager):
+def test_an_exchange_reserves_the_new_size_and_ships_it_with_its_tracking(shop, manager,
+                                                                        django_capture_on_commit_callbacks):
     warehouse, _h, sizes, _wrap = shop
     order, request, line = received_shirt(sizes, warehouse, manager)
     large = StockLevel.objects.get(variant=sizes["L"], location=warehouse)
@@ -230,11 +234,53 @@ def test_an_exchange_reserves_the_new_size_and_ships_it(shop, manager):
     assert ReturnRequest.objects.get().status == S.EXCHANGED
     assert not Refund.objects.exists()
 
-    services.ship_exchange(request_id=request.pk, user=manager)
+    with pytest.raises(ReturnError, match="carrier and the tracking number"):
+        services.ship_exchange(request_id=request.pk, user=manager, carrier="DHL")
+    with pytest.raises(ReturnError, match="web address"):
+        services.ship_exchange(request_id=request.pk, user=manager, carrier="DHL", tracking_number="JD01",
+                               tracking_url="javascript:alert(1)")
+    large.refresh_from_db()
+    assert (large.on_hand, large.reserved) == (20, 1)  # nothing moved
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ship_exchange(request_id=request.pk, user=manager, carrier="DHL", tracking_number="JD014600",
+                               tracking_url="https://track.example/JD014600")
     large.refresh_from_db()
     assert (large.on_hand, large.reserved) == (19, 0)
+    shipment = ExchangeShipment.objects.get()
+    assert (shipment.carrier, shipment.tracking_number, shipment.request) == ("DHL", "JD014600", request)
+    assert ExchangeLine.objects.get().shipment == shipment
+    # The shopper is emailed the tracking, once, through the outbox; the order's history says it.
+    [email] = [m for m in mail.outbox if "on its way" in m.subject]
+    assert email.to == [order.email] and "JD014600" in email.body and "https://track.example/JD014600" in email.body
+    assert "1 × Linen Shirt (SHIRT-L)" in email.body
+    note = order.events.filter(kind=OrderEvent.Kind.NOTE, data__return=request.pk).last()
+    assert "with DHL, tracking number JD014600" in note.message
     with pytest.raises(ReturnError, match="already been sent"):
-        services.ship_exchange(request_id=request.pk, user=manager)
+        services.ship_exchange(request_id=request.pk, user=manager, carrier="DHL", tracking_number="JD2")
+    assert OutboundEmail.objects.filter(kind="returns.exchange_sent").count() == 1
+
+
+def test_an_exchange_the_shopper_collects_at_a_shop_is_reserved_there_and_handed_over(shop, manager):
+    warehouse, harbour, sizes, _wrap = shop
+    order, request, line = received_shirt(sizes, warehouse, manager)
+    with pytest.raises(ReturnError, match="not enough stock"):  # the shop holds no L yet
+        services.exchange_return(request_id=request.pk, variants={line.pk: sizes["L"].pk}, user=manager,
+                                 collect_at=harbour.pk)
+    with transaction.atomic():  # two L found at the shop (a ledger movement, as an adjustment)
+        stock.adjust(location_id=harbour.pk, deltas={sizes["L"].pk: 2},
+                     cause=Cause(reason=StockReason.FOUND, actor_id=manager.pk))
+    f_level = StockLevel.objects.get(variant=sizes["L"], location=harbour)
+
+    services.exchange_return(request_id=request.pk, variants={line.pk: sizes["L"].pk}, user=manager,
+                             collect_at=harbour.pk)
+    f_level.refresh_from_db()
+    assert f_level.reserved == 1
+    services.ship_exchange(request_id=request.pk, user=manager, collected_at=harbour.pk)
+    f_level.refresh_from_db()
+    assert (f_level.on_hand, f_level.reserved) == (1, 0)
+    shipment = ExchangeShipment.objects.get()
+    assert shipment.collected_at == harbour and not OutboundEmail.objects.filter(kind="returns.exchange_sent")
 
 
 def test_an_exchange_for_a_size_out_of_stock_is_refused_and_reserves_nothing(shop, manager):

@@ -158,3 +158,24 @@ def test_the_order_pages_returns_box_costs_the_same_for_one_return_or_three(clie
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = client.get(url)
     assert len(response.context["requests"]) == 3
+
+
+def test_the_shopper_sees_how_the_exchange_left_on_the_order_page(django_app, shop):
+    from returns import services
+
+    warehouse, _h, sizes, _wrap = shop
+    staff = get_user_model().objects.create_superuser("boss", "boss@example.com", None)
+    order = paid_and_shipped((sizes["M"], 1))
+    request = services.request_return(order=order, quantities={order.lines.get().pk: 1}, reason=Reason.WRONG_SIZE)
+    line = request.lines.get()
+    services.receive_return(request_id=request.pk, location_id=warehouse.pk,
+                            receipt=services.Receipt(restock={line.pk: 1}), user=staff)
+    services.exchange_return(request_id=request.pk, variants={line.pk: sizes["L"].pk}, user=staff)
+    services.ship_exchange(request_id=request.pk, user=staff, carrier="DHL", tracking_number="JD014600",
+                           tracking_url="https://track.example/JD014600")
+
+    page = django_app.get(signed_order_url(order))
+
+    box = page.html.select_one(f'.order-return[data-return="{request.pk}"]')
+    assert "with DHL, tracking number JD014600." in " ".join(box.text.split())
+    assert box.select_one("a.exchange-track")["href"] == "https://track.example/JD014600"

@@ -1,0 +1,202 @@
+"""Money back for a return: recorded pending, sent provider by provider, settled; cash at a counter
+from its open register."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import Location
+from orders.exceptions import OrderError
+from payments.exceptions import PaymentError
+from payments.models import Refund
+from shop.money import format_money
+
+from ..exceptions import ReturnError
+from ..models import ReturnRequest
+from .common import S, _actor, _locked, _record, logger
+
+
+# --- Money back --------------------------------------------------------------------------------------
+
+
+def cash_sessions(request: ReturnRequest) -> list:
+    """The registers open at the shop where `request` was received, when it was received at a
+    shop: where cash paid back for it comes from (`pos.selectors.open_sessions_at`). Empty for a
+    parcel received at a warehouse."""
+    from pos.selectors import open_sessions_at
+
+    location = request.received_location
+    if location is None or location.kind != Location.Kind.SHOP:
+        return []
+    return open_sessions_at(location_id=location.pk)
+
+
+def _counter_session(request: ReturnRequest, session_id: int | None):
+    """The open register the cash comes from: the one chosen, or the only one open at the shop."""
+    sessions = cash_sessions(request)
+    shop = request.received_location.name
+    if session_id is not None:
+        chosen = [session for session in sessions if session.pk == session_id]
+        if not chosen:
+            raise ReturnError(_("That register is not open at %(shop)s any more. Nothing was changed.")
+                              % {"shop": shop})
+        return chosen[0]
+    if not sessions:
+        raise ReturnError(_("The order was paid in cash, which goes back from a register at %(shop)s, and no "
+                            "register is open there: open one at the counter (/pos/), then refund. Nothing was "
+                            "changed.") % {"shop": shop})
+    if len(sessions) > 1:
+        raise ReturnError(_("Several registers are open at %(shop)s: choose the one the cash comes from. Nothing "
+                            "was changed.") % {"shop": shop})
+    return sessions[0]
+
+
+def refund_return(*, request_id: int, user: AbstractBaseUser | None, session_id: int | None = None) -> ReturnRequest:
+    """Give back what the received units are worth (`refund_due`) to the order's original
+    payments, card first, gift cards after; again (a retry) for what a first try left unfinished.
+
+    1. One transaction holding the return's lock: what is still missing (due less the refunds
+       made for it that did not fail) is split over the payments (`payments.services.open_refund`,
+       each payment locked and checked) and recorded as pending refunds with their idempotency
+       keys, before any provider is asked. Cash taken at a counter is paid back here and now from
+       a register open at the shop where the items were received (`pos.services.record_cash_refund`,
+       the drawer's movement naming the order): refused, changing nothing, when none is open there
+       (received at a warehouse, cash goes back by hand as any manual refund).
+    2. Each refund still waiting for its provider is sent in its own transaction
+       (`payments.services.send_refund`): what one provider did is committed before the next is
+       asked, so a later failure never erases it; a retry sends the same refund with the same key.
+    3. Settled under the return's lock: refunded when every part succeeded or is pending at its
+       provider; else "refund not finished" with what is missing and why, for a retry.
+
+    Call outside a transaction (inside one, a later failure could still roll back what a provider
+    did). Raises ReturnError, changing nothing, unless received (or refunding), when nothing is due,
+    the payments hold less than is missing, or cash needs a register that is not open.
+    """
+    from orders.admin.payment_state import refundable_payments
+    from payments.models import Payment, Provider
+    from payments.services import open_refund, send_refund
+    from pos.exceptions import SaleError
+    from pos.services import record_cash_refund
+
+    with transaction.atomic():
+        request = _locked(request_id, S.RECEIVED, S.REFUNDING, doing=_("refunded"))
+        order = request.order
+        due = request.refund_due or Decimal("0")
+        if due <= 0:
+            raise ReturnError(_("Nothing is due for return R%(pk)s.") % {"pk": request.pk})
+        live = list(request.refunds.exclude(status=Refund.Status.FAILED))
+        missing = due - sum((refund.amount for refund in live), Decimal("0"))
+        if missing > 0:
+            payments = refundable_payments(order)
+            if sum((p.refundable for p in payments), Decimal("0")) < missing:
+                raise ReturnError(_("The order's payments hold less than the %(amount)s due; refund by hand from the "
+                                    "order page.") % {"amount": format_money(missing, order.currency)})
+            plan, left = [], missing
+            for payment in payments:
+                if left <= 0:
+                    break
+                plan.append((payment.pk, min(left, payment.refundable)))
+                left -= plan[-1][1]
+            locked = {p.pk: p for p in Payment.objects.select_for_update().filter(
+                pk__in=[pk for pk, _part in plan]).order_by("pk")}
+            session = None
+            at_counter = request.received_location is not None and request.received_location.kind == Location.Kind.SHOP
+            if at_counter and any(locked[pk].provider == Provider.CASH for pk, _part in plan):
+                session = _counter_session(request, session_id)  # refused when none is open there
+            reason = _("Return R%(pk)s") % {"pk": request.pk}
+            opened = []
+            try:
+                for pk, part in plan:
+                    cash_here = session is not None and locked[pk].provider == Provider.CASH
+                    opened.append(open_refund(
+                        payment=locked[pk], amount=part, user=user,
+                        reason=(_("%(reason)s: cash from %(register)s") % {"reason": reason,
+                                                                          "register": session.register})
+                        if cash_here else reason))
+                request.refunds.add(*opened)
+                for refund in opened:
+                    if session is not None and locked[refund.payment_id].provider == Provider.CASH:
+                        # The drawer pays it now, in this transaction: no provider to wait for.
+                        send_refund(refund_id=refund.pk, user=user)
+                        record_cash_refund(session_id=session.pk, order=order, amount=refund.amount, user=user,
+                                           note=reason)
+            except (PaymentError, OrderError, SaleError) as error:
+                raise ReturnError(f"{error} " + _("Nothing was changed.")) from error
+            if request.refund_id is None:
+                request.refund = opened[0]
+                request.save(update_fields=["refund", "updated_at"])
+        waiting = list(request.refunds.filter(status=Refund.Status.PENDING, provider_reference="")
+                       .order_by("pk").values_list("pk", flat=True))
+    for refund_id in waiting:
+        try:
+            send_refund(refund_id=refund_id, user=user)
+        except (PaymentError, OrderError):
+            logger.exception("Refund %s of return R%s could not be sent; it is sent again later.", refund_id,
+                             request_id)
+    return settle_refund(request_id=request_id, user=user)
+
+
+def settle_refund(*, request_id: int, user: AbstractBaseUser | None = None) -> ReturnRequest:
+    """Refunded once the return's refunds add up to what is due and each succeeded or is pending at
+    its provider; otherwise "refund not finished", saying what is missing and why. Under the
+    return's lock; a return no longer received or refunding is left as it is. A step that changes
+    nothing is recorded only when staff asked (a retry), not by the periodic task."""
+    with transaction.atomic():
+        request = ReturnRequest.objects.select_for_update().select_related("order").get(pk=request_id)
+        if request.status not in (S.RECEIVED, S.REFUNDING):
+            return request
+        currency = request.order.currency
+        refunds = list(request.refunds.select_related("payment").order_by("pk"))
+        live = [refund for refund in refunds if refund.status != Refund.Status.FAILED]
+        given = sum((refund.amount for refund in live), Decimal("0"))
+        due = request.refund_due or Decimal("0")
+        unfinished = [refund for refund in live if refund.awaiting_provider]
+        data = {"refunds": [refund.pk for refund in refunds], "amount": str(due)}
+        if given >= due and not unfinished:
+            message = _("%(amount)s back to the original payment.") % {"amount": format_money(due, currency)}
+            if any(refund.status == Refund.Status.PENDING for refund in live):
+                message += " " + _("The provider is still processing it; the order's payment state moves when it "
+                                   "succeeds.")
+            _record(request, to=S.REFUNDED, actor=_actor(user), user=user, message=message, data=data)
+            return request
+        why = [_("%(amount)s to %(payment)s: no answer from the provider yet") % {
+            "amount": format_money(refund.amount, currency), "payment": refund.payment.get_provider_display()}
+            for refund in unfinished]
+        why += [_("%(amount)s to %(payment)s refused: %(reason)s") % {
+            "amount": format_money(refund.amount, currency), "payment": refund.payment.get_provider_display(),
+            "reason": refund.failure_reason or "-"}
+            for refund in refunds if refund.status == Refund.Status.FAILED and given < due]
+        done = given - sum((refund.amount for refund in unfinished), Decimal("0"))
+        message = _("Refund not finished: %(done)s of %(due)s refunded or on its way (%(why)s). Retry the refund; "
+                    "nothing is refunded twice.") % {"done": format_money(done, currency),
+                                                     "due": format_money(due, currency), "why": "; ".join(why)}
+        if request.status != S.REFUNDING or user is not None:
+            _record(request, to=S.REFUNDING, actor=_actor(user), user=user, message=message, data=data)
+    return request
+
+
+def finish_refunds(*, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """The periodic task's part: every return whose refund is unfinished (refunding, or received
+    with refunds opened by a step that stopped before settling) asks its providers again for the
+    refunds that got no answer, with the same keys, and is settled. Refunds a provider refused are
+    left to staff ("Retry the refund" opens new ones). Returns how many returns were looked at."""
+    from payments.services import send_refund
+
+    quiet = timezone.now() - older_than
+    ids = list(ReturnRequest.objects.filter(status__in=(S.RECEIVED, S.REFUNDING), refunds__isnull=False,
+                                            updated_at__lte=quiet).distinct().values_list("pk", flat=True))
+    for request_id in ids:
+        waiting = Refund.objects.filter(pk__in=ReturnRequest.refunds.through.objects.filter(
+            returnrequest_id=request_id).values("refund_id"), status=Refund.Status.PENDING, provider_reference="")
+        for refund_id in waiting.order_by("pk").values_list("pk", flat=True):
+            try:
+                send_refund(refund_id=refund_id)
+            except (PaymentError, OrderError):
+                logger.exception("Refund %s of return R%s could not be sent.", refund_id, request_id)
+        settle_refund(request_id=request_id)
+    return len(ids)
