@@ -63,11 +63,11 @@ def due_for_completion(*, now: datetime.datetime | None = None) -> QuerySet[Orde
 def _due(*, cutoff: datetime.datetime) -> QuerySet[Order]:
     parcels = Shipment.objects.filter(order=OuterRef("pk"))
     fulfilled = OrderEvent.objects.filter(order=OuterRef("pk"), kind=OrderEvent.Kind.STATUS, to_status=F.FULFILLED)
-    # Returns that still owe the shopper something: asked for, approved, or received and not yet
-    # refunded or exchanged.
+    # Returns that still owe the shopper something: asked for, approved, received and not yet
+    # refunded or exchanged, or refunded only in part (a provider refused or did not answer).
     status = ReturnRequest.Status
-    open_returns = ReturnRequest.objects.filter(order=OuterRef("pk"),
-                                                status__in=(status.REQUESTED, status.APPROVED, status.RECEIVED))
+    open_returns = ReturnRequest.objects.filter(
+        order=OuterRef("pk"), status__in=(status.REQUESTED, status.APPROVED, status.RECEIVED, status.REFUNDING))
     unsent_exchanges = ExchangeLine.objects.filter(request__order=OuterRef("pk"), shipped_at__isnull=True)
     pending_refunds = Refund.objects.filter(payment__order=OuterRef("pk"), status=Refund.Status.PENDING)
     return (

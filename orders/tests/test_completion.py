@@ -150,6 +150,7 @@ def test_a_partly_shipped_order_is_not_completed():
     (ReturnRequest.Status.REQUESTED, True),
     (ReturnRequest.Status.APPROVED, True),
     (ReturnRequest.Status.RECEIVED, True),  # the goods are back, the money or exchange is not out yet
+    (ReturnRequest.Status.REFUNDING, True),  # part of the refund is still owed
     (ReturnRequest.Status.REFUSED, False),
     (ReturnRequest.Status.REFUNDED, False),
 ])
