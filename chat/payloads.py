@@ -158,3 +158,31 @@ def thumbnail_url(image) -> str:
         width, path = min((int(width), path) for width, path in renditions.items())
         return default_storage.url(path)
     return image.image.url
+
+
+def for_staff(payload: dict | None, *, gift_cards: dict | None = None) -> dict:
+    """What the inbox shows of `payload`: the shopper's view (so staff see what the shopper was
+    sent, with the same amounts and addresses) plus what only staff may see: a discount's
+    promotion, a gift card's code as the store keeps it (masked, `GiftCard.display_code`: the
+    whole code exists only in the recipient's email) and its page in the back office, and the
+    draft order a payment link came from. `gift_cards` is {id: GiftCard} (`selectors.staff_messages`
+    reads them in one query); no query here."""
+    payload = payload if isinstance(payload, dict) else {}
+    shown = for_shopper(payload)
+    if "discount" in shown and _id(payload["discount"].get("promotion_id")):
+        shown["discount"]["promotion_url"] = reverse("admin:promotions_promotion_change",
+                                                     args=[payload["discount"]["promotion_id"]])
+    if "gift_card" in shown:
+        card = (gift_cards or {}).get(_id(payload["gift_card"].get("id")))
+        if card is not None:
+            shown["gift_card"].update(code=card.display_code, email=card.recipient_email,
+                                      url=reverse("admin:giftcards_giftcard_change", args=[card.pk]))
+    if draft := _id(payload.get("draft")):
+        shown["draft"] = {"id": draft, "url": reverse("admin:stafforders_draftorder_change", args=[draft])}
+    return shown
+
+
+def gift_card_ids(payloads) -> set[int]:
+    """The gift cards `payloads` name (to read them at once for `for_staff`)."""
+    return {card_id for payload in payloads if isinstance(payload, dict) and isinstance(payload.get("gift_card"), dict)
+            for card_id in [_id(payload["gift_card"].get("id"))] if card_id}
