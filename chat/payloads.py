@@ -177,7 +177,7 @@ def for_staff(payload: dict | None, *, gift_cards: dict | None = None) -> dict:
         if card is not None:
             shown["gift_card"].update(code=card.display_code, email=card.recipient_email,
                                       url=reverse("admin:giftcards_giftcard_change", args=[card.pk]))
-    if draft := _id(payload.get("draft")):
+    if draft := _id(payload.get("placed_draft")) or _id(payload.get("draft")):
         shown["draft"] = {"id": draft, "url": reverse("admin:stafforders_draftorder_change", args=[draft])}
     return shown
 

@@ -1,5 +1,8 @@
-"""A guest's conversations join the customer on sign-in (any view that calls `login`)."""
+"""A guest's conversations join the customer on sign-in (any view that calls `login`); a draft
+order started from a conversation posts its payment link there once placed."""
 from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from .identity import visitor_key
@@ -12,3 +15,18 @@ def _attach_on_sign_in(sender, request, user, **kwargs) -> None:
     from .services import attach_visitor_conversations
 
     attach_visitor_conversations(visitor_key=visitor_key(request), user=user)
+
+
+@receiver(post_save, sender="stafforders.DraftOrder", dispatch_uid="chat.post_draft_payment_link")
+def _draft_placed(sender, instance, update_fields=None, **kwargs) -> None:
+    """`stafforders.services.place_draft` saves the draft with its new status inside the placement's
+    transaction; after it commits (never if it rolls back) the payment link goes to the
+    conversation the draft was started from (`actions.post_draft_payment_link`, idempotent)."""
+    if not instance.conversation_id or instance.status != "placed" or instance.payment != "link":
+        return
+    if update_fields is not None and "status" not in update_fields:
+        return
+    from .actions import post_draft_payment_link
+
+    draft_id = instance.pk
+    transaction.on_commit(lambda: post_draft_payment_link(draft_id=draft_id))
