@@ -68,7 +68,9 @@ def _card(card: dict) -> dict:
     product, variant = _id(card.get("product")), _id(card.get("variant"))
     shown = {"title": _text(card.get("title")), "url": safe_url(card.get("url")), "price": _text(card.get("price"), 40),
              "image": safe_url(card.get("image")), "in_stock": card.get("in_stock") is True}
-    if product and variant:  # one variant: it can go to the cart from the chat
+    if not shown["in_stock"] and card.get("options_in_stock") is True:  # the chosen option is out, others are not
+        shown["options_in_stock"] = True
+    if product and variant and shown["in_stock"]:  # one variant: it can go to the cart from the chat
         shown.update(product=product, variant=variant)
     return shown
 
@@ -136,17 +138,38 @@ def for_shopper(payload: dict | None) -> dict:
     return shown
 
 
-def product_card(product, *, variant_id: int | None = None) -> dict:
+def product_card(product, *, variant_id: int | None = None, variant_available: int | None = None) -> dict:
     """The payload of a product card, staff's or the assistant's: `product` from
     `catalog.selectors.with_card_data` or `cards_in_order` (its first picture, cheapest price,
-    stock). With `variant_id` (the one variant that fits) the card can go to the cart from the chat."""
+    stock). With `variant_id` (the one variant that fits) the card can go to the cart from the
+    chat if that variant can be bought: `variant_available` units (the storefront's stock read,
+    `catalog.selectors.stock_totals`; read here, one query, when not given). A chosen variant
+    that cannot be bought makes the card "Out of stock", with `options_in_stock` when others can."""
     images = getattr(product, "ordered_images", None) or []
     card = {"title": product.title, "url": product.get_absolute_url(),
             "price": format_money(product.price) if product.price is not None else "",
             "in_stock": bool(product.in_stock), "image": thumbnail_url(images[0]) if images else ""}
     if variant_id is not None:
-        card.update(product=product.pk, variant=variant_id)
+        if variant_available is None:
+            from catalog.selectors import stock_totals
+
+            variant_available = stock_totals([variant_id]).get(variant_id, 0)
+        if variant_available > 0:
+            card.update(product=product.pk, variant=variant_id)
+        else:
+            card.update(in_stock=False, options_in_stock=bool(product.in_stock))
     return card
+
+
+def product_cards(products, *, chosen: dict[int, int]) -> list[dict]:
+    """`product_card` for each of `products`, with the variant `chosen` for it ({product id:
+    variant id}) when there is one: their stock in one query whatever the number of cards."""
+    from catalog.selectors import stock_totals
+
+    available = stock_totals(list(chosen.values())) if chosen else {}
+    return [product_card(product, variant_id=chosen.get(product.pk),
+                         variant_available=available.get(chosen[product.pk], 0) if product.pk in chosen else None)
+            for product in products]
 
 
 def thumbnail_url(image) -> str:
