@@ -22,7 +22,8 @@ def _draft_placed(sender, instance, update_fields=None, **kwargs) -> None:
     """`stafforders.services.place_draft` saves the draft with its new status inside the placement's
     transaction; after it commits (never if it rolls back) the payment link goes to the
     conversation the draft was started from (`actions.post_draft_payment_link`, idempotent)."""
-    if not instance.conversation_id or instance.status != "placed" or instance.payment != "link":
+    if (not instance.conversation_id or instance.status != instance.Status.PLACED
+            or instance.payment != instance.Payment.LINK):
         return
     if update_fields is not None and "status" not in update_fields:
         return
