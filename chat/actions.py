@@ -333,8 +333,8 @@ def start_draft_order(*, conversation: Conversation, author):
             created_by=author,
         )
         services.add_agent_message(conversation=conversation, author=author, is_note=True,
-                                   body=_("Draft order #%(id)d started; its payment link will be posted here "
-                                          "when it is placed.") % {"id": draft.pk},
+                                   body=_("Draft order #%(id)d started; placed with a payment link, the link is "
+                                          "posted here.") % {"id": draft.pk},
                                    payload={"draft": draft.pk})
     return draft
 
