@@ -306,3 +306,71 @@ def send_gift_card(*, conversation: Conversation, author, amount: str, reason: s
         )
         _timeline(conversation, _("Gift card of %(amount)s sent in chat") % {"amount": shown}, gift_card=card.pk)
     return message
+
+
+# --- A draft order with a payment link (stafforders) ---------------------------------------------
+
+
+def can_start_draft_order(user) -> bool:
+    return user.has_perm("chat.reply_conversation") and user.has_perm("stafforders.add_draftorder")
+
+
+def start_draft_order(*, conversation: Conversation, author):
+    """A new draft order (stafforders) for this conversation's customer, email and name, which
+    remembers the conversation: once it is placed with a payment link, the link is posted here
+    (`post_draft_payment_link`). Needs `stafforders.add_draftorder` (PermissionDenied). One
+    transaction with an internal note in the conversation saying so."""
+    from stafforders.models import DraftOrder
+
+    if not can_start_draft_order(author):
+        raise PermissionDenied
+    customer = conversation.customer if conversation.customer_id else None
+    with transaction.atomic():
+        draft = DraftOrder.objects.create(
+            customer=customer, email=(customer.email if customer else "") or conversation.email,
+            customer_name=((customer.full_name if customer else "") or conversation.name)[:200],
+            note=_("From chat conversation %(id)s") % {"id": conversation.pk}, conversation=conversation,
+            created_by=author,
+        )
+        services.add_agent_message(conversation=conversation, author=author, is_note=True,
+                                   body=_("Draft order #%(id)d started; placed with a payment link, the link is "
+                                          "posted here.") % {"id": draft.pk},
+                                   payload={"draft": draft.pk})
+    return draft
+
+
+def post_draft_payment_link(*, draft_id: int) -> Message | None:
+    """Post the payment link of draft `draft_id`'s order in the conversation it was started from:
+    an order card with "Pay now" while unpaid (the order page behind the signed link offers the
+    payment), as the staff member who placed it. Called after the placement committed
+    (`signals.py`); idempotent (a second call finds the message and posts nothing). Does nothing
+    for a draft without a conversation, not placed, or placed without a payment link. A channel
+    that refuses the message (WhatsApp or Messenger after 24 hours) gets an internal note instead."""
+    from stafforders.models import DraftOrder
+
+    from .assistant import order_card
+    from .exceptions import ChatError
+
+    draft = (DraftOrder.objects.select_related("order", "conversation", "placed_by")
+             .filter(pk=draft_id, status=DraftOrder.Status.PLACED, payment=DraftOrder.Payment.LINK,
+                     conversation__isnull=False, order__isnull=False).first())
+    if draft is None:
+        return None
+    conversation, order = draft.conversation, draft.order
+    with transaction.atomic():
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).first()  # one post per draft
+        if conversation.messages.filter(payload__placed_draft=draft.pk).exists():
+            return None
+        body = _("Your order %(number)s is ready: you can pay for it here.") % {"number": order.number}
+        payload = {"orders": [order_card(order, signed=True)], "placed_draft": draft.pk}
+        try:
+            message = services.add_agent_message(conversation=conversation, author=draft.placed_by, body=body,
+                                                 payload=payload)
+        except ChatError as error:
+            return services.add_agent_message(
+                conversation=conversation, author=draft.placed_by, is_note=True, payload={"placed_draft": draft.pk},
+                body=_("Order %(number)s (draft #%(id)d) was placed, but its payment link could not be posted "
+                       "here: %(error)s") % {"number": order.number, "id": draft.pk, "error": error})
+        _timeline(conversation, _("Payment link for order %(number)s sent in chat") % {"number": order.number},
+                  order=order.pk, draft=draft.pk)
+    return message

@@ -94,29 +94,13 @@ def _sender_privacy_url(request: HttpRequest, conversation: Conversation) -> str
     return reverse("admin:chat_sender_privacy") + "?" + urlencode({"kind": sender.kind, "value": sender.value})
 
 
-def _draft_order_url(user, conversation: Conversation) -> str:
-    """The back office's new draft order (stafforders: priced by staff, then a payment link),
-    started for this conversation's customer, or "" without the right to make one."""
-    from urllib.parse import urlencode
-
-    if not user.has_perm("stafforders.add_draftorder"):
-        return ""
-    customer = conversation.customer
-    initial = {
-        "customer": customer.pk if customer else "",
-        "email": (customer.email if customer else "") or conversation.email,
-        "customer_name": (customer.full_name if customer else "") or conversation.name,
-        "note": _("From chat conversation %(id)s") % {"id": conversation.pk},
-    }
-    return reverse("admin:stafforders_draftorder_add") + "?" + urlencode({k: v for k, v in initial.items() if v})
-
-
 def _selling_tools(user) -> dict:
     """Which of the inbox's selling actions this agent may use (and the promotions to pick from)."""
     from . import actions
 
     may_discount = actions.can_send_discount(user)
     return {"can_discount": may_discount, "can_gift_card": actions.can_send_gift_card(user),
+            "can_draft_order": actions.can_start_draft_order(user),
             "code_promotions": list(actions.code_promotions()) if may_discount else []}
 
 
@@ -336,7 +320,6 @@ class ConversationAdmin(admin.ModelAdmin):
             "typing_url": reverse("admin:chat_conversation_typing", args=[conversation.pk]),
             "attach_url": reverse("admin:chat_conversation_attach", args=[conversation.pk]),
             "privacy_url": _sender_privacy_url(request, conversation),
-            "draft_order_url": _draft_order_url(request.user, conversation),
             **_platform_window(conversation),
             **_selling_tools(request.user),
         }
@@ -402,9 +385,10 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Every button of the conversation page posts here with `do`: reply, note, card, order,
-        cart_add, cart_link, discount, gift_card, assign, tags, resolve. Each needs
+        cart_add, cart_link, discount, gift_card, draft_order, assign, tags, resolve. Each needs
         `reply_conversation`; assigning another agent needs `manage_chat`; a discount code
-        `promotions.change_promotion` and a gift card `giftcards.add_giftcard` (`actions.py`)."""
+        `promotions.change_promotion`, a gift card `giftcards.add_giftcard` and a draft order
+        `stafforders.add_draftorder` (`actions.py`; the draft's page comes next)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         conversation = self._conversation(request, pk)
@@ -414,16 +398,18 @@ class ConversationAdmin(admin.ModelAdmin):
         back = HttpResponseRedirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
         wants_json = request.headers.get("Accept") == "application/json"
         try:
-            self._act(request, conversation, do)
+            then = self._act(request, conversation, do)
         except ChatError as error:
             if wants_json:
                 return HttpResponse(str(error), status=400, content_type="text/plain")
             messages.error(request, str(error))
+            then = None
         if wants_json:
             return HttpResponse(status=204)
-        return back
+        return HttpResponseRedirect(then) if then else back
 
-    def _act(self, request: HttpRequest, conversation: Conversation, do: str) -> None:
+    def _act(self, request: HttpRequest, conversation: Conversation, do: str) -> str | None:
+        """Do `do`; the address to go to next when it is not back to the conversation."""
         user = request.user
         post = request.POST
         if do in ("reply", "note"):
@@ -498,6 +484,11 @@ class ConversationAdmin(admin.ModelAdmin):
 
             actions.send_gift_card(conversation=conversation, author=user, amount=post.get("amount", ""),
                                    reason=post.get("reason", ""))
+        elif do == "draft_order":
+            from . import actions
+
+            draft = actions.start_draft_order(conversation=conversation, author=user)
+            return reverse("admin:stafforders_draftorder_change", args=[draft.pk])
         elif do == "template":
             from .messaging import outbound
 

@@ -321,7 +321,7 @@ def find_products(text: str, *, limit: int = 3) -> list[dict]:
     from catalog import search
     from catalog.selectors import apply_filters, cards_in_order, published_products, ranked_matches
 
-    from .payloads import product_card
+    from .payloads import product_cards
 
     query, filters = parse_product_query(text)
     if not query:
@@ -331,8 +331,8 @@ def find_products(text: str, *, limit: int = 3) -> list[dict]:
         return []
     matching = ranked_matches(apply_filters(published_products(), filters), ids)[:limit]
     variants = _variants_to_add(matching, filters)
-    # One variant fits what was asked: it can go to the cart from the chat.
-    return [product_card(product, variant_id=variants.get(product.pk)) for product in cards_in_order(matching)]
+    # One variant fits what was asked: it can go to the cart from the chat, if that variant is in stock.
+    return product_cards(cards_in_order(matching), chosen=variants)
 
 
 def _variants_to_add(product_ids: list[int], filters) -> dict[int, int]:

@@ -68,7 +68,9 @@ def _card(card: dict) -> dict:
     product, variant = _id(card.get("product")), _id(card.get("variant"))
     shown = {"title": _text(card.get("title")), "url": safe_url(card.get("url")), "price": _text(card.get("price"), 40),
              "image": safe_url(card.get("image")), "in_stock": card.get("in_stock") is True}
-    if product and variant:  # one variant: it can go to the cart from the chat
+    if not shown["in_stock"] and card.get("options_in_stock") is True:  # the chosen option is out, others are not
+        shown["options_in_stock"] = True
+    if product and variant and shown["in_stock"]:  # one variant: it can go to the cart from the chat
         shown.update(product=product, variant=variant)
     return shown
 
@@ -136,17 +138,38 @@ def for_shopper(payload: dict | None) -> dict:
     return shown
 
 
-def product_card(product, *, variant_id: int | None = None) -> dict:
+def product_card(product, *, variant_id: int | None = None, variant_available: int | None = None) -> dict:
     """The payload of a product card, staff's or the assistant's: `product` from
     `catalog.selectors.with_card_data` or `cards_in_order` (its first picture, cheapest price,
-    stock). With `variant_id` (the one variant that fits) the card can go to the cart from the chat."""
+    stock). With `variant_id` (the one variant that fits) the card can go to the cart from the
+    chat if that variant can be bought: `variant_available` units (the storefront's stock read,
+    `catalog.selectors.stock_totals`; read here, one query, when not given). A chosen variant
+    that cannot be bought makes the card "Out of stock", with `options_in_stock` when others can."""
     images = getattr(product, "ordered_images", None) or []
     card = {"title": product.title, "url": product.get_absolute_url(),
             "price": format_money(product.price) if product.price is not None else "",
             "in_stock": bool(product.in_stock), "image": thumbnail_url(images[0]) if images else ""}
     if variant_id is not None:
-        card.update(product=product.pk, variant=variant_id)
+        if variant_available is None:
+            from catalog.selectors import stock_totals
+
+            variant_available = stock_totals([variant_id]).get(variant_id, 0)
+        if variant_available > 0:
+            card.update(product=product.pk, variant=variant_id)
+        else:
+            card.update(in_stock=False, options_in_stock=bool(product.in_stock))
     return card
+
+
+def product_cards(products, *, chosen: dict[int, int]) -> list[dict]:
+    """`product_card` for each of `products`, with the variant `chosen` for it ({product id:
+    variant id}) when there is one: their stock in one query whatever the number of cards."""
+    from catalog.selectors import stock_totals
+
+    available = stock_totals(list(chosen.values())) if chosen else {}
+    return [product_card(product, variant_id=chosen.get(product.pk),
+                         variant_available=available.get(chosen[product.pk], 0) if product.pk in chosen else None)
+            for product in products]
 
 
 def thumbnail_url(image) -> str:
@@ -158,3 +181,31 @@ def thumbnail_url(image) -> str:
         width, path = min((int(width), path) for width, path in renditions.items())
         return default_storage.url(path)
     return image.image.url
+
+
+def for_staff(payload: dict | None, *, gift_cards: dict | None = None) -> dict:
+    """What the inbox shows of `payload`: the shopper's view (so staff see what the shopper was
+    sent, with the same amounts and addresses) plus what only staff may see: a discount's
+    promotion, a gift card's code as the store keeps it (masked, `GiftCard.display_code`: the
+    whole code exists only in the recipient's email) and its page in the back office, and the
+    draft order a payment link came from. `gift_cards` is {id: GiftCard} (`selectors.staff_messages`
+    reads them in one query); no query here."""
+    payload = payload if isinstance(payload, dict) else {}
+    shown = for_shopper(payload)
+    if "discount" in shown and _id(payload["discount"].get("promotion_id")):
+        shown["discount"]["promotion_url"] = reverse("admin:promotions_promotion_change",
+                                                     args=[payload["discount"]["promotion_id"]])
+    if "gift_card" in shown:
+        card = (gift_cards or {}).get(_id(payload["gift_card"].get("id")))
+        if card is not None:
+            shown["gift_card"].update(code=card.display_code, email=card.recipient_email,
+                                      url=reverse("admin:giftcards_giftcard_change", args=[card.pk]))
+    if draft := _id(payload.get("placed_draft")) or _id(payload.get("draft")):
+        shown["draft"] = {"id": draft, "url": reverse("admin:stafforders_draftorder_change", args=[draft])}
+    return shown
+
+
+def gift_card_ids(payloads) -> set[int]:
+    """The gift cards `payloads` name (to read them at once for `for_staff`)."""
+    return {card_id for payload in payloads if isinstance(payload, dict) and isinstance(payload.get("gift_card"), dict)
+            for card_id in [_id(payload["gift_card"].get("id"))] if card_id}

@@ -58,6 +58,9 @@ class DraftOrder(TimeStamped):
                                           default=Decimal("0"))
     discount_reason = models.CharField(_("reason for the discount"), max_length=200, blank=True)
     note = models.TextField(_("internal note"), blank=True)
+    # Started from the chat inbox: once placed with a payment link, the link is posted there too (chat.signals).
+    conversation = models.ForeignKey("chat.Conversation", verbose_name=_("chat conversation"), null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="draft_orders", editable=False)
 
     order = models.OneToOneField("orders.Order", verbose_name=_("order"), null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="draft", editable=False)

@@ -288,17 +288,25 @@ def test_the_conversation_page_with_every_tool_stays_within_its_budget(client, d
 # --- A draft order with a payment link (stafforders) ---------------------------------------------
 
 def test_an_agent_who_takes_orders_starts_a_draft_for_the_conversations_customer(django_app):
+    from stafforders.models import DraftOrder
+
     customer = CustomerFactory(email="bo@example.com", first_name="Bo", last_name="Diaz")
     conversation = conversation_of(customer)
     clerk = agent("carl", perms=[("stafforders", "add_draftorder"), ("stafforders", "view_draftorder"),
                                  ("stafforders", "change_draftorder")])
 
     chat_page = page(django_app, clerk, conversation)
-    add_form = chat_page.click(linkid="chat-draft-order").forms["draftorder_form"]
+    draft_page = chat_page.forms["chat-draft-order-form"].submit().follow()
+    form = draft_page.forms["draftorder_form"]
 
-    assert add_form["customer"].value == str(customer.pk)
-    assert (add_form["email"].value, add_form["customer_name"].value) == ("bo@example.com", "Bo Diaz")
-    assert add_form["note"].value == f"From chat conversation {conversation.pk}"
+    draft = DraftOrder.objects.get()
+    assert draft_page.request.path == f"/admin/stafforders/draftorder/{draft.pk}/change/"
+    assert draft.conversation == conversation and draft.created_by == clerk
+    assert form["customer"].value == str(customer.pk)
+    assert (form["email"].value, form["customer_name"].value) == ("bo@example.com", "Bo Diaz")
+    assert form["note"].value == f"From chat conversation {conversation.pk}"
+    note = last_agent_message(conversation)
+    assert note.is_note and note.payload == {"draft": draft.pk}  # staff see it started; the shopper does not
 
 
 def test_an_agent_who_may_not_take_orders_is_not_offered_a_draft(django_app):
@@ -307,3 +315,7 @@ def test_an_agent_who_may_not_take_orders_is_not_offered_a_draft(django_app):
     chat_page = page(django_app, agent(), conversation)
 
     assert not chat_page.html.select("#chat-draft-order")
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="anna"))
+    response = client.post(f"{INBOX}{conversation.pk}/act/", {"do": "draft_order"})
+    assert response.status_code == 403 and not conversation.draft_orders.exists()

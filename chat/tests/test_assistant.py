@@ -134,11 +134,16 @@ def test_finding_products_with_a_price_and_a_size(client, storefront_catalog):
 
     cards = last_bot(conversation).payload["cards"]
     assert [c["url"] for c in cards] == ["/p/storm-shell/"]
-    # red/m is the one Storm Shell in M: it can go to the cart from the chat
+    # red/m is the one Storm Shell in M, and it has no stock (the other Storm Shells have): no
+    # "Add to cart" for it, "Out of stock", and its page to choose another option.
+    assert "variant" not in cards[0]
+    assert cards[0]["in_stock"] is False and cards[0]["options_in_stock"] is True
+    # red/s is in stock: it can go to the cart from the chat
     from catalog.models import Variant
 
-    red_m = Variant.objects.get(product__slug="storm-shell", option_values__slug="m")
-    assert (cards[0]["variant"], cards[0]["product"]) == (red_m.pk, red_m.product_id)
+    red_s = Variant.objects.get(sku="SHELL-RED-S")
+    (card,) = assistant.find_products("red waterproof jacket in S")
+    assert (card["variant"], card["product"], card["in_stock"]) == (red_s.pk, red_s.product_id, True)
     say(client, data, "", action="find_products")
     say(client, data, "waterproof jacket under 100")
     assert "found nothing" in last_bot(conversation).body

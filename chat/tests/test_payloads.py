@@ -101,6 +101,36 @@ def test_a_product_card_with_several_variants_shows_its_picture_and_sends_to_its
     assert not message.select("form")
 
 
+def test_a_card_whose_chosen_option_is_out_of_stock_says_so_and_offers_the_others(client, django_app, shopper,
+                                                                                  storefront_catalog):
+    """Storm Shell red/m has no stock, its other variants have: the assistant's card for "in M"
+    (red/m the one that fits) must not offer "Add to cart" for it."""
+    from chat.assistant import find_products
+
+    user, conversation = shopper
+    services.add_agent_message(conversation=conversation, author=None, body="Found",
+                               payload={"cards": find_products("waterproof jacket in M")})
+
+    card = in_the_launcher(client, user)["cards"][0]
+    assert card["url"] == "/p/storm-shell/" and "variant" not in card
+    assert card["in_stock"] is False and card["options_in_stock"] is True
+
+    page, message = on_the_messages_page(django_app, user)
+    shown = message.select_one(".chat-product")
+    assert shown.select_one(".chat-card-note").text == "Out of stock"
+    assert shown.select_one("a.chat-card-action").text == "Choose options"
+    assert shown.select_one("a.chat-card-action")["href"] == "/p/storm-shell/"
+    assert not message.select("form")
+
+
+def test_a_card_whose_only_variant_is_sold_out_is_out_of_stock_without_options(client, shopper, storefront_catalog):
+    user, conversation = shopper
+    staff_sends(conversation, do="card", product="trail-tee")  # one variant, no stock
+
+    card = in_the_launcher(client, user)["cards"][0]
+    assert card["in_stock"] is False and "variant" not in card and "options_in_stock" not in card
+
+
 # --- A cart the agent built ---------------------------------------------------------------------
 
 

@@ -180,8 +180,11 @@
     var text = el("div", "chat-card-text");
     text.appendChild(linkOrText("chat-card-title", card.title, card.url));
     if (card.price) text.appendChild(el("span", "chat-card-price", card.price));
-    if (!card.in_stock) text.appendChild(el("span", "chat-card-note", "Out of stock"));
-    else if (card.variant) text.appendChild(addToCartButton(card));
+    if (!card.in_stock) {
+      text.appendChild(el("span", "chat-card-note", "Out of stock"));
+      // The option asked for is out; others are not: the product page lets them choose.
+      if (card.options_in_stock && card.url) text.appendChild(buttonLink("Choose options", card.url, true));
+    } else if (card.variant) text.appendChild(addToCartButton(card));
     else if (card.url) text.appendChild(buttonLink("Choose options", card.url, true));
     box.appendChild(text);
     return box;
