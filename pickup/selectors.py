@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from catalog import precompiled
 from catalog.cache import versioned_key
 from catalog.models import Location
 
@@ -44,26 +45,31 @@ class ShopInfo:
         return [(str(label), ", ".join(by_day[number]) or str(_("Closed"))) for number, label in Weekday.choices]
 
 
-def shop_directory() -> dict[int, ShopInfo]:
-    """Every active location customers may pick up from, by location id, with address and hours.
-
-    One query on a miss (the locations LEFT JOINed to their shop details and hours), then read from
-    the shared cache under the catalog's structure version: a location, hours or instructions
-    edited bumps it (catalog/signals.py, pickup/signals.py). Nothing personal: safe for pages
-    rendered for everyone.
-    """
-    key = versioned_key("pickup-shop-directory")
-    directory = cache.get(key)
-    if directory is not None:
-        return directory
-    directory = {}
-    rows = (
+def _directory_rows():
+    return (
         Location.objects.filter(is_active=True, pickup_allowed=True)
         .order_by("position", "name", "pk", "pickup_shop__hours__weekday", "pickup_shop__hours__opens")
         .values_list("pk", "name", "address_line1", "address_line2", "postal_code", "city", "country",
                      "pickup_shop__instructions", "pickup_shop__phone", "pickup_shop__hours__weekday",
                      "pickup_shop__hours__opens", "pickup_shop__hours__closes")
     )
+
+
+def shop_directory() -> dict[int, ShopInfo]:
+    """Every active location customers may pick up from, by location id, with address and hours.
+
+    One query on a miss (the locations LEFT JOINed to their shop details and hours; compiled once
+    per process, `catalog.precompiled`: a cold product page read it through the ORM each time),
+    then read from the shared cache under the catalog's structure version: a location, hours or
+    instructions edited bumps it (catalog/signals.py, pickup/signals.py). Nothing personal: safe
+    for pages rendered for everyone.
+    """
+    key = versioned_key("pickup-shop-directory")
+    directory = cache.get(key)
+    if directory is not None:
+        return directory
+    directory = {}
+    rows = precompiled.rows("pickup:directory", _directory_rows, model=Location)
     for pk, name, line1, line2, postal_code, city, country, instructions, phone, weekday, opens, closes in rows:
         info = directory.get(pk)
         if info is None:
