@@ -63,16 +63,6 @@ def _images(product_ids: list[int]):
             .values_list(*_attnames(ProductImage)))
 
 
-def _prefetched(instance, name: str, model, objects: list) -> None:
-    """`instance.<name>.all()` answers `objects`, as after `prefetch_related(name)`."""
-    queryset = model._default_manager.none()
-    queryset._result_cache = objects
-    queryset._prefetch_done = True
-    if not hasattr(instance, "_prefetched_objects_cache"):
-        instance._prefetched_objects_cache = {}
-    instance._prefetched_objects_cache[name] = queryset
-
-
 def cart_lines(*, user_id: int | None, guest_cart_id: int | None, images: bool) -> list[CartLine]:
     """The cart's lines, oldest first, each with its variant, product (publication, gift card),
     option values (with their option) and, with `images`, the product's pictures: two queries,
@@ -125,7 +115,7 @@ def cart_lines(*, user_id: int | None, guest_cart_id: int | None, images: bool) 
         option_field.set_cached_value(value, option)
         values_of[row[0]].append(value)
     for pk, variant in variants.items():
-        _prefetched(variant, "option_values", OptionValue, values_of[pk])
+        precompiled.set_prefetched(variant, "option_values", values_of[pk])
 
     if images:
         pictures: dict[int, list[ProductImage]] = {pk: [] for pk in products}
@@ -135,5 +125,5 @@ def cart_lines(*, user_id: int | None, guest_cart_id: int | None, images: bool) 
             image_product.set_cached_value(image, products[image.product_id])
             pictures[image.product_id].append(image)
         for pk, product in products.items():
-            _prefetched(product, "images", ProductImage, pictures[pk])
+            precompiled.set_prefetched(product, "images", pictures[pk])
     return lines

@@ -132,3 +132,14 @@ def rows(name: str, build: Callable[..., QuerySet], *args, model: type[Model]) -
             row[index] = value
         converted.append(row)
     return converted
+
+
+def set_prefetched(instance: Model, name: str, objects: list) -> None:
+    """`instance.<name>.all()` answers `objects` with no query, as after `prefetch_related(name)`
+    (for instances made from precompiled rows: `Model.from_db`)."""
+    queryset = instance._meta.get_field(name).related_model._default_manager.none()
+    queryset._result_cache = objects
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[name] = queryset
