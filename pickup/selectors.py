@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
+from django.utils.translation import get_language, gettext as _
 
 from catalog import precompiled
 from catalog.cache import versioned_key
@@ -37,12 +38,19 @@ class ShopInfo:
     hours: list[Period] = field(default_factory=list)
 
     @property
-    def hours_by_day(self) -> list[tuple[str, str]]:
+    def hours_by_day(self) -> tuple[tuple[str, str], ...]:
         """[("Monday", "09:00–18:00"), ("Sunday", "Closed")], every day of the week in order."""
-        by_day: dict[int, list[str]] = {number: [] for number in Weekday.values}
-        for period in self.hours:
-            by_day[period.weekday].append(f"{period.opens:%H:%M}–{period.closes:%H:%M}")
-        return [(str(label), ", ".join(by_day[number]) or str(_("Closed"))) for number, label in Weekday.choices]
+        return _hours_by_day(tuple(self.hours), get_language())
+
+
+@lru_cache(maxsize=256)
+def _hours_by_day(hours: tuple[Period, ...], _language: str | None) -> tuple[tuple[str, str], ...]:
+    """Written once per process, set of hours and language (the day names and "Closed" are
+    translated): every product page with a pick-up shop shows them, ~0.2 ms a shop."""
+    by_day: dict[int, list[str]] = {number: [] for number in Weekday.values}
+    for period in hours:
+        by_day[period.weekday].append(f"{period.opens:%H:%M}–{period.closes:%H:%M}")
+    return tuple((str(label), ", ".join(by_day[number]) or str(_("Closed"))) for number, label in Weekday.choices)
 
 
 def _directory_rows():
