@@ -12,7 +12,7 @@ from functools import cached_property
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
-from django.db.models import Max, Prefetch, Q, Sum
+from django.db.models import Max, Q, Sum
 from django.utils.translation import gettext as _
 
 from catalog.models import OptionValue, Product, ProductImage, Variant
@@ -23,6 +23,7 @@ from saleschannels.selectors import sold_online
 from shop.money import format_money, quantize
 
 from . import cache as cart_cache
+from .cart_rows import cart_lines
 from .exceptions import ItemUnavailable
 from .models import Cart, CartLine
 
@@ -270,22 +271,17 @@ def cart_contents(*, user, session: SessionBase, images: bool = True) -> CartCon
     is None) for a caller that shows none, such as placing the order. The category tree (to tell
     whether a product is still shown) comes from the cache.
     """
-    owner = _owner_filter(user=user, session=session, prefix="cart__")
-    if owner is None:
-        return CartContents(
-            cart_id=None, items=[], subtotal=quantize(Decimal(0)), total_weight=Decimal(0), item_count=0
-        )
-    prefetches = [Prefetch("variant__option_values", queryset=OptionValue.objects.select_related("option"))]
-    if images:
-        prefetches.append(
-            Prefetch("variant__product__images", queryset=ProductImage.objects.order_by("position", "pk"))
-        )
-    lines = list(
-        CartLine.objects.filter(owner)
-        .select_related("variant__product__publication", "variant__product__gift_card")
-        .prefetch_related(*prefetches)
-        .order_by("created_at", "pk")
-    )
+    if user is not None and user.is_authenticated:
+        user_id, cart_id = user.pk, None
+    else:
+        user_id, cart_id = None, guest_cart_id(session)
+        if cart_id is None:
+            return CartContents(
+                cart_id=None, items=[], subtotal=quantize(Decimal(0)), total_weight=Decimal(0), item_count=0
+            )
+    # Precompiled (carts/cart_rows.py): the same rows `_owner_filter`'s queryset with its
+    # select_related and prefetches read, without building and compiling them each time.
+    lines = cart_lines(user_id=user_id, guest_cart_id=cart_id, images=images)
     stocked = [line.variant_id for line in lines if not is_digital(line.variant.product)]
     stock = stock_totals(stocked) if stocked else {}
     shown_categories = category_tree().by_id

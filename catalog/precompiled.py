@@ -6,6 +6,8 @@ runs in 0.05 ms. The storefront's hot queries are the same every time but for an
 `rows` builds each one once with placeholder values, keeps the SQL and its parameters, and swaps
 the placeholders for the real values when it runs. Columns are converted as the ORM would
 (`get_converters`: decimals, booleans, JSON), so values read exactly as from a queryset.
+Aware datetimes compared with a datetime column are parameters too ("promotions not ended at
+`now`"): they go to the database as the ORM sends them (`adapt_datetimefield_value`).
 
 The SQL stays the ORM's own: what a query means is written once, as a queryset, in the caller.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
@@ -23,13 +26,18 @@ from django.db.models import Model, QuerySet
 # a 32-bit column, since Django drops a lookup against a value its column cannot hold (it becomes
 # always or never true, and its parameter disappears). `_compile` checks each one is found.
 _INT_PLACEHOLDER = 2_000_000_000
+# Datetime ones are far in the future, a microsecond apart; compared with a DateTimeField, the ORM
+# sends them through `connection.ops.adapt_datetimefield_value` (a string on SQLite), and so
+# does `rows` with the real values.
+_DATETIME_PLACEHOLDER = datetime(2999, 12, 31, tzinfo=timezone.utc)
 
 
 @dataclass
 class _Compiled:
     sql: str | None  # None: a query that can find nothing
     params: list
-    slots: list[tuple[int, int, int | None]]  # (index in params, argument, index in a list argument)
+    # (index in params, argument, index in a list argument, whether it is a datetime to adapt)
+    slots: list[tuple[int, int, int | None, bool]]
     converters: dict
 
 
@@ -44,17 +52,24 @@ def _compile(name: str, build: Callable[..., QuerySet], args: Sequence, alias: s
     where: dict = {}
     placeholders: list = []
     counter = 0
+    adapt = connections[alias].ops.adapt_datetimefield_value
 
     def placeholder(value, argument: int, element: int | None):
         nonlocal counter
         counter += 1
         if isinstance(value, str):
-            marker = f"\x00precompiled:{counter}\x00"
+            marker = found = f"\x00precompiled:{counter}\x00"
         elif isinstance(value, int) and not isinstance(value, bool):
-            marker = _INT_PLACEHOLDER + counter
+            marker = found = _INT_PLACEHOLDER + counter
+        elif isinstance(value, datetime) and element is None:
+            if value.tzinfo is None:
+                raise TypeError(f"{name}: a datetime must be aware to be precompiled")
+            marker = _DATETIME_PLACEHOLDER + timedelta(microseconds=counter)
+            found = adapt(marker)  # what the parameters hold
         else:
-            raise TypeError(f"{name}: only int, str and lists of int can be precompiled, not {type(value)}")
-        where[marker] = (argument, element)
+            raise TypeError(f"{name}: only int, str, aware datetime and lists of int can be precompiled, "
+                            f"not {type(value)}")
+        where[found] = (argument, element, isinstance(value, datetime))
         return marker
 
     for argument, value in enumerate(args):
@@ -69,9 +84,9 @@ def _compile(name: str, build: Callable[..., QuerySet], args: Sequence, alias: s
         return _Compiled(None, [], [], {})
     slots = [
         (index, *where[value]) for index, value in enumerate(params)
-        if isinstance(value, (int, str)) and not isinstance(value, bool) and value in where
+        if isinstance(value, (int, str, datetime)) and not isinstance(value, bool) and value in where
     ]
-    if {(argument, element) for _index, argument, element in slots} != set(where.values()):
+    if {slot[1:] for slot in slots} != set(where.values()):
         raise RuntimeError(f"cannot precompile {name}: a value is not among its parameters as given")
     selected = [column[0] for column in compiler.select[: compiler.col_count]]
     return _Compiled(sql, list(params), slots, compiler.get_converters(selected))
@@ -80,10 +95,11 @@ def _compile(name: str, build: Callable[..., QuerySet], args: Sequence, alias: s
 def rows(name: str, build: Callable[..., QuerySet], *args, model: type[Model]) -> list:
     """The rows of `build(*args)` (a `values_list` queryset), compiled once per name and shape.
 
-    `args` are ints, strs or lists of ints; a list's length is part of the shape, so each length
-    is compiled once. `build` must use each value as a plain parameter (exact lookups, `__in`),
-    never transformed (no `contains`, arithmetic) nor in LIMIT: compiling checks that every
-    placeholder is found among the parameters. `model` picks the database (`router.db_for_read`).
+    `args` are ints, strs, aware datetimes or lists of ints; a list's length is part of the
+    shape, so each length is compiled once. `build` must use each value as a plain parameter
+    (exact lookups, `__in`, a datetime compared with a DateTimeField), never transformed (no
+    `contains`, arithmetic) nor in LIMIT: compiling checks that every placeholder is found among
+    the parameters. `model` picks the database (`router.db_for_read`).
     """
     alias = router.db_for_read(model)
     key = (alias, name, _shape(args))
@@ -93,9 +109,14 @@ def rows(name: str, build: Callable[..., QuerySet], *args, model: type[Model]) -
     if compiled.sql is None:
         return []
     params = list(compiled.params)
-    for index, argument, element in compiled.slots:
-        params[index] = args[argument] if element is None else args[argument][element]
     connection = connections[alias]
+    for index, argument, element, is_datetime in compiled.slots:
+        value = args[argument] if element is None else args[argument][element]
+        if is_datetime:
+            if value.tzinfo is None:
+                raise TypeError(f"{name}: a datetime must be aware to be precompiled")
+            value = connection.ops.adapt_datetimefield_value(value)
+        params[index] = value
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, params)
         found = cursor.fetchall()
@@ -111,3 +132,14 @@ def rows(name: str, build: Callable[..., QuerySet], *args, model: type[Model]) -
             row[index] = value
         converted.append(row)
     return converted
+
+
+def set_prefetched(instance: Model, name: str, objects: list) -> None:
+    """`instance.<name>.all()` answers `objects` with no query, as after `prefetch_related(name)`
+    (for instances made from precompiled rows: `Model.from_db`)."""
+    queryset = instance._meta.get_field(name).related_model._default_manager.none()
+    queryset._result_cache = objects
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[name] = queryset

@@ -572,11 +572,14 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
             options.setdefault(option_slug, (value.option, {}))[1][value.slug] = value
     ordered_options = sorted(options.values(), key=lambda item: (item[0].position, item[0].name))
 
+    # Each variant's value slugs by option, and its stock, read once (`pk` is a property, not free).
+    slugs_of = [(v, {o: value.slug for o, value in values_of[v.pk].items()}, stock[v.pk]) for v in variants]
+
     def matching(choice: dict[str, str]) -> list[Variant]:
-        return [
-            v for v in variants
-            if all(values_of[v.pk].get(o) is not None and values_of[v.pk][o].slug == s for o, s in choice.items())
-        ]
+        return [v for v, slugs, _units in slugs_of if all(slugs.get(o) == s for o, s in choice.items())]
+
+    def in_stock(choice: dict[str, str]) -> bool:
+        return any(units > 0 and all(slugs.get(o) == s for o, s in choice.items()) for _v, slugs, units in slugs_of)
 
     # Options the shopper did not choose (a link to "?colour=navy") take the values of the first
     # variant in stock among those matching what they did choose.
@@ -599,7 +602,7 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
         entries = []
         for value in sorted(values.values(), key=lambda ov: (ov.position, ov.value)):
             choice = {**chosen, option.slug: value.slug}
-            enabled = any(stock[v.pk] > 0 for v in matching(choice))
+            enabled = in_stock(choice)
             query = "&".join(f"{o}={s}" for o, s in choice.items())
             entries.append(
                 PickerValue(value.slug, value.value, value.swatch, chosen.get(option.slug) == value.slug, enabled, query)
@@ -639,14 +642,19 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     )
 
 
-def stock_totals(variant_ids: list[int]) -> dict[int, int]:
-    """Units available per variant, summed over active locations (one query)."""
-    rows = (
+def _stock_totals(variant_ids: list[int]) -> QuerySet:
+    return (
         StockLevel.objects.filter(variant_id__in=variant_ids, location__is_active=True)
-        .values("variant_id")
-        .annotate(available=Sum(F("on_hand") - F("reserved")))
+        .values("variant_id").annotate(available=Sum(F("on_hand") - F("reserved")))
+        .order_by().values_list("variant_id", "available")
     )
-    return {row["variant_id"]: row["available"] or 0 for row in rows}
+
+
+def stock_totals(variant_ids: list[int]) -> dict[int, int]:
+    """Units available per variant, summed over active locations (one query, compiled once per
+    number of variants: the cart and every checkout step ask)."""
+    found = precompiled.rows("stock-totals", _stock_totals, list(variant_ids), model=StockLevel)
+    return {variant_id: available or 0 for variant_id, available in found}
 
 
 # --- Listings from the listing index (what the storefront pages use) ----------------------------

@@ -42,6 +42,7 @@ from inventory.models import Reason
 
 from . import invalidation
 from . import listing_index
+from . import precompiled
 from .exceptions import AllocationMismatch, OutOfStock, Shortage, StockBelowReserved, StockChangedMeanwhile
 from .models import Location, StockLevel, Variant
 
@@ -427,6 +428,13 @@ def can_reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int]
     return available
 
 
+def _pickup_levels(variant_ids: list[int]) -> QuerySet:
+    return StockLevel.objects.filter(
+        variant_id__in=variant_ids, location__is_active=True, location__pickup_allowed=True
+    ).values_list("variant_id", "on_hand", "reserved",
+                  *[f"location__{f.attname}" for f in Location._meta.concrete_fields])
+
+
 def locations_with_everything(*, requests: Sequence[StockRequest]) -> list[Location]:
     """Active pick-up locations where every request fits on its own (click and collect).
 
@@ -434,14 +442,17 @@ def locations_with_everything(*, requests: Sequence[StockRequest]) -> list[Locat
     is requested. One query, no locks (see `can_reserve`).
     """
     wanted = _summed(requests)
-    rows = StockLevel.objects.filter(
-        variant_id__in=wanted, location__is_active=True, location__pickup_allowed=True
-    ).select_related("location")
+    # Compiled once per process and number of variants (`catalog.precompiled`): the checkout's
+    # details step and its delivery options ask on every request.
+    alias = router.db_for_read(StockLevel)
     locations: dict[int, Location] = {}
     available: dict[int, dict[int, int]] = defaultdict(dict)
-    for level in rows:
-        locations[level.location_id] = level.location
-        available[level.location_id][level.variant_id] = level.available
+    for variant_id, on_hand, reserved, *place in precompiled.rows(
+        "stock:pickup-levels", _pickup_levels, list(wanted), model=StockLevel
+    ):
+        if place[0] not in locations:
+            locations[place[0]] = Location.from_db(alias, None, place)
+        available[place[0]][variant_id] = on_hand - reserved
     fits = [
         location for location in locations.values()
         if all(available[location.pk].get(variant_id, 0) >= quantity for variant_id, quantity in wanted.items())

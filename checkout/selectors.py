@@ -9,14 +9,14 @@ from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db import router
 from django.utils import translation
 
 from carts.selectors import CartContents
-from catalog import stock
+from catalog import precompiled, stock
 from catalog.models import Location
 
-from .models import ShippingMethod, ShippingRateBand, TaxRate
+from .models import ShippingMethod, ShippingRateBand, ShippingZone, TaxRate
 
 # Babel's territories include regions and placeholders that are not countries one ships to.
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"})
@@ -46,21 +46,57 @@ def country_choices() -> tuple[tuple[str, str], ...]:
     return _countries(translation.get_language() or settings.LANGUAGE_CODE)
 
 
+def _attnames(model) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def _active_methods():
+    return (
+        ShippingMethod.objects.filter(is_active=True)
+        .order_by("zone__position", "zone__name", "zone_id", "position", "name")
+        .values_list(*_attnames(ShippingMethod), *[f"zone__{name}" for name in _attnames(ShippingZone)])
+    )
+
+
+def _bands(method_ids: list[int]):
+    return ShippingRateBand.objects.filter(method_id__in=method_ids).order_by("up_to").values_list(
+        *_attnames(ShippingRateBand))
+
+
 def methods_for_country(*, country: str) -> list[ShippingMethod]:
     """The active methods of the first zone (by position) that lists `country`, bands prefetched.
 
     A country listed by several zones takes the first one's methods only, so staff can put a
-    special case ("Alaska and Hawaii") above a catch-all zone. Two queries.
+    special case ("Alaska and Hawaii") above a catch-all zone. Two queries, each compiled once
+    per process (`catalog.precompiled`; every checkout step asks): the methods with their zone,
+    and the bands of the methods kept, in order of `up_to`.
     """
-    methods = list(
-        ShippingMethod.objects.filter(is_active=True)
-        .select_related("zone")
-        .prefetch_related(Prefetch("bands", queryset=ShippingRateBand.objects.order_by("up_to")))
-        .order_by("zone__position", "zone__name", "zone_id", "position", "name")
-    )
+    alias = router.db_for_read(ShippingMethod)
+    split = len(_attnames(ShippingMethod))
+    zone_field = ShippingMethod._meta.get_field("zone")
+    zones: dict[int, ShippingZone] = {}
+    methods = []
+    for row in precompiled.rows("checkout:methods", _active_methods, model=ShippingMethod):
+        method = ShippingMethod.from_db(alias, None, row[:split])
+        zone = zones.get(row[split])
+        if zone is None:
+            zone = zones[row[split]] = ShippingZone.from_db(alias, None, row[split:])
+        zone_field.set_cached_value(method, zone)
+        methods.append(method)
     country = country.upper()
     zone_id = next((method.zone_id for method in methods if country in method.zone.country_codes), None)
-    return [method for method in methods if method.zone_id == zone_id]
+    kept = [method for method in methods if method.zone_id == zone_id]
+    bands: dict[int, list[ShippingRateBand]] = {method.pk: [] for method in kept}
+    method_field = ShippingRateBand._meta.get_field("method")
+    if kept:
+        for row in precompiled.rows("checkout:bands", _bands, list(bands), model=ShippingRateBand):
+            band = ShippingRateBand.from_db(alias, None, row)
+            bands[band.method_id].append(band)
+    for method in kept:
+        for band in bands[method.pk]:
+            method_field.set_cached_value(band, method)
+        precompiled.set_prefetched(method, "bands", bands[method.pk])
+    return kept
 
 
 @dataclass(frozen=True)
@@ -81,11 +117,18 @@ def pickup_availability(*, cart: CartContents) -> PickupAvailability:
         return PickupAvailability(ready=[], not_ready=[])
     ready = ready_pickup_locations(cart=cart)
     ready_ids = {location.pk for location in ready}
+    alias = router.db_for_read(Location)
     others = [
-        location for location in Location.objects.filter(is_active=True, pickup_allowed=True).order_by("position", "name")
+        location for location in (Location.from_db(alias, None, row) for row in precompiled.rows(
+            "checkout:pickup-shops", _pickup_shops, model=Location))
         if location.pk not in ready_ids
     ]
     return PickupAvailability(ready=ready, not_ready=others)
+
+
+def _pickup_shops():
+    return Location.objects.filter(is_active=True, pickup_allowed=True).order_by("position", "name").values_list(
+        *_attnames(Location))
 
 
 def ready_pickup_locations(*, cart: CartContents) -> list[Location]:

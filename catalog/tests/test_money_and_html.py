@@ -28,6 +28,17 @@ def test_format_money_follows_each_currency(amount, currency, expected):
     assert format_money(amount, currency) == expected
 
 
+def test_format_money_remembers_each_text_by_amount_currency_locale_and_sign():
+    # Formatted once per process (shop/money.py): equal amounts share a text, nothing else does.
+    for _twice in range(2):
+        assert format_money(Decimal("1234.5"), "USD") == "$1,234.50"
+        assert format_money(Decimal("1234.50000"), "USD") == "$1,234.50"
+        assert format_money(Decimal("1234.5"), "EUR", "de_DE") == "1.234,50\xa0€"
+        assert format_money(Decimal("1234.5"), "EUR", "fr_FR") == "1\u202f234,50\xa0€"
+        assert format_money(Decimal("-0.001"), "USD") == "-$0.00"
+        assert format_money(Decimal("0.001"), "USD") == "$0.00"
+
+
 def test_format_money_of_nothing_is_empty():
     assert format_money(None) == ""
 

@@ -60,3 +60,35 @@ def test_an_empty_list_finds_nothing():
     f.VariantFactory()
 
     assert precompiled.rows("test:variants", _variants, "tent", [], 0, model=Variant) == []
+
+
+def test_an_aware_datetime_is_a_parameter_as_the_orm_sends_it():
+    # given products made a few seconds apart (SQLite compares datetimes as text, PostgreSQL as
+    # timestamps: either way the precompiled query must answer as the queryset does)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start = timezone.now().replace(microsecond=0)
+    for n in range(4):
+        product = f.ProductFactory(slug=f"p{n}")
+        Product.objects.filter(pk=product.pk).update(created_at=start + timedelta(seconds=n, microseconds=n * 250_000))
+
+    def created_after(moment):
+        return Product.objects.filter(created_at__gt=moment).order_by("pk").values_list("slug")
+
+    # when / then: whole seconds (written without microseconds on SQLite) and fractions alike
+    for moment in (start, start + timedelta(seconds=1), start + timedelta(seconds=1, microseconds=250_000),
+                   start + timedelta(seconds=2, microseconds=1), start - timedelta(days=1), start + timedelta(days=1)):
+        found = precompiled.rows("test:created-after", created_after, moment, model=Product)
+        assert [tuple(row) for row in found] == list(created_after(moment)), moment
+
+
+def test_a_naive_datetime_is_refused():
+    from datetime import datetime
+
+    def created_after(moment):
+        return Product.objects.filter(created_at__gt=moment).values_list("pk")
+
+    with pytest.raises(TypeError, match="aware"):
+        precompiled.rows("test:naive", created_after, datetime(2026, 1, 1), model=Product)
