@@ -47,6 +47,21 @@ def _from_cart_link(session) -> Conversation | None:
     return Conversation.objects.filter(pk=remembered.get("conversation")).first()
 
 
+def attribute_order_after_response(*, order, session, visitor_key: str) -> None:
+    """Checkout's call: `attribute_order` after the response (`shop.background`), so placing an
+    order spends no query on it. The session's cart link is taken now (the session is the
+    request's; no query) and forgotten; a guest with neither a chat cookie nor a cart link costs
+    nothing at all. Without the background thread (management commands, tests) it runs here."""
+    from shop import background
+
+    remembered = session.pop(CART_LINK_SESSION_KEY, None)
+    if remembered is None and not visitor_key and not order.customer_id:
+        return
+    carried = {CART_LINK_SESSION_KEY: remembered} if remembered is not None else {}
+    background.submit(lambda: attribute_order(order=order, session=carried, visitor_key=visitor_key),
+                      name="chat-attribution")
+
+
 def attribute_order(*, order, session, visitor_key: str) -> ConversationOrder | None:
     """Record which conversation `order` followed (see the module docstring), or nothing when none
     did. Call it after the order committed; idempotent (the order is unique among the rows: a

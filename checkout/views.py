@@ -312,10 +312,12 @@ def place(request: HttpRequest) -> HttpResponse:
             })
         return redirect("carts:detail")
     analytics.record(request, "order_placed", order_id=order.pk, total=str(order.total), customer_id=order.customer_id)
-    # The order has committed: which chat conversation it followed, if any (once per order). A
-    # failure there must not keep the shopper from paying: it is logged, the order goes on.
+    # The order has committed: which chat conversation it followed, if any (once per order), after
+    # the response. A failure there must not keep the shopper from paying: it is logged, the order
+    # goes on.
     try:
-        chat_attribution.attribute_order(order=order, session=request.session, visitor_key=visitor_key(request))
+        chat_attribution.attribute_order_after_response(order=order, session=request.session,
+                                                        visitor_key=visitor_key(request))
     except DatabaseError:
         logger.exception("Could not record the chat conversation of order %s", order.number)
     request.session.pop(SESSION_KEY, None)

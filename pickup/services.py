@@ -216,17 +216,49 @@ def remind_uncollected(*, now: datetime | None = None) -> int:
 def cancel_uncollected(*, now: datetime | None = None) -> int:
     """Cancel each pick-up waiting `PICKUP_CANCEL_AFTER_DAYS` days or more; return how many.
 
-    Each in its own transaction (`cancel_uncollected_pickup`); a failure on one (the payment
-    provider down) is logged and left for the next run, which finds it still waiting.
+    Each in its own transaction (`cancel_uncollected_pickup`, which records the refunds as
+    pending); then each refund is sent to its provider in a transaction of its own
+    (`payments.services.send_refund`), so what one provider did is committed before the next is
+    asked. A refund a provider did not answer stays pending and is sent again, with the same
+    idempotency key, by the next run (`send_unanswered_refunds`); a failure on one order is
+    logged and does not stop the others.
     """
     now = now or timezone.now()
+    send_unanswered_refunds()
     done = 0
     for order_id in selectors.due_for_cancellation(now=now).values_list("order_id", flat=True)[:200]:
         try:
-            done += cancel_uncollected_pickup(order_id=order_id, now=now)
-        except Exception:  # one order's provider trouble must not stop the others
+            cancelled = cancel_uncollected_pickup(order_id=order_id, now=now)
+        except Exception:  # one order's trouble must not stop the others
             logger.exception("Could not cancel uncollected pick-up of order %s", order_id)
+            continue
+        done += cancelled
+        if cancelled:
+            send_unanswered_refunds(order_id=order_id)
     return done
+
+
+def send_unanswered_refunds(*, order_id: int | None = None) -> int:
+    """Send the refunds of cancelled pick-ups that no provider answered yet (recorded pending by
+    `cancel_uncollected_pickup`, or asked before without an answer), each in its own transaction
+    with its own idempotency key; of one order, or of every cancelled pick-up. Returns how many
+    were asked."""
+    from payments.exceptions import PaymentError
+    from payments.models import Refund
+    from payments.services import send_refund
+
+    waiting = Refund.objects.filter(status=Refund.Status.PENDING, provider_reference="",
+                                    payment__order__pickup__status=Pickup.Status.CANCELLED)
+    if order_id is not None:
+        waiting = waiting.filter(payment__order_id=order_id)
+    asked = 0
+    for refund_id in waiting.order_by("pk").values_list("pk", flat=True):
+        try:
+            send_refund(refund_id=refund_id)
+        except PaymentError:
+            logger.exception("Refund %s of a cancelled pick-up could not be sent.", refund_id)
+        asked += 1
+    return asked
 
 
 @transaction.atomic
@@ -237,12 +269,13 @@ def cancel_uncollected_pickup(*, order_id: int, now: datetime | None = None) -> 
     payments' lock order). Does nothing (returns 0) when the pick-up is no longer waiting or not
     yet due, so a second run, or a collection that won the race, is left alone. The fulfilment
     state moves to cancelled (the shelf's units become available again: `release_outstanding`),
-    promotions are given back, each payment is refunded in full through its provider
-    (`payments.services.refund_locked`; a Stripe refund is pending until Stripe confirms it), and
-    the "cancelled" email is enqueued. Returns 1 when it cancelled.
+    promotions are given back, what is left of each payment is recorded as a pending refund
+    (`payments.services.open_refund`: no provider is asked inside this transaction, so a provider
+    failing after another refunded cannot roll back the record of that refund; `cancel_uncollected`
+    sends them after commit), and the "cancelled" email is enqueued. Returns 1 when it cancelled.
     """
     from payments.models import Payment
-    from payments.services.refunds import refund_locked, refundable_amount
+    from payments.services.refunds import open_refund, refundable_amount
     from promotions.services import release_for_order
 
     now = now or timezone.now()
@@ -269,7 +302,7 @@ def cancel_uncollected_pickup(*, order_id: int, now: datetime | None = None) -> 
     for payment in payments:
         left = refundable_amount(payment)
         if left > 0:
-            refund_locked(payment=payment, amount=left, user=None, actor=OrderEvent.Actor.TASK, reason=reason)
+            open_refund(payment=payment, amount=left, user=None, reason=reason)
     from notifications.services import enqueue_order_email
 
     enqueue_order_email(order_id=order.pk, kind="cancelled")

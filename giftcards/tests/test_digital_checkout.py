@@ -221,9 +221,9 @@ def test_the_gift_card_checkout_pages_stay_within_their_query_budgets(
     with django_assert_max_num_queries(4):  # and the tax rates: no zone, method, pick-up or stock read
         review = django_app.get("/checkout/review/")
     assert "Who gets the gift cards you are buying?" in review.text
-    # Placing reads and locks no stock row: 18 (a cart of goods: 24, checkout/tests/test_query_budgets.py),
-    # the last after the order committed: the chat conversation of this browser, if any, that the
-    # order is attributed to (chat/attribution.py).
+    # Placing reads and locks no stock row: 17 (a cart of goods: 24, checkout/tests/test_query_budgets.py),
+    # and one more here only: the chat conversation of this browser that the order is attributed
+    # to, read after the response in a web process (chat/attribution.py), here where it is called.
     with django_assert_max_num_queries(18):
         placed = review_form(review, "/checkout/place/").submit()
     assert placed.status_code == 302 and Order.objects.get().lines.get().quantity == 1

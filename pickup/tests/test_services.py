@@ -193,6 +193,51 @@ def test_not_collected_after_m_days_is_cancelled_refunded_and_restocked_once(jac
     assert Payment.objects.filter(order=order).count() == 1
 
 
+def test_a_cancellation_refunding_two_payments_keeps_the_first_refund_when_the_second_provider_fails(
+        jacket, shop, staff, settings, monkeypatch):
+    """Paid in two parts: the second refund gets no answer. The cancellation and the first refund
+    stand (each refund is sent in its own transaction, after the cancellation committed); the
+    second stays pending and the next run sends it once, with the same idempotency key."""
+    from payments.exceptions import ProviderUnavailable
+    from payments.providers.manual import ManualProvider
+
+    settings.PICKUP_CANCEL_AFTER_DAYS = 10
+    order = _paid_pickup(jacket, shop, staff)
+    first = Payment.objects.get(order=order)
+    half = (first.amount / 2).quantize(Decimal("0.01"))
+    Payment.objects.filter(pk=first.pk).update(amount=half)
+    second = Payment.objects.create(order=order, provider=first.provider, status=Payment.Status.SUCCEEDED,
+                                    amount=first.amount - half, currency=first.currency)
+    services.mark_ready_for_pickup(order_id=order.pk, user=staff)
+    later = timezone.now() + timedelta(days=10, minutes=1)
+    real_refund = ManualProvider.refund
+    asked = []
+
+    def refund(self, refund):
+        asked.append((refund.payment_id, refund.idempotency_key))
+        if refund.payment_id == second.pk and len(asked) < 3:
+            raise ProviderUnavailable(detail="timed out")  # no answer: unknown whether it acted
+        return real_refund(self, refund)
+
+    monkeypatch.setattr(ManualProvider, "refund", refund)
+
+    assert services.cancel_uncollected(now=later) == 1
+    order.refresh_from_db()
+    assert order.fulfilment_status == FS.CANCELLED
+    done, waiting = Refund.objects.filter(payment__order=order).order_by("payment_id")
+    assert done.status == Refund.Status.SUCCEEDED and done.amount == half
+    assert waiting.status == Refund.Status.PENDING and waiting.provider_reference == ""
+
+    assert services.cancel_uncollected(now=later) == 0  # nothing more to cancel; the refund is sent again
+    waiting.refresh_from_db()
+    assert waiting.status == Refund.Status.SUCCEEDED
+    assert Refund.objects.filter(payment__order=order).count() == 2
+    keys = [key for payment_id, key in asked if payment_id == second.pk]
+    assert len(keys) == 2 and len(set(keys)) == 1  # asked twice with one key: refunded at most once
+    order.refresh_from_db()
+    assert order.payment_status == P.REFUNDED
+
+
 def test_a_collected_order_is_never_cancelled(jacket, shop, staff):
     order = _paid_pickup(jacket, shop, staff)
     services.mark_ready_for_pickup(order_id=order.pk, user=staff)
