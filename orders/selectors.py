@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -46,7 +47,8 @@ CUSTOMER_FULFILMENT_EVENTS = (F.COMPLETED, F.CANCELLED, F.EXPIRED)
 
 
 def _orders() -> QuerySet[Order]:
-    return Order.objects.select_related("pickup_location")
+    # The pick-up shop and the pick-up's own record (ready, collected): the status box names both.
+    return Order.objects.select_related("pickup_location", "pickup")
 
 
 def signed_order(*, token: str) -> Order | None:
@@ -73,7 +75,7 @@ def customer_orders(*, user: AbstractBaseUser) -> QuerySet[Order]:
     their status box names (`order_status`). One query a page."""
     return payment_selectors.with_latest_attempt(
         Order.objects.filter(user=user)
-        .select_related("pickup_location")
+        .select_related("pickup_location", "pickup")
         .annotate(item_count=Sum("lines__quantity"))
         .order_by("-created_at", "-pk")
     )
@@ -266,6 +268,15 @@ def _unpaid_status(order: Order, attempt: payment_selectors.Attempt | None, now:
 _FETCH = object()
 
 
+def _pickup_status(order: Order) -> str:
+    """The pick-up's status ("ready", "collected", "cancelled"), or "" before the shop marked it
+    ready. Joined by the order reads above (no query); read once otherwise."""
+    try:
+        return order.pickup.status
+    except ObjectDoesNotExist:
+        return ""
+
+
 def order_status(*, order: Order, now: datetime | None = None, attempt=_FETCH) -> StatusView:
     """What the status box says about `order`. No queries for an order that kept its money (the
     pick-up location is joined); for one that has not, one to read its payments (`_attempt`),
@@ -295,6 +306,11 @@ def order_status(*, order: Order, now: datetime | None = None, attempt=_FETCH) -
         # Nothing shipped and all the money went back: nothing more will happen to this order.
         label, description, tone = _("Refunded"), str(refund_note), "muted"
         refund_note = None
+    elif fulfilment == F.UNFULFILLED and pickup and _pickup_status(order) == "ready":
+        label = _("Ready for pick-up")
+        description = _("Your order is ready at %(shop)s. Bring your order number and the pick-up code we "
+                        "emailed you.") % {"shop": pickup.name}
+        tone = "ok"
     elif fulfilment == F.UNFULFILLED:
         label = _("Paid, being prepared")
         description = (
@@ -303,8 +319,9 @@ def order_status(*, order: Order, now: datetime | None = None, attempt=_FETCH) -
         )
         tone = "ok"
     elif fulfilment == F.FULFILLED and pickup:
-        label = _("Ready for pick-up")
-        description = _("Your order is ready at %(shop)s. Bring your order number.") % {"shop": pickup.name}
+        # Every unit of a click-and-collect order leaves the shop when it is collected.
+        label = _("Collected")
+        description = _("You collected your order at %(shop)s.") % {"shop": pickup.name}
         tone = "ok"
     elif fulfilment in _STATUS_TEXT:
         lazy_label, lazy_description, tone = _STATUS_TEXT[fulfilment]

@@ -585,7 +585,10 @@ def test_in_a_browser_the_status_box_turns_paid_without_a_reload(page, catalog):
 
 
 def test_history_costs_the_same_with_one_pick_up_order_or_ten(client):
-    # Each row's status box names the pick-up shop, so the shop must come with the orders.
+    # Each row's status box names the pick-up shop and whether the pick-up is ready, so the shop
+    # and the pick-up record must come with the orders.
+    from pickup.models import Pickup
+
     alice = _user("alice")
     shop = f.LocationFactory(code="shop", name="Downtown shop", kind=Location.Kind.SHOP, pickup_allowed=True)
     client.force_login(alice)
@@ -593,14 +596,37 @@ def test_history_costs_the_same_with_one_pick_up_order_or_ten(client):
     for count in (1, 10):
         Order.objects.filter(user=alice).delete()
         for _n in range(count):
-            OrderFactory(user=alice, pickup_location=shop, payment_status=P.PAID, fulfilment_status=FS.FULFILLED)
+            order = OrderFactory(user=alice, pickup_location=shop, payment_status=P.PAID,
+                                 fulfilment_status=FS.UNFULFILLED)
+            Pickup.objects.create(order=order, location=shop, code_salt="s", ready_at=timezone.now())
         client.get(reverse("orders:history"))  # what a first visit costs once (the session) is left out
         with CaptureQueriesContext(connection) as queries:
             response = client.get(reverse("orders:history"))
-        assert response.status_code == 200 and "Ready for pick-up" in response.content.decode()
+        assert response.status_code == 200 and response.content.decode().count("Ready for pick-up") == count
         costs.append(len(queries))
 
     assert costs[0] == costs[1], costs
+
+
+@pytest.mark.parametrize(("pickup_status", "fulfilment", "says", "never"), [
+    (None, FS.UNFULFILLED, "Paid, being prepared", "Ready for pick-up"),  # not marked ready yet
+    ("ready", FS.UNFULFILLED, "Ready for pick-up", "being prepared"),
+    ("collected", FS.FULFILLED, "You collected your order at Downtown shop.", "Ready for pick-up"),
+])
+def test_a_pick_up_orders_status_follows_its_pick_up(client, pickup_status, fulfilment, says, never):
+    """Collected was shown as "Ready for pick-up", and ready as "being prepared"."""
+    from pickup.models import Pickup
+
+    alice = _user("alice")
+    shop = f.LocationFactory(code="shop", name="Downtown shop", kind=Location.Kind.SHOP, pickup_allowed=True)
+    order = OrderFactory(user=alice, pickup_location=shop, payment_status=P.PAID, fulfilment_status=fulfilment)
+    if pickup_status:
+        Pickup.objects.create(order=order, location=shop, code_salt="s", ready_at=timezone.now(), status=pickup_status)
+    client.force_login(alice)
+
+    page = client.get(reverse("orders:detail", kwargs={"number": order.number})).content.decode()
+
+    assert says in page and never not in page
 
 
 def test_a_reservation_ending_on_another_day_says_the_date_as_well_as_the_time():
