@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from conftest import sign_in_to_admin
 from pos.models import Sale
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stock_ledger_checked")]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stock_ledger_checked")]
 
 
 def test_scan_pay_cash_with_change_and_print_the_receipt(counter, new_page, django_user_model):
