@@ -16,7 +16,7 @@ def seed_demo_pickup_shops() -> int:
     location that has none yet; returns how many shops were set up. Idempotent."""
     made = 0
     for location in Location.objects.filter(pickup_allowed=True).exclude(pickup_shop__isnull=False):
-        shop = PickupShop.objects.create(location=location, phone="+1 555 0100")
+        shop = PickupShop.objects.create(location=location, phone="+1 217 555 0100")
         OpeningHours.objects.bulk_create(OpeningHours(shop=shop, weekday=day, opens=opens, closes=closes)
                                          for day, opens, closes in WEEKDAYS + SATURDAY)
         made += 1

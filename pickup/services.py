@@ -224,7 +224,6 @@ def cancel_uncollected(*, now: datetime | None = None) -> int:
     logged and does not stop the others.
     """
     now = now or timezone.now()
-    send_unanswered_refunds()
     done = 0
     for order_id in selectors.due_for_cancellation(now=now).values_list("order_id", flat=True)[:200]:
         try:
@@ -233,24 +232,22 @@ def cancel_uncollected(*, now: datetime | None = None) -> int:
             logger.exception("Could not cancel uncollected pick-up of order %s", order_id)
             continue
         done += cancelled
-        if cancelled:
-            send_unanswered_refunds(order_id=order_id)
+    # Once for the run: the refunds these cancellations recorded, and any an earlier run's
+    # providers left unanswered.
+    send_unanswered_refunds()
     return done
 
 
-def send_unanswered_refunds(*, order_id: int | None = None) -> int:
+def send_unanswered_refunds() -> int:
     """Send the refunds of cancelled pick-ups that no provider answered yet (recorded pending by
     `cancel_uncollected_pickup`, or asked before without an answer), each in its own transaction
-    with its own idempotency key; of one order, or of every cancelled pick-up. Returns how many
-    were asked."""
+    with its own idempotency key. Returns how many were asked."""
     from payments.exceptions import PaymentError
     from payments.models import Refund
     from payments.services import send_refund
 
     waiting = Refund.objects.filter(status=Refund.Status.PENDING, provider_reference="",
                                     payment__order__pickup__status=Pickup.Status.CANCELLED)
-    if order_id is not None:
-        waiting = waiting.filter(payment__order_id=order_id)
     asked = 0
     for refund_id in waiting.order_by("pk").values_list("pk", flat=True):
         try:

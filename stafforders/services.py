@@ -84,9 +84,8 @@ def place_draft(*, draft_id: int, payment: str, user: AbstractBaseUser) -> Order
                 # The phone channel decides what may be sold and at what price (its price list,
                 # else the catalog's), as the quote staff read out showed; the order records the
                 # staff member who placed it.
-                sale=ChannelSale(channel=channel, sold_by=user),
                 # One first email per order (see above): only an order on invoice gets the confirmation.
-                confirmation_email=payment == DraftOrder.Payment.INVOICE,
+                sale=ChannelSale(channel=channel, sold_by=user, notify=payment == DraftOrder.Payment.INVOICE),
             )
         except OutOfStock as error:
             raise DraftError(_("Not enough stock, nothing was reserved: %(error)s") % {"error": error}) from error

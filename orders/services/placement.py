@@ -136,7 +136,6 @@ def place_order(
     on_placed: Callable[[Order], object] | None = None,
     discounter: Callable[[dict[int, int], Mapping[int, Variant]], Discounts] | None = None,
     sale: ChannelSale | None = None,
-    confirmation_email: bool = True,
 ) -> Order:
     """Create an order, unpaid and unfulfilled, and reserve its stock, in one transaction.
 
@@ -167,9 +166,9 @@ def place_order(
     Raises catalog.exceptions.OutOfStock (nothing written) when any line does not fit, ValueError
     for an empty order or a non-positive quantity, Variant.DoesNotExist for a variant that is not
     for sale. Writes the confirmation email to the outbox in the same transaction; it is sent
-    after commit. `confirmation_email=False` writes none: the caller's `on_placed` sends the
-    customer's one first email itself (a staff order's payment link, or the "payment received"
-    of one paid on the phone).
+    after commit, unless a `sale` says `notify=False`: the counter hands over a receipt, and a
+    staff order's `on_placed` sends the customer's one first email itself (its payment link, or the
+    "payment received" of one paid on the phone).
     """
     if not lines:
         raise ValueError("An order needs at least one line.")
@@ -179,7 +178,7 @@ def place_order(
                 lines=lines, email=email, idempotency_key=idempotency_key, shipping=shipping,
                 customer_name=customer_name, phone=phone, shipping_address=shipping_address or {},
                 billing_address=billing_address or {}, user=user, tax_rate_for=tax_rate_for, variants=variants,
-                discounter=discounter, sale=sale, confirmation_email=confirmation_email,
+                discounter=discounter, sale=sale,
             )
             if on_placed is not None:
                 on_placed(order)
@@ -213,8 +212,7 @@ def _for_sale(quantities: dict[int, int], variants: Mapping[int, Variant] | None
 
 
 def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, shipping_address,
-            billing_address, user, tax_rate_for, variants, discounter=None, sale=None,
-            confirmation_email=True) -> Order:
+            billing_address, user, tax_rate_for, variants, discounter=None, sale=None) -> Order:
     quantities: dict[int, int] = {}
     sources: dict[int, tuple[int, ...]] = {}
     for line in lines:
@@ -309,7 +307,7 @@ def _create(*, lines, email, idempotency_key, shipping, customer_name, phone, sh
     )
     from notifications.services import enqueue_order_email
 
-    if (sale is None or sale.notify) and confirmation_email:
+    if sale is None or sale.notify:
         enqueue_order_email(order_id=order.pk, kind="confirmation", order_is_new=True)
     return order
 

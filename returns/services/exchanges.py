@@ -57,9 +57,11 @@ def exchange_return(*, request_id: int, variants: Mapping[int, int], user: Abstr
             if variant_id not in {v.pk for v in choices.get(line_id, [])}:
                 raise ReturnError(_("Choose another size or colour of the same product."))
             wanted.append((lines[line_id], variant_id))
-        if collect_at is not None and not Location.objects.filter(pk=collect_at, kind=Location.Kind.SHOP,
-                                                                  is_active=True).exists():
-            raise ReturnError(_("Choose an open shop for the shopper to collect the exchange."))
+        shop = None
+        if collect_at is not None:
+            shop = Location.objects.filter(pk=collect_at, kind=Location.Kind.SHOP, is_active=True).first()
+            if shop is None:
+                raise ReturnError(_("Choose an open shop for the shopper to collect the exchange."))
         try:
             allocations = stock.reserve(requests=[stock.StockRequest(variant_id=v, quantity=line.quantity)
                                                   for line, v in wanted],
@@ -82,10 +84,12 @@ def exchange_return(*, request_id: int, variants: Mapping[int, int], user: Abstr
                 if not part[1]:
                     queues[variant_id].pop(0)
         ExchangeLine.objects.bulk_create(rows)
-        names = ", ".join(f"{row.quantity} × {Variant.objects.get(pk=row.variant_id).sku}" for row in rows)
+        # The variants were read with the choices: no query per row for their SKUs.
+        skus = {variant.pk: variant.sku for options in choices.values() for variant in options}
+        names = ", ".join(f"{row.quantity} × {skus[row.variant_id]}" for row in rows)
         message = _("Exchange reserved: %(items)s.") % {"items": names}
-        if collect_at is not None:
-            message += " " + _("To be collected at %(shop)s.") % {"shop": Location.objects.get(pk=collect_at).name}
+        if shop is not None:
+            message += " " + _("To be collected at %(shop)s.") % {"shop": shop.name}
         _record(request, to=S.EXCHANGED, actor=ReturnEvent.Actor.STAFF, user=user, message=message,
                 data={"exchange": {str(row.return_line_id): row.variant_id for row in rows},
                       "collect_at": collect_at})
