@@ -185,7 +185,7 @@ def _create(missing: list[tuple[int, str]], *, catalog: list[_Product], seed: in
         address = {"name": f"{first} {last}", "company": "", "line1": f"{rng.randint(1, 400)} {rng.choice(STREETS)}",
                    "line2": "", "city": city, "region": region, "postal_code": postal_code, "country": "US"}
         person = {
-            "email": email, "first_name": first, "last_name": last, "phone": f"+1 555 01{rng.randint(0, 99):02d}",
+            "email": email, "first_name": first, "last_name": last, "phone": f"+1 217 555 01{rng.randint(0, 99):02d}",
             "has_account": rng.random() < 0.45, "accepts_marketing": rng.random() < 0.4,
             "wholesale": rng.random() < 0.03, "joined": joined,
         }

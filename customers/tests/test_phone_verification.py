@@ -100,3 +100,33 @@ def test_the_verify_url_refuses_get(manager_app):
     ada = CustomerFactory(email="ada@example.com")
     response = manager_app.get(reverse("admin:customers_customer_verify_phone", args=[ada.pk]), expect_errors=True)
     assert response.status_code == 405
+
+
+def test_on_the_demo_store_a_customer_with_shipped_and_refunded_orders_is_verified_then_saved_unchanged(
+        admin_app, demo_catalog):
+    """The demo store `make run` seeds (products with pictures, customers whose orders were paid,
+    shipped and refunded): the page opens, the number is verified, and the profile form saved as
+    it stands still saves."""
+    from customers.demo import seed_demo_customers
+    from orders.models import Order
+    from payments.models import Refund
+
+    demo_catalog(products=8)
+    seed_demo_customers(count=60)
+    refunded = Refund.objects.values("payment__order__customer")
+    customer = (Customer.objects.filter(pk__in=refunded, orders__shipments__isnull=False)
+                .exclude(phone="").distinct().first())
+    assert customer is not None and Order.objects.filter(customer=customer).count() >= 1
+
+    page = admin_app.get(change_url(customer))
+    form = page.forms["verify-phone-form"]
+    form["note"] = "Driving licence seen at the counter"
+    page = form.submit().follow()
+    assert "Phone number verified." in page.text, page.html.select_one(".messagelist")
+    customer.refresh_from_db()
+    assert customer.verified_phone.startswith("+")
+
+    saved = page.forms["customer_form"].submit("_continue").follow()
+    assert "was changed successfully" in saved.text
+    customer.refresh_from_db()
+    assert customer.verified_phone and customer.phone_verified_at is not None
