@@ -100,6 +100,14 @@ class Payment(models.Model):
         return f"payment-{self.pk}-checkout"
 
 
+class RefundQuerySet(models.QuerySet):
+    def awaiting_provider(self) -> RefundQuerySet:
+        """Refunds no provider has answered yet (`Refund.awaiting_provider`): recorded pending
+        before their call (`services.open_refund`), or asked without an answer. Sent, once each
+        whoever else is sending, by `services.send_awaiting_refunds`."""
+        return self.filter(status=Refund.Status.PENDING, provider_reference="")
+
+
 class Refund(models.Model):
     """Money given back from one payment. Never more than the payment kept (checked under its lock).
 
@@ -135,13 +143,25 @@ class Refund(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # When a sender claimed the refund to ask its provider (`services.send_refund`, a conditional
+    # UPDATE): the provider is called with no transaction open, so this, not a row lock, keeps a
+    # second sender from asking at the same time. Cleared with the answer; a claim older than
+    # `services.refunds.SEND_LEASE` (a worker that died mid-call) may be taken again.
+    sending_since = models.DateTimeField(_("being sent since"), null=True, blank=True, editable=False)
+
+    objects = RefundQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
         ordering = ["-created_at", "-pk"]
-        # Net sales: the refunds made in a range of store days (migration 0007).
-        indexes = [models.Index(fields=["created_at"], name="refund_created_at")]
+        indexes = [
+            # Net sales: the refunds made in a range of store days (migration 0007).
+            models.Index(fields=["created_at"], name="refund_created_at"),
+            # The refunds jobs send: few among many answered ones.
+            models.Index(fields=["created_at"], condition=Q(status="pending", provider_reference=""),
+                         name="refund_awaiting_provider"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.UniqueConstraint(
@@ -155,8 +175,8 @@ class Refund(models.Model):
     @property
     def awaiting_provider(self) -> bool:
         """Recorded pending before its provider was asked, or asked without an answer: it is
-        (sent) again with its own idempotency key (`payments.services.send_refund`), so the
-        provider makes it at most once."""
+        sent (again) with its own idempotency key (`payments.services.send_refund`), so the
+        provider makes it at most once. The same test as `Refund.objects.awaiting_provider()`."""
         return self.status == self.Status.PENDING and not self.provider_reference
 
 

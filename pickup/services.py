@@ -217,12 +217,16 @@ def cancel_uncollected(*, now: datetime | None = None) -> int:
     """Cancel each pick-up waiting `PICKUP_CANCEL_AFTER_DAYS` days or more; return how many.
 
     Each in its own transaction (`cancel_uncollected_pickup`, which records the refunds as
-    pending); then each refund is sent to its provider in a transaction of its own
-    (`payments.services.send_refund`), so what one provider did is committed before the next is
-    asked. A refund a provider did not answer stays pending and is sent again, with the same
-    idempotency key, by the next run (`send_unanswered_refunds`); a failure on one order is
-    logged and does not stop the others.
+    pending); then, with no transaction open, the refunds of cancelled pick-ups still awaiting
+    their provider (these, and any an earlier run's providers left unanswered) are sent by
+    `payments.services.send_awaiting_refunds`: each claimed, asked once, and answered in its own
+    transaction, so what one provider did is committed before the next is asked, and a second
+    worker running at once asks for none of them again. A failure on one order is logged and does
+    not stop the others.
     """
+    from payments.models import Refund
+    from payments.services import send_awaiting_refunds
+
     now = now or timezone.now()
     done = 0
     for order_id in selectors.due_for_cancellation(now=now).values_list("order_id", flat=True)[:200]:
@@ -232,30 +236,8 @@ def cancel_uncollected(*, now: datetime | None = None) -> int:
             logger.exception("Could not cancel uncollected pick-up of order %s", order_id)
             continue
         done += cancelled
-    # Once for the run: the refunds these cancellations recorded, and any an earlier run's
-    # providers left unanswered.
-    send_unanswered_refunds()
+    send_awaiting_refunds(refunds=Refund.objects.filter(payment__order__pickup__status=Pickup.Status.CANCELLED))
     return done
-
-
-def send_unanswered_refunds() -> int:
-    """Send the refunds of cancelled pick-ups that no provider answered yet (recorded pending by
-    `cancel_uncollected_pickup`, or asked before without an answer), each in its own transaction
-    with its own idempotency key. Returns how many were asked."""
-    from payments.exceptions import PaymentError
-    from payments.models import Refund
-    from payments.services import send_refund
-
-    waiting = Refund.objects.filter(status=Refund.Status.PENDING, provider_reference="",
-                                    payment__order__pickup__status=Pickup.Status.CANCELLED)
-    asked = 0
-    for refund_id in waiting.order_by("pk").values_list("pk", flat=True):
-        try:
-            send_refund(refund_id=refund_id)
-        except PaymentError:
-            logger.exception("Refund %s of a cancelled pick-up could not be sent.", refund_id)
-        asked += 1
-    return asked
 
 
 @transaction.atomic

@@ -7,26 +7,36 @@ and counts what the order kept and what went back.
 from __future__ import annotations
 
 import logging
+import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Sum
+from django.db import router, transaction
+from django.db.models import Q, QuerySet, Sum
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
 
+from orders.exceptions import OrderError
 from orders.models import Order, OrderEvent
 from orders.services import alert_staff, record_refund, record_refund_failure
 from orders.status import PAYMENT, can_transition
 from shop.money import format_money, quantize
 
-from ..exceptions import ProviderUnavailable, RefundNotAllowed
-from ..models import Payment, Refund
-from ..providers import get_provider
+from ..exceptions import PaymentError, ProviderUnavailable, RefundNotAllowed
+from ..models import Payment, Provider, Refund
+from ..providers import RefundResult, get_provider
 
 logger = logging.getLogger(__name__)
 
 S = Payment.Status
 P = Order.PaymentStatus
 F = Order.FulfilmentStatus
+# Longer than any provider call can take (Stripe: 5 s to connect and 15 s to read, three tries):
+# a claim older than this belongs to a sender that died mid-call, and another may ask again.
+SEND_LEASE = timedelta(minutes=5)
+# Payments no provider holds: staff give the money back themselves.
+PAID_BACK_BY_HAND = frozenset({Provider.MANUAL, Provider.CASH, Provider.CARD_TERMINAL})
 
 
 # --- Money out ----------------------------------------------------------------------------------
@@ -100,57 +110,147 @@ def _ask_provider(*, payment: Payment, refund: Refund, actor: str, user: Abstrac
     """Ask `refund`'s provider and record its answer; tell the order when it succeeded.
 
     Precondition: inside a transaction holding the payment's row lock; `refund.awaiting_provider`.
-    Raises ProviderUnavailable (nothing recorded here) when the provider refused or did not answer.
+    Only `refund_locked` asks a provider inside a transaction (one refund, whose failure must
+    record nothing). Raises ProviderUnavailable (nothing recorded here) when the provider refused
+    or did not answer.
     """
     result = get_provider(payment.provider).refund(refund)
+    _record_answer(payment=payment, refund=refund, result=result, actor=actor, user=user)
+
+
+def _record_answer(*, payment: Payment, refund: Refund, result: RefundResult, actor: str,
+                   user: AbstractBaseUser | None) -> None:
+    """Record what the provider said about `refund` (and release its sender's claim); tell the
+    order when it succeeded. Precondition: inside a transaction holding the payment's row lock."""
     refund.provider_reference = result.reference
     refund.status = Refund.Status.SUCCEEDED if result.succeeded else Refund.Status.PENDING
     refund.reason = " ".join(filter(None, [refund.reason.strip(), result.note]))
     refund.failure_reason = ""
-    refund.save(update_fields=["provider_reference", "status", "reason", "failure_reason"])
+    refund.sending_since = None
+    refund.save(update_fields=["provider_reference", "status", "reason", "failure_reason", "sending_since"])
     if refund.status == Refund.Status.SUCCEEDED:
         tell_order(payment=payment, refund=refund, actor=actor, user=user)
     else:
         record_pending_refund(payment=payment, refund=refund, actor=actor, user=user)
 
 
-def send_refund(*, refund_id: int, user: AbstractBaseUser | None = None) -> Refund:
-    """Ask the provider for a refund `open_refund` recorded (or one asked before without an answer).
+def refund_by_hand(*, payment: Payment, refund: Refund, user: AbstractBaseUser | None, note: str = "") -> Refund:
+    """Record `refund` as paid back now by staff, outside any provider: notes and coins from a
+    counter's drawer for a payment taken in cash (`returns.services.refund_return`).
 
-    Its own transaction: the payment's row lock, then the refund's; a refund already answered
-    (by an earlier call, a concurrent one, or Stripe's webhook) is returned as it is, so two
-    senders never ask twice and a retry finishes only what is unfinished. The provider's answer is
-    recorded: succeeded (the order moves), pending at the provider (its webhook finishes it), or
-    refused (failed, with the provider's reason: nothing was refunded and the amount is refundable
-    again). Without an answer the refund stays pending and is asked again later with the same
-    idempotency key. Never raises ProviderUnavailable; call it outside any transaction, so what
-    one provider did is committed before the next is asked.
+    Precondition: inside a transaction holding the payment's row lock; `refund` was opened in it
+    (`open_refund`) and awaits its provider. Asks nobody, so it may complete in the caller's
+    transaction: the refund succeeds (a reference of our own) and the order moves now
+    (`tell_order`; the "refunded" email after commit). Raises ValueError, recording nothing, for
+    a payment a provider holds (its money goes back only through that provider, after commit:
+    `send_refund`) or a refund that is not open.
     """
+    if payment.provider not in PAID_BACK_BY_HAND:
+        raise ValueError(f"Refund {refund.pk}: a {payment.provider} payment goes back through its provider "
+                         "(send_refund), never by hand.")
+    if refund.payment_id != payment.pk or not refund.awaiting_provider:
+        raise ValueError(f"Refund {refund.pk} is not an open refund of payment {payment.pk}.")
     actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
+    result = RefundResult(reference=f"{payment.provider}_re_{secrets.token_hex(12)}", succeeded=True, note=note)
+    _record_answer(payment=payment, refund=refund, result=result, actor=actor, user=user)
+    return refund
+
+
+def _require_no_transaction(writer: str) -> None:
+    """A provider is asked over the network: never with a transaction open (its rows would stay
+    locked for the call, and a rollback after it would forget money the provider moved). Test
+    cases' own atomic blocks (`_from_testcase`) do not count, so a caller inside a transaction
+    fails in ordinary tests too (as `catalog.stock._require_transaction`, the other way round)."""
+    connection = transaction.get_connection(router.db_for_write(Refund))
+    if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
+        raise TransactionManagementError(
+            f"payments.services.{writer}() asks a payment provider: call it outside any transaction, after the "
+            "refund was recorded and committed (open_refund)."
+        )
+
+
+def send_refund(*, refund_id: int, user: AbstractBaseUser | None = None) -> Refund:
+    """Ask the provider for a refund `open_refund` recorded (or one asked before without an answer),
+    at most once at a time whoever else is sending it.
+
+    Call outside any transaction (TransactionManagementError otherwise): the provider is asked
+    with no transaction open and no row locked. First the refund is claimed by a conditional
+    UPDATE of `Refund.sending_since` (it awaits its provider and no other sender claimed it within
+    SEND_LEASE); a refund already answered (by an earlier call, a concurrent one, or Stripe's
+    webhook) or claimed by another sender is returned as it is, so two senders never ask at once.
+    Then, in a transaction holding the payment's row lock and then the refund's, the answer is
+    recorded (unless a webhook recorded it meanwhile): succeeded (the order moves), pending at the
+    provider (its webhook finishes it), or refused (failed, with the provider's reason: nothing was
+    refunded and the amount is refundable again). Without an answer the refund stays pending, its
+    claim released, and is asked again later with the same idempotency key. Never raises
+    ProviderUnavailable.
+    """
+    return _send(refund_id=refund_id, user=user)[0]
+
+
+def send_awaiting_refunds(*, refunds: QuerySet[Refund] | None = None, user: AbstractBaseUser | None = None,
+                          limit: int = 500) -> int:
+    """Send every refund of `refunds` (all refunds when None) that awaits its provider
+    (`Refund.objects.awaiting_provider()`), oldest first, each with `send_refund`: claimed, then
+    asked outside any transaction, then answered in its own transaction, so what one provider did
+    is committed before the next is asked. Idempotent and safe to run in several workers at once:
+    a refund answered or claimed by another sender is skipped, so none is asked twice at the same
+    time. One refund's trouble is logged and does not stop the others. Call outside any
+    transaction. Returns how many refunds this call asked its provider for.
+    """
+    _require_no_transaction("send_awaiting_refunds")
+    queryset = Refund.objects.all() if refunds is None else refunds
+    asked = 0
+    for refund_id in queryset.awaiting_provider().order_by("pk").values_list("pk", flat=True)[:limit]:
+        try:
+            asked += _send(refund_id=refund_id, user=user)[1]
+        except (PaymentError, OrderError):
+            logger.exception("Refund %s could not be sent; it is sent again by the next run.", refund_id)
+    return asked
+
+
+def _send(*, refund_id: int, user: AbstractBaseUser | None) -> tuple[Refund, bool]:
+    """`send_refund`; also says whether this call asked the provider (False: answered or claimed)."""
+    _require_no_transaction("send_refund")
+    actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
+    claim = timezone.now()
+    claimed = Refund.objects.awaiting_provider().filter(
+        Q(sending_since__isnull=True) | Q(sending_since__lt=claim - SEND_LEASE), pk=refund_id,
+    ).update(sending_since=claim)
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if not claimed:
+        return refund, False
+    result: RefundResult | None = None
+    try:
+        result = get_provider(refund.payment.provider).refund(refund)  # no transaction open, no row locked
+    except ProviderUnavailable as unavailable:
+        error = unavailable
     with transaction.atomic():
-        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         refund.payment = payment
-        if not refund.awaiting_provider:
-            return refund
-        try:
-            _ask_provider(payment=payment, refund=refund, actor=actor, user=user)
-        except ProviderUnavailable as error:
-            amount = format_money(refund.amount, payment.currency)
-            what = f"payment {payment.provider_payment_id or payment.pk}"
-            if error.answered:
-                refund.status = Refund.Status.FAILED
-                refund.failure_reason = (error.detail or "refused by the provider")[:255]
-                message = f"Refund of {amount} of {what} refused by {payment.get_provider_display()}: " \
-                          f"{refund.failure_reason}. Nothing was refunded; it can be refunded again."
-            else:
-                refund.failure_reason = f"No answer from the provider: {error.detail}"[:255]
-                message = f"Refund of {amount} of {what}: {payment.get_provider_display()} did not answer; it is " \
-                          f"asked again with the same idempotency key (never refunded twice)."
-            refund.save(update_fields=["status", "failure_reason"])
-            _order_event(payment.order_id, OrderEvent.Kind.REFUND, actor, message, user)
-    return refund
+        if not refund.awaiting_provider:  # the provider's webhook recorded it while we asked
+            Refund.objects.filter(pk=refund.pk, sending_since=claim).update(sending_since=None)
+            return refund, True
+        if result is not None:
+            _record_answer(payment=payment, refund=refund, result=result, actor=actor, user=user)
+            return refund, True
+        amount = format_money(refund.amount, payment.currency)
+        what = f"payment {payment.provider_payment_id or payment.pk}"
+        if error.answered:
+            refund.status = Refund.Status.FAILED
+            refund.failure_reason = (error.detail or "refused by the provider")[:255]
+            message = f"Refund of {amount} of {what} refused by {payment.get_provider_display()}: " \
+                      f"{refund.failure_reason}. Nothing was refunded; it can be refunded again."
+        else:
+            refund.failure_reason = f"No answer from the provider: {error.detail}"[:255]
+            message = f"Refund of {amount} of {what}: {payment.get_provider_display()} did not answer; it is " \
+                      f"asked again with the same idempotency key (never refunded twice)."
+        if refund.sending_since == claim:  # still ours (not taken over after SEND_LEASE)
+            refund.sending_since = None
+        refund.save(update_fields=["status", "failure_reason", "sending_since"])
+        _order_event(payment.order_id, OrderEvent.Kind.REFUND, actor, message, user)
+    return refund, True
 
 
 def tell_order(*, payment: Payment, refund: Refund, actor: str, user: AbstractBaseUser | None) -> None:

@@ -108,3 +108,42 @@ def test_a_refund_event_that_overtakes_its_refund_waits_for_it_and_applies_once(
     paid_order.refresh_from_db()
     assert paid_order.payment_status == Order.PaymentStatus.REFUNDED
     assert paid_order.events.filter(to_status=Order.PaymentStatus.REFUNDED).count() == 1
+
+
+def test_two_workers_sending_awaiting_refunds_at_once_ask_for_each_refund_once(paid_order, monkeypatch):
+    # Six refunds recorded pending (a split cancellation, say), then the job started twice at the
+    # same moment (two Celery workers, or a run that overlaps the next). The first provider call
+    # waits until the other worker is asking for another refund: both are in the middle at once.
+    from django.db import connection, transaction
+
+    from payments.providers.demo import DemoProvider
+    from payments.services import open_refund, send_awaiting_refunds
+
+    payment = Payment.objects.get(order=paid_order)  # $84.95
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        refunds = [open_refund(payment=locked, amount=Decimal("10.00"), user=None, reason=f"#{i}") for i in range(6)]
+    asked, guard, overlapping = [], threading.Lock(), threading.Event()
+    real = DemoProvider.refund
+
+    def slow_refund(self, refund):
+        with guard:
+            asked.append((refund.pk, threading.get_ident(), connection.in_atomic_block))
+            first = len(asked) == 1
+            if len({thread for _pk, thread, _atomic in asked}) == 2:
+                overlapping.set()
+        if first:  # hold this refund's call until the other worker asks for another one
+            assert overlapping.wait(JOIN_SECONDS)
+        return real(self, refund)
+
+    monkeypatch.setattr(DemoProvider, "refund", slow_refund)
+
+    results = run_together(lambda i: send_awaiting_refunds(), 2)
+
+    assert sum(results) == 6 and overlapping.is_set(), results
+    assert sorted(pk for pk, _thread, _atomic in asked) == sorted(r.pk for r in refunds)  # each once
+    assert not any(atomic for _pk, _thread, atomic in asked)  # never inside a transaction
+    assert set(Refund.objects.values_list("status", flat=True)) == {Refund.Status.SUCCEEDED}
+    assert not Refund.objects.filter(sending_since__isnull=False).exists()
+    paid_order.refresh_from_db()
+    assert paid_order.payment_status == Order.PaymentStatus.PARTIALLY_REFUNDED

@@ -238,6 +238,33 @@ def test_a_cancellation_refunding_two_payments_keeps_the_first_refund_when_the_s
     assert order.payment_status == P.REFUNDED
 
 
+def test_two_runs_at_once_ask_for_each_refund_once(jacket, shop, staff, settings, monkeypatch):
+    """The cancellation job started again while the first run is still asking the provider: the
+    refunds go through `payments.services.send_awaiting_refunds`, whose claim keeps the second run
+    from asking for the same refund."""
+    from payments.providers.manual import ManualProvider
+
+    settings.PICKUP_CANCEL_AFTER_DAYS = 10
+    order = _paid_pickup(jacket, shop, staff)
+    services.mark_ready_for_pickup(order_id=order.pk, user=staff)
+    later = timezone.now() + timedelta(days=10, minutes=1)
+    asked, real = [], ManualProvider.refund
+
+    def refund(self, refund):
+        asked.append(refund.pk)
+        assert services.cancel_uncollected(now=later) == 0  # the second run: nothing to cancel or send
+        return real(self, refund)
+
+    monkeypatch.setattr(ManualProvider, "refund", refund)
+
+    assert services.cancel_uncollected(now=later) == 1
+
+    (refund,) = Refund.objects.filter(payment__order=order)
+    assert asked == [refund.pk] and refund.status == Refund.Status.SUCCEEDED
+    order.refresh_from_db()
+    assert order.payment_status == P.REFUNDED
+
+
 def test_a_collected_order_is_never_cancelled(jacket, shop, staff):
     order = _paid_pickup(jacket, shop, staff)
     services.mark_ready_for_pickup(order_id=order.pk, user=staff)

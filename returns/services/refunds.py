@@ -18,7 +18,7 @@ from shop.money import format_money
 
 from ..exceptions import ReturnError
 from ..models import ReturnRequest
-from .common import S, _actor, _locked, _record, logger
+from .common import S, _actor, _locked, _record
 
 
 # --- Money back --------------------------------------------------------------------------------------
@@ -63,23 +63,28 @@ def refund_return(*, request_id: int, user: AbstractBaseUser | None, session_id:
     1. One transaction holding the return's lock: what is still missing (due less the refunds
        made for it that did not fail) is split over the payments (`payments.services.open_refund`,
        each payment locked and checked) and recorded as pending refunds with their idempotency
-       keys, before any provider is asked. Cash taken at a counter is paid back here and now from
-       a register open at the shop where the items were received (`pos.services.record_cash_refund`,
-       the drawer's movement naming the order): refused, changing nothing, when none is open there
-       (received at a warehouse, cash goes back by hand as any manual refund).
-    2. Each refund still waiting for its provider is sent in its own transaction
-       (`payments.services.send_refund`): what one provider did is committed before the next is
-       asked, so a later failure never erases it; a retry sends the same refund with the same key.
+       keys; no provider is asked in it. Cash taken at a counter is paid back here and now from a
+       register open at the shop where the items were received: no provider holds that money, so
+       its refund completes in this transaction (`payments.services.refund_by_hand`, asking
+       nobody) with the drawer's movement naming the order (`pos.services.record_cash_refund`);
+       refused, changing nothing, when none is open there (received at a warehouse, cash goes
+       back by hand as any manual refund). Committed.
+    2. After commit, with no transaction open, the return's refunds still awaiting their provider
+       are sent (`payments.services.send_awaiting_refunds`): each claimed, asked, and answered in
+       its own transaction, so what one provider did is committed before the next is asked and a
+       later failure never erases it; a retry (or the periodic job) sends the same refund with the
+       same key, and never while another sender is asking.
     3. Settled under the return's lock: refunded when every part succeeded or is pending at its
        provider; else "refund not finished" with what is missing and why, for a retry.
 
-    Call outside a transaction (inside one, a later failure could still roll back what a provider
-    did). Raises ReturnError, changing nothing, unless received (or refunding), when nothing is due,
-    the payments hold less than is missing, or cash needs a register that is not open.
+    Call outside any transaction (TransactionManagementError otherwise, before any provider is
+    asked; inside one, a later failure could roll back what a provider did). Raises ReturnError,
+    changing nothing, unless received (or refunding), when nothing is due, the payments hold less
+    than is missing, or cash needs a register that is not open.
     """
     from orders.admin.payment_state import refundable_payments
     from payments.models import Payment, Provider
-    from payments.services import open_refund, send_refund
+    from payments.services import open_refund, refund_by_hand, send_awaiting_refunds
     from pos.exceptions import SaleError
     from pos.services import record_cash_refund
 
@@ -109,35 +114,27 @@ def refund_return(*, request_id: int, user: AbstractBaseUser | None, session_id:
             if at_counter and any(locked[pk].provider == Provider.CASH for pk, _part in plan):
                 session = _counter_session(request, session_id)  # refused when none is open there
             reason = _("Return R%(pk)s") % {"pk": request.pk}
-            opened = []
             try:
                 for pk, part in plan:
-                    cash_here = session is not None and locked[pk].provider == Provider.CASH
-                    opened.append(open_refund(
-                        payment=locked[pk], amount=part, user=user,
+                    payment = locked[pk]
+                    from_drawer = session is not None and payment.provider == Provider.CASH
+                    refund = open_refund(
+                        payment=payment, amount=part, user=user,
                         reason=(_("%(reason)s: cash from %(register)s") % {"reason": reason,
                                                                           "register": session.register})
-                        if cash_here else reason))
-                request.refunds.add(*opened)
-                for refund in opened:
-                    if session is not None and locked[refund.payment_id].provider == Provider.CASH:
-                        # The drawer pays it now, in this transaction: no provider to wait for.
-                        send_refund(refund_id=refund.pk, user=user)
+                        if from_drawer else reason)
+                    request.refunds.add(refund)
+                    if request.refund_id is None:
+                        request.refund = refund
+                        request.save(update_fields=["refund", "updated_at"])
+                    if from_drawer:
+                        # The drawer pays it now: no provider to ask, so it completes in this transaction.
+                        refund_by_hand(payment=payment, refund=refund, user=user)
                         record_cash_refund(session_id=session.pk, order=order, amount=refund.amount, user=user,
                                            note=reason)
             except (PaymentError, OrderError, SaleError) as error:
                 raise ReturnError(f"{error} " + _("Nothing was changed.")) from error
-            if request.refund_id is None:
-                request.refund = opened[0]
-                request.save(update_fields=["refund", "updated_at"])
-        waiting = list(request.refunds.filter(status=Refund.Status.PENDING, provider_reference="")
-                       .order_by("pk").values_list("pk", flat=True))
-    for refund_id in waiting:
-        try:
-            send_refund(refund_id=refund_id, user=user)
-        except (PaymentError, OrderError):
-            logger.exception("Refund %s of return R%s could not be sent; it is sent again later.", refund_id,
-                             request_id)
+    send_awaiting_refunds(refunds=request.refunds.all(), user=user)
     return settle_refund(request_id=request_id, user=user)
 
 
@@ -182,21 +179,19 @@ def settle_refund(*, request_id: int, user: AbstractBaseUser | None = None) -> R
 
 def finish_refunds(*, older_than: timedelta = timedelta(minutes=2)) -> int:
     """The periodic task's part: every return whose refund is unfinished (refunding, or received
-    with refunds opened by a step that stopped before settling) asks its providers again for the
-    refunds that got no answer, with the same keys, and is settled. Refunds a provider refused are
-    left to staff ("Retry the refund" opens new ones). Returns how many returns were looked at."""
-    from payments.services import send_refund
+    with refunds opened by a step that stopped before settling) and quiet for `older_than` (not
+    in the middle of staff's click) has its refunds that got no answer sent again
+    (`payments.services.send_awaiting_refunds`: the same keys, never asked twice at once), then is
+    settled. Refunds a provider refused are left to staff ("Retry the refund" opens new ones).
+    Call outside any transaction. Returns how many returns were looked at."""
+    from payments.services import send_awaiting_refunds
 
     quiet = timezone.now() - older_than
     ids = list(ReturnRequest.objects.filter(status__in=(S.RECEIVED, S.REFUNDING), refunds__isnull=False,
-                                            updated_at__lte=quiet).distinct().values_list("pk", flat=True))
+                                            updated_at__lte=quiet).distinct().order_by("pk").values_list("pk", flat=True))
+    if ids:
+        send_awaiting_refunds(refunds=Refund.objects.filter(pk__in=ReturnRequest.refunds.through.objects.filter(
+            returnrequest_id__in=ids).values("refund_id")))
     for request_id in ids:
-        waiting = Refund.objects.filter(pk__in=ReturnRequest.refunds.through.objects.filter(
-            returnrequest_id=request_id).values("refund_id"), status=Refund.Status.PENDING, provider_reference="")
-        for refund_id in waiting.order_by("pk").values_list("pk", flat=True):
-            try:
-                send_refund(refund_id=refund_id)
-            except (PaymentError, OrderError):
-                logger.exception("Refund %s of return R%s could not be sent.", refund_id, request_id)
         settle_refund(request_id=request_id)
     return len(ids)

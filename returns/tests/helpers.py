@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+
+from django.db import transaction
 
 from catalog.models import Location
 from catalog.tests import factories as f
@@ -11,6 +15,19 @@ from orders.services import PlacementLine, ShipmentRequest, ShippingChoice, crea
 from payments.models import Payment, Provider
 from payments.providers.demo import CARD_SUCCEEDS
 from payments.services import pay_with_demo_card
+
+@contextmanager
+def rolled_back() -> Iterator[None]:
+    """A transaction rolled back at its end that stands for a test case's own (one Hypothesis
+    example, a module's seeded store): marked as the test case's, as Django marks its own, so a
+    service that must run outside any transaction (`payments.services.send_refund`) sees none, as
+    it would in production."""
+    block = transaction.atomic()
+    block._from_testcase = True
+    with block:
+        yield
+        transaction.set_rollback(True)
+
 
 DELIVERY = ShippingChoice(name="Standard", price=Decimal("5.00"))
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "postal_code": "10115", "city": "Berlin",

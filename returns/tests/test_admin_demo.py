@@ -11,7 +11,6 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 
@@ -24,17 +23,18 @@ from returns.models import Reason, ReturnPolicy, ReturnRequest
 from returns.services import request_return
 from saleschannels.selectors import channel_products, counter_channel
 
+from .helpers import rolled_back
+
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_ledger_checked")]
 S = ReturnRequest.Status
 
 
 @pytest.fixture(scope="module")
 def demo_store(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), transaction.atomic():
+    with django_db_blocker.unblock(), rolled_back():
         call_command("seed_demo", "--products", "12", "--customers", "15", "--no-images", stdout=StringIO())
         call_command("seed_demo_registers", stdout=StringIO())
         yield
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

@@ -87,3 +87,75 @@ def test_card_and_online_payments_returned_at_the_counter_go_back_through_their_
     # Nothing left the drawer: it holds the float, as the count at close says.
     assert pos.expected_cash(counter.session) == Decimal("100.00")
     assert not CashMovement.objects.filter(kind=CashMovement.Kind.REFUND).exists()
+
+
+def in_transaction() -> bool:
+    """A transaction of the code under test is open (the test case's own blocks do not count)."""
+    from django.db import connection
+
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+@pytest.fixture
+def providers_asked(monkeypatch) -> list:
+    """Every provider asked for a refund: (the payment's provider, inside a transaction?)."""
+    from payments.services import refunds as payment_refunds
+
+    calls, real = [], payment_refunds.get_provider
+
+    class Spy:
+        def __init__(self, provider):
+            self.provider = provider
+
+        def refund(self, refund):
+            calls.append((refund.payment.provider, in_transaction()))
+            return self.provider.refund(refund)
+
+    monkeypatch.setattr(payment_refunds, "get_provider", lambda name=None: Spy(real(name)))
+    return calls
+
+
+def test_cash_from_the_drawer_asks_no_provider_and_the_card_part_is_asked_after_commit(
+        counter, manager, providers_asked):  # noqa: F811
+    # $39.98: $20 on the shop's terminal, $19.98 in cash; both shirts handed back at the counter.
+    order = counter_sale(counter, pos.Tenders(card_amount=Decimal("20.00"), card_reference="TID-8",
+                                              cash_tendered=Decimal("19.98")))
+    request = handed_in(order, counter.shop, manager, units=2)
+
+    request = services.refund_return(request_id=request.pk, user=manager)
+
+    assert request.status == S.REFUNDED
+    # The cash went back from the drawer in the refund's own transaction, asking nobody; the
+    # terminal's part was asked for only once that transaction had committed.
+    assert providers_asked == [(Provider.CARD_TERMINAL, False)]
+    cash = Refund.objects.get(payment__provider=Provider.CASH)
+    assert (cash.amount, cash.status) == (Decimal("19.98"), Refund.Status.SUCCEEDED)
+    assert cash.provider_reference.startswith("cash_re_") and "cash from Soho · Till 1" in cash.reason
+    card = Refund.objects.get(payment__provider=Provider.CARD_TERMINAL)
+    assert (card.amount, card.status) == (Decimal("20.00"), Refund.Status.SUCCEEDED)
+    assert CashMovement.objects.get(kind=CashMovement.Kind.REFUND).amount == Decimal("-19.98")
+    order.refresh_from_db()
+    assert order.payment_status == order.PaymentStatus.REFUNDED
+
+
+def test_the_periodic_job_running_while_a_refund_is_asked_asks_nothing_twice(counter, manager,
+                                                                            monkeypatch):  # noqa: F811
+    from datetime import timedelta
+
+    from payments.providers.demo import DemoProvider
+
+    online = paid_and_shipped((counter.mug, 1))  # paid with the demo card
+    request = handed_in(online, counter.shop, manager)
+    asked, real = [], DemoProvider.refund
+
+    def refund(self, refund):
+        asked.append(refund.pk)
+        assert services.finish_refunds(older_than=timedelta(0)) == 1  # the job, in another worker
+        return real(self, refund)
+
+    monkeypatch.setattr(DemoProvider, "refund", refund)
+
+    request = services.refund_return(request_id=request.pk, user=manager)
+
+    assert request.status == S.REFUNDED and asked == [request.refunds.get().pk]
+    assert request.refunds.get().status == Refund.Status.SUCCEEDED
