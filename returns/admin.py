@@ -147,7 +147,7 @@ class ReturnRequestAdmin(admin.ModelAdmin):
                     "refund": can_act and obj.status in (S.RECEIVED, S.REFUNDING),
                     "exchange": can_act and obj.status == S.RECEIVED and not obj.refunds.exists(),
                     "ship_exchange": can_act and obj.status == S.EXCHANGED
-                    and obj.exchange_lines.filter(shipped_at__isnull=True).exists(),
+                    and obj.exchange_lines.filter(shipment__isnull=True).exists(),
                 },
                 "decision_form": DecisionForm(),
                 "action_urls": {name: self._url(name, obj) for name in
@@ -216,7 +216,7 @@ class ReturnRequestAdmin(admin.ModelAdmin):
 
     @button("GET", "POST")
     def ship_exchange_view(self, request, obj):
-        rows = list(obj.exchange_lines.filter(shipped_at__isnull=True).select_related("stock_level__location"))
+        rows = list(obj.exchange_lines.filter(shipment__isnull=True).select_related("stock_level__location"))
         if obj.status != S.EXCHANGED or not rows:
             return self._back(request, obj, _("The exchange of return R%(pk)s has already been sent.") % {"pk": obj.pk},
                               messages.ERROR)

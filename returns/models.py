@@ -1,7 +1,8 @@
 """Returns a shopper asks for (an RMA): which shipped units, why, with an optional photo; staff
 approve or refuse, receive the parcel (at the warehouse or any shop's counter), then refund or
 exchange. Every step is a `ReturnEvent`; the goods and money move through the orders and
-payments services (`orders.services.record_return`, `payments.services.refund_payment`).
+payments services (`orders.services.record_return`; `payments.services.open_refund` and
+`send_awaiting_refunds`).
 """
 from __future__ import annotations
 
@@ -79,10 +80,8 @@ class ReturnRequest(TimeStamped):
     received_at = models.DateTimeField(_("received"), null=True, blank=True)
     received_location = models.ForeignKey("catalog.Location", verbose_name=_("received at"), null=True, blank=True,
                                           on_delete=models.PROTECT, related_name="+")
-    refund = models.ForeignKey("payments.Refund", verbose_name=_("refund"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="+")
     # Every refund made for this return (a split over payments, a replacement for one a provider
-    # refused); `refund` is the first.
+    # refused): the one record of its money; the first is the lowest pk.
     refunds = models.ManyToManyField("payments.Refund", verbose_name=_("refunds"), blank=True, related_name="+")
     refund_due = models.DecimalField(_("worth back"), max_digits=12, decimal_places=2, null=True, blank=True,
                                      help_text=_("What the received units are worth after their discounts."))
@@ -189,7 +188,8 @@ class ExchangeLine(models.Model):
                                 related_name="+")
     stock_level = models.ForeignKey("catalog.StockLevel", on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField(_("quantity"))
-    shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
+    # Set when it left (`services.ship_exchange`): unsent while empty; when and how it left is
+    # the shipment's (`created_at`, carrier or shop), kept nowhere else.
     shipment = models.ForeignKey(ExchangeShipment, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="lines")
 

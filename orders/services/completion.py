@@ -68,7 +68,7 @@ def _due(*, cutoff: datetime.datetime) -> QuerySet[Order]:
     status = ReturnRequest.Status
     open_returns = ReturnRequest.objects.filter(
         order=OuterRef("pk"), status__in=(status.REQUESTED, status.APPROVED, status.RECEIVED, status.REFUNDING))
-    unsent_exchanges = ExchangeLine.objects.filter(request__order=OuterRef("pk"), shipped_at__isnull=True)
+    unsent_exchanges = ExchangeLine.objects.filter(request__order=OuterRef("pk"), shipment__isnull=True)
     pending_refunds = Refund.objects.filter(payment__order=OuterRef("pk"), status=Refund.Status.PENDING)
     return (
         Order.objects.filter(fulfilment_status=F.FULFILLED)

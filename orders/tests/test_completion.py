@@ -165,7 +165,7 @@ def test_an_open_return_keeps_the_order_open(status, blocks):
 
 def test_an_exchange_not_yet_sent_keeps_the_order_open():
     from catalog.tests import factories as f
-    from returns.models import ExchangeLine, ReturnLine
+    from returns.models import ExchangeLine, ExchangeShipment, ReturnLine
 
     order = shipped_order(LONG_AGO)
     request = ReturnRequest.objects.create(order=order, reason=Reason.WRONG_SIZE, status=ReturnRequest.Status.EXCHANGED)
@@ -175,7 +175,8 @@ def test_an_exchange_not_yet_sent_keeps_the_order_open():
                                            quantity=1)
     assert complete_orders(now=NOW) == 0
 
-    ExchangeLine.objects.filter(pk=exchange.pk).update(shipped_at=NOW - datetime.timedelta(days=1))
+    sent = ExchangeShipment.objects.create(request=request, carrier="DHL", tracking_number="JD014600006")
+    ExchangeLine.objects.filter(pk=exchange.pk).update(shipment=sent)
     assert complete_orders(now=NOW) == 1
     assert fulfilment(order) == FS.COMPLETED
 

@@ -5,7 +5,6 @@ from collections.abc import Mapping
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog import stock
@@ -123,7 +122,7 @@ def ship_exchange(*, request_id: int, user: AbstractBaseUser, carrier: str = "",
                 raise ReturnError(_("The tracking link must be a web address (https://…).")) from None
     with transaction.atomic():
         request = _locked(request_id, S.EXCHANGED, doing=_("shipped"))
-        rows = list(request.exchange_lines.filter(shipped_at__isnull=True).select_related("stock_level", "variant"))
+        rows = list(request.exchange_lines.filter(shipment__isnull=True).select_related("stock_level", "variant"))
         if not rows:
             raise ReturnError(_("The exchange of return R%(pk)s has already been sent.") % {"pk": request.pk})
         shop = None
@@ -140,10 +139,9 @@ def ship_exchange(*, request_id: int, user: AbstractBaseUser, carrier: str = "",
             request=request, carrier=carrier[:80] if shop is None else "", created_by=_user(user),
             tracking_number=tracking_number[:80] if shop is None else "",
             tracking_url=tracking_url if shop is None else "", collected_at=shop)
-        now = timezone.now()
         for row in rows:
-            row.shipped_at, row.shipment = now, shipment
-        ExchangeLine.objects.bulk_update(rows, ["shipped_at", "shipment"])
+            row.shipment = shipment
+        ExchangeLine.objects.bulk_update(rows, ["shipment"])
         items = ", ".join(f"{row.quantity} × {row.variant.sku}" for row in rows)
         if shop is None:
             message = _("Exchange sent (%(items)s) with %(carrier)s, tracking number %(number)s.") % {

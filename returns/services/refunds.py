@@ -124,9 +124,6 @@ def refund_return(*, request_id: int, user: AbstractBaseUser | None, session_id:
                                                                           "register": session.register})
                         if from_drawer else reason)
                     request.refunds.add(refund)
-                    if request.refund_id is None:
-                        request.refund = refund
-                        request.save(update_fields=["refund", "updated_at"])
                     if from_drawer:
                         # The drawer pays it now: no provider to ask, so it completes in this transaction.
                         refund_by_hand(payment=payment, refund=refund, user=user)

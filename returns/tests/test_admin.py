@@ -66,7 +66,7 @@ def test_staff_approve_receive_at_a_shop_and_refund_as_a_browser_does(admin_app,
     assert f"Refunded $80.00 to the original payment for return R{request.pk}." in page.text
     order.refresh_from_db()
     request.refresh_from_db()
-    assert request.status == S.REFUNDED and request.refund.amount == Decimal("80.00")
+    assert request.status == S.REFUNDED and request.refunds.get().amount == Decimal("80.00")
     assert order.payment_status == Order.PaymentStatus.PARTIALLY_REFUNDED  # shipping is not refunded
     # A second submit of the same (now stale) page is refused and changes nothing.
     stale = change_page(admin_app, request)
@@ -74,7 +74,7 @@ def test_staff_approve_receive_at_a_shop_and_refund_as_a_browser_does(admin_app,
     again = admin_app.post(reverse("admin:returns_returnrequest_refund", args=[request.pk]),
                            {"csrfmiddlewaretoken": admin_app.cookies["csrftoken"]}).follow()
     assert f"Return R{request.pk} is refunded, so it cannot be refunded. Nothing was changed." in again.text
-    assert ReturnRequest.objects.get().refund.pk == request.refund.pk and order.payments.get().refunds.count() == 1
+    assert ReturnRequest.objects.get().refunds.count() == order.payments.get().refunds.count() == 1
 
 
 def test_refusing_from_the_page_needs_a_message(admin_app, shop, django_capture_on_commit_callbacks):

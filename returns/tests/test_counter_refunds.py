@@ -45,7 +45,7 @@ def test_a_cash_sale_returned_at_the_counter_is_paid_back_from_the_open_register
     request = services.refund_return(request_id=request.pk, user=manager)
 
     assert request.status == S.REFUNDED
-    refund = request.refund
+    refund = request.refunds.get()
     assert (refund.payment.provider, refund.amount, refund.status) == (Provider.CASH, Decimal("19.99"), "succeeded")
     assert "cash from Soho · Till 1" in refund.reason
     movement = CashMovement.objects.get(kind=CashMovement.Kind.REFUND)
@@ -78,7 +78,8 @@ def test_card_and_online_payments_returned_at_the_counter_go_back_through_their_
         counter, manager):  # noqa: F811
     terminal = counter_sale(counter, pos.Tenders(card_amount=Decimal("39.98"), card_reference="TID-7"))
     online = paid_and_shipped((counter.mug, 1))  # bought on the web store, paid with the demo card
-    refunds = [services.refund_return(request_id=handed_in(order, counter.shop, manager).pk, user=manager).refund
+    refunds = [services.refund_return(request_id=handed_in(order, counter.shop, manager).pk,
+                                      user=manager).refunds.get()
                for order in (terminal, online)]
 
     assert [(r.payment.provider, r.amount, r.status) for r in refunds] == [
