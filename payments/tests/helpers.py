@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 from django_htmx.middleware import HtmxDetails
@@ -46,3 +47,9 @@ def start_in_browser(client, order: Order, *, htmx: bool = False):
     response = start_payment(order=order, request=shopper_request(session, htmx=htmx))
     session.save()
     return response
+
+
+def in_transaction() -> bool:
+    """A transaction of the code under test is open (the test case's own blocks do not count):
+    what a fake provider checks, since a provider must never be asked inside one."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)

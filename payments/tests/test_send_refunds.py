@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -18,6 +18,8 @@ from payments.providers.demo import DemoProvider
 from payments.services import open_refund, refund_by_hand, send_awaiting_refunds, send_refund
 from payments.services.refunds import SEND_LEASE
 
+from .helpers import in_transaction
+
 pytestmark = pytest.mark.django_db
 R = Refund.Status
 
@@ -27,11 +29,6 @@ def opened(payment: Payment, amount: str = "20.00") -> Refund:
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         return open_refund(payment=locked, amount=Decimal(amount), user=None, reason="Test")
-
-
-def in_transaction() -> bool:
-    """A transaction of the code under test is open (the test case's own blocks do not count)."""
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from payments.models import Provider, Refund
+from payments.tests.helpers import in_transaction
 from pos import services as pos
 from pos.models import CashMovement
 from pos.tests.conftest import counter  # noqa: F401  (a shop, its register open with $100, stock)
@@ -88,13 +89,6 @@ def test_card_and_online_payments_returned_at_the_counter_go_back_through_their_
     # Nothing left the drawer: it holds the float, as the count at close says.
     assert pos.expected_cash(counter.session) == Decimal("100.00")
     assert not CashMovement.objects.filter(kind=CashMovement.Kind.REFUND).exists()
-
-
-def in_transaction() -> bool:
-    """A transaction of the code under test is open (the test case's own blocks do not count)."""
-    from django.db import connection
-
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 @pytest.fixture
