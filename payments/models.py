@@ -6,9 +6,12 @@ status is moved by `orders.services` when this app tells it money arrived or lef
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -107,6 +110,10 @@ class RefundQuerySet(models.QuerySet):
         whoever else is sending, by `services.send_awaiting_refunds`."""
         return self.filter(status=Refund.Status.PENDING, provider_reference="")
 
+    def being_sent(self) -> RefundQuerySet:
+        """Awaiting their provider and claimed by a sender asking it right now (`Refund.being_sent`)."""
+        return self.awaiting_provider().filter(sending_since__gt=timezone.now() - Refund.SEND_LEASE)
+
 
 class Refund(models.Model):
     """Money given back from one payment. Never more than the payment kept (checked under its lock).
@@ -128,6 +135,10 @@ class Refund(models.Model):
         Status.SUCCEEDED: frozenset({Status.FAILED}),
         Status.FAILED: frozenset(),
     }
+    # How long a sender's claim holds (`sending_since`): longer than any provider call can take
+    # (Stripe: 5 s to connect and 15 s to read, three tries); an older claim belongs to a sender
+    # that died mid-call, and another may ask again (with the same idempotency key).
+    SEND_LEASE = timedelta(minutes=5)
 
     payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -171,6 +182,13 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} ({self.get_status_display()})"
+
+    @property
+    def being_sent(self) -> bool:
+        """Claimed by a sender that is asking its provider right now: that sender records the
+        answer (and settles what it sends for), so nobody else should ask or conclude meanwhile."""
+        return (self.awaiting_provider and self.sending_since is not None
+                and self.sending_since > timezone.now() - self.SEND_LEASE)
 
     @property
     def awaiting_provider(self) -> bool:

@@ -209,6 +209,10 @@ class ReturnRequestAdmin(admin.ModelAdmin):
                                           session_id=int(session) if session.isdigit() else None)
         except ReturnError as error:
             return self._back(request, obj, str(error), messages.ERROR)
+        if done.status != S.REFUNDED and done.refunds.being_sent().exists():
+            return self._back(request, obj, _("Return R%(pk)s is being refunded by another request right now; "
+                                              "reload the page in a moment to see how it ended.") % {"pk": obj.pk},
+                              messages.WARNING)
         if done.status != S.REFUNDED:  # a provider refused or did not answer: the page says what is left
             return self._back(request, obj, done.events.order_by("-pk").first().message, messages.WARNING)
         return self._back(request, obj, _("Refunded %(amount)s to the original payment for return R%(pk)s.")

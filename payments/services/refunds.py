@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -32,9 +31,7 @@ logger = logging.getLogger(__name__)
 S = Payment.Status
 P = Order.PaymentStatus
 F = Order.FulfilmentStatus
-# Longer than any provider call can take (Stripe: 5 s to connect and 15 s to read, three tries):
-# a claim older than this belongs to a sender that died mid-call, and another may ask again.
-SEND_LEASE = timedelta(minutes=5)
+SEND_LEASE = Refund.SEND_LEASE
 # Payments no provider holds: staff give the money back themselves.
 PAID_BACK_BY_HAND = frozenset({Provider.MANUAL, Provider.CASH, Provider.CARD_TERMINAL})
 

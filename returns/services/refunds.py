@@ -74,8 +74,10 @@ def refund_return(*, request_id: int, user: AbstractBaseUser | None, session_id:
        its own transaction, so what one provider did is committed before the next is asked and a
        later failure never erases it; a retry (or the periodic job) sends the same refund with the
        same key, and never while another sender is asking.
-    3. Settled under the return's lock: refunded when every part succeeded or is pending at its
-       provider; else "refund not finished" with what is missing and why, for a retry.
+    3. Settled under the return's lock (`settle_refund`): refunded when every part succeeded or is
+       pending at its provider; else "refund not finished" with what is missing and why, for a
+       retry; left as it was while another sender (a second click, the periodic job) is asking a
+       provider for a part right now (that sender settles it).
 
     Call outside any transaction (TransactionManagementError otherwise, before any provider is
     asked; inside one, a later failure could roll back what a provider did). Raises ReturnError,
@@ -138,8 +140,10 @@ def refund_return(*, request_id: int, user: AbstractBaseUser | None, session_id:
 def settle_refund(*, request_id: int, user: AbstractBaseUser | None = None) -> ReturnRequest:
     """Refunded once the return's refunds add up to what is due and each succeeded or is pending at
     its provider; otherwise "refund not finished", saying what is missing and why. Under the
-    return's lock; a return no longer received or refunding is left as it is. A step that changes
-    nothing is recorded only when staff asked (a retry), not by the periodic task."""
+    return's lock; a return no longer received or refunding is left as it is, and so is one with a
+    refund another sender is asking its provider for right now (`Refund.being_sent`: that sender
+    settles it). A step that changes nothing is recorded only when staff asked (a retry), not by
+    the periodic task."""
     with transaction.atomic():
         request = ReturnRequest.objects.select_for_update().select_related("order").get(pk=request_id)
         if request.status not in (S.RECEIVED, S.REFUNDING):
@@ -150,6 +154,10 @@ def settle_refund(*, request_id: int, user: AbstractBaseUser | None = None) -> R
         given = sum((refund.amount for refund in live), Decimal("0"))
         due = request.refund_due or Decimal("0")
         unfinished = [refund for refund in live if refund.awaiting_provider]
+        if any(refund.being_sent for refund in unfinished):
+            # Another sender (a second click, the periodic job) is asking a provider right now:
+            # it settles the return once it has the answer, so nothing is concluded here.
+            return request
         data = {"refunds": [refund.pk for refund in refunds], "amount": str(due)}
         if given >= due and not unfinished:
             message = _("%(amount)s back to the original payment.") % {"amount": format_money(due, currency)}

@@ -194,3 +194,32 @@ def test_staff_see_an_unfinished_refund_on_the_page_and_retry_it_there(received,
     request.refresh_from_db()
     assert request.status == S.REFUNDED and given_back(order) == Decimal("80.00")
     assert len(fake_stripe.requests_to("post", REFUNDS)) == 3
+
+
+def test_a_retry_while_another_sender_asks_stripe_leaves_the_return_to_it(received, fake_stripe, admin_app):
+    """Staff press "Retry the refund" while the periodic job is asking Stripe for the unanswered
+    part (its claim is fresh): Stripe is not asked again, nothing is concluded or recorded, and the
+    page says another request is refunding it; the job's answer then settles the return."""
+    order, request, _first, _second = received
+    fake_stripe.answer("post", REFUNDS, stripe_refund("re_test_first", 5000, "pi_test_first"))
+    fake_stripe.no_answer("post", REFUNDS)
+    services.refund_return(request_id=request.pk, user=None)
+    two = Refund.objects.order_by("pk").last()
+    Refund.objects.filter(pk=two.pk).update(sending_since=timezone.now())  # the job is asking right now
+    events = request.events.count()
+    page = admin_app.get(reverse("admin:returns_returnrequest_change", args=[request.pk]))
+
+    page = page.forms["refund-form"].submit().follow()
+
+    assert (f"Return R{request.pk} is being refunded by another request right now"
+            in page.html.select_one(".messagelist").text)
+    assert len(fake_stripe.requests_to("post", REFUNDS)) == 2 and request.events.count() == events
+    request.refresh_from_db()
+    assert request.status == S.REFUNDING
+
+    # The job's claim lapses without an answer (it died): the next run asks once more and settles.
+    Refund.objects.filter(pk=two.pk).update(sending_since=timezone.now() - Refund.SEND_LEASE - timedelta(seconds=1))
+    fake_stripe.answer("post", REFUNDS, stripe_refund("re_test_second", 3000, "pi_test_second"))
+    assert services.finish_refunds(older_than=timedelta(0)) == 1
+    request.refresh_from_db()
+    assert request.status == S.REFUNDED and given_back(order) == Decimal("80.00")
