@@ -63,9 +63,10 @@ def backend_for(conn: BaseDatabaseWrapper) -> ModuleType:
 _published_sql: dict[tuple, tuple[str, tuple]] = {}
 
 
-def _published() -> tuple[str, tuple]:
+def _published() -> tuple[str, tuple] | None:
     """SQL and parameters of the published products' ids, titles and categories, from the one
-    definition of "published" (ProductQuerySet.published).
+    definition of "published" (ProductQuerySet.published); None when no category is active, so
+    nothing is published (the ORM cannot compile `IN ()`).
 
     Compiled once per database and set of active categories (the structure rarely changes; the
     ORM took ~0.7 ms of a cold search to build it), at most a few kept.
@@ -74,6 +75,8 @@ def _published() -> tuple[str, tuple]:
     from catalog.selectors import category_tree
 
     category_ids = list(category_tree().by_id)
+    if not category_ids:
+        return None
     key = (connection.alias, tuple(category_ids))
     found = _published_sql.get(key)
     if found is None:
@@ -102,6 +105,8 @@ def search(query: str, *, limit: int = 1000) -> SearchResult:
         return SearchResult()
     backend = backend_for(connection)
     published = _published()
+    if published is None:
+        return SearchResult()
     with connection.cursor() as cursor:
         spelling = correct(query_words, backend.vocabulary(cursor))
         fixed = spelling.words

@@ -124,6 +124,16 @@ def test_search_covers_only_published_products():
     assert search("linen").ids == [published.pk]
 
 
+def test_a_store_with_every_category_hidden_finds_nothing_calmly(client):
+    # A new store, or one whose staff hid every category: no category is active, so no product is
+    # published; search must answer "nothing found", not raise (EmptyResultSet) or answer 500.
+    ProductFactory(title="Rain Jacket", category=CategoryFactory(is_active=False))
+
+    assert search("jacket").ids == []
+    assert suggest("jacket") == []
+    assert client.get(reverse("catalog:search"), {"q": "jacket"}).status_code == 200
+
+
 def test_limit_bounds_the_ids():
     for n in range(5):
         ProductFactory(title=f"Canvas Tote {n}")
