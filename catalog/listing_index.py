@@ -43,6 +43,7 @@ import secrets
 import sys
 from array import array
 from collections import defaultdict
+from itertools import compress, count
 from decimal import Decimal
 from collections.abc import Sequence
 from typing import Iterable
@@ -507,7 +508,8 @@ def _read(category_ids: list[int], *, known: dict[int, tuple[int, int]]) -> dict
 class Part:
     """One category's index, decoded: bitmasks as Python ints, numbers as lists."""
 
-    __slots__ = ("ids", "keys", "stock", "featured", "low", "high", "sold", "created", "full", "_prices", "_orders")
+    __slots__ = ("ids", "keys", "stock", "featured", "low", "high", "sold", "created", "full", "_prices", "_orders",
+                 "_full_range")
 
     def __init__(self, data: dict) -> None:
         self.ids = _numbers(data["ids"])
@@ -519,6 +521,7 @@ class Part:
         self.full = (1 << len(self.ids)) - 1
         self._prices = data["prices"]
         self._orders = dict(data.get("order") or {})  # a row built before orders were kept has none
+        self._full_range: tuple[int, int] | None | bool = False  # price_range(part.full), once known
 
     def key(self, sort: str):
         return _key_function(
@@ -544,10 +547,41 @@ class Part:
         return self._prices
 
 
+_BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _flags(mask: int) -> bytes:
+    """One byte per position of `mask`, lowest first: 1 where the bit is set, else 0.
+
+    The selector `itertools.compress` takes, so picking a part's values at a mask runs in C: a
+    listing of a 50,000-product category does it for every part on a cold render, where a Python
+    loop over the positions took ~10 ms (issue 9, cold render at 100,000 products).
+    """
+    return bin(mask)[:1:-1].encode("ascii").translate(_BIT_BYTES)
+
+
 def positions(mask: int) -> list[int]:
     """The set bits of `mask`, lowest first."""
-    bits = bin(mask)[:1:-1]
-    return [index for index, bit in enumerate(bits) if bit == "1"]
+    return list(compress(count(), _flags(mask)))
+
+
+def ids_at(part: Part, mask: int) -> list[int]:
+    """The ids of `part`'s products at `mask`, in position order."""
+    return list(compress(part.ids, _flags(mask)))
+
+
+def price_range(part: Part, mask: int) -> tuple[int, int] | None:
+    """The lowest price (cents) of the products at `mask` that have one, and the highest price of
+    those products; None when none has a price. Kept on the part for its full mask (an unfiltered
+    listing, the usual case), which stays valid as long as the decoded part does."""
+    if mask == part.full and part._full_range is not False:
+        return part._full_range
+    flags = _flags(mask)
+    low = min(filter((0).__le__, compress(part.low, flags)), default=None)
+    found = None if low is None else (low, max(compress(part.high, flags)))
+    if mask == part.full:
+        part._full_range = found
+    return found
 
 
 def restrict(part: Part, ids: set[int]) -> int:

@@ -781,18 +781,16 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
 
     low_price = high_price = None
     for part, base in zip(parts, bases):
-        chosen = listing_index.positions(narrowed(part, base, skip="price"))
-        lows = [part.low[p] for p in chosen if part.low[p] >= 0]
-        if lows:
-            highs = [part.high[p] for p in chosen]
-            low_price = min(lows) if low_price is None else min(low_price, min(lows))
-            high_price = max(highs) if high_price is None else max(high_price, max(highs))
+        found = listing_index.price_range(part, narrowed(part, base, skip="price"))
+        if found:
+            low_price = found[0] if low_price is None else min(low_price, found[0])
+            high_price = found[1] if high_price is None else max(high_price, found[1])
     in_stock_count = sum(
         (narrowed(part, base, skip="in_stock") & part.stock).bit_count() for part, base in zip(parts, bases)
     )
 
     if ranked_ids is not None and filters.sort == "relevance":
-        kept = {part.ids[position] for part, mask in zip(parts, everything) for position in listing_index.positions(mask)}
+        kept = {pk for part, mask in zip(parts, everything) for pk in listing_index.ids_at(part, mask)}
         ids = [pk for pk in ranked_ids if pk in kept]
     else:
         ids = listing_index.SortedIds(filters.sort if filters.sort in listing_index.SORTS else "relevance",
