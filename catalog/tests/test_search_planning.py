@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.models import Product
 from catalog.search import postgres, search
 
 from .factories import CategoryFactory
@@ -34,12 +35,17 @@ TITLES = """
 
 @pytest.fixture
 def large_index():
-    CategoryFactory()  # search() reads the published products of the active categories
+    # search() keeps to the published products of the active categories: every row is one.
+    category = CategoryFactory()
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {postgres.TABLE} (product_id, title, names) {TITLES}", [ROWS])
         cursor.execute(
-            f"""INSERT INTO {postgres.DOCUMENTS} (product_id, document)
-                SELECT product_id, names || setweight(to_tsvector('simple', 'made to last'), 'C')
+            f"""INSERT INTO {postgres.TABLE} (product_id, title, names, status, category_id)
+                SELECT *, %s, %s FROM ({TITLES}) AS generated""",
+            [Product.Status.ACTIVE, category.pk, ROWS],
+        )
+        cursor.execute(
+            f"""INSERT INTO {postgres.DOCUMENTS} (product_id, document, status, category_id)
+                SELECT product_id, names || setweight(to_tsvector('simple', 'made to last'), 'C'), status, category_id
                 FROM {postgres.TABLE}"""
         )
         # A word of the descriptions that no title has, in one row in 800.
