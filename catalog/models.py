@@ -161,6 +161,8 @@ class ProductQuerySet(models.QuerySet):
 
         The web channel's publication (saleschannels.Publication) is a subquery in the same
         statement, so no page pays a query for it. `category_ids`: see `on_sale_anywhere`.
+        PostgreSQL search applies the same rule on its own tables (`catalog.search.Published`):
+        a change here goes there too (tests/test_search.py compares the two).
         """
         from saleschannels.selectors import not_sold_online
 
