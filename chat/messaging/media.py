@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import MessageRejected
 from ..models import Attachment, Channel, Message
 from . import messenger, whatsapp
-from .common import TransientError
+from .common import TransientError, graph_refusal
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +124,7 @@ def _fetch(channel: str, entry: dict) -> bytes:
             raise Refused(_("the WhatsApp access token is not set"))
         status, data = _graph_call(requests.get, whatsapp.media_url(entry["ref"]), headers=whatsapp.headers())
         if status >= 400 or not isinstance(data, dict) or not data.get("url"):
-            detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-            raise Refused(_("WhatsApp did not give the file (HTTP %(status)s %(detail)s)")
-                          % {"status": status, "detail": detail})
+            raise Refused(_("WhatsApp did not give the file (%(refusal)s)") % {"refusal": graph_refusal(status, data)})
         try:
             size = int(data.get("file_size") or 0)
         except (TypeError, ValueError):
@@ -279,8 +277,7 @@ def send_files(*, message: Message, files: list[Attachment], tag: str, record_fa
         Message.objects.filter(pk=message.pk).update(payload=message.payload)
 
     def refused(status: int, data, what: str) -> str:
-        detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-        record_failure(message_id=message.pk, error=f"{what}: HTTP {status} {detail}".strip())
+        record_failure(message_id=message.pk, error=f"{what}: {graph_refusal(status, data)}")
         return ""
 
     last = ""

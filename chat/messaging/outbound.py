@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import MessageRejected
 from ..models import Attachment, Channel, Conversation, Message
 from . import messenger, whatsapp
-from .common import PlatformError, TransientError
+from .common import PlatformError, TransientError, graph_refusal
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,10 @@ def deliver(*, message_id: int) -> bool:
             record_failure(message_id=message.pk, error=_(
                 "more than 7 days since the customer's last message: Messenger no longer accepts a reply"))
             return False
-    files = list(Attachment.objects.filter(message=message).order_by("pk"))
+    # Only a message with files lists them in its payload (`attachments.add_with_attachment`): a
+    # text reply costs no query for files it cannot have.
+    files = (list(Attachment.objects.filter(message=message).order_by("pk"))
+             if message.payload.get("attachments") else [])
     if files:
         from .media import send_files
 
@@ -200,8 +203,7 @@ def deliver(*, message_id: int) -> bool:
             body = platform.text_body(to=conversation.external_sender, text=text_with_links(message))
         status, data = _graph_call(requests.post, platform.endpoint(), json=body, headers=platform.headers())
         if status >= 400:
-            detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-            record_failure(message_id=message.pk, error=f"HTTP {status} {detail}".strip())
+            record_failure(message_id=message.pk, error=graph_refusal(status, data))
             return False
         external_id = platform.sent_id(data) or f"sent:{message.pk}"
     updates = {"external_id": external_id}
