@@ -206,29 +206,23 @@ def code_promotions():
 
 def discount_gives(promotion) -> str:
     """What a code of `promotion` gives, in a few words for the shopper's card: "10% off your
-    order, on orders of $50.00 or more", "Free shipping". No query."""
+    order, on orders of $50.00 or more", "Free shipping". A discount on items is said as the
+    storefront's sale label says it (`promotions.labels.label_text`: "15% off on the items it
+    covers"). No query."""
+    from promotions import labels, offers
     from promotions.models import Promotion
     from shop.money import format_money
 
     R = Promotion.Reward
-    percent = f"{promotion.value.normalize():f}"
-    amount = format_money(promotion.value)
-    if promotion.reward == R.PERCENT_LINES:
-        text = _("%(percent)s%% off the items it covers") % {"percent": percent}
-    elif promotion.reward == R.FIXED_LINES:
-        text = _("%(amount)s off each item it covers") % {"amount": amount}
-    elif promotion.reward == R.FIXED_PRICE:
-        text = _("The items it covers at %(amount)s each") % {"amount": amount}
+    if promotion.reward in labels.LABELLED:
+        text = _("%(label)s on the items it covers") % {"label": labels.label_text(offers.to_offer(promotion, {}))}
     elif promotion.reward == R.PERCENT_ORDER:
-        text = _("%(percent)s%% off your order") % {"percent": percent}
+        text = _("%(percent)s%% off your order") % {"percent": f"{promotion.value.normalize():f}"}
     elif promotion.reward == R.FIXED_ORDER:
-        text = _("%(amount)s off your order") % {"amount": amount}
-    elif promotion.reward == R.BUY_X_GET_Y:
-        text = (_("Buy %(buy)d, get %(get)d free") if promotion.value >= 100 else
-                _("Buy %(buy)d, get %(get)d at %(percent)s%% off")) % {
-            "buy": promotion.buy_quantity, "get": promotion.get_quantity, "percent": percent}
+        text = _("%(amount)s off your order") % {"amount": format_money(promotion.value)}
     elif promotion.reward == R.SHIPPING:
-        text = _("Free shipping") if promotion.value >= 100 else _("%(percent)s%% off shipping") % {"percent": percent}
+        text = _("Free shipping") if promotion.value >= 100 else _("%(percent)s%% off shipping") % {
+            "percent": f"{promotion.value.normalize():f}"}
     else:
         text = _("A free gift")
     if promotion.min_subtotal:
