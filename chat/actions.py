@@ -32,7 +32,7 @@ from customers.models import Activity
 
 from . import services
 from .exceptions import ChatError
-from .models import Conversation, Message
+from .models import CartLink, Conversation, Message, cart_link_key
 
 CART_LINK_SALT = "chat.cart-link"
 CART_LINK_MAX_AGE = 14 * 24 * 3600
@@ -174,10 +174,12 @@ def read_cart_link(token: str) -> list[tuple[int, int]]:
 
 def send_cart_link(*, conversation: Conversation, author, lines: list[WantedLine]) -> Message:
     """Send the shopper a link that fills their cart with `lines` when they open it (and press
-    the button on its page). Nothing is reserved: stock is checked when they add."""
+    the button on its page). Nothing is reserved: stock is checked when they add. The link gets its
+    `CartLink` row in the same transaction, so an order it leads to finds this conversation."""
     from shop.site import absolute_url
 
-    path = reverse("chat:cart-link", args=[cart_link_token(lines)])
+    token = cart_link_token(lines)
+    path = reverse("chat:cart-link", args=[token])
     with transaction.atomic():
         message = services.add_agent_message(
             conversation=conversation, author=author,
@@ -185,6 +187,7 @@ def send_cart_link(*, conversation: Conversation, author, lines: list[WantedLine
                 "items": _describe(lines), "url": absolute_url(path)},
             payload=_cart_payload(path, lines, added=False),
         )
+        CartLink.objects.create(key=cart_link_key(token), conversation=conversation, message=message)
         _timeline(conversation, _("Agent sent a cart link in chat: %(items)s") % {"items": _describe(lines)},
                   cart_lines=[[line.variant_id, line.quantity] for line in lines])
     return message
