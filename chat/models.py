@@ -208,7 +208,7 @@ class CannedReply(TimeStamped):
 class ProactiveTrigger(TimeStamped):
     """A message the launcher opens with by itself, when a visitor matches: the kind of page, time
     on it, items in the cart, the cart's value, a returning visitor. The browser decides (nothing is
-    sent about the visitor) except the cart's value, which the visitor's own state answer carries;
+    sent about the visitor) except the cart's value, which the visitor's own `/chat/cart-value/` answers;
     at most once a day per visitor, never for one who closed the chat."""
 
     class PageType(models.TextChoices):
@@ -224,7 +224,7 @@ class ProactiveTrigger(TimeStamped):
     page_type = models.CharField(_("page"), max_length=10, choices=PageType.choices, default=PageType.ANY)
     seconds_on_page = models.PositiveIntegerField(_("seconds on the page"), default=20)
     min_cart_items = models.PositiveIntegerField(_("at least this many items in the cart"), default=0)
-    # Compared on the server: the launcher asks the visitor's own (never cached) state for it.
+    # Compared with the cart's value priced on the server (`views.cart_value`, never cached).
     min_cart_value = models.DecimalField(
         _("cart worth at least"), max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)],
         help_text=_("In the store's currency, at today's prices; 0: any cart."))
