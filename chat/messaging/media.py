@@ -200,7 +200,7 @@ def _store(message_id: int, index: int, checked) -> int:
             message.payload = {**message.payload, "media": media,
                                "attachments": [*(message.payload.get("attachments") or []), payload_of(attachment)]}
             Message.objects.filter(pk=message_id).update(payload=message.payload)
-            _publish(message)
+            publish_updated(message)
     except BaseException:
         if stored_name:
             private_storage().delete(stored_name)
@@ -218,7 +218,7 @@ def _settle(message_id: int, index: int, *, reason: str) -> None:
         message.payload = {**message.payload, "media": media}
         Message.objects.filter(pk=message_id).update(payload=message.payload)
         _note(message, media[index])
-        _publish(message)
+        publish_updated(message)
 
 
 def _note(message: Message, entry: dict) -> None:
@@ -232,7 +232,7 @@ def _note(message: Message, entry: dict) -> None:
     _publish_message(note, message.conversation)
 
 
-def _publish(message: Message) -> None:
+def publish_updated(message: Message) -> None:
     """The inbox list and the conversation's page hear that the message changed (same id)."""
     from .. import realtime
 
