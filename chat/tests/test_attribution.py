@@ -142,12 +142,23 @@ def test_a_failure_to_record_it_does_not_keep_the_shopper_from_paying(storefront
     assert not ConversationOrder.objects.exists()
 
 
-def test_the_upgrade_attributes_earlier_orders_by_the_customer_rule_the_figures_used():
+def run_backfill_twice(module: str) -> None:
+    """A migration's `backfill` on this database, as `migrate` runs it, then again (nothing more)."""
     import importlib
 
     from django.apps import apps
     from django.db import connection
 
+    class SchemaEditor:
+        pass
+
+    SchemaEditor.connection = connection
+    migration = importlib.import_module(module)
+    migration.backfill(apps, SchemaEditor())
+    migration.backfill(apps, SchemaEditor())
+
+
+def test_the_upgrade_attributes_earlier_orders_by_the_customer_rule_the_figures_used():
     from customers.tests.factories import paid_order_for
 
     customer = CustomerFactory()
@@ -160,13 +171,7 @@ def test_the_upgrade_attributes_earlier_orders_by_the_customer_rule_the_figures_
         paid_order_for(customer)  # before the conversation: not
     paid_order_for(CustomerFactory())  # another customer: not
 
-    class SchemaEditor:
-        pass
-
-    SchemaEditor.connection = connection
-    migration = importlib.import_module("chat.migrations.0009_backfill_conversation_orders")
-    migration.backfill(apps, SchemaEditor())
-    migration.backfill(apps, SchemaEditor())  # twice: nothing more
+    run_backfill_twice("chat.migrations.0009_backfill_conversation_orders")
 
     row = ConversationOrder.objects.get()
     assert (row.order, row.conversation, row.how) == (after, conversation, HOW.SAME_CUSTOMER)
@@ -218,11 +223,6 @@ def test_a_cart_link_finds_the_conversation_it_was_sent_in_through_an_index(demo
 
 
 def test_the_upgrade_gives_the_cart_links_sent_before_it_their_rows(demo_catalog):
-    import importlib
-
-    from django.apps import apps
-    from django.db import connection
-
     from chat.attribution import conversation_of_cart_link
     from chat.models import CartLink
 
@@ -232,13 +232,7 @@ def test_the_upgrade_gives_the_cart_links_sent_before_it_their_rows(demo_catalog
     CartLink.objects.all().delete()  # as sent before the upgrade: only the message knows the link
     assert conversation_of_cart_link(_token(sent_in)) is None
 
-    class SchemaEditor:
-        pass
-
-    SchemaEditor.connection = connection
-    migration = importlib.import_module("chat.migrations.0011_cart_links")
-    migration.backfill(apps, SchemaEditor())
-    migration.backfill(apps, SchemaEditor())  # twice: nothing more
+    run_backfill_twice("chat.migrations.0011_cart_links")
 
     link = CartLink.objects.get()
     assert (link.conversation, link.message) == (sent_in, sent_in.messages.get(sender="agent"))

@@ -248,14 +248,21 @@ UPLOAD_REFUSED = {"error": {"message": "(#131053) Media upload error", "type": "
                             "fbtrace_id": "AbCdEfGhIjKlMnOp"}}
 
 
-def test_staff_resend_a_refused_file_and_a_double_click_sends_it_once(client, django_app, graph,
-                                                                     django_capture_on_commit_callbacks):
+def a_refused_photo(client, django_app, graph, capture, *, body=""):
+    """Staff send photo.png to a WhatsApp customer and WhatsApp refuses the upload: the
+    conversation, the agent and their message."""
     conversation = conversation_on(client, "whatsapp")
     agent = support(client)
     graph.answers = [FakeResponse(400, UPLOAD_REFUSED)]
-    with django_capture_on_commit_callbacks(execute=True):
-        send_file(django_app, agent, conversation, "photo.png", image_bytes("PNG"), "image/png", body="The red one")
-    message = conversation.messages.get(sender="agent")
+    with capture(execute=True):
+        send_file(django_app, agent, conversation, "photo.png", image_bytes("PNG"), "image/png", body=body)
+    return conversation, agent, conversation.messages.get(sender="agent")
+
+
+def test_staff_resend_a_refused_file_and_a_double_click_sends_it_once(client, django_app, graph,
+                                                                     django_capture_on_commit_callbacks):
+    conversation, agent, message = a_refused_photo(client, django_app, graph, django_capture_on_commit_callbacks,
+                                                   body="The red one")
     assert len(graph.calls) == 1 and message.payload["failures"] == 1
 
     # The refused message offers Resend; pressed twice before the page reloads (the same form).
@@ -321,12 +328,7 @@ def test_resend_needs_the_right_to_answer_a_csrf_token_and_the_reply_window(clie
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
-    conversation = conversation_on(client, "whatsapp")
-    agent = support(client)
-    graph.answers = [FakeResponse(400, UPLOAD_REFUSED)]
-    with django_capture_on_commit_callbacks(execute=True):
-        send_file(django_app, agent, conversation, "photo.png", image_bytes("PNG"), "image/png")
-    message = conversation.messages.get(sender="agent")
+    conversation, agent, message = a_refused_photo(client, django_app, graph, django_capture_on_commit_callbacks)
     resend = {"do": "resend", "message": message.pk, "failure": 1}
     act = f"{INBOX}{conversation.pk}/act/"
 
