@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Q
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -321,9 +320,12 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
 
     fields = _line_fields(dimension)
     lines_by_order: dict[int, list[tuple[str, str, int, Decimal]]] = defaultdict(list)
-    behind = (Q(order__in=payments.values("order_id")) | Q(order__in=refunds.values("payment__order_id"))
-              | Q(order__paid_at__gte=start, order__paid_at__lt=end))
-    lines = (OrderLine.objects.filter(behind)
+    # The orders behind the figures as one set (UNION): PostgreSQL reads each source through its
+    # index and joins the lines by order once. An OR of three conditions (IN, IN, the order's
+    # paid_at) made it test every line of the store against each (1-2 s at 300,000 orders).
+    behind = payments.order_by().values("order_id").union(refunds.order_by().values("payment__order_id"),
+                                                          paid.order_by().values("pk"))
+    lines = (OrderLine.objects.filter(order__in=behind)
              .order_by("order_id", "pk", *(("allocations__pk",) if dimension == "location" else ()))
              .values_list("order_id", "quantity", "line_total", *fields))
     if dimension == "location":

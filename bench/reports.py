@@ -56,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help="comma-separated: sales (Sales over time), others (the other report pages), "
                              "orders (the order list)")
+    parser.add_argument("--match", default="", help="only the pages whose name contains this (e.g. \"money moved\")")
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN (ANALYZE, BUFFERS) of every query over 50 ms of the pages measured")
     return parser.parse_args()
@@ -411,6 +412,8 @@ def main() -> None:
     print(f"| {'page':<44} | page ms | SQL ms | queries |")
     print(f"|{'-' * 46}|---------|--------|---------|")
     for name, url in scenarios(sections):
+        if args.match.lower() not in name.lower():
+            continue
         ms, sql_ms, queries, slow = measure(client, url, args.rounds, args.explain)
         print(f"| {name:<44} | {ms:7.1f} | {sql_ms:6.1f} | {queries:>7} |", flush=True)
         if slow:

@@ -103,11 +103,14 @@ class MoneyMovedFilter(_StoreDaysFilter):
     def in_range(self, queryset, start, end):
         from payments.models import Payment, Refund
 
-        payments = Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED,
-                                          succeeded_at__gte=start, succeeded_at__lt=end)
-        refunds = Refund.objects.filter(payment__order=OuterRef("pk"), status=Refund.Status.SUCCEEDED,
-                                        created_at__gte=start, created_at__lt=end)
-        return queryset.filter(Exists(payments) | Exists(refunds))
+        # One set of orders (UNION), each half read through its index (payment_succeeded_at,
+        # refund_created_at). An OR of two EXISTS made PostgreSQL test every order against both
+        # and, misjudging the rows, compile the query (JIT): 1-6 s at 300,000 orders.
+        payments = Payment.objects.filter(status=Payment.Status.SUCCEEDED, succeeded_at__gte=start,
+                                          succeeded_at__lt=end).order_by().values("order_id")
+        refunds = Refund.objects.filter(status=Refund.Status.SUCCEEDED, created_at__gte=start,
+                                        created_at__lt=end).order_by().values("payment__order_id")
+        return queryset.filter(pk__in=payments.union(refunds))
 
 
 class PaidOnFilter(_StoreDaysFilter):
