@@ -332,8 +332,12 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
         for order_id, parts in _location_lines(lines):
             lines_by_order[order_id].extend(parts)
     else:
+        keys: dict[tuple, tuple[str, str]] = {}  # a few values (categories, countries) on many lines
         for order_id, quantity, line_total, *values in lines:
-            key, label = _line_key(dimension, tuple(values))
+            values = tuple(values)
+            if values not in keys:
+                keys[values] = _line_key(dimension, values)
+            key, label = keys[values]
             lines_by_order[order_id].append((key, label, quantity, line_total))
 
     labels: dict[str, str] = {}
@@ -342,9 +346,16 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
     for order_id, amount, i in money:
         order_lines = lines_by_order.get(order_id) or [(NONE, str(_("No lines")), 0, ZERO)]
         totals[i].net_sales += amount
-        # Most orders have one line: it takes the whole amount (what the split would give), and the
-        # split's arithmetic is most of this loop's time on a long range.
-        parts = [amount] if len(order_lines) == 1 else split_proportionally(amount, [t for *_r, t in order_lines])
+        # An order whose lines all have one value (one line, or a split by the order's channel,
+        # country...) gives it the whole amount: what the split's parts add up to. The split's
+        # arithmetic is most of this loop's time on a long range.
+        one = order_lines[0][0]
+        if len(order_lines) == 1 or all(line[0] == one for line in order_lines):
+            for key, label, _q, _t in order_lines:
+                labels[key] = label
+            cells[one][i].net_sales += amount
+            continue
+        parts = split_proportionally(amount, [t for *_r, t in order_lines])
         for (key, label, _q, _t), part in zip(order_lines, parts):
             labels[key] = label
             cells[key][i].net_sales += part
