@@ -221,3 +221,35 @@ def test_the_order_lists_money_moved_and_paid_rows_for_the_range(admin_app, tric
     boots = reports.sales_over_time(first=FIRST, last=LAST, grain=reports.MONTH, dimension="category")
     key = next(row.key for row in boots.rows if row.label == "Boots")
     assert _listed(admin_app, moved="2024-06-05..2024-06-05", line_category=key) == {"A", "J"}
+
+
+def _queries(client, url, params) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, params).status_code == 200
+    return len(queries)
+
+
+def test_the_order_list_costs_the_same_queries_with_each_report_filter(admin_client, tricky,
+                                                                       django_assert_max_num_queries):
+    boots = reports.sales_over_time(first=FIRST, last=LAST, grain=reports.MONTH, dimension="category")
+    key = next(row.key for row in boots.rows if row.label == "Boots")
+    url = "/admin/orders/order/"
+    plain = _queries(admin_client, url, {})
+    for params in [{"moved": f"{FIRST}..{LAST}"}, {"moved": "2024-06-08..2024-06-08"}, {"paid": f"{FIRST}..{LAST}"},
+                   {"moved": f"{FIRST}..{LAST}", "line_category": key}, {"paid": "2024-06-06..2024-06-06",
+                                                                        "country": "US"}]:
+        with django_assert_max_num_queries(plain + 1):  # a line filter names its category: one query
+            _queries(admin_client, url, params)
+
+
+def test_each_split_of_the_report_page_costs_the_same_queries(admin_client, tricky, django_assert_max_num_queries):
+    counts = set()
+    for dimension, _label in reports.DIMENSIONS:
+        for grain, _name in reports.GRAINS:
+            with django_assert_max_num_queries(10):
+                counts.add(_queries(admin_client, "/admin/reports/sales/", {
+                    "first": str(FIRST), "last": str(LAST), "grain": grain, "dimension": dimension}))
+    assert len(counts) == 1, counts
