@@ -103,9 +103,10 @@ class MoneyMovedFilter(_StoreDaysFilter):
     def in_range(self, queryset, start, end):
         from payments.models import Payment, Refund
 
-        # One set of orders (UNION), each half read through its index (payment_succeeded_at,
+        # One set of orders (UNION), each half read through its index (payment_succeeded_covering,
         # refund_created_at). An OR of two EXISTS made PostgreSQL test every order against both
-        # and, misjudging the rows, compile the query (JIT): 1-6 s at 300,000 orders.
+        # and, misjudging the rows, JIT-compile the query: 6-15 s a page at 300,000 orders
+        # (docs/decisions.md).
         payments = Payment.objects.filter(status=Payment.Status.SUCCEEDED, succeeded_at__gte=start,
                                           succeeded_at__lt=end).order_by().values("order_id")
         refunds = Refund.objects.filter(status=Refund.Status.SUCCEEDED, created_at__gte=start,
