@@ -250,10 +250,13 @@ class SoldOrCollectedAtFilter(_ReportFilter):
         if role == "collect":
             return queryset.filter(sale_location__isnull=True, pickup_location_id=location_id)
         if role == "shipped":
-            here = Allocation.objects.filter(line__order=OuterRef("pk"), stock_level__location_id=location_id)
+            # The orders as one set (UNION) read from the location's allocations: an OR of two
+            # EXISTS tested every order against both (20 s at 300,000 orders, docs/decisions.md).
+            here = Allocation.objects.filter(stock_level__location_id=location_id).order_by()
             held = Allocation.objects.filter(line=OuterRef("line"), quantity__gt=F("quantity_released"))
-            return queryset.filter(delivered, Exists(here.filter(quantity__gt=F("quantity_released")))
-                                   | Exists(here.exclude(Exists(held))))
+            kept_here = here.filter(quantity__gt=F("quantity_released")).values("line__order_id")
+            all_released = here.exclude(Exists(held)).values("line__order_id")
+            return queryset.filter(delivered, pk__in=kept_here.union(all_released))
         return queryset.none()
 
 
