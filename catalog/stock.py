@@ -131,7 +131,7 @@ def reserve_counting(
     nothing for orders one location can ship) and the order is split across locations as above,
     or, if it says no, refused with OutOfStock naming what the best single location lacks.
     `shipping_only` (a delivered online order) takes units only from locations that ship online
-    orders (`Location.ships_online_orders`); the other rows are still locked and counted in
+    orders (`reach` DELIVER, the online availability rule the storefront shows); the other rows are still locked and counted in
     `available_after` (they are still stock, for the counter and click and collect).
     """
     wanted = _summed(requests)
@@ -143,7 +143,7 @@ def reserve_counting(
     usable: dict[int, list[StockLevel]] = defaultdict(list)
     for level in sorted(locked, key=_location_order(location_ids)):
         by_variant[level.variant_id].append(level)
-        if not shipping_only or level.location.ships_online_orders:
+        if not shipping_only or _reach_of(level.location) == Reach.DELIVER:
             usable[level.variant_id].append(level)
 
     short = {
@@ -438,6 +438,11 @@ def reach(*, is_active: bool, ships_online_orders: bool, pickup_allowed: bool) -
     return Reach.COLLECT if pickup_allowed else Reach.NONE
 
 
+def _reach_of(location: Location) -> str:
+    return reach(is_active=location.is_active, ships_online_orders=location.ships_online_orders,
+                 pickup_allowed=location.pickup_allowed)
+
+
 def deliverable_q(prefix: str = "location__") -> Q:
     """Locations (through `prefix`) whose units can be delivered: `reach` DELIVER."""
     return Q(**{f"{prefix}is_active": True, f"{prefix}ships_online_orders": True})
@@ -479,11 +484,7 @@ class OnlineStock:
     @classmethod
     def at(cls, levels: Iterable[tuple[Location, int]]) -> OnlineStock:
         """From one variant's (location, units available) pairs."""
-        return cls.tally(
-            (reach(is_active=location.is_active, ships_online_orders=location.ships_online_orders,
-                   pickup_allowed=location.pickup_allowed), location.pickup_allowed, location.pk, units)
-            for location, units in levels
-        )
+        return cls.tally((_reach_of(location), location.pickup_allowed, location.pk, units) for location, units in levels)
 
     @property
     def orderable(self) -> int:
