@@ -546,6 +546,7 @@ class ProductPage:
     stock: dict[int, int] = field(default_factory=dict)  # units one online order can have, per variant id
     # Status PICKUP_ONLY: the shops where the units can be collected (none of them ships online orders).
     pickup_only: list[Location] = field(default_factory=list)
+    online: dict[int, OnlineStock] = field(default_factory=dict)  # per variant id (`stock.OnlineStock`)
 
     @cached_property
     def description_text(self) -> str:
@@ -653,6 +654,7 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
         product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
         locations=locations, available=available, status=status,
         breadcrumbs=breadcrumbs, attributes=rows.attributes, related=related, stock=stock, pickup_only=pickup_only,
+        online={} if is_digital(product) else online,
     )
 
 

@@ -98,6 +98,7 @@ def test_staff_stop_the_only_shop_holding_an_item_shipping_and_its_page_says_pic
     # then: the product page says it can only be picked up there, and can still be bought for that
     page = admin_app.get(item.url)
     assert _status(page) == "Pick up at Harbour Street shop only: cannot be delivered"
+    assert "https://schema.org/InStoreOnly" in page.text  # what search engines are told too
     next(form for form in page.forms.values() if form.action.endswith("/cart/add/")).submit().follow()
     assert item.variant.sku in admin_app.get("/cart/").text
     # a collectable item can be bought: its card is in stock, and the "in stock" filter lists it
