@@ -119,3 +119,21 @@ def test_staff_stop_the_only_shop_holding_an_item_shipping_and_its_page_says_pic
     _untick(admin_app, item.shop, "ships_online_orders", django_capture_on_commit_callbacks)
     assert _status(admin_app.get(item.url)) == "Only 4 left"
     assert "is-sold-out" not in _card(admin_app.get(item.category_url), item.product)["class"]
+
+
+def test_the_last_units_collected_at_a_shop_that_does_not_ship_sell_the_card_out(
+    demo_catalog, django_app, django_capture_on_commit_callbacks
+):
+    demo_catalog(products=6)
+    item = stocked_only_at("shop-harbour-street", units=2)
+    Location.objects.filter(pk=item.shop.pk).update(ships_online_orders=False)
+    listing_index.invalidate_categories()  # what saving the location in the admin does (see above)
+    assert "is-sold-out" not in _card(django_app.get(item.category_url), item.product)["class"]  # collectable
+
+    # a click-and-collect order takes the last two units at the shop
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        stock.reserve(requests=[stock.StockRequest(variant_id=item.variant.pk, quantity=2)],
+                      location_ids=[item.shop.pk])
+
+    assert "is-sold-out" in _card(django_app.get(item.category_url), item.product)["class"]
+    assert _card(django_app.get(item.category_url, {"in_stock": "1"}), item.product) is None
