@@ -7,7 +7,8 @@ keeps one row (`CategoryListingIndex`) describing its *own* published products c
 - `ids`: the product ids, in a fixed order; a product's *position* in that list is its bit.
 - `keys`: for each brand (`b<id>`), option value of an active variant (`o<id>`) and attribute
   value (`a<id>`), a bitmask (hex) of the products that have it.
-- `stock`: the bitmask of products with an active variant in stock at an active location.
+- `stock`: the bitmask of products shoppers can buy online: an active variant with a unit at a
+  location that ships online orders or allows pick-up (`stock.available_online_q`, the one rule).
 - `featured`: the bitmask of featured products.
 - `prices`: per product, the sorted prices of its active variants, in cents.
 - `sold`, `created`: per product, units sold and creation time (microseconds), for sorting.
@@ -155,11 +156,11 @@ def stock_flipped(products: dict[int, int]) -> dict[int, int]:
         CategoryListingIndex.objects.filter(category_id__in=set(products.values()))
         .select_for_update().order_by("category_id").values_list("category_id", "data")
     )
+    from .stock import available_online_q
+
     in_stock = set(
-        StockLevel.objects.filter(
-            variant__product_id__in=products, variant__is_active=True, location__is_active=True,
-            on_hand__gt=F("reserved"),
-        ).values_list("variant__product_id", flat=True).distinct().order_by()
+        StockLevel.objects.filter(available_online_q(), variant__product_id__in=products)
+        .values_list("variant__product_id", flat=True).distinct().order_by()
     )
     by_category: dict[int, list[int]] = defaultdict(list)
     for product_id, category_id in products.items():
@@ -255,7 +256,8 @@ def _everything(sender, **kwargs) -> None:
         invalidate_categories()
 
 
-# A location's activity decides every product's stock; deleting a brand or a value unlinks
+# A location's activity and its "ships online orders" and "pick-up" flags decide every product's
+# online stock (`stock.available_online_q`); deleting a brand or a value unlinks
 # products without signals of theirs (SET NULL, cascades). Renames need nothing: labels are read
 # live, the index holds ids.
 post_save.connect(_everything, sender=Location, dispatch_uid="listing-index-location-saved")
@@ -369,8 +371,10 @@ def build(category_ids: list[int]) -> dict[int, dict]:
             continue
         category_id, position = where[product_id]
         keys[category_id][f"a{value_id}"].append(position)
+    from .stock import available_online_q
+
     for (product_id,) in (
-        StockLevel.objects.filter(active_variants, location__is_active=True, on_hand__gt=F("reserved"))
+        StockLevel.objects.filter(active_variants, available_online_q())
         .values_list("variant__product_id").distinct()
     ):
         if product_id not in where:  # sold in shops only (saleschannels)

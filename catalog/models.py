@@ -182,10 +182,10 @@ class ProductQuerySet(models.QuerySet):
         return self.filter(status=Product.Status.ACTIVE, category_id__in=category_ids)
 
     def in_stock(self) -> ProductQuerySet:
-        available = StockLevel.objects.filter(
-            variant__product=OuterRef("pk"), variant__is_active=True, on_hand__gt=F("reserved")
-        )
-        return self.filter(Exists(available))
+        """Products a shopper can buy online now (`catalog.stock.available_online_q`, the one rule)."""
+        from .stock import available_online_q
+
+        return self.filter(Exists(StockLevel.objects.filter(available_online_q(), variant__product=OuterRef("pk"))))
 
 
 class Product(TimeStamped):
