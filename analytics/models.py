@@ -13,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 # Every event and order is "web" until sales channels arrive (issue 10: store it now).
 WEB = "web"
+# A sales channel's code (saleschannels.Channel.code): a shop's counter is "pos-<location code>",
+# e.g. "pos-shop-harbour-street", longer than the 20 characters these columns first had.
+CHANNEL_CODE_LENGTH = 40
 
 
 class Event(models.Model):
@@ -31,7 +34,7 @@ class Event(models.Model):
         "customers.Customer", verbose_name=_("customer"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
     )
-    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_CODE_LENGTH, default=WEB)
     device = models.CharField(_("device"), max_length=10, choices=Device.choices, blank=True)
     utm_source = models.CharField(_("campaign source"), max_length=100, blank=True)
     utm_medium = models.CharField(_("campaign medium"), max_length=100, blank=True)
@@ -79,7 +82,7 @@ class DailyMetric(models.Model):
         CHECKOUTS = "checkouts", _("Checkouts started")
 
     day = models.DateField(_("day"))
-    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_CODE_LENGTH, default=WEB)
     metric = models.CharField(_("figure"), max_length=30, choices=Metric.choices)
     value = models.DecimalField(_("value"), max_digits=14, decimal_places=2)
     computed_at = models.DateTimeField(_("computed"), auto_now=True)
@@ -107,7 +110,7 @@ class FunnelDay(models.Model):
     """
 
     day = models.DateField(_("day"))
-    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_CODE_LENGTH, default=WEB)
     device = models.CharField(_("device"), max_length=10, choices=Event.Device.choices, blank=True)
     sessions = models.PositiveIntegerField(_("sessions"), default=0)
     product_views = models.PositiveIntegerField(_("with a product view"), default=0)
@@ -134,7 +137,7 @@ class ProductDay(models.Model):
     report reads a few thousand rows, not a month of events. No row for a product with none."""
 
     day = models.DateField(_("day"))
-    channel = models.CharField(_("channel"), max_length=20, default=WEB)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_CODE_LENGTH, default=WEB)
     # Not a foreign key: a deleted product keeps its past figures, and the rollup locks nothing.
     product_id = models.BigIntegerField(_("product"))
     views = models.PositiveIntegerField(_("views"), default=0)

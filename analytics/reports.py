@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Q
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -321,17 +320,24 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
 
     fields = _line_fields(dimension)
     lines_by_order: dict[int, list[tuple[str, str, int, Decimal]]] = defaultdict(list)
-    behind = (Q(order__in=payments.values("order_id")) | Q(order__in=refunds.values("payment__order_id"))
-              | Q(order__paid_at__gte=start, order__paid_at__lt=end))
-    lines = (OrderLine.objects.filter(behind)
+    # The orders behind the figures as one set (UNION): PostgreSQL reads each source through its
+    # index and joins the lines by order once. An OR of three conditions (IN, IN, the order's
+    # paid_at) made it test every line of the store against each (1-2 s at 300,000 orders).
+    behind = payments.order_by().values("order_id").union(refunds.order_by().values("payment__order_id"),
+                                                          paid.order_by().values("pk"))
+    lines = (OrderLine.objects.filter(order__in=behind)
              .order_by("order_id", "pk", *(("allocations__pk",) if dimension == "location" else ()))
              .values_list("order_id", "quantity", "line_total", *fields))
     if dimension == "location":
         for order_id, parts in _location_lines(lines):
             lines_by_order[order_id].extend(parts)
     else:
+        keys: dict[tuple, tuple[str, str]] = {}  # a few values (categories, countries) on many lines
         for order_id, quantity, line_total, *values in lines:
-            key, label = _line_key(dimension, tuple(values))
+            values = tuple(values)
+            if values not in keys:
+                keys[values] = _line_key(dimension, values)
+            key, label = keys[values]
             lines_by_order[order_id].append((key, label, quantity, line_total))
 
     labels: dict[str, str] = {}
@@ -340,9 +346,16 @@ def sales_over_time(*, first: datetime.date, last: datetime.date, grain: str, di
     for order_id, amount, i in money:
         order_lines = lines_by_order.get(order_id) or [(NONE, str(_("No lines")), 0, ZERO)]
         totals[i].net_sales += amount
-        # Most orders have one line: it takes the whole amount (what the split would give), and the
-        # split's arithmetic is most of this loop's time on a long range.
-        parts = [amount] if len(order_lines) == 1 else split_proportionally(amount, [t for *_r, t in order_lines])
+        # An order whose lines all have one value (one line, or a split by the order's channel,
+        # country...) gives it the whole amount: what the split's parts add up to. The split's
+        # arithmetic is most of this loop's time on a long range.
+        one = order_lines[0][0]
+        if len(order_lines) == 1 or all(line[0] == one for line in order_lines):
+            for key, label, _q, _t in order_lines:
+                labels[key] = label
+            cells[one][i].net_sales += amount
+            continue
+        parts = split_proportionally(amount, [t for *_r, t in order_lines])
         for (key, label, _q, _t), part in zip(order_lines, parts):
             labels[key] = label
             cells[key][i].net_sales += part

@@ -193,6 +193,8 @@ def measure(args: argparse.Namespace) -> None:
         print(f"\n--- {page.name}: 5 cold renders, top functions by cumulative time")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        print(f"--- {page.name}: the project's own functions (not the libraries'), by cumulative time")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(rf"^{re.escape(str(ROOT))}/(?!\.venv)", 30)
 
 
 def normalise(html: str) -> str:

@@ -49,6 +49,15 @@ def rendition_path(digest: str, width: int) -> str:
     return f"renditions/{digest}/{width}.webp"
 
 
+def thumbnail_url(name: str, renditions: dict | None) -> str:
+    """The address of a stored picture shown small (the back office's lists, chat cards): its
+    smallest WebP rendition, plenty for a thumbnail where the original may be megabytes, or the
+    picture itself until its renditions are made. No query."""
+    if renditions:
+        name = min(renditions.items(), key=lambda item: int(item[0]))[1]
+    return default_storage.url(name)
+
+
 def _decode(data: bytes, *, draft: tuple[int, int] | None = None) -> Image.Image:
     """Upright pixels in a mode WebP keeps: RGBA when there is any transparency, else RGB.
 

@@ -131,18 +131,23 @@ def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> dict[int, int]:
     the products' stock again under the listing index lock, and what that returns to
     `stock_availability_changed`.
     """
+    from .stock import reach
+
     if not deltas:
         return {}
     owners = Product.objects.filter(variants__stock_levels__pk__in=list(deltas)).values("pk")
     rows = StockLevel.objects.filter(variant__product__in=owners).values_list(
         "pk", "variant__product_id", "variant__product__category_id", "on_hand", "reserved",
-        "variant__is_active", "location__is_active",
+        "variant__is_active", "location__is_active", "location__ships_online_orders", "location__pickup_allowed",
     ).order_by()
     products: set[int] = set()
     flipped: dict[int, int] = {}
-    for pk, product_id, category_id, on_hand, reserved, variant_active, location_active in rows:
+    for pk, product_id, category_id, on_hand, reserved, variant_active, *location in rows:
         products.add(product_id)
-        if pk not in deltas or not (variant_active and location_active):
+        # A row shoppers cannot buy from online (a counter-only shop) never changes a card.
+        if pk not in deltas or not variant_active or not reach(
+            is_active=location[0], ships_online_orders=location[1], pickup_allowed=location[2]
+        ):
             continue
         on_hand_delta, reserved_delta = deltas[pk]
         if (on_hand > reserved) != (on_hand - on_hand_delta > reserved - reserved_delta):

@@ -161,6 +161,8 @@ class ProductQuerySet(models.QuerySet):
 
         The web channel's publication (saleschannels.Publication) is a subquery in the same
         statement, so no page pays a query for it. `category_ids`: see `on_sale_anywhere`.
+        PostgreSQL search applies the same rule on its own tables (`catalog.search.Published`):
+        a change here goes there too (tests/test_search.py compares the two).
         """
         from saleschannels.selectors import not_sold_online
 
@@ -180,10 +182,10 @@ class ProductQuerySet(models.QuerySet):
         return self.filter(status=Product.Status.ACTIVE, category_id__in=category_ids)
 
     def in_stock(self) -> ProductQuerySet:
-        available = StockLevel.objects.filter(
-            variant__product=OuterRef("pk"), variant__is_active=True, on_hand__gt=F("reserved")
-        )
-        return self.filter(Exists(available))
+        """Products a shopper can buy online now (`catalog.stock.available_online_q`, the one rule)."""
+        from .stock import available_online_q
+
+        return self.filter(Exists(StockLevel.objects.filter(available_online_q(), variant__product=OuterRef("pk"))))
 
 
 class Product(TimeStamped):

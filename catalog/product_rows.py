@@ -21,6 +21,7 @@ from django.db import router
 from . import precompiled
 from .models import Attribute, AttributeValue, Brand, Location, Option, OptionValue, Product, ProductImage
 from .models import StockLevel, Variant
+from .stock import OnlineStock
 
 
 # Timestamps are left deferred where many rows come back (a variant per option value): SQLite
@@ -74,7 +75,8 @@ def _stock(product_id: int):
         StockLevel.objects.filter(variant__product_id=product_id, variant__is_active=True, location__is_active=True)
         .order_by("location__position", "location__name", "pk")
         .values_list("variant_id", "on_hand", "reserved", "location_id", "location__name", "location__city",
-                     "location__code", "location__kind", "location__pickup_allowed", "location__position")
+                     "location__code", "location__kind", "location__pickup_allowed", "location__position",
+                     "location__ships_online_orders")
     )
 
 
@@ -106,10 +108,16 @@ class ProductRows:
     product: Product
     variants: list[Variant]
     values_of: dict[int, dict[str, OptionValue]]  # variant id -> option slug -> its value
-    levels: dict[int, list[tuple[Location, int]]]  # variant id -> (location, units available)
+    levels: dict[int, list[tuple[Location, int]]]  # variant id -> (active location, units available)
     images: list[ProductImage]
     attributes: list[AttributeValue]
-    stock: dict[int, int] = field(default_factory=dict)  # variant id -> units available
+    # variant id -> its units as online shoppers can have them (`stock.OnlineStock`, the one rule)
+    online: dict[int, OnlineStock] = field(default_factory=dict)
+
+    @property
+    def stock(self) -> dict[int, int]:
+        """variant id -> units one online order can have (`OnlineStock.orderable`)."""
+        return {pk: online.orderable for pk, online in self.online.items()}
 
 
 def _instance(model, alias: str, values, cache: dict | None = None):
@@ -174,10 +182,10 @@ def product_page_rows(slug: str, active_category_ids) -> ProductRows | None:
         "product:stock", _stock, product.pk, model=StockLevel
     ):
         if location_id not in places:
-            name, city, code, kind, pickup_allowed, position = place
+            name, city, code, kind, pickup_allowed, position, ships = place
             places[location_id] = Location(
                 pk=location_id, name=name, city=city, code=code, kind=kind, pickup_allowed=pickup_allowed,
-                position=position, is_active=True,
+                position=position, is_active=True, ships_online_orders=ships,
             )
         levels[variant_id].append((places[location_id], max(on_hand - reserved, 0)))
 
@@ -200,7 +208,7 @@ def product_page_rows(slug: str, active_category_ids) -> ProductRows | None:
     ordered = list(variants.values())
     return ProductRows(
         product=product, variants=ordered, values_of=values_of, levels=levels, images=images, attributes=values,
-        stock={v.pk: sum(units for _place, units in levels[v.pk]) for v in ordered},
+        online={v.pk: OnlineStock.at(levels[v.pk]) for v in ordered},
     )
 
 

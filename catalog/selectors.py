@@ -28,6 +28,7 @@ from .card_rows import CardProduct, card_products
 from .cache import versioned_key
 from .pictures import pictures_in_order
 from .product_rows import product_page_rows, related_ids
+from .stock import OnlineStock, available_online_q, online_stock
 from .models import (
     AttributeValue,
     Brand,
@@ -159,9 +160,8 @@ def _cheapest_variant() -> QuerySet[Variant]:
 
 
 def _available_stock() -> QuerySet[StockLevel]:
-    return StockLevel.objects.filter(
-        variant__product=OuterRef("pk"), variant__is_active=True, location__is_active=True, on_hand__gt=F("reserved")
-    )
+    """The product's stock rows with a unit shoppers can buy online (`stock.available_online_q`)."""
+    return StockLevel.objects.filter(available_online_q(), variant__product=OuterRef("pk"))
 
 
 def with_card_data(queryset: QuerySet[Product]) -> QuerySet[Product]:
@@ -495,6 +495,7 @@ class Availability:
     IN_STOCK = "in_stock"
     LOW = "low"
     OUT = "out_of_stock"
+    PICKUP_ONLY = "pickup_only"  # none can be delivered; collectable at `ProductPage.pickup_only`
 
 
 def availability_status(available: int) -> str:
@@ -542,7 +543,10 @@ class ProductPage:
     breadcrumbs: list[CategoryNode]
     attributes: list[AttributeValue]
     related: list[Product]
-    stock: dict[int, int] = field(default_factory=dict)  # units available per variant id (active locations)
+    stock: dict[int, int] = field(default_factory=dict)  # units one online order can have, per variant id
+    # Status PICKUP_ONLY: the shops where the units can be collected (none of them ships online orders).
+    pickup_only: list[Location] = field(default_factory=list)
+    online: dict[int, OnlineStock] = field(default_factory=dict)  # per variant id (`stock.OnlineStock`)
 
     @cached_property
     def description_text(self) -> str:
@@ -561,6 +565,7 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     if rows is None:
         raise Http404("No such product")
     product, variants, values_of, levels, stock = rows.product, rows.variants, rows.values_of, rows.levels, rows.stock
+    online = rows.online
     if is_digital(product):
         # Emailed (a gift card): never out of stock, whatever stock rows it has or lacks.
         levels.clear()
@@ -619,9 +624,19 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
         LocationStock(entry.location, entry.available, availability_status(entry.available))
         for entry in per_location.values()
     ]
-    available = sum(entry.available for entry in locations)
+    # What the shopper can order online (`stock.OnlineStock`): delivered, or collected at one shop.
+    shown_online = OnlineStock.at(
+        (entry.location, entry.available) for entry in per_location.values()
+    ) if len(shown) > 1 else online.get(shown[0].pk, OnlineStock()) if shown else OnlineStock()
+    available = shown_online.orderable
+    status = availability_status(available)
+    pickup_only = []
     if is_digital(product):
         available = stock[selected.pk] if selected is not None else 0
+        status = availability_status(available)
+    elif available > 0 and not shown_online.deliverable:
+        status = Availability.PICKUP_ONLY
+        pickup_only = [per_location[pk].location for pk in shown_online.collect_only()]
 
     # The chosen colour's pictures first (whatever the size), then the whole product's, then the
     # other colours'. Without a look option the staff's order stands.
@@ -637,24 +652,17 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
     related = card_products(related_ids(category_id=product.category_id, product_id=product.pk))
     return ProductPage(
         product=product, variants=variants, selected_variant=selected, picker=picker, images=images,
-        locations=locations, available=available, status=availability_status(available),
-        breadcrumbs=breadcrumbs, attributes=rows.attributes, related=related, stock=stock,
-    )
-
-
-def _stock_totals(variant_ids: list[int]) -> QuerySet:
-    return (
-        StockLevel.objects.filter(variant_id__in=variant_ids, location__is_active=True)
-        .values("variant_id").annotate(available=Sum(F("on_hand") - F("reserved")))
-        .order_by().values_list("variant_id", "available")
+        locations=locations, available=available, status=status,
+        breadcrumbs=breadcrumbs, attributes=rows.attributes, related=related, stock=stock, pickup_only=pickup_only,
+        online={} if is_digital(product) else online,
     )
 
 
 def stock_totals(variant_ids: list[int]) -> dict[int, int]:
-    """Units available per variant, summed over active locations (one query, compiled once per
-    number of variants: the cart and every checkout step ask)."""
-    found = precompiled.rows("stock-totals", _stock_totals, list(variant_ids), model=StockLevel)
-    return {variant_id: available or 0 for variant_id, available in found}
+    """Units one online order can have of each variant (`stock.OnlineStock.orderable`: delivered,
+    or collected at one shop), one query compiled once per number of variants: the cart and every
+    checkout step ask."""
+    return {variant_id: online.orderable for variant_id, online in online_stock(variant_ids).items()}
 
 
 # --- Listings from the listing index (what the storefront pages use) ----------------------------
@@ -781,18 +789,16 @@ def listing(*, category_ids: list[int], filters: ListingFilters, ranked_ids: lis
 
     low_price = high_price = None
     for part, base in zip(parts, bases):
-        chosen = listing_index.positions(narrowed(part, base, skip="price"))
-        lows = [part.low[p] for p in chosen if part.low[p] >= 0]
-        if lows:
-            highs = [part.high[p] for p in chosen]
-            low_price = min(lows) if low_price is None else min(low_price, min(lows))
-            high_price = max(highs) if high_price is None else max(high_price, max(highs))
+        found = listing_index.price_range(part, narrowed(part, base, skip="price"))
+        if found:
+            low_price = found[0] if low_price is None else min(low_price, found[0])
+            high_price = found[1] if high_price is None else max(high_price, found[1])
     in_stock_count = sum(
         (narrowed(part, base, skip="in_stock") & part.stock).bit_count() for part, base in zip(parts, bases)
     )
 
     if ranked_ids is not None and filters.sort == "relevance":
-        kept = {part.ids[position] for part, mask in zip(parts, everything) for position in listing_index.positions(mask)}
+        kept = {pk for part, mask in zip(parts, everything) for pk in listing_index.ids_at(part, mask)}
         ids = [pk for pk in ranked_ids if pk in kept]
     else:
         ids = listing_index.SortedIds(filters.sort if filters.sort in listing_index.SORTS else "relevance",

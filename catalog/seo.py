@@ -16,13 +16,16 @@ def product_structured_data(page: ProductPage) -> dict:
     for variant in page.variants:
         # The page's own availability (stock at an inactive location cannot be sold), computed once.
         available = page.stock[variant.pk]
+        availability = "InStock" if available > 0 else "OutOfStock"
+        if available > 0 and variant.pk in page.online and not page.online[variant.pk].deliverable:
+            availability = "InStoreOnly"  # collected at a shop that does not ship (catalog.stock)
         offers.append(
             {
                 "@type": "Offer",
                 "sku": variant.sku,
                 "price": str(quantize(variant.price)),
                 "priceCurrency": settings.STORE_CURRENCY,
-                "availability": "https://schema.org/InStock" if available > 0 else "https://schema.org/OutOfStock",
+                "availability": f"https://schema.org/{availability}",
                 "url": url,
             }
         )

@@ -27,8 +27,8 @@ Rules every writer here follows, and every caller must know:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from django.db import router, transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
@@ -131,7 +131,7 @@ def reserve_counting(
     nothing for orders one location can ship) and the order is split across locations as above,
     or, if it says no, refused with OutOfStock naming what the best single location lacks.
     `shipping_only` (a delivered online order) takes units only from locations that ship online
-    orders (`Location.ships_online_orders`); the other rows are still locked and counted in
+    orders (`reach` DELIVER, the online availability rule the storefront shows); the other rows are still locked and counted in
     `available_after` (they are still stock, for the counter and click and collect).
     """
     wanted = _summed(requests)
@@ -143,7 +143,7 @@ def reserve_counting(
     usable: dict[int, list[StockLevel]] = defaultdict(list)
     for level in sorted(locked, key=_location_order(location_ids)):
         by_variant[level.variant_id].append(level)
-        if not shipping_only or level.location.ships_online_orders:
+        if not shipping_only or _reach_of(level.location) == Reach.DELIVER:
             usable[level.variant_id].append(level)
 
     short = {
@@ -409,6 +409,117 @@ def _described(variant_id: int, location: Location) -> dict:
 
 
 # --- Reads (no locks: a snapshot for display; `reserve` decides under lock) ---------------------
+
+
+# Online availability: the one rule for what the storefront, the cart, checkout and the counter's
+# endless aisle call available, the same as fulfilment routing reserves (`reserve_counting`,
+# inventory.routing). Units at an active location that ships online orders can be delivered (and
+# collected there, if it allows pick-up); units at an active location that does not ship but
+# allows pick-up can be collected at that location only (a pick-up order reserves at its shop
+# whatever the flag); units anywhere else (an inactive location, a shop whose stock is for its
+# counter) are not offered online. A variant or product is available online (cards, the listing
+# index's stock bit, "in stock" filters) when one unit can be delivered or collected.
+
+
+class Reach:
+    """How online shoppers can have a location's units (`reach`)."""
+
+    DELIVER = "deliver"  # delivered (and collected too, where pick-up is allowed)
+    COLLECT = "collect"  # collected at that location only
+    NONE = ""  # not offered online
+
+
+def reach(*, is_active: bool, ships_online_orders: bool, pickup_allowed: bool) -> str:
+    """The rule, for one location, in Python (`sold_online_q` and `deliverable_q` say it in SQL)."""
+    if not is_active:
+        return Reach.NONE
+    if ships_online_orders:
+        return Reach.DELIVER
+    return Reach.COLLECT if pickup_allowed else Reach.NONE
+
+
+def _reach_of(location: Location) -> str:
+    return reach(is_active=location.is_active, ships_online_orders=location.ships_online_orders,
+                 pickup_allowed=location.pickup_allowed)
+
+
+def deliverable_q(prefix: str = "location__") -> Q:
+    """Locations (through `prefix`) whose units can be delivered: `reach` DELIVER."""
+    return Q(**{f"{prefix}is_active": True, f"{prefix}ships_online_orders": True})
+
+
+def sold_online_q(prefix: str = "location__") -> Q:
+    """Locations (through `prefix`) whose units can be bought online: `reach` DELIVER or COLLECT."""
+    return Q(**{f"{prefix}is_active": True}) & (
+        Q(**{f"{prefix}ships_online_orders": True}) | Q(**{f"{prefix}pickup_allowed": True})
+    )
+
+
+def available_online_q() -> Q:
+    """Stock rows holding a unit of an active variant that shoppers can buy online: a product with
+    one is "in stock" on its card, in the listing index and the "in stock" filter."""
+    return Q(variant__is_active=True, on_hand__gt=F("reserved")) & sold_online_q()
+
+
+@dataclass(frozen=True)
+class OnlineStock:
+    """A variant's units as online shoppers can have them (`online_stock`)."""
+
+    deliverable: int = 0  # over the locations that ship online orders (a delivery may be split)
+    # Units per active pick-up location (whether it ships or not): a pick-up takes them all there.
+    collectable: Mapping[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def tally(cls, rows) -> OnlineStock:
+        """From one variant's stock rows as (location reach, pick-up allowed, location id, units available)."""
+        deliverable, collectable = 0, {}
+        for where, pickup_allowed, location_id, units in rows:
+            units = max(units, 0)
+            if where == Reach.DELIVER:
+                deliverable += units
+            if where and pickup_allowed:
+                collectable[location_id] = collectable.get(location_id, 0) + units
+        return cls(deliverable=deliverable, collectable=collectable)
+
+    @classmethod
+    def at(cls, levels: Iterable[tuple[Location, int]]) -> OnlineStock:
+        """From one variant's (location, units available) pairs."""
+        return cls.tally((_reach_of(location), location.pickup_allowed, location.pk, units) for location, units in levels)
+
+    @property
+    def orderable(self) -> int:
+        """The most one order can have: delivered, or collected at one shop. What the cart allows."""
+        return max(self.deliverable, *self.collectable.values(), 0)
+
+    def collect_only(self, quantity: int = 1) -> list[int]:
+        """The pick-up locations holding `quantity` when fewer can be delivered (else none)."""
+        if self.deliverable >= quantity:
+            return []
+        return [location_id for location_id, units in self.collectable.items() if units >= quantity]
+
+
+def _online_levels(variant_ids: list[int]) -> QuerySet:
+    return StockLevel.objects.filter(sold_online_q(), variant_id__in=variant_ids).order_by(
+        "location__position", "location__name", "location_id"
+    ).values_list("variant_id", "location_id", "location__ships_online_orders", "location__pickup_allowed",
+                  "on_hand", "reserved")
+
+
+def online_stock(variant_ids: Sequence[int]) -> dict[int, OnlineStock]:
+    """Each variant's `OnlineStock` (every id a key). One query, compiled once per number of
+    variants (`catalog.precompiled`: the cart and every checkout step ask). No locks: placement
+    reserves under lock and has the last word."""
+    ids = list(dict.fromkeys(variant_ids))
+    if not ids:
+        return {}
+    rows: dict[int, list] = {pk: [] for pk in ids}
+    for variant_id, location_id, ships, pickup_allowed, on_hand, reserved in precompiled.rows(
+        "stock:online", _online_levels, ids, model=StockLevel
+    ):
+        where = reach(is_active=True, ships_online_orders=ships, pickup_allowed=pickup_allowed)
+        rows[variant_id].append((where, pickup_allowed, location_id, on_hand - reserved))
+    return {pk: OnlineStock.tally(found) for pk, found in rows.items()}
+
 
 
 def can_reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> dict[int, int]:

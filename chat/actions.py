@@ -32,7 +32,7 @@ from customers.models import Activity
 
 from . import services
 from .exceptions import ChatError
-from .models import Conversation, Message
+from .models import CartLink, Conversation, Message, cart_link_key
 
 CART_LINK_SALT = "chat.cart-link"
 CART_LINK_MAX_AGE = 14 * 24 * 3600
@@ -174,10 +174,12 @@ def read_cart_link(token: str) -> list[tuple[int, int]]:
 
 def send_cart_link(*, conversation: Conversation, author, lines: list[WantedLine]) -> Message:
     """Send the shopper a link that fills their cart with `lines` when they open it (and press
-    the button on its page). Nothing is reserved: stock is checked when they add."""
+    the button on its page). Nothing is reserved: stock is checked when they add. The link gets its
+    `CartLink` row in the same transaction, so an order it leads to finds this conversation."""
     from shop.site import absolute_url
 
-    path = reverse("chat:cart-link", args=[cart_link_token(lines)])
+    token = cart_link_token(lines)
+    path = reverse("chat:cart-link", args=[token])
     with transaction.atomic():
         message = services.add_agent_message(
             conversation=conversation, author=author,
@@ -185,6 +187,7 @@ def send_cart_link(*, conversation: Conversation, author, lines: list[WantedLine
                 "items": _describe(lines), "url": absolute_url(path)},
             payload=_cart_payload(path, lines, added=False),
         )
+        CartLink.objects.create(key=cart_link_key(token), conversation=conversation, message=message)
         _timeline(conversation, _("Agent sent a cart link in chat: %(items)s") % {"items": _describe(lines)},
                   cart_lines=[[line.variant_id, line.quantity] for line in lines])
     return message
@@ -206,29 +209,23 @@ def code_promotions():
 
 def discount_gives(promotion) -> str:
     """What a code of `promotion` gives, in a few words for the shopper's card: "10% off your
-    order, on orders of $50.00 or more", "Free shipping". No query."""
+    order, on orders of $50.00 or more", "Free shipping". A discount on items is said as the
+    storefront's sale label says it (`promotions.labels.label_text`: "15% off on the items it
+    covers"). No query."""
+    from promotions import labels, offers
     from promotions.models import Promotion
     from shop.money import format_money
 
     R = Promotion.Reward
-    percent = f"{promotion.value.normalize():f}"
-    amount = format_money(promotion.value)
-    if promotion.reward == R.PERCENT_LINES:
-        text = _("%(percent)s%% off the items it covers") % {"percent": percent}
-    elif promotion.reward == R.FIXED_LINES:
-        text = _("%(amount)s off each item it covers") % {"amount": amount}
-    elif promotion.reward == R.FIXED_PRICE:
-        text = _("The items it covers at %(amount)s each") % {"amount": amount}
+    if promotion.reward in labels.LABELLED:
+        text = _("%(label)s on the items it covers") % {"label": labels.label_text(offers.to_offer(promotion, {}))}
     elif promotion.reward == R.PERCENT_ORDER:
-        text = _("%(percent)s%% off your order") % {"percent": percent}
+        text = _("%(percent)s%% off your order") % {"percent": f"{promotion.value.normalize():f}"}
     elif promotion.reward == R.FIXED_ORDER:
-        text = _("%(amount)s off your order") % {"amount": amount}
-    elif promotion.reward == R.BUY_X_GET_Y:
-        text = (_("Buy %(buy)d, get %(get)d free") if promotion.value >= 100 else
-                _("Buy %(buy)d, get %(get)d at %(percent)s%% off")) % {
-            "buy": promotion.buy_quantity, "get": promotion.get_quantity, "percent": percent}
+        text = _("%(amount)s off your order") % {"amount": format_money(promotion.value)}
     elif promotion.reward == R.SHIPPING:
-        text = _("Free shipping") if promotion.value >= 100 else _("%(percent)s%% off shipping") % {"percent": percent}
+        text = _("Free shipping") if promotion.value >= 100 else _("%(percent)s%% off shipping") % {
+            "percent": f"{promotion.value.normalize():f}"}
     else:
         text = _("A free gift")
     if promotion.min_subtotal:

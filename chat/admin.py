@@ -385,7 +385,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def act_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Every button of the conversation page posts here with `do`: reply, note, card, order,
-        cart_add, cart_link, discount, gift_card, draft_order, assign, tags, resolve. Each needs
+        cart_add, cart_link, discount, gift_card, draft_order, template, resend, assign, tags, resolve. Each needs
         `reply_conversation`; assigning another agent needs `manage_chat`; a discount code
         `promotions.change_promotion`, a gift card `giftcards.add_giftcard` and a draft order
         `stafforders.add_draftorder` (`actions.py`; the draft's page comes next)."""
@@ -493,6 +493,14 @@ class ConversationAdmin(admin.ModelAdmin):
             from .messaging import outbound
 
             outbound.send_template(conversation=conversation, author=user)
+        elif do == "resend":
+            from .messaging import outbound
+
+            if outbound.resend(conversation=conversation, message_id=post.get("message", ""),
+                               failure=post.get("failure", ""), by=user):
+                messages.success(request, _("Sending it again."))
+            else:
+                messages.info(request, _("That file was already sent again."))
         elif do == "tags":
             services.set_tags(conversation=conversation, names=post.get("tags", "").split(","))
         elif do == "resolve":

@@ -18,20 +18,17 @@ import datetime
 import time
 
 from django.db import IntegrityError, transaction
-from django.urls import reverse
-
-from .models import Conversation, ConversationOrder, Message
+from .models import CartLink, Conversation, ConversationOrder, cart_link_key
 from .selectors import ATTRIBUTION_DAYS
 
 CART_LINK_SESSION_KEY = "chat_cart_link"
 
 
 def conversation_of_cart_link(token: str) -> Conversation | None:
-    """The conversation an agent sent this cart link in (the message carries its path)."""
-    path = reverse("chat:cart-link", args=[token])
-    message = (Message.objects.filter(sender=Message.Sender.AGENT, payload__cart__url=path)
-               .select_related("conversation").order_by("-pk").first())
-    return message.conversation if message is not None else None
+    """The conversation an agent sent this cart link in (its `CartLink`, by the token's digest
+    through an index; the latest when the same link was sent twice). One query."""
+    link = CartLink.objects.filter(key=cart_link_key(token)).select_related("conversation").order_by("-pk").first()
+    return link.conversation if link is not None else None
 
 
 def remember_cart_link(*, session, conversation: Conversation) -> None:

@@ -6,6 +6,7 @@ answers, `bot_active` whether the assistant still answers first.
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -207,7 +208,7 @@ class CannedReply(TimeStamped):
 class ProactiveTrigger(TimeStamped):
     """A message the launcher opens with by itself, when a visitor matches: the kind of page, time
     on it, items in the cart, the cart's value, a returning visitor. The browser decides (nothing is
-    sent about the visitor) except the cart's value, which the visitor's own state answer carries;
+    sent about the visitor) except the cart's value, which the visitor's own `/chat/cart-value/` answers;
     at most once a day per visitor, never for one who closed the chat."""
 
     class PageType(models.TextChoices):
@@ -223,7 +224,7 @@ class ProactiveTrigger(TimeStamped):
     page_type = models.CharField(_("page"), max_length=10, choices=PageType.choices, default=PageType.ANY)
     seconds_on_page = models.PositiveIntegerField(_("seconds on the page"), default=20)
     min_cart_items = models.PositiveIntegerField(_("at least this many items in the cart"), default=0)
-    # Compared on the server: the launcher asks the visitor's own (never cached) state for it.
+    # Compared with the cart's value priced on the server (`views.cart_value`, never cached).
     min_cart_value = models.DecimalField(
         _("cart worth at least"), max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)],
         help_text=_("In the store's currency, at today's prices; 0: any cart."))
@@ -265,6 +266,32 @@ class ConversationOrder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} ← {self.conversation_id} ({self.get_how_display()})"
+
+
+def cart_link_key(token: str) -> str:
+    """The indexed stand-in for a cart link's token (`CartLink.key`): its SHA-256, fixed length
+    whatever the number of lines the signed token carries."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CartLink(models.Model):
+    """A cart an agent sent as a link (`actions.send_cart_link`), so the link's page finds the
+    conversation it was sent in by an index (`attribution.conversation_of_cart_link`) rather than
+    by reading every agent message's payload. Not unique: the same lines sent again within the
+    same second make the same token, and the latest sending wins."""
+
+    key = models.CharField(max_length=64, db_index=True, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="cart_link")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("cart link")
+        verbose_name_plural = _("cart links")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"cart link in conversation {self.conversation_id}"
 
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

@@ -138,6 +138,13 @@ def for_shopper(payload: dict | None) -> dict:
     return shown
 
 
+def _thumbnail(image) -> str:
+    """A chat card is small: the catalog's thumbnail of the picture (its smallest rendition)."""
+    from catalog.images import thumbnail_url
+
+    return thumbnail_url(image.image.name, getattr(image, "renditions", None))
+
+
 def product_card(product, *, variant_id: int | None = None, variant_available: int | None = None) -> dict:
     """The payload of a product card, staff's or the assistant's: `product` from
     `catalog.selectors.with_card_data` or `cards_in_order` (its first picture, cheapest price,
@@ -148,7 +155,7 @@ def product_card(product, *, variant_id: int | None = None, variant_available: i
     images = getattr(product, "ordered_images", None) or []
     card = {"title": product.title, "url": product.get_absolute_url(),
             "price": format_money(product.price) if product.price is not None else "",
-            "in_stock": bool(product.in_stock), "image": thumbnail_url(images[0]) if images else ""}
+            "in_stock": bool(product.in_stock), "image": _thumbnail(images[0]) if images else ""}
     if variant_id is not None:
         if variant_available is None:
             from catalog.selectors import stock_totals
@@ -170,17 +177,6 @@ def product_cards(products, *, chosen: dict[int, int]) -> list[dict]:
     return [product_card(product, variant_id=chosen.get(product.pk),
                          variant_available=available.get(chosen[product.pk], 0) if product.pk in chosen else None)
             for product in products]
-
-
-def thumbnail_url(image) -> str:
-    """The smallest rendition of a product picture (a chat card is small), or the picture itself."""
-    from django.core.files.storage import default_storage
-
-    renditions = getattr(image, "renditions", None) or {}
-    if renditions:
-        width, path = min((int(width), path) for width, path in renditions.items())
-        return default_storage.url(path)
-    return image.image.url
 
 
 def for_staff(payload: dict | None, *, gift_cards: dict | None = None) -> dict:

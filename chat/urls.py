@@ -9,6 +9,7 @@ urlpatterns = [
     path("contact/", views.contact, name="contact"),
     path("chat/state/", views.state, name="state"),
     path("chat/triggers/", views.triggers, name="triggers"),
+    path("chat/cart-value/", views.cart_value, name="cart-value"),
     path("chat/start/", views.start, name="start"),
     path("chat/c/<str:token>/", views.conversation_page, name="conversation"),
     path("chat/cart/<str:token>/", views.cart_link, name="cart-link"),

@@ -84,9 +84,7 @@ def triggers(request: HttpRequest) -> JsonResponse:
 @require_safe
 def state(request: HttpRequest) -> JsonResponse:
     """The launcher opening: this visitor's latest conversation and its messages (none: the
-    greeting). Also hands the script a CSRF token: the cached page carries none. With `?cart=1`
-    (a proactive message with a minimum cart value) also the cart's value at today's prices,
-    purchasable lines only, as a decimal string in the store's currency."""
+    greeting). Also hands the script a CSRF token: the cached page carries none."""
     conversation = (Conversation.objects.for_visitor(visitor_key=identity.visitor_key(request), user=request.user)
                     .order_by("-last_message_at", "-pk").first())
     data: dict = {"csrf": get_token(request), "greeting": assistant.greeting(), "menu": assistant.menu()}
@@ -96,11 +94,21 @@ def state(request: HttpRequest) -> JsonResponse:
     else:
         data["conversation"] = None
         data["messages"] = []
-    if request.GET.get("cart") == "1":
-        from carts.selectors import cart_contents
-
-        data["cart_value"] = str(cart_contents(user=request.user, session=request.session, images=False).subtotal)
     return JsonResponse(data)
+
+
+@never_cache
+@require_safe
+def cart_value(request: HttpRequest) -> JsonResponse:
+    """This visitor's cart value at today's prices, purchasable lines only, as a decimal string in
+    the store's currency: all a proactive message with a minimum cart value needs to decide. The
+    launcher asks only when such a message could apply and the header counts items in the cart,
+    so the pages themselves stay the same for everyone (in the shared cache) and the visitor's
+    conversation is not read for it. Never cached; sets no cookie."""
+    from carts.selectors import cart_contents
+
+    value = cart_contents(user=request.user, session=request.session, images=False).subtotal
+    return JsonResponse({"cart_value": str(value)})
 
 
 def _turn(request: HttpRequest) -> assistant.Turn:

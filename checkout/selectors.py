@@ -138,6 +138,37 @@ def ready_pickup_locations(*, cart: CartContents) -> list[Location]:
     return stock.locations_with_everything(requests=requests) if requests else []
 
 
+@dataclass(frozen=True)
+class CollectOnlyLine:
+    """A cart line that cannot be delivered in full: only `deliverable` of its `quantity` can, and
+    the pick-up shops `shop_ids` can hand over all of it (none of them ships online orders)."""
+
+    title: str
+    sku: str
+    quantity: int
+    deliverable: int
+    shop_ids: list[int]
+
+
+def collect_only_lines(*, cart: CartContents) -> list[CollectOnlyLine]:
+    """The cart's shipped lines that delivery cannot take in full, with the pick-up shops that hold
+    each (`catalog.stock.OnlineStock`, the one rule). One query; none for a cart with nothing to
+    ship. A snapshot without locks: placement reserves, and refuses, under lock."""
+    items = cart.shippable_items
+    if not items:
+        return []
+    online = stock.online_stock([item.variant.pk for item in items])
+    lines = []
+    for item in items:  # one line per variant (carts.CartLine)
+        units = online[item.variant.pk]
+        if units.deliverable < item.quantity:
+            lines.append(CollectOnlyLine(
+                title=item.title, sku=item.sku, quantity=item.quantity, deliverable=units.deliverable,
+                shop_ids=units.collect_only(item.quantity),
+            ))
+    return lines
+
+
 def tax_rates(*, country: str) -> dict[str, TaxRate]:
     """The country's rates by tax class ("" is the default rate). One query."""
     return {rate.tax_class: rate for rate in TaxRate.objects.filter(country=country.upper())}

@@ -128,6 +128,35 @@ def pickup_options(*, availability: selectors.PickupAvailability) -> list[Shippi
     ]
 
 
+def collect_only_message(*, lines: list[selectors.CollectOnlyLine], pickup: selectors.PickupAvailability) -> list[str]:
+    """What the delivery step says when delivery was chosen for lines only a shop can hand over:
+    each line and the shops that have it, then how to go on (pick-up at a shop holding the whole
+    cart, or without those lines). `pickup` is the cart's `selectors.pickup_availability`, which
+    names every pick-up shop (no query here)."""
+    names = {location.pk: location.name for location in [*pickup.ready, *pickup.not_ready]}
+    messages = []
+    for line in lines:
+        shops = ", ".join(names[pk] for pk in line.shop_ids if pk in names)
+        named = {"title": line.title, "sku": line.sku, "quantity": line.quantity, "deliverable": line.deliverable,
+                 "shops": shops}
+        if not shops:
+            messages.append(_("%(title)s (%(sku)s) cannot be delivered: only %(deliverable)d of the %(quantity)d "
+                              "you want can be.") % named)
+        elif line.deliverable:
+            messages.append(_("%(title)s (%(sku)s): only %(deliverable)d of the %(quantity)d you want can be "
+                              "delivered; all %(quantity)d can be picked up at %(shops)s.") % named)
+        else:
+            messages.append(_("%(title)s (%(sku)s) cannot be delivered: it can only be picked up at %(shops)s.")
+                            % named)
+    if pickup.ready:
+        messages.append(_("Choose pick-up at %(shops)s below, or remove these items from your cart to have the "
+                          "rest delivered.") % {"shops": ", ".join(location.name for location in pickup.ready)})
+    else:
+        messages.append(_("No single shop holds everything in your cart: remove these items from your cart to "
+                          "have the rest delivered, and order them on their own for pick-up."))
+    return messages
+
+
 def find_option(options: list[ShippingOption], key: str) -> ShippingOption | None:
     return next((option for option in options if option.key == key), None)
 

@@ -200,6 +200,13 @@ def details(request: HttpRequest) -> HttpResponse:
             valid = form.is_valid() & billing_form.is_valid()
         else:
             valid = form.is_valid() & shipping_form.is_valid() & (billing_same or billing_form.is_valid())
+        if valid and form.chosen().kind == services.DELIVERY:
+            # Before the review: lines only a shop that does not ship can hand over (placement
+            # would refuse them). Said here, with the shops that have them; nothing is saved.
+            collect_only = selectors.collect_only_lines(cart=cart)
+            if collect_only:
+                form.add_error("delivery", services.collect_only_message(lines=collect_only, pickup=pickup))
+                valid = False
         if valid:
             address = {} if digital else shipping_form.address()
             request.session[SESSION_KEY] = CheckoutDetails(
@@ -258,6 +265,15 @@ def review(request: HttpRequest) -> HttpResponse:
     except ShippingUnavailable as error:
         messages.warning(request, str(error))
         return redirect("checkout:details")
+    if option.kind == services.DELIVERY:
+        # Chosen before some lines became collect-only (a shop stopped shipping, the warehouse
+        # sold out): back to the delivery step, which says which and where.
+        collect_only = selectors.collect_only_lines(cart=cart)
+        if collect_only:
+            pickup = selectors.pickup_availability(cart=cart)
+            for message in services.collect_only_message(lines=collect_only, pickup=pickup):
+                messages.warning(request, message)
+            return redirect("checkout:details")
     taxes = services.tax_table(country=services.tax_country(option=option, address_country=details.country))
     pricing = services.checkout_pricing(cart=cart, user=request.user, session=request.session, details=details,
                                         option=option)

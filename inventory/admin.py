@@ -289,6 +289,8 @@ class RoutingPolicyAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # before the default rule is written for someone who may not see it
         if not RoutingPolicy.objects.filter(pk=1).exists():
             services.set_routing_policy(split=RoutingPolicy.Split.WHEN_NEEDED)
         return HttpResponseRedirect(reverse("admin:inventory_routingpolicy_change", args=[1]))

@@ -133,6 +133,9 @@ class Order(models.Model):
                          name="order_reservation_expiry"),
             # Reports read orders by when they were paid (a range of store days): migration 0009.
             models.Index(fields=["paid_at"], name="order_paid_at"),
+            # The order list's default order (newest first, then id) and its date hierarchy's
+            # first and last dates: migration 0011, built online.
+            models.Index(fields=["created_at", "id"], name="order_created_at"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),

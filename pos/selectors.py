@@ -131,11 +131,12 @@ def sale_view(*, session: RegisterSession, cart: dict) -> SaleView:
     prices = channel_prices(channel=channel, variant_ids=variants) if channel.price_list_id else {}
     here, away = {}, {}
     for row in StockLevel.objects.filter(variant_id__in=variants, location__is_active=True).values(
-            "variant_id", "location_id", "location__kind", "on_hand", "reserved"):
+            "variant_id", "location_id", "location__kind", "location__ships_online_orders", "on_hand", "reserved"):
         free = row["on_hand"] - row["reserved"]
         if row["location_id"] == shop.pk:
             here[row["variant_id"]] = free
-        elif row["location__kind"] == Location.Kind.WAREHOUSE:
+        elif row["location__kind"] == Location.Kind.WAREHOUSE and row["location__ships_online_orders"]:
+            # What `services.sell` ships from (active ones that ship: `catalog.stock.deliverable_q`).
             away[row["variant_id"]] = away.get(row["variant_id"], 0) + free
     rates = tax_table(country=shop.country or "")
     included = settings.STORE_PRICES_INCLUDE_TAX

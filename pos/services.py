@@ -16,6 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog import stock
 from catalog.models import Location, Variant
 from customers.models import Customer
 from inventory.models import Reason
@@ -205,10 +206,12 @@ def sell(
     channel = counter_channel(location_id=shop.pk)
     if channel is None:
         raise SaleError(_("%(shop)s has no active counter channel.") % {"shop": shop.name})
-    warehouses = tuple(Location.objects.filter(kind=Location.Kind.WAREHOUSE, is_active=True)
+    # Shipped to the customer: only from warehouses that ship online orders (the one rule,
+    # catalog.stock.deliverable_q), as an online delivery would be.
+    warehouses = tuple(Location.objects.filter(stock.deliverable_q(prefix=""), kind=Location.Kind.WAREHOUSE)
                        .order_by("position", "name", "pk").values_list("pk", flat=True))
     if ships and not warehouses:
-        raise SaleError(_("There is no active warehouse to ship from."))
+        raise SaleError(_("There is no active warehouse that ships online orders to ship from."))
     placement = [PlacementLine(line.variant_id, line.quantity, location_ids=warehouses if line.ship else (shop.pk,))
                  for line in lines]
     email = (email or (customer.email if customer else "")).strip()

@@ -43,6 +43,8 @@ class ReturnPolicyAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # before the row is made for someone who may not see it
         policy = ReturnPolicy.current()
         return HttpResponseRedirect(reverse("admin:returns_returnpolicy_change", args=[policy.pk]))
 

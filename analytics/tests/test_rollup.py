@@ -175,3 +175,19 @@ def test_the_command_flushes_and_rolls_up_the_last_days():
     assert "1 buffered events written; 3 days rolled up." in out.getvalue()
     assert Event.objects.count() == 1
     assert DailyMetric.objects.values("day").distinct().count() == 3
+
+
+def test_every_figures_channel_column_holds_any_sales_channels_code():
+    # The demo's counter "pos-shop-harbour-street" (23 characters) did not fit varchar(20): on
+    # PostgreSQL the day's rollup failed with a DataError once a counter sale was made there.
+    from django.apps import apps as global_apps
+
+    from saleschannels.models import Channel
+
+    longest = Channel._meta.get_field("code").max_length
+    short = [f"{model.__name__}.channel ({model._meta.get_field('channel').max_length})"
+             for model in global_apps.get_app_config("analytics").get_models()
+             if any(field.name == "channel" for field in model._meta.fields)
+             and model._meta.get_field("channel").max_length < longest]
+
+    assert short == []

@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -31,12 +30,9 @@ from .stock_grid import stock_grid_view
 def _thumbnail(name: str | None, renditions: dict | None, *, alt: str, size: int) -> str:
     if not name:
         return "—"
-    if renditions:
-        # The smallest WebP rendition is plenty for a thumbnail; the original may be megabytes.
-        name = min(renditions.items(), key=lambda item: int(item[0]))[1]
     return format_html(
         '<img src="{}" alt="{}" width="{}" height="{}" loading="lazy" style="object-fit: cover;">',
-        default_storage.url(name), alt, size, size,
+        images.thumbnail_url(name, renditions), alt, size, size,
     )
 
 

@@ -59,8 +59,10 @@ class StockLevelForm(forms.ModelForm):
             # A row is one location's stock; moving stock elsewhere is a new row, not an edit.
             self.fields["location"].disabled = True
         # The page carries the figure it showed: a row is changed only when a person typed over
-        # it, and the service refuses if the figure moved meanwhile (a shipment, a return).
-        self.fields["on_hand"].show_hidden_initial = True
+        # it, and the service refuses if the figure moved meanwhile (a shipment, a return). A
+        # view-only page (staff who may only view the catalog) has no field to carry it.
+        if "on_hand" in self.fields:
+            self.fields["on_hand"].show_hidden_initial = True
 
     def shown_on_hand(self) -> int | None:
         """The on-hand figure the page showed (0 for a new row); see `shown_figure`."""

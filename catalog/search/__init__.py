@@ -60,22 +60,45 @@ def backend_for(conn: BaseDatabaseWrapper) -> ModuleType:
         raise ImproperlyConfigured(f"Product search supports SQLite and PostgreSQL, not {conn.vendor}.") from None
 
 
-_published_sql: dict[tuple, tuple[str, tuple]] = {}
+@dataclass(frozen=True)
+class Published:
+    """What "published" (ProductQuerySet.published) means to a search backend, in two forms.
+
+    `sql`, `params`: the published products' ids, titles and categories (`pub_id`, `pub_title`,
+    `pub_category`), compiled from the queryset itself; SQLite joins it. The same rule in parts,
+    for an index that keeps each product's status and category beside its words (PostgreSQL):
+    `status` (active), `category_ids` (the active tree) and `not_online_sql`, `not_online_params`
+    (the products sold in shops only). tests/test_search.py checks both forms find the same
+    products as the queryset.
+    """
+
+    sql: str
+    params: tuple
+    status: str
+    category_ids: list[int]
+    not_online_sql: str
+    not_online_params: tuple
 
 
-def _published() -> tuple[str, tuple]:
-    """SQL and parameters of the published products' ids, titles and categories, from the one
-    definition of "published" (ProductQuerySet.published).
+_published_cache: dict[tuple, Published] = {}
+
+
+def _published() -> Published | None:
+    """"Published" for this database and the active categories; None when no category is active,
+    so nothing is published (the ORM cannot compile `IN ()`).
 
     Compiled once per database and set of active categories (the structure rarely changes; the
     ORM took ~0.7 ms of a cold search to build it), at most a few kept.
     """
     from catalog.models import Product
     from catalog.selectors import category_tree
+    from saleschannels.selectors import not_sold_online
 
     category_ids = list(category_tree().by_id)
+    if not category_ids:
+        return None
     key = (connection.alias, tuple(category_ids))
-    found = _published_sql.get(key)
+    found = _published_cache.get(key)
     if found is None:
         queryset = (
             Product.objects.published(category_ids=category_ids)
@@ -83,9 +106,15 @@ def _published() -> tuple[str, tuple]:
             .annotate(pub_id=F("pk"), pub_title=F("title"), pub_category=F("category_id"))
             .values("pub_id", "pub_title", "pub_category")
         )
-        if len(_published_sql) >= 8:
-            _published_sql.clear()
-        found = _published_sql[key] = queryset.query.sql_with_params()
+        sql, params = queryset.query.sql_with_params()
+        # Unordered: Publication's default ordering would join the products to sort a subquery.
+        not_online_sql, not_online_params = not_sold_online().order_by().query.sql_with_params()
+        if len(_published_cache) >= 8:
+            _published_cache.clear()
+        found = _published_cache[key] = Published(
+            sql=sql, params=params, status=Product.Status.ACTIVE.value, category_ids=category_ids,
+            not_online_sql=not_online_sql, not_online_params=not_online_params,
+        )
     return found
 
 
@@ -102,6 +131,8 @@ def search(query: str, *, limit: int = 1000) -> SearchResult:
         return SearchResult()
     backend = backend_for(connection)
     published = _published()
+    if published is None:
+        return SearchResult()
     with connection.cursor() as cursor:
         spelling = correct(query_words, backend.vocabulary(cursor))
         fixed = spelling.words

@@ -11,6 +11,14 @@ The default parser keeps Hangul words whole, so Korean is matched word by word a
 - `catalog_product_search_document`: `document`, the names plus the description with its tags
   stripped (C), for words that are only in the description or spread over several fields.
 
+Both also carry the product's `status` and `category_id`, so a search keeps to published products
+(ProductQuerySet.published: active, in the active category tree, not sold in shops only) on the
+rows it ranks. Checked against catalog_product instead, a search looked up the ~1,270 products of
+its window one by one, about half of a cold search's SQL at 100,000 products (docs/decisions.md).
+The GIN indexes keep a pending list of at most 64 kB (`gin_pending_list_limit`): with the default
+4 MB, every search scanned up to a few hundred pending pages after a bulk load or a day of catalog
+edits, until autovacuum merged them.
+
 Both vectors have GIN indexes. They are stored rather than computed in expression indexes because
 the brand name sits in another table and because ranking needs the vector of every candidate.
 
@@ -31,12 +39,16 @@ corrections are checked against the documents); `rebuild()` trims it.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 from .folding import FOLDS
 from .query import MIN_PREFIX_LENGTH, Term, Vocabulary
+
+if TYPE_CHECKING:
+    from . import Published
 
 TABLE = "catalog_product_search"
 DOCUMENTS = "catalog_product_search_document"
@@ -52,6 +64,8 @@ FREQUENCY_CAP = 20
 HEAD_ROWS = 1000
 SIMILAR_CANDIDATES = 20
 DESCRIPTION_CANDIDATES = 2000
+# The GIN indexes' pending list, in kB (PostgreSQL's least; the default is 4 MB): see above.
+PENDING_LIST_KB = 64
 
 # The fold table as SQL literals: letters and combining marks only, so no quoting is needed, and
 # none of them is special inside a regular expression's brackets.
@@ -59,6 +73,58 @@ _FOLDED_CHARACTERS = "".join(FOLDS)
 _FOLDS_JSON = json.dumps(FOLDS, ensure_ascii=False)
 if any(char in _FOLDS_JSON for char in "'\\]^-"):
     raise ValueError("The fold table must hold letters and marks only.")
+
+# Words are added in sorted order so two transactions adding the same new words wait for each other
+# instead of deadlocking.
+SYNC_FUNCTION = f"""
+    CREATE OR REPLACE FUNCTION catalog_product_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        names tsvector;
+        doc tsvector;
+    BEGIN
+        -- save() writes every column; only a change to what is indexed costs a re-index, and a
+        -- change of status or category only rewrites those two columns.
+        IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.title IS NOT DISTINCT FROM OLD.title
+                AND NEW.brand_id IS NOT DISTINCT FROM OLD.brand_id
+                AND NEW.description IS NOT DISTINCT FROM OLD.description THEN
+            IF NEW.status IS DISTINCT FROM OLD.status OR NEW.category_id IS DISTINCT FROM OLD.category_id THEN
+                UPDATE {TABLE} SET status = NEW.status, category_id = NEW.category_id WHERE product_id = NEW.id;
+                UPDATE {DOCUMENTS} SET status = NEW.status, category_id = NEW.category_id WHERE product_id = NEW.id;
+            END IF;
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id <> NEW.id) THEN
+            DELETE FROM {TABLE} WHERE product_id = OLD.id;
+            DELETE FROM {DOCUMENTS} WHERE product_id = OLD.id;
+        END IF;
+        IF TG_OP = 'DELETE' THEN
+            RETURN NULL;
+        END IF;
+        names := catalog_search_names(NEW.title, (SELECT name FROM catalog_brand WHERE id = NEW.brand_id));
+        doc := catalog_search_document(names, NEW.description);
+        -- Upserts, as an update re-indexes the rows it replaces.
+        INSERT INTO {TABLE} (product_id, title, names, status, category_id)
+            VALUES (NEW.id, catalog_search_fold(NEW.title), names, NEW.status, NEW.category_id)
+            ON CONFLICT (product_id) DO UPDATE SET title = EXCLUDED.title, names = EXCLUDED.names,
+                status = EXCLUDED.status, category_id = EXCLUDED.category_id;
+        INSERT INTO {DOCUMENTS} (product_id, document, status, category_id)
+            VALUES (NEW.id, doc, NEW.status, NEW.category_id)
+            ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document,
+                status = EXCLUDED.status, category_id = EXCLUDED.category_id;
+        INSERT INTO {WORDS} (word)
+            SELECT w FROM unnest(tsvector_to_array(doc)) AS w ORDER BY w COLLATE "C"
+            ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$"""
+
+# The product's status and category on both tables (catalog migration 0011 adds them to an
+# existing index; a new install creates them here). Idempotent.
+PUBLICATION_COLUMNS = [
+    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT '', "
+    f"ADD COLUMN IF NOT EXISTS category_id bigint"
+    for table in (TABLE, DOCUMENTS)
+]
 
 INSTALL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -104,49 +170,17 @@ INSTALL = [
     # and its cheap-looking parallel sequential scan wins the planner over the GIN index.
     f"""CREATE TABLE {TABLE} (product_id bigint PRIMARY KEY, title text NOT NULL, names tsvector NOT NULL)
         WITH (parallel_workers = 0)""",
-    f"CREATE INDEX {TABLE}_names ON {TABLE} USING gin (names)",
+    f"CREATE INDEX {TABLE}_names ON {TABLE} USING gin (names) WITH (gin_pending_list_limit = {PENDING_LIST_KB})",
     f"""CREATE TABLE {DOCUMENTS} (product_id bigint PRIMARY KEY, document tsvector NOT NULL)
         WITH (parallel_workers = 0)""",
-    f"CREATE INDEX {DOCUMENTS}_document ON {DOCUMENTS} USING gin (document)",
+    f"CREATE INDEX {DOCUMENTS}_document ON {DOCUMENTS} USING gin (document) WITH (gin_pending_list_limit = {PENDING_LIST_KB})",
+    *PUBLICATION_COLUMNS,
     # "C" collation: byte order, so `word >= 'jack' AND word < 'jack' || U+10FFFF` is a prefix scan.
     f'CREATE TABLE {WORDS} (word text COLLATE "C" PRIMARY KEY)',
     # GiST rather than GIN: pg_trgm's GIN opclass also answers `=`, and the planner then prefers
     # it to the primary key for the spelling pass's exact look-ups, at a hundred times the cost.
     f"CREATE INDEX {WORDS}_trgm ON {WORDS} USING gist (word gist_trgm_ops)",
-    # Words are added in sorted order so two transactions adding the same new words wait for
-    # each other instead of deadlocking.
-    f"""
-    CREATE FUNCTION catalog_product_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-        names tsvector;
-        doc tsvector;
-    BEGIN
-        -- save() writes every column; only a change to what is indexed costs a re-index.
-        IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.title IS NOT DISTINCT FROM OLD.title
-                AND NEW.brand_id IS NOT DISTINCT FROM OLD.brand_id
-                AND NEW.description IS NOT DISTINCT FROM OLD.description THEN
-            RETURN NULL;
-        END IF;
-        IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id <> NEW.id) THEN
-            DELETE FROM {TABLE} WHERE product_id = OLD.id;
-            DELETE FROM {DOCUMENTS} WHERE product_id = OLD.id;
-        END IF;
-        IF TG_OP = 'DELETE' THEN
-            RETURN NULL;
-        END IF;
-        names := catalog_search_names(NEW.title, (SELECT name FROM catalog_brand WHERE id = NEW.brand_id));
-        doc := catalog_search_document(names, NEW.description);
-        -- Upserts, as an update re-indexes the rows it replaces.
-        INSERT INTO {TABLE} (product_id, title, names) VALUES (NEW.id, catalog_search_fold(NEW.title), names)
-            ON CONFLICT (product_id) DO UPDATE SET title = EXCLUDED.title, names = EXCLUDED.names;
-        INSERT INTO {DOCUMENTS} (product_id, document) VALUES (NEW.id, doc)
-            ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document;
-        INSERT INTO {WORDS} (word)
-            SELECT w FROM unnest(tsvector_to_array(doc)) AS w ORDER BY w COLLATE "C"
-            ON CONFLICT DO NOTHING;
-        RETURN NULL;
-    END
-    $$""",
+    SYNC_FUNCTION,
     # No column list and no WHEN clause: either would make the columns depend on the trigger,
     # and PostgreSQL would then refuse a later migration that alters them.
     """
@@ -223,18 +257,49 @@ def rebuild(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {TABLE}, {DOCUMENTS}, {WORDS}")
         cursor.execute(
-            f"""INSERT INTO {TABLE} (product_id, title, names)
-                SELECT p.id, catalog_search_fold(p.title), catalog_search_names(p.title, b.name)
+            f"""INSERT INTO {TABLE} (product_id, title, names, status, category_id)
+                SELECT p.id, catalog_search_fold(p.title), catalog_search_names(p.title, b.name), p.status, p.category_id
                 FROM catalog_product p LEFT JOIN catalog_brand b ON b.id = p.brand_id"""
         )
         cursor.execute(
-            f"""INSERT INTO {DOCUMENTS} (product_id, document)
-                SELECT p.id, catalog_search_document(s.names, p.description)
+            f"""INSERT INTO {DOCUMENTS} (product_id, document, status, category_id)
+                SELECT p.id, catalog_search_document(s.names, p.description), p.status, p.category_id
                 FROM catalog_product p JOIN {TABLE} s ON s.product_id = p.id"""
         )
         cursor.execute(
             f"INSERT INTO {WORDS} (word) SELECT DISTINCT unnest(tsvector_to_array(document)) FROM {DOCUMENTS}"
         )
+
+
+def add_publication_columns(connection: BaseDatabaseWrapper) -> None:
+    """Bring an index installed before catalog migration 0011 up to date: the status and category
+    columns, the trigger that keeps them, the columns filled from the catalog, the small pending
+    lists. Idempotent.
+
+    Meant to run statement by statement outside a transaction (the migration is not atomic), in
+    this order: adding a column with a constant default and setting a storage parameter only take
+    their table's lock for a moment, so searches and catalog edits go on; the trigger is replaced
+    before the fill, so an edit made meanwhile is kept right by both.
+    """
+    with connection.cursor() as cursor:
+        for sql in PUBLICATION_COLUMNS:
+            cursor.execute(sql)
+        cursor.execute(SYNC_FUNCTION)
+        for table in (TABLE, DOCUMENTS):
+            cursor.execute(
+                f"""UPDATE {table} AS s SET status = p.status, category_id = p.category_id
+                    FROM catalog_product AS p
+                    WHERE p.id = s.product_id AND (s.status, s.category_id) IS DISTINCT FROM (p.status, p.category_id)"""
+            )
+        for index in (f"{TABLE}_names", f"{DOCUMENTS}_document"):
+            cursor.execute(f"ALTER INDEX {index} SET (gin_pending_list_limit = {PENDING_LIST_KB})")
+        # The fill left a dead version of every row, and of its index entries, which searches
+        # would read until autovacuum came by (twice the heap blocks for a common word), and no
+        # statistics on the new columns (the planner then estimated a common word's published
+        # titles at 15 instead of 7,741). VACUUM cannot run inside a transaction (tests).
+        tables = f"{TABLE}, {DOCUMENTS}"
+        cursor.execute(f"ANALYZE {tables}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {tables}")
+    optimize(connection)
 
 
 def optimize(connection: BaseDatabaseWrapper) -> None:
@@ -340,21 +405,17 @@ def tsquery(words: list[str], *, any_word: bool, prefixes_only: bool = False) ->
 
 
 def ranked(
-    cursor: CursorWrapper, words: list[str], *, any_word: bool, title: str, published: tuple[str, tuple], limit: int
-) -> list[tuple[int, str]]:
+    cursor: CursorWrapper, words: list[str], *, any_word: bool, title: str, published: Published, limit: int
+) -> list[tuple[int, str, int]]:
     """(id, title, category id) of published products matching `words`, best first.
 
     First the products whose title or brand match: the one titled exactly `title` (folded),
     then by ts_rank of title and brand plus a little trigram similarity of the title. Then, while
     there is room, the other matches by ts_rank over the whole document, within the first
-    DESCRIPTION_CANDIDATES found. Each stage ranks in the search tables and keeps the published
-    products of a window a quarter larger than needed, so the join to the catalog stays small
-    (drafts are assumed to be a minority).
-
-    The window is checked against "published" product by product (a LATERAL subquery with a
-    LIMIT, which the planner cannot flatten into a join): flattened, it hashed every published
-    product of the catalog for a window of ~1,300 (at 100,000 products, a 75 ms sequential scan
-    where 1,300 primary-key lookups take 11 ms).
+    DESCRIPTION_CANDIDATES found. Both stages keep to published products on the search tables'
+    own status and category columns (see the module docstring), so nothing is looked up in the
+    catalog. A title from the second stage is "": it cannot be the exact title, whose product has
+    every word in its title and so is found by the first stage.
     """
     query = tsquery(words, any_word=any_word)
     match = tsquery(words, any_word=any_word, prefixes_only=True)
@@ -369,53 +430,49 @@ def _window(limit: int) -> int:
     return limit + limit // 4 + 20
 
 
-def _names_stage(
-    cursor, query: str, match: str, *, title: str, published: tuple[str, tuple], limit: int
-) -> list:
+def _published_filter(alias: str, published: Published) -> tuple[str, list]:
+    """ProductQuerySet.published on a search table's own columns (the rule in `Published`)."""
+    # NOT EXISTS, an anti-join: `NOT IN (subquery)` would be estimated to keep half the rows
+    # whatever the subquery holds, and the planner's estimate of the matches is what makes it
+    # choose the GIN index (tests/test_search_planning.py).
+    return (
+        f"""{alias}.status = %s AND {alias}.category_id = ANY(%s) AND NOT EXISTS (
+                SELECT 1 FROM ({published.not_online_sql}) AS shops_only WHERE shops_only.product_id = {alias}.product_id
+            )""",
+        [published.status, published.category_ids, *published.not_online_params],
+    )
+
+
+def _names_stage(cursor, query: str, match: str, *, title: str, published: Published, limit: int) -> list:
     # ts_rank normalisation 1 (divide by 1 + log of the length) prefers shorter titles; trigram
-    # similarity, dearer, only re-orders the window.
-    published_sql, published_params = published
+    # similarity, dearer, only re-orders a window a little larger than the page of results.
+    where, params = _published_filter("s", published)
     cursor.execute(
-        f"""SELECT r.product_id, r.title, published.pub_category FROM (
-                SELECT s.product_id, s.title, s.title = %s AS exact,
+        f"""SELECT r.product_id, r.title, r.category_id FROM (
+                SELECT s.product_id, s.title, s.category_id, s.title = %s AS exact,
                        ts_rank(s.names, to_tsquery('simple', %s), 1) AS rank
                 FROM {TABLE} AS s
-                WHERE s.names @@ to_tsquery('simple', %s)
+                WHERE s.names @@ to_tsquery('simple', %s) AND {where}
                 ORDER BY exact DESC, rank DESC, s.product_id DESC
                 LIMIT %s
             ) AS r
-            CROSS JOIN LATERAL (
-                SELECT published.pub_category FROM ({published_sql}) AS published
-                WHERE published.pub_id = r.product_id LIMIT 1
-            ) AS published
             ORDER BY r.exact DESC, r.rank + {SIMILARITY_WEIGHT} * similarity(r.title, %s) DESC, r.product_id DESC
             LIMIT %s""",
-        [title, query, match, _window(limit), *published_params, title, limit],
+        [title, query, match, *params, _window(limit), title, limit],
     )
     return cursor.fetchall()
 
 
-def _document_stage(
-    cursor, query: str, match: str, *, seen: list[int], published: tuple[str, tuple], limit: int
-) -> list:
-    published_sql, published_params = published
+def _document_stage(cursor, query: str, match: str, *, seen: list[int], published: Published, limit: int) -> list:
+    where, params = _published_filter("d", published)
     cursor.execute(
-        f"""SELECT r.product_id, published.pub_title, published.pub_category FROM (
-                SELECT c.product_id, ts_rank(c.document, to_tsquery('simple', %s)) AS score
-                FROM (
-                    SELECT product_id, document FROM {DOCUMENTS}
-                    WHERE document @@ to_tsquery('simple', %s) AND product_id <> ALL(%s)
-                    LIMIT {DESCRIPTION_CANDIDATES}
-                ) AS c
-                ORDER BY score DESC, c.product_id DESC
-                LIMIT %s
-            ) AS r
-            CROSS JOIN LATERAL (
-                SELECT published.pub_title, published.pub_category FROM ({published_sql}) AS published
-                WHERE published.pub_id = r.product_id LIMIT 1
-            ) AS published
-            ORDER BY r.score DESC, r.product_id DESC
+        f"""SELECT c.product_id, '', c.category_id FROM (
+                SELECT d.product_id, d.category_id, d.document FROM {DOCUMENTS} AS d
+                WHERE d.document @@ to_tsquery('simple', %s) AND d.product_id <> ALL(%s) AND {where}
+                LIMIT {DESCRIPTION_CANDIDATES}
+            ) AS c
+            ORDER BY ts_rank(c.document, to_tsquery('simple', %s)) DESC, c.product_id DESC
             LIMIT %s""",
-        [query, match, seen, _window(limit), *published_params, limit],
+        [match, seen, *params, query, limit],
     )
     return cursor.fetchall()

@@ -23,6 +23,7 @@ SQLite rebuilds a table to alter it, and dropping the old table drops its trigge
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from html import unescape
 
 from django.db import transaction
@@ -31,6 +32,9 @@ from django.db.backends.utils import CursorWrapper
 
 from .folding import fold
 from .query import MIN_PREFIX_LENGTH, Term, Vocabulary
+
+if TYPE_CHECKING:
+    from . import Published
 
 TABLE = "catalog_product_fts"
 VOCABULARY = "catalog_product_fts_vocab"
@@ -255,7 +259,7 @@ def match_expression(words: list[str], *, any_word: bool) -> str:
 
 
 def ranked(
-    cursor: CursorWrapper, words: list[str], *, any_word: bool, title: str, published: tuple[str, tuple], limit: int
+    cursor: CursorWrapper, words: list[str], *, any_word: bool, title: str, published: Published, limit: int
 ) -> list[tuple[int, str]]:
     """(id, title, category id) of published products matching `words`, best first.
 
@@ -265,7 +269,7 @@ def ranked(
     the first DESCRIPTION_CANDIDATES found, so a word in half the descriptions does not mean
     ranking half the catalog.
     """
-    published_sql, published_params = published
+    published_sql, published_params = published.sql, published.params
     expression = match_expression(words, any_word=any_word)
     names = f"{{title brand}} : ({expression})"
     cursor.execute(

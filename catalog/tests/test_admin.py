@@ -672,6 +672,22 @@ def test_support_can_view_but_not_change(client, staff_groups):
     assert client.get(reverse("admin:catalog_product_add")).status_code == 403
 
 
+def test_support_opens_a_demo_variants_page_with_its_stock(client, staff_groups, demo_catalog):
+    # A view-only page has no on_hand field to mark (it was a KeyError: a 500 for Support and
+    # Order managers on every variant page with stock).
+    demo_catalog(products=2)
+    variant = Variant.objects.filter(stock_levels__on_hand__gt=0).order_by("pk").first()
+    stock = variant.stock_levels.order_by("pk").first()
+    client.force_login(staff_in("Support"))
+
+    page = client.get(reverse("admin:catalog_variant_change", args=[variant.pk]))
+    stock_page = client.get(reverse("admin:catalog_stocklevel_change", args=[stock.pk]))
+
+    assert page.status_code == 200 and stock_page.status_code == 200
+    assert 'name="stock_levels-0-on_hand"' not in page.content.decode()  # read-only view
+    assert variant.sku in page.content.decode()
+
+
 def test_staff_groups_have_the_intended_permissions(staff_groups):
     def codenames(name):
         return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))

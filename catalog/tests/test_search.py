@@ -124,6 +124,54 @@ def test_search_covers_only_published_products():
     assert search("linen").ids == [published.pk]
 
 
+def test_search_finds_exactly_the_published_products_through_every_change():
+    # PostgreSQL keeps each product's status and category beside its words (search/postgres.py);
+    # both backends must find what ProductQuerySet.published() holds, before and after changes
+    # made by save(), by QuerySet.update() and by a publication.
+    from saleschannels.models import Publication
+
+    shown = CategoryFactory()
+    hidden_parent = CategoryFactory(is_active=False)
+    hidden_child = CategoryFactory(parent=hidden_parent)
+    active, draft, hidden, shops_only, online_only = (
+        ProductFactory(title=f"Harbour Parka {name}", category=shown)
+        for name in ("active", "draft", "hidden", "shops", "online")
+    )
+    Product.objects.filter(pk=draft.pk).update(status=Product.Status.DRAFT)
+    hidden.category = hidden_child
+    hidden.save()
+    Publication.objects.create(product=shops_only, sold_in=Publication.SoldIn.SHOPS)
+    Publication.objects.create(product=online_only, sold_in=Publication.SoldIn.ONLINE)
+
+    def published():
+        return set(Product.objects.published().filter(title__startswith="Harbour").values_list("pk", flat=True))
+
+    assert set(search("harbour parka").ids) == published() == {active.pk, online_only.pk}
+
+    active.status = Product.Status.DRAFT
+    active.save()
+    Product.objects.filter(pk=draft.pk).update(status=Product.Status.ACTIVE)
+    Product.objects.filter(pk=hidden.pk).update(category=shown)
+    online_only.category = hidden_child
+    online_only.save()
+    Publication.objects.filter(product=shops_only).update(sold_in=Publication.SoldIn.BOTH)
+
+    assert set(search("harbour parka").ids) == published() == {draft.pk, hidden.pk, shops_only.pk}
+    # The description stage keeps to the same products (no title has "breakwater").
+    Product.objects.filter(title__startswith="Harbour").update(description="<p>Cut for the breakwater.</p>")
+    assert set(search("breakwater").ids) == {draft.pk, hidden.pk, shops_only.pk}
+
+
+def test_a_store_with_every_category_hidden_finds_nothing_calmly(client):
+    # A new store, or one whose staff hid every category: no category is active, so no product is
+    # published; search must answer "nothing found", not raise (EmptyResultSet) or answer 500.
+    ProductFactory(title="Rain Jacket", category=CategoryFactory(is_active=False))
+
+    assert search("jacket").ids == []
+    assert suggest("jacket") == []
+    assert client.get(reverse("catalog:search"), {"q": "jacket"}).status_code == 200
+
+
 def test_limit_bounds_the_ids():
     for n in range(5):
         ProductFactory(title=f"Canvas Tote {n}")
@@ -492,3 +540,20 @@ def test_postgres_truncate_empties_the_index():
             " + (SELECT count(*) FROM catalog_product_search_document)"
         )
         assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.postgres
+def test_postgres_upgrade_fills_status_and_category_of_an_index_built_before_them():
+    # catalog migration 0011 on a store whose search tables predate the two columns.
+    jacket = ProductFactory(title="Waxed Jacket")
+    with connection.cursor() as cursor:
+        for table in (product_search.postgres.TABLE, product_search.postgres.DOCUMENTS):
+            cursor.execute(f"ALTER TABLE {table} DROP COLUMN status, DROP COLUMN category_id")
+        cursor.execute("ALTER INDEX catalog_product_search_names RESET (gin_pending_list_limit)")
+
+    product_search.postgres.add_publication_columns(connection)
+
+    assert search("jacket").ids == [jacket.pk]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'catalog_product_search_names'")
+        assert cursor.fetchone()[0] == ["gin_pending_list_limit=64"]

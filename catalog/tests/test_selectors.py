@@ -325,4 +325,4 @@ def test_stock_totals(storefront_catalog):
 
     totals = selectors.stock_totals([c.shell_red_s.pk, c.shell_blue_s.pk, c.shell_red_m.pk])
 
-    assert totals == {c.shell_red_s.pk: 10, c.shell_blue_s.pk: 3}
+    assert totals == {c.shell_red_s.pk: 10, c.shell_blue_s.pk: 3, c.shell_red_m.pk: 0}  # every variant asked for

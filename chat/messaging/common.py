@@ -44,6 +44,14 @@ class Inbound:
     media: tuple[Media, ...] = ()  # files to fetch after the webhook
 
 
+def graph_refusal(status: int, data) -> str:
+    """A Graph API refusal in a few words for staff: "HTTP 400 (#131053) Media upload error"
+    (the status, then the `error.message` Meta documents in its error answers, when there is one)."""
+    error = data.get("error") if isinstance(data, dict) else None
+    detail = error.get("message") if isinstance(error, dict) else ""
+    return f"HTTP {status} {detail or ''}".strip()
+
+
 class PlatformError(Exception):
     """The platform refused the request for good (a 4xx other than 429): retrying will not help."""
 

@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import MessageRejected
 from ..models import Attachment, Channel, Message
 from . import messenger, whatsapp
-from .common import TransientError
+from .common import TransientError, graph_refusal
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +124,7 @@ def _fetch(channel: str, entry: dict) -> bytes:
             raise Refused(_("the WhatsApp access token is not set"))
         status, data = _graph_call(requests.get, whatsapp.media_url(entry["ref"]), headers=whatsapp.headers())
         if status >= 400 or not isinstance(data, dict) or not data.get("url"):
-            detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-            raise Refused(_("WhatsApp did not give the file (HTTP %(status)s %(detail)s)")
-                          % {"status": status, "detail": detail})
+            raise Refused(_("WhatsApp did not give the file (%(refusal)s)") % {"refusal": graph_refusal(status, data)})
         try:
             size = int(data.get("file_size") or 0)
         except (TypeError, ValueError):
@@ -202,7 +200,7 @@ def _store(message_id: int, index: int, checked) -> int:
             message.payload = {**message.payload, "media": media,
                                "attachments": [*(message.payload.get("attachments") or []), payload_of(attachment)]}
             Message.objects.filter(pk=message_id).update(payload=message.payload)
-            _publish(message)
+            publish_updated(message)
     except BaseException:
         if stored_name:
             private_storage().delete(stored_name)
@@ -220,7 +218,7 @@ def _settle(message_id: int, index: int, *, reason: str) -> None:
         message.payload = {**message.payload, "media": media}
         Message.objects.filter(pk=message_id).update(payload=message.payload)
         _note(message, media[index])
-        _publish(message)
+        publish_updated(message)
 
 
 def _note(message: Message, entry: dict) -> None:
@@ -234,7 +232,7 @@ def _note(message: Message, entry: dict) -> None:
     _publish_message(note, message.conversation)
 
 
-def _publish(message: Message) -> None:
+def publish_updated(message: Message) -> None:
     """The inbox list and the conversation's page hear that the message changed (same id)."""
     from .. import realtime
 
@@ -279,8 +277,7 @@ def send_files(*, message: Message, files: list[Attachment], tag: str, record_fa
         Message.objects.filter(pk=message.pk).update(payload=message.payload)
 
     def refused(status: int, data, what: str) -> str:
-        detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-        record_failure(message_id=message.pk, error=f"{what}: HTTP {status} {detail}".strip())
+        record_failure(message_id=message.pk, error=f"{what}: {graph_refusal(status, data)}")
         return ""
 
     last = ""

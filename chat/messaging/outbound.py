@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import MessageRejected
 from ..models import Attachment, Channel, Conversation, Message
 from . import messenger, whatsapp
-from .common import PlatformError, TransientError
+from .common import PlatformError, TransientError, graph_refusal
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,10 @@ def deliver(*, message_id: int) -> bool:
             record_failure(message_id=message.pk, error=_(
                 "more than 7 days since the customer's last message: Messenger no longer accepts a reply"))
             return False
-    files = list(Attachment.objects.filter(message=message).order_by("pk"))
+    # Only a message with files lists them in its payload (`attachments.add_with_attachment`): a
+    # text reply costs no query for files it cannot have.
+    files = (list(Attachment.objects.filter(message=message).order_by("pk"))
+             if message.payload.get("attachments") else [])
     if files:
         from .media import send_files
 
@@ -200,8 +203,7 @@ def deliver(*, message_id: int) -> bool:
             body = platform.text_body(to=conversation.external_sender, text=text_with_links(message))
         status, data = _graph_call(requests.post, platform.endpoint(), json=body, headers=platform.headers())
         if status >= 400:
-            detail = (data.get("error") or {}).get("message", "") if isinstance(data, dict) else ""
-            record_failure(message_id=message.pk, error=f"HTTP {status} {detail}".strip())
+            record_failure(message_id=message.pk, error=graph_refusal(status, data))
             return False
         external_id = platform.sent_id(data) or f"sent:{message.pk}"
     updates = {"external_id": external_id}
@@ -261,17 +263,65 @@ def _graph_call(method, url: str, **kwargs) -> tuple[int, object]:
 
 
 def record_failure(*, message_id: int, error: str) -> None:
-    """On the message and as a note in the conversation, so staff see their reply did not go."""
+    """On the message and as a note in the conversation, so staff see their reply did not go.
+    Each refusal is counted (`payload.failures`): the Resend button names the one it answers."""
     from .. import realtime
+    from .media import publish_updated
 
     message = Message.objects.filter(pk=message_id).first()
     if message is None:
         return
-    Message.objects.filter(pk=message_id).update(payload={**message.payload, "delivery_error": error[:300]})
+    message.payload = {**message.payload, "delivery_error": error[:300],
+                       "failures": int(message.payload.get("failures") or 0) + 1}
+    Message.objects.filter(pk=message_id).update(payload=message.payload)
     Message.objects.create(conversation_id=message.conversation_id, sender=Message.Sender.SYSTEM, is_note=True,
                            body=_("Not delivered: %(error)s") % {"error": error[:300]}, channel=message.channel)
     event = {"type": "conversation", "id": message.conversation_id}
     transaction.on_commit(lambda: realtime.publish(realtime.INBOX_CHANNEL, event))
+    publish_updated(message)  # an open conversation page shows "Not delivered" and Resend
+
+
+def can_resend(message: Message) -> bool:
+    """A staff message with files that the platform refused (or that could not be queued)."""
+    return (message.sender == Message.Sender.AGENT and not message.is_note and not message.external_id
+            and message.channel in PLATFORMS and bool(message.payload.get("attachments"))
+            and bool(message.payload.get("delivery_error")))
+
+
+def resend(*, conversation: Conversation, message_id, failure, by) -> bool:
+    """Send again a staff message whose files the platform refused: the inbox's Resend button on
+    it. `failure` is the refusal the button was shown for (`payload.failures`; a message refused
+    before they were counted has had one): when that refusal was already resent, or the message
+    has gone since, nothing happens and False comes back, so a double click sends once. Checked
+    against the reply window like a new reply (MessageRejected, nothing changed); ChatError for
+    a message of another conversation or one that is not a refused file.
+
+    One transaction under the message's row lock: the refusal is cleared, an internal note says
+    who resent it, and the send is queued after commit (`send_after_commit`); what had already
+    gone (`payload.sent_parts`: Messenger's text, an uploaded file's media id) is not sent again."""
+    from .. import services
+    from ..exceptions import ChatError
+    from .media import publish_updated
+
+    with transaction.atomic():
+        message = (Message.objects.select_for_update().filter(pk=int(message_id), conversation=conversation).first()
+                   if str(message_id).isdigit() else None)
+        if message is None or not (can_resend(message) or message.payload.get("resent")):
+            raise ChatError(_("Only a file the platform refused can be resent."))
+        if not can_resend(message) or str(int(message.payload.get("failures") or 1)) != str(failure):
+            return False
+        check_window(conversation)
+        payload = {key: value for key, value in message.payload.items() if key != "delivery_error"}
+        message.payload = {**payload, "resent": int(payload.get("resent") or 0) + 1}
+        Message.objects.filter(pk=message.pk).update(payload=message.payload)
+        names = ", ".join(str(item.get("name", "")) for item in message.payload.get("attachments") or [])
+        note = Message.objects.create(
+            conversation=conversation, sender=Message.Sender.SYSTEM, is_note=True, channel=message.channel,
+            body=(_("%(agent)s resent %(files)s.") % {"agent": by.get_username(), "files": names})[:2000])
+        services._publish_message(note, conversation)
+        publish_updated(message)
+        send_after_commit(message)
+    return True
 
 
 __all__ = ["PlatformError", "TransientError", "check_window", "deliver", "send_after_commit", "window_open"]

@@ -196,6 +196,25 @@ def test_an_agent_with_the_promotion_right_sends_a_new_single_use_code(django_ap
     assert Activity.objects.filter(customer=customer, data__code=code.code).exists()
 
 
+@pytest.mark.parametrize("reward, value, extra, gives", [
+    (Promotion.Reward.PERCENT_LINES, "15", {}, "15% off on the items it covers"),
+    (Promotion.Reward.FIXED_LINES, "5", {}, "$5.00 off each on the items it covers"),
+    (Promotion.Reward.FIXED_PRICE, "20", {}, "Now $20.00 on the items it covers"),
+    (Promotion.Reward.BUY_X_GET_Y, "100", {"buy_quantity": 2, "get_quantity": 1},
+     "Buy 2, get 1 free on the items it covers"),
+    (Promotion.Reward.PERCENT_ORDER, "10", {"min_subtotal": Decimal("50")}, "10% off your order, on orders of $50.00 or more"),
+    (Promotion.Reward.SHIPPING, "100", {}, "Free shipping"),
+])
+def test_a_code_card_says_what_it_gives_as_the_storefront_labels_say_it(reward, value, extra, gives):
+    from promotions import labels, offers
+
+    promotion = PromotionFactory.build(trigger=Promotion.Trigger.CODE, reward=reward, value=Decimal(value), **extra)
+
+    assert actions.discount_gives(promotion) == gives
+    if reward in labels.LABELLED:  # the product page's own words for the same reward
+        assert gives.startswith(labels.label_text(offers.to_offer(promotion, {})))
+
+
 def test_a_promotion_without_a_code_or_switched_off_is_refused(client):
     anna = agent(perms=[("promotions", "change_promotion")])
     conversation = conversation_of()

@@ -142,12 +142,23 @@ def test_a_failure_to_record_it_does_not_keep_the_shopper_from_paying(storefront
     assert not ConversationOrder.objects.exists()
 
 
-def test_the_upgrade_attributes_earlier_orders_by_the_customer_rule_the_figures_used():
+def run_backfill_twice(module: str) -> None:
+    """A migration's `backfill` on this database, as `migrate` runs it, then again (nothing more)."""
     import importlib
 
     from django.apps import apps
     from django.db import connection
 
+    class SchemaEditor:
+        pass
+
+    SchemaEditor.connection = connection
+    migration = importlib.import_module(module)
+    migration.backfill(apps, SchemaEditor())
+    migration.backfill(apps, SchemaEditor())
+
+
+def test_the_upgrade_attributes_earlier_orders_by_the_customer_rule_the_figures_used():
     from customers.tests.factories import paid_order_for
 
     customer = CustomerFactory()
@@ -160,13 +171,69 @@ def test_the_upgrade_attributes_earlier_orders_by_the_customer_rule_the_figures_
         paid_order_for(customer)  # before the conversation: not
     paid_order_for(CustomerFactory())  # another customer: not
 
-    class SchemaEditor:
-        pass
-
-    SchemaEditor.connection = connection
-    migration = importlib.import_module("chat.migrations.0009_backfill_conversation_orders")
-    migration.backfill(apps, SchemaEditor())
-    migration.backfill(apps, SchemaEditor())  # twice: nothing more
+    run_backfill_twice("chat.migrations.0009_backfill_conversation_orders")
 
     row = ConversationOrder.objects.get()
     assert (row.order, row.conversation, row.how) == (after, conversation, HOW.SAME_CUSTOMER)
+
+
+def _agent():
+    user = get_user_model().objects.create_user("anna", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+def _demo_lines(quantity: int):
+    from catalog.models import Variant
+
+    sku = Variant.objects.filter(is_active=True).order_by("pk").values_list("sku", flat=True).first()
+    return actions.parse_cart_lines(f"{sku} x {quantity}")
+
+
+def _token(conversation: Conversation) -> str:
+    return conversation.messages.get(sender="agent").payload["cart"]["url"].rstrip("/").rsplit("/", 1)[1]
+
+
+def test_a_cart_link_finds_the_conversation_it_was_sent_in_through_an_index(demo_catalog,
+                                                                            django_assert_num_queries):
+    from django.db import connection
+
+    from chat.attribution import conversation_of_cart_link
+
+    demo_catalog(products=2)
+    agent = _agent()
+    other = Conversation.objects.create(visitor_key="another-shopper", bot_active=False)
+    sent_in = Conversation.objects.create(visitor_key="this-shopper", bot_active=False)
+    actions.send_cart_link(conversation=other, author=agent, lines=_demo_lines(1))
+    actions.send_cart_link(conversation=sent_in, author=agent, lines=_demo_lines(2))
+
+    token = _token(sent_in)
+
+    with django_assert_num_queries(1) as captured:
+        assert conversation_of_cart_link(token) == sent_in
+
+    # Looked up in the cart links' own table by an indexed column, not in the messages' JSON.
+    sql = captured.captured_queries[0]["sql"]
+    assert "chat_cartlink" in sql and "chat_message" not in sql
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, "chat_cartlink").values()
+    assert any(index["index"] and index["columns"] == ["key"] for index in indexes)
+    assert conversation_of_cart_link(_token(other)) == other
+    assert conversation_of_cart_link("no-such-link") is None
+
+
+def test_the_upgrade_gives_the_cart_links_sent_before_it_their_rows(demo_catalog):
+    from chat.attribution import conversation_of_cart_link
+    from chat.models import CartLink
+
+    demo_catalog(products=2)
+    sent_in = Conversation.objects.create(visitor_key="this-shopper", bot_active=False)
+    actions.send_cart_link(conversation=sent_in, author=_agent(), lines=_demo_lines(2))
+    CartLink.objects.all().delete()  # as sent before the upgrade: only the message knows the link
+    assert conversation_of_cart_link(_token(sent_in)) is None
+
+    run_backfill_twice("chat.migrations.0011_cart_links")
+
+    link = CartLink.objects.get()
+    assert (link.conversation, link.message) == (sent_in, sent_in.messages.get(sender="agent"))
+    assert conversation_of_cart_link(_token(sent_in)) == sent_in

@@ -162,17 +162,30 @@ def test_a_minimum_cart_value_is_priced_by_the_server_and_the_message_opens_at_m
                                     seconds_on_page=0, min_cart_value=Decimal("100.00"))
     panel = page.locator("#chat-panel")
 
-    # An empty cart: the visitor's own state says $0.00, nothing opens.
-    with page.expect_response(lambda response: "/chat/state/?cart=1" in response.url) as priced:
+    asked_value = []
+    page.on("request", lambda request: asked_value.append(request.url) if "/chat/cart-value/" in request.url else None)
+
+    # An empty cart (the header says 0): worth nothing, so nothing is asked and nothing opens.
+    with page.expect_response(lambda response: "/chat/triggers/" in response.url):
         page.goto("/p/camp-lamp/")
-    assert priced.value.json()["cart_value"] == "0.00"
+    page.wait_for_load_state("networkidle")
+    expect(panel).to_be_hidden()
+    assert asked_value == []
+
+    # One lamp ($35.00): the server prices this visitor's cart, still under $100, nothing opens.
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#add-to-cart-status")).to_contain_text("Added 1 × Camp Lamp")
+    with page.expect_response(lambda response: "/chat/cart-value/" in response.url) as priced:
+        page.goto("/p/storm-shell/")
+    assert priced.value.json()["cart_value"] == "35.00"
     page.wait_for_load_state("networkidle")
     expect(panel).to_be_hidden()
 
-    # Three lamps ($105.00): on the next page it opens with the message.
-    page.locator("#add-quantity").fill("3")
+    # Two more ($105.00): on the next page it opens with the message.
+    page.goto("/p/camp-lamp/")
+    page.locator("#add-quantity").fill("2")
     page.get_by_role("button", name="Add to cart").click()
-    expect(page.locator("#add-to-cart-status")).to_contain_text("Added 3 × Camp Lamp")
+    expect(page.locator("#add-to-cart-status")).to_contain_text("Added 2 × Camp Lamp")
     page.goto("/p/storm-shell/")
     expect(panel).to_contain_text("Spending over $100? Ask us anything.")
 

@@ -403,6 +403,34 @@ def test_the_send_task_run_twice_sends_once(client, graph, django_capture_on_com
     assert len(graph.calls) == 1
 
 
+def test_sending_a_text_reply_asks_for_no_files(client, graph, django_assert_num_queries):
+    post_signed(client, WA_URL, wa_payload(), WA_SECRET)
+    support(client)
+    reply(client, Conversation.objects.get(), "It ships today.")  # queued after a commit that never comes
+    sent = Message.objects.get(sender="agent")
+    graph.answers = [FakeResponse(200, {"messages": [{"id": "wamid.TEXT"}]})]
+
+    # The message with its conversation, then its platform id: no query for attachments it has none of.
+    with django_assert_num_queries(2) as captured:
+        assert outbound.deliver(message_id=sent.pk) is True
+
+    assert not any("chat_attachment" in query["sql"] for query in captured.captured_queries)
+    assert len(graph.calls) == 1 and Message.objects.get(pk=sent.pk).external_id == "wamid.TEXT"
+
+
+@pytest.mark.parametrize("data, said", [
+    ({"error": {"message": "(#131053) Media upload error", "type": "OAuthException", "code": 131053}},
+     "HTTP 400 (#131053) Media upload error"),
+    ({"error": {"code": 100}}, "HTTP 400"),
+    ({"error": "Bad request"}, "HTTP 400"),  # not Meta's shape: the status alone, no crash
+    ([], "HTTP 400"),
+])
+def test_a_graph_refusal_is_said_once_the_same_way_for_replies_files_and_downloads(data, said):
+    from chat.messaging.common import graph_refusal
+
+    assert graph_refusal(400, data) == said
+
+
 # --- The 24-hour window ------------------------------------------------------------------------
 
 def test_outside_24_hours_free_text_is_refused_and_the_inbox_says_so(client, graph, django_capture_on_commit_callbacks):

@@ -238,3 +238,116 @@ def test_a_download_that_fails_is_retried_then_noted(client, graph, django_captu
     assert (later.payload["media"][0]["state"], later.payload["media"][0]["reason"]) == (
         "refused", "could not be fetched (HTTP 502)")
     assert Message.objects.filter(is_note=True, body__contains="could not be fetched (HTTP 502)").count() == 1
+
+
+# --- Resending a file the platform refused -------------------------------------------------------
+
+UPLOAD_REFUSED = {"error": {"message": "(#131053) Media upload error", "type": "OAuthException", "code": 131053,
+                            "error_data": {"messaging_product": "whatsapp",
+                                           "details": "Unsupported file type or size"},
+                            "fbtrace_id": "AbCdEfGhIjKlMnOp"}}
+
+
+def a_refused_photo(client, django_app, graph, capture, *, body=""):
+    """Staff send photo.png to a WhatsApp customer and WhatsApp refuses the upload: the
+    conversation, the agent and their message."""
+    conversation = conversation_on(client, "whatsapp")
+    agent = support(client)
+    graph.answers = [FakeResponse(400, UPLOAD_REFUSED)]
+    with capture(execute=True):
+        send_file(django_app, agent, conversation, "photo.png", image_bytes("PNG"), "image/png", body=body)
+    return conversation, agent, conversation.messages.get(sender="agent")
+
+
+def test_staff_resend_a_refused_file_and_a_double_click_sends_it_once(client, django_app, graph,
+                                                                     django_capture_on_commit_callbacks):
+    conversation, agent, message = a_refused_photo(client, django_app, graph, django_capture_on_commit_callbacks,
+                                                   body="The red one")
+    assert len(graph.calls) == 1 and message.payload["failures"] == 1
+
+    # The refused message offers Resend; pressed twice before the page reloads (the same form).
+    form = django_app.get(f"{INBOX}{conversation.pk}/change/").forms[f"chat-resend-{message.pk}"]
+    graph.answers = [FakeResponse(200, {"id": "4490709327384033"}),
+                     FakeResponse(200, {"messaging_product": "whatsapp",
+                                        "contacts": [{"input": "16315551181", "wa_id": "16315551181"}],
+                                        "messages": [{"id": "wamid.RESENT"}]})]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = form.submit().follow()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = form.submit().follow()
+
+    upload, sent = graph.calls[1:]
+    assert len(graph.calls) == 3  # the refused upload, then one upload and one send: not two
+    assert upload["url"] == f"{GRAPH}/106540352242922/media" and upload["files"]["file"][0] == "photo.png"
+    assert sent["json"]["image"] == {"id": "4490709327384033", "caption": "The red one"}
+    message.refresh_from_db()
+    assert message.external_id == "wamid.RESENT" and "delivery_error" not in message.payload
+    assert message.payload["resent"] == 1
+    assert "Sending it again." in first.text and "That file was already sent again." in second.text
+    assert f"chat-resend-{message.pk}" not in second.forms
+    assert conversation.messages.filter(is_note=True, body="agent resent photo.png.").count() == 1
+    assert Attachment.objects.get().message == message  # the same file, not a copy
+
+
+def test_a_resend_refused_again_offers_resend_again_and_sends_nothing_twice(client, django_app, graph,
+                                                                           django_capture_on_commit_callbacks):
+    conversation = conversation_on(client, "messenger")
+    agent = support(client)
+    text_sent = FakeResponse(200, {"recipient_id": "1254459154682919", "message_id": "m_TEXT"})
+    refused = FakeResponse(400, {"error": {"message": "(#100) Upload attachment failure.", "type": "OAuthException",
+                                           "code": 100, "error_subcode": 2018047, "fbtrace_id": "A1b2C3"}})
+    graph.answers = [text_sent, refused]
+    with django_capture_on_commit_callbacks(execute=True):
+        send_file(django_app, agent, conversation, "size-guide.pdf", PDF, "application/pdf", body="The size guide")
+    message = conversation.messages.get(sender="agent")
+
+    # Refused again: the text that went is not sent again, and the same button does nothing more.
+    form = django_app.get(f"{INBOX}{conversation.pk}/change/").forms[f"chat-resend-{message.pk}"]
+    graph.answers = [refused]
+    with django_capture_on_commit_callbacks(execute=True):
+        form.submit().follow()
+    with django_capture_on_commit_callbacks(execute=True):
+        page = form.submit().follow()
+    assert [bool(call.get("files")) for call in graph.calls] == [False, True, True]  # text, file, file again
+    message.refresh_from_db()
+    assert message.payload["failures"] == 2 and "2018047" not in message.payload["delivery_error"]
+    assert "HTTP 400 (#100) Upload attachment failure." in message.payload["delivery_error"]
+
+    # The page shows the new refusal's button: this one sends the file.
+    graph.answers = [FakeResponse(200, {"recipient_id": "1254459154682919", "message_id": "m_FILE",
+                                        "attachment_id": "687799999980546"})]
+    with django_capture_on_commit_callbacks(execute=True):
+        page.forms[f"chat-resend-{message.pk}"].submit().follow()
+    assert len(graph.calls) == 4 and graph.calls[3]["files"]["filedata"][0] == "size-guide.pdf"
+    message.refresh_from_db()
+    assert message.external_id == "m_FILE" and message.payload["sent_parts"]["text"] == "m_TEXT"
+
+
+def test_resend_needs_the_right_to_answer_a_csrf_token_and_the_reply_window(client, django_app, graph,
+                                                                            django_capture_on_commit_callbacks):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    conversation, agent, message = a_refused_photo(client, django_app, graph, django_capture_on_commit_callbacks)
+    resend = {"do": "resend", "message": message.pk, "failure": 1}
+    act = f"{INBOX}{conversation.pk}/act/"
+
+    # Someone who may read conversations but not answer them: no button, and a post is refused.
+    reader = get_user_model().objects.create_user("reader", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_conversation"))
+    page = django_app.get(f"{INBOX}{conversation.pk}/change/", user=reader)
+    assert "Not delivered:" in page.text and f"chat-resend-{message.pk}" not in page.forms
+    client.force_login(reader)
+    assert client.post(act, resend).status_code == 403
+    # Without the page's CSRF token (another site's form): refused.
+    assert django_app.post(act, resend, user=agent, expect_errors=True).status_code == 403
+
+    # Outside WhatsApp's 24 hours: refused with the reason, nothing changes.
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(hours=25))
+    form = django_app.get(f"{INBOX}{conversation.pk}/change/", user=agent).forms[f"chat-resend-{message.pk}"]
+    with django_capture_on_commit_callbacks(execute=True):
+        page = form.submit().follow()
+    assert "WhatsApp only accepts an approved template" in page.text
+    message.refresh_from_db()
+    assert len(graph.calls) == 1 and "delivery_error" in message.payload and "resent" not in message.payload
+    assert not conversation.messages.filter(is_note=True, body__contains="resent").exists()

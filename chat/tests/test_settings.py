@@ -126,3 +126,40 @@ def test_a_support_member_is_refused_the_settings_the_faq_and_the_triggers(clien
     assert list(ProactiveTrigger.objects.values_list("name", flat=True)) == ["Cart"]
     # What they may do: read the FAQ the assistant answers from.
     assert client.get(f"/admin/chat/faqentry/{entry.pk}/change/").status_code == 200
+
+
+@time_machine.travel(SATURDAY_NIGHT, tick=False)
+def test_on_the_demo_store_the_hours_saved_in_the_admin_are_what_the_storefront_chat_tells_shoppers(
+        admin_app, demo_catalog, settings):
+    from django_webtest import DjangoTestApp
+
+    from catalog.models import Product
+    from chat.demo import seed_demo_chat
+
+    settings.CHAT_OPENING_HOURS = "mon-fri 09:00-17:00"
+    demo_catalog(products=2)
+    seed_demo_chat()
+    product_page = Product.objects.published().order_by("pk").first().get_absolute_url()
+
+    def a_shopper_asks_for_a_person() -> str:
+        """A new visitor on a demo product page does what the launcher's script does: reads its
+        addresses from the page, its CSRF token from the state, and asks for a person."""
+        shopper = DjangoTestApp()
+        launcher = shopper.get(product_page).html.select_one("#chat")
+        token = shopper.get(launcher["data-state-url"]).json["csrf"]
+        answer = shopper.post(launcher["data-start-url"], {"body": "Talk to a person", "page": product_page},
+                              headers={"X-CSRFToken": token}).json
+        return [m["body"] for m in answer["messages"] if m["sender"] == "system"][-1]
+
+    assert "from Monday 09:00" in a_shopper_asks_for_a_person()  # the environment's hours
+
+    form = admin_app.get(SETTINGS).follow().forms["chatsettings_form"]
+    form["saturday_opens"], form["saturday_closes"] = "08:00", "12:00"
+    form["sunday_opens"], form["sunday_closes"] = "10:00", "16:00"
+    form.submit().follow()
+    assert "from Sunday 10:00" in a_shopper_asks_for_a_person()
+
+    form = admin_app.get(SETTINGS).follow().forms["chatsettings_form"]
+    form["sunday_opens"], form["sunday_closes"] = "", ""
+    form.submit().follow()
+    assert "from Monday 09:00" in a_shopper_asks_for_a_person()  # Sunday cleared: the next opening

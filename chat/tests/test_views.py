@@ -328,9 +328,11 @@ def test_proactive_messages_are_the_same_for_everyone_and_cacheable(client, djan
     assert [t["message"] for t in response.json()["triggers"]] == ["Questions about your cart?"]
 
 
-def test_a_minimum_cart_value_is_public_and_the_carts_value_only_in_the_visitors_own_state(
-        client, storefront_catalog, django_assert_max_num_queries):
+def test_a_minimum_cart_value_is_public_and_the_carts_value_only_in_the_visitors_own_answer(
+        client, storefront_catalog, django_assert_max_num_queries, django_assert_num_queries):
     from decimal import Decimal
+
+    from django.test import Client
 
     from catalog.models import Variant
     from chat.models import ProactiveTrigger
@@ -344,16 +346,24 @@ def test_a_minimum_cart_value_is_public_and_the_carts_value_only_in_the_visitors
     assert public.json()["triggers"][0]["min_cart_value"] == "100.00"
     assert "105" not in public.content.decode() and public["Cache-Control"] == "public, max-age=300"
     assert not public.cookies
+    # The page the launcher is on says where to ask and nothing of the cart's value: it is the
+    # same for everyone in the shared page cache.
+    page = client.get("/p/camp-lamp/").content.decode()
+    assert 'data-cart-value-url="/chat/cart-value/"' in page and "105.00" not in page
 
-    without = client.get("/chat/state/")
-    assert "cart_value" not in without.json()  # only the proactive check asks for it
-    with django_assert_max_num_queries(8):
-        mine = client.get("/chat/state/?cart=1")
-    assert mine.json()["cart_value"] == "105.00"
+    # The session, the cart's lines with their options, their stock: no conversation, no token.
+    with django_assert_num_queries(4) as captured:
+        mine = client.get("/chat/cart-value/")
+    assert mine.json() == {"cart_value": "105.00"}
+    assert not any("chat_" in query["sql"] for query in captured.captured_queries)
     assert "no-cache" in mine["Cache-Control"] and "private" in mine["Cache-Control"]
-    from django.test import Client
+    assert not mine.cookies
+    assert "cart_value" not in client.get("/chat/state/").json()  # the launcher's state no longer carries it
 
-    assert Client().get("/chat/state/?cart=1").json()["cart_value"] == "0.00"  # another visitor: empty
+    # Another visitor (no cart): nothing to read.
+    with django_assert_max_num_queries(0):
+        theirs = Client().get("/chat/cart-value/")
+    assert theirs.json() == {"cart_value": "0.00"}
 
 
 def test_a_negative_minimum_cart_value_is_refused(admin_client):

@@ -239,3 +239,24 @@ def test_shoppers_account_menu_does_not_offer_it(client):
     client.force_login(user)
 
     assert not html_tags(client.get("/account/").content, "a", href="/account/2fa/")
+
+
+def test_a_staff_members_authenticator_is_read_and_removed_in_the_back_office_never_edited(admin_app, django_user_model):
+    # allauth's own admin showed the app's secret in an editable box, and saving the page
+    # unchanged failed ("last used" is required) for an app never used yet.
+    staff = django_user_model.objects.create_user("clerk", "clerk@example.com", None, is_staff=True)
+    secret = generate_totp_secret()
+    TOTP.activate(staff, secret)
+    authenticator = Authenticator.objects.get(user=staff)
+    change = f"/admin/mfa/authenticator/{authenticator.pk}/change/"
+
+    page = admin_app.get(change)
+
+    assert secret not in page.text
+    assert "clerk" in page.text
+    assert "_save" not in page.forms["authenticator_form"].fields
+    assert admin_app.get("/admin/mfa/authenticator/add/", expect_errors=True).status_code == 403
+    # A lost phone: the app is removed, and the staff member sets up a new one at the next sign-in.
+    confirm = admin_app.get(f"/admin/mfa/authenticator/{authenticator.pk}/delete/")
+    next(form for form in confirm.forms.values() if "post" in form.fields).submit()
+    assert not Authenticator.objects.filter(user=staff).exists()

@@ -250,3 +250,14 @@ def test_a_late_payment_skips_shops_that_do_not_ship_and_follows_the_split_rule(
     assert outcome == PaymentOutcome.NEEDS_REFUND
     assert not StockLevel.objects.filter(reserved__gt=0).exists()
     assert order.events.filter(kind=OrderEvent.Kind.ALERT, message__contains="the stock is gone").exists()
+
+
+def test_staff_who_may_not_see_the_rule_are_refused_its_page_and_write_nothing(django_app, django_user_model):
+    # The list wrote the default rule before anything checked who asked, then sent them to a 403.
+    clerk = django_user_model.objects.create_user("clerk", "clerk@example.com", None, is_staff=True)
+    django_app.set_user(clerk)
+
+    response = django_app.get("/admin/inventory/routingpolicy/", expect_errors=True)
+
+    assert response.status_code == 403
+    assert not RoutingPolicy.objects.exists()

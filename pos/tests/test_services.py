@@ -185,3 +185,15 @@ def test_an_item_sold_online_only_is_refused_at_the_counter(counter):
     with pytest.raises(SaleError, match="no longer sold in this shop"):
         sell(counter)
     assert not Order.objects.exists()
+
+
+def test_endless_aisle_is_refused_when_no_warehouse_ships_online_orders(counter):
+    counter.warehouse.ships_online_orders = False
+    counter.warehouse.save()
+    address = {"name": "Ana", "line1": "1 High St", "city": "London", "postal_code": "N1", "country": "GB"}
+
+    with pytest.raises(SaleError, match="no active warehouse that ships online orders"):
+        sell(counter, lines=[SaleLine(counter.mug.pk, 1, ship=True)], tenders=Tenders(cash_tendered=Decimal("10")),
+             email="ana@example.com", shipping_address=address)
+    assert not Order.objects.exists()
+    assert level(counter.mug, counter.warehouse).reserved == 0

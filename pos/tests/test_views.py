@@ -232,3 +232,27 @@ def test_verifying_without_a_customer_or_a_taken_number_changes_nothing(counter,
     assert response.status_code == 400 and "already verified for another customer" in response.text
     ana.refresh_from_db()
     assert ana.verified_phone == ""
+
+
+def test_endless_aisle_ships_only_from_a_warehouse_that_ships_online_orders(counter, screen):
+    # The first warehouse's stock is for transfers to the shops only; a second one ships.
+    counter.warehouse.ships_online_orders = False
+    counter.warehouse.save()
+    page = scan(screen.get(sell_url(counter)), "MUG")  # none on the shelf, 4 in the warehouse that does not ship
+    assert "Not enough in stock." in page.text
+    assert "Ship to customer" not in page.text
+
+    shipper = f.LocationFactory(code="east", name="East warehouse", position=5)
+    f.StockLevelFactory(variant=counter.mug, location=shipper, on_hand=2)
+    page = screen.get(sell_url(counter))
+    ship = next(form for form in page.forms.values() if len(form.fields.get("action", ())) > 1)
+    page = ship.submit("action", value="ship").follow()
+    assert "Shipped from the warehouse (2 there)" in page.text
+    form = pay_form(page)
+    form["cash_tendered"], form["email"], form["name"] = "10", "ana@example.com", "Ana Lima"
+    form["line1"], form["city"], form["postal_code"], form["country"] = "1 High St", "London", "N1 1AA", "gb"
+    form.submit().follow()
+
+    allocation = Order.objects.get().lines.get().allocations.get()
+    assert allocation.stock_level.location_id == shipper.pk  # never the warehouse that does not ship
+    assert StockLevel.objects.get(variant=counter.mug, location=counter.warehouse).reserved == 0

@@ -221,3 +221,14 @@ def test_an_exchange_the_shopper_collects_at_a_shop_is_handed_over_from_the_page
     level = StockLevel.objects.get(variant=sizes["L"], location=harbour)
     assert (level.on_hand, level.reserved) == (1, 0)
     assert not mail.outbox or all("on its way" not in m.subject for m in mail.outbox)
+
+
+def test_staff_who_may_not_see_the_policy_are_refused_its_page_and_write_nothing(django_app, django_user_model):
+    # The list made the policy's row before anything checked who asked, then sent them to a 403.
+    clerk = django_user_model.objects.create_user("clerk", "clerk@example.com", None, is_staff=True)
+    django_app.set_user(clerk)
+
+    response = django_app.get(reverse("admin:returns_returnpolicy_changelist"), expect_errors=True)
+
+    assert response.status_code == 403
+    assert not ReturnPolicy.objects.exists()

@@ -1,4 +1,4 @@
-"""The reports' indexes (orders 0009, payments 0007) are built without blocking writes on
+"""The reports' and the order list's indexes (orders 0009 and 0011, payments 0007 and 0008) are built (and replaced) without blocking writes on
 PostgreSQL (CREATE INDEX CONCURRENTLY, outside a transaction), and as plain indexes elsewhere."""
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from django.db.migrations.loader import MigrationLoader
 
 REPORT_INDEXES = [
     ("orders", "0009_order_paid_at_index", ["order_paid_at"]),
+    ("orders", "0011_order_created_at_index", ["order_created_at"]),
     ("payments", "0007_payment_succeeded_at_refund_created_at_indexes", ["payment_succeeded_at", "refund_created_at"]),
+    # the covering index built, then the one it replaces dropped (both concurrently)
+    ("payments", "0008_payment_succeeded_covering_index", ["payment_succeeded_covering", "-payment_succeeded_at"]),
 ]
 
 
@@ -24,9 +27,12 @@ class RecordingSchemaEditor:
     def add_index(self, model, index, **options):
         self.calls.append((model._meta.db_table, index.name, options))
 
+    def remove_index(self, model, index, **options):
+        self.calls.append((model._meta.db_table, f"-{index.name}", options))
+
 
 @pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
-@pytest.mark.parametrize(("app", "name", "indexes"), REPORT_INDEXES, ids=["orders", "payments"])
+@pytest.mark.parametrize(("app", "name", "indexes"), REPORT_INDEXES, ids=["orders", "orders-created", "payments", "payments-covering"])
 def test_the_report_indexes_are_built_online_on_postgresql(app, name, indexes, vendor):
     loader = MigrationLoader(None, ignore_no_migrations=True)  # from the files: no database
     migration = loader.get_migration(app, name)
@@ -49,4 +55,4 @@ def test_the_report_indexes_exist():
     with connection.cursor() as cursor:
         found = {name for table in ("orders_order", "payments_payment", "payments_refund")
                  for name in connection.introspection.get_constraints(cursor, table)}
-    assert {"order_paid_at", "payment_succeeded_at", "refund_created_at"} <= found
+    assert {"order_paid_at", "order_created_at", "payment_succeeded_covering", "refund_created_at"} <= found

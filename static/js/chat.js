@@ -524,8 +524,10 @@
             (!t.returning_only || returning);
         });
         if (!candidates.some(function (t) { return cents(t.min_cart_value) > 0; })) return candidates;
-        // A minimum cart value: the server prices this visitor's cart (their own, uncached state).
-        return fetch(root.dataset.stateUrl + "?cart=1", { credentials: "same-origin" })
+        // An empty cart is worth nothing: no need to ask.
+        if (!items) return candidates.filter(function (t) { return cents(t.min_cart_value) <= 0; });
+        // A minimum cart value: the server prices this visitor's cart (their own answer, never cached).
+        return fetch(root.dataset.cartValueUrl, { credentials: "same-origin" })
           .then(function (response) { return response.json(); })
           .then(function (mine) {
             var value = cents(mine.cart_value);

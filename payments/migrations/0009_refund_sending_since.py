@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0007_payment_succeeded_at_refund_created_at_indexes'),
+        ('payments', '0008_payment_succeeded_covering_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
