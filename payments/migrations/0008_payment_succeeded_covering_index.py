@@ -8,27 +8,9 @@ then the old one dropped concurrently (on PostgreSQL; `shop.online_index`), so t
 writable and the reports keep an index throughout. Safe to run on a live store. SQLite has no
 covering indexes and builds a plain one.
 """
-from django.contrib.postgres.operations import RemoveIndexConcurrently
 from django.db import migrations, models
-from django.db.migrations.operations import RemoveIndex
 
-from shop.online_index import AddIndexOnline
-
-
-class RemoveIndexOnline(RemoveIndexConcurrently):
-    """DROP INDEX CONCURRENTLY on PostgreSQL, a plain RemoveIndex elsewhere (AddIndexOnline's pair)."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            RemoveIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            RemoveIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+from shop.online_index import AddIndexOnline, RemoveIndexOnline
 
 
 class Migration(migrations.Migration):
