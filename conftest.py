@@ -7,6 +7,10 @@
 - A transactional test empties every table when it ends, taking the rows the data migrations
   made (staff groups and their permissions, built-in segments, the default shipping); they are
   put back at once with the migrations' own functions, so no later test depends on the order.
+- Passwords are hashed with MD5 in tests: the store's Argon2 (settings.PASSWORD_HASHERS) takes
+  ~0.3 s of CPU and 100 MB per hash on a 2-core machine, and the suite makes and checks hundreds
+  (factories, sign-in flows), which put a CI pass over its 9 minutes. The store's hashers still
+  verify, and the tests about hashing itself ask for them (`store_password_hashers`).
 """
 from __future__ import annotations
 
@@ -24,6 +28,24 @@ def _database_vendor() -> str:
 
 
 _deselected: dict[str, int] = {}
+FAST_PASSWORD_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+STORE_PASSWORD_HASHERS: list[str] = []
+
+
+def pytest_configure(config):
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    STORE_PASSWORD_HASHERS[:] = [name for name in settings.PASSWORD_HASHERS if name != FAST_PASSWORD_HASHER]
+    settings.PASSWORD_HASHERS = [FAST_PASSWORD_HASHER, *STORE_PASSWORD_HASHERS]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
+
+@pytest.fixture
+def store_password_hashers(settings):
+    """The store's own password hashers (Argon2 first), for tests about hashing itself."""
+    settings.PASSWORD_HASHERS = list(STORE_PASSWORD_HASHERS)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -60,7 +60,7 @@ def test_sign_up_verify_by_the_emailed_link_and_land_signed_in_with_a_linked_cus
     assert "new.shopper@example.com" in account_page and "Your account" in account_page
 
 
-def test_passwords_are_hashed_with_argon2(client):
+def test_passwords_are_hashed_with_argon2(client, store_password_hashers):
     sign_up(client, "hash@example.com")
 
     assert User.objects.get(email="hash@example.com").password.startswith("argon2")
@@ -159,7 +159,7 @@ def test_password_reset_by_email_end_to_end(client):
     assert "Link expired" in client.get(link).content.decode()
 
 
-def test_password_change_signed_in_is_recorded_and_notified(client):
+def test_password_change_signed_in_is_recorded_and_notified(client, store_password_hashers):
     user, customer = verified_account("change@example.com")
     client.force_login(user)
 
