@@ -42,16 +42,17 @@ run: demo
 	PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite on the configured database (SQLite unless DATABASE_URL is set), one worker
-# process per CPU (pytest-xdist; each test file stays on one worker, so module fixtures are shared).
+# process per CPU (pytest-xdist; each test file stays on one worker, so module fixtures are shared;
+# files are handed out longest first, see conftest.py `_longest_files_first`).
 PYTEST_WORKERS ?= auto
 test: install-dev
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The suite against PostgreSQL and Redis (what CI's second pass runs).
 test-services: install-dev
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/shop} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Celery worker with the beat scheduler embedded; needs REDIS_URL (or CELERY_BROKER_URL). It sends
 # the emails, so give it the same PORT as `make run` (or SITE_URL).
