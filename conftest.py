@@ -164,6 +164,15 @@ def restore_migration_data() -> None:
         getattr(importlib.import_module(module), function)(apps, SchemaEditor())
 
 
+def empty_the_database() -> None:
+    """Every table emptied and the migrations' rows put back: the teardown of a module fixture
+    that committed data (a demo store), so that nothing it wrote reaches the next module."""
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+    restore_migration_data()
+
+
 def _empties_tables(item) -> bool:
     marker = item.get_closest_marker("django_db")
     return bool(marker and marker.kwargs.get("transaction")) or bool(

@@ -24,7 +24,7 @@ def demo_store_module(django_db_setup, django_db_blocker, tmp_path_factory):
     Only for tests that leave the data as they found it (what they write in their own transaction
     is rolled back as usual). Returns where the pictures are; `demo_store` points each test there.
     """
-    from conftest import restore_migration_data
+    from conftest import empty_the_database
 
     media = tmp_path_factory.mktemp("demo-store-media")
     quiet = StringIO()
@@ -36,8 +36,7 @@ def demo_store_module(django_db_setup, django_db_blocker, tmp_path_factory):
         back_office_work()
     yield SimpleNamespace(media=media)
     with django_db_blocker.unblock():
-        call_command("flush", interactive=False, verbosity=0)
-        restore_migration_data()
+        empty_the_database()
 
 
 @pytest.fixture
