@@ -3,7 +3,6 @@ import importlib
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("orders", "0005_returns")]
@@ -39,64 +38,59 @@ def test_every_old_status_maps_to_the_two_states_it_meant(status, shipped, histo
     assert migration.map_status(status, ordered=5, shipped=shipped, history=history) == expected
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_maps_orders_and_their_histories_and_back():
-    executor = MigrationExecutor(connection)
+def test_the_migration_maps_orders_and_their_histories_and_back(unmigrated_database):
+    executor = MigrationExecutor(unmigrated_database)
     executor.migrate(BEFORE)
-    try:
-        apps = executor.loader.project_state(BEFORE).apps
-        Order, OrderEvent, OrderLine = (apps.get_model("orders", name) for name in ("Order", "OrderEvent", "OrderLine"))
+    apps = executor.loader.project_state(BEFORE).apps
+    Order, OrderEvent, OrderLine = (apps.get_model("orders", name) for name in ("Order", "OrderEvent", "OrderLine"))
 
-        def order(status, *, shipped, history, key):
-            made = Order.objects.create(number=key, status=status, email="ada@example.com", currency="USD",
-                                        total=Decimal("50.00"), idempotency_key=key)
-            OrderLine.objects.create(order=made, product_title="Jacket", sku="J", quantity=2, unit_price=Decimal("25"),
-                                     line_total=Decimal("50"), quantity_fulfilled=shipped)
-            steps = ["pending_payment", *history]
-            for before, after in zip(["", *steps], steps, strict=False):
-                OrderEvent.objects.create(order=made, kind="status", from_status=before, to_status=after,
-                                          actor="system")
-            return made
+    def order(status, *, shipped, history, key):
+        made = Order.objects.create(number=key, status=status, email="ada@example.com", currency="USD",
+                                    total=Decimal("50.00"), idempotency_key=key)
+        OrderLine.objects.create(order=made, product_title="Jacket", sku="J", quantity=2, unit_price=Decimal("25"),
+                                 line_total=Decimal("50"), quantity_fulfilled=shipped)
+        steps = ["pending_payment", *history]
+        for before, after in zip(["", *steps], steps, strict=False):
+            OrderEvent.objects.create(order=made, kind="status", from_status=before, to_status=after,
+                                      actor="system")
+        return made
 
-        # A partly shipped order, then partly refunded: before the split it read "partially refunded".
-        shipped_then_refunded = order("partially_refunded", shipped=1, key="A",
-                                      history=["paid", "partially_fulfilled", "partially_refunded"])
-        cancelled_refunded = order("refunded", shipped=0, key="B", history=["cancelled", "refunded"])
-        waiting = order("pending_payment", shipped=0, key="C", history=[])
+    # A partly shipped order, then partly refunded: before the split it read "partially refunded".
+    shipped_then_refunded = order("partially_refunded", shipped=1, key="A",
+                                  history=["paid", "partially_fulfilled", "partially_refunded"])
+    cancelled_refunded = order("refunded", shipped=0, key="B", history=["cancelled", "refunded"])
+    waiting = order("pending_payment", shipped=0, key="C", history=[])
 
-        # when
-        executor.loader.build_graph()
-        executor.migrate(AFTER)
-        apps = executor.loader.project_state(AFTER).apps
-        Order, OrderEvent = apps.get_model("orders", "Order"), apps.get_model("orders", "OrderEvent")
+    # when
+    executor.loader.build_graph()
+    executor.migrate(AFTER)
+    apps = executor.loader.project_state(AFTER).apps
+    Order, OrderEvent = apps.get_model("orders", "Order"), apps.get_model("orders", "OrderEvent")
 
-        # then
-        states = dict((number, (pay, ful)) for number, pay, ful in
-                      Order.objects.values_list("number", "payment_status", "fulfilment_status"))
-        assert states == {"A": ("partially_refunded", "partially_fulfilled"), "B": ("refunded", "cancelled"),
-                          "C": ("unpaid", "unfulfilled")}
-        history = list(OrderEvent.objects.filter(order_id=shipped_then_refunded.pk).order_by("pk")
-                       .values_list("state", "from_status", "to_status"))
-        assert history == [("", "", "placed"), ("payment", "unpaid", "paid"),
-                           ("fulfilment", "unfulfilled", "partially_fulfilled"),
-                           ("payment", "paid", "partially_refunded")]
-        assert list(OrderEvent.objects.filter(order_id=cancelled_refunded.pk).order_by("pk")
-                    .values_list("state", "from_status", "to_status"))[1:] == [
-            ("fulfilment", "unfulfilled", "cancelled"), ("payment", "unpaid", "refunded")]
+    # then
+    states = dict((number, (pay, ful)) for number, pay, ful in
+                  Order.objects.values_list("number", "payment_status", "fulfilment_status"))
+    assert states == {"A": ("partially_refunded", "partially_fulfilled"), "B": ("refunded", "cancelled"),
+                      "C": ("unpaid", "unfulfilled")}
+    history = list(OrderEvent.objects.filter(order_id=shipped_then_refunded.pk).order_by("pk")
+                   .values_list("state", "from_status", "to_status"))
+    assert history == [("", "", "placed"), ("payment", "unpaid", "paid"),
+                       ("fulfilment", "unfulfilled", "partially_fulfilled"),
+                       ("payment", "paid", "partially_refunded")]
+    assert list(OrderEvent.objects.filter(order_id=cancelled_refunded.pk).order_by("pk")
+                .values_list("state", "from_status", "to_status"))[1:] == [
+        ("fulfilment", "unfulfilled", "cancelled"), ("payment", "unpaid", "refunded")]
 
-        # and back: the old status, and the old history exactly
-        executor.loader.build_graph()
-        executor.migrate(BEFORE)
-        apps = executor.loader.project_state(BEFORE).apps
-        Order, OrderEvent = apps.get_model("orders", "Order"), apps.get_model("orders", "OrderEvent")
-        assert dict(Order.objects.values_list("number", "status")) == {
-            "A": "partially_refunded", "B": "refunded", "C": "pending_payment"}
-        assert list(OrderEvent.objects.filter(order_id=shipped_then_refunded.pk).order_by("pk")
-                    .values_list("from_status", "to_status")) == [
-            ("", "pending_payment"), ("pending_payment", "paid"), ("paid", "partially_fulfilled"),
-            ("partially_fulfilled", "partially_refunded")]
-        assert not any("legacy" in data for data in OrderEvent.objects.values_list("data", flat=True))
-        assert waiting.pk in Order.objects.values_list("pk", flat=True)
-    finally:
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    # and back: the old status, and the old history exactly
+    executor.loader.build_graph()
+    executor.migrate(BEFORE)
+    apps = executor.loader.project_state(BEFORE).apps
+    Order, OrderEvent = apps.get_model("orders", "Order"), apps.get_model("orders", "OrderEvent")
+    assert dict(Order.objects.values_list("number", "status")) == {
+        "A": "partially_refunded", "B": "refunded", "C": "pending_payment"}
+    assert list(OrderEvent.objects.filter(order_id=shipped_then_refunded.pk).order_by("pk")
+                .values_list("from_status", "to_status")) == [
+        ("", "pending_payment"), ("pending_payment", "paid"), ("paid", "partially_fulfilled"),
+        ("partially_fulfilled", "partially_refunded")]
+    assert not any("legacy" in data for data in OrderEvent.objects.values_list("data", flat=True))
+    assert waiting.pk in Order.objects.values_list("pk", flat=True)
