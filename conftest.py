@@ -48,17 +48,18 @@ def store_password_hashers(settings):
     settings.PASSWORD_HASHERS = list(STORE_PASSWORD_HASHERS)
 
 
-# How much longer than an ordinary test a browser test or a migration round trip takes (seconds
-# against ~0.2): what `_longest_files_first` weighs files by.
+# How much longer than an ordinary test a browser test or a file of migration tests takes (seconds
+# against ~0.2): what `_longest_files_first` weighs files by. (Most migration tests now migrate a
+# small empty database, `unmigrated_database`; returns' still round-trips the test database.)
 BROWSER_TEST_WEIGHT = 20
-MIGRATION_FILE_WEIGHT = 300
+MIGRATION_FILE_WEIGHT = 20
 
 
 def _longest_files_first(items) -> None:
     """Order the test files longest first, keeping each file's own order (stable sort).
 
     pytest-xdist (`--dist loadfile --no-loadscope-reorder`, the Makefile) hands out files in this
-    order, so a 40-second migration round trip or a file of browser tests starts early instead of
+    order, so a file of browser tests or another long file starts early instead of
     running alone at the end while the other worker idles: CI's passes ended with one worker busy
     for a minute or two, on a 9-minute budget. A file's weight is its number of tests, a browser
     test counting BROWSER_TEST_WEIGHT, plus MIGRATION_FILE_WEIGHT for a file of migration tests.

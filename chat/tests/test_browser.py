@@ -212,6 +212,11 @@ def test_a_photo_sent_from_the_launcher_shows_in_the_chat_and_live_in_the_inbox(
 
     from conftest import image_bytes
 
+    # Staff signed in first: their account is written from the test's thread, which must not
+    # write while the server's threads still answer the shopper (on SQLite they share one
+    # connection: "database table is locked" when the staff account came after the message).
+    admin = sign_in_to_admin(new_page, django_user_model)
+
     shopper = new_page()
     shopper.goto("/p/camp-lamp/")
     shopper.get_by_role("link", name="Chat with us").click()
@@ -220,9 +225,7 @@ def test_a_photo_sent_from_the_launcher_shows_in_the_chat_and_live_in_the_inbox(
     shopper.locator("#chat-input").press("Enter")
     expect(panel.locator(".chat-from-shopper")).to_contain_text("Hello")
 
-    # Staff open it from the inbox (no query from the test's thread while the server's threads
-    # write: on SQLite they share one connection).
-    admin = sign_in_to_admin(new_page, django_user_model)
+    # Staff open it from the inbox.
     admin.goto("/admin/chat/conversation/")
     row = admin.locator("#chat-inbox-table tr[data-conversation]")
     expect(row).to_have_count(1)
