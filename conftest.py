@@ -647,21 +647,35 @@ def page(new_page):
     return new_page()
 
 
-def sign_in_to_admin(new_page, django_user_model, *, username: str = "staff", password: str = "pw-staff-12345"):
-    """A new Chromium tab signed in to the back office as a new superuser, as staff sign in: the
-    admin sends them to the store's sign-in page (email and password), then a code from their
-    authenticator app, which superusers need in production mode (tests run with DEBUG off)."""
+def staff_account(django_user_model, *, username: str = "staff", password: str = "pw-staff-12345") -> dict:
+    """A superuser with a verified email and an authenticator app, ready for `sign_in_to_admin`.
+
+    Made apart when the test's thread must not write later (on SQLite the live server's threads
+    share the test's connection: a write while they answer a request fails "table is locked")."""
     from allauth.account.models import EmailAddress
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-    from playwright.sync_api import expect
-
-    from customers.tests.helpers import totp_code
 
     email = f"{username}@example.com"
     user = django_user_model.objects.create_superuser(username=username, email=email, password=password)
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     secret = generate_totp_secret()
     TOTP.activate(user, secret)
+    return {"email": email, "password": password, "secret": secret}
+
+
+def sign_in_to_admin(new_page, django_user_model, *, username: str = "staff", password: str = "pw-staff-12345",
+                     account: dict | None = None):
+    """A new Chromium tab signed in to the back office as a new superuser (or `account`, from
+    `staff_account`), as staff sign in: the admin sends them to the store's sign-in page (email
+    and password), then a code from their authenticator app, which superusers need in
+    production mode (tests run with DEBUG off)."""
+    from playwright.sync_api import expect
+
+    from customers.tests.helpers import totp_code
+
+    if account is None:
+        account = staff_account(django_user_model, username=username, password=password)
+    email, password, secret = account["email"], account["password"], account["secret"]
     admin = new_page()
     admin.goto("/admin/login/")
     admin.locator("#id_login").fill(email)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import sign_in_to_admin
+from conftest import sign_in_to_admin, staff_account
 from orders.tests.factories import OrderFactory
 
 # Also in CI's PostgreSQL + Redis pass: there the streams go through Redis pub/sub.
@@ -107,6 +107,27 @@ def test_without_javascript_the_launcher_is_the_contact_form(new_page, storefron
     tab.locator("#id_message").fill("Is the lamp dimmable?")
     tab.get_by_role("button", name="Send").click()
     expect(tab.locator("#chat-transcript")).to_contain_text("Is the lamp dimmable?")
+
+
+def test_a_message_sent_before_the_chat_has_loaded_waits_for_it_and_arrives(page, storefront_catalog):
+    """The CSRF token comes with the chat's state. A shopper who typed and sent before the state
+    arrived (a fast typist, a slow server) sent no token: refused with 403, the message lost, and
+    the refusal page read as JSON (a JavaScript error). Seen in CI under load."""
+    from playwright.sync_api import expect
+
+    held = []
+    page.route("**/chat/state/", lambda route: held.append(route))  # answered when the test lets it
+    page.goto("/p/camp-lamp/")
+    page.get_by_role("link", name="Chat with us").click()
+    while not held:  # the launcher asked for its state
+        page.wait_for_timeout(20)
+    page.locator("#chat-input").fill("Hello")
+    page.locator("#chat-input").press("Enter")
+
+    held[0].continue_()
+    page.unroute("**/chat/state/")
+
+    expect(page.locator("#chat-panel .chat-from-shopper")).to_contain_text("Hello")
 
 
 def test_a_product_found_in_the_chat_goes_to_the_cart_from_the_chat(page, storefront_catalog):
@@ -212,10 +233,9 @@ def test_a_photo_sent_from_the_launcher_shows_in_the_chat_and_live_in_the_inbox(
 
     from conftest import image_bytes
 
-    # Staff signed in first: their account is written from the test's thread, which must not
-    # write while the server's threads still answer the shopper (on SQLite they share one
-    # connection: "database table is locked" when the staff account came after the message).
-    admin = sign_in_to_admin(new_page, django_user_model)
+    # The staff account first: the test's thread must not write while the server's threads still
+    # answer the shopper (on SQLite they share one connection: "database table is locked").
+    account = staff_account(django_user_model)
 
     shopper = new_page()
     shopper.goto("/p/camp-lamp/")
@@ -225,7 +245,8 @@ def test_a_photo_sent_from_the_launcher_shows_in_the_chat_and_live_in_the_inbox(
     shopper.locator("#chat-input").press("Enter")
     expect(panel.locator(".chat-from-shopper")).to_contain_text("Hello")
 
-    # Staff open it from the inbox.
+    # Staff sign in and open it from the inbox.
+    admin = sign_in_to_admin(new_page, django_user_model, account=account)
     admin.goto("/admin/chat/conversation/")
     row = admin.locator("#chat-inbox-table tr[data-conversation]")
     expect(row).to_have_count(1)

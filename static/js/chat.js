@@ -32,13 +32,18 @@
   var lastTypingSent = 0;
 
   function post(url, data, extraHeaders, file) {
-    // A file goes as multipart form data; everything else as a plain form.
-    var body = file ? new FormData() : new URLSearchParams();
-    Object.keys(data).forEach(function (key) { body.append(key, data[key]); });
-    if (file) body.append("file", file, file.name);
-    var headers = { "X-CSRFToken": state.csrf, "Accept": "application/json" };
-    Object.keys(extraHeaders || {}).forEach(function (key) { headers[key] = extraHeaders[key]; });
-    return fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: headers });
+    // The CSRF token comes with the chat's state: a message typed before the state arrived waits
+    // for it (it went with no token, was refused and lost).
+    var ready = state.csrf ? Promise.resolve() : load();
+    return ready.then(function () {
+      // A file goes as multipart form data; everything else as a plain form.
+      var body = file ? new FormData() : new URLSearchParams();
+      Object.keys(data).forEach(function (key) { body.append(key, data[key]); });
+      if (file) body.append("file", file, file.name);
+      var headers = { "X-CSRFToken": state.csrf, "Accept": "application/json" };
+      Object.keys(extraHeaders || {}).forEach(function (key) { headers[key] = extraHeaders[key]; });
+      return fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: headers });
+    });
   }
 
   function copyButton(text) {
@@ -432,7 +437,10 @@
     var data = { body: text, action: action || "", value: value || "", page: location.pathname };
     var url = state.conversation ? state.conversation.urls.send : root.dataset.startUrl;
     return post(url, data, null, file).then(function (response) {
-      return response.json().then(function (json) { return { ok: response.ok, json: json }; });
+      // An answer that is not the chat's JSON (a proxy's or the server's error page) is a failure.
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        return { ok: response.ok, json: json };
+      });
     }).then(function (result) {
       if (!result.ok) { showError(result.json.error || "Sorry, that did not send. Please try again."); return; }
       takeConversation(result.json);
