@@ -142,11 +142,11 @@ def stock_rows_changed(deltas: dict[int, tuple[int, int]]) -> dict[int, int]:
     ).order_by()
     products: set[int] = set()
     flipped: dict[int, int] = {}
-    for pk, product_id, category_id, on_hand, reserved, variant_active, *location in rows:
+    for pk, product_id, category_id, on_hand, reserved, variant_active, location_active, ships, pickup in rows:
         products.add(product_id)
         # A row shoppers cannot buy from online (a counter-only shop) never changes a card.
         if pk not in deltas or not variant_active or not reach(
-            is_active=location[0], ships_online_orders=location[1], pickup_allowed=location[2]
+            is_active=location_active, ships_online_orders=ships, pickup_allowed=pickup
         ):
             continue
         on_hand_delta, reserved_delta = deltas[pk]

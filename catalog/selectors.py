@@ -625,9 +625,7 @@ def product_page(*, slug: str, selection: dict[str, str]) -> ProductPage:
         for entry in per_location.values()
     ]
     # What the shopper can order online (`stock.OnlineStock`): delivered, or collected at one shop.
-    shown_online = OnlineStock.at(
-        (entry.location, entry.available) for entry in per_location.values()
-    ) if len(shown) > 1 else online.get(shown[0].pk, OnlineStock()) if shown else OnlineStock()
+    shown_online = OnlineStock.at((entry.location, entry.available) for entry in per_location.values())
     available = shown_online.orderable
     status = availability_status(available)
     pickup_only = []

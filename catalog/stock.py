@@ -521,7 +521,6 @@ def online_stock(variant_ids: Sequence[int]) -> dict[int, OnlineStock]:
     return {pk: OnlineStock.tally(found) for pk, found in rows.items()}
 
 
-
 def can_reserve(*, requests: Sequence[StockRequest], location_ids: Sequence[int] | None = None) -> dict[int, int]:
     """Units available now for each requested variant at the allowed active locations.
 

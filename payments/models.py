@@ -159,7 +159,7 @@ class Refund(models.Model):
     # When a sender claimed the refund to ask its provider (`services.send_refund`, a conditional
     # UPDATE): the provider is called with no transaction open, so this, not a row lock, keeps a
     # second sender from asking at the same time. Cleared with the answer; a claim older than
-    # `services.refunds.SEND_LEASE` (a worker that died mid-call) may be taken again.
+    # `SEND_LEASE` (a worker that died mid-call) may be taken again.
     sending_since = models.DateTimeField(_("being sent since"), null=True, blank=True, editable=False)
 
     objects = RefundQuerySet.as_manager()

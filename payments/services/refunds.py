@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 S = Payment.Status
 P = Order.PaymentStatus
 F = Order.FulfilmentStatus
-SEND_LEASE = Refund.SEND_LEASE
 # Payments no provider holds: staff give the money back themselves.
 PAID_BACK_BY_HAND = frozenset({Provider.MANUAL, Provider.CASH, Provider.CARD_TERMINAL})
 
@@ -173,7 +172,7 @@ def send_refund(*, refund_id: int, user: AbstractBaseUser | None = None) -> Refu
     Call outside any transaction (TransactionManagementError otherwise): the provider is asked
     with no transaction open and no row locked. First the refund is claimed by a conditional
     UPDATE of `Refund.sending_since` (it awaits its provider and no other sender claimed it within
-    SEND_LEASE); a refund already answered (by an earlier call, a concurrent one, or Stripe's
+    `Refund.SEND_LEASE`); a refund already answered (by an earlier call, a concurrent one, or Stripe's
     webhook) or claimed by another sender is returned as it is, so two senders never ask at once.
     Then, in a transaction holding the payment's row lock and then the refund's, the answer is
     recorded (unless a webhook recorded it meanwhile): succeeded (the order moves), pending at the
@@ -212,7 +211,7 @@ def _send(*, refund_id: int, user: AbstractBaseUser | None) -> tuple[Refund, boo
     actor = OrderEvent.Actor.STAFF if user is not None else OrderEvent.Actor.SYSTEM
     claim = timezone.now()
     claimed = Refund.objects.awaiting_provider().filter(
-        Q(sending_since__isnull=True) | Q(sending_since__lt=claim - SEND_LEASE), pk=refund_id,
+        Q(sending_since__isnull=True) | Q(sending_since__lt=claim - Refund.SEND_LEASE), pk=refund_id,
     ).update(sending_since=claim)
     refund = Refund.objects.select_related("payment").get(pk=refund_id)
     if not claimed:
@@ -243,7 +242,7 @@ def _send(*, refund_id: int, user: AbstractBaseUser | None) -> tuple[Refund, boo
             refund.failure_reason = f"No answer from the provider: {error.detail}"[:255]
             message = f"Refund of {amount} of {what}: {payment.get_provider_display()} did not answer; it is " \
                       f"asked again with the same idempotency key (never refunded twice)."
-        if refund.sending_since == claim:  # still ours (not taken over after SEND_LEASE)
+        if refund.sending_since == claim:  # still ours (not taken over after Refund.SEND_LEASE)
             refund.sending_since = None
         refund.save(update_fields=["status", "failure_reason", "sending_since"])
         _order_event(payment.order_id, OrderEvent.Kind.REFUND, actor, message, user)

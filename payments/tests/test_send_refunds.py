@@ -16,7 +16,6 @@ from payments.models import Payment, Refund
 from payments.providers.base import RefundResult
 from payments.providers.demo import DemoProvider
 from payments.services import open_refund, refund_by_hand, send_awaiting_refunds, send_refund
-from payments.services.refunds import SEND_LEASE
 
 from .helpers import in_transaction
 
@@ -103,7 +102,7 @@ def test_a_claim_left_by_a_worker_that_died_is_taken_again_after_the_lease(demo_
     Refund.objects.filter(pk=refund.pk).update(sending_since=timezone.now())  # a sender died mid-call
 
     assert send_awaiting_refunds() == 0 and asked == []
-    time_machine.shift(SEND_LEASE - timedelta(seconds=1))
+    time_machine.shift(Refund.SEND_LEASE - timedelta(seconds=1))
     assert send_awaiting_refunds() == 0 and asked == []
 
     time_machine.shift(timedelta(seconds=2))
